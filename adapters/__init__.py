@@ -1,0 +1,1 @@
+"""Networks in, replies out. No UI here: adapters know nothing of Textual."""

@@ -1,0 +1,167 @@
+"""The one interface every network implements.
+
+An adapter turns a network into `store.records.NewMention` batches and
+sends replies. It gets everything it needs from its caller (account
+settings, an `aiohttp.ClientSession` made inside the running loop, a
+status callback) and never reads globals, config files or the database.
+
+Life of a mention: `stream(cursor)` yields `Batch`es; the ingest runner
+commits each batch's mentions *and* its cursor in one transaction, so a
+crash between batches resumes exactly where the last commit ended, and a
+replayed mention is a no-op (unique per network + remote id).
+
+Life of a reply: the store commits it (with an idempotency key) before any
+network call; the sender then calls `send_reply`. When a send's outcome is
+unknown (timeout, crash between send and commit) the sender first asks
+`find_reply` whether the post already exists, and adopts it if so.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from store.records import NewMention
+
+
+@dataclass(frozen=True, slots=True)
+class TextRule:
+    """A network's length limit and how it counts."""
+
+    limit: int
+    counter: Callable[[str], int]
+    description: str
+
+    def count(self, text: str) -> int:
+        return self.counter(text)
+
+    def remaining(self, text: str) -> int:
+        return self.limit - self.counter(text)
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Mentions to store, and the cursor to store with them.
+
+    `cursor` is where the stream resumes once these are committed; None
+    keeps the stored one. `skipped` names items that could not be parsed,
+    with the reason (the rest of the batch is kept).
+    """
+
+    mentions: list[NewMention]
+    cursor: str | None = None
+    skipped: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRequest:
+    """A reply to deliver, as committed in the outbox."""
+
+    reply_id: int
+    key: str  # idempotency key / record key chosen and stored before sending
+    text: str
+    network: str
+    mention_remote_id: str
+    author_handle: str
+    reply_ref: dict[str, Any]
+    mention_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SentReply:
+    remote_id: str
+    url: str | None = None
+
+
+class ReplyError(Exception):
+    """A send that did not succeed.
+
+    `permanent` means retrying cannot help (a 4xx such as 404/422): the
+    reply is marked failed with this message. Otherwise the sender retries
+    with backoff, no sooner than `retry_after` seconds when given.
+    `unknown_outcome` means the request may have reached the network.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
+                 unknown_outcome: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after
+        self.unknown_outcome = unknown_outcome
+
+
+class ManualReply(Exception):
+    """This network has no way to post: the operator replies by hand."""
+
+
+class SourceState(enum.StrEnum):
+    CONNECTING = "connecting"
+    CATCHING_UP = "catching up"
+    LIVE = "connected"
+    RECONNECTING = "reconnecting"
+    RATE_LIMITED = "rate-limited"
+    AUTH_FAILED = "auth failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """What an adapter tells the operator about its connection.
+
+    `detail` is one human line (e.g. "next try in 8s", "until 12:05:00Z");
+    `until` is an ISO time for reconnect/rate-limit states.
+    """
+
+    state: SourceState
+    detail: str = ""
+    until: str | None = None
+
+
+StatusCallback = Callable[[SourceStatus], None]
+
+
+class Adapter(abc.ABC):
+    """Base class for a network adapter bound to one account."""
+
+    #: network name stored with every mention ("mastodon", "bluesky", "demo", "webhook")
+    network: str = ""
+
+    def __init__(self, *, account: str, on_status: StatusCallback | None = None):
+        self.account = account
+        self._on_status = on_status or (lambda status: None)
+
+    @property
+    def source(self) -> str:
+        """Key for this adapter's cursor and status rows."""
+        return f"{self.network}:{self.account}"
+
+    def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
+        self._on_status(SourceStatus(state, detail, until))
+
+    @property
+    @abc.abstractmethod
+    def text_rule(self) -> TextRule:
+        """The reply length limit and its counting rule."""
+
+    @abc.abstractmethod
+    def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        """New mentions from `cursor` on, forever (until cancelled)."""
+
+    @abc.abstractmethod
+    async def send_reply(self, request: ReplyRequest) -> SentReply:
+        """Post `request.text` in reply; raise ReplyError or ManualReply."""
+
+    async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        """Look on the network for a reply already posted for `request`.
+
+        Called before re-sending a reply whose earlier attempt has an
+        unknown outcome. Returning None means "not found" and the sender
+        sends again; adapters that cannot look must make send idempotent.
+        """
+        return None
+
+    async def aclose(self) -> None:
+        """Release connections."""

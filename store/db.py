@@ -1,0 +1,183 @@
+"""Opening the database safely: checks first, then WAL, pragmas, migrations.
+
+A file that is corrupt, not ours, or from a newer mentiondesk is refused
+with one clear line *before* anything writes to it (enabling WAL or
+migrating would modify it).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+
+from store.schema import MIGRATIONS, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 5000
+
+
+class StoreError(Exception):
+    """A problem with the database file, worded for the operator (one line)."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class Store:
+    """One connection to the database, for the thread that opened it."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, clock: Callable[[], datetime]):
+        self.conn = conn
+        self.db = sqlite_utils.Database(conn)
+        self.path = path
+        self.clock = clock
+
+    def now(self) -> str:
+        return iso(self.clock())
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction, taken eagerly so it cannot deadlock.
+
+        BEGIN IMMEDIATE waits (busy_timeout) for other writers up front; a
+        still-busy database is retried with backoff instead of surfacing
+        "database is locked" to an operator.
+        """
+        delay = 0.02
+        for attempt in range(12):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or attempt == 11:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _readonly_check(path: Path) -> None:
+    """Refuse a file we must not touch, without writing to it."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except PermissionError:
+        raise StoreError(f"cannot read database {path}: permission denied") from None
+    except IsADirectoryError:
+        raise StoreError(f"database path {path} is a directory") from None
+    if not header:
+        return  # an empty file is a new database
+    if header != b"SQLite format 3\x00":
+        raise StoreError(f"{path} is not a mentiondesk database (not an SQLite file, or corrupt)")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is corrupt or unreadable: {exc}") from None
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer mentiondesk (schema {version}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade mentiondesk to open it"
+        )
+    if version == 0 and tables:
+        raise StoreError(f"{path} is an SQLite database but not a mentiondesk one; refusing to change it")
+    if version > 0 and "mentions" not in tables:
+        raise StoreError(f"{path} is not a mentiondesk database (schema {version} without mentions)")
+
+
+def _check_writable(path: Path) -> None:
+    directory = path.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create directory {directory}: {exc.strerror or exc}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreError(f"cannot write to {directory}: permission denied (SQLite needs the folder writable)")
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise StoreError(f"cannot open database {path} for writing: permission denied")
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have migrated while we waited for the lock.
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        for version in range(current, SCHEMA_VERSION):
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+
+
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    readonly: bool = False,
+) -> Store:
+    """Open (creating and migrating as needed) the database at `path`."""
+    target = Path(path).expanduser()
+    _readonly_check(target) if target.exists() else None
+    if readonly:
+        if not target.exists():
+            raise StoreError(f"no database at {target}")
+        conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=True)
+    else:
+        _check_writable(target)
+        try:
+            conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"cannot open database {target}: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            _migrate(conn)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"cannot use database {target}: {exc}") from None
+    return Store(conn, str(target), clock)

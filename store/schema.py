@@ -1,0 +1,115 @@
+"""Schema and forward migrations, versioned with ``PRAGMA user_version``.
+
+Each entry of MIGRATIONS moves the schema one version forward and runs in
+the same transaction as the version bump, so a crash leaves either the old
+or the new schema, never half of one. Never edit a released migration:
+append a new one.
+"""
+
+from __future__ import annotations
+
+V1 = """
+CREATE TABLE accounts (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    UNIQUE (network, handle)
+);
+CREATE TABLE authors (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    display_name TEXT NOT NULL DEFAULT '',
+    UNIQUE (network, handle)
+);
+CREATE TABLE mentions (
+    id INTEGER PRIMARY KEY,
+    network TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    author_id INTEGER NOT NULL REFERENCES authors(id),
+    text TEXT NOT NULL,
+    url TEXT,
+    lang TEXT,
+    created_at TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    parent_remote_id TEXT,
+    root_remote_id TEXT,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done')),
+    seen INTEGER NOT NULL DEFAULT 0,
+    reply_ref TEXT NOT NULL DEFAULT '{}',
+    raw TEXT,
+    UNIQUE (network, remote_id)
+);
+CREATE INDEX mentions_by_status ON mentions (status, id);
+CREATE INDEX mentions_by_author ON mentions (author_id, id);
+CREATE INDEX mentions_by_root ON mentions (network, root_remote_id);
+CREATE INDEX mentions_by_parent ON mentions (network, parent_remote_id);
+
+CREATE TABLE tags (
+    mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL CHECK (tag IN ('care', 'marketing')),
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (mention_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX tags_by_tag ON tags (tag, mention_id);
+
+-- The outbox: a reply is a row here before anything touches the network.
+CREATE TABLE replies (
+    id INTEGER PRIMARY KEY,
+    mention_id INTEGER NOT NULL REFERENCES mentions(id),
+    text TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+        CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'manual')),
+    idem_key TEXT NOT NULL UNIQUE,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    sent_at TEXT,
+    remote_id TEXT,
+    remote_url TEXT,
+    error TEXT
+);
+CREATE INDEX replies_by_mention ON replies (mention_id);
+CREATE INDEX replies_by_state ON replies (state, next_attempt_at);
+
+-- Every operator action, append-only.
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    action TEXT NOT NULL,
+    mention_id INTEGER,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX events_by_mention ON events (mention_id, id);
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
+
+-- Where each source's stream resumes, written with the batch it ends.
+CREATE TABLE cursors (
+    source TEXT PRIMARY KEY,
+    cursor TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE source_status (
+    source TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    updated_at TEXT NOT NULL,
+    last_event_at TEXT
+);
+
+-- Full-text index, contentless: the text lives in mentions only.
+CREATE VIRTUAL TABLE mentions_fts USING fts5 (
+    text, handle, content='', tokenize='unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE mentions_terms USING fts5vocab (mentions_fts, 'row');
+"""
+
+MIGRATIONS: list[str] = [V1]
+SCHEMA_VERSION = len(MIGRATIONS)
