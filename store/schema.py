@@ -8,6 +8,8 @@ append a new one.
 
 from __future__ import annotations
 
+from store.search_schema import SEARCH_V1
+
 V1 = """
 CREATE TABLE accounts (
     id INTEGER PRIMARY KEY,
@@ -103,13 +105,7 @@ CREATE TABLE source_status (
     updated_at TEXT NOT NULL,
     last_event_at TEXT
 );
-
--- Full-text index, contentless: the text lives in mentions only.
-CREATE VIRTUAL TABLE mentions_fts USING fts5 (
-    text, handle, content='', tokenize='unicode61 remove_diacritics 2'
-);
-CREATE VIRTUAL TABLE mentions_terms USING fts5vocab (mentions_fts, 'row');
 """
 
-MIGRATIONS: list[str] = [V1]
+MIGRATIONS: list[str] = [V1 + SEARCH_V1]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,104 @@
+"""Writing mentions from adapters: batched, idempotent, cursor in the same commit."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from store.db import Store
+from store.records import NewMention
+from store.search_index import index_mentions
+
+
+def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | None = None) -> int:
+    row = store.conn.execute(
+        f"SELECT id FROM {table} WHERE network = ? AND handle = ?", (network, handle)
+    ).fetchone()
+    if row:
+        return row[0]
+    columns = {"network": network, "handle": handle, **(extra or {})}
+    names = ", ".join(columns)
+    marks = ", ".join("?" for _ in columns)
+    cursor = store.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
+    return cursor.lastrowid
+
+
+def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at: str | None = None,
+                    status: str = "open") -> list[int]:
+    """Insert inside the caller's transaction; returns ids of mentions that were new.
+
+    A mention already stored (same network + remote id) is skipped, so
+    replays after reconnects, crashes or re-imports are harmless.
+    """
+    received = received_at or store.now()
+    new_ids: list[int] = []
+    indexed: list[tuple[int, str, str, str]] = []
+    authors: dict[tuple[str, str], int] = {}
+    accounts: dict[tuple[str, str], int] = {}
+    for mention in mentions:
+        m = mention.cleaned()
+        if not m.remote_id or not m.network:
+            continue
+        akey = (m.network, m.account)
+        if akey not in accounts:
+            accounts[akey] = _ids_for(store, "accounts", m.network, m.account)
+        hkey = (m.network, m.author_handle)
+        if hkey not in authors:
+            authors[hkey] = _ids_for(store, "authors", m.network, m.author_handle,
+                                     {"display_name": m.author_name})
+        cursor = store.conn.execute(
+            """INSERT INTO mentions (network, remote_id, account_id, author_id, text, url, lang,
+                   created_at, received_at, parent_remote_id, root_remote_id, status, reply_ref, raw)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT (network, remote_id) DO NOTHING""",
+            (m.network, m.remote_id, accounts[akey], authors[hkey], m.text, m.url, m.lang,
+             m.created_at, received, m.parent_remote_id, m.root_remote_id, status,
+             json.dumps(m.reply_ref, ensure_ascii=False),
+             json.dumps(m.raw, ensure_ascii=False, default=str) if m.raw is not None else None),
+        )
+        if cursor.rowcount:
+            mention_id = cursor.lastrowid
+            new_ids.append(mention_id)
+            indexed.append((mention_id, m.text, m.author_handle, m.author_name))
+    index_mentions(store, indexed)
+    return new_ids
+
+
+def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: str | None) -> list[int]:
+    """Store a batch and its stream cursor atomically."""
+    with store.write():
+        new_ids = insert_mentions(store, mentions)
+        if cursor is not None:
+            store.conn.execute(
+                """INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?)
+                   ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor,
+                   updated_at = excluded.updated_at""",
+                (source, cursor, store.now()),
+            )
+    return new_ids
+
+
+def load_cursor(store: Store, source: str) -> str | None:
+    row = store.conn.execute("SELECT cursor FROM cursors WHERE source = ?", (source,)).fetchone()
+    return row[0] if row else None
+
+
+def set_source_status(store: Store, source: str, state: str, detail: str = "",
+                      last_event_at: str | None = None) -> None:
+    with store.write():
+        store.conn.execute(
+            """INSERT INTO source_status (source, state, detail, updated_at, last_event_at)
+               VALUES (?, ?, ?, ?, ?)
+               ON CONFLICT (source) DO UPDATE SET state = excluded.state, detail = excluded.detail,
+               updated_at = excluded.updated_at,
+               last_event_at = COALESCE(excluded.last_event_at, source_status.last_event_at)""",
+            (source, state, detail, store.now(), last_event_at),
+        )
+
+
+def source_statuses(store: Store) -> list[dict]:
+    rows = store.conn.execute(
+        "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
+    ).fetchall()
+    keys = ("source", "state", "detail", "updated_at", "last_event_at")
+    return [dict(zip(keys, row)) for row in rows]
