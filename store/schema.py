@@ -68,6 +68,9 @@ CREATE TABLE replies (
         CHECK (state IN ('pending', 'sending', 'sent', 'failed', 'manual')),
     idem_key TEXT NOT NULL UNIQUE,
     attempts INTEGER NOT NULL DEFAULT 0,
+    -- 1 while an attempt may have reached the network without us knowing.
+    uncertain INTEGER NOT NULL DEFAULT 0,
+    claimed_at TEXT,
     next_attempt_at TEXT,
     sent_at TEXT,
     remote_id TEXT,

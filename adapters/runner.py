@@ -1,0 +1,72 @@
+"""Drives adapters as asyncio tasks and writes what they yield to the store.
+
+Each adapter streams from its stored cursor; every batch is committed
+together with its cursor on the store thread (never on the event loop),
+so a crash resumes exactly after the last commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from adapters.base import Adapter, SourceState, SourceStatus
+from store.ingest import load_cursor, save_batch, set_source_status
+from store.worker import StoreWorker
+
+log = logging.getLogger(__name__)
+
+
+class IngestRunner:
+    def __init__(self, worker: StoreWorker, adapters: list[Adapter],
+                 on_committed: Callable[[Adapter, list[int]], None] | None = None):
+        self.worker = worker
+        self.adapters = adapters
+        self._on_committed = on_committed
+        self._tasks: list[asyncio.Task] = []
+        self.skipped: list[tuple[str, str]] = []
+
+    def status_callback(self, source: str) -> Callable[[SourceStatus], None]:
+        """A callback adapters call with their state; it is written to the store."""
+        def record(status: SourceStatus) -> None:
+            detail = status.detail
+            asyncio.get_running_loop().create_task(
+                self.worker.run(set_source_status, source, status.state.value, detail)
+            )
+        return record
+
+    async def _drive(self, adapter: Adapter) -> None:
+        source = adapter.source
+        cursor = await self.worker.run(load_cursor, source)
+        async for batch in adapter.stream(cursor):
+            for reason in batch.skipped:
+                log.warning("%s skipped an item: %s", source, reason)
+                self.skipped.append((source, reason))
+            if not batch.mentions and batch.cursor is None:
+                continue
+            new_ids = await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+            if new_ids and self._on_committed:
+                self._on_committed(adapter, new_ids)
+
+    async def _guarded(self, adapter: Adapter) -> None:
+        try:
+            await self._drive(adapter)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # one broken adapter must not stop the others
+            log.exception("adapter %s stopped", adapter.source)
+            await self.worker.run(set_source_status, adapter.source, SourceState.STOPPED.value,
+                                  f"stopped: {type(exc).__name__}: {exc}")
+
+    def start(self) -> None:
+        for adapter in self.adapters:
+            self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        for adapter in self.adapters:
+            await adapter.aclose()

@@ -1,0 +1,142 @@
+"""Operator actions: tags, status, replies. Each is one short transaction with its event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from store.db import Store
+from store.events import log_event
+from store.keys import new_reply_key
+
+TAGS = ("care", "marketing")
+STATUSES = ("open", "done")
+
+
+class ActionError(Exception):
+    """An action that cannot apply (unknown mention, bad tag...), worded for the operator."""
+
+
+def _require_mention(store: Store, mention_id: int) -> None:
+    if not store.conn.execute("SELECT 1 FROM mentions WHERE id = ?", (mention_id,)).fetchone():
+        raise ActionError(f"no mention with id {mention_id}")
+
+
+def set_tag(store: Store, mention_id: int, tag: str, on: bool, operator: str) -> bool:
+    """Set or clear a tag; returns whether anything changed."""
+    if tag not in TAGS:
+        raise ActionError(f"unknown tag {tag!r}: use one of {', '.join(TAGS)}")
+    with store.write():
+        _require_mention(store, mention_id)
+        if on:
+            changed = store.conn.execute(
+                "INSERT OR IGNORE INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
+                (mention_id, tag, operator, store.now()),
+            ).rowcount
+        else:
+            changed = store.conn.execute(
+                "DELETE FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)
+            ).rowcount
+        if changed:
+            log_event(store, operator, "tag.add" if on else "tag.remove", mention_id, tag=tag)
+    return bool(changed)
+
+
+def toggle_tag(store: Store, mention_id: int, tag: str, operator: str) -> bool:
+    """Flip a tag; returns whether it is now set."""
+    present = store.conn.execute(
+        "SELECT 1 FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)
+    ).fetchone() is not None
+    set_tag(store, mention_id, tag, not present, operator)
+    return not present
+
+
+def set_status(store: Store, mention_id: int, status: str, operator: str) -> bool:
+    if status not in STATUSES:
+        raise ActionError(f"unknown status {status!r}: use open or done")
+    with store.write():
+        _require_mention(store, mention_id)
+        changed = store.conn.execute(
+            "UPDATE mentions SET status = ?, seen = 1 WHERE id = ? AND status != ?",
+            (status, mention_id, status),
+        ).rowcount
+        if changed:
+            log_event(store, operator, f"status.{status}", mention_id)
+    return bool(changed)
+
+
+def toggle_done(store: Store, mention_id: int, operator: str) -> str:
+    row = store.conn.execute("SELECT status FROM mentions WHERE id = ?", (mention_id,)).fetchone()
+    if not row:
+        raise ActionError(f"no mention with id {mention_id}")
+    status = "open" if row[0] == "done" else "done"
+    set_status(store, mention_id, status, operator)
+    return status
+
+
+def mark_seen(store: Store, mention_id: int) -> bool:
+    """Reading is not an action worth logging, only a marker for "new"."""
+    with store.write():
+        return bool(store.conn.execute(
+            "UPDATE mentions SET seen = 1 WHERE id = ? AND seen = 0", (mention_id,)
+        ).rowcount)
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedReply:
+    id: int
+    key: str
+    state: str
+
+
+def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manual: bool = False) -> QueuedReply:
+    """Commit a reply to the outbox before anything is sent.
+
+    `manual` marks replies to networks we cannot post to: the text is kept
+    for the operator to copy and the sender never touches it.
+    """
+    text = text.strip()
+    if not text:
+        raise ActionError("the reply is empty")
+    key = new_reply_key()
+    state = "manual" if manual else "pending"
+    with store.write():
+        _require_mention(store, mention_id)
+        reply_id = store.conn.execute(
+            """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key)
+               VALUES (?, ?, ?, ?, ?, ?)""",
+            (mention_id, text, operator, store.now(), state, key),
+        ).lastrowid
+        store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
+        log_event(store, operator, "reply.queue", mention_id, reply_id=reply_id, state=state,
+                  chars=len(text))
+    return QueuedReply(reply_id, key, state)
+
+
+def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None = None) -> None:
+    """Put a failed reply back in the outbox, optionally with edited text.
+
+    Edited text gets a fresh key: it is a different post, and the failed
+    attempt's key must not make a server return the old one.
+    """
+    with store.write():
+        row = store.conn.execute(
+            "SELECT mention_id, state FROM replies WHERE id = ?", (reply_id,)
+        ).fetchone()
+        if not row:
+            raise ActionError(f"no reply with id {reply_id}")
+        mention_id, state = row
+        if state != "failed":
+            raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
+        if new_text is not None and new_text.strip():
+            store.conn.execute(
+                """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,
+                   next_attempt_at = NULL, attempts = 0 WHERE id = ?""",
+                (new_text.strip(), new_reply_key(), reply_id),
+            )
+        else:
+            store.conn.execute(
+                "UPDATE replies SET state = 'pending', error = NULL, next_attempt_at = NULL WHERE id = ?",
+                (reply_id,),
+            )
+        log_event(store, operator, "reply.retry", mention_id, reply_id=reply_id,
+                  edited=new_text is not None)

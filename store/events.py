@@ -1,0 +1,28 @@
+"""The append-only log of operator actions (who, what, when)."""
+
+from __future__ import annotations
+
+import json
+
+from store.db import Store
+
+
+def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,
+              **detail: object) -> int:
+    """Append one event; call inside the transaction that made the change."""
+    cursor = store.conn.execute(
+        "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+        (store.now(), operator, action, mention_id, json.dumps(detail, ensure_ascii=False, default=str)),
+    )
+    return cursor.lastrowid
+
+
+def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[tuple[int, str, int | None]]:
+    """(id, action, mention_id) of events after `after_id`, oldest first."""
+    return store.conn.execute(
+        "SELECT id, action, mention_id FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+    ).fetchall()
+
+
+def latest_event_id(store: Store) -> int:
+    return store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]

@@ -1,0 +1,221 @@
+"""Reading the inbox: quick views, rows for the visible window, one mention in full."""
+
+from __future__ import annotations
+
+import json
+from array import array
+from dataclasses import dataclass, field
+
+from store.db import Store
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    label: str
+    source: str  # FROM ... WHERE ... selecting the view's mentions
+    id_column: str
+
+
+_TAGGED = "FROM tags t JOIN mentions m ON m.id = t.mention_id WHERE t.tag = '{}' AND m.status = 'open'"
+
+# Quick views, in key order 1..5 (then "all"): work queues, so tag views show open mentions.
+VIEWS: dict[str, View] = {
+    "open": View("Open", "FROM mentions WHERE status = 'open'", "id"),
+    "care": View("Care", _TAGGED.format("care"), "t.mention_id"),
+    "marketing": View("Marketing", _TAGGED.format("marketing"), "t.mention_id"),
+    "untriaged": View("Untriaged", "FROM mentions m WHERE status = 'open' AND NOT EXISTS "
+                                   "(SELECT 1 FROM tags t WHERE t.mention_id = m.id)", "id"),
+    "done": View("Done", "FROM mentions WHERE status = 'done'", "id"),
+    "all": View("All", "FROM mentions WHERE 1", "id"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRow:
+    id: int
+    network: str
+    author_handle: str
+    text: str
+    created_at: str
+    status: str
+    seen: bool
+    tags: frozenset[str]
+    reply_state: str | None  # state of the latest reply, if any
+
+    @property
+    def state(self) -> str:
+        """new / open / replied / done, as the inbox shows it."""
+        if self.status == "done":
+            return "done"
+        if self.reply_state in ("sent", "pending", "sending", "manual"):
+            return "replied"
+        if not self.seen:
+            return "new"
+        return "open"
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadEntry:
+    kind: str  # "mention" or "reply"
+    mention_id: int | None
+    who: str
+    text: str
+    at: str
+    state: str = ""
+    is_focus: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    id: int
+    text: str
+    operator: str
+    created_at: str
+    state: str
+    attempts: int
+    sent_at: str | None
+    remote_url: str | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    at: str
+    operator: str
+    action: str
+    detail: dict
+
+
+@dataclass(frozen=True, slots=True)
+class MentionDetail:
+    row: InboxRow
+    account: str
+    author_name: str
+    url: str | None
+    lang: str | None
+    received_at: str
+    remote_id: str
+    reply_ref: dict
+    thread: list[ThreadEntry]
+    author_history: list[InboxRow]
+    author_total: int
+    replies: list[Reply]
+    events: list[Event] = field(default_factory=list)
+
+
+def view_ids(store: Store, view: str) -> array:
+    """All ids in a view, newest first, as a compact array (8 bytes per mention)."""
+    spec = VIEWS[view]
+    ids = array("q")
+    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC")
+    while chunk := cursor.fetchmany(50_000):
+        ids.extend(row[0] for row in chunk)
+    return ids
+
+
+def view_ids_after(store: Store, view: str, after_id: int) -> list[int]:
+    """Ids in a view newer than `after_id`, newest first (for live arrivals)."""
+    spec = VIEWS[view]
+    sql = f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} > ? ORDER BY {spec.id_column} DESC"
+    return [row[0] for row in store.conn.execute(sql, (after_id,))]
+
+
+def view_counts(store: Store) -> dict[str, int]:
+    return {name: store.conn.execute(f"SELECT count(*) {spec.source}").fetchone()[0]
+            for name, spec in VIEWS.items()}
+
+
+_ROW_SQL = """
+SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status, m.seen,
+       (SELECT group_concat(tag) FROM tags WHERE mention_id = m.id),
+       (SELECT state FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1)
+FROM mentions m JOIN authors a ON a.id = m.author_id
+"""
+
+
+def _row(values: tuple) -> InboxRow:
+    (mid, network, handle, text, created, status, seen, tags, reply_state) = values
+    return InboxRow(mid, network, handle, text, created, status, bool(seen),
+                    frozenset(tags.split(",")) if tags else frozenset(), reply_state)
+
+
+def rows_by_id(store: Store, ids: list[int]) -> dict[int, InboxRow]:
+    """Rows for the given ids (the visible window), keyed by id."""
+    found: dict[int, InboxRow] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for values in store.conn.execute(f"{_ROW_SQL} WHERE m.id IN ({marks})", chunk):
+            row = _row(values)
+            found[row.id] = row
+    return found
+
+
+def latest_id(store: Store) -> int:
+    return store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
+
+
+def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: int = 50) -> MentionDetail | None:
+    conn = store.conn
+    found = conn.execute(
+        """SELECT m.network, m.remote_id, m.root_remote_id, m.author_id, m.url, m.lang, m.received_at,
+                  m.reply_ref, acc.handle, a.display_name
+           FROM mentions m JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
+           WHERE m.id = ?""",
+        (mention_id,),
+    ).fetchone()
+    if not found:
+        return None
+    network, remote_id, root, author_id, url, lang, received, reply_ref, account, author_name = found
+    row = rows_by_id(store, [mention_id])[mention_id]
+    root = root or remote_id
+    members = conn.execute(
+        f"""{_ROW_SQL} WHERE m.network = ? AND (m.remote_id = ? OR m.root_remote_id = ?)
+            ORDER BY m.created_at, m.id LIMIT 200""",
+        (network, root, root),
+    ).fetchall()
+    thread: list[ThreadEntry] = []
+    member_ids = []
+    for values in members:
+        member = _row(values)
+        member_ids.append(member.id)
+        thread.append(ThreadEntry("mention", member.id, member.author_handle, member.text,
+                                  member.created_at, member.state, member.id == mention_id))
+    if mention_id not in member_ids:
+        member_ids.append(mention_id)
+        thread.append(ThreadEntry("mention", mention_id, row.author_handle, row.text, row.created_at,
+                                  row.state, True))
+    marks = ",".join("?" * len(member_ids))
+    for rid, mid, text, operator, created, state, sent_at in conn.execute(
+        f"""SELECT id, mention_id, text, operator, created_at, state, sent_at FROM replies
+            WHERE mention_id IN ({marks}) ORDER BY id""",
+        member_ids,
+    ):
+        thread.append(ThreadEntry("reply", mid, f"{account} ({operator})", text, sent_at or created, state))
+    thread.sort(key=lambda entry: entry.at)
+    history_rows = [
+        _row(values)
+        for values in conn.execute(
+            f"{_ROW_SQL} WHERE m.author_id = ? AND m.id != ? ORDER BY m.id DESC LIMIT ?",
+            (author_id, mention_id, history),
+        )
+    ]
+    total = conn.execute("SELECT count(*) FROM mentions WHERE author_id = ?", (author_id,)).fetchone()[0]
+    replies = [
+        Reply(*values)
+        for values in conn.execute(
+            """SELECT id, text, operator, created_at, state, attempts, sent_at, remote_url, error
+               FROM replies WHERE mention_id = ? ORDER BY id""",
+            (mention_id,),
+        )
+    ]
+    event_rows = [
+        Event(eid, at, operator, action, json.loads(detail or "{}"))
+        for eid, at, operator, action, detail in conn.execute(
+            "SELECT id, at, operator, action, detail FROM events WHERE mention_id = ? ORDER BY id DESC LIMIT ?",
+            (mention_id, events),
+        )
+    ]
+    return MentionDetail(row, account, author_name, url, lang, received, remote_id,
+                         json.loads(reply_ref or "{}"), thread, history_rows, total - 1, replies, event_rows)

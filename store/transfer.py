@@ -1,0 +1,224 @@
+"""Export and import of the whole history as JSONL (and CSV out).
+
+Import reads the export's own shape back, so export -> import is a round
+trip. Each line is checked on its own: a bad line is reported with its
+number and the rest still imports; a mention already stored is skipped.
+Replies that were never sent come back as failed, so an import can never
+post anything by itself.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from store.actions import TAGS
+from store.db import Store
+from store.events import log_event
+from store.ingest import insert_mentions
+from store.keys import new_reply_key
+from store.records import NewMention
+from store.sanitize import clean_line, clean_text
+
+EXPORT_FIELDS = [
+    "id", "network", "remote_id", "account", "author_handle", "author_name", "text", "url",
+    "created_at", "received_at", "lang", "parent_remote_id", "root_remote_id", "tags", "status",
+    "replies",
+]
+_REPLY_FIELDS = ("text", "state", "operator", "created_at", "sent_at", "remote_id", "remote_url", "error")
+
+
+def count_mentions(store: Store) -> int:
+    return store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+
+
+def iter_export(store: Store, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every mention with tags and replies, oldest first, in bounded memory."""
+    last = 0
+    while True:
+        rows = store.conn.execute(
+            """SELECT m.id, m.network, m.remote_id, acc.handle, a.handle, a.display_name, m.text, m.url,
+                      m.created_at, m.received_at, m.lang, m.parent_remote_id, m.root_remote_id, m.status
+               FROM mentions m JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
+               WHERE m.id > ? ORDER BY m.id LIMIT ?""",
+            (last, chunk),
+        ).fetchall()
+        if not rows:
+            return
+        first, last = rows[0][0], rows[-1][0]
+        tags: dict[int, list[str]] = {}
+        for mid, tag in store.conn.execute(
+            "SELECT mention_id, tag FROM tags WHERE mention_id BETWEEN ? AND ? ORDER BY tag", (first, last)
+        ):
+            tags.setdefault(mid, []).append(tag)
+        replies: dict[int, list[dict]] = {}
+        for values in store.conn.execute(
+            f"""SELECT mention_id, {', '.join(_REPLY_FIELDS)} FROM replies
+                WHERE mention_id BETWEEN ? AND ? ORDER BY id""",
+            (first, last),
+        ):
+            replies.setdefault(values[0], []).append(dict(zip(_REPLY_FIELDS, values[1:])))
+        for row in rows:
+            record = dict(zip(EXPORT_FIELDS[:13] + ["status"], row))
+            record["tags"] = tags.get(row[0], [])
+            record["replies"] = replies.get(row[0], [])
+            yield record
+
+
+def write_jsonl(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+    count = 0
+    for record in records:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        count += 1
+        if progress and count % 1000 == 0:
+            progress(count)
+    return count
+
+
+def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    count = 0
+    for record in records:
+        flat = dict(record)
+        flat["tags"] = ",".join(record["tags"])
+        flat["replies"] = json.dumps(record["replies"], ensure_ascii=False)
+        writer.writerow(flat)
+        count += 1
+        if progress and count % 1000 == 0:
+            progress(count)
+    return count
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    duplicates: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class BadLine(ValueError):
+    pass
+
+
+def _text_field(record: dict, name: str, *, required: bool = False) -> str | None:
+    value = record.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadLine(f"missing {name!r}")
+        return None
+    if not isinstance(value, (str, int, float)):
+        raise BadLine(f"{name!r} must be text")
+    return str(value)
+
+
+def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict]]:
+    """One export line -> (mention, tags, status, replies). Raises BadLine."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise BadLine(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    if not isinstance(record, dict):
+        raise BadLine("not a JSON object")
+    network = _text_field(record, "network", required=True)
+    remote_id = _text_field(record, "remote_id") or _text_field(record, "url")
+    if not remote_id:
+        raise BadLine("missing 'remote_id'")
+    text = _text_field(record, "text", required=True)
+    tags = record.get("tags") or []
+    if isinstance(tags, str):
+        tags = [tag for tag in tags.split(",") if tag]
+    if not isinstance(tags, list) or any(tag not in TAGS for tag in tags):
+        raise BadLine(f"'tags' must be a list of {', '.join(TAGS)}")
+    status = record.get("status") or "open"
+    if status not in ("open", "done"):
+        raise BadLine("'status' must be open or done")
+    replies = record.get("replies") or []
+    if isinstance(replies, str):
+        try:
+            replies = json.loads(replies)
+        except json.JSONDecodeError:
+            raise BadLine("'replies' is not JSON") from None
+    if not isinstance(replies, list) or not all(isinstance(r, dict) and isinstance(r.get("text"), str)
+                                                  for r in replies):
+        raise BadLine("'replies' must be a list of objects with text")
+    mention = NewMention(
+        network=network,
+        account=_text_field(record, "account") or "imported",
+        remote_id=remote_id,
+        author_handle=_text_field(record, "author_handle", required=True),
+        author_name=_text_field(record, "author_name") or "",
+        text=text,
+        url=_text_field(record, "url"),
+        created_at=_text_field(record, "created_at", required=True),
+        lang=_text_field(record, "lang"),
+        parent_remote_id=_text_field(record, "parent_remote_id"),
+        root_remote_id=_text_field(record, "root_remote_id"),
+        raw=None,
+    )
+    return mention, sorted(set(tags)), status, replies
+
+
+def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: int = 5000,
+                 progress: Callable[[int], None] | None = None) -> ImportReport:
+    report = ImportReport()
+    pending: list[tuple[NewMention, list[str], str, list[dict]]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        with store.write():
+            for mention, tags, status, replies in pending:
+                new = insert_mentions(store, [mention], status=status)
+                if not new:
+                    report.duplicates += 1
+                    continue
+                mention_id = new[0]
+                report.imported += 1
+                for tag in tags:
+                    store.conn.execute(
+                        "INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
+                        (mention_id, tag, operator, store.now()),
+                    )
+                for reply in replies:
+                    _insert_reply(store, mention_id, reply, operator)
+                if status == "done" or tags or replies:
+                    store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
+            log_event(store, operator, "import.batch", None, imported=report.imported)
+        pending.clear()
+
+    number = 0
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            pending.append(parse_record(line))
+        except BadLine as exc:
+            report.errors.append((number, str(exc)))
+        if len(pending) >= batch:
+            flush()
+            if progress:
+                progress(number)
+    flush()
+    if progress:
+        progress(number)
+    return report
+
+
+def _insert_reply(store: Store, mention_id: int, reply: dict, operator: str) -> None:
+    state = reply.get("state") if reply.get("state") in ("sent", "failed", "manual") else "failed"
+    error = reply.get("error")
+    if state == "failed" and reply.get("state") != "failed":
+        error = "imported unsent: retry to send"
+    store.conn.execute(
+        """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key, sent_at,
+               remote_id, remote_url, error)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (mention_id, clean_text(reply["text"]), clean_line(reply.get("operator") or operator),
+         clean_line(reply.get("created_at") or store.now()), state, new_reply_key(),
+         clean_line(reply.get("sent_at")) or None, clean_line(reply.get("remote_id")) or None,
+         clean_line(reply.get("remote_url"), 2000) or None, clean_line(error) or None),
+    )

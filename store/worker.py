@@ -1,0 +1,53 @@
+"""One store connection on its own thread, awaitable from asyncio.
+
+sqlite3 connections belong to the thread that made them, and sqlite-utils
+and rapidfuzz block; so async code (the UI, the ingest runner, the sender)
+hands store calls to a single dedicated thread and awaits the result,
+never running SQL on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import Any, ParamSpec, TypeVar
+
+from store.db import Store, open_store, utc_now
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class StoreWorker:
+    def __init__(self, path: str, *, clock: Callable[[], datetime] = utc_now, name: str = "store"):
+        self.path = path
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._store: Store | None = None
+        self._clock = clock
+
+    def _open(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.path, clock=self._clock)
+        return self._store
+
+    def _call(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:
+        return fn(self._open(), *args, **kwargs)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run fn(store, *args, **kwargs) on the store thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._call, fn, args, kwargs)
+
+    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Same, for threads that may block (tests, CLI)."""
+        return self._executor.submit(self._call, fn, args, kwargs).result()
+
+    def close(self) -> None:
+        def _close(store: Store | None = None) -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+        self._executor.submit(_close).result()
+        self._executor.shutdown(wait=True)

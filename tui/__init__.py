@@ -1,0 +1,1 @@
+"""The mentiondesk console (Textual) and its command line."""

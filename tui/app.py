@@ -1,0 +1,95 @@
+"""ConsoleApp: wiring only — store workers, ingest, sender, screens, keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from adapters.base import Adapter, TextRule
+from adapters.rules import rule_for
+from adapters.runner import IngestRunner
+from adapters.sender import ReplySender
+from store.db import utc_now
+from store.worker import StoreWorker
+from tui.screens.help import HelpScreen
+from tui.screens.main import VIEW_KEYS, MainScreen
+from store.inbox import VIEWS
+
+
+class ConsoleApp(App):
+    TITLE = "mentiondesk"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Help", id="help"),
+    ]
+
+    def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
+                 sender_poll: float = 1.0) -> None:
+        super().__init__()
+        self.db_path = db_path
+        self.operator = operator
+        self.adapters = list(adapters)
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self._sender_poll = sender_poll
+        self.store = StoreWorker(db_path, clock=clock, name="ui-store")
+        self.searcher = StoreWorker(db_path, clock=clock, name="search")
+        self._ingest_store: StoreWorker | None = None
+        self.runner: IngestRunner | None = None
+        self.sender: ReplySender | None = None
+
+    def get_default_screen(self) -> Screen:
+        return MainScreen()
+
+    async def on_mount(self) -> None:
+        if self.adapters:
+            self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
+            self.runner = IngestRunner(self._ingest_store, self.adapters)
+            self.sender = ReplySender(self._ingest_store, self.adapters, poll_interval=self._sender_poll)
+            self.runner.start()
+            self.run_worker(self.sender.run(), group="sender", exit_on_error=False)
+
+    async def on_unmount(self) -> None:
+        if self.runner:
+            await self.runner.stop()
+        for worker in (self.store, self.searcher, self._ingest_store):
+            if worker is not None:
+                worker.close()
+
+    def rule_for(self, network: str) -> TextRule:
+        live = {adapter.network: adapter.text_rule for adapter in self.adapters}
+        return rule_for(network, live)
+
+    def wake_sender(self) -> None:
+        if self.sender:
+            self.sender.wake.set()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, MainScreen):
+            return
+        run = screen.run_action
+        yield SystemCommand("Toggle care tag", "Tag or untag the selected mention as care (c)",
+                            lambda: self.call_later(run, "tag('care')"))
+        yield SystemCommand("Toggle marketing tag", "Tag or untag the selected mention as marketing (m)",
+                            lambda: self.call_later(run, "tag('marketing')"))
+        yield SystemCommand("Mark done / reopen", "Close or reopen the selected mention (e)",
+                            lambda: self.call_later(run, "done"))
+        yield SystemCommand("Reply", "Open the reply composer (r)", lambda: self.call_later(run, "reply"))
+        yield SystemCommand("Search", "Fuzzy search the whole history (/)", lambda: self.call_later(run, "search"))
+        yield SystemCommand("Retry failed reply", "Send the latest failed reply again (R)",
+                            lambda: self.call_later(run, "retry"))
+        for key, name in VIEW_KEYS.items():
+            yield SystemCommand(f"View: {VIEWS[name].label}", f"Show the {name} quick view ({key})",
+                                lambda name=name: self.call_later(run, f"view('{name}')"))
+        yield SystemCommand("Keys", "Show every key (?)", self.action_help)

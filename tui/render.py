@@ -1,0 +1,56 @@
+"""Turning store rows into inert `Text`: network strings are never markup."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+STATE_STYLE = {
+    "new": ("●", "bold $accent"),
+    "open": ("○", ""),
+    "replied": ("↩", "$success"),
+    "done": ("✓", "dim"),
+}
+STATE_GLYPH = {"new": "●", "open": "○", "replied": "↩", "done": "✓"}
+STATE_COLOR = {"new": "bold yellow", "open": "white", "replied": "green", "done": "grey50"}
+TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
+NETWORK_SHORT = {"mastodon": "mast", "bluesky": "bsky", "demo": "demo", "webhook": "hook"}
+
+
+def parse_time(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def age(value: str, now: datetime) -> str:
+    moment = parse_time(value)
+    if moment is None:
+        return "?"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=now.tzinfo)
+    seconds = max(0, int((now - moment).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def network_short(network: str) -> str:
+    family = network.split(":", 1)[0]
+    return NETWORK_SHORT.get(family, family[:4])
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def highlighted(text: str, spans: list[tuple[int, int]] | None, style: str = "bold reverse") -> Text:
+    """Literal text with match spans styled (never parsed as markup)."""
+    result = Text(text)
+    for start, end in spans or ():
+        if 0 <= start < end <= len(text):
+            result.stylize(style, start, end)
+    return result

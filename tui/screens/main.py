@@ -1,0 +1,326 @@
+"""The split view: inbox on the left, the mention and the composer on the right."""
+
+from __future__ import annotations
+
+import asyncio
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from store import actions
+from store.changes import Marks, marks_now, poll
+from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from tui.widgets.composer import ReplyComposer
+from tui.widgets.inbox import InboxList
+from tui.widgets.mention_view import MentionView
+
+VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "0": "all"}
+
+
+class MainScreen(Screen):
+    BINDINGS = [
+        Binding("c", "tag('care')", "Care", id="tag-care"),
+        Binding("m", "tag('marketing')", "Marketing", id="tag-marketing"),
+        Binding("e", "done", "Done/reopen", id="done"),
+        Binding("r", "reply", "Reply", id="reply"),
+        Binding("ctrl+s", "send", "Send", id="send", show=False, priority=True),
+        Binding("slash", "search", "Search", id="search"),
+        Binding("escape", "back", "Back", id="back", show=False),
+        Binding("R", "retry", "Retry failed", id="retry", show=False),
+        Binding("tab", "switch_pane", "Switch pane", show=False),
+        *[Binding(key, f"view('{name}')", VIEWS[name].label, id=f"view-{name}", show=False)
+          for key, name in VIEW_KEYS.items()],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = "open"
+        self.searching = False
+        self.search_text = ""
+        self._search_seq = 0
+        self._marks = Marks()
+        self._polling = False
+        self._counts: dict[str, int] = {}
+        self._drafts: dict[int, str] = {}
+        self._before_search: tuple[str, int | None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        with Horizontal(id="split"):
+            with Vertical(id="left"):
+                yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
+                            id="search")
+                yield Static(id="inbox-title")
+                yield InboxList(clock=self.app.clock, id="inbox")
+            with Vertical(id="right"):
+                yield MentionView(clock=self.app.clock, id="mention")
+                yield ReplyComposer(id="composer")
+        yield Footer()
+
+    @property
+    def inbox(self) -> InboxList:
+        return self.query_one(InboxList)
+
+    async def on_mount(self) -> None:
+        self.query_one("#search", Input).display = False
+        self.query_one(ReplyComposer).display = False
+        self.inbox.focus()
+        await self.sync(initial=True)
+        self.set_interval(self.app.poll_interval, self._tick)
+        self.set_interval(2.0, self._refresh_topbar)
+
+    # -- store round trips (always on the store thread) ------------------
+    async def db(self, fn, *args, **kwargs):
+        return await self.app.store.run(fn, *args, **kwargs)
+
+    async def sync(self, *, initial: bool = False, force: bool = False) -> None:
+        """Bring the screen up to date with the database (all consoles' changes)."""
+        if initial:
+            self._marks = await self.db(marks_now)
+            await self.load_view(self.view, keep_selection=False)
+            await self._refresh_topbar()
+            return
+        changes, self._marks = await self.db(poll, self._marks, force=force)
+        if changes.empty:
+            return
+        if self.searching:
+            self.inbox.forget(changes.touched)
+            if changes.new_mentions:
+                self._schedule_search()
+        elif changes.membership_changed:
+            await self.load_view(self.view)
+        else:
+            if changes.new_mentions:
+                top = self.inbox.ids[0] if len(self.inbox.ids) else 0
+                new_ids = await self.db(view_ids_after, self.view, top)
+                self.inbox.prepend(new_ids)
+            self.inbox.forget(changes.touched)
+        if self.inbox.selected_id in changes.touched:
+            await self._load_detail(self.inbox.selected_id)
+        self._counts = await self.db(view_counts)
+        self._update_title()
+
+    async def _tick(self) -> None:
+        if self._polling:
+            return
+        self._polling = True
+        try:
+            await self.sync()
+        except Exception as exc:  # the file may be gone or unreachable: say so, keep going
+            self.notify(f"database unreachable: {exc}", severity="error", markup=False)
+        finally:
+            self._polling = False
+
+    async def _refresh_topbar(self) -> None:
+        from store.ingest import source_statuses
+
+        statuses = await self.db(source_statuses)
+        self._counts = await self.db(view_counts)
+        bar = Text()
+        bar.append(" mentiondesk ", "bold reverse")
+        bar.append(f" {self.app.operator} ", "bold")
+        for status in statuses:
+            state = status["state"]
+            style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
+                     "rate-limited": "yellow", "reconnecting": "yellow"}.get(state, "cyan")
+            bar.append(" ● ", style)
+            bar.append(f"{status['source']} {state}", style)
+            if status["detail"]:
+                bar.append(f" ({status['detail']})", "dim")
+        self.query_one("#topbar", Static).update(bar)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        title = Text()
+        if self.searching:
+            title.append(f" Search · {len(self.inbox.ids)} match(es)", "bold")
+        else:
+            title.append(f" {VIEWS[self.view].label} · {len(self.inbox.ids):,}", "bold")
+        if self.inbox.new_above:
+            title.append(f"  ↑ {self.inbox.new_above} new", "bold yellow")
+        for key, name in VIEW_KEYS.items():
+            if name != self.view and key != "0":
+                title.append(f"  {key}:{VIEWS[name].label[:4]} {self._counts.get(name, 0)}", "dim")
+        self.query_one("#inbox-title", Static).update(title)
+
+    async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        ids = await self.db(view_ids, view)
+        self.view = view
+        self.inbox.set_ids(ids, keep_selection=keep_selection)
+        self._update_title()
+
+    # -- messages from the inbox ------------------------------------------
+    @on(InboxList.RowsWanted)
+    async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
+        rows = await self.db(rows_by_id, message.ids)
+        self.inbox.put_rows(rows)
+        self._update_title()
+
+    @on(InboxList.Highlighted)
+    def selection_changed(self, message: InboxList.Highlighted) -> None:
+        self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
+
+    async def _load_detail(self, mention_id: int | None) -> None:
+        view = self.query_one(MentionView)
+        if mention_id is None:
+            view.show(None)
+            return
+        await asyncio.sleep(0)  # let a held key's next move cancel this load first
+        detail = await self.db(mention_detail, mention_id)
+        if self.inbox.selected_id != mention_id:
+            return
+        view.show(detail)
+        if detail is not None and not detail.row.seen:
+            await self.db(actions.mark_seen, mention_id)
+            self.inbox.forget({mention_id})
+
+    # -- operator actions ----------------------------------------------------
+    def _selected(self) -> int | None:
+        mention_id = self.inbox.selected_id
+        if mention_id is None:
+            self.notify("No mention selected.", severity="warning")
+        return mention_id
+
+    async def _act(self, fn, *args) -> object:
+        try:
+            result = await self.db(fn, *args)
+        except actions.ActionError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return None
+        await self.sync(force=True)
+        return result
+
+    async def action_tag(self, tag: str) -> None:
+        if (mention_id := self._selected()) is not None:
+            now_on = await self._act(actions.toggle_tag, mention_id, tag, self.app.operator)
+            if now_on is not None:
+                self.notify(f"{'Tagged' if now_on else 'Untagged'} {tag}", timeout=1.5)
+
+    async def action_done(self) -> None:
+        if (mention_id := self._selected()) is not None:
+            status = await self._act(actions.toggle_done, mention_id, self.app.operator)
+            if status:
+                self.notify("Marked done" if status == "done" else "Reopened", timeout=1.5)
+
+    async def action_view(self, view: str) -> None:
+        if self.searching:
+            self._leave_search(restore=False)
+        await self.load_view(view, keep_selection=False)
+
+    def action_switch_pane(self) -> None:
+        if self.inbox.has_focus:
+            self.query_one(MentionView).focus()
+        else:
+            self.inbox.focus()
+
+    # -- replying ----------------------------------------------------------------
+    def action_reply(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        row = self.inbox.row(mention_id)
+        if row is None:
+            self.notify("Still loading that mention.", severity="warning")
+            return
+        composer = self.query_one(ReplyComposer)
+        composer.open(mention_id, row.author_handle, self.app.rule_for(row.network),
+                      self._drafts.get(mention_id, ""))
+
+    async def action_send(self) -> None:
+        composer = self.query_one(ReplyComposer)
+        if not composer.display or composer.mention_id is None:
+            return
+        over = composer.over_limit()
+        if over > 0:
+            self.notify(f"Reply is {over} over the {composer.rule.limit} limit ({composer.rule.description}); "
+                        "nothing sent.", severity="error", markup=False)
+            return
+        if not composer.text.strip():
+            self.notify("The reply is empty; nothing sent.", severity="warning")
+            return
+        mention_id = composer.mention_id
+        queued = await self._act(actions.queue_reply, mention_id, composer.text, self.app.operator)
+        if queued is None:
+            return
+        self._drafts.pop(mention_id, None)
+        composer.close()
+        self.inbox.focus()
+        self.app.wake_sender()
+        await self._load_detail(mention_id)
+        self.notify("Reply queued for sending.", timeout=2)
+
+    async def action_retry(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        detail = self.query_one(MentionView).detail
+        failed = [r for r in (detail.replies if detail else []) if r.state == "failed"]
+        if not failed:
+            self.notify("No failed reply on this mention.", severity="warning")
+            return
+        if await self._act(actions.retry_reply, failed[-1].id, self.app.operator) is not False:
+            self.app.wake_sender()
+            await self._load_detail(mention_id)
+
+    def action_back(self) -> None:
+        composer = self.query_one(ReplyComposer)
+        if composer.display and composer.mention_id is not None:
+            draft = composer.text
+            if draft.strip():
+                self._drafts[composer.mention_id] = draft
+                self.notify("Draft kept: r reopens it.", timeout=2)
+            composer.close()
+            self.inbox.focus()
+        elif self.searching:
+            self._leave_search(restore=True)
+
+    # -- search --------------------------------------------------------------------
+    def action_search(self) -> None:
+        box = self.query_one("#search", Input)
+        if not self.searching:
+            self._before_search = (self.view, self.inbox.selected_id)
+            self.searching = True
+            box.display = True
+        box.focus()
+
+    def _leave_search(self, *, restore: bool) -> None:
+        box = self.query_one("#search", Input)
+        box.display = False
+        self.searching = False
+        self.inbox.focus()
+        if restore and self._before_search:
+            self.run_worker(self.load_view(self._before_search[0]), group="view", exclusive=True)
+
+    @on(Input.Changed, "#search")
+    def search_changed(self, event: Input.Changed) -> None:
+        self.search_text = event.value
+        self._schedule_search()
+
+    @on(Input.Submitted, "#search")
+    def search_submitted(self) -> None:
+        self.inbox.focus()
+
+    def _schedule_search(self) -> None:
+        self._search_seq += 1
+        self.run_worker(self._search(self._search_seq, self.search_text), group="search", exclusive=True)
+
+    async def _search(self, seq: int, text: str) -> None:
+        from store.search import search
+
+        await asyncio.sleep(0.08)  # typing: only the last keystroke's query runs
+        if not text.strip():
+            ids = await self.db(view_ids, self.view)
+            spans = {}
+        else:
+            hits = await self.app.searcher.run(search, text, limit=200)
+            ids = [hit.mention_id for hit in hits]
+            spans = {hit.mention_id: hit.spans for hit in hits}
+        if seq != self._search_seq or not self.searching:
+            return
+        self.inbox.set_ids(ids, spans=spans, keep_selection=False)
+        self._update_title()

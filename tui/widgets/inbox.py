@@ -1,0 +1,262 @@
+"""The inbox: a virtual list that draws only the visible rows.
+
+It holds the view's ids (8 bytes each, so a million fit) and a bounded
+cache of rows; rows missing from the cache are fetched from the store by
+the screen (off the event loop) and drawn as a placeholder until then.
+Never a widget per mention.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from store.inbox import InboxRow
+from tui.render import TAG_BADGE, STATE_GLYPH, age, highlighted, network_short, one_line
+
+ROW_HEIGHT = 2
+CACHE_ROWS = 2000
+
+
+class InboxList(ScrollView, can_focus=True):
+    """Mentions newest first; selection follows the mention, not the position."""
+
+    BINDINGS = [
+        Binding("j,down", "move(1)", "Down", show=False),
+        Binding("k,up", "move(-1)", "Up", show=False),
+        Binding("g,home", "first", "Top", show=False),
+        Binding("G,end", "last", "Bottom", show=False),
+        Binding("pagedown,ctrl+d", "page(1)", "Page down", show=False),
+        Binding("pageup,ctrl+u", "page(-1)", "Page up", show=False),
+    ]
+    COMPONENT_CLASSES = {
+        "inbox--cursor", "inbox--meta", "inbox--new", "inbox--done", "inbox--replied",
+        "inbox--failed", "inbox--placeholder",
+    }
+
+    cursor: reactive[int] = reactive(0, always_update=True, init=False)
+
+    class Highlighted(Message):
+        """The selected mention changed (None: the list is empty)."""
+
+        def __init__(self, mention_id: int | None) -> None:
+            super().__init__()
+            self.mention_id = mention_id
+
+    class RowsWanted(Message):
+        """Rows for these ids are needed to draw the visible window."""
+
+        def __init__(self, ids: list[int]) -> None:
+            super().__init__()
+            self.ids = ids
+
+    def __init__(self, *, clock, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._ids: array | list[int] = array("q")
+        self._rows: OrderedDict[int, InboxRow] = OrderedDict()
+        self._wanted: set[int] = set()
+        self._spans: dict[int, list[tuple[int, int]]] = {}
+        self._clock = clock
+        self.new_above = 0
+        self.empty_message = "Nothing here."
+
+    # -- data in -------------------------------------------------------
+    @property
+    def ids(self) -> Sequence[int]:
+        return self._ids
+
+    @property
+    def selected_id(self) -> int | None:
+        if 0 <= self.cursor < len(self._ids):
+            return self._ids[self.cursor]
+        return None
+
+    def set_ids(self, ids: Sequence[int], *, spans: dict[int, list[tuple[int, int]]] | None = None,
+                keep_selection: bool = True) -> None:
+        """Replace the list (a new view, a reload or search results)."""
+        previous = self.selected_id if keep_selection else None
+        old_cursor = self.cursor
+        self._ids = ids
+        self._spans = spans or {}
+        self.new_above = 0
+        index = None
+        if previous is not None:
+            try:
+                index = ids.index(previous)
+            except ValueError:
+                index = None
+        if index is None:
+            # The selected mention left the view (done, untagged): stay at its place.
+            index = min(old_cursor, max(0, len(ids) - 1)) if keep_selection else 0
+        self.virtual_size = Size(self.size.width, len(ids) * ROW_HEIGHT)
+        self._set_cursor(index, scroll=not keep_selection)
+        if not keep_selection:
+            self.scroll_to(y=0, animate=False, immediate=True)
+        self.refresh()
+        self._request_visible()
+
+    def prepend(self, new_ids: list[int]) -> None:
+        """Live arrivals, newest first, above the current rows; nothing visible jumps."""
+        if not new_ids:
+            return
+        count = len(new_ids)
+        if isinstance(self._ids, array):
+            self._ids = array("q", new_ids) + self._ids
+        else:
+            self._ids = list(new_ids) + list(self._ids)
+        at_top = self.scroll_offset.y == 0
+        self.virtual_size = Size(self.size.width, len(self._ids) * ROW_HEIGHT)
+        self.set_reactive(InboxList.cursor, self.cursor + count)
+        visible_rows = max(1, self.size.height // ROW_HEIGHT)
+        if at_top and self.cursor < visible_rows:
+            self.refresh()
+        else:
+            self.new_above += count
+            self.scroll_to(y=self.scroll_offset.y + count * ROW_HEIGHT, animate=False, immediate=True)
+            self.refresh()
+        self._request_visible()
+
+    def put_rows(self, rows: dict[int, InboxRow]) -> None:
+        for mention_id, row in rows.items():
+            self._rows[mention_id] = row
+            self._rows.move_to_end(mention_id)
+            self._wanted.discard(mention_id)
+        while len(self._rows) > CACHE_ROWS:
+            self._rows.popitem(last=False)
+        self.refresh()
+
+    def forget(self, ids: set[int] | frozenset[int]) -> None:
+        """Rows changed elsewhere: drop them so they are fetched again."""
+        for mention_id in ids:
+            self._rows.pop(mention_id, None)
+        self._request_visible()
+        self.refresh()
+
+    def visible_ids(self, margin: int = 10) -> list[int]:
+        first = self.scroll_offset.y // ROW_HEIGHT
+        count = self.size.height // ROW_HEIGHT + 1
+        start = max(0, first - margin)
+        end = min(len(self._ids), first + count + margin)
+        return [self._ids[i] for i in range(start, end)]
+
+    def _request_visible(self) -> None:
+        missing = [i for i in self.visible_ids() if i not in self._rows and i not in self._wanted]
+        if missing:
+            self._wanted.update(missing)
+            self.post_message(self.RowsWanted(missing))
+
+    def row(self, mention_id: int) -> InboxRow | None:
+        return self._rows.get(mention_id)
+
+    # -- movement ------------------------------------------------------
+    def _set_cursor(self, index: int, *, scroll: bool = True) -> None:
+        index = max(0, min(index, len(self._ids) - 1)) if self._ids else 0
+        self.cursor = index
+        if scroll:
+            self._scroll_to_cursor()
+
+    def _scroll_to_cursor(self) -> None:
+        top = self.cursor * ROW_HEIGHT
+        height = self.size.height or ROW_HEIGHT
+        if top < self.scroll_offset.y:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        elif top + ROW_HEIGHT > self.scroll_offset.y + height:
+            self.scroll_to(y=top + ROW_HEIGHT - height, animate=False, immediate=True)
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self.refresh()
+        self.post_message(self.Highlighted(self.selected_id))
+
+    def watch_scroll_y(self, old: float, new: float) -> None:
+        super().watch_scroll_y(old, new)
+        if new == 0:
+            self.new_above = 0
+        self._request_visible()
+
+    def on_resize(self) -> None:
+        self.virtual_size = Size(self.size.width, len(self._ids) * ROW_HEIGHT)
+        self._request_visible()
+
+    def action_move(self, delta: int) -> None:
+        self._set_cursor(self.cursor + delta)
+
+    def action_first(self) -> None:
+        self.new_above = 0
+        self._set_cursor(0)
+        self.scroll_to(y=0, animate=False, immediate=True)
+
+    def action_last(self) -> None:
+        self._set_cursor(len(self._ids) - 1)
+
+    def action_page(self, direction: int) -> None:
+        self._set_cursor(self.cursor + direction * max(1, self.size.height // ROW_HEIGHT - 1))
+
+    def on_click(self, event) -> None:
+        index = (event.y + self.scroll_offset.y) // ROW_HEIGHT
+        if 0 <= index < len(self._ids):
+            self._set_cursor(index)
+
+    # -- drawing -------------------------------------------------------
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        line = self.scroll_offset.y + y
+        index, part = divmod(line, ROW_HEIGHT)
+        if not self._ids:
+            if y == 1:
+                return Strip([Segment(f" {self.empty_message}".ljust(width)[:width], base)])
+            return Strip.blank(width, base)
+        if index >= len(self._ids):
+            return Strip.blank(width, base)
+        mention_id = self._ids[index]
+        row = self._rows.get(mention_id)
+        style = base
+        if index == self.cursor:
+            style = base + self.get_component_rich_style("inbox--cursor")
+        if row is None:
+            text = Text("  …" if part == 0 else "", style=self.get_component_rich_style("inbox--placeholder"))
+        elif part == 0:
+            text = self._meta_line(row)
+        else:
+            text = Text("  ") + highlighted(one_line(row.text), self._spans.get(mention_id))
+            if row.status == "done":
+                text.stylize(self.get_component_rich_style("inbox--done"))
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        text.truncate(width, overflow="ellipsis", pad=True)
+        segments = list(text.render(self.app.console))
+        return Strip(segments, width).apply_style(style).crop(0, width)
+
+    def _meta_line(self, row: InboxRow) -> Text:
+        state = row.state
+        failed = row.reply_state == "failed"
+        glyph = "!" if failed else STATE_GLYPH[state]
+        style_name = "inbox--failed" if failed else {
+            "new": "inbox--new", "done": "inbox--done", "replied": "inbox--replied"}.get(state, "inbox--meta")
+        text = Text()
+        text.append(f"{glyph} ", self.get_component_rich_style(style_name))
+        for tag in ("care", "marketing"):
+            if tag in row.tags:
+                label, badge = TAG_BADGE[tag]
+                text.append(label, Style.parse(badge))
+                text.append(" ")
+        meta = self.get_component_rich_style("inbox--meta")
+        text.append(row.author_handle, Style(bold=True))
+        text.append(f" · {network_short(row.network)} · {age(row.created_at, self._clock())}", meta)
+        if failed:
+            text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
+        elif state == "new":
+            text.append(" · new", self.get_component_rich_style("inbox--new"))
+        return text

@@ -1,0 +1,115 @@
+"""The selected mention in full: its thread, the author's history, its log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.console import Group
+from rich.rule import Rule
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from store.inbox import MentionDetail
+from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
+
+REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
+                     "manual": "magenta"}
+EVENT_WORDS = {
+    "tag.add": "tagged {tag}", "tag.remove": "untagged {tag}", "status.done": "marked done",
+    "status.open": "reopened", "reply.queue": "wrote a reply", "reply.sent": "reply sent",
+    "reply.failed": "reply failed: {reason}", "reply.retry": "retried a reply",
+    "reply.retry_scheduled": "will retry: {reason}", "reply.manual": "reply by hand: {reason}",
+}
+
+
+def describe_event(action: str, detail: dict) -> str:
+    template = EVENT_WORDS.get(action, action)
+    try:
+        return template.format(**detail)
+    except (KeyError, IndexError):
+        return action
+
+
+class MentionView(VerticalScroll, can_focus=True):
+    """Read-only; everything from the network is rendered as plain Text."""
+
+    def __init__(self, *, clock, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._clock = clock
+        self.detail: MentionDetail | None = None
+
+    def compose(self):
+        yield Static(Text("Select a mention.", style="dim"), id="mention-body")
+
+    def show(self, detail: MentionDetail | None) -> None:
+        self.detail = detail
+        body = self.query_one("#mention-body", Static)
+        if detail is None:
+            body.update(Text("Nothing selected.", style="dim"))
+            return
+        body.update(self._render(detail))
+
+    def _render(self, d: MentionDetail) -> Group:
+        now = self._clock()
+        row = d.row
+        head = Text()
+        head.append(f"{STATE_GLYPH[row.state]} {row.state.upper()}", STATE_COLOR[row.state])
+        for tag in ("care", "marketing"):
+            if tag in row.tags:
+                label, badge = TAG_BADGE[tag]
+                head.append(" ")
+                head.append(label, badge)
+        head.append(f"   #{row.id} · {row.network} → {d.account}", "dim")
+        who = Text()
+        who.append(row.author_handle, "bold")
+        if d.author_name:
+            who.append(f"  {d.author_name}")
+        who.append(f"  · {age(row.created_at, now)} ago · {row.created_at}", "dim")
+        parts: list = [head, who, Text(""), Text(row.text), Text("")]
+        if d.url:
+            parts.append(Text(d.url, "dim underline"))
+        if len(d.thread) > 1:
+            parts.append(Rule(Text(f"Thread ({len(d.thread)})"), style="dim"))
+            for entry in d.thread:
+                line = Text()
+                marker = "▶ " if entry.is_focus else "  "
+                line.append(marker, "bold")
+                if entry.kind == "reply":
+                    line.append(entry.who, "green")
+                    line.append(f" [{entry.state}]", REPLY_STATE_STYLE.get(entry.state, ""))
+                else:
+                    line.append(entry.who, "bold" if entry.is_focus else "")
+                line.append(f" · {age(entry.at, now)}", "dim")
+                parts.append(line)
+                parts.append(Text("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
+        if d.replies:
+            parts.append(Rule(Text("Our replies"), style="dim"))
+            for reply in d.replies:
+                line = Text()
+                line.append(f"{reply.state}", REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(f" · {reply.operator} · {age(reply.sent_at or reply.created_at, now)}", "dim")
+                if reply.error:
+                    line.append(f" · {reply.error}", "red")
+                if reply.remote_url:
+                    line.append(f" · {reply.remote_url}", "dim")
+                parts.append(line)
+                parts.append(Text("    " + reply.text))
+        parts.append(Rule(Text(f"{row.author_handle}: {d.author_total} earlier mention(s)"), style="dim"))
+        if not d.author_history:
+            parts.append(Text("  first time we hear from them", "dim"))
+        for earlier in d.author_history[:10]:
+            line = Text()
+            line.append(f"  {STATE_GLYPH[earlier.state]} ", STATE_COLOR[earlier.state])
+            line.append(f"{age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
+            line.append(one_line(earlier.text)[:200])
+            parts.append(line)
+        if d.events:
+            parts.append(Rule(Text("History"), style="dim"))
+            for event in d.events[:15]:
+                line = Text()
+                line.append(f"  {age(event.at, now)} ago ", "dim")
+                line.append(event.operator, "bold")
+                line.append(" " + describe_event(event.action, event.detail))
+                parts.append(line)
+        return Group(*parts)
