@@ -48,9 +48,9 @@ class MentionView(VerticalScroll, can_focus=True):
         if detail is None:
             body.update(Text("Nothing selected.", style="dim"))
             return
-        body.update(self._render(detail))
+        body.update(self._detail_renderable(detail))
 
-    def _render(self, d: MentionDetail) -> Group:
+    def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
         row = d.row
         head = Text()
