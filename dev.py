@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Bootstrap: one command installs what is needed into .venv, then runs.
+
+    python3 dev.py run [ARGS...]   open the console (demo stream by default)
+    python3 dev.py test [ARGS...]  run the whole test suite
+    python3 dev.py bench [ARGS...] run the benchmarks (bench/run.py)
+
+Only the Python standard library is used here, so a fresh machine with
+Python 3.11+ needs nothing else. The venv is reinstalled when
+pyproject.toml changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
+STAMP = VENV / ".mentiondesk-installed"
+
+
+def ensure_env(extra: str) -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"dev.py: mentiondesk needs Python 3.11 or newer (this is {sys.version.split()[0]})")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extra.encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not PYTHON.exists():
+        print("dev.py: creating .venv", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print(f"dev.py: installing mentiondesk[{extra}] into .venv", file=sys.stderr)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-e", f"{ROOT}[{extra}]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main() -> int:
+    command, *rest = sys.argv[1:] or ["run"]
+    if command == "run":
+        ensure_env("test")
+        return subprocess.call([str(BIN / "mentiondesk"), *rest])
+    if command == "test":
+        ensure_env("test")
+        return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
+    if command == "bench":
+        ensure_env("test")
+        return subprocess.call([str(PYTHON), str(ROOT / "bench" / "run.py"), *rest], cwd=ROOT)
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
