@@ -89,17 +89,14 @@ class MainScreen(Screen):
         if changes.empty:
             return
         if self.searching:
-            self.inbox.forget(changes.touched)
             if changes.new_mentions:
                 self._schedule_search()
         elif changes.membership_changed:
             await self.load_view(self.view)
-        else:
-            if changes.new_mentions:
-                top = self.inbox.ids[0] if len(self.inbox.ids) else 0
-                new_ids = await self.db(view_ids_after, self.view, top)
-                self.inbox.prepend(new_ids)
-            self.inbox.forget(changes.touched)
+        elif changes.new_mentions:
+            top = self.inbox.ids[0] if len(self.inbox.ids) else 0
+            self.inbox.prepend(await self.db(view_ids_after, self.view, top))
+        self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._counts = await self.db(view_counts)
@@ -158,7 +155,7 @@ class MainScreen(Screen):
     @on(InboxList.RowsWanted)
     async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
         rows = await self.db(rows_by_id, message.ids)
-        self.inbox.put_rows(rows)
+        self.inbox.put_rows(rows, message.epoch)
         self._update_title()
 
     @on(InboxList.Highlighted)

@@ -58,9 +58,10 @@ class InboxList(ScrollView, can_focus=True):
     class RowsWanted(Message):
         """Rows for these ids are needed to draw the visible window."""
 
-        def __init__(self, ids: list[int]) -> None:
+        def __init__(self, ids: list[int], epoch: int) -> None:
             super().__init__()
             self.ids = ids
+            self.epoch = epoch
 
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -68,6 +69,9 @@ class InboxList(ScrollView, can_focus=True):
         self._rows: OrderedDict[int, InboxRow] = OrderedDict()
         self._wanted: set[int] = set()
         self._spans: dict[int, list[tuple[int, int]]] = {}
+        # A fetch that started before a row was forgotten may carry stale data.
+        self._epoch = 0
+        self._forgotten_at: dict[int, int] = {}
         self._clock = clock
         self.new_above = 0
         self.empty_message = "Nothing here."
@@ -128,8 +132,10 @@ class InboxList(ScrollView, can_focus=True):
             self.refresh()
         self._request_visible()
 
-    def put_rows(self, rows: dict[int, InboxRow]) -> None:
+    def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:
         for mention_id, row in rows.items():
+            if self._forgotten_at.get(mention_id, -1) > epoch:
+                continue
             self._rows[mention_id] = row
             self._rows.move_to_end(mention_id)
             self._wanted.discard(mention_id)
@@ -139,8 +145,13 @@ class InboxList(ScrollView, can_focus=True):
 
     def forget(self, ids: set[int] | frozenset[int]) -> None:
         """Rows changed elsewhere: drop them so they are fetched again."""
+        self._epoch += 1
         for mention_id in ids:
             self._rows.pop(mention_id, None)
+            self._wanted.discard(mention_id)
+            self._forgotten_at[mention_id] = self._epoch
+        if len(self._forgotten_at) > 4 * CACHE_ROWS:
+            self._forgotten_at.clear()  # only in-flight fetches matter; old marks are moot
         self._request_visible()
         self.refresh()
 
@@ -155,7 +166,7 @@ class InboxList(ScrollView, can_focus=True):
         missing = [i for i in self.visible_ids() if i not in self._rows and i not in self._wanted]
         if missing:
             self._wanted.update(missing)
-            self.post_message(self.RowsWanted(missing))
+            self.post_message(self.RowsWanted(missing, self._epoch))
 
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)
