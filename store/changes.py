@@ -14,7 +14,7 @@ from store.events import events_since
 
 # Actions that can move a mention into or out of a quick view.
 EVENTS_PER_POLL = 10_000
-MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done"}
+MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,8 @@ VIEWS: dict[str, View] = {
     "untriaged": View("Untriaged", "FROM mentions m WHERE status = 'open' AND NOT EXISTS "
                                    "(SELECT 1 FROM tags t WHERE t.mention_id = m.id)", "id"),
     "done": View("Done", "FROM mentions WHERE status = 'done'", "id"),
+    "mine": View("Mine", "FROM assignments s JOIN mentions m ON m.id = s.mention_id "
+                         "WHERE s.operator = :operator AND m.status = 'open'", "s.mention_id"),
     "all": View("All", "FROM mentions WHERE 1", "id"),
 }
 
@@ -88,6 +90,14 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Note:
+    id: int
+    operator: str
+    at: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class MentionDetail:
     row: InboxRow
     account: str
@@ -102,27 +112,33 @@ class MentionDetail:
     author_total: int
     replies: list[Reply]
     events: list[Event] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    assignee: str | None = None
+    claimed_by: str | None = None
+    claim_expires: str | None = None
 
 
-def view_ids(store: Store, view: str) -> array:
+def view_ids(store: Store, view: str, operator: str = "") -> array:
     """All ids in a view, newest first, as a compact array (8 bytes per mention)."""
     spec = VIEWS[view]
     ids = array("q")
-    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC")
+    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC",
+                                {"operator": operator})
     while chunk := cursor.fetchmany(50_000):
         ids.extend(row[0] for row in chunk)
     return ids
 
 
-def view_ids_after(store: Store, view: str, after_id: int) -> list[int]:
+def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -> list[int]:
     """Ids in a view newer than `after_id`, newest first (for live arrivals)."""
     spec = VIEWS[view]
-    sql = f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} > ? ORDER BY {spec.id_column} DESC"
-    return [row[0] for row in store.conn.execute(sql, (after_id,))]
+    sql = (f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} > :after "
+           f"ORDER BY {spec.id_column} DESC")
+    return [row[0] for row in store.conn.execute(sql, {"after": after_id, "operator": operator})]
 
 
-def view_counts(store: Store) -> dict[str, int]:
-    return {name: store.conn.execute(f"SELECT count(*) {spec.source}").fetchone()[0]
+def view_counts(store: Store, operator: str = "") -> dict[str, int]:
+    return {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
             for name, spec in VIEWS.items()}
 
 
@@ -217,5 +233,12 @@ def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: 
             (mention_id, events),
         )
     ]
+    notes = [Note(*values) for values in conn.execute(
+        "SELECT id, operator, at, text FROM notes WHERE mention_id = ? ORDER BY id", (mention_id,))]
+    assigned = conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
+    claimed = conn.execute("SELECT operator, expires_at FROM claims WHERE mention_id = ? AND expires_at > ?",
+                           (mention_id, store.now())).fetchone()
     return MentionDetail(row, account, author_name, url, lang, received, remote_id,
-                         json.loads(reply_ref or "{}"), thread, history_rows, total - 1, replies, event_rows)
+                         json.loads(reply_ref or "{}"), thread, history_rows, total - 1, replies, event_rows,
+                         notes, assigned[0] if assigned else None,
+                         claimed[0] if claimed else None, claimed[1] if claimed else None)

@@ -101,6 +101,41 @@ CREATE TABLE cursors (
     cursor TEXT,
     updated_at TEXT NOT NULL
 );
+-- The shared desk: internal notes, assignment, reply claims, shift handover.
+CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    mention_id INTEGER NOT NULL REFERENCES mentions(id),
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX notes_by_mention ON notes (mention_id, id);
+CREATE TABLE assignments (
+    mention_id INTEGER PRIMARY KEY REFERENCES mentions(id),
+    operator TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX assignments_by_operator ON assignments (operator, mention_id);
+CREATE TABLE claims (
+    mention_id INTEGER PRIMARY KEY REFERENCES mentions(id),
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE TABLE handover_notes (
+    id INTEGER PRIMARY KEY,
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+-- Who runs the adapters and the sender: one holder at a time, renewed.
+CREATE TABLE leases (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    acquired_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
 CREATE TABLE source_status (
     source TEXT PRIMARY KEY,
     state TEXT NOT NULL,

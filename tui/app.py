@@ -11,8 +11,7 @@ from textual.screen import Screen
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for
-from adapters.runner import IngestRunner
-from adapters.sender import ReplySender
+from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.worker import StoreWorker
 from tui.screens.help import HelpScreen
@@ -30,7 +29,7 @@ class ConsoleApp(App):
 
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
-                 sender_poll: float = 1.0) -> None:
+                 sender_poll: float = 1.0, leader_ttl: float | None = None) -> None:
         super().__init__()
         self.db_path = db_path
         self.operator = operator
@@ -41,23 +40,26 @@ class ConsoleApp(App):
         self.store = StoreWorker(db_path, clock=clock, name="ui-store")
         self.searcher = StoreWorker(db_path, clock=clock, name="search")
         self._ingest_store: StoreWorker | None = None
-        self.runner: IngestRunner | None = None
-        self.sender: ReplySender | None = None
+        self.leadership: Leadership | None = None
+        self._leader_ttl = leader_ttl
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
 
     async def on_mount(self) -> None:
         if self.adapters:
+            # Every console contends for the ingest lease; only the holder runs
+            # the adapters and the sender, so two consoles never double-ingest.
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
-            self.runner = IngestRunner(self._ingest_store, self.adapters)
-            self.sender = ReplySender(self._ingest_store, self.adapters, poll_interval=self._sender_poll)
-            self.runner.start()
-            self.run_worker(self.sender.run(), group="sender", exit_on_error=False)
+            options = {"ttl": self._leader_ttl} if self._leader_ttl else {}
+            self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
+                                         sender_poll=self._sender_poll, **options)
+            self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 
     async def on_unmount(self) -> None:
-        if self.runner:
-            await self.runner.stop()
+        if self.leadership:
+            self.leadership.stop()
+            await self.workers.wait_for_complete()
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
@@ -67,8 +69,8 @@ class ConsoleApp(App):
         return rule_for(network, live)
 
     def wake_sender(self) -> None:
-        if self.sender:
-            self.sender.wake.set()
+        if self.leadership:
+            self.leadership.wake_sender()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

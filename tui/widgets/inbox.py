@@ -72,6 +72,7 @@ class InboxList(ScrollView, can_focus=True):
         # A fetch that started before a row was forgotten may carry stale data.
         self._epoch = 0
         self._forgotten_at: dict[int, int] = {}
+        self._stale: set[int] = set()
         self._clock = clock
         self.new_above = 0
         self.empty_message = "Nothing here."
@@ -139,15 +140,19 @@ class InboxList(ScrollView, can_focus=True):
             self._rows[mention_id] = row
             self._rows.move_to_end(mention_id)
             self._wanted.discard(mention_id)
+            self._stale.discard(mention_id)
         while len(self._rows) > CACHE_ROWS:
-            self._rows.popitem(last=False)
+            evicted, _ = self._rows.popitem(last=False)
+            self._stale.discard(evicted)
         self.refresh()
 
     def forget(self, ids: set[int] | frozenset[int]) -> None:
         """Rows changed elsewhere: drop them so they are fetched again."""
         self._epoch += 1
         for mention_id in ids:
-            self._rows.pop(mention_id, None)
+            # Keep drawing the old row until the fresh one arrives.
+            if mention_id in self._rows:
+                self._stale.add(mention_id)
             self._wanted.discard(mention_id)
             self._forgotten_at[mention_id] = self._epoch
         if len(self._forgotten_at) > 4 * CACHE_ROWS:
@@ -163,7 +168,8 @@ class InboxList(ScrollView, can_focus=True):
         return [self._ids[i] for i in range(start, end)]
 
     def _request_visible(self) -> None:
-        missing = [i for i in self.visible_ids() if i not in self._rows and i not in self._wanted]
+        missing = [i for i in self.visible_ids()
+                   if (i not in self._rows or i in self._stale) and i not in self._wanted]
         if missing:
             self._wanted.update(missing)
             self.post_message(self.RowsWanted(missing, self._epoch))

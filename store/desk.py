@@ -1,0 +1,150 @@
+"""The shared desk: notes, assignment, reply claims and the shift handover."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from store.actions import ActionError, _require_mention
+from store.db import Store, iso
+from store.events import log_event
+from store.sanitize import clean_line, clean_text
+
+CLAIM_TTL = timedelta(minutes=5)
+
+
+def add_note(store: Store, mention_id: int, text: str, operator: str) -> int:
+    """An internal note: for the team, never sent to the network."""
+    text = clean_text(text)
+    if not text:
+        raise ActionError("the note is empty")
+    with store.write():
+        _require_mention(store, mention_id)
+        note_id = store.conn.execute(
+            "INSERT INTO notes (mention_id, operator, at, text) VALUES (?, ?, ?, ?)",
+            (mention_id, operator, store.now(), text),
+        ).lastrowid
+        log_event(store, operator, "note.add", mention_id, note_id=note_id, text=text[:200])
+    return note_id
+
+
+def assign(store: Store, mention_id: int, assignee: str | None, operator: str) -> bool:
+    """Assign to an operator (None or "" unassigns); returns whether it changed."""
+    assignee = clean_line(assignee or "", 64)
+    with store.write():
+        _require_mention(store, mention_id)
+        row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
+        current = row[0] if row else ""
+        if current == assignee:
+            return False
+        if assignee:
+            store.conn.execute(
+                """INSERT INTO assignments (mention_id, operator, by, at) VALUES (?, ?, ?, ?)
+                   ON CONFLICT (mention_id) DO UPDATE SET operator = excluded.operator, by = excluded.by,
+                   at = excluded.at""",
+                (mention_id, assignee, operator, store.now()),
+            )
+            log_event(store, operator, "assign", mention_id, to=assignee, previous=current or None)
+        else:
+            store.conn.execute("DELETE FROM assignments WHERE mention_id = ?", (mention_id,))
+            log_event(store, operator, "unassign", mention_id, previous=current)
+    return True
+
+
+def assignee_of(store: Store, mention_id: int) -> str | None:
+    row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
+    return row[0] if row else None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    operator: str
+    at: str
+    expires_at: str
+
+
+def active_claim(store: Store, mention_id: int) -> Claim | None:
+    row = store.conn.execute(
+        "SELECT operator, at, expires_at FROM claims WHERE mention_id = ? AND expires_at > ?",
+        (mention_id, store.now()),
+    ).fetchone()
+    return Claim(*row) if row else None
+
+
+def claim(store: Store, mention_id: int, operator: str) -> Claim | None:
+    """Claim a mention for replying. Returns another operator's live claim
+    instead of taking it (the caller asks before stepping on it), else None."""
+    now = store.clock()
+    with store.write():
+        _require_mention(store, mention_id)
+        row = store.conn.execute(
+            "SELECT operator, at, expires_at FROM claims WHERE mention_id = ?", (mention_id,)
+        ).fetchone()
+        if row and row[0] != operator and row[2] > iso(now):
+            return Claim(*row)
+        store.conn.execute(
+            """INSERT INTO claims (mention_id, operator, at, expires_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (mention_id) DO UPDATE SET operator = excluded.operator, at = excluded.at,
+               expires_at = excluded.expires_at""",
+            (mention_id, operator, iso(now), iso(now + CLAIM_TTL)),
+        )
+        if not row or row[0] != operator or row[2] <= iso(now):
+            log_event(store, operator, "claim", mention_id)
+    return None
+
+
+def take_claim(store: Store, mention_id: int, operator: str) -> None:
+    """Take over a claim after the operator confirmed."""
+    now = store.clock()
+    with store.write():
+        store.conn.execute(
+            """INSERT INTO claims (mention_id, operator, at, expires_at) VALUES (?, ?, ?, ?)
+               ON CONFLICT (mention_id) DO UPDATE SET operator = excluded.operator, at = excluded.at,
+               expires_at = excluded.expires_at""",
+            (mention_id, operator, iso(now), iso(now + CLAIM_TTL)),
+        )
+        log_event(store, operator, "claim", mention_id, taken_over=True)
+
+
+def release_claim(store: Store, mention_id: int, operator: str) -> None:
+    with store.write():
+        released = store.conn.execute(
+            "DELETE FROM claims WHERE mention_id = ? AND operator = ?", (mention_id, operator)
+        ).rowcount
+        if released:
+            log_event(store, operator, "claim.release", mention_id)
+
+
+def replies_since(store: Store, mention_id: int, since: str, operator: str) -> list[tuple[str, str]]:
+    """(operator, text) of replies by others on this mention after `since`."""
+    return store.conn.execute(
+        "SELECT operator, text FROM replies WHERE mention_id = ? AND created_at > ? AND operator != ?",
+        (mention_id, since, operator),
+    ).fetchall()
+
+
+def leave_handover_note(store: Store, text: str, operator: str) -> int:
+    text = clean_text(text)
+    if not text:
+        raise ActionError("the handover note is empty")
+    with store.write():
+        note_id = store.conn.execute(
+            "INSERT INTO handover_notes (operator, at, text) VALUES (?, ?, ?)", (operator, store.now(), text)
+        ).lastrowid
+        log_event(store, operator, "handover.note", None, note_id=note_id, text=text[:200])
+    return note_id
+
+
+def handover_notes_since(store: Store, since: str) -> list[tuple[str, str, str]]:
+    """(operator, at, text) of handover notes after `since`, oldest first."""
+    return store.conn.execute(
+        "SELECT operator, at, text FROM handover_notes WHERE at > ? ORDER BY id", (since,)
+    ).fetchall()
+
+
+def last_seen_by(store: Store, operator: str) -> str | None:
+    """When this operator last acted (for "since you were here")."""
+    row = store.conn.execute(
+        "SELECT max(at) FROM events WHERE operator = ? AND action != 'session.start'", (operator,)
+    ).fetchone()
+    return row[0] if row and row[0] else None

@@ -1,0 +1,122 @@
+"""What the next shift needs to know, from the database alone."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from store.db import Store
+from store.desk import handover_notes_since
+
+AGE_BUCKETS = (("under 1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("over 24h", None))
+
+
+def _age_seconds(created: str, now: datetime) -> float:
+    try:
+        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return (now - moment).total_seconds()
+
+
+def handover_report(store: Store, since: str) -> dict:
+    conn = store.conn
+    now = store.clock()
+    arrived = dict(conn.execute(
+        "SELECT network, count(*) FROM mentions WHERE received_at > ? GROUP BY network ORDER BY network", (since,)
+    ).fetchall())
+    open_by_tag = {"care": 0, "marketing": 0, "both": 0, "untriaged": 0}
+    open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
+    oldest: dict | None = None
+    for mention_id, created, tags in conn.execute(
+        """SELECT m.id, m.created_at, (SELECT group_concat(tag) FROM tags t WHERE t.mention_id = m.id)
+           FROM mentions m WHERE m.status = 'open' ORDER BY m.id"""
+    ):
+        tagset = set(tags.split(",")) if tags else set()
+        key = "both" if len(tagset) == 2 else (tagset.pop() if tagset else "untriaged")
+        open_by_tag[key] += 1
+        seconds = _age_seconds(created, now)
+        for label, limit in AGE_BUCKETS:
+            if limit is None or seconds < limit:
+                open_by_age[label] += 1
+                break
+        if oldest is None or created < oldest["created_at"]:
+            oldest = {"id": mention_id, "created_at": created}
+    replies = conn.execute(
+        "SELECT operator, state, count(*) FROM replies WHERE created_at > ? GROUP BY operator, state", (since,)
+    ).fetchall()
+    replied: dict[str, dict[str, int]] = {}
+    for operator, state, count in replies:
+        replied.setdefault(operator, {})[state] = count
+    done = conn.execute(
+        "SELECT operator, count(*) FROM events WHERE action = 'status.done' AND at > ? GROUP BY operator", (since,)
+    ).fetchall()
+    assigned: dict[str, list[int]] = {}
+    for operator, mention_id in conn.execute(
+        """SELECT a.operator, a.mention_id FROM assignments a JOIN mentions m ON m.id = a.mention_id
+           WHERE m.status = 'open' ORDER BY a.operator, a.mention_id"""
+    ):
+        assigned.setdefault(operator, []).append(mention_id)
+    notes = [
+        {"mention_id": mention_id, "operator": operator, "at": at, "text": text}
+        for mention_id, operator, at, text in conn.execute(
+            "SELECT mention_id, operator, at, text FROM notes WHERE at > ? ORDER BY id", (since,)
+        )
+    ]
+    failed = [
+        {"reply_id": reply_id, "mention_id": mention_id, "operator": operator, "error": error}
+        for reply_id, mention_id, operator, error in conn.execute(
+            "SELECT id, mention_id, operator, error FROM replies WHERE state = 'failed' ORDER BY id"
+        )
+    ]
+    return {
+        "since": since,
+        "generated_at": store.now(),
+        "arrived": {"total": sum(arrived.values()), "by_network": arrived},
+        "open": {"total": sum(open_by_tag.values()), "by_tag": open_by_tag, "by_age": open_by_age,
+                 "oldest": oldest},
+        "replied": replied,
+        "done": dict(done),
+        "assigned": assigned,
+        "notes": notes,
+        "failed_replies": failed,
+        "handover_notes": [{"operator": o, "at": at, "text": t} for o, at, t in handover_notes_since(store, since)],
+    }
+
+
+def format_report(report: dict) -> str:
+    """The report as plain text for a terminal or a shift chat."""
+    lines = [f"Handover since {report['since']} (at {report['generated_at']})", ""]
+    arrived = report["arrived"]
+    networks = ", ".join(f"{n} {c}" for n, c in arrived["by_network"].items()) or "none"
+    lines.append(f"Arrived: {arrived['total']} ({networks})")
+    opened = report["open"]
+    lines.append(f"Still open: {opened['total']} — " + ", ".join(f"{k} {v}" for k, v in opened["by_tag"].items()))
+    lines.append("  by age: " + ", ".join(f"{k} {v}" for k, v in opened["by_age"].items()))
+    if opened["oldest"]:
+        lines.append(f"  oldest open: #{opened['oldest']['id']} from {opened['oldest']['created_at']}")
+    if report["replied"]:
+        lines.append("Replied:")
+        for operator, states in sorted(report["replied"].items()):
+            lines.append(f"  {operator}: " + ", ".join(f"{s} {c}" for s, c in sorted(states.items())))
+    else:
+        lines.append("Replied: none")
+    if report["done"]:
+        lines.append("Marked done: " + ", ".join(f"{o} {c}" for o, c in sorted(report["done"].items())))
+    if report["assigned"]:
+        lines.append("Assigned (open):")
+        for operator, ids in report["assigned"].items():
+            shown = " ".join(f"#{i}" for i in ids[:12]) + (" …" if len(ids) > 12 else "")
+            lines.append(f"  {operator}: {len(ids)} — {shown}")
+    if report["failed_replies"]:
+        lines.append(f"Failed replies: {len(report['failed_replies'])}")
+        for item in report["failed_replies"][:10]:
+            lines.append(f"  #{item['mention_id']} ({item['operator']}): {item['error']}")
+    if report["notes"]:
+        lines.append("Notes:")
+        for note in report["notes"][-20:]:
+            lines.append(f"  #{note['mention_id']} {note['operator']}: {' '.join(note['text'].split())}")
+    if report["handover_notes"]:
+        lines.append("Handover notes:")
+        for note in report["handover_notes"]:
+            lines.append(f"  {note['operator']} at {note['at']}: {note['text']}")
+    return "\n".join(lines)
