@@ -43,6 +43,9 @@ class InboxRow:
     seen: bool
     tags: frozenset[str]
     reply_state: str | None  # state of the latest reply, if any
+    assignee: str | None = None
+    claimed_by: str | None = None
+    claim_expires: str | None = None
 
     @property
     def state(self) -> str:
@@ -145,15 +148,17 @@ def view_counts(store: Store, operator: str = "") -> dict[str, int]:
 _ROW_SQL = """
 SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status, m.seen,
        (SELECT group_concat(tag) FROM tags WHERE mention_id = m.id),
-       (SELECT state FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1)
-FROM mentions m JOIN authors a ON a.id = m.author_id
+       (SELECT state FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
+       (SELECT operator FROM assignments WHERE mention_id = m.id),
+       c.operator, c.expires_at
+FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id
 """
 
 
 def _row(values: tuple) -> InboxRow:
-    (mid, network, handle, text, created, status, seen, tags, reply_state) = values
+    (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires) = values
     return InboxRow(mid, network, handle, text, created, status, bool(seen),
-                    frozenset(tags.split(",")) if tags else frozenset(), reply_state)
+                    frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires)
 
 
 def rows_by_id(store: Store, ids: list[int]) -> dict[int, InboxRow]:

@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from datetime import timedelta
 
 from rich.text import Text
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
-from store import actions
+from store import actions, desk
+from store.db import StoreError, iso
+from store.handover import format_report, handover_report
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
 from tui.widgets.mention_view import MentionView
 
-VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "0": "all"}
+VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
 
 
 class MainScreen(Screen):
@@ -32,6 +37,9 @@ class MainScreen(Screen):
         Binding("slash", "search", "Search", id="search"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("R", "retry", "Retry failed", id="retry", show=False),
+        Binding("n", "note", "Note", id="note", show=False),
+        Binding("a", "assign", "Assign", id="assign", show=False),
+        Binding("H", "handover", "Handover", id="handover", show=False),
         Binding("tab", "switch_pane", "Switch pane", show=False),
         *[Binding(key, f"view('{name}')", VIEWS[name].label, id=f"view-{name}", show=False)
           for key, name in VIEW_KEYS.items()],
@@ -48,6 +56,8 @@ class MainScreen(Screen):
         self._counts: dict[str, int] = {}
         self._drafts: dict[int, str] = {}
         self._before_search: tuple[str, int | None] | None = None
+        self._opened_at: dict[int, str] = {}
+        self._session_since = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -70,9 +80,13 @@ class MainScreen(Screen):
         self.query_one("#search", Input).display = False
         self.query_one(ReplyComposer).display = False
         self.inbox.focus()
+        # Anchored at start: "since you were last here", not since this session's first action.
+        self._session_since = await self.db(self._handover_since)
         await self.sync(initial=True)
         self.set_interval(self.app.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
+        self.set_interval(60.0, self._renew_claim)
+        self.run_worker(self._greet(), group="dialog")
 
     # -- store round trips (always on the store thread) ------------------
     async def db(self, fn, *args, **kwargs):
@@ -95,11 +109,10 @@ class MainScreen(Screen):
             await self.load_view(self.view)
         elif changes.new_mentions:
             top = self.inbox.ids[0] if len(self.inbox.ids) else 0
-            self.inbox.prepend(await self.db(view_ids_after, self.view, top))
+            self.inbox.prepend(await self.db(view_ids_after, self.view, top, self.app.operator))
         self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
-        self._counts = await self.db(view_counts)
         self._update_title()
 
     async def _tick(self) -> None:
@@ -117,7 +130,7 @@ class MainScreen(Screen):
         from store.ingest import source_statuses
 
         statuses = await self.db(source_statuses)
-        self._counts = await self.db(view_counts)
+        self._counts = await self.db(view_counts, self.app.operator)
         bar = Text()
         bar.append(" mentiondesk ", "bold reverse")
         bar.append(f" {self.app.operator} ", "bold")
@@ -146,7 +159,7 @@ class MainScreen(Screen):
         self.query_one("#inbox-title", Static).update(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
-        ids = await self.db(view_ids, view)
+        ids = await self.db(view_ids, view, self.app.operator)
         self.view = view
         self.inbox.set_ids(ids, keep_selection=keep_selection)
         self._update_title()
@@ -189,6 +202,9 @@ class MainScreen(Screen):
         except actions.ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
+        except (sqlite3.Error, StoreError) as exc:
+            self.notify(f"Database unreachable, nothing lost: {exc}", severity="error", markup=False)
+            return None
         await self.sync(force=True)
         return result
 
@@ -216,7 +232,8 @@ class MainScreen(Screen):
             self.inbox.focus()
 
     # -- replying ----------------------------------------------------------------
-    def action_reply(self) -> None:
+    @work(group="dialog")
+    async def action_reply(self) -> None:
         mention_id = self._selected()
         if mention_id is None:
             return
@@ -224,10 +241,31 @@ class MainScreen(Screen):
         if row is None:
             self.notify("Still loading that mention.", severity="warning")
             return
-        composer = self.query_one(ReplyComposer)
-        composer.open(mention_id, row.author_handle, self.app.rule_for(row.network),
-                      self._drafts.get(mention_id, ""))
+        operator = self.app.operator
+        try:
+            other = await self.db(desk.claim, mention_id, operator)
+        except (sqlite3.Error, StoreError, actions.ActionError) as exc:
+            self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
+            return
+        if other is not None:
+            question = f"{other.operator} is replying to this mention (since {other.at}). Reply anyway?"
+            if not await self.app.push_screen_wait(Confirm(question)):
+                return
+            await self.db(desk.take_claim, mention_id, operator)
+        self._opened_at[mention_id] = await self.db(lambda store: store.now())
+        self.inbox.forget({mention_id})
+        self.query_one(ReplyComposer).open(mention_id, row.author_handle, self.app.rule_for(row.network),
+                                           self._drafts.get(mention_id, ""))
 
+    async def _renew_claim(self) -> None:
+        composer = self.query_one(ReplyComposer)
+        if composer.display and composer.mention_id is not None:
+            try:
+                await self.db(desk.claim, composer.mention_id, self.app.operator)
+            except (sqlite3.Error, StoreError):
+                pass  # the next renewal or the send will say so
+
+    @work(group="dialog")
     async def action_send(self) -> None:
         composer = self.query_one(ReplyComposer)
         if not composer.display or composer.mention_id is None:
@@ -241,12 +279,30 @@ class MainScreen(Screen):
             self.notify("The reply is empty; nothing sent.", severity="warning")
             return
         mention_id = composer.mention_id
-        queued = await self._act(actions.queue_reply, mention_id, composer.text, self.app.operator)
+        operator = self.app.operator
+        try:
+            others = await self.db(desk.replies_since, mention_id, self._opened_at.get(mention_id, ""), operator)
+            claim = await self.db(desk.active_claim, mention_id)
+        except (sqlite3.Error, StoreError) as exc:
+            self.notify(f"Database unreachable; your reply is kept: {exc}", severity="error", markup=False)
+            return
+        if others:
+            who, text = others[-1]
+            one = " ".join(text.split())[:80]
+            if not await self.app.push_screen_wait(
+                    Confirm(f"{who} answered this mention since you opened it: \"{one}\". Send yours too?")):
+                return
+        elif claim is not None and claim.operator != operator:
+            if not await self.app.push_screen_wait(
+                    Confirm(f"{claim.operator} is replying to this mention now. Send yours anyway?")):
+                return
+        queued = await self._act(actions.queue_reply, mention_id, composer.text, operator)
         if queued is None:
             return
         self._drafts.pop(mention_id, None)
         composer.close()
         self.inbox.focus()
+        await self._act(desk.release_claim, mention_id, operator)
         self.app.wake_sender()
         await self._load_detail(mention_id)
         self.notify("Reply queued for sending.", timeout=2)
@@ -271,8 +327,10 @@ class MainScreen(Screen):
             if draft.strip():
                 self._drafts[composer.mention_id] = draft
                 self.notify("Draft kept: r reopens it.", timeout=2)
+            mention_id = composer.mention_id
             composer.close()
             self.inbox.focus()
+            self.run_worker(self._act(desk.release_claim, mention_id, self.app.operator), group="claims")
         elif self.searching:
             self._leave_search(restore=True)
 
@@ -311,7 +369,7 @@ class MainScreen(Screen):
 
         await asyncio.sleep(0.08)  # typing: only the last keystroke's query runs
         if not text.strip():
-            ids = await self.db(view_ids, self.view)
+            ids = await self.db(view_ids, self.view, self.app.operator)
             spans = {}
         else:
             hits = await self.app.searcher.run(search, text, limit=200)
@@ -321,3 +379,52 @@ class MainScreen(Screen):
             return
         self.inbox.set_ids(ids, spans=spans, keep_selection=False)
         self._update_title()
+
+    # -- the shared desk -------------------------------------------------------------
+    @work(group="dialog")
+    async def action_note(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        text = await self.app.push_screen_wait(AskNote(f"Internal note on #{mention_id} (never sent)"))
+        if text and text.strip():
+            if await self._act(desk.add_note, mention_id, text, self.app.operator) is not None:
+                self.notify("Note saved.", timeout=1.5)
+
+    @work(group="dialog")
+    async def action_assign(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        row = self.inbox.row(mention_id)
+        current = row.assignee if row and row.assignee else self.app.operator
+        name = await self.app.push_screen_wait(
+            AskText(f"Assign #{mention_id} to (empty: unassign)", value=current, placeholder="operator"))
+        if name is None:
+            return
+        if await self._act(desk.assign, mention_id, name.strip() or None, self.app.operator):
+            self.notify(f"Assigned to {name.strip()}" if name.strip() else "Unassigned", timeout=1.5)
+
+    @work(group="dialog")
+    async def action_handover(self) -> None:
+        report = await self.db(handover_report, self._session_since)
+        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report)))
+        if answer == "note":
+            text = await self.app.push_screen_wait(AskNote("Handover note for the next shift"))
+            if text and text.strip():
+                if await self._act(desk.leave_handover_note, text, self.app.operator) is not None:
+                    self.notify("Handover note left.", timeout=2)
+
+    def _handover_since(self, store) -> str:
+        """Since this operator last acted before this session, else the last 12 hours."""
+        last = desk.last_seen_by(store, self.app.operator)
+        fallback = iso(store.clock() - timedelta(hours=12))
+        return last if last and last > fallback else fallback
+
+    async def _greet(self) -> None:
+        """Show the handover notes left since this operator was last here."""
+        notes = await self.db(desk.handover_notes_since, self._session_since)
+        others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
+        if others:
+            body = "\n\n".join(f"{o} at {at}:\n{t}" for o, at, t in others)
+            await self.app.push_screen_wait(ShowText("Handover notes for you", body))

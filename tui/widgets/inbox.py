@@ -23,6 +23,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from store.db import iso
 from store.inbox import InboxRow
 from tui.render import TAG_BADGE, STATE_GLYPH, age, highlighted, network_short, one_line
 
@@ -272,6 +273,10 @@ class InboxList(ScrollView, can_focus=True):
         meta = self.get_component_rich_style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
         text.append(f" · {network_short(row.network)} · {age(row.created_at, self._clock())}", meta)
+        if row.claimed_by and row.claim_expires and row.claim_expires > iso(self._clock()):
+            text.append(f" ✎{row.claimed_by}", self.get_component_rich_style("inbox--new"))
+        if row.assignee:
+            text.append(f" →{row.assignee}", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
         elif state == "new":

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from store.db import iso
 from store.inbox import MentionDetail
 from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
 
@@ -20,6 +21,8 @@ EVENT_WORDS = {
     "status.open": "reopened", "reply.queue": "wrote a reply", "reply.sent": "reply sent",
     "reply.failed": "reply failed: {reason}", "reply.retry": "retried a reply",
     "reply.retry_scheduled": "will retry: {reason}", "reply.manual": "reply by hand: {reason}",
+    "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
+    "claim": "started replying", "claim.release": "stopped replying",
 }
 
 
@@ -66,7 +69,15 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.author_name:
             who.append(f"  {d.author_name}")
         who.append(f"  · {age(row.created_at, now)} ago · {row.created_at}", "dim")
-        parts: list = [head, who, Text(""), Text(row.text), Text("")]
+        parts: list = [head, who]
+        desk = Text()
+        if d.assignee:
+            desk.append(f"assigned to {d.assignee}  ", "bold cyan")
+        if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
+            desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
+        if desk:
+            parts.append(desk)
+        parts += [Text(""), Text(row.text), Text("")]
         if d.url:
             parts.append(Text(d.url, "dim underline"))
         if len(d.thread) > 1:
@@ -95,6 +106,11 @@ class MentionView(VerticalScroll, can_focus=True):
                     line.append(f" · {reply.remote_url}", "dim")
                 parts.append(line)
                 parts.append(Text("    " + reply.text))
+        if d.notes:
+            parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
+            for note in d.notes:
+                parts.append(Text.assemble((f"  {note.operator}", "bold"), (f" · {age(note.at, now)} ago", "dim")))
+                parts.append(Text("    " + note.text))
         parts.append(Rule(Text(f"{row.author_handle}: {d.author_total} earlier mention(s)"), style="dim"))
         if not d.author_history:
             parts.append(Text("  first time we hear from them", "dim"))
