@@ -1,0 +1,393 @@
+"""The built-in demo network: a believable, endless stream of mentions of @brightloop.
+
+Post number `seq` is a pure function of (seed, seq, rate, burst_every): its
+timing, author, thread position and words all come from generators seeded
+with those, never from what happened earlier in this process. So the same
+seed and cursor always give the same stream, and a restart from a stored
+cursor continues exactly where the last committed batch ended; threads
+point at earlier seqs, which a restart has already stored.
+
+Time is simulated with the injected `sleep` and `clock`: arrivals are a
+Poisson process at `rate_per_minute`, and every `burst_every` seconds a
+launch-day incident floods in at `burst_factor` times the rate. Replies
+the operator sends land in the thread, and the person answered sometimes
+answers back a little later; those answers take the place of a post no
+thread depends on (a "leaf"), so seqs stay contiguous and resumable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import heapq
+import random
+import re
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from adapters import demo_content as content
+from adapters.base import (
+    Adapter,
+    Batch,
+    ReplyError,
+    ReplyRequest,
+    SentReply,
+    SourceState,
+    StatusCallback,
+    TextRule,
+)
+from adapters.textcount import mastodon_length
+from store import db
+from store.records import NewMention
+
+NETWORK = "demo"
+# Share of posts that nothing ever replies to; answers to the brand take their seqs.
+LEAF_SHARE = 0.35
+# Share of posts that continue an earlier thread rather than start one.
+THREAD_SHARE = 0.28
+MAX_DEPTH = 5
+# Rates at or above this many per minute are delivered in batches, one per tick.
+BATCHING_RATE = 6000.0
+MAX_BATCH = 2000
+# After a pause longer than this (a suspended laptop), resume at the normal pace, not in a flood.
+MAX_LAG_SECONDS = 10.0
+
+_FIRST_POST_TOPICS = ("refund", "delivery", "update", "battery", "case", "login", "billing",
+                      "question", "praise", "buzz", "giveaway", "both")
+_FIRST_POST_WEIGHTS = (6, 8, 6, 5, 4, 5, 4, 17, 14, 10, 9, 9)
+_SALT_POST, _SALT_TEXT, _SALT_EPISODE, _SALT_LEAF, _SALT_FAIL = range(5)
+_MASK64 = (1 << 64) - 1
+_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+_MENTION = re.compile(r"(?<![\w@])@([\w.]+\w)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Post:
+    """What post `seq` is, decided from the seed and seq alone."""
+
+    seq: int
+    gap: float  # seconds since the previous post
+    phase: str  # "calm", "burst" or "aftermath"
+    topic: str  # a first-post topic, or "incident"
+    incident: content.Incident | None
+    author: content.Author
+    lang: str
+    parent: int | None
+    root: int | None  # None: this post starts its thread
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Episode:
+    start: int  # first seq of its calm stretch
+    burst_start: int
+    end: int  # first seq of the next episode
+    incident: content.Incident
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """Someone answering the brand's reply."""
+
+    text: str
+    author: content.Author
+    lang: str
+    group: str
+    parent_remote_id: str
+    root_remote_id: str
+
+
+class DemoAdapter(Adapter):
+    """A simulated network for demos and benchmarks; no account or connection needed."""
+
+    network = NETWORK
+
+    def __init__(self, *, account: str = "@brightloop", rate_per_minute: float = 40.0, seed: int = 7,
+                 sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+                 clock: Callable[[], datetime] = db.utc_now, on_status: StatusCallback | None = None,
+                 burst_every: float | None = 240.0, burst_factor: float = 10.0,
+                 answer_chance: float = 0.65, reply_latency: float = 0.3, reply_failure_rate: float = 0.0,
+                 batch_tick: float | None = None):
+        """`burst_every` None or <= 0 turns incidents off; `answer_chance` is how often the
+        person answered writes back; `reply_failure_rate` makes that share of sends fail
+        transiently (to watch retries); `batch_tick` is the least time between batches
+        (default: 0.05 s at rates of BATCHING_RATE and more, else one post per batch)."""
+        super().__init__(account=account, on_status=on_status)
+        if not rate_per_minute > 0:
+            raise ValueError("rate_per_minute must be positive")
+        self.rate_per_minute = float(rate_per_minute)
+        self.seed = seed
+        self._sleep = sleep
+        self._clock = clock
+        self._per_second = self.rate_per_minute / 60.0
+        self._bursts = bool(burst_every and burst_every > 0)
+        self._burst_every = float(burst_every or 0.0)
+        self._burst_factor = max(1.0, burst_factor)
+        self._answer_chance = answer_chance
+        self._reply_latency = reply_latency
+        self._reply_failure_rate = reply_failure_rate
+        if batch_tick is None:
+            batch_tick = 0.05 if self.rate_per_minute >= BATCHING_RATE else 0.0
+        self._tick = batch_tick
+        self._brand = account if account.startswith("@") else f"@{account}"
+        self._seed_bits = seed & 0xFFFFFFFF
+        self._episodes: list[_Episode] = []
+        self._episode_starts: list[int] = []
+        self._post = lru_cache(maxsize=8192)(self._make_post)
+        self._sent: dict[str, SentReply] = {}
+        self._failures: dict[str, int] = {}
+        self._answers: list[tuple[datetime, int, _Answer]] = []
+        self._answer_order = 0
+
+    @property
+    def text_rule(self) -> TextRule:
+        return TextRule(limit=500, counter=mastodon_length, description="500 characters, links count 23")
+
+    # --- deterministic randomness ------------------------------------------
+
+    def _rng(self, n: int, salt: int) -> random.Random:
+        return random.Random((self._seed_bits << 72) | (salt << 64) | (n & _MASK64))
+
+    def _unit(self, n: int, salt: int) -> float:
+        """A cheap uniform [0, 1) from (seed, n, salt): splitmix64."""
+        z = (self._seed_bits * 0xD1B54A32D192ED03 + n * 0x9E3779B97F4A7C15 + (salt << 56)) & _MASK64
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
+        return (z ^ (z >> 31)) / 2.0**64
+
+    def _is_leaf(self, n: int) -> bool:
+        return self._unit(n, _SALT_LEAF) < LEAF_SHARE
+
+    # --- the shape of the stream --------------------------------------------
+
+    def _episode(self, n: int) -> _Episode:
+        """The calm-then-burst stretch holding seq `n`, laid out on demand."""
+        while not self._episodes or self._episodes[-1].end <= n:
+            index = len(self._episodes)
+            start = self._episodes[-1].end if self._episodes else 1
+            rng = self._rng(index, _SALT_EPISODE)
+            burst = rng.randint(40, 150)
+            # Calm long enough that bursts start about burst_every seconds apart.
+            burst_time = sum(1.0 / self._surge(i, burst) for i in range(burst))  # in calm gaps
+            calm = max(1, round(self._per_second * self._burst_every - burst_time))
+            episode = _Episode(start, start + calm, start + calm + burst, rng.choice(content.INCIDENTS))
+            self._episodes.append(episode)
+            self._episode_starts.append(start)
+        return self._episodes[bisect.bisect_right(self._episode_starts, n) - 1]
+
+    def _surge(self, i: int, length: int) -> float:
+        """Rate multiplier for the i-th post of a burst: burst_factor at once, easing off
+        over the burst, so 40-150 posts take from half a minute to a minute and a half."""
+        return 1.0 + (self._burst_factor - 1.0) * (1.0 - i / length) ** 2
+
+    def _phase(self, n: int) -> tuple[str, content.Incident | None, float]:
+        """Where `n` falls: calm, a burst, or the minute after one; and its rate multiplier."""
+        if not self._bursts:
+            return "calm", None, 1.0
+        episode = self._episode(n)
+        if n >= episode.burst_start:
+            return "burst", episode.incident, self._surge(n - episode.burst_start, episode.end - episode.burst_start)
+        index = bisect.bisect_right(self._episode_starts, n) - 1
+        aftermath = min(round(self.rate_per_minute), (episode.burst_start - episode.start) // 2)
+        if index > 0 and n < episode.start + aftermath:
+            return "aftermath", self._episodes[index - 1].incident, 1.0
+        return "calm", None, 1.0
+
+    def _earlier_thread_post(self, n: int, rng: random.Random, reach: float) -> int | None:
+        """A recent post that may be replied to (not a leaf), or None near the start."""
+        candidate = n - 1 - int(rng.expovariate(1.0 / reach))
+        while candidate >= 1 and self._is_leaf(candidate):
+            candidate -= 1
+        return candidate if candidate >= 1 else None
+
+    def _make_post(self, n: int) -> _Post:
+        rng = self._rng(n, _SALT_POST)
+        phase, incident, surge = self._phase(n)
+        burst = phase == "burst"
+        gap = rng.expovariate(self._per_second * surge)
+        parent = None
+        if n > 1 and rng.random() < (0.2 if burst else THREAD_SHARE):
+            parent = self._earlier_thread_post(n, rng, 8.0 if burst else 25.0)
+        if parent is not None:
+            above = self._post(parent)
+            if above.depth >= MAX_DEPTH:
+                parent, above = above.root, self._post(above.root)
+            root = above if above.root is None else self._post(above.root)
+            if rng.random() < 0.35:
+                author = root.author
+            elif rng.random() < (0.5 if burst else 0.2):
+                author = content.newcomer(rng, root.lang)
+            else:
+                author = content.regular(rng, root.lang)
+            return _Post(n, gap, phase, root.topic, root.incident, author, root.lang, parent, root.seq,
+                         above.depth + 1)
+        if burst or (phase == "aftermath" and rng.random() < 0.35):
+            topic = "incident"
+        else:
+            incident = None
+            if self._is_leaf(n) and rng.random() < 0.05:
+                topic = "spam"  # a leaf: nobody ever answers spam
+            else:
+                topic = rng.choices(_FIRST_POST_TOPICS, weights=_FIRST_POST_WEIGHTS)[0]
+        author = content.newcomer(rng) if rng.random() < (0.6 if burst else 0.22) else content.regular(rng)
+        return _Post(n, gap, phase, topic, incident, author, author.lang, None, None, 0)
+
+    def _text(self, post: _Post) -> str:
+        rng = self._rng(post.seq, _SALT_TEXT)
+        if post.parent is not None:
+            root = self._post(post.root)
+            above = self._post(post.parent)
+            who = "self" if post.author.handle == root.author.handle else "other"
+            answering = "" if above.author.handle == post.author.handle else above.author.handle
+            # An incident thread has its own voice (it is minutes old, everyone has it).
+            group = "incident" if post.topic == "incident" else content.group_of(post.topic)
+            return content.thread_post(rng, group, who, post.author, post.lang, self._brand, answering)
+        if post.incident is not None:
+            return content.incident_post(rng, post.incident, post.author, post.lang, self._brand)
+        friend = content.regular(rng).handle
+        if friend == post.author.handle:
+            friend = content.CAST[0].handle if friend != content.CAST[0].handle else content.CAST[1].handle
+        return content.first_post(rng, post.topic, post.author, post.lang, self._brand, friend)
+
+    # --- mentions ------------------------------------------------------------
+
+    def _mention(self, n: int, created: datetime, answer: _Answer | None = None) -> NewMention:
+        if answer is not None:
+            author, text, lang = answer.author, answer.text, answer.lang
+            parent, root = answer.parent_remote_id, answer.root_remote_id
+            kind = {"topic": "answer", "phase": "calm", "incident": None}
+            reply_ref = {"seq": n, "thread": {"root": root, "lang": lang, "group": answer.group,
+                                              "author": author.handle, "name": author.name}}
+        else:
+            post = self._post(n)
+            author, text, lang = post.author, self._text(post), post.lang
+            parent = f"demo:{post.parent}" if post.parent is not None else None
+            root = f"demo:{post.root}" if post.root is not None else None
+            kind = {"topic": post.topic, "phase": post.phase,
+                    "incident": post.incident.key if post.incident else None}
+            reply_ref = {"seq": n}
+        url = f"https://demo.social/{author.handle}/{n}"
+        stamp = db.iso(created)
+        raw = {
+            "id": str(n),
+            "uri": url,
+            "url": url,
+            "created_at": stamp,
+            "content": text,
+            "language": lang,
+            "visibility": "public",
+            "in_reply_to_id": parent,
+            "account": {
+                "id": str(zlib.crc32(author.handle.encode())),
+                "acct": author.handle[1:],
+                "display_name": author.name,
+                "url": f"https://demo.social/{author.handle}",
+            },
+            "tags": [{"name": tag} for tag in _HASHTAG.findall(text)],
+            "mentions": [{"acct": handle} for handle in _MENTION.findall(text)],
+            "demo": {**kind, "thread_root": root},
+        }
+        return NewMention(network=NETWORK, account=self.account, remote_id=f"demo:{n}",
+                          author_handle=author.handle, author_name=author.name, text=text,
+                          created_at=stamp, url=url, parent_remote_id=parent, root_remote_id=root,
+                          lang=lang, reply_ref=reply_ref, raw=raw)
+
+    def _next_mention(self, n: int, created: datetime) -> NewMention:
+        if self._answers and self._answers[0][0] <= created and self._is_leaf(n):
+            return self._mention(n, created, heapq.heappop(self._answers)[2])
+        return self._mention(n, created)
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        try:
+            last = max(0, int(cursor)) if cursor else 0
+        except ValueError:
+            last = 0  # not ours; replaying from the start is harmless (remote ids are unique)
+        self.report(SourceState.LIVE, f"simulated network, about {self.rate_per_minute:g} mentions a minute")
+        start = self._clock()
+        n = last + 1
+        due = self._post(n).gap  # seconds after `start`
+        while True:
+            elapsed = (self._clock() - start).total_seconds()
+            if elapsed - due > MAX_LAG_SECONDS:
+                start += timedelta(seconds=elapsed - due)
+                elapsed = due
+            await self._sleep(max(due - elapsed, self._tick))
+            elapsed = (self._clock() - start).total_seconds() + 1e-3  # absorb microsecond rounding
+            mentions = []
+            while due <= elapsed and len(mentions) < MAX_BATCH:
+                mentions.append(self._next_mention(n, start + timedelta(seconds=due)))
+                n += 1
+                due += self._post(n).gap
+            if mentions:
+                yield Batch(mentions=mentions, cursor=str(n - 1))
+
+    # --- replies -----------------------------------------------------------
+
+    async def send_reply(self, request: ReplyRequest) -> SentReply:
+        sent = self._sent.get(request.key)
+        if sent is not None:
+            return sent
+        seq = self._mention_seq(request)
+        length = mastodon_length(request.text)
+        if seq is None:
+            raise ReplyError(f"demo.social: no post {request.mention_remote_id!r} to reply to", permanent=True)
+        if not request.text.strip():
+            raise ReplyError("demo.social: a reply cannot be empty", permanent=True)
+        if length > self.text_rule.limit:
+            raise ReplyError(f"demo.social: reply is {length} characters, the limit is {self.text_rule.limit}",
+                             permanent=True)
+        attempt = self._failures.get(request.key, 0)
+        if self._unit(zlib.crc32(f"{request.key}:{attempt}".encode()), _SALT_FAIL) < self._reply_failure_rate:
+            self._failures[request.key] = attempt + 1
+            raise ReplyError("demo.social answered 503 Service Unavailable", retry_after=2.0)
+        sent = SentReply(remote_id=f"demo:reply:{request.key}",
+                         url=f"https://demo.social/{self._brand}/reply/{request.key}")
+        # Posted from here on: a caller cancelled during the latency finds it with find_reply.
+        self._sent[request.key] = sent
+        self._plan_answer(request, seq, sent)
+        if self._reply_latency > 0:
+            await self._sleep(self._reply_latency)
+        return sent
+
+    async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        return self._sent.get(request.key)
+
+    @staticmethod
+    def _mention_seq(request: ReplyRequest) -> int | None:
+        seq = request.reply_ref.get("seq") if isinstance(request.reply_ref, dict) else None
+        if seq is None:
+            found = re.fullmatch(r"demo:(\d+)", request.mention_remote_id or "")
+            seq = found and found.group(1)
+        try:
+            seq = int(seq)
+        except (TypeError, ValueError):
+            return None
+        return seq if seq >= 1 else None
+
+    def _plan_answer(self, request: ReplyRequest, seq: int, sent: SentReply) -> None:
+        """Maybe have the person answered write back within the minute."""
+        rng = random.Random(f"{self.seed}:answer:{request.key}")
+        if rng.random() >= self._answer_chance:
+            return
+        thread = request.reply_ref.get("thread") if isinstance(request.reply_ref, dict) else None
+        if isinstance(thread, dict) and thread.get("root"):
+            # Replying to an earlier answer: who and where come from its reply_ref.
+            handle = str(thread.get("author") or request.author_handle)
+            author = content.CAST_BY_HANDLE.get(handle) or content.Author(
+                handle, str(thread.get("name") or ""), str(thread.get("lang") or "en"), 0.02, 0.3, False)
+            lang, group, root = str(thread.get("lang") or author.lang), str(thread.get("group") or "care"), \
+                str(thread["root"])
+        else:
+            post = self._post(seq)
+            author, lang, group = post.author, post.lang, content.group_of(post.topic)
+            root = f"demo:{post.root if post.root is not None else post.seq}"
+        good = rng.random() < (0.6 if group == "care" else 0.85)
+        text = content.answer_to_brand(rng, group, good, author, lang, self._brand)
+        due = self._clock() + timedelta(seconds=rng.uniform(4.0, 60.0))
+        self._answer_order += 1
+        heapq.heappush(self._answers, (due, self._answer_order,
+                                       _Answer(text, author, lang, group, sent.remote_id, root)))
