@@ -138,6 +138,10 @@ class Adapter(abc.ABC):
         """Key for this adapter's cursor and status rows."""
         return f"{self.network}:{self.account}"
 
+    def bind_status(self, callback: StatusCallback) -> None:
+        """Where status reports go (the runner binds its store writer)."""
+        self._on_status = callback
+
     def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         self._on_status(SourceStatus(state, detail, until))
 

@@ -26,14 +26,17 @@ class IngestRunner:
         self._on_committed = on_committed
         self._tasks: list[asyncio.Task] = []
         self.skipped: list[tuple[str, str]] = []
+        self._status_writes: set[asyncio.Task] = set()
 
     def status_callback(self, source: str) -> Callable[[SourceStatus], None]:
         """A callback adapters call with their state; it is written to the store."""
         def record(status: SourceStatus) -> None:
             detail = status.detail
-            asyncio.get_running_loop().create_task(
+            task = asyncio.get_running_loop().create_task(
                 self.worker.run(set_source_status, source, status.state.value, detail)
             )
+            self._status_writes.add(task)  # keep a reference until it is written
+            task.add_done_callback(self._status_writes.discard)
         return record
 
     async def _drive(self, adapter: Adapter) -> None:
@@ -61,6 +64,7 @@ class IngestRunner:
 
     def start(self) -> None:
         for adapter in self.adapters:
+            adapter.bind_status(self.status_callback(adapter.source))
             self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
 
     async def stop(self) -> None:

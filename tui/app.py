@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+import aiohttp
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for
+from adapters.http import USER_AGENT
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.worker import StoreWorker
@@ -29,7 +31,8 @@ class ConsoleApp(App):
 
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
-                 sender_poll: float = 1.0, leader_ttl: float | None = None) -> None:
+                 sender_poll: float = 1.0, leader_ttl: float | None = None,
+                 adapter_factory: Callable[[aiohttp.ClientSession], list[Adapter]] | None = None) -> None:
         super().__init__()
         self.db_path = db_path
         self.operator = operator
@@ -42,11 +45,17 @@ class ConsoleApp(App):
         self._ingest_store: StoreWorker | None = None
         self.leadership: Leadership | None = None
         self._leader_ttl = leader_ttl
+        self._adapter_factory = adapter_factory
+        self._session: aiohttp.ClientSession | None = None
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
 
     async def on_mount(self) -> None:
+        if self._adapter_factory is not None:
+            # aiohttp sessions belong to the running loop: build network adapters here.
+            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+            self.adapters += self._adapter_factory(self._session)
         if self.adapters:
             # Every console contends for the ingest lease; only the holder runs
             # the adapters and the sender, so two consoles never double-ingest.
@@ -60,6 +69,8 @@ class ConsoleApp(App):
         if self.leadership:
             self.leadership.stop()
             await self.workers.wait_for_complete()
+        if self._session is not None:
+            await self._session.close()
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()

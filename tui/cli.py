@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sqlite3
 import sys
 from collections.abc import Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
-from store.db import Store, StoreError, open_store
-from tui.paths import default_db_path, default_operator
+from store.actions import ActionError
+from store.db import StoreError, open_store
+from tui.cli_common import fail
+from tui.paths import default_config_path, default_db_path, default_operator
 
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", metavar="PATH", type=Path, default=None,
+    common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
                         help="database file (default: $MENTIONDESK_DB or the user data dir)")
-    common.add_argument("--operator", metavar="NAME", default=None,
+    common.add_argument("--operator", metavar="NAME", default=argparse.SUPPRESS,
                         help="who acts, recorded in the event log (default: your login name)")
+    common.add_argument("--config", metavar="PATH", type=Path, default=argparse.SUPPRESS,
+                        help="accounts config (default: $MENTIONDESK_CONFIG or the user config dir)")
     parser = argparse.ArgumentParser(
         prog="mentiondesk", parents=[common],
         description="A keyboard-driven console for a brand's social mentions. With no command, opens the console.")
     parser.add_argument("--no-demo", action="store_true", help="run without the demo stream")
-    parser.add_argument("--demo-rate", type=float, default=30.0, metavar="N",
+    parser.add_argument("--demo", action="store_true", help="run the demo stream even with accounts configured")
+    parser.add_argument("--demo-rate", type=float, default=None, metavar="N",
                         help="demo mentions per minute (default 30)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -38,140 +42,119 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", parents=[common], help="read a JSONL export back, skipping duplicates")
     imp.add_argument("file", type=Path, metavar="FILE.jsonl")
+
+    tag = sub.add_parser("tag", parents=[common], help="tag a mention care or marketing")
+    tag.add_argument("id", type=int)
+    tag.add_argument("tag", choices=("care", "marketing"))
+    tag.add_argument("--off", action="store_true", help="remove the tag instead")
+    done = sub.add_parser("done", parents=[common], help="mark a mention done")
+    done.add_argument("id", type=int)
+    done.add_argument("--reopen", action="store_true", help="reopen it instead")
+    note = sub.add_parser("note", parents=[common], help="add an internal note (never sent)")
+    note.add_argument("id", type=int)
+    note.add_argument("text", nargs="+")
+    assign = sub.add_parser("assign", parents=[common], help="assign a mention to an operator ('-' unassigns)")
+    assign.add_argument("id", type=int)
+    assign.add_argument("operator_name", metavar="OPERATOR")
+    reply = sub.add_parser("reply", parents=[common], help="queue a reply (the ingest leader sends it)")
+    reply.add_argument("id", type=int)
+    reply.add_argument("text", nargs="+")
+    reply.add_argument("--force", action="store_true", help="reply even if someone else is replying")
+    handover = sub.add_parser("handover", parents=[common], help="what the next shift needs to know")
+    handover.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 2d (default 12h)")
+    handover.add_argument("--json", action="store_true")
+    handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
+
+    accounts = sub.add_parser("accounts", parents=[common], help="list configured accounts")
+    accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
+    sub.add_parser("serve", parents=[common], help="run ingest and sending without a UI (SIGTERM stops)")
     return parser
 
 
-def fail(message: str, code: int = 2) -> int:
-    print(f"mentiondesk: {message}", file=sys.stderr)
-    return code
+def _adapter_builder(config, args):
+    """A function building every adapter inside the running loop (aiohttp needs one)."""
+    from adapters.accounts import build_adapter
 
+    demo = not args.no_demo and (args.demo or (config.demo if config.demo is not None else not config.accounts))
+    rate = args.demo_rate if args.demo_rate is not None else (config.demo_rate or 30.0)
 
-@contextmanager
-def progress_bar(label: str, total: int | None):
-    """A progress bar on a terminal (stderr), silence otherwise."""
-    if not sys.stderr.isatty():
-        yield lambda done: None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def build(session):
+        adapters = [build_adapter(account, session) for account in config.accounts]
+        if demo:
+            from adapters.demo import DemoAdapter
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda done: bar.update(task, completed=done)
+            adapters.append(DemoAdapter(rate_per_minute=rate))
+        return adapters
 
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-
-
-def cmd_search(store: Store, args: argparse.Namespace) -> int:
-    from store.inbox import rows_by_id
-    from store.search import search
-
-    if args.limit < 1:
-        return fail("--limit must be at least 1")
-    hits = search(store, " ".join(args.query), limit=args.limit)
-    rows = rows_by_id(store, [hit.mention_id for hit in hits])
-    if args.json:
-        out = []
-        for hit in hits:
-            row = rows[hit.mention_id]
-            out.append({"id": row.id, "score": round(hit.score, 2), "network": row.network,
-                        "author_handle": row.author_handle, "text": row.text, "created_at": row.created_at,
-                        "status": row.status, "state": row.state, "tags": sorted(row.tags),
-                        "spans": [list(span) for span in hit.spans]})
-        print(json.dumps(out, ensure_ascii=False, indent=1))
-        return 0
-    if not hits:
-        print("no matches", file=sys.stderr)
-        return 1
-    for hit in hits:
-        row = rows[hit.mention_id]
-        tags = ",".join(sorted(row.tags)) or "-"
-        text = " ".join(row.text.split())
-        print(f"{row.id:>7}  {row.state:<7} {tags:<14} {row.network:<8} {row.author_handle:<20} {text}")
-    return 0
-
-
-def cmd_export(store: Store, args: argparse.Namespace) -> int:
-    from store.transfer import count_mentions, iter_export, write_csv, write_jsonl
-
-    writer = write_csv if args.format == "csv" else write_jsonl
-    total = count_mentions(store)
-    if args.output:
-        try:
-            out = args.output.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            return fail(f"cannot write {args.output}: {exc.strerror or exc}")
-    else:
-        out = sys.stdout
-    try:
-        with progress_bar("exporting", total) as progress:
-            count = writer(iter_export(store), out, progress)
-    finally:
-        if args.output:
-            out.close()
-    if args.output:
-        print(f"exported {count} mention(s) to {args.output}", file=sys.stderr)
-    return 0
-
-
-def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
-    from store.transfer import import_lines
-
-    path: Path = args.file
-    try:
-        total = _count_lines(path)
-        handle = path.open("r", encoding="utf-8", errors="replace", newline="\n")
-    except OSError as exc:
-        return fail(f"cannot read {path}: {exc.strerror or exc}")
-    with handle, progress_bar("importing", total) as progress:
-        report = import_lines(store, handle, operator, progress=progress)
-    for number, reason in report.errors[:200]:
-        print(f"{path}:{number}: skipped: {reason}", file=sys.stderr)
-    if len(report.errors) > 200:
-        print(f"... and {len(report.errors) - 200} more bad line(s)", file=sys.stderr)
-    print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
-          f"{len(report.errors)} bad line(s)", file=sys.stderr)
-    return 1 if report.errors else 0
-
-
-def run_console(db_path: Path, args: argparse.Namespace, operator: str) -> int:
-    from tui.app import ConsoleApp
-
-    adapters = []
-    if not args.no_demo:
-        from adapters.demo import DemoAdapter
-
-        if args.demo_rate <= 0:
-            return fail("--demo-rate must be positive")
-        adapters.append(DemoAdapter(rate_per_minute=args.demo_rate))
-    app = ConsoleApp(str(db_path), operator=operator, adapters=adapters)
-    app.run()
-    return app.return_code or 0
+    return build, demo, rate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    db_path = (args.db or default_db_path()).expanduser()
-    operator = args.operator or default_operator()
+    db_path = Path(getattr(args, "db", None) or default_db_path()).expanduser()
+    operator = getattr(args, "operator", None) or default_operator()
+    config_path = Path(getattr(args, "config", None) or default_config_path()).expanduser()
+    command = args.command
+    for name in ("no_demo", "demo", "demo_rate"):
+        if not hasattr(args, name):
+            setattr(args, name, None if name == "demo_rate" else False)
+
+    from adapters.accounts import ConfigError, load_config
+
+    needs_config = command in (None, "accounts", "serve", "reply")
+    try:
+        config = load_config(config_path) if needs_config else None
+        if command in (None, "serve"):
+            for account in config.accounts:
+                account.secret()  # fail now, in one line, not inside the running console
+    except ConfigError as exc:
+        return fail(str(exc))
+    if args.demo_rate is not None and args.demo_rate <= 0:
+        return fail("--demo-rate must be positive")
+
     try:
         store = open_store(db_path)  # checks and migrates before anything else runs
     except StoreError as exc:
         return fail(str(exc))
     try:
-        if args.command == "search":
-            return cmd_search(store, args)
-        if args.command == "export":
-            return cmd_export(store, args)
-        if args.command == "import":
-            return cmd_import(store, args, operator)
-    except StoreError as exc:
+        return _dispatch(command, store, args, operator, config, db_path)
+    except (StoreError, ActionError) as exc:
         return fail(str(exc))
+    except sqlite3.Error as exc:
+        return fail(f"database error: {exc}")
     except BrokenPipeError:
         return 0
     finally:
         store.close()
-    return run_console(db_path, args, operator)
+
+
+def _dispatch(command, store, args, operator, config, db_path) -> int:
+    if command == "search":
+        from tui.cli_data import cmd_search
+        return cmd_search(store, args)
+    if command == "export":
+        from tui.cli_data import cmd_export
+        return cmd_export(store, args)
+    if command == "import":
+        from tui.cli_data import cmd_import
+        return cmd_import(store, args, operator)
+    if command in ("tag", "done", "note", "assign", "handover"):
+        from tui import cli_desk
+        return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
+    if command == "reply":
+        from adapters.rules import rule_for
+        from tui.cli_desk import cmd_reply
+        return cmd_reply(store, args, operator, rule_for)
+    if command == "accounts":
+        from tui.cli_accounts import check_accounts, list_accounts
+        return check_accounts(config) if args.action == "check" else list_accounts(config, store)
+    build, _, _ = _adapter_builder(config, args)
+    store.close()
+    if command == "serve":
+        from tui.serve import run_serve
+        return run_serve(str(db_path), build)
+    from tui.app import ConsoleApp
+
+    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build)
+    app.run()
+    return app.return_code or 0

@@ -1,0 +1,149 @@
+"""Accounts from the TOML config, their secrets, and the adapters built from them.
+
+    [[accounts]]
+    network = "mastodon"                      # mastodon | bluesky | webhook
+    server = "https://mastodon.example"       # Mastodon instance / Bluesky PDS
+    handle = "@brand@mastodon.example"
+    secret_env = "MENTIONDESK_MASTODON_TOKEN" # or: secret_file = "~/.config/mentiondesk/mastodon.token"
+
+A secret file must not be readable by group or others (mode 0600): a
+readable token is refused with a message saying how to fix it. Secrets
+never appear in messages, logs or exports.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from adapters.base import Adapter
+
+NETWORKS = ("mastodon", "bluesky", "webhook")
+
+
+class ConfigError(Exception):
+    """A config problem, worded for the operator (one line)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    network: str
+    handle: str
+    server: str = ""
+    secret_env: str = ""
+    secret_file: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.network}:{self.handle}"
+
+    def secret(self) -> str:
+        return _read_secret(self.secret_env, self.secret_file, self.label, "secret")
+
+    def option_secret(self, name: str) -> str | None:
+        env, path = self.options.get(f"{name}_env", ""), self.options.get(f"{name}_file", "")
+        if not env and not path:
+            return None
+        return _read_secret(env, path, self.label, name)
+
+
+@dataclass(frozen=True)
+class Config:
+    accounts: list[Account]
+    demo: bool | None = None  # None: on when no account is configured
+    demo_rate: float | None = None
+    path: str = ""
+
+
+def _read_secret(env: str, path: str, label: str, what: str) -> str:
+    if env:
+        value = os.environ.get(env, "")
+        if not value.strip():
+            raise ConfigError(f"{label}: environment variable {env} (the {what}) is not set")
+        return value.strip()
+    if path:
+        file = Path(path).expanduser()
+        try:
+            info = file.stat()
+        except FileNotFoundError:
+            raise ConfigError(f"{label}: {what} file {file} does not exist") from None
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot read {what} file {file}: {exc.strerror}") from None
+        if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{label}: {what} file {file} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"run: chmod 600 {file}"
+            )
+        try:
+            value = file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{label}: cannot read {what} file {file}: {exc.strerror}") from None
+        if not value:
+            raise ConfigError(f"{label}: {what} file {file} is empty")
+        return value
+    raise ConfigError(f"{label}: no {what}: set secret_env or secret_file")
+
+
+def load_config(path: Path | str) -> Config:
+    """Parse the config file; a missing file is an empty config."""
+    file = Path(path).expanduser()
+    if not file.exists():
+        return Config([], path=str(file))
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    accounts = []
+    for index, entry in enumerate(data.get("accounts", []), start=1):
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{file}: accounts entry {index} is not a table")
+        network = str(entry.get("network", "")).lower()
+        if network not in NETWORKS:
+            raise ConfigError(f"{file}: accounts entry {index}: network must be one of {', '.join(NETWORKS)}")
+        handle = str(entry.get("handle", "")).strip()
+        if not handle:
+            raise ConfigError(f"{file}: accounts entry {index} ({network}) has no handle")
+        server = str(entry.get("server", "")).strip()
+        if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
+            raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
+        known = {"network", "handle", "server", "secret_env", "secret_file"}
+        accounts.append(Account(network, handle, server, str(entry.get("secret_env", "")),
+                                str(entry.get("secret_file", "")),
+                                {k: v for k, v in entry.items() if k not in known}))
+    demo = data.get("demo")
+    if demo is not None and not isinstance(demo, bool):
+        raise ConfigError(f"{file}: demo must be true or false")
+    rate = data.get("demo_rate")
+    return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
+
+
+def build_adapter(account: Account, session: aiohttp.ClientSession) -> Adapter:
+    """The adapter for one account; reads its secret now (ConfigError if missing)."""
+    options = account.options
+    if account.network == "mastodon":
+        from adapters.mastodon import MastodonAdapter
+
+        return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
+                               session=session, streaming=bool(options.get("streaming", True)),
+                               poll_interval=float(options.get("poll_interval", 60.0)))
+    if account.network == "bluesky":
+        from adapters.bluesky import BlueskyAdapter
+
+        return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
+                              session=session, poll_interval=float(options.get("poll_interval", 15.0)))
+    from adapters.webhook import WebhookAdapter
+
+    return WebhookAdapter(account=account.handle, secret=account.secret(),
+                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
+                          verify_token=account.option_secret("verify_token"),
+                          outbound_url=options.get("outbound_url"),
+                          outbound_secret=account.option_secret("outbound_secret"), session=session)

@@ -1,0 +1,54 @@
+"""`mentiondesk accounts [check]`: what is configured, and whether it works."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from adapters.accounts import Config, ConfigError, build_adapter
+from adapters.http import USER_AGENT
+from store.db import Store
+from store.ingest import source_statuses
+
+
+def list_accounts(config: Config, store: Store) -> int:
+    if not config.accounts:
+        print(f"no accounts configured in {config.path}; the demo stream is the default")
+        return 0
+    statuses = {status["source"]: status for status in source_statuses(store)}
+    for account in config.accounts:
+        where = f"env {account.secret_env}" if account.secret_env else f"file {account.secret_file}"
+        status = statuses.get(account.label)
+        state = f"{status['state']} (at {status['updated_at']})" if status else "never connected"
+        server = f" {account.server}" if account.server else ""
+        print(f"{account.label}{server}  secret from {where}  last state: {state}")
+    return 0
+
+
+async def _check_all(config: Config) -> int:
+    failures = 0
+    timeout = aiohttp.ClientTimeout(total=30, connect=10)
+    async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
+        for account in config.accounts:
+            try:
+                adapter = build_adapter(account, session)
+                check = getattr(adapter, "check", None)
+                if check is None:
+                    print(f"{account.label}: ok (configuration valid; nothing to verify remotely)")
+                    continue
+                print(f"{account.label}: {await check()}")
+            except ConfigError as exc:
+                failures += 1
+                print(f"{account.label}: FAILED: {exc}")
+            except Exception as exc:  # AuthError and friends carry a precise, token-free message
+                failures += 1
+                print(f"{account.label}: FAILED: {exc}")
+    return 1 if failures else 0
+
+
+def check_accounts(config: Config) -> int:
+    if not config.accounts:
+        print(f"no accounts configured in {config.path}")
+        return 0
+    return asyncio.run(_check_all(config))

@@ -1,0 +1,88 @@
+"""Scriptable desk actions: the same store code paths as the console's keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime, timedelta
+
+from store import actions, desk
+from store.db import Store, iso
+from store.handover import format_report, handover_report
+from tui.cli_common import fail
+
+
+def cmd_tag(store: Store, args: argparse.Namespace, operator: str) -> int:
+    changed = actions.set_tag(store, args.id, args.tag, not args.off, operator)
+    verb = "untagged" if args.off else "tagged"
+    print(f"#{args.id} {verb} {args.tag}" + ("" if changed else " (no change)"))
+    return 0
+
+
+def cmd_done(store: Store, args: argparse.Namespace, operator: str) -> int:
+    status = "open" if args.reopen else "done"
+    changed = actions.set_status(store, args.id, status, operator)
+    print(f"#{args.id} {status}" + ("" if changed else " (no change)"))
+    return 0
+
+
+def cmd_note(store: Store, args: argparse.Namespace, operator: str) -> int:
+    desk.add_note(store, args.id, " ".join(args.text), operator)
+    print(f"#{args.id} note saved")
+    return 0
+
+
+def cmd_assign(store: Store, args: argparse.Namespace, operator: str) -> int:
+    assignee = None if args.operator_name in ("", "-") else args.operator_name
+    changed = desk.assign(store, args.id, assignee, operator)
+    target = f"assigned to {assignee}" if assignee else "unassigned"
+    print(f"#{args.id} {target}" + ("" if changed else " (no change)"))
+    return 0
+
+
+def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for) -> int:
+    text = " ".join(args.text)
+    row = store.conn.execute("SELECT network FROM mentions WHERE id = ?", (args.id,)).fetchone()
+    if row is None:
+        return fail(f"no mention with id {args.id}")
+    rule = rule_for(row[0])
+    over = -rule.remaining(text)
+    if over > 0:
+        return fail(f"reply is {over} over the {rule.limit} limit ({rule.description}); nothing queued")
+    claim = desk.active_claim(store, args.id)
+    if claim is not None and claim.operator != operator and not args.force:
+        return fail(f"{claim.operator} is replying to #{args.id} now; use --force to reply anyway")
+    queued = actions.queue_reply(store, args.id, text, operator)
+    print(f"#{args.id} reply {queued.id} queued; the ingest leader (a console or `mentiondesk serve`) sends it")
+    return 0
+
+
+def parse_since(value: str | None, store: Store) -> str:
+    """ISO time, or a relative '8h' / '30m' / '2d'; default the last 12 hours."""
+    now = store.clock()
+    if not value:
+        return iso(now - timedelta(hours=12))
+    units = {"m": 60, "h": 3600, "d": 86400}
+    if value[-1:] in units and value[:-1].isdigit():
+        return iso(now - timedelta(seconds=int(value[:-1]) * units[value[-1]]))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"--since {value!r}: use an ISO time (2026-11-26T08:00) or 30m / 8h / 2d") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso(moment)
+
+
+def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
+    if args.leave:
+        desk.leave_handover_note(store, " ".join(args.leave), operator)
+        print("handover note left for the next shift")
+        return 0
+    try:
+        since = parse_since(args.since, store)
+    except ValueError as exc:
+        return fail(str(exc))
+    report = handover_report(store, since)
+    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
+    return 0

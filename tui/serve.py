@@ -1,0 +1,50 @@
+"""`mentiondesk serve`: the ingest leader without a UI, stopped cleanly by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+
+import aiohttp
+
+from adapters.base import Adapter
+from adapters.http import USER_AGENT
+from adapters.leader import Leadership, holder_name
+from store.worker import StoreWorker
+
+log = logging.getLogger("mentiondesk.serve")
+
+
+async def serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adapter]], *,
+                ttl: float | None = None) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    worker = StoreWorker(db_path, name="serve")
+    async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
+        adapters = build(session)
+        options = {"ttl": ttl} if ttl else {}
+        leadership = Leadership(
+            worker, adapters, holder=holder_name("serve"),
+            on_change=lambda leading: log.info("leader" if leading else "following: another process leads"),
+            **options)
+        task = asyncio.create_task(leadership.run())
+        log.info("serving %s with %s", db_path, ", ".join(a.source for a in adapters) or "no adapters")
+        stopped = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        leadership.stop()
+        await task
+        stopped.cancel()
+    worker.close()
+    log.info("stopped")
+    return 0
+
+
+def run_serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adapter]]) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s mentiondesk serve: %(message)s")
+    return asyncio.run(serve(db_path, build))
