@@ -118,6 +118,9 @@ class InboxList(ScrollView, can_focus=True):
         if not new_ids:
             return
         count = len(new_ids)
+        if not len(self._ids):
+            self.set_ids(list(new_ids), keep_selection=False)
+            return
         if isinstance(self._ids, array):
             self._ids = array("q", new_ids) + self._ids
         else:
