@@ -137,6 +137,7 @@ class DemoAdapter(Adapter):
         self._seed_bits = seed & 0xFFFFFFFF
         self._episodes: list[_Episode] = []
         self._episode_starts: list[int] = []
+        self._burst_lengths: dict[int, float] = {}
         self._post = lru_cache(maxsize=8192)(self._make_post)
         self._sent: dict[str, SentReply] = {}
         self._failures: dict[str, int] = {}
@@ -172,8 +173,7 @@ class DemoAdapter(Adapter):
             rng = self._rng(index, _SALT_EPISODE)
             burst = rng.randint(40, 150)
             # Calm long enough that bursts start about burst_every seconds apart.
-            burst_time = sum(1.0 / self._surge(i, burst) for i in range(burst))  # in calm gaps
-            calm = max(1, round(self._per_second * self._burst_every - burst_time))
+            calm = max(1, round(self._per_second * self._burst_every - self._burst_length_in_gaps(burst)))
             episode = _Episode(start, start + calm, start + calm + burst, rng.choice(content.INCIDENTS))
             self._episodes.append(episode)
             self._episode_starts.append(start)
@@ -181,8 +181,14 @@ class DemoAdapter(Adapter):
 
     def _surge(self, i: int, length: int) -> float:
         """Rate multiplier for the i-th post of a burst: burst_factor at once, easing off
-        over the burst, so 40-150 posts take from half a minute to a minute and a half."""
+        (at 40 a minute, 40-150 posts take from half a minute to a minute and a half)."""
         return 1.0 + (self._burst_factor - 1.0) * (1.0 - i / length) ** 2
+
+    def _burst_length_in_gaps(self, length: int) -> float:
+        """How long a burst of `length` lasts, in mean calm gaps."""
+        if length not in self._burst_lengths:
+            self._burst_lengths[length] = sum(1.0 / self._surge(i, length) for i in range(length))
+        return self._burst_lengths[length]
 
     def _phase(self, n: int) -> tuple[str, content.Incident | None, float]:
         """Where `n` falls: calm, a burst, or the minute after one; and its rate multiplier."""
