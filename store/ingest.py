@@ -53,8 +53,9 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
                ON CONFLICT (network, remote_id) DO NOTHING""",
             (m.network, m.remote_id, accounts[akey], authors[hkey], m.text, m.url, m.lang,
              m.created_at, received, m.parent_remote_id, m.root_remote_id, status,
-             json.dumps(m.reply_ref, ensure_ascii=False),
-             json.dumps(m.raw, ensure_ascii=False, default=str) if m.raw is not None else None),
+             # ASCII JSON: a payload may hold lone surrogates that SQLite cannot encode as text.
+             json.dumps(m.reply_ref),
+             json.dumps(m.raw, default=str) if m.raw is not None else None),
         )
         if cursor.rowcount:
             mention_id = cursor.lastrowid

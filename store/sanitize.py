@@ -24,10 +24,11 @@ _ESCAPES = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 # C0 except \t and \n, DEL, C1; bidi embeddings/overrides/isolates; line and
-# paragraph separators (they break rows); BOM and interlinear annotations.
+# paragraph separators (they break rows); BOM and interlinear annotations;
+# lone surrogates (from JSON "\\ud800" escapes), which cannot be encoded at all.
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f"
-    "\u061c\u2028\u2029\ufeff\ufff9-\ufffb]"
+    "\u061c\u2028\u2029\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
 
 
