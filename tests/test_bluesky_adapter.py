@@ -1,0 +1,673 @@
+"""The Bluesky adapter against a fake PDS speaking the real XRPC wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.base import Batch, ReplyError, ReplyRequest, SourceState
+from adapters.bluesky import (
+    AuthError,
+    BlueskyAdapter,
+    MalformedNotification,
+    NotificationCursor,
+    mention_from_notification,
+    sift_page,
+)
+from adapters.bluesky_facets import LINK, MENTION
+from adapters.http import USER_AGENT
+from store.keys import new_reply_key
+from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
+
+BRAND = "brand.bsky.social"
+PASSWORD = "abcd-efgh-ijkl-mnop"
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+LIST = "app.bsky.notification.listNotifications"
+CREATE = "com.atproto.repo.createRecord"
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class Stop(Exception):
+    """Raised by the fake sleep to end a stream after a number of waits."""
+
+
+class FakeSleep:
+    def __init__(self, clock: Clock):
+        self.clock = clock
+        self.delays: list[float] = []
+        self.stop_after: int | None = None
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        self.clock.now += timedelta(seconds=delay)
+        if self.stop_after is not None and len(self.delays) >= self.stop_after:
+            raise Stop
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def clock():
+    return Clock(T0 + timedelta(hours=1))
+
+
+@pytest.fixture
+async def pds(clock):
+    server = FakePds(clock)
+    server.add_account(BRAND, PASSWORD)
+    await server.start()
+    yield server
+    await server.close()
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+class Harness:
+    def __init__(self, pds: FakePds, http: aiohttp.ClientSession, clock: Clock):
+        self.pds, self.http, self.clock = pds, http, clock
+        self.statuses: list = []
+
+    def adapter(self, **overrides) -> BlueskyAdapter:
+        sleep = FakeSleep(self.clock)
+        options = dict(account=BRAND, pds=self.pds.url, password=PASSWORD, session=self.http,
+                       on_status=self.statuses.append, sleep=sleep, clock=self.clock, poll_interval=15.0)
+        options.update(overrides)
+        adapter = BlueskyAdapter(**options)
+        adapter.test_sleep = sleep
+        return adapter
+
+    async def polls(self, adapter: BlueskyAdapter, cursor: str | None, waits: int = 1) -> list[Batch]:
+        """Run the stream until it has waited `waits` more times; return what it yielded."""
+        sleep = adapter.test_sleep
+        sleep.stop_after = len(sleep.delays) + waits
+        batches = []
+        with pytest.raises(Stop):
+            async for batch in adapter.stream(cursor):
+                batches.append(batch)
+        return batches
+
+    def states(self) -> list[SourceState]:
+        return [status.state for status in self.statuses]
+
+
+@pytest.fixture
+def h(pds, http, clock):
+    return Harness(pds, http, clock)
+
+
+def uris(batches: list[Batch]) -> list[str]:
+    return [m.remote_id for batch in batches for m in batch.mentions]
+
+
+def last_cursor(batches: list[Batch]) -> str:
+    return [b.cursor for b in batches if b.cursor is not None][-1]
+
+
+def request_for(mention, text: str, key: str | None = None) -> ReplyRequest:
+    return ReplyRequest(reply_id=1, key=key or new_reply_key(), text=text, network="bluesky",
+                        mention_remote_id=mention.remote_id, author_handle=mention.author_handle,
+                        reply_ref=mention.reply_ref, mention_url=mention.url)
+
+
+def mention_of(pds: FakePds, **kwargs):
+    payload = pds.post_notification(BRAND, **{"author": "alice.bsky.social", "text": "hi @brand.bsky.social",
+                                              "at": T0, **kwargs})
+    return mention_from_notification(payload, BRAND)
+
+
+# --- session ---------------------------------------------------------------------------
+
+async def test_check_signs_in_once_and_refreshes_an_expired_token(h, pds, clock):
+    adapter = h.adapter()
+    assert await adapter.check() == f"@{BRAND} ({pds.accounts[BRAND].did}) on 127.0.0.1"
+    assert (pds.logins, pds.refreshes) == (1, 0)
+
+    pds.expire_access_tokens()  # the server says ExpiredToken (HTTP 400) before our clock does
+    await adapter.check()
+    assert (pds.logins, pds.refreshes) == (1, 1)
+    refresh_call = pds.calls("com.atproto.server.refreshSession")[0]
+    assert refresh_call.headers["Authorization"].removeprefix("Bearer ") not in pds.access
+    assert len(pds.calls("com.atproto.server.getSession")) == 3  # ok, expired, retried
+
+    clock.now += timedelta(hours=3)  # past the JWT's exp: renewed before asking
+    await adapter.check()
+    assert (pds.logins, pds.refreshes) == (1, 2)
+    assert len(pds.calls("com.atproto.server.getSession")) == 4
+
+    pds.revoke_refresh_tokens()
+    pds.expire_access_tokens()
+    await adapter.check()  # refresh refused: a new session instead
+    assert (pds.logins, pds.refreshes) == (2, 3)
+    assert all(call.headers.get("User-Agent") == USER_AGENT for call in pds.requests)
+
+
+@pytest.mark.parametrize("setup, expected", [
+    (lambda pds: None, None),
+    (lambda pds: setattr(pds.accounts[BRAND], "password", "other"), "wrong app password for @brand.bsky.social"),
+    (lambda pds: (pds.accounts.pop(BRAND), pds.handles.pop(BRAND)), "account @brand.bsky.social not found"),
+    (lambda pds: setattr(pds, "html_only", True), "not an XRPC server"),
+    (lambda pds: pds.faults["com.atproto.server.createSession"].append(
+        Fail(429, "RateLimitExceeded", "Rate Limit Exceeded",
+             headers={"RateLimit-Reset": str(int((T0 + timedelta(hours=1, minutes=5)).timestamp()))})),
+     "rate limited by 127.0.0.1 until 13:05:00Z"),
+    (lambda pds: pds.faults["com.atproto.server.createSession"].append(
+        Fail(401, "AccountTakedown", "Account has been taken down")), "has been taken down"),
+    (lambda pds: pds.faults["com.atproto.server.createSession"].append(
+        Fail(401, "AuthFactorTokenRequired", "A sign in code has been sent")), "create an app password"),
+    (lambda pds: pds.faults["com.atproto.server.createSession"].append(
+        Fail(400, "InvalidRequest", f"bad password {PASSWORD}")), "refused to sign in"),
+])
+async def test_check_says_precisely_what_is_wrong(h, pds, setup, expected):
+    setup(pds)
+    adapter = h.adapter()
+    if expected is None:
+        assert (await adapter.check()).startswith("@brand.bsky.social (did:plc:")
+        return
+    with pytest.raises(AuthError) as caught:
+        await adapter.check()
+    assert expected in str(caught.value)
+    assert PASSWORD not in str(caught.value) and "\n" not in str(caught.value)
+
+
+async def test_check_reports_an_unreachable_pds(h):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    adapter = h.adapter(pds=f"http://127.0.0.1:{port}")
+    with pytest.raises(AuthError, match=r"PDS unreachable: cannot connect to 127\.0\.0\.1"):
+        await adapter.check()
+
+
+async def test_secrets_never_reach_messages_or_logs(h, pds, caplog):
+    caplog.set_level(logging.DEBUG)
+    adapter = h.adapter()
+    await adapter.check()
+    tokens = list(pds.access) + list(pds.refresh)
+    pds.faults[LIST] += [Fail(500, "InternalServerError", f"oops {tokens[0]}")]
+    setattr(pds.accounts[BRAND], "password", "changed")
+    pds.revoke_refresh_tokens()
+    pds.expire_access_tokens()
+    await h.polls(adapter, None, waits=3)
+    texts = [caplog.text] + [s.detail for s in h.statuses]
+    for secret in [PASSWORD, *tokens]:
+        assert all(secret not in text for text in texts)
+    assert h.states()[-1] == SourceState.AUTH_FAILED
+
+
+# --- stream ----------------------------------------------------------------------------
+
+def add_mentions(pds: FakePds, count: int, start: datetime, *, step: float = 1.0, reason: str = "mention",
+                 prefix: str = "m") -> list[str]:
+    return [pds.post_notification(BRAND, author=f"{prefix}{i % 7}.bsky.social", text=f"{prefix} {i}",
+                                  at=start + timedelta(seconds=i * step), reason=reason, clock_id=i)["uri"]
+            for i in range(count)]
+
+
+async def test_without_a_cursor_only_the_newest_page_is_taken(h, pds):
+    added = add_mentions(pds, 150, T0)
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None)
+    assert uris(batches) == added[50:]  # the newest page, oldest first
+    assert len(pds.calls(LIST)) == 1
+    cursor = last_cursor(batches)
+
+    assert await h.polls(adapter, cursor) == []  # nothing new: nothing yielded, nothing rewritten
+    newer = add_mentions(pds, 2, T0 + timedelta(minutes=30), prefix="n")
+    assert uris(await h.polls(adapter, cursor)) == newer
+
+
+async def test_an_empty_account_takes_everything_that_arrives_later(h, pds):
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None)
+    assert [b.mentions for b in batches] == [[]] and batches[0].cursor
+    later = add_mentions(pds, 130, T0)
+    assert uris(await h.polls(h.adapter(), batches[0].cursor)) == later
+
+
+async def test_catch_up_pages_back_and_a_restart_leaves_no_gap_and_no_duplicate(h, pds):
+    first = add_mentions(pds, 5, T0)
+    cursor = last_cursor(await h.polls(h.adapter(), None))
+
+    newer = add_mentions(pds, 250, T0 + timedelta(minutes=1), prefix="x")
+    add_mentions(pds, 40, T0 + timedelta(minutes=1, seconds=1), reason="like", prefix="l")
+    h.statuses.clear()
+    batches = await h.polls(h.adapter(), cursor)
+    assert [len(b.mentions) for b in batches] == [100, 100, 50]
+    assert uris(batches) == newer
+    assert h.states()[:3] == [SourceState.CONNECTING, SourceState.CATCHING_UP, SourceState.LIVE]
+    pages = pds.calls(LIST)[1:]  # this run's: it stops on the page reaching what it had
+    assert [("cursor" in call.query) for call in pages] == [False, True, True]
+
+    # A crash after committing only the first batch: the next run resumes right there.
+    resumed = await h.polls(h.adapter(), batches[0].cursor)
+    assert uris(resumed) == newer[100:]
+    assert not set(uris(resumed)) & set(first + newer[:100])
+
+    # And a run from the last cursor finds nothing to take.
+    assert await h.polls(h.adapter(), last_cursor(resumed)) == []
+
+
+async def test_a_late_indexed_post_below_the_newest_is_still_taken(h, pds):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    add_mentions(pds, 3, T0)
+    cursor = last_cursor(await h.polls(adapter, cursor))
+    # Indexed after our poll but sorted 2 minutes back (the AppView sorts by min(createdAt, indexedAt)).
+    late = pds.post_notification(BRAND, author="slow.bsky.social", text="late", at=T0 - timedelta(minutes=2))
+    too_late = pds.post_notification(BRAND, author="slow.bsky.social", text="days", at=T0 - timedelta(days=2))
+    batches = await h.polls(adapter, cursor)
+    assert uris(batches) == [late["uri"]]
+    assert too_late["uri"] not in uris(batches)  # beyond the late window: documented limit
+
+
+async def test_only_mentions_replies_and_quotes_are_taken(h, pds):
+    taken = [pds.post_notification(BRAND, author="a.bsky.social", text=r, at=T0 + timedelta(seconds=i),
+                                   reason=r)["uri"]
+             for i, r in enumerate(["mention", "reply", "quote"])]
+    for i, reason in enumerate(["like", "repost", "follow", "starterpack-joined", "brand-new-reason"]):
+        pds.post_notification(BRAND, author="b.bsky.social", text=reason, at=T0 + timedelta(seconds=10 + i),
+                              reason=reason)
+    batches = await h.polls(h.adapter(), None)
+    assert uris(batches) == taken
+    assert pds.calls(LIST)[0].query.getall("reasons") == ["mention", "reply", "quote"]
+
+    pds.honour_reasons = False  # an AppView that ignores the filter: we filter ourselves
+    assert uris(await h.polls(h.adapter(), None)) == taken
+
+    pds.reject_reasons = True  # one that refuses the parameter: asked again without it
+    assert uris(await h.polls(h.adapter(), None)) == taken
+    assert "reasons" not in pds.calls(LIST)[-1].query
+
+
+async def test_notification_maps_to_a_new_mention(h, pds):
+    thread_root = {"uri": f"at://did:plc:root/{POST}/3kabcdefghij2", "cid": "bafyroot"}
+    parent = {"uri": f"at://did:plc:parent/{POST}/3kabcdefghij3", "cid": "bafyparent"}
+    text = "Le café ✨ example.com/long... @brand.bsky.social"
+    link_at = text.encode().index(b"example.com")
+    payload = pds.post_notification(
+        BRAND, author="zoé.example.com".replace("é", "e"), text=text, at=T0, reason="reply",
+        reply={"root": thread_root, "parent": parent}, langs=["fr", "en"], display_name="Zoé \x1b[31mRed",
+        created_at=T0 - timedelta(seconds=5),
+        facets=[{"index": {"byteStart": link_at, "byteEnd": link_at + len("example.com/long...")},
+                 "features": [{"$type": LINK, "uri": "https://example.com/long/path"}]}])
+    payload["record"]["createdAt"] = "2026-03-01T13:59:55.000+02:00"
+    batches = await h.polls(h.adapter(), None)
+    (mention,) = batches[0].mentions
+    rkey = payload["uri"].rsplit("/", 1)[1]
+    assert mention.network == "bluesky" and mention.account == BRAND
+    assert mention.remote_id == payload["uri"]
+    assert mention.url == f"https://bsky.app/profile/zoe.example.com/post/{rkey}"
+    assert mention.author_handle == "@zoe.example.com"
+    assert mention.author_name == "Zoé Red"  # escape sequence made inert
+    assert mention.text == "Le café ✨ https://example.com/long/path @brand.bsky.social"
+    assert mention.created_at == "2026-03-01T11:59:55.000Z"
+    assert mention.lang == "fr"
+    assert (mention.parent_remote_id, mention.root_remote_id) == (parent["uri"], thread_root["uri"])
+    assert mention.reply_ref == {"uri": payload["uri"], "cid": payload["cid"], "root": thread_root,
+                                 "author_did": payload["author"]["did"]}
+    assert mention.raw == payload
+
+
+def test_created_at_falls_back_to_indexed_at_and_never_lies_in_the_future():
+    base = {"uri": f"at://did:plc:a/{POST}/3kabcdefghij2", "cid": "bafy", "reason": "mention",
+            "author": {"did": "did:plc:a", "handle": "handle.invalid"}, "indexedAt": "2026-03-01T12:00:00.000Z"}
+    missing = mention_from_notification({**base, "record": {"text": "x"}}, BRAND)
+    assert missing.created_at == "2026-03-01T12:00:00.000Z"
+    assert missing.author_handle == "@did:plc:a"  # a broken handle is shown as the DID
+    future = mention_from_notification({**base, "record": {"text": "x", "createdAt": "2099-01-01T00:00:00Z"}}, BRAND)
+    assert future.created_at == "2026-03-01T12:00:00.000Z"
+
+
+async def test_malformed_notifications_are_skipped_with_a_reason_and_the_rest_kept(h, pds):
+    good = add_mentions(pds, 2, T0)
+    bad_items = [
+        {"reason": "mention", "indexedAt": iso_ms(T0 + timedelta(seconds=5)), "uri": "not-an-at-uri"},
+        {"reason": "mention", "indexedAt": iso_ms(T0 + timedelta(seconds=6)), "uri": f"at://did:plc:x/{POST}/3kaa",
+         "cid": "bafy", "author": {"did": "did:plc:x", "handle": "x.test"}, "record": {"text": 42}},
+        {"reason": "reply", "indexedAt": "yesterday", "uri": f"at://did:plc:y/{POST}/3kab"},
+        "just a string",
+        None,
+    ]
+    for i, item in enumerate(bad_items):
+        pds.add_notification(BRAND, item, T0 + timedelta(seconds=5 + i))
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None)
+    assert uris(batches) == good
+    skipped = [reason for b in batches for reason in b.skipped]
+    assert any("not-an-at-uri" in r and "at-uri" in r for r in skipped)
+    assert any("record text is not a string" in r for r in skipped)
+    assert sum("no valid indexedAt" in r for r in skipped) == 3
+    # Each problem is reported once, not on every poll.
+    again = await h.polls(adapter, last_cursor(batches), waits=2)
+    assert [r for b in again for r in b.skipped] == []
+
+
+async def test_an_unusable_stored_cursor_is_reported_and_the_newest_page_taken(h, pds):
+    added = add_mentions(pds, 3, T0)
+    batches = await h.polls(h.adapter(), '{"since_id": "12"}')
+    assert uris(batches) == added
+    assert "stored cursor unusable" in batches[0].skipped[0]
+
+
+# --- stream trouble ---------------------------------------------------------------------
+
+async def test_rate_limit_waits_until_the_reset(h, pds, clock):
+    add_mentions(pds, 1, T0)
+    reset = clock.now + timedelta(seconds=120)
+    pds.faults[LIST].append(Fail(429, "RateLimitExceeded", "Rate Limit Exceeded",
+                                 headers={"RateLimit-Reset": str(int(reset.timestamp())),
+                                          "RateLimit-Remaining": "0"}))
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None, waits=2)
+    assert len(uris(batches)) == 1
+    limited = [s for s in h.statuses if s.state == SourceState.RATE_LIMITED][0]
+    assert limited.detail.startswith("until 13:02:0") and limited.until.startswith("2026-03-01T13:02:0")
+    assert 120 <= adapter.test_sleep.delays[0] < 121
+    assert h.states()[-1] == SourceState.LIVE
+
+
+async def test_server_errors_and_dropped_connections_back_off_then_recover(h, pds):
+    added = add_mentions(pds, 2, T0)
+    pds.faults[LIST] += [Fail(500), Fail(502, None, raw=b"<html>bad gateway</html>", content_type="text/html"),
+                         Drop(), Drop(), Fail(503, "NotEnoughResources", "busy")]
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None, waits=6)
+    assert uris(batches) == added
+    backoffs = adapter.test_sleep.delays[:5]
+    assert all(2 ** i / 2 <= delay <= 2 ** i for i, delay in enumerate(backoffs))  # doubling, jittered
+    reconnecting = [s for s in h.statuses if s.state == SourceState.RECONNECTING]
+    assert any("connection to 127.0.0.1 failed" in s.detail for s in reconnecting)
+    assert any("HTTP 502" in s.detail for s in reconnecting)
+    assert h.states()[-1] == SourceState.LIVE
+    assert adapter.test_sleep.delays[-1] == 15.0
+
+
+async def test_a_refused_sign_in_is_retried_rarely_and_recovers(h, pds):
+    added = add_mentions(pds, 1, T0)
+    refusal = Fail(401, "AuthenticationRequired", "Invalid identifier or password")
+    pds.faults["com.atproto.server.createSession"] += [refusal, refusal]
+    adapter = h.adapter()
+    batches = await h.polls(adapter, None, waits=3)
+    failed = [s for s in h.statuses if s.state == SourceState.AUTH_FAILED]
+    assert len(failed) == 2 and "wrong app password for @brand.bsky.social" in failed[0].detail
+    first, second = adapter.test_sleep.delays[:2]
+    assert 150 <= first <= 300 and 300 <= second <= 600  # sign-in is rate limited: no hammering
+    assert len(pds.calls("com.atproto.server.createSession")) == 3
+    assert uris(batches) == added and h.states()[-1] == SourceState.LIVE
+
+
+async def test_a_slow_answer_is_waited_for(h, pds):
+    added = add_mentions(pds, 1, T0)
+    hold = Hold()
+    pds.faults[LIST].append(hold)
+    adapter = h.adapter()
+    task = asyncio.ensure_future(h.polls(adapter, None))
+    await hold.entered.wait()
+    assert not task.done()
+    hold.release.set()
+    assert uris(await task) == added
+
+
+# --- replies -----------------------------------------------------------------------------
+
+async def test_reply_record_shape_threading_facets_and_record_key(h, pds):
+    thread_root = {"uri": f"at://did:plc:root/{POST}/3kabcdefghij2", "cid": "bafyroot"}
+    parent = {"uri": f"at://did:plc:parent/{POST}/3kabcdefghij3", "cid": "bafyparent"}
+    mention = mention_of(pds, reason="reply", reply={"root": thread_root, "parent": parent})
+    pds.add_account("carol.test")
+    text = "Héllo 👋🏽 @alice.bsky.social! Ça va? cc @carol.test @nobody.example.org → https://help.example/ça."
+    request = request_for(mention, text)
+    adapter = h.adapter()
+
+    sent = await adapter.send_reply(request)
+
+    did = pds.accounts[BRAND].did
+    assert sent.remote_id == f"at://{did}/{POST}/{request.key}"
+    assert sent.url == f"https://bsky.app/profile/{BRAND}/post/{request.key}"
+    (create,) = pds.calls(CREATE)
+    assert set(create.body) == {"repo", "collection", "rkey", "record"}
+    assert (create.body["repo"], create.body["collection"], create.body["rkey"]) == (did, POST, request.key)
+    record = pds.records[(did, POST, request.key)][1]
+    assert record["$type"] == POST and record["text"] == text
+    assert record["createdAt"] == "2026-03-01T13:00:00.000Z"
+    assert record["reply"] == {"root": thread_root, "parent": {"uri": mention.remote_id,
+                                                               "cid": mention.reply_ref["cid"]}}
+    data = text.encode()
+    pieces = [(data[f["index"]["byteStart"]:f["index"]["byteEnd"]].decode(), f["features"])
+              for f in record["facets"]]
+    assert pieces == [
+        ("@alice.bsky.social", [{"$type": MENTION, "did": pds.accounts["alice.bsky.social"].did}]),
+        ("@carol.test", [{"$type": MENTION, "did": pds.accounts["carol.test"].did}]),
+        ("https://help.example/ça", [{"$type": LINK, "uri": "https://help.example/ça"}]),
+    ]
+    # The mention's author came with its DID: only the others were looked up.
+    resolved = [c.query["handle"] for c in pds.calls("com.atproto.identity.resolveHandle")]
+    assert resolved == ["carol.test", "nobody.example.org"]
+    assert all(call.headers.get("User-Agent") == USER_AGENT for call in pds.requests)
+
+
+async def test_a_top_level_post_is_its_own_root(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    request = request_for(mention, "Thanks!")
+    await adapter.send_reply(request)
+    record = pds.records[(pds.accounts[BRAND].did, POST, request.key)][1]
+    strong = {"uri": mention.remote_id, "cid": mention.reply_ref["cid"]}
+    assert record["reply"] == {"root": strong, "parent": strong}
+    assert "facets" not in record
+
+
+async def test_a_retry_after_an_unknown_outcome_makes_exactly_one_post(h, pds):
+    mention = mention_of(pds)
+    request = request_for(mention, "We are on it.")
+    adapter = h.adapter()
+    pds.faults[CREATE].append(Drop(after_work=True))  # written, then the answer is lost
+
+    with pytest.raises(ReplyError) as caught:
+        await adapter.send_reply(request)
+    assert caught.value.unknown_outcome and not caught.value.permanent
+
+    found = await adapter.find_reply(request)
+    assert found is not None and found.remote_id.endswith("/" + request.key)
+    again = await adapter.send_reply(request)  # a sender that resends anyway adopts the same post
+    assert again == found
+    assert len(pds.records) == 1
+
+
+async def test_a_lost_request_is_not_found_and_the_resend_posts_once(h, pds):
+    mention = mention_of(pds)
+    request = request_for(mention, "We are on it.")
+    adapter = h.adapter()
+    pds.faults[CREATE].append(Drop())
+    with pytest.raises(ReplyError) as caught:
+        await adapter.send_reply(request)
+    assert caught.value.unknown_outcome
+    assert await adapter.find_reply(request) is None
+    await adapter.send_reply(request)
+    assert len(pds.records) == 1
+
+
+async def test_a_key_holding_another_post_is_not_adopted(h, pds):
+    mention = mention_of(pds)
+    request = request_for(mention, "Hello")
+    did = pds.accounts[BRAND].did
+    pds.put_record(did, request.key, {"$type": POST, "text": "other", "createdAt": "2026-01-01T00:00:00Z",
+                                      "reply": {"root": {"uri": f"at://did:plc:z/{POST}/3kz", "cid": "c"},
+                                                "parent": {"uri": f"at://did:plc:z/{POST}/3kz", "cid": "c"}}})
+    with pytest.raises(ReplyError, match="already holds a reply to another post") as caught:
+        await h.adapter().send_reply(request)
+    assert caught.value.permanent
+
+
+async def test_the_300_grapheme_and_3000_byte_limits(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    assert adapter.text_rule.limit == 300 and adapter.text_rule.count("e\u0301" * 3) == 3
+    accented = "e\u0301" * 300  # 600 code points, 300 graphemes
+    await adapter.send_reply(request_for(mention, accented))
+    for text, problem in [("e\u0301" * 301, "301 graphemes"), ("👩‍👩‍👧‍👦" * 150, "bytes"), ("  ", "empty"),
+                          ("bad \ud800", "not valid Unicode")]:
+        with pytest.raises(ReplyError, match=problem) as caught:
+            await adapter.send_reply(request_for(mention, text))
+        assert caught.value.permanent
+    assert len(pds.calls(CREATE)) == 1
+
+
+@pytest.mark.parametrize("faults, check", [
+    ([Fail(400, "InvalidRequest", "Invalid app.bsky.feed.post record")],
+     lambda e: e.permanent and "InvalidRequest" in str(e)),
+    ([Fail(404, "NotFound", "no such thing")], lambda e: e.permanent),
+    ([Fail(401, "InvalidToken", "Token could not be verified")] * 2,
+     lambda e: not e.permanent and e.retry_after == 300.0),
+    ([Fail(429, "RateLimitExceeded", "Rate Limit Exceeded",
+           headers={"ratelimit-reset": str(int((T0 + timedelta(hours=1, seconds=90)).timestamp()))})],
+     lambda e: not e.permanent and e.retry_after == 90 and not e.unknown_outcome),
+    ([Fail(500)], lambda e: e.unknown_outcome and not e.permanent),
+    ([Fail(504, None, raw=b"<html>gateway timeout</html>", content_type="text/html")],
+     lambda e: e.unknown_outcome and not e.permanent),
+    ([Drop()], lambda e: e.unknown_outcome),
+])
+async def test_send_errors_are_mapped(h, pds, faults, check):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    pds.faults[CREATE] += faults
+    with pytest.raises(ReplyError) as caught:
+        await adapter.send_reply(request_for(mention, "hello"))
+    assert check(caught.value), str(caught.value)
+    assert PASSWORD not in str(caught.value)
+    assert pds.records == {}
+
+
+async def test_a_rejected_token_is_refreshed_and_the_send_retried_once(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    pds.faults[CREATE].append(Fail(401, "InvalidToken", "Token could not be verified"))
+    sent = await adapter.send_reply(request_for(mention, "hello"))
+    assert sent.remote_id.startswith("at://")
+    assert (pds.refreshes, len(pds.calls(CREATE)), len(pds.records)) == (1, 2, 1)
+
+
+async def test_a_slow_create_is_waited_for_and_a_timeout_is_an_unknown_outcome(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    hold = Hold()
+    pds.faults[CREATE].append(hold)
+    task = asyncio.ensure_future(adapter.send_reply(request_for(mention, "slow")))
+    await hold.entered.wait()
+    assert not task.done()
+    hold.release.set()
+    assert (await task).remote_id.startswith("at://")
+
+    request = request_for(mention, "slower")
+    never = Hold()
+    pds.faults[CREATE].append(never)
+    adapter.request_timeout = 0.2
+    with pytest.raises(ReplyError, match="did not answer") as caught:
+        await adapter.send_reply(request)
+    assert caught.value.unknown_outcome
+    never.release.set()  # the server finishes the write after we gave up
+    await never.finished.wait()
+    adapter.request_timeout = 30.0
+    assert await adapter.find_reply(request) is not None
+
+
+async def test_find_reply_before_and_after(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    request = request_for(mention, "hello")
+    assert await adapter.find_reply(request) is None
+    sent = await adapter.send_reply(request)
+    assert await adapter.find_reply(request) == sent
+
+
+async def test_a_reply_needs_a_strong_ref_and_a_tid_key(h, pds):
+    mention = mention_of(pds)
+    adapter = h.adapter()
+    broken = ReplyRequest(1, new_reply_key(), "hi", "bluesky", mention.remote_id, mention.author_handle,
+                          {"uri": mention.remote_id})
+    with pytest.raises(ReplyError, match="uri and cid") as caught:
+        await adapter.send_reply(broken)
+    assert caught.value.permanent
+    with pytest.raises(ReplyError, match="not a TID") as caught:
+        await adapter.send_reply(request_for(mention, "hi", key="not-a-tid"))
+    assert caught.value.permanent
+    assert pds.calls(CREATE) == []
+
+
+# --- properties ----------------------------------------------------------------------------
+
+JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
+JSON = st.recursive(JSON_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=4)), max_leaves=12)
+
+
+def good_notification(i: int) -> dict:
+    return {"uri": f"at://did:plc:good{i}/{POST}/3kabcdefghi{i:02d}", "cid": f"bafygood{i}",
+            "reason": "mention", "author": {"did": f"did:plc:good{i}", "handle": f"good{i}.test"},
+            "record": {"$type": POST, "text": f"good {i}", "createdAt": "2026-03-01T12:00:00Z"},
+            "isRead": False, "indexedAt": iso_ms(T0 - timedelta(seconds=i))}
+
+
+FIELDS = ["uri", "cid", "reason", "author", "record", "indexedAt"]
+
+
+@st.composite
+def damaged(draw):
+    item = good_notification(draw(st.integers(50, 99)))
+    for name in draw(st.lists(st.sampled_from(FIELDS), min_size=1, unique=True)):
+        if draw(st.booleans()):
+            item.pop(name)
+        else:
+            item[name] = draw(JSON)
+    if draw(st.booleans()) and isinstance(item.get("record"), dict):
+        item["record"] = {**item["record"], draw(st.sampled_from(["text", "reply", "facets", "langs",
+                                                                    "createdAt", "$type"])): draw(JSON)}
+    return item
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(JSON, damaged()), max_size=8), st.integers(0, 5))
+def test_malformed_items_never_crash_and_good_ones_are_kept(bad, good_count):
+    good = [good_notification(i) for i in range(good_count)]
+    page = good + bad
+    sifted = sift_page(page, None, set())
+    kept = []
+    for _, _, item in sifted.fresh:
+        try:
+            kept.append(mention_from_notification(item, BRAND).remote_id)
+        except MalformedNotification as exc:
+            assert str(exc)
+    assert {g["uri"] for g in good} <= set(kept)
+    for reason, _ in sifted.loose:
+        assert reason
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 30)), max_size=60), st.integers(1, 20))
+def test_cursor_floor_only_rises_and_keeps_everything_above_it(events, cap):
+    cursor = NotificationCursor()
+    for step, (offset, n) in enumerate(events):
+        moment = T0 + timedelta(seconds=offset)
+        previous = cursor
+        cursor = cursor.advanced([(f"at://u{step}", moment)], None, late_window=timedelta(seconds=600), cap=cap)
+        assert previous.floor is None or cursor.floor >= previous.floor
+        assert all(m >= cursor.floor for m in cursor.seen.values())
+        assert set(previous.seen) - set(cursor.seen) <= {u for u, m in previous.seen.items() if m < cursor.floor}
+        assert NotificationCursor.load(cursor.dump()) == cursor
