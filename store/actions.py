@@ -112,7 +112,7 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     return QueuedReply(reply_id, key, state)
 
 
-def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None = None) -> None:
+def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None = None) -> int:
     """Put a failed reply back in the outbox, optionally with edited text.
 
     Edited text gets a fresh key: it is a different post, and the failed
@@ -140,3 +140,4 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
             )
         log_event(store, operator, "reply.retry", mention_id, reply_id=reply_id,
                   edited=new_text is not None)
+    return reply_id

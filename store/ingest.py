@@ -69,6 +69,10 @@ def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: st
     """Store a batch and its stream cursor atomically."""
     with store.write():
         new_ids = insert_mentions(store, mentions)
+        if mentions:
+            store.conn.execute(
+                "UPDATE source_status SET last_event_at = ? WHERE source = ?", (store.now(), source)
+            )
         if cursor is not None:
             store.conn.execute(
                 """INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?)

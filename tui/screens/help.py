@@ -28,6 +28,7 @@ KEYS = [
     ("H", "shift handover report; n there leaves a note for the next shift"),
     ("0", "view: all"),
     ("R", "retry the latest failed reply"),
+    ("E", "edit the latest failed reply and send it again"),
     ("tab", "switch focus between inbox and mention"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),

@@ -19,6 +19,7 @@ from store.db import StoreError, iso
 from store.handover import format_report, handover_report
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from tui.render import age
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
@@ -37,6 +38,7 @@ class MainScreen(Screen):
         Binding("slash", "search", "Search", id="search"),
         Binding("escape", "back", "Back", id="back", show=False),
         Binding("R", "retry", "Retry failed", id="retry", show=False),
+        Binding("E", "edit_failed", "Edit failed reply", id="edit-failed", show=False),
         Binding("n", "note", "Note", id="note", show=False),
         Binding("a", "assign", "Assign", id="assign", show=False),
         Binding("H", "handover", "Handover", id="handover", show=False),
@@ -142,6 +144,8 @@ class MainScreen(Screen):
             bar.append(f"{status['source']} {state}", style)
             if status["detail"]:
                 bar.append(f" ({status['detail']})", "dim")
+            if status["last_event_at"]:
+                bar.append(f" · last {age(status['last_event_at'], self.app.clock())} ago", "dim")
         self.query_one("#topbar", Static).update(bar)
         self._update_title()
 
@@ -296,7 +300,10 @@ class MainScreen(Screen):
             if not await self.app.push_screen_wait(
                     Confirm(f"{claim.operator} is replying to this mention now. Send yours anyway?")):
                 return
-        queued = await self._act(actions.queue_reply, mention_id, composer.text, operator)
+        if composer.editing_reply is not None:
+            queued = await self._act(actions.retry_reply, composer.editing_reply, operator, composer.text)
+        else:
+            queued = await self._act(actions.queue_reply, mention_id, composer.text, operator)
         if queued is None:
             return
         self._drafts.pop(mention_id, None)
@@ -316,9 +323,23 @@ class MainScreen(Screen):
         if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
             return
-        if await self._act(actions.retry_reply, failed[-1].id, self.app.operator) is not False:
+        if await self._act(actions.retry_reply, failed[-1].id, self.app.operator) is not None:
             self.app.wake_sender()
             await self._load_detail(mention_id)
+
+    def action_edit_failed(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        detail = self.query_one(MentionView).detail
+        failed = [r for r in (detail.replies if detail and detail.row.id == mention_id else []) if r.state == "failed"]
+        row = self.inbox.row(mention_id)
+        if not failed or row is None:
+            self.notify("No failed reply on this mention.", severity="warning")
+            return
+        composer = self.query_one(ReplyComposer)
+        composer.open(mention_id, row.author_handle, self.app.rule_for(row.network), failed[-1].text)
+        composer.editing_reply = failed[-1].id
 
     def action_back(self) -> None:
         composer = self.query_one(ReplyComposer)

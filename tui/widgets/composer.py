@@ -29,6 +29,7 @@ class ReplyComposer(Vertical):
         self.mention_id: int | None = None
         self.rule: TextRule | None = None
         self.target = ""
+        self.editing_reply: int | None = None  # a failed reply being edited and resent
 
     def compose(self) -> ComposeResult:
         yield Static("", id="composer-title")
@@ -37,6 +38,7 @@ class ReplyComposer(Vertical):
 
     def open(self, mention_id: int, target: str, rule: TextRule, draft: str = "") -> None:
         self.mention_id = mention_id
+        self.editing_reply = None
         self.rule = rule
         self.target = target
         self.query_one("#composer-title", Static).update(
@@ -72,3 +74,4 @@ class ReplyComposer(Vertical):
     def close(self) -> None:
         self.display = False
         self.mention_id = None
+        self.editing_reply = None
