@@ -1,14 +1,192 @@
-"""Keeping the search index current as mentions are inserted."""
+"""What a search term is, and keeping the index current as mentions are inserted.
+
+A term is a run of letters, digits and combining marks, folded: lowercased,
+Latin accents removed, compatibility forms (full-width, ligatures) unified.
+"_" separates terms (handles like mara_k). Runs of CJK characters, written
+without spaces, become overlapping character pairs so a word inside a
+sentence can be found. Mentions and queries go through the same functions,
+so they always agree.
+"""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+
 from store.db import Store
+
+# Words: \w runs ("_" is replaced by a space first, it separates handle
+# parts) that may carry the combining marks of common scripts, which \w
+# leaves out and which would otherwise cut words in two. Written as
+# "\w+ then marks" because a big character class is much slower in `re`.
+_MARKS = ("\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u064b-\u065f\u0670"
+          "\u0900-\u0903\u093a-\u094f\u0951-\u0957\u0962\u0963\u0981-\u0983\u09bc-\u09d7"
+          "\u0e31\u0e34-\u0e3a\u0e47-\u0e4e\u3099\u309a")
+_TOKEN = re.compile(f"\\w+(?:[{_MARKS}]+\\w*)*")
+# After NFKD folding a term may contain ASCII punctuation or spaces (e.g. from
+# ligatures or fractions); the FTS `ascii` tokenizer would split there, so we do.
+_ASCII_SEPARATORS = re.compile(r"[\x00-\x2f\x3a-\x60\x7b-\x7f]+")
+_CJK = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_ACCENTS = re.compile("[\u0300-\u036f]+")
+_DIGIT = re.compile(r"\d")
+
+VOCAB_MIN, VOCAB_MAX = 4, 48
+
+
+@lru_cache(maxsize=1 << 16)
+def fold(token: str) -> tuple[str, ...]:
+    """The term(s) one token of lowercased text stands for (usually exactly one)."""
+    if token.isascii():
+        return (token,)
+    # casefold, unlike lower, also unifies ß/ss and final sigma.
+    decomposed = _ACCENTS.sub("", unicodedata.normalize("NFKD", token.casefold()))
+    low = unicodedata.normalize("NFC", decomposed)
+    parts = _ASCII_SEPARATORS.split(low) if not low.isalnum() else [low]
+    out: list[str] = []
+    for part in parts:
+        if not part:
+            continue
+        if _CJK.search(part):
+            out.extend(_cjk_pairs(part))
+        else:
+            out.append(part)
+    return tuple(out)
+
+
+def _cjk_pairs(part: str) -> Iterator[str]:
+    start = 0
+    for run in _CJK.finditer(part):
+        if run.start() > start:
+            yield part[start:run.start()]
+        chars = run.group()
+        if len(chars) == 1:
+            yield chars
+        else:
+            yield from (chars[i:i + 2] for i in range(len(chars) - 1))
+        start = run.end()
+    if start < len(part):
+        yield part[start:]
+
+
+def _lowered(text: str) -> str:
+    return text.lower().replace("_", " ")
+
+
+def text_terms(text: str) -> set[str]:
+    """The distinct terms of a mention's text (what gets indexed)."""
+    low = _lowered(text)
+    terms = set(_TOKEN.findall(low))
+    if low.isascii():
+        return terms
+    for token in [token for token in terms if not token.isascii()]:
+        terms.discard(token)
+        terms.update(fold(token))
+    return terms
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct terms of free query text, in the order typed."""
+    seen: dict[str, None] = {}
+    for token in _TOKEN.findall(_lowered(text)):
+        for term in fold(token):
+            seen.setdefault(term, None)
+    return list(seen)
+
+
+def term_spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, term) for every term occurrence, offsets into `text`."""
+    low = _lowered(text)
+    if len(low) != len(text):
+        # A rare letter whose lowercase is longer (İ): lowercase word by word
+        # so that offsets still point into the original text.
+        for match in re.finditer(r"\S+", text):
+            for start, end, term in term_spans(match.group()) if len(match.group().lower()) == len(
+                    match.group()) else _whole_word_terms(match.group()):
+                yield match.start() + start, match.start() + end, term
+        return
+    for match in _TOKEN.finditer(low):
+        token = match.group()
+        terms = fold(token)
+        if len(terms) > 1 and "".join(t[0] for t in terms[:-1]) + terms[-1] == token:
+            # Character pairs map back onto the characters they came from.
+            for offset, term in enumerate(terms):
+                yield match.start() + offset, match.start() + offset + len(term), term
+        else:
+            for term in terms:
+                yield match.start(), match.end(), term
+
+
+def _whole_word_terms(word: str) -> Iterator[tuple[int, int, str]]:
+    for token in _TOKEN.findall(_lowered(word)):
+        for term in fold(token):
+            yield 0, len(word), term
+
+
+def is_vocab_term(term: str) -> bool:
+    """Whether typo matching may land on this term: letters only, sensible length."""
+    if not VOCAB_MIN <= len(term) <= VOCAB_MAX:
+        return False
+    return term.isalpha() or not _DIGIT.search(term)
+
+
+def _fts_rows(rows: Iterable[tuple[int, str]], vocab: set[str]) -> list[tuple[int, str]]:
+    out = []
+    for mention_id, text in rows:
+        terms = text_terms(text)
+        out.append((mention_id, " ".join(terms)))
+        vocab |= terms
+    return out
 
 
 def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
-    """Index (id, text, author_handle, author_name) rows, inside the caller's transaction."""
-    if rows:
+    """Index (id, text, author_handle, author_name) rows, inside the caller's transaction.
+
+    Authors are found with the from: filter, not by free text, so only the
+    text is indexed.
+    """
+    if not rows:
+        return
+    vocab: set[str] = set()
+    fts_rows = _fts_rows(((row[0], row[1]) for row in rows), vocab)
+    store.conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)", fts_rows)
+    store.conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)",
+                           [(term,) for term in sorted(vocab) if is_vocab_term(term)])
+
+
+def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
+    """Remove mentions from the index; call inside the transaction that deletes them, before the delete.
+
+    The table keeps no copy of the text, so FTS5 needs the terms it indexed,
+    recomputed here from the stored text. Vocabulary terms stay: a term no
+    mention contains any more just finds nothing.
+    """
+    ids = list(mention_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        rows = store.conn.execute(f"SELECT id, text FROM mentions WHERE id IN ({marks})", chunk).fetchall()
         store.conn.executemany(
-            "INSERT INTO mentions_fts (rowid, text, handle) VALUES (?, ?, ?)",
-            [(mention_id, text, f"{handle} {name}") for mention_id, text, handle, name in rows],
+            "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
+            _fts_rows(rows, set()),
         )
+
+
+def rebuild_index(store: Store, *, batch: int = 20_000) -> int:
+    """Re-create the whole index from the mentions table, inside the caller's transaction.
+
+    For a changed tokenizer or a repaired file; returns the number of mentions indexed.
+    """
+    store.conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+    store.conn.execute("DELETE FROM search_vocab")
+    done, last = 0, 0
+    while True:
+        rows = store.conn.execute(
+            "SELECT id, text FROM mentions WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+        ).fetchall()
+        if not rows:
+            return done
+        index_mentions(store, [(mention_id, text, "", "") for mention_id, text in rows])
+        done += len(rows)
+        last = rows[-1][0]

@@ -1,9 +1,26 @@
-"""DDL of the search index (part of schema v1)."""
+"""DDL of the search index (part of schema v1).
+
+The full-text table holds *terms*, not text: store.search_index tokenizes
+and folds each mention in Python and writes the distinct terms separated by
+spaces. FTS5's `ascii` tokenizer then splits on the spaces only (every
+non-ASCII character is a token character to it), so the index, the query
+side and the in-memory vocabulary agree on what a term is, whatever the
+Unicode version of the SQLite build. `detail='none'` and `columnsize=0`
+keep just term -> mention ids, which is all the search reads (match spans
+are computed from the text of the few hits).
+"""
 
 SEARCH_V1 = """
--- Full-text index, contentless: the text lives in mentions only.
-CREATE VIRTUAL TABLE mentions_fts USING fts5 (
-    text, handle, content='', tokenize='unicode61 remove_diacritics 2'
+CREATE VIRTUAL TABLE search_fts USING fts5 (
+    terms, content='', tokenize='ascii', detail='none', columnsize=0
 );
-CREATE VIRTUAL TABLE mentions_terms USING fts5vocab (mentions_fts, 'row');
+-- Letter-only terms (4..48 characters) that some mention contains: what typo
+-- matching is done against. Ids only grow, so a reader refreshes its copy
+-- with "id > last seen".
+CREATE TABLE search_vocab (
+    id INTEGER PRIMARY KEY,
+    term TEXT NOT NULL UNIQUE
+);
+-- from:@handle is matched case-insensitively.
+CREATE INDEX authors_by_handle_nocase ON authors (handle COLLATE NOCASE);
 """

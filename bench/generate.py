@@ -1,0 +1,157 @@
+"""Build a deterministic, realistic mention history: a database and/or JSONL.
+
+    python -m bench.generate --size 1m --db bench/data/1m.db [--jsonl bench/data/1m.jsonl]
+
+The database is written the way an import writes it: store.ingest.insert_mentions
+in transactions of --batch mentions (search index included), so building it
+is also the ingest benchmark; the time spent inside insert_mentions is
+reported separately from the time spent inventing the texts. Tags and
+statuses are set afterwards, as operators would have.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import random
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.corpus import cast, text_for  # noqa: E402
+from store.db import iso, open_store  # noqa: E402
+from store.ingest import insert_mentions  # noqa: E402
+from store.records import NewMention  # noqa: E402
+
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+START = datetime(2024, 1, 1, tzinfo=UTC)
+CARE_TOPICS = {"refund", "delivery", "battery", "login", "billing"}
+
+
+class Row:
+    """One generated mention plus what operators later did with it."""
+
+    __slots__ = ("mention", "status", "tags")
+
+    def __init__(self, mention: NewMention, status: str, tags: tuple[str, ...]):
+        self.mention, self.status, self.tags = mention, status, tags
+
+    def as_json(self) -> str:
+        m = self.mention
+        return json.dumps({
+            "network": m.network, "account": m.account, "remote_id": m.remote_id,
+            "author_handle": m.author_handle, "author_name": m.author_name, "text": m.text,
+            "created_at": m.created_at, "url": m.url, "lang": m.lang, "status": self.status,
+            "tags": list(self.tags),
+        }, ensure_ascii=False)
+
+
+def rows(size: int, seed: int = 2024) -> Iterator[Row]:
+    """The same `size` mentions for the same seed, oldest first."""
+    rng = random.Random(seed)
+    authors = cast(max(200, size // 10), seed)
+    weights = list(itertools.accumulate(1.0 / (rank + 20) ** 1.1 for rank in range(len(authors))))
+    span = timedelta(days=730) / size
+    for index in range(size):
+        author = rng.choices(authors, cum_weights=weights)[0]
+        friend = rng.choice(authors).handle.lstrip("@").split("@")[0]
+        text, topic = text_for(author, rng, friend, pool=max(1000, size // 3))
+        recent = index > size * 0.97
+        status = "open" if rng.random() < (0.55 if recent else 0.04) else "done"
+        tags: tuple[str, ...] = ()
+        if topic in CARE_TOPICS and rng.random() < 0.6:
+            tags = ("care",)
+        elif topic not in CARE_TOPICS and rng.random() < 0.45:
+            tags = ("marketing",) if rng.random() < 0.9 else ("care", "marketing")
+        network = author.network
+        remote = f"{network}-{seed}-{index}"
+        mention = NewMention(
+            network=network, account="lumio", remote_id=remote, author_handle=author.handle,
+            author_name=author.name, text=text, created_at=iso(START + span * index),
+            url=f"https://{network.split(':')[-1]}.example/{remote}", lang=author.lang,
+        )
+        yield Row(mention, status, tags)
+
+
+def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
+             jsonl: Path | None = None, progress: bool = True) -> dict:
+    """Insert `size` mentions into a new database at `path`; returns timings."""
+    if path.exists():
+        raise SystemExit(f"{path} exists; delete it first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = open_store(path, clock=lambda: START)
+    out = jsonl.open("w", encoding="utf-8") if jsonl else None
+    insert_seconds = 0.0
+    started = time.perf_counter()
+    generator = rows(size, seed)
+    done = 0
+    try:
+        while done < size:
+            chunk = list(itertools.islice(generator, batch))
+            if not chunk:
+                break
+            if out:
+                out.write("\n".join(row.as_json() for row in chunk) + "\n")
+            by_status: dict[str, list[Row]] = {}
+            for row in chunk:
+                by_status.setdefault(row.status, []).append(row)
+            tick = time.perf_counter()
+            with store.write() as conn:
+                for status, group in by_status.items():
+                    ids = insert_mentions(store, [row.mention for row in group], status=status)
+                    tag_rows = [(mention_id, tag, "bench", iso(START)) for mention_id, row in zip(ids, group)
+                                for tag in row.tags]
+                    conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
+                                     tag_rows)
+            insert_seconds += time.perf_counter() - tick
+            done += len(chunk)
+            if progress:
+                print(f"\r{done:,}/{size:,} mentions, {done / insert_seconds:,.0f} rows/s inserting",
+                      end="", file=sys.stderr, flush=True)
+        tick = time.perf_counter()
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        checkpoint = time.perf_counter() - tick
+    finally:
+        if out:
+            out.close()
+        store.close()
+    if progress:
+        print(file=sys.stderr)
+    return {"rows": done, "insert_seconds": insert_seconds, "checkpoint_seconds": checkpoint,
+            "total_seconds": time.perf_counter() - started, "batch": batch}
+
+
+def write_jsonl(path: Path, size: int, *, seed: int = 2024) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows(size, seed):
+            out.write(row.as_json() + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="100k")
+    parser.add_argument("--db", type=Path, help="database to create")
+    parser.add_argument("--jsonl", type=Path, help="JSONL history to write")
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args(argv)
+    size = SIZES[args.size]
+    if args.db:
+        result = write_db(args.db, size, batch=args.batch, seed=args.seed, jsonl=args.jsonl)
+        print(json.dumps(result))
+    elif args.jsonl:
+        write_jsonl(args.jsonl, size, seed=args.seed)
+    else:
+        parser.error("give --db and/or --jsonl")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,425 @@
+"""Typo-tolerant search over the whole history.
+
+How a query runs:
+
+1. Each query term is matched against the vocabulary of indexed terms, held
+   in memory per database file and refreshed incrementally (`Vocabulary`).
+   Terms of 5+ letters tolerate one typo (insert, delete, substitute or swap
+   two neighbours), 9+ letters two, as search engines do; shorter terms and
+   terms with digits must match exactly. Each candidate word scores
+   `rapidfuzz.fuzz.ratio` against the term (100 when equal).
+2. A mention scores the mean, over query terms, of its best candidate word
+   (0 for a term it lacks). Mentions are grouped by *which* score each term
+   gets; every group is one FTS5 query (its words AND-ed, better words of the
+   same term excluded with NOT), so groups are disjoint and each one's score
+   is known without reading text. Groups run best first, newest mention
+   first inside a group, until `limit` hits are found: the ranking is exact,
+   not a shortlist.
+3. Filters join the FTS query; a filter that leaves few mentions is scored
+   directly from their text instead.
+
+Only the hits' texts are read, to compute match spans for highlighting.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from store.db import Store
+from store.query import Filters, Query, parse_query
+from store.search_index import is_vocab_term, term_spans, text_terms
+
+ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 9
+MAX_WORDS_PER_TERM = 48
+MAX_GROUP_QUERIES = 64
+DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
+FALLBACK_POOL = 600
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    mention_id: int
+    score: float  # 0..100; 0 for a filters-only query
+    spans: list[tuple[int, int]] = field(default_factory=list)  # [start, end) offsets into the text
+
+
+def typo_budget(term: str) -> int:
+    if len(term) < ONE_TYPO_FROM or not is_vocab_term(term):
+        return 0
+    return 1 if len(term) < TWO_TYPOS_FROM else 2
+
+
+def _edits1(word: str, alphabet: Iterable[str]) -> set[str]:
+    letters = tuple(alphabet)
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    out = {a + b[1:] for a, b in splits if b}
+    out.update(a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1)
+    out.update(a + c + b[1:] for a, b in splits if b for c in letters)
+    out.update(a + c + b for a, b in splits for c in letters)
+    out.discard(word)
+    return out
+
+
+class Vocabulary:
+    """The searchable terms of one database file, sorted, with a suffix index.
+
+    Loaded from `search_vocab` on first use and topped up from its growing
+    ids before each search, so mentions written by other processes are
+    found as soon as they are committed.
+    """
+
+    def __init__(self, identity: object):
+        self.identity = identity
+        self.words: list[str] = []
+        self.by_suffix: dict[str, list[str]] = {}
+        self.alphabets: dict[int, set[str]] = {}
+        self.last_id = 0
+        self.lock = threading.Lock()
+
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        top = conn.execute("SELECT max(id) FROM search_vocab").fetchone()[0] or 0
+        if top == self.last_id:
+            return
+        if top < self.last_id:  # the file was rebuilt under us
+            self.words, self.by_suffix, self.alphabets, self.last_id = [], {}, {}, 0
+        if not self.words:
+            rows = conn.execute("SELECT id, term FROM search_vocab ORDER BY term")
+            new = []
+            for term_id, term in rows:
+                new.append(term)
+                self.last_id = max(self.last_id, term_id)
+            self.words = new
+        else:
+            rows = conn.execute("SELECT id, term FROM search_vocab WHERE id > ?", (self.last_id,)).fetchall()
+            new = [term for _, term in rows]
+            self.last_id = max([self.last_id, *(term_id for term_id, _ in rows)])
+            if len(new) > 1000:
+                self.words.extend(new)
+                self.words.sort()
+            else:
+                for term in new:
+                    bisect.insort(self.words, term)
+        for term in new:
+            self.by_suffix.setdefault(term[-3:], []).append(term)
+        for char in set("".join(new)):
+            self.alphabets.setdefault(ord(char) >> 7, set()).add(char)
+
+    def __contains__(self, word: str) -> bool:
+        index = bisect.bisect_left(self.words, word)
+        return index < len(self.words) and self.words[index] == word
+
+    def _prefixed(self, prefix: str) -> Iterator[str]:
+        index = bisect.bisect_left(self.words, prefix)
+        while index < len(self.words) and self.words[index].startswith(prefix):
+            yield self.words[index]
+            index += 1
+
+    def _alphabet(self, term: str) -> set[str]:
+        # Typos stay within the script being typed: letters of the same
+        # 128-code-point blocks as the term's own letters.
+        out = set(term)
+        for block in {ord(char) >> 7 for char in term}:
+            out |= self.alphabets.get(block, set())
+        return out
+
+    def candidates(self, term: str) -> dict[str, float]:
+        """Vocabulary words within the term's typo budget, with their similarity."""
+        out = {term: 100.0}
+        budget = typo_budget(term)
+        if not budget or not self.words:
+            return out
+        alphabet = self._alphabet(term)
+        if budget == 1:
+            pool = {word for word in _edits1(term, alphabet) if word in self}
+        else:
+            # Two edits: either the first half has at most one (so the word
+            # starts with a one-edit variant of it), or it has both and the
+            # second half, but for its first letter, is intact.
+            size, head = len(term), term[: len(term) // 2]
+            tail = term[len(term) // 2 + 1:]
+            found = set()
+            for prefix in _edits1(head, alphabet) | {head}:
+                found.update(w for w in self._prefixed(prefix) if abs(len(w) - size) <= 2)
+            found.update(w for w in self.by_suffix.get(term[-3:], ())
+                         if abs(len(w) - size) <= 2 and w.endswith(tail))
+            pool = {w for w in found if OSA.distance(term, w, score_cutoff=2) <= 2}
+        for word in pool:
+            out[word] = fuzz.ratio(term, word)
+        if len(out) > MAX_WORDS_PER_TERM:
+            out = dict(sorted(out.items(), key=lambda item: -item[1])[:MAX_WORDS_PER_TERM])
+            out[term] = 100.0
+        return out
+
+
+_VOCABULARIES: OrderedDict[str, Vocabulary] = OrderedDict()
+_REGISTRY_LOCK = threading.Lock()
+_MAX_FILES = 8
+
+
+def vocabulary_for(store: Store) -> Vocabulary:
+    """The shared, refreshed vocabulary of the file `store` has open."""
+    path = os.path.realpath(store.path)
+    try:
+        stat = os.stat(path)
+        identity: object = (stat.st_dev, stat.st_ino)
+    except OSError:
+        identity = None
+    with _REGISTRY_LOCK:
+        vocab = _VOCABULARIES.get(path)
+        if vocab is None or vocab.identity != identity:
+            vocab = _VOCABULARIES[path] = Vocabulary(identity)
+        _VOCABULARIES.move_to_end(path)
+        while len(_VOCABULARIES) > _MAX_FILES:
+            _VOCABULARIES.popitem(last=False)
+    with vocab.lock:
+        vocab.refresh(store.conn)
+    return vocab
+
+
+# -- filters -------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Where:
+    """SQL conditions on `mentions m` for the filters, and how to drive a small set."""
+
+    sql: str
+    params: list
+    small_source: tuple[str, list] | None  # a subquery of ids, when a filter is selective
+    empty: bool = False
+
+
+def _author_ids(conn: sqlite3.Connection, handles: tuple[str, ...]) -> list[int]:
+    ids: list[int] = []
+    for handle in handles:
+        wanted = handle.lower().lstrip("@")
+        for start in (wanted, "@" + wanted):
+            rows = conn.execute(
+                "SELECT id, handle FROM authors WHERE handle >= ? COLLATE NOCASE "
+                "AND handle < ? COLLATE NOCASE LIMIT 20000",
+                (start, start + "\U0010ffff"),
+            )
+            for author_id, stored in rows:
+                bare = stored.lower().lstrip("@")
+                if bare == wanted or bare.startswith((wanted + "@", wanted + ".")):
+                    ids.append(author_id)
+    return sorted(set(ids))
+
+
+def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -> int:
+    return conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {cap + 1})", params).fetchone()[0]
+
+
+def _where(conn: sqlite3.Connection, filters: Filters) -> _Where:
+    conds: list[str] = []
+    params: list = []
+    sources: list[tuple[str, list]] = []
+
+    def marks(values: Iterable) -> str:
+        return ", ".join("?" for _ in values)
+
+    if filters.authors:
+        author_ids = _author_ids(conn, filters.authors)
+        if not author_ids:
+            return _Where("", [], None, empty=True)
+        conds.append(f"m.author_id IN ({marks(author_ids)})")
+        params += author_ids
+        sources.append((f"SELECT id FROM mentions WHERE author_id IN ({marks(author_ids)})", list(author_ids)))
+    if filters.statuses:
+        conds.append(f"m.status IN ({marks(filters.statuses)})")
+        params += filters.statuses
+        sources.append((f"SELECT id FROM mentions WHERE status IN ({marks(filters.statuses)})",
+                        list(filters.statuses)))
+    if filters.networks:
+        conds.append(f"m.network IN ({marks(filters.networks)})")
+        params += filters.networks
+        sources.append((f"SELECT id FROM mentions WHERE network IN ({marks(filters.networks)})",
+                        list(filters.networks)))
+    if filters.tags:
+        conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({marks(filters.tags)}))")
+        params += filters.tags
+        sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({marks(filters.tags)})", list(filters.tags)))
+    small = None
+    for sql, source_params in sources:
+        if _bounded_count(conn, sql, source_params, DIRECT_MAX) <= DIRECT_MAX:
+            small = (sql, source_params)
+            break
+    return _Where(" AND ".join(conds), params, small)
+
+
+def _filtered_rows(conn: sqlite3.Connection, where: _Where, columns: str, limit: int | None) -> list:
+    """Mentions passing the filters, newest first."""
+    tail = f" LIMIT {int(limit)}" if limit is not None else ""
+    if where.small_source:
+        sql, params = where.small_source
+        return conn.execute(
+            f"SELECT {columns} FROM mentions m WHERE m.id IN ({sql}) AND {where.sql} ORDER BY m.id DESC{tail}",
+            params + where.params,
+        ).fetchall()
+    return conn.execute(f"SELECT {columns} FROM mentions m WHERE {where.sql} ORDER BY m.id DESC{tail}",
+                        where.params).fetchall()
+
+
+# -- ranking -------------------------------------------------------------------
+
+
+def _quote(words: Iterable[str]) -> str:
+    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
+    by_score: dict[float, list[str]] = {}
+    for word, score in candidates.items():
+        by_score.setdefault(round(score, 6), []).append(word)
+    return sorted(by_score.items(), key=lambda item: -item[0])
+
+
+def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...]) -> str | None:
+    wanted, excluded = [], []
+    for term_groups, picked in zip(groups, choice):
+        if picked < len(term_groups):
+            wanted.append(f"({_quote(term_groups[picked][1])})")
+        for _, words in term_groups[:picked]:
+            excluded.extend(words)
+    if not wanted:
+        return None
+    expression = " AND ".join(wanted)
+    if excluded:
+        expression = f"({expression}) NOT ({_quote(excluded)})"
+    return expression
+
+
+def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[float, tuple[int, ...]]]:
+    """Every combination of one group per term (or none), best mean score first."""
+    count = len(groups)
+
+    def score(choice: tuple[int, ...]) -> float:
+        return sum(g[c][0] for g, c in zip(groups, choice) if c < len(g)) / count
+
+    start = (0,) * count
+    heap = [(-score(start), start)]
+    seen = {start}
+    while heap:
+        negative, choice = heapq.heappop(heap)
+        yield -negative, choice
+        for index in range(count):
+            if choice[index] < len(groups[index]):
+                step = choice[:index] + (choice[index] + 1,) + choice[index + 1:]
+                if step not in seen:
+                    seen.add(step)
+                    heapq.heappush(heap, (-score(step), step))
+
+
+def _text_score(terms: set[str], candidates: list[dict[str, float]]) -> float:
+    total = 0.0
+    for term_candidates in candidates:
+        total += max((term_candidates.get(term, 0.0) for term in terms), default=0.0)
+    return total / len(candidates)
+
+
+def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, float]],
+                    limit: int, skip: set[int] | None = None) -> list[tuple[float, int]]:
+    scored = []
+    for mention_id, text in rows:
+        if skip and mention_id in skip:
+            continue
+        score = _text_score(text_terms(text), candidates)
+        if score > 0:
+            scored.append((score, mention_id))
+    scored.sort(key=lambda item: (-item[0], -item[1]))
+    return scored[:limit]
+
+
+def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], where: _Where,
+                     limit: int) -> list[tuple[float, int]]:
+    groups = [_groups(c) for c in candidates]
+    if where.sql:
+        sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+               f"WHERE f.search_fts MATCH ? AND {where.sql} ORDER BY f.rowid DESC LIMIT ?")
+    else:
+        sql = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+    found: list[tuple[float, int]] = []
+    for queries, (score, choice) in enumerate(_choices(groups)):
+        if len(found) >= limit or score <= 0:
+            return found
+        if queries >= MAX_GROUP_QUERIES:
+            break
+        expression = _match_expression(groups, choice)
+        if expression is None:
+            continue
+        rows = conn.execute(sql, [expression, *where.params, limit - len(found)]).fetchall()
+        found.extend((score, row[0]) for row in rows)
+    # Pathological queries (many terms, none common): finish from a pool of
+    # the newest mentions containing any candidate, scored from their text.
+    everything = {word for c in candidates for word in c}
+    if where.sql:
+        pool_sql = (f"SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+                    f"WHERE f.search_fts MATCH ? AND {where.sql} ORDER BY f.rowid DESC LIMIT ?")
+    else:
+        pool_sql = ("SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+                    "WHERE f.search_fts MATCH ? ORDER BY f.rowid DESC LIMIT ?")
+    rows = conn.execute(pool_sql, [_quote(sorted(everything)), *where.params, FALLBACK_POOL]).fetchall()
+    extra = _rank_from_text(rows, candidates, limit - len(found), {mention_id for _, mention_id in found})
+    merged = found + extra
+    merged.sort(key=lambda item: (-item[0], -item[1]))
+    return merged[:limit]
+
+
+def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for start, end, term in term_spans(text):
+        if term in words:
+            if spans and start <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+    return spans
+
+
+def _texts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
+    texts: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        texts.update(conn.execute(f"SELECT id, text FROM mentions WHERE id IN ({marks})", chunk).fetchall())
+    return texts
+
+
+def search(store: Store, query: str | Query, *, limit: int = 50) -> list[Hit]:
+    """Best `limit` mentions for `query`, best first (newest first among equals).
+
+    Never raises for what the operator types; database errors propagate.
+    """
+    parsed = query if isinstance(query, Query) else parse_query(query)
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    if parsed.is_empty or limit == 0:
+        return []
+    conn = store.conn
+    where = _where(conn, parsed.filters) if parsed.filters else _Where("", [], None)
+    if where.empty:
+        return []
+    if not parsed.terms:
+        rows = _filtered_rows(conn, where, "m.id", limit)
+        return [Hit(row[0], 0.0, []) for row in rows]
+    vocab = vocabulary_for(store)
+    with vocab.lock:
+        candidates = [vocab.candidates(term) for term in parsed.terms]
+    if where.small_source:
+        ranked = _rank_from_text(_filtered_rows(conn, where, "m.id, m.text", None), candidates, limit)
+    else:
+        ranked = _rank_with_index(conn, candidates, where, limit)
+    words = {word for c in candidates for word in c}
+    texts = _texts(conn, [mention_id for _, mention_id in ranked])
+    return [Hit(mention_id, round(score, 3), _spans(texts.get(mention_id, ""), words))
+            for score, mention_id in ranked]
