@@ -145,5 +145,7 @@ def build_adapter(account: Account, session: aiohttp.ClientSession) -> Adapter:
     return WebhookAdapter(account=account.handle, secret=account.secret(),
                           host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
                           verify_token=account.option_secret("verify_token"),
+                          meta_secret=account.option_secret("meta_secret"),
+                          max_body=int(options.get("max_body", 1_048_576)),
                           outbound_url=options.get("outbound_url"),
                           outbound_secret=account.option_secret("outbound_secret"), session=session)

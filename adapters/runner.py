@@ -8,10 +8,11 @@ so a crash resumes exactly after the last commit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
-from adapters.base import Adapter, SourceState, SourceStatus
+from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
 
@@ -42,15 +43,20 @@ class IngestRunner:
     async def _drive(self, adapter: Adapter) -> None:
         source = adapter.source
         cursor = await self.worker.run(load_cursor, source)
-        async for batch in adapter.stream(cursor):
-            for reason in batch.skipped:
-                log.warning("%s skipped an item: %s", source, reason)
-                self.skipped.append((source, reason))
-            if not batch.mentions and batch.cursor is None:
-                continue
-            new_ids = await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
-            if new_ids and self._on_committed:
-                self._on_committed(adapter, new_ids)
+        # aclosing: a cancelled stream runs its cleanup now (a webhook answers 503 at once).
+        async with contextlib.aclosing(adapter.stream(cursor)) as stream:
+            async for batch in stream:
+                await self._commit(adapter, source, batch)
+
+    async def _commit(self, adapter: Adapter, source: str, batch: Batch) -> None:
+        for reason in batch.skipped:
+            log.warning("%s skipped an item: %s", source, reason)
+            self.skipped.append((source, reason))
+        if not batch.mentions and batch.cursor is None:
+            return
+        new_ids = await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+        if new_ids and self._on_committed:
+            self._on_committed(adapter, new_ids)
 
     async def _guarded(self, adapter: Adapter) -> None:
         try:
