@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
 
 from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
 from store.outbox import OutgoingReply, claim_due, mark_failed, mark_manual, mark_sent, schedule_retry
@@ -23,13 +22,12 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0, rng: random.
 
 
 class ReplySender:
-    def __init__(self, worker: StoreWorker, adapters: list[Adapter], *,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep, poll_interval: float = 1.0):
+    def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0):
         self.worker = worker
         self.adapters = adapters
-        self._sleep = sleep
         self.poll_interval = poll_interval
         self.wake = asyncio.Event()
+        self._first_pass = True
 
     def adapter_for(self, reply: OutgoingReply) -> Adapter | None:
         for adapter in self.adapters:
@@ -79,7 +77,9 @@ class ReplySender:
         return "sent"
 
     async def run_once(self) -> int:
-        claimed = await self.worker.run(claim_due, self._networks())
+        # The first pass after winning the lease adopts a dead leader's in-flight sends.
+        claimed = await self.worker.run(claim_due, self._networks(), reclaim_sending=self._first_pass)
+        self._first_pass = False
         for reply in claimed:
             await self.deliver(reply)
         return len(claimed)

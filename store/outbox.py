@@ -35,10 +35,15 @@ class OutgoingReply:
     reply_ref: dict
 
 
-def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10) -> list[OutgoingReply]:
-    """Claim pending replies whose time has come, plus stale claims of dead senders."""
+def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *,
+              reclaim_sending: bool = False) -> list[OutgoingReply]:
+    """Claim pending replies whose time has come, plus stale claims of dead senders.
+
+    `reclaim_sending` takes every 'sending' row at once: a sender that has
+    just won the leader lease knows any such row belongs to a dead leader.
+    """
     now = store.clock()
-    stale = iso(now - STALE_CLAIM)
+    stale = iso(now if reclaim_sending else now - STALE_CLAIM)
     with store.write():
         rows = store.conn.execute(
             """SELECT r.id, r.idem_key, r.text, r.attempts, r.uncertain, m.id, m.network, acc.handle,
