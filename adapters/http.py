@@ -1,0 +1,254 @@
+"""Small HTTP helpers any network adapter can share.
+
+Nothing here knows about a particular network: the User-Agent, parsing of
+rate-limit and Link headers, exponential backoff with jitter, a tolerant
+server-sent-events decoder, and keeping secrets out of messages.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+USER_AGENT = "mentiondesk/0.1 (+https://example.invalid/mentiondesk)"
+
+# One REST call: fail fast on connect, never hang forever on a response.
+REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_connect=10, sock_read=30)
+# A long-lived stream: no total, but a read timeout well above the server's
+# heartbeat (15 s for Mastodon SSE) so a dead connection is noticed.
+STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=90)
+
+
+class AuthError(Exception):
+    """The account cannot be used as configured; the message says why (one line, no secrets)."""
+
+
+def redact(text: str, *secrets: str) -> str:
+    """`text` with every secret replaced, so it can go into a message or a log."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    return text
+
+
+# --- Link headers (RFC 8288, tolerant) -------------------------------------
+
+_LINK_VALUE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
+_LINK_PARAM = re.compile(r";\s*([A-Za-z*-]+)\s*=\s*(\"[^\"]*\"|[^;,\s]*)")
+
+
+def parse_link_header(value: str | None) -> dict[str, str]:
+    """Map each `rel` of a Link header to its target URL; junk is ignored."""
+    links: dict[str, str] = {}
+    if not value:
+        return links
+    for match in _LINK_VALUE.finditer(value):
+        target, params = match.group(1).strip(), match.group(2)
+        for name, raw in _LINK_PARAM.findall(params):
+            if name.lower() != "rel":
+                continue
+            for rel in raw.strip('"').split():
+                links.setdefault(rel.lower(), target)
+    return links
+
+
+# --- Rate limits -------------------------------------------------------------
+
+def parse_http_time(value: str | None, now: datetime) -> datetime | None:
+    """A reset/retry time in any form servers use, as an aware datetime.
+
+    Accepts ISO 8601 (Mastodon's X-RateLimit-Reset), epoch seconds (large
+    numbers), delta seconds (small numbers, Retry-After) and HTTP-dates.
+    """
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if number != number or number in (float("inf"), float("-inf")) or number < 0:
+            return None
+        if number > 1_000_000_000:
+            try:
+                return datetime.fromtimestamp(number, UTC)
+            except (OverflowError, OSError, ValueError):
+                return None
+        return now + timedelta(seconds=number)
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
+_RESET_HEADERS = ("X-RateLimit-Reset", "RateLimit-Reset", "Retry-After")
+
+
+def rate_limit_reset(headers: Mapping[str, str], now: datetime) -> datetime | None:
+    """When a rate limit ends, from whichever header the server sent."""
+    for name in _RESET_HEADERS:
+        moment = parse_http_time(headers.get(name), now)
+        if moment is not None:
+            return moment
+    return None
+
+
+def seconds_until(moment: datetime | None, now: datetime, *, default: float, low: float = 1.0,
+                  high: float = 3600.0) -> float:
+    """Seconds to wait for `moment`, clamped: a skewed clock never means 0 or a day."""
+    if moment is None:
+        return default
+    return min(high, max(low, (moment - now).total_seconds()))
+
+
+# --- Backoff -------------------------------------------------------------------
+
+@dataclass
+class Backoff:
+    """Exponential backoff with jitter: base, 2*base, 4*base ... capped.
+
+    Each delay is drawn from [delay/2, delay] so reconnecting clients do not
+    arrive in lockstep, yet the wait still grows.
+    """
+
+    base: float = 1.0
+    cap: float = 300.0
+    rand: Callable[[], float] = field(default=random.random)
+    attempt: int = 0
+
+    def next(self) -> float:
+        ceiling = min(self.cap, self.base * (2 ** min(self.attempt, 32)))
+        self.attempt += 1
+        return ceiling / 2 + ceiling / 2 * self.rand()
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def jitter(seconds: float, rand: Callable[[], float] = random.random, spread: float = 2.0) -> float:
+    """`seconds` plus up to `spread` seconds, so a crowd waiting for a reset spreads out."""
+    return seconds + spread * rand()
+
+
+def human_seconds(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)}m"
+    return f"{round(seconds / 3600)}h"
+
+
+# --- Server-sent events --------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    event: str
+    data: str
+
+
+class SSETooLarge(ValueError):
+    pass
+
+
+class SSEDecoder:
+    """Incremental text/event-stream decoder (WHATWG rules, tolerant of CRLF).
+
+    `feed(bytes)` returns the complete events; comment lines (heartbeats)
+    count as activity via `comments`. An event larger than `max_event`
+    bytes is dropped and reported through `oversized`.
+    """
+
+    def __init__(self, max_event: int = 4 * 1024 * 1024):
+        self.max_event = max_event
+        self.comments = 0
+        self.oversized = 0
+        self._buffer = b""
+        self._event = ""
+        self._data: list[str] = []
+        self._size = 0
+        self._skipping = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        events: list[SSEEvent] = []
+        self._buffer += chunk
+        while True:
+            cut = _line_end(self._buffer)
+            if cut is None:
+                if len(self._buffer) > self.max_event:
+                    # A line that never ends: drop it rather than grow forever.
+                    self._buffer = b""
+                    self._skipping = True
+                break
+            end, skip = cut
+            line = self._buffer[:end].decode("utf-8", "replace")
+            self._buffer = self._buffer[end + skip:]
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _line(self, line: str) -> SSEEvent | None:
+        if line == "":
+            return self._dispatch()
+        if line.startswith(":"):
+            self.comments += 1
+            return None
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "event":
+            self._event = value
+        elif name == "data":
+            self._size += len(value) + 1
+            if self._size > self.max_event:
+                self._skipping = True
+                self._data = []
+            elif not self._skipping:
+                self._data.append(value)
+        return None
+
+    def _dispatch(self) -> SSEEvent | None:
+        event, data, skipping = self._event or "message", self._data, self._skipping
+        self._event, self._data, self._size, self._skipping = "", [], 0, False
+        if skipping:
+            self.oversized += 1
+            return None
+        if not data:
+            return None
+        return SSEEvent(event, "\n".join(data))
+
+
+def _line_end(buffer: bytes) -> tuple[int, int] | None:
+    newline = buffer.find(b"\n")
+    carriage = buffer.find(b"\r")
+    if carriage != -1 and (newline == -1 or carriage < newline):
+        if carriage + 1 == len(buffer):
+            return None  # might be the first half of CRLF
+        return carriage, 2 if buffer[carriage + 1:carriage + 2] == b"\n" else 1
+    if newline == -1:
+        return None
+    return newline, 1
+
+
+def first_text(values: Iterable[object]) -> str:
+    """The first non-empty string among `values` (JSON fields of unknown type)."""
+    for value in values:
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return ""

@@ -1,0 +1,1196 @@
+"""Mastodon (and API-compatible servers: GoToSocial, Akkoma, Pleroma...).
+
+Ingest: REST catch-up with `min_id` (gapless, newest-first pages walked
+forward), then a live stream, with REST catch-up again after every
+reconnect because streams have no replay. Transports, in order, remembered
+per adapter: SSE (`/api/v1/streaming/user/notification`, Mastodon only),
+WebSocket (`/api/v1/streaming?stream=user:notification`, Mastodon 3.3+,
+GoToSocial, Pleroma/Akkoma), REST polling every `poll_interval`. A transport
+the server refuses (404, wrong content type, token not accepted by the
+streaming server) is skipped from then on; one that is merely down is
+retried with backoff while REST polling keeps mentions flowing. While live,
+a REST catch-up also runs every few minutes as a safety net.
+
+Identifiers (the thread-link scheme):
+- `remote_id` of a mention, and `SentReply.remote_id` of our replies, is
+  the status `uri` (ActivityPub id, the same on every server). Only when a
+  server sends no usable uri is it the local placeholder
+  `mastodon-id:<api host>/<local status id>`.
+- `parent_remote_id` is the parent's uri. The notification only carries
+  the parent's *local* id (`in_reply_to_id`), so it is resolved through a
+  cache of statuses this adapter has seen (mentions, our own replies,
+  thread ancestors) and, failing that, one `GET /statuses/:id/context`
+  call for the mention (ancestors[-1] is the parent, ancestors[0] the
+  root). If that is impossible (no `read:statuses` scope, parent deleted,
+  rate limit, more than `CONTEXT_LOOKUPS_PER_BATCH` unknown parents in a
+  catch-up) the parent is the placeholder above, which a stored mention
+  can only match when its own uri was missing too.
+- `root_remote_id` is the thread root's uri (the parent when the root is
+  unknown), None when the mention starts a thread.
+- `reply_ref` = {status_id, visibility, acct, mentions, in_reply_to_id,
+  uri, root_uri}: the local status id is what `in_reply_to_id` needs.
+
+Replies: visibility is the narrower of the mention's and the brand
+account's default posting visibility (`source.privacy`), as Mastodon's own
+composer does; unknown visibilities are answered `direct`. So a public
+mention gets a public reply only if the account posts public by default;
+Mastodon keeps replies out of the public timelines either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import ssl
+import unicodedata
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from adapters.base import (Adapter, Batch, ReplyError, ReplyRequest, SentReply, SourceState,
+                           StatusCallback, TextRule)
+from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, SSEDecoder,
+                           human_seconds, jitter, parse_link_header, rate_limit_reset, redact,
+                           seconds_until)
+from adapters.mastodon_html import html_to_text, status_text
+from adapters.textcount import mastodon_length
+from store.db import iso, utc_now
+from store.records import NewMention
+from store.sanitize import clean_line
+
+__all__ = ["AuthError", "MastodonAdapter", "id_key", "parse_notifications"]
+
+log = logging.getLogger(__name__)
+
+NETWORK = "mastodon"
+DEFAULT_LIMIT = 500
+DEFAULT_URL_WEIGHT = 23
+PAGE_LIMIT = 80
+MAX_BODY = 8 * 1024 * 1024
+# No receive timeout (aiohttp's heartbeat pings find dead sockets); a server
+# that never answers our close frame must not hold a reconnect for long.
+_WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
+CONTEXT_LOOKUPS_PER_BATCH = 20
+# Stream paths a server may not have; re-probed after this long on polling.
+STREAM_REPROBE_SECONDS = 1800.0
+
+_VISIBILITY_RANK = {"public": 0, "unlisted": 1, "private": 2, "direct": 3}
+_ACCT = re.compile(r"^[\w][\w.+-]*(?:@[\w.-]+(?::\d{1,5})?)?$")
+# Ids are opaque, but anything we put in a URL path must stay one segment.
+_PATH_ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,127}$")
+_HEADER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,4096}$")
+_LEADING_MENTIONS = re.compile(r"^(?:@[\w.+-]+(?:@[\w.-]+)?[\s,:]*)+")
+
+
+def id_key(value: str) -> tuple[int, str]:
+    """Order of opaque ids: longer is newer, then lexical (never int())."""
+    return len(value), value
+
+
+def _max_id(ids: Iterable[str | None]) -> str | None:
+    present = [value for value in ids if value]
+    return max(present, key=id_key) if present else None
+
+
+# --- internal errors ----------------------------------------------------------
+
+class _ApiError(Exception):
+    """A non-2xx answer (or a 2xx that is not the JSON we need)."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None,
+                 *, not_api: bool = False, location: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.not_api = not_api
+        self.location = location
+
+
+class _Unreachable(Exception):
+    """The request failed in transport. `sent`: it may have reached the server."""
+
+    def __init__(self, message: str, *, sent: bool, tls: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.sent = sent
+        self.tls = tls
+
+
+class _Transient(Exception):
+    pass
+
+
+class _RateLimited(Exception):
+    def __init__(self, until: datetime | None):
+        super().__init__("rate limited")
+        self.until = until
+
+
+class _AuthRejected(Exception):
+    pass
+
+
+class _StreamDropped(Exception):
+    pass
+
+
+class _StreamUnsupported(Exception):
+    pass
+
+
+class _StreamDown(Exception):
+    pass
+
+
+class _Malformed(Exception):
+    pass
+
+
+# --- parsing notifications (pure) ----------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who we are on the server, for handles and for excluding ourselves."""
+
+    account: str  # the configured account label (NewMention.account)
+    domain: str  # accounts' domain (may differ from the API host)
+    host: str  # API host, for local-id placeholders
+    own_id: str = ""
+    own_acct: str = ""  # local acct of the brand account ("brand")
+
+    def full_acct(self, acct: str) -> str:
+        return acct if "@" in acct else f"{acct}@{self.domain}"
+
+    def is_own(self, account_id: object, acct: object) -> bool:
+        if self.own_id and isinstance(account_id, str | int) and str(account_id) == self.own_id:
+            return True
+        if self.own_acct and isinstance(acct, str):
+            return self.full_acct(acct.lstrip("@")).lower() == self.full_acct(self.own_acct).lower()
+        return False
+
+    def local_ref(self, status_id: str) -> str:
+        return f"mastodon-id:{self.host}/{status_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    notification_id: str
+    status_id: str
+    in_reply_to_id: str | None
+    mention: NewMention
+
+
+def _text_id(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip() and len(value) <= 200:
+        return value.strip()
+    return None
+
+
+def _acct_of(value: object) -> str | None:
+    if isinstance(value, str):
+        acct = value.strip().lstrip("@")
+        if _ACCT.match(acct) and len(acct) <= 300:
+            return acct
+    return None
+
+
+def _timestamp(*values: object) -> str | None:
+    for value in values:
+        if not isinstance(value, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        try:
+            return iso(moment)
+        except (OverflowError, ValueError):
+            continue
+    return None
+
+
+def _web_url(value: object) -> str | None:
+    if isinstance(value, str) and value.strip().lower().startswith(("https://", "http://")):
+        return value.strip()
+    return None
+
+
+def parse_notification(item: Any, me: Identity, now: datetime) -> Parsed | None:
+    """One notification as a mention; None for other types; _Malformed if unusable."""
+    if not isinstance(item, dict):
+        raise _Malformed("not a JSON object")
+    if item.get("type") != "mention":
+        return None
+    notification_id = _text_id(item.get("id"))
+    if notification_id is None:
+        raise _Malformed("no notification id")
+    status = item.get("status")
+    if not isinstance(status, dict):
+        raise _Malformed("mention without a status")
+    status_id = _text_id(status.get("id"))
+    if status_id is None:
+        raise _Malformed("status without an id")
+    account = status.get("account") if isinstance(status.get("account"), dict) else item.get("account")
+    if not isinstance(account, dict):
+        raise _Malformed("status without an author")
+    acct = _acct_of(account.get("acct"))
+    if acct is None:
+        raise _Malformed("author without a valid acct")
+    uri = _web_url(status.get("uri")) or _text_id(status.get("uri"))
+    remote_id = uri if uri and ":" in uri else me.local_ref(status_id)
+    created_at = _timestamp(status.get("created_at"), item.get("created_at")) or iso(now)
+    display_name = account.get("display_name")
+    visibility = status.get("visibility")
+    visibility = visibility.strip().lower() if isinstance(visibility, str) else "direct"
+    language = status.get("language")
+    in_reply_to_id = _text_id(status.get("in_reply_to_id"))
+    others: list[str] = []
+    mentions = status.get("mentions")
+    for entry in mentions if isinstance(mentions, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        other = _acct_of(entry.get("acct"))
+        if other and not me.is_own(entry.get("id"), other) and other.lower() != acct.lower() \
+                and other not in others:
+            others.append(other)
+    reply_ref = {
+        "status_id": status_id,
+        "visibility": clean_line(visibility, 32),
+        "acct": acct,
+        "mentions": others,
+        "in_reply_to_id": in_reply_to_id,
+        "uri": remote_id,
+    }
+    mention = NewMention(
+        network=NETWORK,
+        account=me.account,
+        remote_id=remote_id,
+        author_handle="@" + me.full_acct(acct),
+        author_name=display_name if isinstance(display_name, str) else "",
+        text=status_text(status),
+        created_at=created_at,
+        url=_web_url(status.get("url")) or _web_url(status.get("uri")),
+        lang=language if isinstance(language, str) else None,
+        reply_ref=reply_ref,
+        raw=item,
+    )
+    return Parsed(notification_id, status_id, in_reply_to_id, mention)
+
+
+def parse_notifications(items: Any, me: Identity, now: datetime) -> tuple[list[Parsed], list[str], str | None]:
+    """A page of notifications: (mentions, skip reasons, highest valid id).
+
+    Every bad item becomes one reason; the good ones around it are kept.
+    """
+    if not isinstance(items, list):
+        return [], [f"notification page is not a list ({type(items).__name__})"], None
+    parsed: list[Parsed] = []
+    skipped: list[str] = []
+    ids: list[str] = []
+    for index, item in enumerate(items):
+        label = _text_id(item.get("id")) if isinstance(item, dict) else None
+        if label:
+            ids.append(label)
+        try:
+            result = parse_notification(item, me, now)
+        except _Malformed as exc:
+            skipped.append(clean_line(f"notification {label or f'#{index}'}: {exc}", 500))
+            continue
+        except Exception as exc:  # noqa: BLE001 - a surprise in one item must not cost the page
+            skipped.append(clean_line(f"notification {label or f'#{index}'}: unreadable ({type(exc).__name__})",
+                                      500))
+            continue
+        if result is not None:
+            parsed.append(result)
+    return parsed, skipped, _max_id(ids)
+
+
+def _normalized(text: str) -> str:
+    """Text as compared when looking for an already posted reply."""
+    text = unicodedata.normalize("NFC", text).strip()
+    text = _LEADING_MENTIONS.sub("", text)
+    return " ".join(text.split()).casefold()
+
+
+def _server_base(server: str) -> URL:
+    text = server.strip()
+    if "://" not in text:
+        text = "https://" + text
+    url = URL(text)
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ValueError(f"not a server address: {server!r}")
+    if url.scheme == "http" and url.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ValueError(f"refusing to send the access token over plain http to {url.host}; use https")
+    return url.with_path(url.path.rstrip("/")).with_query(None).with_fragment(None)
+
+
+class _Connection:
+    """An open stream: `events()` yields notification dicts or skip reasons."""
+
+    kind = ""
+
+    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+
+class _SSEConnection(_Connection):
+    kind = "SSE"
+
+    def __init__(self, response: aiohttp.ClientResponse):
+        self.response = response
+        self.decoder = SSEDecoder()
+
+    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+        async for chunk in self.response.content.iter_any():
+            oversized = self.decoder.oversized
+            for event in self.decoder.feed(chunk):
+                if event.event != "notification":
+                    continue
+                try:
+                    yield "notification", json.loads(event.data)
+                except ValueError:
+                    yield "skip", "streamed notification is not JSON"
+            if self.decoder.oversized > oversized:
+                yield "skip", "streamed event too large"
+
+    async def close(self) -> None:
+        self.response.close()
+
+
+class _WSConnection(_Connection):
+    kind = "WebSocket"
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
+        self.ws = ws
+
+    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+        async for message in self.ws:
+            if message.type == aiohttp.WSMsgType.ERROR:
+                raise _StreamDropped(f"websocket error: {type(self.ws.exception()).__name__}")
+            if message.type != aiohttp.WSMsgType.TEXT or not message.data.strip():
+                continue  # binary frames, Pleroma's empty keep-alive texts
+            try:
+                outer = json.loads(message.data)
+            except ValueError:
+                yield "skip", "streamed message is not JSON"
+                continue
+            if not isinstance(outer, dict):
+                continue
+            if "error" in outer and "event" not in outer:
+                raise _StreamDropped(f"stream error: {clean_line(outer.get('error'), 200)}")
+            if outer.get("event") != "notification":
+                continue
+            payload = outer.get("payload")
+            if isinstance(payload, str):
+                try:
+                    payload = json.loads(payload)
+                except ValueError:
+                    yield "skip", "streamed notification payload is not JSON"
+                    continue
+            yield "notification", payload
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+class MastodonAdapter(Adapter):
+    """One Mastodon-API account: mentions in, replies out."""
+
+    network = NETWORK
+
+    def __init__(self, *, account: str, server: str, token: str, session: aiohttp.ClientSession,
+                 on_status: StatusCallback | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 60.0,
+                 streaming: bool = True):
+        super().__init__(account=account, on_status=on_status)
+        self._base = _server_base(server)
+        self._token = token
+        self._session = session
+        self._sleep = sleep
+        self._clock = clock
+        self.poll_interval = max(1.0, float(poll_interval))
+        self._streaming = streaming
+        self.request_timeout = REQUEST_TIMEOUT
+        self.stream_timeout = STREAM_TIMEOUT
+        self.ws_handshake_timeout = 20.0
+        self.ws_heartbeat = 30.0
+        host = self._base.host or ""
+        self._me = Identity(account=account, domain=_domain_of(account) or host, host=host,
+                            own_acct=_local_part(account))
+        self._default_visibility = "public"
+        self._verified = False
+        self._identity_denied = False
+        self._instance_loaded = False
+        self._max_chars = DEFAULT_LIMIT
+        self._url_weight = DEFAULT_URL_WEIGHT
+        self._stream_base: URL | None = None
+        self._unsupported: dict[str, str] = {}
+        self._unsupported_at: datetime | None = None
+        self._preferred: str | None = None
+        self._cursor: str | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
+        self._context_allowed = True
+        self._polling_steady = False
+        self._rest_backoff = Backoff(base=2.0, cap=300.0)
+        self._stream_backoff = Backoff(base=1.0, cap=300.0)
+        self._auth_backoff = Backoff(base=300.0, cap=3600.0)
+
+    # --- public API ---------------------------------------------------------------
+
+    @property
+    def text_rule(self) -> TextRule:
+        limit, weight = self._max_chars, self._url_weight
+        return TextRule(limit=limit, counter=lambda text: mastodon_length(text, weight),
+                        description=f"{limit} characters, links count {weight}, mention domains free")
+
+    @property
+    def transport(self) -> str:
+        """How live mentions currently arrive: "SSE", "WebSocket" or "polling"."""
+        return self._preferred or "polling"
+
+    async def check(self) -> str:
+        """Verify token, scopes and server; one line on success, AuthError otherwise."""
+        host = self._base.host
+        try:
+            await self._verify(strict=True)
+            await self._probe_notifications()
+            await self._check_app_scopes()
+            await self._load_instance()
+        except _ApiError as exc:
+            raise AuthError(self._describe(exc)) from None
+        except _Unreachable as exc:
+            raise AuthError(self._describe_unreachable(exc)) from None
+        handle = "@" + self._me.full_acct(self._me.own_acct)
+        configured = _acct_of(self.account)  # None when the account is a free-form label
+        if configured and self._me.full_acct(configured).lower() != handle[1:].lower():
+            raise AuthError(f"the token belongs to {handle}, not @{self._me.full_acct(configured)}")
+        connection, why, _ = await self._connect_stream()
+        if connection is not None:
+            await connection.close()
+            live = f"streaming via {connection.kind}"
+        else:
+            live = f"no streaming ({why}), polling every {human_seconds(self.poll_interval)}"
+        return f"ok: {handle} on {host}, limit {self._max_chars} chars, {live}"
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        self._cursor = _text_id(cursor)
+        self.report(SourceState.CONNECTING, f"connecting to {self._base.host}")
+        while True:
+            try:
+                async with contextlib.aclosing(self._cycle()) as cycle:
+                    async for batch in cycle:
+                        yield batch
+            except _RateLimited as exc:
+                now = self._clock()
+                wait = jitter(seconds_until(exc.until, now, default=60.0, high=3600.0))
+                until = now + timedelta(seconds=wait)
+                self.report(SourceState.RATE_LIMITED, f"until {until:%H:%M:%S}Z", until=iso(until))
+                await self._sleep(wait)
+            except _AuthRejected as exc:
+                await self._wait(SourceState.AUTH_FAILED, str(exc), self._auth_backoff.next())
+            except _StreamDropped as exc:
+                await self._wait(SourceState.RECONNECTING, f"stream lost ({exc})", self._stream_backoff.next())
+            except _Transient as exc:
+                await self._wait(SourceState.RECONNECTING, str(exc), self._rest_backoff.next())
+            except Exception as exc:  # noqa: BLE001 - a bug must not silently end ingest
+                log.exception("unexpected error in the %s stream", self.source)
+                await self._wait(SourceState.RECONNECTING, f"unexpected {type(exc).__name__}",
+                                 self._rest_backoff.next())
+
+    async def send_reply(self, request: ReplyRequest) -> SentReply:
+        ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
+        status_id = _text_id(ref.get("status_id"))
+        if status_id is None:
+            raise ReplyError("this mention has no status id to reply to", permanent=True)
+        text = request.text.strip()
+        if not text:
+            raise ReplyError("the reply is empty", permanent=True)
+        with contextlib.suppress(_ApiError, _Unreachable):
+            await self._verify()  # learn the default visibility; posting works without it
+        body = {
+            "status": self.reply_text(text, ref),
+            "in_reply_to_id": status_id,
+            "visibility": self.reply_visibility(ref.get("visibility")),
+        }
+        key = {"Idempotency-Key": request.key} if request.key else {}
+        try:
+            data, _ = await self._call("POST", "api/v1/statuses", json_body=body, extra_headers=key)
+        except _ApiError as exc:
+            raise self._reply_error(exc) from None
+        except _Unreachable as exc:
+            raise ReplyError(f"could not post to {self._base.host}: {exc.message}",
+                             unknown_outcome=exc.sent) from None
+        sent = self._sent_reply(data, ref)
+        if sent is None:
+            raise ReplyError(f"{self._base.host} accepted the reply but its answer is unreadable",
+                             unknown_outcome=True)
+        return sent
+
+    async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
+        status_id = _text_id(ref.get("status_id"))
+        if status_id is None:
+            return None
+        wanted = _normalized(request.text)
+        try:
+            await self._verify(strict=True)
+            candidates: list[Any] = []
+            if _PATH_ID.match(status_id):
+                try:
+                    context, _ = await self._call("GET", f"api/v1/statuses/{status_id}/context")
+                    if isinstance(context, dict) and isinstance(context.get("descendants"), list):
+                        candidates.extend(context["descendants"])
+                except _ApiError as exc:
+                    if exc.status not in (404, 410):
+                        raise
+            if self._me.own_id and _PATH_ID.match(self._me.own_id):
+                recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
+                                             params=[("limit", "40"), ("exclude_reblogs", "true")])
+                if isinstance(recent, list):
+                    candidates.extend(recent)
+        except _ApiError as exc:
+            error = self._reply_error(exc)
+            raise ReplyError(f"cannot check for an earlier reply: {error}", permanent=error.permanent,
+                             retry_after=error.retry_after) from None
+        except _Unreachable as exc:
+            raise ReplyError(f"cannot check for an earlier reply: {exc.message}") from None
+        for status in candidates:
+            if not isinstance(status, dict) or _text_id(status.get("in_reply_to_id")) != status_id:
+                continue
+            author = status.get("account") if isinstance(status.get("account"), dict) else {}
+            if not self._me.is_own(author.get("id"), author.get("acct")):
+                continue
+            if _normalized(html_to_text(status.get("content"), status.get("mentions"))) != wanted:
+                continue
+            found = self._sent_reply(status, ref)
+            if found is not None:
+                return found
+        return None
+
+    # --- reply helpers --------------------------------------------------------------
+
+    def reply_text(self, text: str, reply_ref: Mapping[str, Any]) -> str:
+        """`text` with the author @-mentioned first (they are not notified otherwise)."""
+        acct = _acct_of(reply_ref.get("acct"))
+        if not acct or self._me.is_own(None, acct) or _mentions(text, acct, self._me.domain):
+            return text
+        return f"@{acct} {text}"
+
+    def reply_visibility(self, original: object) -> str:
+        """Never wider than the mention, nor than the account's default."""
+        rank = _VISIBILITY_RANK.get(original if isinstance(original, str) else "", 3)
+        rank = max(rank, _VISIBILITY_RANK.get(self._default_visibility, 0))
+        return next(name for name, value in _VISIBILITY_RANK.items() if value == rank)
+
+    def _sent_reply(self, data: Any, ref: Mapping[str, Any]) -> SentReply | None:
+        if not isinstance(data, dict):
+            return None
+        status_id = _text_id(data.get("id"))
+        if status_id is None:
+            return None
+        uri = _web_url(data.get("uri")) or self._me.local_ref(status_id)
+        root = ref.get("root_uri") or ref.get("uri") or uri
+        self._remember(status_id, uri, root if isinstance(root, str) else uri)
+        return SentReply(remote_id=uri, url=_web_url(data.get("url")))
+
+    def _reply_error(self, exc: _ApiError) -> ReplyError:
+        host = self._base.host
+        if exc.status == 429:
+            wait = seconds_until(rate_limit_reset(exc.headers, self._clock()), self._clock(), default=60.0)
+            return ReplyError(f"{host} is rate-limiting posts: {exc.message}", retry_after=wait)
+        if exc.status == 401:
+            return ReplyError(f"{host} rejected the access token (401): {exc.message}", permanent=True)
+        if exc.status == 403:
+            return ReplyError(f"not allowed (403, is write:statuses granted?): {exc.message}", permanent=True)
+        if exc.status == 404:
+            return ReplyError(f"the post no longer exists or is not visible (404): {exc.message}", permanent=True)
+        if exc.status == 422:
+            return ReplyError(f"{host} refused the reply (422): {exc.message}", permanent=True)
+        if exc.status in (408, 409, 425) or exc.status >= 500:
+            detail = "" if exc.message == f"HTTP {exc.status}" else f": {exc.message}"
+            return ReplyError(f"{host} answered HTTP {exc.status}{detail}", unknown_outcome=True)
+        if 300 <= exc.status < 400:
+            return ReplyError(f"{host} redirected the request (HTTP {exc.status})", permanent=True)
+        return ReplyError(f"{host} refused the reply (HTTP {exc.status}): {exc.message}", permanent=True)
+
+    # --- the ingest loop -----------------------------------------------------------
+
+    async def _wait(self, state: SourceState, why: str, delay: float) -> None:
+        until = self._clock() + timedelta(seconds=delay)
+        self.report(state, f"{why}; next try in {human_seconds(delay)}", until=iso(until))
+        await self._sleep(delay)
+
+    async def _cycle(self) -> AsyncIterator[Batch]:
+        """One connection's life: open stream, catch up, then live until it drops."""
+        await self._prepare()
+        connection, why, down = await self._connect_stream()
+        steady = self._polling_steady and connection is None and not down
+        self._polling_steady = False
+        try:
+            async for batch in self._catch_up(announce=not steady):
+                yield batch
+            self._rest_backoff.reset()
+            if connection is None:
+                if down:
+                    delay = min(self._stream_backoff.next(), self.poll_interval)
+                    await self._wait(SourceState.RECONNECTING, f"streaming unavailable ({why}), polling", delay)
+                else:
+                    if not steady:  # one status line, not a flicker every poll
+                        self.report(SourceState.LIVE,
+                                    f"polling every {human_seconds(self.poll_interval)} ({why})")
+                    self._polling_steady = True
+                    await self._sleep(self.poll_interval)
+                return
+            self.report(SourceState.LIVE, f"streaming via {connection.kind}")
+            async for batch in self._live(connection):
+                yield batch
+        finally:
+            if connection is not None:
+                await connection.close()
+
+    async def _prepare(self) -> None:
+        try:
+            await self._verify()
+            await self._load_instance()
+        except _ApiError as exc:
+            raise self._ingest_error(exc) from None
+        except _Unreachable as exc:
+            raise _Transient(self._describe_unreachable(exc)) from None
+        self._auth_backoff.reset()
+
+    def _ingest_error(self, exc: _ApiError) -> Exception:
+        if exc.status == 401:
+            return _AuthRejected(f"{self._base.host} rejected the access token (401)")
+        if exc.status == 403:
+            return _AuthRejected(f"the token may not read notifications (403): {exc.message}")
+        if exc.status == 429:
+            return _RateLimited(rate_limit_reset(exc.headers, self._clock()))
+        return _Transient(self._describe(exc))
+
+    async def _catch_up(self, *, announce: bool = True) -> AsyncIterator[Batch]:
+        if announce:
+            self.report(SourceState.CATCHING_UP, "since the last mention" if self._cursor else "newest mentions")
+        if self._cursor is None:
+            items, _ = await self._notifications([])
+            batch = await self._batch(items)
+            if batch is not None:
+                yield batch
+            return
+        query_from = self._cursor
+        while True:
+            items, headers = await self._notifications([("min_id", query_from)])
+            if isinstance(items, list) and not items:
+                return
+            before = self._cursor
+            batch = await self._batch(items)
+            if batch is not None:
+                yield batch
+            if self._cursor is None or before is not None and id_key(self._cursor) <= id_key(before):
+                return  # nothing newer in this page: the server ignored min_id, or sent junk
+            query_from = self._cursor
+            hint = _min_id_of(parse_link_header(headers.get("Link")).get("prev"))
+            if hint and id_key(hint) > id_key(query_from):
+                query_from = hint
+
+    async def _notifications(self, extra: list[tuple[str, str]]) -> tuple[Any, Mapping[str, str]]:
+        params = [("types[]", "mention"), ("limit", str(PAGE_LIMIT)), *extra]
+        try:
+            return await self._call("GET", "api/v1/notifications", params=params)
+        except _ApiError as exc:
+            raise self._ingest_error(exc) from None
+        except _Unreachable as exc:
+            raise _Transient(self._describe_unreachable(exc)) from None
+
+    async def _batch(self, items: Any) -> Batch | None:
+        """Parse, dedupe, resolve thread links; None when nothing changes."""
+        parsed, skipped, top = parse_notifications(items, self._me, self._clock())
+        fresh = []
+        for entry in sorted(parsed, key=lambda p: id_key(p.notification_id)):
+            if entry.notification_id in self._seen:
+                continue
+            self._mark_seen(entry.notification_id)
+            fresh.append(entry)
+        mentions = await self._link_threads(fresh)
+        cursor = None
+        if top and (self._cursor is None or id_key(top) > id_key(self._cursor)):
+            cursor = self._cursor = top
+        if not mentions and not skipped and cursor is None:
+            return None
+        return Batch(mentions=mentions, cursor=cursor, skipped=skipped)
+
+    async def _live(self, connection: _Connection) -> AsyncIterator[Batch]:
+        events = connection.events()
+        opened = self._clock()
+        safety_interval = max(300.0, 5 * self.poll_interval)
+        next_event = asyncio.ensure_future(anext(events))
+        safety = asyncio.ensure_future(self._sleep(safety_interval))
+        try:
+            while True:
+                done, _ = await asyncio.wait({next_event, safety}, return_when=asyncio.FIRST_COMPLETED)
+                if next_event in done:
+                    try:
+                        kind, payload = next_event.result()
+                    except Exception as exc:  # noqa: BLE001 - whatever broke the stream, reconnect
+                        if (self._clock() - opened).total_seconds() >= 60:
+                            self._stream_backoff.reset()  # it was a good connection; start over
+                        if isinstance(exc, _StreamDropped):
+                            raise
+                        reason = "the server closed it" if isinstance(exc, StopAsyncIteration) \
+                            else _transport_reason(exc)
+                        raise _StreamDropped(reason) from None
+                    self._stream_backoff.reset()
+                    next_event = asyncio.ensure_future(anext(events))
+                    batch = await self._stream_batch(kind, payload)
+                    if batch is not None:
+                        yield batch
+                if safety in done:
+                    async for batch in self._catch_up(announce=False):
+                        yield batch
+                    safety = asyncio.ensure_future(self._sleep(safety_interval))
+        finally:
+            for task in (next_event, safety):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await events.aclose()
+
+    async def _stream_batch(self, kind: str, payload: Any) -> Batch | None:
+        if kind == "skip":
+            return Batch(mentions=[], cursor=None, skipped=[clean_line(payload, 500)])
+        if isinstance(payload, dict) and payload.get("type") != "mention":
+            return None  # favourites, follows...: not ours, and no cursor move
+        parsed, skipped, _ = parse_notifications([payload], self._me, self._clock())
+        fresh = [entry for entry in parsed if entry.notification_id not in self._seen]
+        for entry in fresh:
+            self._mark_seen(entry.notification_id)
+        mentions = await self._link_threads(fresh)
+        top = _max_id(entry.notification_id for entry in fresh)
+        cursor = None
+        if top and (self._cursor is None or id_key(top) > id_key(self._cursor)):
+            cursor = self._cursor = top
+        if not mentions and not skipped:
+            return None
+        return Batch(mentions=mentions, cursor=cursor, skipped=skipped)
+
+    def _mark_seen(self, notification_id: str) -> None:
+        self._seen[notification_id] = None
+        while len(self._seen) > 20_000:
+            self._seen.popitem(last=False)
+
+    # --- thread links ----------------------------------------------------------------
+
+    def _remember(self, status_id: str, uri: str, root: str) -> None:
+        self._threads[status_id] = (uri, root)
+        self._threads.move_to_end(status_id)
+        while len(self._threads) > 20_000:
+            self._threads.popitem(last=False)
+
+    async def _link_threads(self, entries: list[Parsed]) -> list[NewMention]:
+        budget = CONTEXT_LOOKUPS_PER_BATCH
+        mentions = []
+        for entry in entries:
+            mention = entry.mention
+            parent = root = None
+            if entry.in_reply_to_id:
+                known = self._threads.get(entry.in_reply_to_id)
+                if known is None and budget > 0 and self._context_allowed:
+                    budget -= 1
+                    known, keep_asking = await self._lookup_parent(entry)
+                    if not keep_asking:
+                        budget = 0
+                parent, root = known if known else (self._me.local_ref(entry.in_reply_to_id),) * 2
+            self._remember(entry.status_id, mention.remote_id, root or mention.remote_id)
+            reply_ref = dict(mention.reply_ref, root_uri=root or mention.remote_id)
+            mentions.append(replace(mention, parent_remote_id=parent, root_remote_id=root,
+                                    reply_ref=reply_ref).cleaned())
+        return mentions
+
+    async def _lookup_parent(self, entry: Parsed) -> tuple[tuple[str, str] | None, bool]:
+        """((parent uri, root uri) or None, whether more lookups are worth it now)."""
+        if not _PATH_ID.match(entry.status_id):
+            return None, True
+        try:
+            context, _ = await self._call("GET", f"api/v1/statuses/{entry.status_id}/context")
+        except _ApiError as exc:
+            if exc.status in (401, 403):
+                self._context_allowed = False  # no read:statuses: placeholders from now on
+            # A deleted parent is one miss; a struggling server is a reason to stop.
+            return None, exc.status in (404, 410)
+        except _Unreachable:
+            return None, False
+        ancestors = context.get("ancestors") if isinstance(context, dict) else None
+        if not isinstance(ancestors, list):
+            return None, True
+        chain = [(s_id, uri) for s_id, uri in ((_text_id(a.get("id")), _web_url(a.get("uri")))
+                                               for a in ancestors if isinstance(a, dict)) if s_id and uri]
+        if not chain:
+            return None, True
+        root = chain[0][1]
+        for status_id, uri in chain:
+            self._remember(status_id, uri, root)
+        return self._threads.get(entry.in_reply_to_id or ""), True
+
+    # --- identity and instance -------------------------------------------------------
+
+    async def _verify(self, *, strict: bool = False) -> None:
+        if self._verified or self._identity_denied and not strict:
+            return
+        try:
+            data, _ = await self._call("GET", "api/v1/accounts/verify_credentials")
+        except _ApiError as exc:
+            if exc.status == 403 and not strict:
+                # Streaming works without our own id (the configured handle stands in); don't ask every poll.
+                self._identity_denied = True
+                return
+            raise
+        if not isinstance(data, dict):
+            raise _ApiError(200, "verify_credentials did not return an account", not_api=True)
+        own_id, acct = _text_id(data.get("id")), _acct_of(data.get("acct"))
+        if own_id is None or acct is None:
+            raise _ApiError(200, "verify_credentials returned an account without id/acct", not_api=True)
+        self._me = replace(self._me, own_id=own_id, own_acct=acct.split("@")[0])
+        source = data.get("source")
+        privacy = source.get("privacy") if isinstance(source, dict) else None
+        if privacy in _VISIBILITY_RANK:
+            self._default_visibility = privacy
+        self._verified = True
+
+    async def _probe_notifications(self) -> None:
+        await self._call("GET", "api/v1/notifications", params=[("types[]", "mention"), ("limit", "1")])
+
+    async def _check_app_scopes(self) -> None:
+        try:
+            data, _ = await self._call("GET", "api/v1/apps/verify_credentials")
+        except _ApiError as exc:
+            if exc.status in (401,):
+                raise
+            return  # older servers: scopes unknown, the first reply will tell
+        scopes = data.get("scopes") if isinstance(data, dict) else None
+        if isinstance(scopes, list) and scopes and all(isinstance(s, str) for s in scopes):
+            if not {"write", "write:statuses"} & set(scopes):
+                raise _ApiError(403, "the token has no write:statuses scope, so replies would fail")
+
+    async def _load_instance(self) -> None:
+        if self._instance_loaded:
+            return
+        v2: Any = None
+        try:
+            v2, _ = await self._call("GET", "api/v2/instance")
+        except _ApiError as exc:
+            if exc.status in (401, 429):
+                raise
+        if isinstance(v2, dict) and v2.get("configuration") is not None:
+            config = _dict(v2.get("configuration"))
+            self._apply_limits(_dict(config.get("statuses")), v2)
+            self._set_domain(v2.get("domain"))
+            self._stream_base = self._streaming_url(_dict(config.get("urls")).get("streaming"))
+            self._instance_loaded = True
+            return
+        try:
+            v1, _ = await self._call("GET", "api/v1/instance")
+        except _ApiError as exc:
+            if exc.status in (401, 429):
+                raise
+            return  # defaults for now; asked again on the next connection
+        if isinstance(v1, dict):
+            self._apply_limits(_dict(_dict(v1.get("configuration")).get("statuses")), v1)
+            self._set_domain(v1.get("uri"))
+            self._stream_base = self._streaming_url(_dict(v1.get("urls")).get("streaming_api"))
+            self._instance_loaded = True
+
+    def _apply_limits(self, statuses: dict[str, Any], top: dict[str, Any]) -> None:
+        limit = _positive(statuses.get("max_characters")) or _positive(top.get("max_toot_chars"))
+        if limit:
+            self._max_chars = limit
+        weight = statuses.get("characters_reserved_per_url")
+        if isinstance(weight, int) and not isinstance(weight, bool) and 0 <= weight <= 10_000:
+            self._url_weight = weight
+
+    def _set_domain(self, value: object) -> None:
+        if isinstance(value, str) and value.strip():
+            domain = value.strip()
+            domain = URL(domain).host if "://" in domain else domain.split("/")[0]
+            if domain and re.fullmatch(r"[\w.-]+(?::\d{1,5})?", domain):
+                self._me = replace(self._me, domain=domain.lower())
+
+    def _streaming_url(self, value: object) -> URL | None:
+        if not isinstance(value, str) or not value.strip():
+            return None
+        try:
+            url = URL(value.strip())
+        except ValueError:
+            return None
+        if url.scheme not in ("wss", "https", "ws", "http") or not url.host:
+            return None
+        if self._base.scheme == "https" and url.scheme in ("ws", "http"):
+            return None  # never downgrade the token to plain text
+        scheme = "https" if url.scheme in ("wss", "https") else "http"
+        return url.with_scheme(scheme).with_path(url.path.rstrip("/")).with_query(None).with_fragment(None)
+
+    # --- streaming transports ------------------------------------------------------
+
+    async def _connect_stream(self) -> tuple[_Connection | None, str, bool]:
+        """(connection, why not, streaming merely down) -- tries SSE then WebSocket."""
+        if not self._streaming:
+            return None, "streaming disabled", False
+        order = ["SSE", "WebSocket"]
+        if self._preferred in order:
+            order.remove(self._preferred)
+            order.insert(0, self._preferred)
+        if all(kind in self._unsupported for kind in order):
+            now = self._clock()
+            if self._unsupported_at and (now - self._unsupported_at).total_seconds() < STREAM_REPROBE_SECONDS:
+                return None, self._unsupported_reason(), False
+            self._unsupported.clear()
+        for kind in order:
+            if kind in self._unsupported:
+                continue
+            try:
+                connection = await (self._open_sse() if kind == "SSE" else self._open_ws())
+            except _StreamUnsupported as exc:
+                self._unsupported[kind] = str(exc)
+                self._unsupported_at = self._clock()
+                if self._preferred == kind:
+                    self._preferred = None
+                continue
+            except _StreamDown as exc:
+                return None, str(exc), True
+            self._preferred = kind
+            return connection, "", False
+        return None, self._unsupported_reason(), False
+
+    def _unsupported_reason(self) -> str:
+        return "; ".join(f"{kind}: {why}" for kind, why in self._unsupported.items()) or "no streaming API"
+
+    def _stream_url(self, scheme_ws: bool) -> URL:
+        base = self._stream_base or self._base
+        if scheme_ws:
+            base = base.with_scheme("wss" if base.scheme == "https" else "ws")
+        return base
+
+    async def _open_sse(self) -> _Connection:
+        url = self._stream_url(False) / "api/v1/streaming/user/notification"
+        headers = self._headers({"Accept": "text/event-stream", "Cache-Control": "no-cache"})
+        try:
+            response = await self._session.get(url, headers=headers, timeout=self.stream_timeout,
+                                               allow_redirects=False)
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+            raise _StreamDown(f"SSE: {_transport_reason(exc)}") from None
+        if response.status == 200 and response.content_type == "text/event-stream":
+            return _SSEConnection(response)
+        status = response.status
+        message = await self._error_text(response)
+        response.release()
+        if status == 429 or status >= 500:
+            raise _StreamDown(f"SSE: HTTP {status}")
+        if status in (401, 403):
+            raise _StreamUnsupported(f"token refused by the streaming server ({status}: {message})")
+        raise _StreamUnsupported(f"HTTP {status}" if status != 200 else "not an event stream")
+
+    async def _open_ws(self) -> _Connection:
+        url = self._stream_url(True) / "api/v1/streaming"
+        url = url.with_query({"stream": "user:notification"})
+        # Authorization for Mastodon/GoToSocial; the token as subprotocol for
+        # Pleroma/Akkoma. Never the access_token query parameter (it is logged).
+        protocols = (self._token,) if _HEADER_TOKEN.match(self._token) else ()
+        try:
+            async with asyncio.timeout(self.ws_handshake_timeout):
+                ws = await self._session.ws_connect(
+                    url, headers=self._headers({}), protocols=protocols, heartbeat=self.ws_heartbeat,
+                    autoping=True, max_msg_size=MAX_BODY, timeout=_WS_TIMEOUT)
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status == 429 or exc.status >= 500:
+                raise _StreamDown(f"WebSocket: HTTP {exc.status}") from None
+            if exc.status in (401, 403):
+                raise _StreamUnsupported(f"token refused by the streaming server ({exc.status})") from None
+            raise _StreamUnsupported(f"HTTP {exc.status}") from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+            raise _StreamDown(f"WebSocket: {_transport_reason(exc)}") from None
+        return _WSConnection(ws)
+
+    # --- HTTP ----------------------------------------------------------------------
+
+    def _headers(self, extra: Mapping[str, str]) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT, **extra}
+
+    async def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
+                    json_body: Any = None, extra_headers: Mapping[str, str] | None = None
+                    ) -> tuple[Any, Mapping[str, str]]:
+        """One REST call: parsed JSON and headers, or _ApiError / _Unreachable."""
+        url = self._base / path
+        headers = self._headers({"Accept": "application/json", **(extra_headers or {})})
+        try:
+            async with self._session.request(method, url, params=params, json=json_body, headers=headers,
+                                             timeout=self.request_timeout, allow_redirects=False) as response:
+                body = await _read_capped(response)
+                status, response_headers = response.status, response.headers
+        except _ApiError:
+            raise
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+            raise _Unreachable(self._scrub(_transport_reason(exc)), sent=_maybe_sent(exc),
+                               tls=_is_tls(exc)) from None
+        text = body.decode("utf-8", "replace")
+        try:
+            data = json.loads(text) if text.strip() else None
+        except ValueError:
+            data = None
+            if 200 <= status < 300:
+                raise _ApiError(status, "the answer is not JSON", response_headers,
+                                not_api=text.lstrip().startswith("<")) from None
+        if 200 <= status < 300:
+            return data, response_headers
+        message = _error_field(data) or f"HTTP {status}"
+        raise _ApiError(status, self._scrub(message), response_headers,
+                        not_api=data is None and text.lstrip().startswith("<"),
+                        location=response_headers.get("Location", ""))
+
+    async def _error_text(self, response: aiohttp.ClientResponse) -> str:
+        try:
+            body = await _read_capped(response, 64 * 1024)
+            return self._scrub(_error_field(json.loads(body)) or "")
+        except Exception:  # noqa: BLE001 - only for a message
+            return ""
+
+    def _scrub(self, text: str) -> str:
+        return clean_line(redact(text, self._token), 300)
+
+    def _describe(self, exc: _ApiError) -> str:
+        host = self._base.host
+        if exc.status == 401:
+            return f"{host} rejected the access token (401: {exc.message}); create a new token"
+        if exc.status == 403:
+            return (f"the access token lacks a scope ({exc.message}); it needs read:accounts (or profile), "
+                    "read:notifications, read:statuses and write:statuses")
+        if 300 <= exc.status < 400:
+            target = URL(exc.location).host if exc.location else "elsewhere"
+            return f"{host} redirects API calls to {target}; use that as the server address"
+        if exc.status == 429:
+            reset = rate_limit_reset(exc.headers, self._clock())
+            when = f"until {reset:%H:%M:%S}Z" if reset else "for now"
+            return f"{host} is rate-limiting this token {when}; try again later"
+        if exc.not_api or exc.status in (404, 405, 410):
+            return f"{host} does not look like a Mastodon API (HTTP {exc.status}); check the server address"
+        if exc.status >= 500:
+            return f"{host} answered HTTP {exc.status}; try again later"
+        return f"{host} answered HTTP {exc.status}: {exc.message}"
+
+    def _describe_unreachable(self, exc: _Unreachable) -> str:
+        host = self._base.host
+        if exc.tls:
+            return f"TLS error talking to {host}: {exc.message}"
+        return f"cannot reach {host}: {exc.message}"
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _positive(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000:
+        return value
+    return None
+
+
+def _domain_of(account: str) -> str:
+    acct = account.strip().lstrip("@")
+    return acct.split("@", 1)[1].lower() if "@" in acct else ""
+
+
+def _local_part(account: str) -> str:
+    acct = _acct_of(account)
+    return acct.split("@")[0] if acct else ""
+
+
+def _mentions(text: str, acct: str, local_domain: str) -> bool:
+    """Does `text` already @-mention `acct` (as the server would resolve it)?"""
+    user, _, domain = acct.partition("@")
+    forms = [re.escape(f"{user}@{domain}")] if domain else [re.escape(user), re.escape(f"{user}@{local_domain}")]
+    pattern = rf"(?<![\w@/]){'@'}(?:{'|'.join(forms)})(?![\w@]|[.-]\w)"
+    return re.search(pattern, text, re.IGNORECASE) is not None
+
+
+def _min_id_of(url: str | None) -> str | None:
+    if not url:
+        return None
+    try:
+        return _text_id(URL(url).query.get("min_id"))
+    except ValueError:
+        return None
+
+
+def _error_field(data: Any) -> str:
+    if isinstance(data, dict):
+        for key in ("error_description", "error"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    return ""
+
+
+async def _read_capped(response: aiohttp.ClientResponse, cap: int = MAX_BODY) -> bytes:
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > cap:
+            raise _ApiError(response.status, "the answer is too large", response.headers)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _is_tls(exc: BaseException) -> bool:
+    return isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError) or isinstance(
+        getattr(exc, "os_error", None), ssl.SSLError)
+
+
+def _maybe_sent(exc: BaseException) -> bool:
+    """Could the server have received (and acted on) the request?"""
+    if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.ClientSSLError):
+        return False
+    return not isinstance(exc, ssl.SSLError)
+
+
+def _transport_reason(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        detail = getattr(exc.certificate_error, "verify_message", "") or type(exc.certificate_error).__name__
+        return f"certificate not trusted ({detail})"
+    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
+        # aiohttp's SSL errors are also ssl.SSLError, but the reason is on os_error.
+        detail = getattr(getattr(exc, "os_error", None), "reason", None) or getattr(exc, "reason", None) \
+            or "certificate invalid, expired or for another name"
+        return f"TLS handshake failed ({detail})"
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return "connection timed out"
+    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return "no answer in time"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "unknown host name"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"connection failed ({exc.os_error.strerror or type(exc.os_error).__name__})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "the connection broke mid-answer"
+    return type(exc).__name__
