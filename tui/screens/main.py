@@ -17,6 +17,7 @@ from textual.widgets import Footer, Input, Static
 from store import actions, desk
 from store.db import StoreError, iso
 from store.handover import format_report, handover_report
+from store.lease import current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
 from tui.render import age
@@ -133,9 +134,17 @@ class MainScreen(Screen):
 
         statuses = await self.db(source_statuses)
         self._counts = await self.db(view_counts, self.app.operator)
+        holder = await self.db(current_holder)
         bar = Text()
         bar.append(" mentiondesk ", "bold reverse")
         bar.append(f" {self.app.operator} ", "bold")
+        leadership = self.app.leadership
+        if leadership is not None and leadership.is_leader:
+            bar.append("· ingesting ", "green")
+        elif holder is not None:
+            bar.append(f"· ingest by {holder[0]} ", "dim")
+        elif not self.app.adapters:
+            bar.append("· no ingest running ", "yellow")
         for status in statuses:
             state = status["state"]
             style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
