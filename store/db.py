@@ -89,8 +89,11 @@ def _readonly_check(path: Path) -> None:
         return  # an empty file is a new database
     if header != b"SQLite format 3\x00":
         raise StoreError(f"{path} is not a mentiondesk database (not an SQLite file, or corrupt)")
+    # immutable=1 stops the check from creating -wal/-shm beside a file we may refuse;
+    # with a live -wal the pages there matter, so read through it normally.
+    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro{immutable}", uri=True)
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -44,21 +44,23 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
     """
     now = store.clock()
     stale = iso(now if reclaim_sending else now - STALE_CLAIM)
+    # "webhook" also covers "webhook:instagram" and friends.
+    families = json.dumps(sorted(networks or ()))
     with store.write():
         rows = store.conn.execute(
             """SELECT r.id, r.idem_key, r.text, r.attempts, r.uncertain, m.id, m.network, acc.handle,
                       m.remote_id, m.url, a.handle, m.reply_ref
                FROM replies r JOIN mentions m ON m.id = r.mention_id
                JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
-               WHERE (r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?))
-                  OR (r.state = 'sending' AND r.claimed_at <= ?)
+               WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?))
+                      OR (r.state = 'sending' AND r.claimed_at <= ?))
+                 AND (? IS NULL OR m.network IN (SELECT value FROM json_each(?))
+                      OR substr(m.network, 1, instr(m.network, ':') - 1) IN (SELECT value FROM json_each(?)))
                ORDER BY r.id LIMIT ?""",
-            (iso(now), stale, limit * 4),
+            (iso(now), stale, None if networks is None else 1, families, families, limit),
         ).fetchall()
         claimed = []
         for row in rows:
-            if networks is not None and row[6] not in networks:
-                continue
             store.conn.execute(
                 """UPDATE replies SET state = 'sending', attempts = attempts + 1, claimed_at = ?,
                    uncertain = 1 WHERE id = ?""",
@@ -66,8 +68,6 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
             )
             claimed.append(OutgoingReply(row[0], row[1], row[2], row[3] + 1, bool(row[4]), row[5], row[6],
                                          row[7], row[8], row[9], row[10], json.loads(row[11] or "{}")))
-            if len(claimed) >= limit:
-                break
     return claimed
 
 

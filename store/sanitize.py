@@ -45,7 +45,7 @@ def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -
         text = " ".join(text.split())
     else:
         text = text.strip()
-    return text[:limit]
+    return text[:limit].rstrip()
 
 
 def clean_line(value: object, limit: int = 300) -> str:

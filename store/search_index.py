@@ -76,13 +76,12 @@ def _lowered(text: str) -> str:
 
 def text_terms(text: str) -> set[str]:
     """The distinct terms of a mention's text (what gets indexed)."""
-    low = _lowered(text)
-    terms = set(_TOKEN.findall(low))
-    if low.isascii():
-        return terms
-    for token in [token for token in terms if not token.isascii()]:
-        terms.discard(token)
-        terms.update(fold(token))
+    terms = set(_TOKEN.findall(text.lower().replace("_", " ")))
+    # Emoji make most texts non-ASCII but are not in terms: test the terms.
+    if not "".join(terms).isascii():
+        for token in [token for token in terms if not token.isascii()]:
+            terms.discard(token)
+            terms.update(fold(token))
     return terms
 
 

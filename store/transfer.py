@@ -115,8 +115,8 @@ def _text_field(record: dict, name: str, *, required: bool = False) -> str | Non
     return str(value)
 
 
-def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict]]:
-    """One export line -> (mention, tags, status, replies). Raises BadLine."""
+def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str | None]:
+    """One export line -> (mention, tags, status, replies, received_at). Raises BadLine."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -159,20 +159,24 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict]]:
         root_remote_id=_text_field(record, "root_remote_id"),
         raw=None,
     )
-    return mention, sorted(set(tags)), status, replies
+    cleaned = mention.cleaned()
+    if not cleaned.network or not cleaned.remote_id:
+        raise BadLine("'network' or 'remote_id' is empty once control characters are removed")
+    received_at = clean_line(_text_field(record, "received_at"), 64) or None
+    return cleaned, sorted(set(tags)), status, replies, received_at
 
 
 def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: int = 5000,
                  progress: Callable[[int], None] | None = None) -> ImportReport:
     report = ImportReport()
-    pending: list[tuple[NewMention, list[str], str, list[dict]]] = []
+    pending: list[tuple[NewMention, list[str], str, list[dict], str | None]] = []
 
     def flush() -> None:
         if not pending:
             return
         with store.write():
-            for mention, tags, status, replies in pending:
-                new = insert_mentions(store, [mention], status=status)
+            for mention, tags, status, replies, received_at in pending:
+                new = insert_mentions(store, [mention], status=status, received_at=received_at)
                 if not new:
                     report.duplicates += 1
                     continue

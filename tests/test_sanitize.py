@@ -94,8 +94,6 @@ def test_new_mention_cleaned_cleans_every_network_string():
     assert clean.parent_remote_id is None and clean.root_remote_id is None
 
 
-@pytest.mark.xfail(strict=True, reason="truncating to `limit` after strip() can leave trailing whitespace, "
-                                       "so clean_line/clean_text with a limit are not idempotent")
 @settings(max_examples=200, deadline=None)
 @given(hostile_text, st.integers(min_value=1, max_value=12))
 @example("ab cd", 3)

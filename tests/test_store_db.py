@@ -150,7 +150,6 @@ def test_files_that_are_not_ours_are_refused_untouched(tmp_path, make_file, word
         assert os.listdir(tmp_path) == ["theirs.db"]
 
 
-@pytest.mark.xfail(strict=True, reason="the read-only pre-check of a WAL-mode file creates -wal/-shm and leaves them")
 @pytest.mark.parametrize("make_file", [newer_schema, foreign_sqlite_in_wal_mode], ids=["newer", "foreign-wal"])
 def test_refusing_a_wal_mode_file_leaves_no_sidecar_files(tmp_path, make_file):
     path = tmp_path / "theirs.db"

@@ -95,7 +95,6 @@ def test_export_reads_in_chunks(store, make_mention):
     assert len(list(iter_export(store, chunk=3))) == count_mentions(store) == 7
 
 
-@pytest.mark.xfail(strict=True, reason="import_lines ignores the exported received_at and stamps the import time")
 def test_received_at_round_trips(store, history, fresh, clock):
     text = export_text(store)
     clock.advance(days=30)
@@ -219,8 +218,6 @@ def test_imported_text_is_made_inert(fresh):
     assert (record["replies"][0]["text"], record["replies"][0]["operator"]) == ("ok", "carla")
 
 
-@pytest.mark.xfail(strict=True, reason="a network or remote_id that cleans to nothing is dropped by "
-                                       "insert_mentions and counted as a duplicate instead of a bad line")
 def test_an_id_made_only_of_controls_is_a_bad_line(fresh):
     report = import_lines(fresh, [line(remote_id="\u202e\x1b[0m")], "importer")
     assert report.duplicates == 0

@@ -99,16 +99,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not hasattr(args, name):
             setattr(args, name, None if name == "demo_rate" else False)
 
-    from adapters.accounts import ConfigError, load_config
+    config = None
+    if command in (None, "accounts", "serve"):
+        from adapters.accounts import ConfigError, load_config  # aiohttp: only where networks are
 
-    needs_config = command in (None, "accounts", "serve", "reply")
-    try:
-        config = load_config(config_path) if needs_config else None
-        if command in (None, "serve"):
-            for account in config.accounts:
-                account.secret()  # fail now, in one line, not inside the running console
-    except ConfigError as exc:
-        return fail(str(exc))
+        try:
+            config = load_config(config_path)
+            if command in (None, "serve"):
+                for account in config.accounts:
+                    account.secret()  # fail now, in one line, not inside the running console
+        except ConfigError as exc:
+            return fail(str(exc))
     if args.demo_rate is not None and args.demo_rate <= 0:
         return fail("--demo-rate must be positive")
 

@@ -267,8 +267,12 @@ class MainScreen(Screen):
             await self.db(desk.take_claim, mention_id, operator)
         self._opened_at[mention_id] = await self.db(lambda store: store.now())
         self.inbox.forget({mention_id})
+        draft = self._drafts.get(mention_id)
+        if draft is None and row.network == "mastodon":
+            # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
+            draft = f"{row.author_handle} "
         self.query_one(ReplyComposer).open(mention_id, row.author_handle, self.app.rule_for(row.network),
-                                           self._drafts.get(mention_id, ""))
+                                           draft or "")
 
     async def _renew_claim(self) -> None:
         composer = self.query_one(ReplyComposer)
