@@ -110,3 +110,64 @@ poll_interval = 0.2
         assert len(creates) == 1  # the restart looked, found, and did not send again
     finally:
         await pds.close()
+
+
+async def test_kill_mid_send_on_a_mastodon_server_that_ignores_idempotency_keys(tmp_path):
+    """The key alone would not save us here: the restart must find the post in the thread."""
+    from tests.mastodon_server import TOKEN, FakeMastodon
+
+    server = FakeMastodon()
+    server.honor_idempotency = False  # like several Mastodon-compatible servers
+    await server.start()
+    try:
+        notification = server.add_mention("where is my refund?")
+        db = str(tmp_path / "desk.db")
+        config = tmp_path / "config.toml"
+        config.write_text(f"""
+[[accounts]]
+network = "mastodon"
+server = "{server.base}"
+handle = "@brand@example.social"
+secret_env = "TEST_MASTODON_TOKEN"
+poll_interval = 0.5
+""")
+        env = {**os.environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
+               "MENTIONDESK_OPERATOR": "alice"}
+        first = start_serve(db, str(config), env)
+        try:
+            mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions WHERE network='mastodon'"),
+                                      what="the mention to be ingested"))[0][0]
+            release = server.hold("/api/v1/statuses")
+            server.fail("POST", "/api/v1/statuses", 0, after=True)  # do the work, then drop the answer
+            queued = subprocess.run([sys.executable, "-m", "tui", "--db", db, "reply", str(mention_id),
+                                     "@alice@remote.example sorry, refund is on its way"],
+                                    env=env, capture_output=True, text=True)
+            assert queued.returncode == 0, queued.stderr
+            await until(lambda: [r for r in server.requests if r.method == "POST" and r.path == "/api/v1/statuses"],
+                        what="the send to reach the server")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        server.holds.pop("/api/v1/statuses", None)
+        release.set()
+        await until(lambda: len(server.ours()) == 1, what="the held post to be created")
+        assert rows(db, "SELECT state, uncertain FROM replies") == [("sending", 1)]
+
+        second = start_serve(db, str(config), env)
+        try:
+            await until(lambda: rows(db, "SELECT 1 FROM replies WHERE state = 'sent'"), what="the reply adopted")
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(15) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+        assert len(server.ours()) == 1, "the reply was posted twice"
+        (remote_id,), = rows(db, "SELECT remote_id FROM replies")
+        assert remote_id == server.ours()[0]["uri"]
+        assert server.ours()[0]["in_reply_to_id"] == notification["status"]["id"]
+        sent = rows(db, "SELECT detail FROM events WHERE action = 'reply.sent'")
+        assert len(sent) == 1 and json.loads(sent[0][0])["adopted"] is True
+    finally:
+        await server.stop()
