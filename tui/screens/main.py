@@ -107,7 +107,7 @@ class MainScreen(Screen):
             return
         if self.searching:
             if changes.new_mentions:
-                self._schedule_search()
+                self._schedule_search(refresh=True)
         elif changes.membership_changed:
             await self.load_view(self.view)
         elif changes.new_mentions:
@@ -394,24 +394,30 @@ class MainScreen(Screen):
     def search_submitted(self) -> None:
         self.inbox.focus()
 
-    def _schedule_search(self) -> None:
+    def _schedule_search(self, *, refresh: bool = False) -> None:
+        """Run the query; `refresh` (new mentions arrived) keeps the operator's selection."""
         self._search_seq += 1
-        self.run_worker(self._search(self._search_seq, self.search_text), group="search", exclusive=True)
+        self.run_worker(self._search(self._search_seq, self.search_text, keep_selection=refresh),
+                        group="search", exclusive=True)
 
-    async def _search(self, seq: int, text: str) -> None:
+    async def _search(self, seq: int, text: str, *, keep_selection: bool = False) -> None:
         from store.search import search
 
         await asyncio.sleep(0.08)  # typing: only the last keystroke's query runs
-        if not text.strip():
-            ids = await self.db(view_ids, self.view, self.app.operator)
-            spans = {}
-        else:
-            hits = await self.app.searcher.run(search, text, limit=200)
-            ids = [hit.mention_id for hit in hits]
-            spans = {hit.mention_id: hit.spans for hit in hits}
+        try:
+            if not text.strip():
+                ids = await self.db(view_ids, self.view, self.app.operator)
+                spans = {}
+            else:
+                hits = await self.app.searcher.run(search, text, limit=200)
+                ids = [hit.mention_id for hit in hits]
+                spans = {hit.mention_id: hit.spans for hit in hits}
+        except (sqlite3.Error, StoreError) as exc:
+            self.notify(f"Search failed, database unreachable: {exc}", severity="error", markup=False)
+            return
         if seq != self._search_seq or not self.searching:
             return
-        self.inbox.set_ids(ids, spans=spans, keep_selection=False)
+        self.inbox.set_ids(ids, spans=spans, keep_selection=keep_selection)
         self._update_title()
 
     # -- the shared desk -------------------------------------------------------------
