@@ -194,3 +194,33 @@ async def test_live_arrivals_keep_selection_and_count_when_scrolled(db_path):
         await pilot.press("g")
         assert screen.inbox.new_above == 0
         assert screen.inbox.selected_id == max(screen.inbox.ids)
+
+
+async def test_search_finds_typos_opens_in_split_view_and_escape_returns(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await ready(pilot)
+        before = list(screen.inbox.ids)
+        await pilot.press("slash", *"delivry late")
+        await wait_until(pilot, lambda: screen.searching and 0 < len(screen.inbox.ids) < len(before))
+        first = screen.inbox.selected_id
+        await wait_until(pilot, lambda: screen.query_one("MentionView").detail is not None
+                         and screen.query_one("MentionView").detail.row.id == first)
+        assert "delivery was late" in screen.query_one("MentionView").detail.row.text
+        assert screen.inbox._spans[first]  # matches are highlighted
+        await pilot.press("enter", "j")  # results are a normal list: move, tag...
+        await pilot.press("c")
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM tags")[0][0] == 1)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: not screen.searching and list(screen.inbox.ids) == before)
+
+
+async def test_search_filters_combine_with_text(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await ready(pilot)
+        await pilot.press("c")  # newest (the hostile "Refund now" post) becomes care
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM tags")[0][0] == 1)
+        await pilot.press("slash", *"refund tag:care")
+        await wait_until(pilot, lambda: screen.searching and len(screen.inbox.ids) == 1)
+        assert screen.inbox.ids[0] == query(db_path, "SELECT mention_id FROM tags")[0][0]
