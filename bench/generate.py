@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import sys
 import time
@@ -87,7 +88,8 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
     path.parent.mkdir(parents=True, exist_ok=True)
     store = open_store(path, clock=lambda: START)
     out = jsonl.open("w", encoding="utf-8") if jsonl else None
-    insert_seconds = 0.0
+    insert_seconds = insert_cpu = 0.0
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
     generator = rows(size, seed)
     done = 0
@@ -101,15 +103,18 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
             by_status: dict[str, list[Row]] = {}
             for row in chunk:
                 by_status.setdefault(row.status, []).append(row)
-            tick = time.perf_counter()
+            tick, cpu = time.perf_counter(), time.process_time()
             with store.write() as conn:
                 for status, group in by_status.items():
                     ids = insert_mentions(store, [row.mention for row in group], status=status)
+                    if len(ids) != len(group):
+                        raise SystemExit("duplicate remote ids in generated rows")
                     tag_rows = [(mention_id, tag, "bench", iso(START)) for mention_id, row in zip(ids, group)
                                 for tag in row.tags]
                     conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
                                      tag_rows)
             insert_seconds += time.perf_counter() - tick
+            insert_cpu += time.process_time() - cpu
             done += len(chunk)
             if progress:
                 print(f"\r{done:,}/{size:,} mentions, {done / insert_seconds:,.0f} rows/s inserting",
@@ -123,8 +128,17 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
         store.close()
     if progress:
         print(file=sys.stderr)
-    return {"rows": done, "insert_seconds": insert_seconds, "checkpoint_seconds": checkpoint,
-            "total_seconds": time.perf_counter() - started, "batch": batch}
+    result = {"rows": done, "insert_seconds": insert_seconds, "insert_cpu_seconds": insert_cpu,
+              "checkpoint_seconds": checkpoint, "total_seconds": time.perf_counter() - started,
+              "batch": batch, "seed": seed, "load_before": load_before, "load_after": os.getloadavg()[0],
+              "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
+    build_record(path).write_text(json.dumps(result, indent=1))
+    return result
+
+
+def build_record(path: Path) -> Path:
+    """Where the figures of the build that made `path` are kept."""
+    return path.with_name(path.name + ".build.json")
 
 
 def write_jsonl(path: Path, size: int, *, seed: int = 2024) -> None:

@@ -15,8 +15,10 @@ How a query runs:
    is known without reading text. Groups run best first, newest mention
    first inside a group, until `limit` hits are found: the ranking is exact,
    not a shortlist.
-3. Filters join the FTS query; a filter that leaves few mentions is scored
-   directly from their text instead.
+3. from: and net: are terms of the same FTS query (every mention is indexed
+   with filter terms for its author and network); status: and tag: change
+   over a mention's life, so they join the mentions and tags tables. When
+   one filter alone leaves few mentions, those are scored from their text.
 
 Only the hits' texts are read, to compute match spans for highlighting.
 """
@@ -37,12 +39,13 @@ from rapidfuzz.distance import OSA
 
 from store.db import Store
 from store.query import Filters, Query, parse_query
-from store.search_index import is_vocab_term, term_spans, text_terms
+from store.search_index import AUTHOR_MARK, author_terms, is_vocab_term, network_term, term_spans, text_terms
 
 ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 9
 MAX_WORDS_PER_TERM = 48
 MAX_GROUP_QUERIES = 64
 DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
+TAGGED_DRIVE_MAX = 20_000  # up to this many tagged mentions, a tag: listing starts from the tags
 FALLBACK_POOL = 600
 MAX_LIMIT = 10_000
 
@@ -191,84 +194,96 @@ def vocabulary_for(store: Store) -> Vocabulary:
 
 
 @dataclass(slots=True)
-class _Where:
-    """SQL conditions on `mentions m` for the filters, and how to drive a small set."""
+class _Filter:
+    """from:/net: as an FTS expression over filter terms; status:/tag: as SQL on `mentions m`."""
 
-    sql: str
-    params: list
-    small_source: tuple[str, list] | None  # a subquery of ids, when a filter is selective
-    empty: bool = False
+    match: str | None = None
+    sql: str = ""
+    params: list = field(default_factory=list)
+    authors: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+
+    def keeps(self, handle: str, network: str) -> bool:
+        """The from:/net: part, checked in Python for a mention read from the table."""
+        if self.authors and not self.authors & author_terms(handle):
+            return False
+        return not self.networks or network_term(network) in self.networks
 
 
-def _author_ids(conn: sqlite3.Connection, handles: tuple[str, ...]) -> list[int]:
-    ids: list[int] = []
-    for handle in handles:
-        wanted = handle.lower().lstrip("@")
-        for start in (wanted, "@" + wanted):
-            rows = conn.execute(
-                "SELECT id, handle FROM authors WHERE handle >= ? COLLATE NOCASE "
-                "AND handle < ? COLLATE NOCASE LIMIT 20000",
-                (start, start + "\U0010ffff"),
-            )
-            for author_id, stored in rows:
-                bare = stored.lower().lstrip("@")
-                if bare == wanted or bare.startswith((wanted + "@", wanted + ".")):
-                    ids.append(author_id)
-    return sorted(set(ids))
+def _marks(values: Iterable) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def _filter(filters: Filters) -> _Filter:
+    out = _Filter()
+    parts = []
+    if filters.authors:
+        out.authors = frozenset(AUTHOR_MARK + h.lower().lstrip("@").encode().hex() for h in filters.authors)
+        parts.append(f"({_quote(sorted(out.authors))})")
+    if filters.networks:
+        out.networks = frozenset(network_term(n) for n in filters.networks)
+        parts.append(f"({_quote(sorted(out.networks))})")
+    out.match = " AND ".join(parts) or None
+    conds = []
+    if filters.statuses:
+        conds.append(f"m.status IN ({_marks(filters.statuses)})")
+        out.params += filters.statuses
+    if filters.tags:
+        conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({_marks(filters.tags)}))")
+        out.params += filters.tags
+    out.sql = " AND ".join(conds)
+    return out
 
 
 def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -> int:
     return conn.execute(f"SELECT count(*) FROM ({sql} LIMIT {cap + 1})", params).fetchone()[0]
 
 
-def _where(conn: sqlite3.Connection, filters: Filters) -> _Where:
-    conds: list[str] = []
-    params: list = []
-    sources: list[tuple[str, list]] = []
-
-    def marks(values: Iterable) -> str:
-        return ", ".join("?" for _ in values)
-
-    if filters.authors:
-        author_ids = _author_ids(conn, filters.authors)
-        if not author_ids:
-            return _Where("", [], None, empty=True)
-        conds.append(f"m.author_id IN ({marks(author_ids)})")
-        params += author_ids
-        sources.append((f"SELECT id FROM mentions WHERE author_id IN ({marks(author_ids)})", list(author_ids)))
+def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list[tuple[int, str]] | None:
+    """(id, text) of every mention passing the filters, if one filter alone leaves few."""
+    fts = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
+    sources = []
+    if flt.match:
+        sources.append((fts, [flt.match]))
     if filters.statuses:
-        conds.append(f"m.status IN ({marks(filters.statuses)})")
-        params += filters.statuses
-        sources.append((f"SELECT id FROM mentions WHERE status IN ({marks(filters.statuses)})",
+        sources.append((f"SELECT id FROM mentions WHERE status IN ({_marks(filters.statuses)})",
                         list(filters.statuses)))
-    if filters.networks:
-        conds.append(f"m.network IN ({marks(filters.networks)})")
-        params += filters.networks
-        sources.append((f"SELECT id FROM mentions WHERE network IN ({marks(filters.networks)})",
-                        list(filters.networks)))
     if filters.tags:
-        conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({marks(filters.tags)}))")
-        params += filters.tags
-        sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({marks(filters.tags)})", list(filters.tags)))
-    small = None
-    for sql, source_params in sources:
-        if _bounded_count(conn, sql, source_params, DIRECT_MAX) <= DIRECT_MAX:
-            small = (sql, source_params)
-            break
-    return _Where(" AND ".join(conds), params, small)
+        sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({_marks(filters.tags)})", list(filters.tags)))
+    counted = [(_bounded_count(conn, sql, params, DIRECT_MAX), sql, params) for sql, params in sources]
+    count, sql, params = min(counted, key=lambda item: item[0])
+    if count > DIRECT_MAX:
+        return None
+    where = f" AND {flt.sql}" if flt.sql else ""
+    rows = conn.execute(
+        "SELECT m.id, m.text, a.handle, m.network FROM mentions m NOT INDEXED "
+        f"JOIN authors a ON a.id = m.author_id WHERE m.id IN ({sql}){where}",
+        params + flt.params,
+    ).fetchall()
+    return [(mention_id, text) for mention_id, text, handle, network in rows if flt.keeps(handle, network)]
 
 
-def _filtered_rows(conn: sqlite3.Connection, where: _Where, columns: str, limit: int | None) -> list:
-    """Mentions passing the filters, newest first."""
-    tail = f" LIMIT {int(limit)}" if limit is not None else ""
-    if where.small_source:
-        sql, params = where.small_source
-        return conn.execute(
-            f"SELECT {columns} FROM mentions m WHERE m.id IN ({sql}) AND {where.sql} ORDER BY m.id DESC{tail}",
-            params + where.params,
-        ).fetchall()
-    return conn.execute(f"SELECT {columns} FROM mentions m WHERE {where.sql} ORDER BY m.id DESC{tail}",
-                        where.params).fetchall()
+def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limit: int) -> list[int]:
+    """Newest mentions passing the filters (a query without words)."""
+    where = f" AND {flt.sql}" if flt.sql else ""
+    if flt.match:
+        sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+               f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
+        return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
+    if filters.statuses and not filters.tags and len(filters.statuses) == 1:
+        # The (status, id) index walks one status newest first.
+        sql = "SELECT m.id FROM mentions m INDEXED BY mentions_by_status WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"
+        return [row[0] for row in conn.execute(sql, [filters.statuses[0], limit])]
+    if filters.tags:
+        tagged = ("SELECT mention_id FROM tags WHERE tag IN "
+                  f"({_marks(filters.tags)})")
+        if _bounded_count(conn, tagged, list(filters.tags), TAGGED_DRIVE_MAX) <= TAGGED_DRIVE_MAX:
+            sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({tagged}){where} "
+                   "ORDER BY m.id DESC LIMIT ?")
+            return [row[0] for row in conn.execute(sql, [*filters.tags, *flt.params, limit])]
+    # Broad filters: walk all mentions newest first and stop at `limit`.
+    sql = f"SELECT m.id FROM mentions m NOT INDEXED WHERE 1{where} ORDER BY m.id DESC LIMIT ?"
+    return [row[0] for row in conn.execute(sql, [*flt.params, limit])]
 
 
 # -- ranking -------------------------------------------------------------------
@@ -285,7 +300,8 @@ def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
     return sorted(by_score.items(), key=lambda item: -item[0])
 
 
-def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...]) -> str | None:
+def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...],
+                      also: str | None = None) -> str | None:
     wanted, excluded = [], []
     for term_groups, picked in zip(groups, choice):
         if picked < len(term_groups):
@@ -294,6 +310,8 @@ def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple
             excluded.extend(words)
     if not wanted:
         return None
+    if also:
+        wanted.append(also)
     expression = " AND ".join(wanted)
     if excluded:
         expression = f"({expression}) NOT ({_quote(excluded)})"
@@ -341,36 +359,37 @@ def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, 
     return scored[:limit]
 
 
-def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], where: _Where,
+def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], flt: _Filter,
                      limit: int) -> list[tuple[float, int]]:
     groups = [_groups(c) for c in candidates]
-    if where.sql:
-        sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
-               f"WHERE f.search_fts MATCH ? AND {where.sql} ORDER BY f.rowid DESC LIMIT ?")
+    if flt.sql:
+        select = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+                  f"WHERE f.search_fts MATCH ? AND {flt.sql} ORDER BY f.rowid DESC LIMIT ?")
     else:
-        sql = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
+        select = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
     found: list[tuple[float, int]] = []
     for queries, (score, choice) in enumerate(_choices(groups)):
         if len(found) >= limit or score <= 0:
             return found
         if queries >= MAX_GROUP_QUERIES:
             break
-        expression = _match_expression(groups, choice)
+        expression = _match_expression(groups, choice, flt.match)
         if expression is None:
             continue
-        rows = conn.execute(sql, [expression, *where.params, limit - len(found)]).fetchall()
+        rows = conn.execute(select, [expression, *flt.params, limit - len(found)]).fetchall()
         found.extend((score, row[0]) for row in rows)
     # Pathological queries (many terms, none common): finish from a pool of
     # the newest mentions containing any candidate, scored from their text.
-    everything = {word for c in candidates for word in c}
-    if where.sql:
-        pool_sql = (f"SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
-                    f"WHERE f.search_fts MATCH ? AND {where.sql} ORDER BY f.rowid DESC LIMIT ?")
-    else:
-        pool_sql = ("SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
-                    "WHERE f.search_fts MATCH ? ORDER BY f.rowid DESC LIMIT ?")
-    rows = conn.execute(pool_sql, [_quote(sorted(everything)), *where.params, FALLBACK_POOL]).fetchall()
-    extra = _rank_from_text(rows, candidates, limit - len(found), {mention_id for _, mention_id in found})
+    everything = f"({_quote(sorted({word for c in candidates for word in c}))})"
+    if flt.match:
+        everything = f"{everything} AND {flt.match}"
+    where = f" AND {flt.sql}" if flt.sql else ""
+    pool = conn.execute(
+        "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+        f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
+        [everything, *flt.params, FALLBACK_POOL],
+    ).fetchall()
+    extra = _rank_from_text(pool, candidates, limit - len(found), {mention_id for _, mention_id in found})
     merged = found + extra
     merged.sort(key=lambda item: (-item[0], -item[1]))
     return merged[:limit]
@@ -406,19 +425,17 @@ def search(store: Store, query: str | Query, *, limit: int = 50) -> list[Hit]:
     if parsed.is_empty or limit == 0:
         return []
     conn = store.conn
-    where = _where(conn, parsed.filters) if parsed.filters else _Where("", [], None)
-    if where.empty:
-        return []
+    flt = _filter(parsed.filters)
     if not parsed.terms:
-        rows = _filtered_rows(conn, where, "m.id", limit)
-        return [Hit(row[0], 0.0, []) for row in rows]
+        return [Hit(mention_id, 0.0, []) for mention_id in _filtered_ids(conn, parsed.filters, flt, limit)]
     vocab = vocabulary_for(store)
     with vocab.lock:
         candidates = [vocab.candidates(term) for term in parsed.terms]
-    if where.small_source:
-        ranked = _rank_from_text(_filtered_rows(conn, where, "m.id, m.text", None), candidates, limit)
+    small = _small_set(conn, parsed.filters, flt) if parsed.filters else None
+    if small is not None:
+        ranked = _rank_from_text(small, candidates, limit)
     else:
-        ranked = _rank_with_index(conn, candidates, where, limit)
+        ranked = _rank_with_index(conn, candidates, flt, limit)
     words = {word for c in candidates for word in c}
     texts = _texts(conn, [mention_id for _, mention_id in ranked])
     return [Hit(mention_id, round(score, 3), _spans(texts.get(mention_id, ""), words))

@@ -130,28 +130,62 @@ def is_vocab_term(term: str) -> bool:
     return term.isalpha() or not _DIGIT.search(term)
 
 
-def _fts_rows(rows: Iterable[tuple[int, str]], vocab: set[str]) -> list[tuple[int, str]]:
+# Private-use characters: the tokenizer never makes a term containing one, so
+# these filter terms cannot collide with words of a text.
+AUTHOR_MARK, NETWORK_MARK = "\ue000", "\ue001"
+
+
+def author_terms(handle: str) -> set[str]:
+    """Filter terms a mention by `handle` carries: from:X finds it when X is one of them.
+
+    The handle without its leading @, lowercased, and each of its beginnings
+    that ends before an "@" or "." -- so from:mara finds @mara,
+    @mara@mastodon.social and @mara.bsky.social. Hex keeps the punctuation of
+    handles away from the FTS tokenizer.
+    """
+    bare = handle.strip().lstrip("@").lower()
+    if not bare:
+        return set()
+    cuts = [index for index, char in enumerate(bare) if char in "@." and index > 0]
+    return {AUTHOR_MARK + bare[:cut].encode().hex() for cut in [*cuts, len(bare)]}
+
+
+def network_term(network: str) -> str:
+    return NETWORK_MARK + network.strip().lower().encode().hex()
+
+
+def _fts_rows(rows: Iterable[tuple[int, str, str, str]], vocab: set[str]) -> list[tuple[int, str]]:
+    """(id, text, author_handle, network) -> (id, FTS document)."""
     out = []
-    for mention_id, text in rows:
+    for mention_id, text, handle, network in rows:
         terms = text_terms(text)
-        out.append((mention_id, " ".join(terms)))
         vocab |= terms
+        out.append((mention_id, " ".join([*terms, *author_terms(handle), network_term(network)])))
     return out
+
+
+def _networks(store: Store, ids: list[int]) -> dict[int, str]:
+    return dict(store.conn.execute("SELECT id, network FROM mentions WHERE id BETWEEN ? AND ?",
+                                   (min(ids), max(ids))).fetchall())
 
 
 def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
     """Index (id, text, author_handle, author_name) rows, inside the caller's transaction.
 
-    Authors are found with the from: filter, not by free text, so only the
-    text is indexed.
+    Authors are found with the from: filter, not by free text, so the name
+    is not indexed.
     """
     if not rows:
         return
+    networks = _networks(store, [row[0] for row in rows])
     vocab: set[str] = set()
-    fts_rows = _fts_rows(((row[0], row[1]) for row in rows), vocab)
+    fts_rows = _fts_rows(((row[0], row[1], row[2], networks.get(row[0], "")) for row in rows), vocab)
     store.conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)", fts_rows)
     store.conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)",
                            [(term,) for term in sorted(vocab) if is_vocab_term(term)])
+
+
+_SOURCE = "SELECT m.id, m.text, a.handle, m.network FROM mentions m JOIN authors a ON a.id = m.author_id"
 
 
 def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
@@ -165,7 +199,7 @@ def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
         marks = ", ".join("?" for _ in chunk)
-        rows = store.conn.execute(f"SELECT id, text FROM mentions WHERE id IN ({marks})", chunk).fetchall()
+        rows = store.conn.execute(f"{_SOURCE} WHERE m.id IN ({marks})", chunk).fetchall()
         store.conn.executemany(
             "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
             _fts_rows(rows, set()),
@@ -181,11 +215,12 @@ def rebuild_index(store: Store, *, batch: int = 20_000) -> int:
     store.conn.execute("DELETE FROM search_vocab")
     done, last = 0, 0
     while True:
-        rows = store.conn.execute(
-            "SELECT id, text FROM mentions WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
-        ).fetchall()
+        rows = store.conn.execute(f"{_SOURCE} WHERE m.id > ? ORDER BY m.id LIMIT ?", (last, batch)).fetchall()
         if not rows:
             return done
-        index_mentions(store, [(mention_id, text, "", "") for mention_id, text in rows])
+        vocab: set[str] = set()
+        store.conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)", _fts_rows(rows, vocab))
+        store.conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)",
+                               [(term,) for term in sorted(vocab) if is_vocab_term(term)])
         done += len(rows)
         last = rows[-1][0]

@@ -5,7 +5,9 @@ and folds each mention in Python and writes the distinct terms separated by
 spaces. FTS5's `ascii` tokenizer then splits on the spaces only (every
 non-ASCII character is a token character to it), so the index, the query
 side and the in-memory vocabulary agree on what a term is, whatever the
-Unicode version of the SQLite build. `detail='none'` and `columnsize=0`
+Unicode version of the SQLite build. Each row also carries filter terms
+for its author and network (see store.search_index.filter_terms), so from:
+and net: are intersections inside FTS5. `detail='none'` and `columnsize=0`
 keep just term -> mention ids, which is all the search reads (match spans
 are computed from the text of the few hits).
 """
@@ -21,6 +23,4 @@ CREATE TABLE search_vocab (
     id INTEGER PRIMARY KEY,
     term TEXT NOT NULL UNIQUE
 );
--- from:@handle is matched case-insensitively.
-CREATE INDEX authors_by_handle_nocase ON authors (handle COLLATE NOCASE);
 """

@@ -14,6 +14,7 @@ from bench.truth import BruteForce, recall_at
 from store.actions import set_status, set_tag
 from store.db import open_store
 from store.ingest import insert_mentions
+import store.search as search_module
 from store.search import Hit, search
 from store.search_index import rebuild_index, unindex_mentions
 
@@ -48,6 +49,15 @@ def desk(store):
     set_status(store, ids["exact"], "done", "op")
     set_status(store, ids["other"], "done", "op")
     return ids
+
+
+@pytest.fixture(params=["small sets from text", "everything through the index"])
+def plan(request, monkeypatch):
+    """Run a test both ways a filtered query can be answered."""
+    if request.param != "small sets from text":
+        monkeypatch.setattr(search_module, "DIRECT_MAX", -1)
+        monkeypatch.setattr(search_module, "TAGGED_DRIVE_MAX", -1)
+    return request.param
 
 
 def found(hits: list[Hit]) -> list[int]:
@@ -106,7 +116,7 @@ def test_spans_point_at_the_matched_words(store, desk):
         assert [TEXTS[key][start:end] for start, end in hit.spans] == words
 
 
-def test_filters_alone_list_newest_first(store, desk):
+def test_filters_alone_list_newest_first(store, desk, plan):
     assert found(search(store, "tag:care")) == [desk["late"], desk["exact"]]
     assert found(search(store, "status:done")) == [desk["other"], desk["exact"]]
     assert found(search(store, "net:demo")) == [desk["accent"], desk["fr"], desk["late"], desk["other"]]
@@ -114,18 +124,18 @@ def test_filters_alone_list_newest_first(store, desk):
 
 
 @pytest.mark.parametrize("handle", ["@mara_k", "mara_k", "MARA_K", "@Mara_K@mastodon.social"])
-def test_from_matches_handles_with_or_without_at_any_case(store, desk, handle):
+def test_from_matches_handles_with_or_without_at_any_case(store, desk, handle, plan):
     expected = [desk["exact"]] if "@mastodon" in handle else [desk["other"], desk["exact"]]
     assert found(search(store, f"from:{handle}")) == expected
 
 
-def test_from_matches_bluesky_and_webhook_handles(store, desk):
+def test_from_matches_bluesky_and_webhook_handles(store, desk, plan):
     assert found(search(store, "from:tom")) == [desk["typo"]]
     assert found(search(store, "from:@ana")) == [desk["late2"], desk["late"]]
     assert search(store, "from:@nobody") == []
 
 
-def test_filters_combine_with_each_other_and_with_text(store, desk):
+def test_filters_combine_with_each_other_and_with_text(store, desk, plan):
     assert found(search(store, "tag:care status:open")) == [desk["late"]]
     assert found(search(store, "tag:care refund")) == [desk["exact"]]
     assert found(search(store, "status:open refund")) == [desk["typo"]]
@@ -133,6 +143,15 @@ def test_filters_combine_with_each_other_and_with_text(store, desk):
     assert found(search(store, "status:open status:done tag:marketing tag:care")) == [
         desk["late"], desk["other"], desk["exact"]]
     assert search(store, "net:mastodon delivery") == []
+    assert found(search(store, "tag:care net:demo late")) == [desk["late"]]
+    assert found(search(store, "tag:care from:ana delivery")) == [desk["late"]]
+    assert found(search(store, "tag:care from:tara delivery")) == []
+    # The tagged "refund" mention is by @Mara_K on mastodon: both filters must exclude it.
+    assert found(search(store, "tag:care refund")) == [desk["exact"]]
+    assert search(store, "tag:care net:demo refund") == []
+    assert search(store, "tag:care from:ana refund") == []
+    assert search(store, "tag:marketing from:ana phone") == []
+    assert found(search(store, "tag:marketing from:MARA_K phone")) == [desk["other"]]
 
 
 HOSTILE = ['"', '""', "'", "(", ")", "*", "refund*", "NEAR", "NEAR(a b)", "a NEAR/2 b", "-", "-refund",
@@ -218,7 +237,7 @@ def test_ranking_equals_brute_force_scoring(history):
             assert hit.score == pytest.approx(expected[hit.mention_id], abs=1e-3), query
 
 
-def test_filtered_ranking_equals_brute_force_scoring(history):
+def test_filtered_ranking_equals_brute_force_scoring(history, plan):
     store, texts = history
     truth = BruteForce(texts.items())
     conn = store.conn
