@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from adapters.base import Adapter
 
 NETWORKS = ("mastodon", "bluesky", "webhook")
@@ -126,8 +124,8 @@ def load_config(path: Path | str) -> Config:
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
 
 
-def build_adapter(account: Account, session: aiohttp.ClientSession) -> Adapter:
-    """The adapter for one account; reads its secret now (ConfigError if missing)."""
+def build_adapter(account: Account, session) -> Adapter:
+    """The adapter for one account (session: an aiohttp.ClientSession); reads its secret now."""
     options = account.options
     if account.network == "mastodon":
         from adapters.mastodon import MastodonAdapter

@@ -121,11 +121,16 @@ class MentionDetail:
     claim_expires: str | None = None
 
 
-def view_ids(store: Store, view: str, operator: str = "") -> array:
-    """All ids in a view, newest first, as a compact array (8 bytes per mention)."""
+def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None) -> array:
+    """Ids in a view, newest first, as a compact array (8 bytes per mention).
+
+    `limit` gives the first screenful fast; the whole view of a million-row
+    history takes about a second and is loaded after it.
+    """
     spec = VIEWS[view]
     ids = array("q")
-    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC",
+    tail = f" LIMIT {int(limit)}" if limit is not None else ""
+    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC{tail}",
                                 {"operator": operator})
     while chunk := cursor.fetchmany(50_000):
         ids.extend(row[0] for row in chunk)
@@ -141,8 +146,16 @@ def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -
 
 
 def view_counts(store: Store, operator: str = "") -> dict[str, int]:
-    return {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
-            for name, spec in VIEWS.items()}
+    """How many mentions each view holds.
+
+    Open work is a small slice of a long history, so the open views are
+    counted directly; "done" is derived instead of scanning most of the table.
+    """
+    counts = {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
+              for name, spec in VIEWS.items() if name not in ("done", "all")}
+    counts["all"] = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
+    counts["done"] = counts["all"] - counts["open"]
+    return counts
 
 
 _ROW_SQL = """

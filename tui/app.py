@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
-import aiohttp
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for
-from adapters.http import USER_AGENT
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.worker import StoreWorker
@@ -32,7 +30,7 @@ class ConsoleApp(App):
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
-                 adapter_factory: Callable[[aiohttp.ClientSession], list[Adapter]] | None = None) -> None:
+                 adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None) -> None:
         super().__init__()
         self.db_path = db_path
         self.operator = operator
@@ -46,7 +44,7 @@ class ConsoleApp(App):
         self.leadership: Leadership | None = None
         self._leader_ttl = leader_ttl
         self._adapter_factory = adapter_factory
-        self._session: aiohttp.ClientSession | None = None
+        self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -54,8 +52,7 @@ class ConsoleApp(App):
     async def on_mount(self) -> None:
         if self._adapter_factory is not None:
             # aiohttp sessions belong to the running loop: build network adapters here.
-            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
-            self.adapters += self._adapter_factory(self._session)
+            self.adapters += self._adapter_factory(self._http_session)
         if self.adapters:
             # Every console contends for the ingest lease; only the holder runs
             # the adapters and the sender, so two consoles never double-ingest.
@@ -74,6 +71,17 @@ class ConsoleApp(App):
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
+
+    def _http_session(self):
+        """The shared HTTP session, created on first use: aiohttp costs ~0.4 s to import,
+        which a console on the demo stream alone should not pay at start."""
+        if self._session is None:
+            import aiohttp
+
+            from adapters.http import USER_AGENT
+
+            self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
+        return self._session
 
     def rule_for(self, network: str) -> TextRule:
         live = {adapter.network: adapter.text_rule for adapter in self.adapters}

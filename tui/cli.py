@@ -73,13 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _adapter_builder(config, args):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
-    from adapters.accounts import build_adapter
 
     demo = not args.no_demo and (args.demo or (config.demo if config.demo is not None else not config.accounts))
     rate = args.demo_rate if args.demo_rate is not None else (config.demo_rate or 30.0)
 
-    def build(session):
-        adapters = [build_adapter(account, session) for account in config.accounts]
+    def build(get_session):
+        from adapters.accounts import build_adapter
+
+        adapters = [build_adapter(account, get_session()) for account in config.accounts]
         if demo:
             from adapters.demo import DemoAdapter
 

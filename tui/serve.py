@@ -18,7 +18,7 @@ from store.worker import StoreWorker
 log = logging.getLogger("mentiondesk.serve")
 
 
-async def serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adapter]], *,
+async def serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSession]], list[Adapter]], *,
                 ttl: float | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -26,7 +26,7 @@ async def serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adap
         loop.add_signal_handler(signum, stop.set)
     worker = StoreWorker(db_path, name="serve")
     async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
-        adapters = build(session)
+        adapters = build(lambda: session)
         options = {"ttl": ttl} if ttl else {}
         leadership = Leadership(
             worker, adapters, holder=holder_name("serve"),
@@ -44,7 +44,7 @@ async def serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adap
     return 0
 
 
-def run_serve(db_path: str, build: Callable[[aiohttp.ClientSession], list[Adapter]]) -> int:
+def run_serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSession]], list[Adapter]]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s mentiondesk serve: %(message)s")
     return asyncio.run(serve(db_path, build))

@@ -26,6 +26,7 @@ from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
 from tui.widgets.mention_view import MentionView
 
+FIRST_PAGE = 200
 VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
 
 
@@ -172,9 +173,19 @@ class MainScreen(Screen):
         self.query_one("#inbox-title", Static).update(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        if not keep_selection:
+            # First screenful now, the rest (a second for a million rows) right after.
+            first = await self.db(view_ids, view, self.app.operator, FIRST_PAGE)
+            self.view = view
+            self.inbox.set_ids(first, keep_selection=False)
+            self._update_title()
+            if len(first) < FIRST_PAGE:
+                return
         ids = await self.db(view_ids, view, self.app.operator)
+        if self.searching or (not keep_selection and self.view != view):
+            return
         self.view = view
-        self.inbox.set_ids(ids, keep_selection=keep_selection)
+        self.inbox.set_ids(ids, keep_selection=True)
         self._update_title()
 
     # -- messages from the inbox ------------------------------------------
