@@ -101,7 +101,7 @@ class MainScreen(Screen):
         if initial:
             self._marks = await self.db(marks_now)
             await self.load_view(self.view, keep_selection=False)
-            await self._refresh_topbar()
+            self.run_worker(self._refresh_topbar(), group="topbar")  # counts must not delay the first rows
             return
         changes, self._marks = await self.db(poll, self._marks, force=force)
         if changes.empty:
@@ -133,9 +133,10 @@ class MainScreen(Screen):
     async def _refresh_topbar(self) -> None:
         from store.ingest import source_statuses
 
-        statuses = await self.db(source_statuses)
-        self._counts = await self.db(view_counts, self.app.operator)
-        holder = await self.db(current_holder)
+        # Counting is the slowest read on a long history: its own connection and thread.
+        statuses = await self.app.searcher.run(source_statuses)
+        self._counts = await self.app.searcher.run(view_counts, self.app.operator)
+        holder = await self.app.searcher.run(current_holder)
         bar = Text()
         bar.append(" mentiondesk ", "bold reverse")
         bar.append(f" {self.app.operator} ", "bold")
