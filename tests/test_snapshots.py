@@ -27,6 +27,7 @@ async def settled(pilot) -> MainScreen:
         return (view.detail is not None and view.detail.row.id == screen.inbox.selected_id
                 and all(screen.inbox.row(i) is not None for i in visible))
     await wait_until(pilot, ready)
+    await pilot.app.workers.wait_for_complete()  # the top bar's counts load in a worker
     await pilot.pause()
     return pilot.app.screen
 
