@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
+import threading
 import random
 import re
 import zlib
@@ -142,6 +143,7 @@ class DemoAdapter(Adapter):
         self._sent: dict[str, SentReply] = {}
         self._failures: dict[str, int] = {}
         self._answers: list[tuple[datetime, int, _Answer]] = []
+        self._answers_lock = threading.Lock()
         self._answer_order = 0
 
     @property
@@ -303,8 +305,11 @@ class DemoAdapter(Adapter):
                           lang=lang, reply_ref=reply_ref, raw=raw)
 
     def _next_mention(self, n: int, created: datetime) -> NewMention:
-        if self._answers and self._answers[0][0] <= created and self._is_leaf(n):
-            return self._mention(n, created, heapq.heappop(self._answers)[2])
+        with self._answers_lock:  # replies plan answers from the event loop meanwhile
+            answer = (heapq.heappop(self._answers)[2]
+                      if self._answers and self._answers[0][0] <= created and self._is_leaf(n) else None)
+        if answer is not None:
+            return self._mention(n, created, answer)
         return self._mention(n, created)
 
     async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
@@ -323,13 +328,21 @@ class DemoAdapter(Adapter):
                 elapsed = due
             await self._sleep(max(due - elapsed, self._tick))
             elapsed = (self._clock() - start).total_seconds() + 1e-3  # absorb microsecond rounding
-            mentions = []
-            while due <= elapsed and len(mentions) < MAX_BATCH:
-                mentions.append(self._next_mention(n, start + timedelta(seconds=due)))
-                n += 1
-                due += self._post(n).gap
+            if due > elapsed:
+                continue
+            # Making posts is CPU work (~0.1 ms each): at thousands a second it would stall
+            # the event loop the console runs on, so it happens on a worker thread.
+            mentions, n, due = await asyncio.to_thread(self._make_batch, n, due, elapsed, start)
             if mentions:
                 yield Batch(mentions=mentions, cursor=str(n - 1))
+
+    def _make_batch(self, n: int, due: float, elapsed: float, start: datetime) -> tuple[list[NewMention], int, float]:
+        mentions = []
+        while due <= elapsed and len(mentions) < MAX_BATCH:
+            mentions.append(self._next_mention(n, start + timedelta(seconds=due)))
+            n += 1
+            due += self._post(n).gap
+        return mentions, n, due
 
     # --- replies -----------------------------------------------------------
 
@@ -394,6 +407,7 @@ class DemoAdapter(Adapter):
         good = rng.random() < (0.6 if group == "care" else 0.85)
         text = content.answer_to_brand(rng, group, good, author, lang, self._brand)
         due = self._clock() + timedelta(seconds=rng.uniform(4.0, 60.0))
-        self._answer_order += 1
-        heapq.heappush(self._answers, (due, self._answer_order,
-                                       _Answer(text, author, lang, group, sent.remote_id, root)))
+        with self._answers_lock:
+            self._answer_order += 1
+            heapq.heappush(self._answers, (due, self._answer_order,
+                                           _Answer(text, author, lang, group, sent.remote_id, root)))

@@ -11,7 +11,6 @@ import fcntl
 import os
 import pty
 import select
-import shutil
 import signal
 import sqlite3
 import statistics
@@ -20,6 +19,11 @@ import sys
 import termios
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.copydb import copy_db, remove_db  # noqa: E402
 
 TARGET_S = 0.4
 
@@ -65,15 +69,13 @@ def launch_once(db: Path, marker: bytes, timeout: float = 30.0) -> float:
 
 def measure(db_path: Path, size: int, runs: int = 5) -> list[tuple[str, str, str]]:
     # A copy: the console writes (WAL, seen flags) and the benchmark DB must stay as built.
-    copy = db_path.with_name(db_path.stem + ".coldstart.db")
-    shutil.copyfile(db_path, copy)
+    copy = copy_db(db_path, db_path.with_name(db_path.stem + ".coldstart.db"))
     try:
         marker = _newest_handle(copy).encode()
         launch_once(copy, marker)  # warm the OS page cache: "cold" is the process, not the disk
         times = [launch_once(copy, marker) for _ in range(runs)]
     finally:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        remove_db(copy)
     return [(
         f"cold start to first painted inbox ({runs} launches in a pty), median / max",
         f"{statistics.median(times):.2f} / {max(times):.2f} s",
