@@ -105,7 +105,11 @@ def start_serve(home: Path, db: Path | str, log: Path, *, rate: float, ttl: floa
 
 
 def query(db: Path | str, sql: str, *params: Any) -> list[tuple]:
-    """Read through a connection of our own, as an observer in yet another process would."""
+    """Read through a short-lived connection of our own.
+
+    It shares this process's view of the file (SQLite pools a process's locks and WAL index
+    per file); to see what *another* process sees, use the `sql` worker instead.
+    """
     conn = sqlite3.connect(str(db), timeout=5)
     try:
         return conn.execute(sql, params).fetchall()
@@ -264,6 +268,15 @@ def _settle(db: str, spec: str) -> dict:
         store.close()
 
 
+def _sql(db: str, sql: str) -> dict:
+    """What a process with no other connection to the file reads."""
+    conn = sqlite3.connect(db, timeout=5)
+    try:
+        return {"rows": conn.execute(sql).fetchall()}
+    finally:
+        conn.close()
+
+
 def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outdir: str, seed: str) -> dict:
     """Hammer the shared file with operator actions for `seconds`, logging each one that committed.
 
@@ -326,6 +339,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
 
 async def _console_unreadable(db: str) -> dict:
     """A running console whose file turns unreadable: every error must be a notification."""
+    from store.worker import StoreWorker
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
 
@@ -342,7 +356,11 @@ async def _console_unreadable(db: str) -> dict:
         screen = app.screen
         await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]))
         os.chmod(db, 0)
-        # The search thread opens its connection on first use, so it meets the locked file.
+        # Connections already open keep working; one opened from now on meets the locked file.
+        # Which of the console's threads opens late is a detail of its start-up, so make it the
+        # search thread's: a fresh worker, as after a reconnect.
+        stale, app.searcher = app.searcher, StoreWorker(db, name="search")
+        stale.close()
         await pilot.press("slash", *"refund")
         deadline = time.monotonic() + 3
         while not seen and app.return_code is None and time.monotonic() < deadline:
@@ -358,6 +376,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _desk(*rest)
     elif kind == "ingest":
         result = _ingest(*rest)
+    elif kind == "sql":
+        result = _sql(*rest)
     elif kind == "settle":
         result = _settle(*rest)
     elif kind == "writer":

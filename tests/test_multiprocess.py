@@ -50,6 +50,11 @@ pytestmark = pytest.mark.serial
 
 LEASE_TTL = 2.0
 
+LOCKS_BUG = ("store.db._readonly_check opens the database file with a plain open() and closes it; closing any "
+             "descriptor drops every POSIX lock this process holds on the file, so a console's second connection "
+             "(search/top bar, ingest) cancels the first one's SHARED lock: another process's last close then "
+             "checkpoints and deletes the WAL under it, and the console goes stale, loses writes, corrupts indexes")
+
 
 def one_line_refusal(result: subprocess.CompletedProcess) -> str:
     assert result.returncode != 0
@@ -79,6 +84,7 @@ async def within(pilot, condition, seconds: float, what: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.xfail(strict=True, reason=LOCKS_BUG)
 async def test_console_shows_changes_from_other_processes_within_a_second(tmp_path):
     db = tmp_path / "desk.db"
     seed(str(db))
@@ -128,6 +134,31 @@ async def test_console_shows_changes_from_other_processes_within_a_second(tmp_pa
             lags.append(await within(pilot, shown, 1.0, what))  # counted from the writer's exit
         assert max(lags) < 1.0
     assert query(db, "SELECT id FROM mentions WHERE id IN (32, 33)") == [(32,), (33,)]
+
+
+@pytest.mark.xfail(strict=True, reason=LOCKS_BUG)
+def test_a_second_connection_in_one_process_keeps_the_first_in_sync(tmp_path):
+    """What every console does: several connections (ui, search, ingest) to one file in one process."""
+    db = tmp_path / "desk.db"
+    seed(str(db), 5, hostile=False)
+    ui = open_store(db)
+    later = open_store(db)  # opened after the first, as the console's other threads do
+    try:
+        for mention_id in (1, 2):  # operators elsewhere: each command opens, commits, closes
+            result = run_cli(tmp_path, db, "tag", str(mention_id), "care", operator="ann")
+            assert result.returncode == 0, result.stderr
+        ui_sees = ui.conn.execute("SELECT mention_id FROM tags ORDER BY mention_id").fetchall()
+        actions.set_tag(ui, 3, "marketing", True, "watcher")
+        others_see = run_worker(tmp_path, "sql", db, "SELECT mention_id, operator FROM tags ORDER BY mention_id")
+    finally:
+        later.close()
+        ui.close()
+    after_close = run_worker(tmp_path, "sql", db, "SELECT mention_id, operator FROM tags ORDER BY mention_id")
+    integrity = run_worker(tmp_path, "sql", db, "PRAGMA integrity_check")
+    assert ui_sees == [(1,), (2,)], "the console sees what other operators did"
+    assert others_see["rows"] == [[1, "ann"], [2, "ann"], [3, "watcher"]], "others see what the console did"
+    assert after_close["rows"] == [[1, "ann"], [2, "ann"], [3, "watcher"]]
+    assert integrity["rows"] == [["ok"]]
 
 
 # -- 2. leader failover ----------------------------------------------------------------------------
