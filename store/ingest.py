@@ -30,14 +30,26 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
     A mention already stored (same network + remote id) is skipped, so
     replays after reconnects, crashes or re-imports are harmless.
     """
-    received = received_at or store.now()
-    new_ids: list[int] = []
+    ids = insert_rows(store, ((mention, status, received_at) for mention in mentions))
+    return [mention_id for mention_id in ids if mention_id is not None]
+
+
+def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], *,
+                cleaned: bool = False) -> list[int | None]:
+    """(mention, status, received_at) rows -> the new id of each, or None for a duplicate.
+
+    `cleaned`: the caller already ran NewMention.cleaned() (import does, to
+    report bad lines), so the text is not scanned twice.
+    """
+    now = store.now()
+    result: list[int | None] = []
     indexed: list[tuple[int, str, str, str]] = []
     authors: dict[tuple[str, str], int] = {}
     accounts: dict[tuple[str, str], int] = {}
-    for mention in mentions:
-        m = mention.cleaned()
+    for mention, status, received_at in rows:
+        m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:
+            result.append(None)
             continue
         akey = (m.network, m.account)
         if akey not in accounts:
@@ -52,17 +64,19 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (network, remote_id) DO NOTHING""",
             (m.network, m.remote_id, accounts[akey], authors[hkey], m.text, m.url, m.lang,
-             m.created_at, received, m.parent_remote_id, m.root_remote_id, status,
+             m.created_at, received_at or now, m.parent_remote_id, m.root_remote_id, status,
              # ASCII JSON: a payload may hold lone surrogates that SQLite cannot encode as text.
              json.dumps(m.reply_ref),
              json.dumps(m.raw, default=str) if m.raw is not None else None),
         )
         if cursor.rowcount:
             mention_id = cursor.lastrowid
-            new_ids.append(mention_id)
+            result.append(mention_id)
             indexed.append((mention_id, m.text, m.author_handle, m.author_name))
+        else:
+            result.append(None)
     index_mentions(store, indexed)
-    return new_ids
+    return result
 
 
 def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: str | None) -> list[int]:

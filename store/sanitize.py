@@ -30,6 +30,11 @@ _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f"
     "\u061c\u2028\u2029\ufeff\ufff9-\ufffb\ud800-\udfff]"
 )
+# Any character either pass above could touch (ESC, C0 and C1 included).
+_SUSPECT = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f"
+    "\u061c\u2028\u2029\ufeff\ufff9-\ufffb\ud800-\udfff\r]"
+)
 
 
 def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -> str:
@@ -37,10 +42,12 @@ def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _ESCAPES.sub("", text)
-    text = _CONTROLS.sub("", text)
-    text = unicodedata.normalize("NFC", text)
+    if _SUSPECT.search(text):  # most text has nothing to strip: skip the costly passes
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = _ESCAPES.sub("", text)
+        text = _CONTROLS.sub("", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     if not multiline:
         text = " ".join(text.split())
     else:

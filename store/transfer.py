@@ -18,7 +18,7 @@ from typing import IO, Any
 from store.actions import TAGS
 from store.db import Store
 from store.events import log_event
-from store.ingest import insert_mentions
+from store.ingest import insert_rows
 from store.keys import new_reply_key
 from store.records import NewMention
 from store.sanitize import clean_line, clean_text
@@ -175,22 +175,23 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
         if not pending:
             return
         with store.write():
-            for mention, tags, status, replies, received_at in pending:
-                new = insert_mentions(store, [mention], status=status, received_at=received_at)
-                if not new:
+            ids = insert_rows(store, ((mention, status, received) for mention, _, status, _, received in pending),
+                              cleaned=True)
+            seen = []
+            for mention_id, (_, tags, status, replies, _) in zip(ids, pending):
+                if mention_id is None:
                     report.duplicates += 1
                     continue
-                mention_id = new[0]
                 report.imported += 1
-                for tag in tags:
-                    store.conn.execute(
-                        "INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
-                        (mention_id, tag, operator, store.now()),
-                    )
+                store.conn.executemany(
+                    "INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
+                    [(mention_id, tag, operator, store.now()) for tag in tags],
+                )
                 for reply in replies:
                     _insert_reply(store, mention_id, reply, operator)
                 if status == "done" or tags or replies:
-                    store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
+                    seen.append((mention_id,))
+            store.conn.executemany("UPDATE mentions SET seen = 1 WHERE id = ?", seen)
             log_event(store, operator, "import.batch", None, imported=report.imported)
         pending.clear()
 
