@@ -55,7 +55,7 @@ class Leadership:
         log.info("%s is the ingest leader", self.holder)
         self._on_change(True)
 
-    async def _step_down(self) -> None:
+    async def _step_down(self, *, notify: bool = True) -> None:
         if self._sender_task:
             self._sender_task.cancel()
             await asyncio.gather(self._sender_task, return_exceptions=True)
@@ -66,7 +66,8 @@ class Leadership:
         self.sender = None
         if self.is_leader:
             self.is_leader = False
-            self._on_change(False)
+            if notify:  # stopping is not losing the lease to someone else
+                self._on_change(False)
 
     def wake_sender(self) -> None:
         if self.sender:
@@ -90,7 +91,7 @@ class Leadership:
                     pass
         finally:
             was_leader = self.is_leader
-            await self._step_down()
+            await self._step_down(notify=False)
             if was_leader:
                 try:
                     await self.worker.run(release, self.holder)

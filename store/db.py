@@ -78,17 +78,15 @@ class Store:
 
 def _readonly_check(path: Path) -> None:
     """Refuse a file we must not touch, without writing to it."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except PermissionError:
-        raise StoreError(f"cannot read database {path}: permission denied") from None
-    except IsADirectoryError:
-        raise StoreError(f"database path {path} is a directory") from None
-    if not header:
+    # Never open() the file ourselves: closing that descriptor would drop every POSIX lock
+    # this process's SQLite connections hold on it, and another process would then delete
+    # the WAL under them. SQLite shares its own descriptors safely, so only it reads the file.
+    if path.is_dir():
+        raise StoreError(f"database path {path} is a directory")
+    if not os.access(path, os.R_OK):
+        raise StoreError(f"cannot read database {path}: permission denied")
+    if path.stat().st_size == 0:
         return  # an empty file is a new database
-    if header != b"SQLite format 3\x00":
-        raise StoreError(f"{path} is not a mentiondesk database (not an SQLite file, or corrupt)")
     # immutable=1 stops the check from creating -wal/-shm beside a file we may refuse;
     # with a live -wal the pages there matter, so read through it normally.
     immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
@@ -100,6 +98,8 @@ def _readonly_check(path: Path) -> None:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StoreError(f"{path} is not a mentiondesk database (not an SQLite file, or corrupt)") from None
         raise StoreError(f"{path} is corrupt or unreadable: {exc}") from None
     if version > SCHEMA_VERSION:
         raise StoreError(

@@ -50,10 +50,6 @@ pytestmark = pytest.mark.serial
 
 LEASE_TTL = 2.0
 
-LOCKS_BUG = ("store.db._readonly_check opens the database file with a plain open() and closes it; closing any "
-             "descriptor drops every POSIX lock this process holds on the file, so a console's second connection "
-             "(search/top bar, ingest) cancels the first one's SHARED lock: another process's last close then "
-             "checkpoints and deletes the WAL under it, and the console goes stale, loses writes, corrupts indexes")
 
 
 def one_line_refusal(result: subprocess.CompletedProcess) -> str:
@@ -84,7 +80,6 @@ async def within(pilot, condition, seconds: float, what: str) -> float:
     return time.monotonic() - started
 
 
-@pytest.mark.xfail(strict=True, reason=LOCKS_BUG)
 async def test_console_shows_changes_from_other_processes_within_a_second(tmp_path):
     db = tmp_path / "desk.db"
     seed(str(db))
@@ -136,7 +131,6 @@ async def test_console_shows_changes_from_other_processes_within_a_second(tmp_pa
     assert query(db, "SELECT id FROM mentions WHERE id IN (32, 33)") == [(32,), (33,)]
 
 
-@pytest.mark.xfail(strict=True, reason=LOCKS_BUG)
 def test_a_second_connection_in_one_process_keeps_the_first_in_sync(tmp_path):
     """What every console does: several connections (ui, search, ingest) to one file in one process."""
     db = tmp_path / "desk.db"
@@ -257,8 +251,6 @@ def test_a_paused_leader_that_wakes_up_steps_down_without_a_gap(tmp_path):
         assert "Traceback" not in text and "locked" not in text, text
 
 
-@pytest.mark.xfail(strict=True, reason="Leadership calls on_change(False) while stopping, and serve logs it as "
-                                       "'following: another process leads' on every clean shutdown")
 def test_serve_stopped_by_sigterm_does_not_say_another_process_leads(tmp_path):
     db = tmp_path / "desk.db"
     log = tmp_path / "serve.log"
