@@ -23,31 +23,38 @@ def _require_mention(store: Store, mention_id: int) -> None:
 
 def set_tag(store: Store, mention_id: int, tag: str, on: bool, operator: str) -> bool:
     """Set or clear a tag; returns whether anything changed."""
-    if tag not in TAGS:
-        raise ActionError(f"unknown tag {tag!r}: use one of {', '.join(TAGS)}")
     with store.write():
-        _require_mention(store, mention_id)
-        if on:
-            changed = store.conn.execute(
-                "INSERT OR IGNORE INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
-                (mention_id, tag, operator, store.now()),
-            ).rowcount
-        else:
-            changed = store.conn.execute(
-                "DELETE FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)
-            ).rowcount
-        if changed:
-            log_event(store, operator, "tag.add" if on else "tag.remove", mention_id, tag=tag)
-    return bool(changed)
+        return _set_tag(store, mention_id, tag, on, operator)
 
 
 def toggle_tag(store: Store, mention_id: int, tag: str, operator: str) -> bool:
-    """Flip a tag; returns whether it is now set."""
-    present = store.conn.execute(
-        "SELECT 1 FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)
-    ).fetchone() is not None
-    set_tag(store, mention_id, tag, not present, operator)
+    """Flip a tag; returns whether it is now set.
+
+    Read and write share one transaction, so two consoles toggling at once
+    end up with one change each, never both "tagged".
+    """
+    with store.write():
+        present = store.conn.execute(
+            "SELECT 1 FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)
+        ).fetchone() is not None
+        _set_tag(store, mention_id, tag, not present, operator)
     return not present
+
+
+def _set_tag(store: Store, mention_id: int, tag: str, on: bool, operator: str) -> bool:
+    if tag not in TAGS:
+        raise ActionError(f"unknown tag {tag!r}: use one of {', '.join(TAGS)}")
+    _require_mention(store, mention_id)
+    if on:
+        changed = store.conn.execute(
+            "INSERT OR IGNORE INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
+            (mention_id, tag, operator, store.now()),
+        ).rowcount
+    else:
+        changed = store.conn.execute("DELETE FROM tags WHERE mention_id = ? AND tag = ?", (mention_id, tag)).rowcount
+    if changed:
+        log_event(store, operator, "tag.add" if on else "tag.remove", mention_id, tag=tag)
+    return bool(changed)
 
 
 def set_status(store: Store, mention_id: int, status: str, operator: str) -> bool:

@@ -47,8 +47,13 @@ def handover_report(store: Store, since: str) -> dict:
     replied: dict[str, dict[str, int]] = {}
     for operator, state, count in replies:
         replied.setdefault(operator, {})[state] = count
+    # Closed since and still closed, credited to whoever closed it last (a reopen undoes it).
     done = conn.execute(
-        "SELECT operator, count(*) FROM events WHERE action = 'status.done' AND at > ? GROUP BY operator", (since,)
+        """SELECT e.operator, count(*) FROM events e JOIN mentions m ON m.id = e.mention_id
+           WHERE e.action = 'status.done' AND e.at > ? AND m.status = 'done'
+             AND e.id = (SELECT max(id) FROM events WHERE mention_id = e.mention_id AND action = 'status.done')
+           GROUP BY e.operator""",
+        (since,),
     ).fetchall()
     assigned: dict[str, list[int]] = {}
     for operator, mention_id in conn.execute(
@@ -101,7 +106,7 @@ def format_report(report: dict) -> str:
     else:
         lines.append("Replied: none")
     if report["done"]:
-        lines.append("Marked done: " + ", ".join(f"{o} {c}" for o, c in sorted(report["done"].items())))
+        lines.append("Closed (still done): " + ", ".join(f"{o} {c}" for o, c in sorted(report["done"].items())))
     if report["assigned"]:
         lines.append("Assigned (open):")
         for operator, ids in report["assigned"].items():

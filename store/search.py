@@ -272,7 +272,7 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
         return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
     if filters.statuses and not filters.tags and len(filters.statuses) == 1:
         # The (status, id) index walks one status newest first.
-        sql = "SELECT m.id FROM mentions m INDEXED BY mentions_by_status WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"
+        sql = "SELECT m.id FROM mentions m WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"
         return [row[0] for row in conn.execute(sql, [filters.statuses[0], limit])]
     if filters.tags:
         tagged = ("SELECT mention_id FROM tags WHERE tag IN "

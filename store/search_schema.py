@@ -23,4 +23,11 @@ CREATE TABLE search_vocab (
     id INTEGER PRIMARY KEY,
     term TEXT NOT NULL UNIQUE
 );
+-- Mentions stored during a bulk import but not indexed yet: committed with
+-- the mentions, so an interrupted import loses nothing (see
+-- store.search_index.deferred_indexing).
+CREATE TABLE search_pending (mention_id INTEGER PRIMARY KEY);
+-- Let a big indexing transaction buffer 32 MB of postings before writing a
+-- segment: fewer, larger segments, far less merging (default 1 MB).
+INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', 33554432);
 """

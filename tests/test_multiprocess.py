@@ -400,7 +400,7 @@ def test_handover_reports_what_other_processes_did(tmp_path):
     assert report["open"]["oldest"]["id"] == 1
     assert report["replied"] == {"alice": {"sent": 1, "pending": 1}, "bob": {"failed": 1},
                                  "carol": {"pending": 1}}
-    assert report["done"] == {"alice": 1, "bob": 1, "carol": 2}
+    assert report["done"] == {"alice": 1, "bob": 1, "carol": 1}  # carol's #11 was reopened by alice
     assert report["assigned"] == {"bob": [5], "carol": [12]}
     assert sorted((n["mention_id"], n["operator"], n["text"]) for n in report["notes"]) == [
         (5, "alice", "refund approved"), (12, "bob", "VIP, be nice")]
