@@ -16,7 +16,8 @@ from store.db import open_store
 from store.ingest import insert_mentions
 import store.search as search_module
 from store.search import Hit, search
-from store.search_index import rebuild_index, unindex_mentions
+import store.search_index as search_index
+from store.search_index import deferred_indexing, index_pending, rebuild_index, unindex_mentions
 
 from tests.conftest import new_mention
 
@@ -191,6 +192,43 @@ def test_unindex_and_rebuild(store, desk):
     with store.write():
         assert rebuild_index(store) == len(TEXTS)
     assert found(search(store, "refund")) == [desk["exact"], desk["typo"]]
+
+
+@pytest.mark.parametrize("workers, chunk", [(0, 5000), (1, 5000), (1, 1)],
+                         ids=["no helper process", "helper, indexed at the end", "helper, indexed while inserting"])
+def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, workers, chunk):
+    monkeypatch.setattr(search_index, "BULK_CHUNK", chunk)
+    with deferred_indexing(store, workers=workers):
+        ids = []
+        for n in range(6):
+            with store.write():
+                ids += insert_mentions(store, [new_mention(text=f"glockenspiel {n} out of tune",
+                                                           author_handle=f"@player{n}")])
+        # Stored, and indexed only as jobs come back: at most IN_FLIGHT jobs are outstanding.
+        indexed_inside = len(search(store, "glockenspiel", limit=10))
+        if chunk == 1:
+            assert indexed_inside >= 6 - search_index.IN_FLIGHT
+        else:
+            assert indexed_inside == 0
+    assert found(search(store, "glockenspeil", limit=10)) == list(reversed(ids))
+    assert found(search(store, "from:player3 glockenspiel")) == [ids[3]]
+    assert store.conn.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+
+
+def test_interrupted_import_is_indexed_later(store, desk, monkeypatch):
+    with pytest.raises(RuntimeError):
+        with deferred_indexing(store):
+            with store.write():
+                ids = insert_mentions(store, [new_mention(text=f"ukulele number {n}") for n in range(5)])
+            raise RuntimeError("import stopped")
+    assert search(store, "ukulele") == []
+    # Any later write indexes a few pending mentions along with its own.
+    monkeypatch.setattr(search_index, "CATCH_UP", 2)
+    with store.write():
+        [live] = insert_mentions(store, [new_mention(text="live ukulele mention")])
+    assert found(search(store, "ukulele")) == [live, ids[1], ids[0]]
+    assert index_pending(store) == 3
+    assert found(search(store, "ukulele")) == [live, *reversed(ids)]
 
 
 @pytest.fixture(scope="module")
