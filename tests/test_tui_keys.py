@@ -224,3 +224,44 @@ async def test_search_filters_combine_with_text(db_path):
         await pilot.press("slash", *"refund tag:care")
         await wait_until(pilot, lambda: screen.searching and len(screen.inbox.ids) == 1)
         assert screen.inbox.ids[0] == query(db_path, "SELECT mention_id FROM tags")[0][0]
+
+
+async def test_every_key_action_is_in_the_command_palette(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        titles = {command.title for command in app.get_system_commands(screen)}
+    for title in ("Toggle care tag", "Toggle marketing tag", "Mark done / reopen", "Reply", "Search",
+                  "Retry failed reply", "Edit failed reply", "Internal note", "Assign", "Shift handover",
+                  "View: Open", "View: Care", "View: Marketing", "View: Untriaged", "View: Done", "View: Mine",
+                  "Keys"):
+        assert title in titles
+
+
+async def test_palette_command_runs_the_action(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        target = screen.inbox.selected_id
+        command = next(c for c in app.get_system_commands(screen) if c.title == "Toggle care tag")
+        command.callback()
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM tags WHERE mention_id = ?", target)[0][0] == 1)
+
+
+async def test_note_assign_and_mine_view(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        target = screen.inbox.selected_id
+        await pilot.press("n")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "AskNote")
+        await pilot.press(*"VIP, call back", "ctrl+s")
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM notes")[0][0] == 1)
+        await pilot.press("a")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "AskText")
+        await pilot.press("enter")  # defaults to yourself
+        await wait_until(pilot, lambda: query(db_path, "SELECT operator FROM assignments") == [("alice",)])
+        await pilot.press("6")
+        await wait_until(pilot, lambda: screen.view == "mine" and list(screen.inbox.ids) == [target])
+    assert query(db_path, "SELECT operator, text FROM notes") == [("alice", "VIP, call back")]
+    assert [a for (a,) in query(db_path, "SELECT action FROM events ORDER BY id")] == ["note.add", "assign"]

@@ -110,6 +110,14 @@ class ConsoleApp(App):
         yield SystemCommand("Search", "Fuzzy search the whole history (/)", lambda: self.call_later(run, "search"))
         yield SystemCommand("Retry failed reply", "Send the latest failed reply again (R)",
                             lambda: self.call_later(run, "retry"))
+        yield SystemCommand("Edit failed reply", "Edit the latest failed reply and send it again (E)",
+                            lambda: self.call_later(run, "edit_failed"))
+        yield SystemCommand("Internal note", "Add a note for the team, never sent (n)",
+                            lambda: self.call_later(run, "note"))
+        yield SystemCommand("Assign", "Assign the selected mention to an operator (a)",
+                            lambda: self.call_later(run, "assign"))
+        yield SystemCommand("Shift handover", "What the next shift needs to know; leave a note (H)",
+                            lambda: self.call_later(run, "handover"))
         for key, name in VIEW_KEYS.items():
             yield SystemCommand(f"View: {VIEWS[name].label}", f"Show the {name} quick view ({key})",
                                 lambda name=name: self.call_later(run, f"view('{name}')"))
