@@ -265,3 +265,32 @@ async def test_note_assign_and_mine_view(db_path):
         await wait_until(pilot, lambda: screen.view == "mine" and list(screen.inbox.ids) == [target])
     assert query(db_path, "SELECT operator, text FROM notes") == [("alice", "VIP, call back")]
     assert [a for (a,) in query(db_path, "SELECT action FROM events ORDER BY id")] == ["note.add", "assign"]
+
+
+async def test_reply_to_a_mention_someone_else_is_replying_to_asks_first(db_path):
+    from store import desk
+
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await ready(pilot)
+        target = screen.inbox.selected_id
+        other = open_store(db_path, clock=frozen_clock)  # claims expire by the desk's clock
+        try:
+            assert desk.claim(other, target, "bob") is None
+        finally:
+            other.close()
+        composer = screen.query_one(ReplyComposer)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "Confirm")
+        assert "bob is replying" in screen_text(app)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert not composer.display
+        assert query(db_path, "SELECT operator FROM claims") == [("bob",)]
+        await pilot.press("r")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "Confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: composer.display)
+        assert query(db_path, "SELECT operator FROM claims") == [("alice",)]
+        await pilot.press("escape")  # cancelling releases the claim
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM claims") == [(0,)])
