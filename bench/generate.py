@@ -97,6 +97,7 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
     store = open_store(path, clock=lambda: START)
     out = jsonl.open("w", encoding="utf-8") if jsonl else None
     insert_seconds = insert_cpu = 0.0
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
     generator = rows(size, seed)
@@ -131,7 +132,8 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
         print(file=sys.stderr)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {"rows": done, "deferred_index": deferred,
-              "helper_cpu_seconds": children.ru_utime + children.ru_stime, "insert_seconds": insert_seconds,
+              "helper_cpu_seconds": (children.ru_utime + children.ru_stime
+                                     - children_before.ru_utime - children_before.ru_stime), "insert_seconds": insert_seconds,
               "insert_cpu_seconds": insert_cpu, "index_seconds": index_seconds, "index_cpu_seconds": index_cpu,
               "checkpoint_seconds": checkpoint, "total_seconds": time.perf_counter() - started,
               "batch": batch, "seed": seed, "load_before": load_before, "load_after": os.getloadavg()[0],

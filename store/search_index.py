@@ -10,13 +10,16 @@ so they always agree.
 
 from __future__ import annotations
 
-import multiprocessing
+import os
+import pickle
+import queue
 import re
+import subprocess
+import sys
+import threading
 import unicodedata
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -191,6 +194,7 @@ def _write(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
 CATCH_UP = 2000  # pending mentions an ordinary write indexes along with its own
 BULK_CHUNK = 5000  # mentions per job for the tokenizing process
 IN_FLIGHT = 2  # jobs queued before an import waits for the tokenizer
+BULK_CACHE_KIB = -64 * 1024  # page cache during a bulk import (negative: KiB)
 
 
 def _documents(rows: list[tuple[int, str, str, str]]) -> tuple[list[tuple[int, str]], list[str]]:
@@ -206,24 +210,83 @@ def _store_documents(store: Store, documents: list[tuple[int, str]], vocab: list
     store.conn.executemany("DELETE FROM search_pending WHERE mention_id = ?", [(doc[0],) for doc in documents])
 
 
+def _serve() -> None:
+    """The helper process: pickled row lists in on stdin, pickled `_documents` out on stdout."""
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            rows = pickle.load(source)
+        except EOFError:
+            return
+        pickle.dump(_documents(rows), sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
+
+
+class _Tokenizer:
+    """A helper process tokenizing on another core, answering jobs in order.
+
+    A plain child interpreter (not multiprocessing) so that nothing of the
+    importing program, its __main__ included, runs again in it.
+    """
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(path for path in sys.path if path))
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from store.search_index import _serve; _serve()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
+        self.outstanding = 0
+        threading.Thread(target=self._read, name="search-tokenizer-reader", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            while True:
+                self.results.put(pickle.load(self.process.stdout))
+        except Exception:  # noqa: BLE001 - EOF or a dead helper: tell the waiting side
+            self.results.put(None)
+
+    def send(self, rows: list[tuple[int, str, str, str]]) -> None:
+        pickle.dump(rows, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        self.process.stdin.flush()
+        self.outstanding += 1
+
+    def ready(self) -> bool:
+        return not self.results.empty()
+
+    def receive(self) -> tuple[list[tuple[int, str]], list[str]]:
+        result = self.results.get()
+        if result is None:
+            raise RuntimeError("the search tokenizer process stopped")
+        self.outstanding -= 1
+        return result
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+            self.process.wait()
+        self.process.stdout.close()
+
+
 class _Bulk:
     """One store's `deferred_indexing` block: rows waiting, and jobs at the tokenizer."""
 
-    def __init__(self, workers: int):
-        self.depth = 0
+    def __init__(self, helper: bool):
+        self.cache_size = 0
         self.buffer: list[tuple[int, str, str]] = []
-        self.jobs: deque[Future] = deque()
-        self.pool: ProcessPoolExecutor | None = None
-        if workers:
+        self.tokenizer: _Tokenizer | None = None
+        if helper and sys.executable:
             try:
-                self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            except (OSError, ValueError, NotImplementedError):
-                self.pool = None  # no helper process: tokenize here, at the end
+                self.tokenizer = _Tokenizer()
+            except OSError:
+                self.tokenizer = None  # no helper process: everything is indexed at the end
 
     def add(self, store: Store, rows: list[tuple[int, str, str, str]]) -> None:
         store.conn.executemany("INSERT OR IGNORE INTO search_pending (mention_id) VALUES (?)",
                                [(row[0],) for row in rows])
-        if self.pool is None:
+        if self.tokenizer is None:
             return
         self.buffer.extend((row[0], row[1], row[2]) for row in rows)
         if len(self.buffer) >= BULK_CHUNK:
@@ -231,27 +294,32 @@ class _Bulk:
         self.collect(store, keep=IN_FLIGHT)
 
     def submit(self, store: Store) -> None:
-        if not self.buffer or self.pool is None:
+        if not self.buffer or self.tokenizer is None:
             return
         networks = _networks(store, [row[0] for row in self.buffer])
         job = [(mention_id, text, handle, networks.get(mention_id, "")) for mention_id, text, handle in self.buffer]
         self.buffer = []
-        self.jobs.append(self.pool.submit(_documents, job))
+        try:
+            self.tokenizer.send(job)
+        except OSError:
+            self.close()  # the rows stay pending: indexed at the end
 
     def collect(self, store: Store, keep: int) -> None:
         """Write finished jobs into the index (in the caller's transaction); wait while more than `keep` run."""
-        while self.jobs and (len(self.jobs) > keep or self.jobs[0].done()):
+        tokenizer = self.tokenizer
+        while tokenizer is not None and tokenizer.outstanding and (
+                tokenizer.outstanding > keep or tokenizer.ready()):
             try:
-                documents, vocab = self.jobs.popleft().result()
-            except Exception:  # noqa: BLE001 - a lost helper only means indexing here, later
+                documents, vocab = tokenizer.receive()
+            except RuntimeError:
                 self.close()
                 return
             _store_documents(store, documents, vocab)
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-        self.pool, self.jobs, self.buffer = None, deque(), []
+        if self.tokenizer is not None:
+            self.tokenizer.close()
+        self.tokenizer, self.buffer = None, []
 
 
 # Stores inside `deferred_indexing`.
@@ -279,14 +347,14 @@ def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
 
 
 @contextmanager
-def deferred_indexing(store: Store, *, workers: int = 1) -> Iterator[None]:
+def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
     """Bulk mode for imports: index what is inserted inside without slowing the inserts.
 
     Per-transaction indexing of a million mentions costs about as much as
     inserting them. Inside this block `index_mentions` records ids in
     `search_pending` (in the caller's transaction, so an interrupted import
-    loses nothing) and hands the texts to `workers` helper processes that
-    tokenize on the other cores; their finished documents are written into
+    loses nothing) and, with `helper`, hands the texts to a helper process
+    tokenizing on another core; its finished documents are written into
     the index during the following inserts, and the rest when the block
     ends normally (`index_pending`, in big transactions: FTS5 then merges
     far less). If the import stops half way the pending ids stay committed
@@ -295,29 +363,27 @@ def deferred_indexing(store: Store, *, workers: int = 1) -> Iterator[None]:
     Use it outside any transaction.
     """
     bulk = _BULK.get(store)
+    outermost = bulk is None
     if bulk is None:
-        bulk = _BULK[store] = _Bulk(workers)
-    bulk.depth += 1
+        bulk = _BULK[store] = _Bulk(helper)
+        bulk.cache_size = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+        # Inserting a million rows touches every index of mentions: with the
+        # default 2 MB page cache that costs about a third more time.
+        store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
     try:
         yield
-    except BaseException:
-        if bulk.depth == 1:
+        if outermost:
+            if bulk.tokenizer is not None:
+                with store.write():
+                    bulk.submit(store)
+                    bulk.collect(store, keep=0)
             bulk.close()
-        raise
+            index_pending(store)
     finally:
-        bulk.depth -= 1
-        if not bulk.depth:
+        if outermost:
+            bulk.close()
             del _BULK[store]
-    if bulk.depth:
-        return
-    try:
-        if bulk.pool is not None:
-            with store.write():
-                bulk.submit(store)
-                bulk.collect(store, keep=0)
-    finally:
-        bulk.close()
-    index_pending(store)
+            store.conn.execute(f"PRAGMA cache_size = {int(bulk.cache_size)}")
 
 
 def index_pending(store: Store, *, chunk: int = 100_000, progress: Callable[[int], None] | None = None) -> int:

@@ -194,11 +194,11 @@ def test_unindex_and_rebuild(store, desk):
     assert found(search(store, "refund")) == [desk["exact"], desk["typo"]]
 
 
-@pytest.mark.parametrize("workers, chunk", [(0, 5000), (1, 5000), (1, 1)],
+@pytest.mark.parametrize("helper, chunk", [(False, 5000), (True, 5000), (True, 1)],
                          ids=["no helper process", "helper, indexed at the end", "helper, indexed while inserting"])
-def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, workers, chunk):
+def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, helper, chunk):
     monkeypatch.setattr(search_index, "BULK_CHUNK", chunk)
-    with deferred_indexing(store, workers=workers):
+    with deferred_indexing(store, helper=helper):
         ids = []
         for n in range(6):
             with store.write():
@@ -206,13 +206,24 @@ def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, workers,
                                                            author_handle=f"@player{n}")])
         # Stored, and indexed only as jobs come back: at most IN_FLIGHT jobs are outstanding.
         indexed_inside = len(search(store, "glockenspiel", limit=10))
-        if chunk == 1:
+        if helper and chunk == 1:
             assert indexed_inside >= 6 - search_index.IN_FLIGHT
         else:
             assert indexed_inside == 0
     assert found(search(store, "glockenspeil", limit=10)) == list(reversed(ids))
     assert found(search(store, "from:player3 glockenspiel")) == [ids[3]]
     assert store.conn.execute("SELECT count(*) FROM search_pending").fetchone()[0] == 0
+
+
+def test_nested_bulk_blocks_index_once_at_the_outer_end(store, desk):
+    cache_size = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+    with deferred_indexing(store, helper=False):
+        with deferred_indexing(store):
+            with store.write():
+                [new_id] = insert_mentions(store, [new_mention(text="theremin humming")])
+        assert search(store, "theremin") == []
+    assert found(search(store, "theremin")) == [new_id]
+    assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == cache_size
 
 
 def test_interrupted_import_is_indexed_later(store, desk, monkeypatch):
