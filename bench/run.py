@@ -210,10 +210,15 @@ def _allowed(conn: sqlite3.Connection, filters) -> set[int]:
         sets.append({r[0] for r in conn.execute(f"SELECT id FROM mentions WHERE network IN ({marks})",
                                                 filters.networks)})
     if filters.authors:
-        wanted = [h.lower().lstrip("@") for h in filters.authors]
+        wanted = {h.lower().lstrip("@") for h in filters.authors}
+
+        def names(handle: str) -> set[str]:
+            bare = handle.lower().lstrip("@")
+            user = bare.split("@")[0] if "@" in bare[1:] else bare.removesuffix(".bsky.social")
+            return {bare, user or bare}
+
         author_ids = [author_id for author_id, handle in conn.execute("SELECT id, handle FROM authors")
-                      if any(handle.lower().lstrip("@") == w or handle.lower().lstrip("@").startswith((w + "@", w + "."))
-                             for w in wanted)]
+                      if names(handle) & wanted]
         ids: set[int] = set()
         for start in range(0, len(author_ids), 500):
             chunk = author_ids[start:start + 500]

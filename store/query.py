@@ -1,7 +1,9 @@
 """Parsing what the operator types into the search box.
 
 `tag:care status:open from:@handle net:demo` are filters; everything else
-is free text, searched with typo tolerance. A `key:value` token with an
+is free text, searched with typo tolerance. from: takes a handle with or
+without @, in any case, whole or its user part (mara for
+@mara@mastodon.social or @mara.bsky.social). A `key:value` token with an
 unknown key or a value the key does not take (`tag:urgent`) is free text
 too, so nothing typed is ever an error. Several values of one key mean
 "any of them"; different keys must all hold.

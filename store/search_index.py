@@ -148,16 +148,24 @@ AUTHOR_MARK, NETWORK_MARK = "\ue000", "\ue001"
 def author_terms(handle: str) -> frozenset[str]:
     """Filter terms a mention by `handle` carries: from:X finds it when X is one of them.
 
-    The handle without its leading @, lowercased, and each of its beginnings
-    that ends before an "@" or "." -- so from:mara finds @mara,
-    @mara@mastodon.social and @mara.bsky.social. Hex keeps the punctuation of
-    handles away from the FTS tokenizer.
+    The handle without its leading @, lowercased, and its user part: before
+    the "@" of a Mastodon acct (mara@mastodon.social) or before
+    ".bsky.social" -- so from:mara finds @mara, @mara@mastodon.social and
+    @mara.bsky.social, but not @mara.faure.bsky.social. Hex keeps the
+    punctuation of handles away from the FTS tokenizer.
     """
     bare = handle.strip().lstrip("@").lower()
     if not bare:
         return frozenset()
-    cuts = [index for index, char in enumerate(bare) if char in "@." and index > 0]
-    return frozenset(AUTHOR_MARK + bare[:cut].encode().hex() for cut in [*cuts, len(bare)])
+    names = {bare}
+    if "@" in bare[1:]:
+        names.add(bare[:bare.index("@", 1)])
+    elif bare.endswith(BLUESKY_SUFFIX) and len(bare) > len(BLUESKY_SUFFIX):
+        names.add(bare[:-len(BLUESKY_SUFFIX)])
+    return frozenset(AUTHOR_MARK + name.encode().hex() for name in names)
+
+
+BLUESKY_SUFFIX = ".bsky.social"
 
 
 @lru_cache(maxsize=256)

@@ -132,6 +132,8 @@ def test_from_matches_handles_with_or_without_at_any_case(store, desk, handle, p
 
 def test_from_matches_bluesky_and_webhook_handles(store, desk, plan):
     assert found(search(store, "from:tom")) == [desk["typo"]]
+    assert found(search(store, "from:@tom.bsky.social")) == [desk["typo"]]
+    assert search(store, "from:tom.bsky") == []
     assert found(search(store, "from:@ana")) == [desk["late2"], desk["late"]]
     assert search(store, "from:@nobody") == []
 
