@@ -6,6 +6,10 @@ Latin accents removed, compatibility forms (full-width, ligatures) unified.
 without spaces, become overlapping character pairs so a word inside a
 sentence can be found. Mentions and queries go through the same functions,
 so they always agree.
+
+Writing: `index_mentions` (called by store.ingest inside its transaction)
+indexes rows as they are inserted; `deferred_indexing` is the bulk mode for
+imports; `unindex_mentions`, `rebuild_index` and `index_pending` repair.
 """
 
 from __future__ import annotations
@@ -142,6 +146,7 @@ def is_vocab_term(term: str) -> bool:
 # Private-use characters: the tokenizer never makes a term containing one, so
 # these filter terms cannot collide with words of a text.
 AUTHOR_MARK, NETWORK_MARK = "\ue000", "\ue001"
+BLUESKY_SUFFIX = ".bsky.social"
 
 
 @lru_cache(maxsize=1 << 14)
@@ -163,9 +168,6 @@ def author_terms(handle: str) -> frozenset[str]:
     elif bare.endswith(BLUESKY_SUFFIX) and len(bare) > len(BLUESKY_SUFFIX):
         names.add(bare[:-len(BLUESKY_SUFFIX)])
     return frozenset(AUTHOR_MARK + name.encode().hex() for name in names)
-
-
-BLUESKY_SUFFIX = ".bsky.social"
 
 
 @lru_cache(maxsize=256)
