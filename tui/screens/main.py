@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import sqlite3
 from datetime import timedelta
 
@@ -209,10 +210,12 @@ class MainScreen(Screen):
         detail = await self.db(mention_detail, mention_id)
         if self.inbox.selected_id != mention_id:
             return
-        view.show(detail)
         if detail is not None and not detail.row.seen:
             await self.db(actions.mark_seen, mention_id)
             self.inbox.forget({mention_id})
+            detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
+        if self.inbox.selected_id == mention_id:
+            view.show(detail)
 
     # -- operator actions ----------------------------------------------------
     def _selected(self) -> int | None:
