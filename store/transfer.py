@@ -21,6 +21,7 @@ from store.events import log_event
 from store.ingest import insert_rows
 from store.keys import new_reply_key
 from store.records import NewMention
+from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
 
 EXPORT_FIELDS = [
@@ -196,18 +197,21 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
         pending.clear()
 
     number = 0
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            pending.append(parse_record(line))
-        except BadLine as exc:
-            report.errors.append((number, str(exc)))
-        if len(pending) >= batch:
-            flush()
-            if progress:
-                progress(number)
-    flush()
+    # Bulk indexing: texts are tokenized on the other core while rows insert here, and an
+    # interrupted import leaves its rows pending for the index, never lost.
+    with deferred_indexing(store):
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                pending.append(parse_record(line))
+            except BadLine as exc:
+                report.errors.append((number, str(exc)))
+            if len(pending) >= batch:
+                flush()
+                if progress:
+                    progress(number)
+        flush()
     if progress:
         progress(number)
     return report
