@@ -178,20 +178,18 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
         with store.write():
             ids = insert_rows(store, ((mention, status, received) for mention, _, status, _, received in pending),
                               cleaned=True)
-            seen = []
+            seen, tag_rows, now = [], [], store.now()
             for mention_id, (_, tags, status, replies, _) in zip(ids, pending):
                 if mention_id is None:
                     report.duplicates += 1
                     continue
                 report.imported += 1
-                store.conn.executemany(
-                    "INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
-                    [(mention_id, tag, operator, store.now()) for tag in tags],
-                )
+                tag_rows += [(mention_id, tag, operator, now) for tag in tags]
                 for reply in replies:
                     _insert_reply(store, mention_id, reply, operator)
                 if status == "done" or tags or replies:
                     seen.append((mention_id,))
+            store.conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)", tag_rows)
             store.conn.executemany("UPDATE mentions SET seen = 1 WHERE id = ?", seen)
             log_event(store, operator, "import.batch", None, imported=report.imported)
         pending.clear()
