@@ -85,7 +85,7 @@ def make_queries(db: Path, count: int, seed: int = 11) -> list[dict]:
         top = conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
         rng = random.Random(seed)
         queries: list[dict] = []
-        kinds = ["exact", "typo", "exact+filters", "typo+filters", "filters only"]
+        kinds = ["exact", "typo", "exact+filters", "typo+filters", "long typo", "filters only"]
         for kind in kinds:
             made = 0
             while made < count:
@@ -99,7 +99,7 @@ def make_queries(db: Path, count: int, seed: int = 11) -> list[dict]:
                 tags = [r[0] for r in conn.execute("SELECT tag FROM tags WHERE mention_id = ?", (mention_id,))]
                 words = [w.strip(".,!?;:()\"'¿¡") for w in text.split()]
                 words = [w for w in words if w.isalpha() and not w.startswith("@")]
-                query = _words(rng, words, typo="typo" in kind)
+                query = _words(rng, words, typo="typo" in kind, length=(5, 8) if kind == "long typo" else None)
                 if query is None and kind != "filters only":
                     continue
                 filters = _filters(rng, network, status, handle, tags) if "filters" in kind else ""
@@ -114,11 +114,14 @@ def make_queries(db: Path, count: int, seed: int = 11) -> list[dict]:
         conn.close()
 
 
-def _words(rng: random.Random, words: list[str], *, typo: bool) -> str | None:
+def _words(rng: random.Random, words: list[str], *, typo: bool, length: tuple[int, int] | None = None) -> str | None:
     if not words:
         return None
-    start = rng.randrange(len(words))
-    picked = words[start:start + rng.choice((1, 2, 2, 3))]
+    size = rng.randint(*length) if length else rng.choice((1, 2, 2, 3))
+    if len(words) < size:
+        return None
+    start = rng.randrange(len(words) - size + 1)
+    picked = words[start:start + size]
     if not typo:
         return " ".join(picked)
     long_enough = [i for i, w in enumerate(picked) if len(w) >= 5]
@@ -282,7 +285,7 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
     lines.append("| benchmark | measured | target |")
     lines.append("| --- | --- | --- |")
     text_queries = [r for r in results if r["kind"] != "filters only"]
-    kinds = ["exact", "typo", "exact+filters", "typo+filters", "filters only"]
+    kinds = ["exact", "typo", "exact+filters", "typo+filters", "long typo", "filters only"]
     for kind in kinds:
         chosen = [r for r in results if r["kind"] == kind]
         if not chosen:
@@ -293,9 +296,10 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
                      f"{percentile(ms, .5):.1f} / {percentile(ms, .95):.1f} / {max(ms):.1f} ms wall; "
                      f"{percentile(cpu, .5):.1f} / {percentile(cpu, .95):.1f} ms CPU | "
                      f"p50 ≤ {TARGETS['p50_ms']:.0f} ms, p95 ≤ {TARGETS['p95_ms']:.0f} ms |")
-    ms = [r["ms"] for r in results]
-    cpu = [r["cpu_ms"] for r in results]
-    lines.append(f"| search, all {len(results)} queries, p50 / p95 | {percentile(ms, .5):.1f} / "
+    usual = [r for r in results if r["kind"] != "long typo"]
+    ms = [r["ms"] for r in usual]
+    cpu = [r["cpu_ms"] for r in usual]
+    lines.append(f"| search, all {len(usual)} queries of 1-3 words and/or filters, p50 / p95 | {percentile(ms, .5):.1f} / "
                  f"{percentile(ms, .95):.1f} ms wall; {percentile(cpu, .5):.1f} / {percentile(cpu, .95):.1f} ms CPU | "
                  f"p50 ≤ 15 ms, p95 ≤ 50 ms |")
     repeat = [r["repeat_ms"] for r in results]
@@ -304,14 +308,14 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
     lines.append(f"| same queries, {PAGE_LIMIT} hits with spans (the console's page), p50 / p95 | "
                  f"{percentile(page, .5):.1f} / {percentile(page, .95):.1f} ms wall | |")
     lines.append(f"| first search in a new process (loads the vocabulary) | {run['first_search_ms']:.0f} ms | |")
-    for kind in ["typo", "typo+filters", "exact", "exact+filters"]:
+    for kind in ["typo", "typo+filters", "exact", "exact+filters", "long typo"]:
         recalls = [r["recall"] for r in results if r["kind"] == kind and r.get("recall") is not None]
         if recalls:
             lines.append(f"| recall@20 vs brute force, {kind} ({len(recalls)} queries), mean / worst | "
                          f"{statistics.mean(recalls):.3f} / {min(recalls):.3f} | ≥ {TARGETS['recall']} |")
-    recalls = [r["recall"] for r in text_queries if r.get("recall") is not None]
+    recalls = [r["recall"] for r in text_queries if r.get("recall") is not None and r["kind"] != "long typo"]
     if recalls:
-        lines.append(f"| recall@20 vs brute force, all text queries, mean | {statistics.mean(recalls):.3f} | ≥ 0.95 |")
+        lines.append(f"| recall@20 vs brute force, all queries of 1-3 words, mean | {statistics.mean(recalls):.3f} | ≥ 0.95 |")
     elif args.skip_truth:
         lines.append("| recall@20 vs brute force | not measured (--skip-truth) | ≥ 0.95 |")
     lines.append(f"| resident memory, DB open and all queries run (now / peak) | {run['rss_mb']:.0f} / "

@@ -10,11 +10,11 @@ How a query runs:
    `rapidfuzz.fuzz.ratio` against the term (100 when equal).
 2. A mention scores the mean, over query terms, of its best candidate word
    (0 for a term it lacks). Mentions are grouped by *which* score each term
-   gets; every group is one FTS5 query (its words AND-ed, better words of the
-   same term excluded with NOT), so groups are disjoint and each one's score
-   is known without reading text. Groups run best first, newest mention
-   first inside a group, until `limit` hits are found: the ranking is exact,
-   not a shortlist.
+   gets; every group is one FTS5 query (the term's words of that score
+   OR-ed, terms AND-ed), so each mention's score is known without reading
+   text. Groups run best first, newest mention first inside a group, until
+   `limit` hits are found; a mention met again in a worse group keeps its
+   first score. The ranking is exact, not a shortlist.
 3. from: and net: are terms of the same FTS query (every mention is indexed
    with filter terms for its author and network); status: and tag: change
    over a mention's life, so they join the mentions and tags tables. When
@@ -47,6 +47,9 @@ MAX_GROUP_QUERIES = 64
 DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
 TAGGED_DRIVE_MAX = 20_000  # up to this many tagged mentions, a tag: listing starts from the tags
 FALLBACK_POOL = 600
+RARE_MAX = 1000  # a typo group in at most this many mentions is intersected in Python
+PRUNE_AFTER = 4  # empty FTS answers before combinations are first checked in Python
+MAX_COMBINATIONS = 1024
 MAX_LIMIT = 10_000
 
 
@@ -160,7 +163,7 @@ class Vocabulary:
         for word in pool:
             out[word] = fuzz.ratio(term, word)
         if len(out) > MAX_WORDS_PER_TERM:
-            out = dict(sorted(out.items(), key=lambda item: -item[1])[:MAX_WORDS_PER_TERM])
+            out = dict(sorted(out.items(), key=lambda item: (-item[1], item[0]))[:MAX_WORDS_PER_TERM])
             out[term] = 100.0
         return out
 
@@ -302,20 +305,11 @@ def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
 
 def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...],
                       also: str | None = None) -> str | None:
-    wanted, excluded = [], []
-    for term_groups, picked in zip(groups, choice):
-        if picked < len(term_groups):
-            wanted.append(f"({_quote(term_groups[picked][1])})")
-        for _, words in term_groups[:picked]:
-            excluded.extend(words)
+    wanted = [f"({_quote(term_groups[picked][1])})"
+              for term_groups, picked in zip(groups, choice) if picked < len(term_groups)]
     if not wanted:
         return None
-    if also:
-        wanted.append(also)
-    expression = " AND ".join(wanted)
-    if excluded:
-        expression = f"({expression}) NOT ({_quote(excluded)})"
-    return expression
+    return " AND ".join([*wanted, also] if also else wanted)
 
 
 def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[float, tuple[int, ...]]]:
@@ -359,40 +353,126 @@ def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, 
     return scored[:limit]
 
 
+class _RareGroups:
+    """Mention ids of each term's score group, fetched on demand, kept when the group is rare."""
+
+    def __init__(self, conn: sqlite3.Connection, groups: list[list[tuple[float, list[str]]]], flt: _Filter):
+        self.conn, self.groups, self.flt = conn, groups, flt
+        self.ids: dict[tuple[int, int], frozenset[int] | None] = {}
+        self.disjoint: dict[tuple[tuple[int, int], ...], bool] = {}
+
+    def get(self, key: tuple[int, int]) -> frozenset[int] | None:
+        """The ids, or None for a group too common to hold in memory."""
+        if key not in self.ids:
+            term, group = key
+            expression = f"({_quote(self.groups[term][group][1])})"
+            if self.flt.match:
+                expression += f" AND {self.flt.match}"
+            rows = self.conn.execute("SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?",
+                                     (expression, RARE_MAX + 1)).fetchall()
+            self.ids[key] = frozenset(row[0] for row in rows) if len(rows) <= RARE_MAX else None
+        return self.ids[key]
+
+    def never_together(self, rare: tuple[tuple[int, int], ...]) -> bool:
+        if len(rare) < 2:
+            return False
+        if rare not in self.disjoint:
+            sets = sorted((self.ids[key] for key in rare), key=len)
+            common = set(sets[0])
+            for ids in sets[1:]:
+                common &= ids
+                if not common:
+                    break
+            self.disjoint[rare] = not common
+        return self.disjoint[rare]
+
+
+class _Ranking:
+    """Exact scores found so far, and how many reach a given score."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, float] = {}
+        self.ordered: list[float] = []
+
+    def add(self, mention_id: int, score: float) -> None:
+        if mention_id not in self.scores:
+            self.scores[mention_id] = score
+            bisect.insort(self.ordered, score)
+
+    def reaching(self, score: float) -> int:
+        return len(self.ordered) - bisect.bisect_left(self.ordered, score - 1e-9)
+
+    def best(self, limit: int) -> list[tuple[float, int]]:
+        return sorted(((score, mention_id) for mention_id, score in self.scores.items()),
+                      key=lambda item: (-item[0], -item[1]))[:limit]
+
+
 def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], flt: _Filter,
                      limit: int) -> list[tuple[float, int]]:
     groups = [_groups(c) for c in candidates]
-    if flt.sql:
-        select = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
-                  f"WHERE f.search_fts MATCH ? AND {flt.sql} ORDER BY f.rowid DESC LIMIT ?")
-    else:
-        select = "SELECT rowid FROM search_fts WHERE search_fts MATCH ? ORDER BY rowid DESC LIMIT ?"
-    found: list[tuple[float, int]] = []
-    for queries, (score, choice) in enumerate(_choices(groups)):
-        if len(found) >= limit or score <= 0:
-            return found
-        if queries >= MAX_GROUP_QUERIES:
+    where = f" AND {flt.sql}" if flt.sql else ""
+    select = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+              f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
+    rare = _RareGroups(conn, groups, flt)
+    ranking = _Ranking()
+    expanded: set[tuple[int, int]] = set()
+    queries = empty = 0
+    for explored, (score, choice) in enumerate(_choices(groups)):
+        if score <= 0 or ranking.reaching(score) >= limit:
+            return ranking.best(limit)
+        if queries >= MAX_GROUP_QUERIES or explored >= MAX_COMBINATIONS:
             break
-        expression = _match_expression(groups, choice, flt.match)
-        if expression is None:
-            continue
-        rows = conn.execute(select, [expression, *flt.params, limit - len(found)]).fetchall()
-        found.extend((score, row[0]) for row in rows)
-    # Pathological queries (many terms, none common): finish from a pool of
-    # the newest mentions containing any candidate, scored from their text.
+        picked = [(term, group) for term, group in enumerate(choice) if group < len(groups[term])]
+        if not picked or expanded.intersection(picked):
+            continue  # every mention with an expanded group's words is scored already
+        if empty >= PRUNE_AFTER and len(picked) > 1:
+            # Sparse territory (typo variants of several words): settle rare
+            # groups in Python rather than with FTS5 queries that walk big
+            # doclists to find nothing.
+            rare_picked = tuple(key for key in picked if rare.get(key) is not None)
+            if rare.never_together(rare_picked):
+                continue
+            if rare_picked:
+                key = min(rare_picked, key=lambda item: len(rare.ids[item]))
+                ids = sorted(rare.ids[key] - ranking.scores.keys())
+                for mention_id, text in _rows_where(conn, ids, flt):
+                    value = _text_score(text_terms(text), candidates)
+                    if value > 0:
+                        ranking.add(mention_id, value)
+                expanded.add(key)
+                continue
+        queries += 1
+        # A mention also matches every worse combination of its words and is
+        # met first in its best one (combinations run best first), where it
+        # got its score; the rest of this one's rows score exactly `score`.
+        # At most len(scores) rows are such repeats, hence the limit.
+        rows = conn.execute(select, [_match_expression(groups, choice, flt.match), *flt.params,
+                                     limit + len(ranking.scores)]).fetchall()
+        empty += not rows
+        for (mention_id,) in rows:
+            ranking.add(mention_id, score)
+    # Too many combinations (many words, few mentions with most of them):
+    # finish from the newest mentions containing any candidate, scored from text.
     everything = f"({_quote(sorted({word for c in candidates for word in c}))})"
     if flt.match:
         everything = f"{everything} AND {flt.match}"
-    where = f" AND {flt.sql}" if flt.sql else ""
     pool = conn.execute(
         "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
         f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
         [everything, *flt.params, FALLBACK_POOL],
     ).fetchall()
-    extra = _rank_from_text(pool, candidates, limit - len(found), {mention_id for _, mention_id in found})
-    merged = found + extra
-    merged.sort(key=lambda item: (-item[0], -item[1]))
-    return merged[:limit]
+    for score, mention_id in _rank_from_text(pool, candidates, FALLBACK_POOL, set(ranking.scores)):
+        ranking.add(mention_id, score)
+    return ranking.best(limit)
+
+
+def _rows_where(conn: sqlite3.Connection, ids: list[int], flt: _Filter) -> Iterator[tuple[int, str]]:
+    """(id, text) of those of `ids` passing the status:/tag: filters."""
+    where = f" AND {flt.sql}" if flt.sql else ""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        yield from conn.execute(f"SELECT m.id, m.text FROM mentions m WHERE m.id IN ({_marks(chunk)}){where}",
+                                [*chunk, *flt.params]).fetchall()
 
 
 def _spans(text: str, words: set[str]) -> list[tuple[int, int]]:
