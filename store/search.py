@@ -9,12 +9,15 @@ How a query runs:
    terms with digits must match exactly. Each candidate word scores
    `rapidfuzz.fuzz.ratio` against the term (100 when equal).
 2. A mention scores the mean, over query terms, of its best candidate word
-   (0 for a term it lacks). Mentions are grouped by *which* score each term
-   gets; every group is one FTS5 query (the term's words of that score
-   OR-ed, terms AND-ed), so each mention's score is known without reading
-   text. Groups run best first, newest mention first inside a group, until
-   `limit` hits are found; a mention met again in a worse group keeps its
-   first score. The ranking is exact, not a shortlist.
+   (0 for a term it lacks). Each term's candidates are grouped by score; a
+   combination of one group per term (or none) is one FTS5 query (a group's
+   words OR-ed, groups AND-ed), whose mentions score that combination's
+   mean without their text being read. Combinations run best first, newest
+   mention first inside one, until `limit` hits are found; a mention met
+   again in a worse combination keeps its first score. When combinations
+   keep coming back empty (long queries, typo variants), rare groups are
+   fetched once and intersected or scored from text in Python instead. The ranking is exact, not a shortlist (beyond
+   MAX_GROUP_QUERIES it finishes from a pool of recent candidates).
 3. from: and net: are terms of the same FTS query (every mention is indexed
    with filter terms for its author and network); status: and tag: change
    over a mention's life, so they join the mentions and tags tables. When
