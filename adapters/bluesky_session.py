@@ -1,0 +1,293 @@
+"""XRPC calls to one PDS under an app-password session.
+
+createSession once, then refreshSession; the access token's `exp` is read
+so it is renewed before it lapses, and an ExpiredToken/401 answer renews
+and retries once. Error messages are redacted of the password and tokens
+here, so nothing above this module can leak them into statuses or logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from multidict import CIMultiDict
+
+from adapters.bluesky_facets import is_handle
+from adapters.bluesky_records import DID
+from adapters.http import USER_AGENT, AuthError, redact
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+# --- wire errors ----------------------------------------------------------------
+
+class XrpcError(Exception):
+    """A non-2xx answer (or a 2xx that is not XRPC JSON). Messages are redacted."""
+
+    def __init__(self, status: int, error: str | None, message: str, headers: CIMultiDict | None = None,
+                 *, xrpc: bool = True):
+        if not xrpc:
+            text = f"unexpected answer: {message}"
+        else:
+            text = f"{error}: {message}" if message else str(error)
+        super().__init__(text)
+        self.status = status
+        self.error = error
+        self.message = message
+        self.headers = headers if headers is not None else CIMultiDict()
+        self.xrpc = xrpc  # False: the answer did not look like an XRPC server's
+
+    @property
+    def auth_expired(self) -> bool:
+        # The reference PDS says 400 ExpiredToken for an expired access token.
+        return self.status == 401 or (self.status == 400 and self.error in ("ExpiredToken", "InvalidToken"))
+
+
+class Unreachable(Exception):
+    """No HTTP answer. `maybe_sent`: the request may have reached the server."""
+
+    def __init__(self, message: str, *, maybe_sent: bool):
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    if response.content_length is not None and response.content_length > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# --- the session ----------------------------------------------------------------
+
+@dataclass
+class Session:
+    did: str
+    handle: str
+    access: str = field(repr=False)
+    refresh: str = field(repr=False)
+    expires: datetime | None
+    status: str | None = None
+
+
+def _jwt_expiry(token: str) -> datetime | None:
+    """`exp` of a JWT, read without verifying (only to renew in time)."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        exp = claims.get("exp")
+        if isinstance(exp, (int, float)) and not isinstance(exp, bool):
+            return datetime.fromtimestamp(exp, UTC)
+    except (IndexError, ValueError, AttributeError, binascii.Error, OverflowError, OSError):
+        pass
+    return None
+
+
+class XrpcClient:
+    """One account's XRPC exchanges with its PDS; `session` is None until signed in."""
+
+    #: seconds one HTTP exchange may take
+    request_timeout = 30.0
+    #: renew the access token this long before its `exp`
+    refresh_margin = timedelta(seconds=60)
+
+    def __init__(self, *, account: str, pds: str, password: str, http: aiohttp.ClientSession,
+                 clock: Callable[[], datetime]):
+        self.identifier = account.strip().lstrip("@")
+        self.base = pds.strip().rstrip("/")
+        self.host = urlsplit(self.base).hostname or self.base
+        self._password = password
+        self._http = http
+        self._clock = clock
+        self.session: Session | None = None
+        self._auth_lock = asyncio.Lock()
+
+    def forget(self) -> None:
+        """Drop the tokens; the next call signs in again."""
+        self.session = None
+
+    def redact(self, text: str) -> str:
+        secrets = [self._password]
+        if self.session is not None:
+            secrets += [self.session.access, self.session.refresh]
+        return redact(text, *secrets)
+
+    # -- one exchange --------------------------------------------------------------
+
+    async def request(self, method: str, nsid: str, *, params: list[tuple[str, str]] | None = None,
+                      body: dict | None = None, token: str | None = None) -> dict:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        timeout = aiohttp.ClientTimeout(total=self.request_timeout)
+        try:
+            async with self._http.request(method, f"{self.base}/xrpc/{nsid}", params=params, json=body,
+                                          headers=headers, timeout=timeout, allow_redirects=False) as response:
+                status, answer_headers = response.status, CIMultiDict(response.headers)
+                data = await _read_limited(response, MAX_BODY)
+        except TimeoutError:
+            raise Unreachable(f"{self.host} did not answer within {self.request_timeout:g}s",
+                              maybe_sent=True) from None
+        except aiohttp.ClientConnectorError as exc:
+            reason = getattr(exc.os_error, "strerror", None) or type(exc.os_error).__name__
+            raise Unreachable(f"cannot connect to {self.host} ({reason})", maybe_sent=False) from None
+        except aiohttp.ClientError as exc:
+            raise Unreachable(f"connection to {self.host} failed ({type(exc).__name__})",
+                              maybe_sent=True) from None
+        except _TooLarge:
+            raise XrpcError(200, None, f"{nsid} over {MAX_BODY} bytes", xrpc=False) from None
+        log.debug("%s %s -> %s", method, nsid, status)
+        return self._decode(status, answer_headers, data)
+
+    def _decode(self, status: int, headers: CIMultiDict, data: bytes) -> dict:
+        try:
+            parsed = json.loads(data) if data else None
+        except ValueError:
+            parsed = None
+        if 300 <= status < 400:
+            where = self.redact(headers.get("Location", "?"))
+            raise XrpcError(status, None, f"HTTP {status} redirect to {where}", headers, xrpc=False)
+        if 200 <= status < 300:
+            if parsed is None and not data:
+                return {}
+            if not isinstance(parsed, dict):
+                kind = headers.get("Content-Type", "no content type").split(";")[0]
+                raise XrpcError(status, None, f"HTTP {status} {kind}, not JSON", headers, xrpc=False)
+            return parsed
+        error = parsed.get("error") if isinstance(parsed, dict) else None
+        message = parsed.get("message") if isinstance(parsed, dict) else None
+        if not isinstance(error, str):
+            kind = headers.get("Content-Type", "no content type").split(";")[0]
+            raise XrpcError(status, None, f"HTTP {status} {kind} without an XRPC error", headers, xrpc=False)
+        text = message if isinstance(message, str) else ""
+        raise XrpcError(status, error[:100], self.redact(" ".join(text.split())[:300]), headers)
+
+    # -- signing in ----------------------------------------------------------------
+
+    def _session_from(self, body: dict) -> Session:
+        access, refresh, did = body.get("accessJwt"), body.get("refreshJwt"), body.get("did")
+        if not (isinstance(access, str) and access and isinstance(refresh, str) and refresh
+                and isinstance(did, str) and DID.fullmatch(did)):
+            raise XrpcError(200, None, "a session without accessJwt, refreshJwt or did", xrpc=False)
+        handle = body.get("handle")
+        status = body.get("status") if isinstance(body.get("status"), str) else None
+        if body.get("active") is False and status is None:
+            status = "inactive"
+        return Session(did, handle if isinstance(handle, str) and is_handle(handle) else self.identifier,
+                       access, refresh, _jwt_expiry(access), status)
+
+    async def _login(self) -> Session:
+        try:
+            body = await self.request("POST", "com.atproto.server.createSession",
+                                      body={"identifier": self.identifier, "password": self._password})
+        except XrpcError as exc:
+            if exc.xrpc and exc.status in (400, 401, 403):
+                raise await self._credentials_error(exc) from None
+            raise
+        return self._session_from(body)
+
+    async def _credentials_error(self, exc: XrpcError) -> AuthError:
+        who = f"@{self.identifier}"
+        if exc.error == "AccountTakedown":
+            message = f"account {who} has been taken down by its PDS"
+        elif exc.error == "AuthFactorTokenRequired":
+            message = (f"{who} has email sign-in codes on: this is the main password; "
+                       "create an app password (Settings > App passwords) and use that")
+        elif exc.status == 401:
+            exists = await self._handle_exists()
+            if exists is False:
+                message = f"account {who} not found: the handle does not resolve"
+            elif exists:
+                message = f"wrong app password for {who} (or the account is not hosted on {self.host})"
+            else:
+                message = f"wrong handle or app password for {who}"
+        else:
+            message = f"{self.host} refused to sign in {who}: {exc}"
+        return AuthError(self.redact(message))
+
+    async def _handle_exists(self) -> bool | None:
+        if not is_handle(self.identifier):
+            return None
+        try:
+            return await self.resolve_handle(self.identifier) is not None
+        except (XrpcError, Unreachable):
+            return None
+
+    async def signed_in(self) -> Session:
+        session = self.session
+        if session is None:
+            async with self._auth_lock:
+                if self.session is None:
+                    self.session = await self._login()
+            return self.session
+        if session.expires is not None and session.expires - self.refresh_margin <= self._clock():
+            await self._renew(session.access)
+        assert self.session is not None
+        return self.session
+
+    async def _renew(self, stale_access: str) -> None:
+        """Refresh the session (falling back to a new one) unless someone already did."""
+        async with self._auth_lock:
+            current = self.session
+            if current is not None and current.access != stale_access:
+                return
+            if current is not None:
+                try:
+                    body = await self.request("POST", "com.atproto.server.refreshSession", token=current.refresh)
+                    self.session = self._session_from(body)
+                    return
+                except XrpcError as exc:
+                    if not (exc.xrpc and exc.status in (400, 401)):
+                        raise
+            self.session = None
+            self.session = await self._login()
+
+    async def authed(self, method: str, nsid: str, **kwargs: Any) -> dict:
+        session = await self.signed_in()
+        try:
+            return await self.request(method, nsid, token=session.access, **kwargs)
+        except XrpcError as exc:
+            if not exc.auth_expired:
+                raise
+        await self._renew(session.access)
+        assert self.session is not None
+        try:
+            return await self.request(method, nsid, token=self.session.access, **kwargs)
+        except XrpcError as exc:
+            if exc.auth_expired:
+                raise AuthError(self.redact(f"{self.host} rejected a fresh session for @{self.identifier}: {exc}"))
+            raise
+
+    # -- identity ------------------------------------------------------------------
+
+    async def resolve_handle(self, handle: str) -> str | None:
+        """The handle's DID, None when the PDS says it does not resolve; network trouble raises."""
+        try:
+            body = await self.request("GET", "com.atproto.identity.resolveHandle", params=[("handle", handle)])
+        except XrpcError as exc:
+            if exc.status in (400, 404) and exc.xrpc:
+                return None
+            raise
+        did = body.get("did")
+        return did if isinstance(did, str) and DID.fullmatch(did) else None
