@@ -42,10 +42,19 @@ PAGE_LIMIT = 200  # what the console asks for
 # -- placeholders the lead wires ---------------------------------------------
 # Each is a callable(db_path: Path, size: int) -> list of (label, value, target)
 # rows, or None while not wired: the table then says "not measured yet".
+def _hook(module: str) -> Callable[[Path, int], list[tuple[str, str, str]]]:
+    def run(db: Path, size: int) -> list[tuple[str, str, str]]:
+        from importlib import import_module
+
+        return import_module(module).measure(db, size)
+    return run
+
+
+# Whole-product benchmarks, each `measure(db_path, size) -> [(label, value, target)]`.
 PENDING: dict[str, Callable[[Path, int], list[tuple[str, str, str]]] | None] = {
-    "import from JSONL (store.transfer)": None,
-    "live stream (mentions/s into an open console)": None,
-    "cold start (launch to first screen on the 1M file)": None,
+    "import from JSONL (store.transfer)": _hook("bench.import_jsonl"),
+    "live stream (mentions/s into an open console)": _hook("bench.live_stream"),
+    "cold start (launch to first screen on the 1M file)": _hook("bench.cold_start"),
 }
 
 
