@@ -35,6 +35,10 @@ account's default posting visibility (`source.privacy`), as Mastodon's own
 composer does; unknown visibilities are answered `direct`. So a public
 mention gets a public reply only if the account posts public by default;
 Mastodon keeps replies out of the public timelines either way.
+
+This module is the adapter itself (REST calls, catch-up, live loop,
+replies, check); notification -> mention mapping is in mastodon_parse,
+opening and decoding the SSE/WebSocket streams in mastodon_stream.
 """
 
 from __future__ import annotations
@@ -45,11 +49,10 @@ import json
 import logging
 import re
 import ssl
-import unicodedata
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -57,47 +60,37 @@ from yarl import URL
 
 from adapters.base import (Adapter, Batch, ReplyError, ReplyRequest, SentReply, SourceState,
                            StatusCallback, TextRule)
-from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, SSEDecoder,
-                           human_seconds, jitter, parse_link_header, rate_limit_reset, redact,
-                           seconds_until)
-from adapters.mastodon_html import html_to_text, status_text
+from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
+                           jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
+from adapters.mastodon_html import html_to_text
+# Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
+# and callers import them from here.
+from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
+                                     domain_of, id_key, local_part, max_id, mentions_acct, min_id_of,
+                                     parse_notification, parse_notifications, text_id, web_url)
+from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
+                                      open_ws, transport_reason)
 from adapters.textcount import mastodon_length
 from store.db import iso, utc_now
 from store.records import NewMention
 from store.sanitize import clean_line
 
-__all__ = ["AuthError", "MastodonAdapter", "id_key", "parse_notifications"]
+__all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "parse_notification",
+           "parse_notifications"]
 
 log = logging.getLogger(__name__)
 
-NETWORK = "mastodon"
 DEFAULT_LIMIT = 500
 DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
-# No receive timeout (aiohttp's heartbeat pings find dead sockets); a server
-# that never answers our close frame must not hold a reconnect for long.
-_WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
 CONTEXT_LOOKUPS_PER_BATCH = 20
 # Stream paths a server may not have; re-probed after this long on polling.
 STREAM_REPROBE_SECONDS = 1800.0
 
 _VISIBILITY_RANK = {"public": 0, "unlisted": 1, "private": 2, "direct": 3}
-_ACCT = re.compile(r"^[\w][\w.+-]*(?:@[\w.-]+(?::\d{1,5})?)?$")
 # Ids are opaque, but anything we put in a URL path must stay one segment.
 _PATH_ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,127}$")
-_HEADER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,4096}$")
-_LEADING_MENTIONS = re.compile(r"^(?:@[\w.+-]+(?:@[\w.-]+)?[\s,:]*)+")
-
-
-def id_key(value: str) -> tuple[int, str]:
-    """Order of opaque ids: longer is newer, then lexical (never int())."""
-    return len(value), value
-
-
-def _max_id(ids: Iterable[str | None]) -> str | None:
-    present = [value for value in ids if value]
-    return max(present, key=id_key) if present else None
 
 
 # --- internal errors ----------------------------------------------------------
@@ -139,194 +132,6 @@ class _AuthRejected(Exception):
     pass
 
 
-class _StreamDropped(Exception):
-    pass
-
-
-class _StreamUnsupported(Exception):
-    pass
-
-
-class _StreamDown(Exception):
-    pass
-
-
-class _Malformed(Exception):
-    pass
-
-
-# --- parsing notifications (pure) ----------------------------------------------
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Who we are on the server, for handles and for excluding ourselves."""
-
-    account: str  # the configured account label (NewMention.account)
-    domain: str  # accounts' domain (may differ from the API host)
-    host: str  # API host, for local-id placeholders
-    own_id: str = ""
-    own_acct: str = ""  # local acct of the brand account ("brand")
-
-    def full_acct(self, acct: str) -> str:
-        return acct if "@" in acct else f"{acct}@{self.domain}"
-
-    def is_own(self, account_id: object, acct: object) -> bool:
-        if self.own_id and isinstance(account_id, str | int) and str(account_id) == self.own_id:
-            return True
-        if self.own_acct and isinstance(acct, str):
-            return self.full_acct(acct.lstrip("@")).lower() == self.full_acct(self.own_acct).lower()
-        return False
-
-    def local_ref(self, status_id: str) -> str:
-        return f"mastodon-id:{self.host}/{status_id}"
-
-
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    notification_id: str
-    status_id: str
-    in_reply_to_id: str | None
-    mention: NewMention
-
-
-def _text_id(value: object) -> str | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip() and len(value) <= 200:
-        return value.strip()
-    return None
-
-
-def _acct_of(value: object) -> str | None:
-    if isinstance(value, str):
-        acct = value.strip().lstrip("@")
-        if _ACCT.match(acct) and len(acct) <= 300:
-            return acct
-    return None
-
-
-def _timestamp(*values: object) -> str | None:
-    for value in values:
-        if not isinstance(value, str):
-            continue
-        try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            continue
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        try:
-            return iso(moment)
-        except (OverflowError, ValueError):
-            continue
-    return None
-
-
-def _web_url(value: object) -> str | None:
-    if isinstance(value, str) and value.strip().lower().startswith(("https://", "http://")):
-        return value.strip()
-    return None
-
-
-def parse_notification(item: Any, me: Identity, now: datetime) -> Parsed | None:
-    """One notification as a mention; None for other types; _Malformed if unusable."""
-    if not isinstance(item, dict):
-        raise _Malformed("not a JSON object")
-    if item.get("type") != "mention":
-        return None
-    notification_id = _text_id(item.get("id"))
-    if notification_id is None:
-        raise _Malformed("no notification id")
-    status = item.get("status")
-    if not isinstance(status, dict):
-        raise _Malformed("mention without a status")
-    status_id = _text_id(status.get("id"))
-    if status_id is None:
-        raise _Malformed("status without an id")
-    account = status.get("account") if isinstance(status.get("account"), dict) else item.get("account")
-    if not isinstance(account, dict):
-        raise _Malformed("status without an author")
-    acct = _acct_of(account.get("acct"))
-    if acct is None:
-        raise _Malformed("author without a valid acct")
-    uri = _web_url(status.get("uri")) or _text_id(status.get("uri"))
-    remote_id = uri if uri and ":" in uri else me.local_ref(status_id)
-    created_at = _timestamp(status.get("created_at"), item.get("created_at")) or iso(now)
-    display_name = account.get("display_name")
-    visibility = status.get("visibility")
-    visibility = visibility.strip().lower() if isinstance(visibility, str) else "direct"
-    language = status.get("language")
-    in_reply_to_id = _text_id(status.get("in_reply_to_id"))
-    others: list[str] = []
-    mentions = status.get("mentions")
-    for entry in mentions if isinstance(mentions, list) else []:
-        if not isinstance(entry, dict):
-            continue
-        other = _acct_of(entry.get("acct"))
-        if other and not me.is_own(entry.get("id"), other) and other.lower() != acct.lower() \
-                and other not in others:
-            others.append(other)
-    reply_ref = {
-        "status_id": status_id,
-        "visibility": clean_line(visibility, 32),
-        "acct": acct,
-        "mentions": others,
-        "in_reply_to_id": in_reply_to_id,
-        "uri": remote_id,
-    }
-    mention = NewMention(
-        network=NETWORK,
-        account=me.account,
-        remote_id=remote_id,
-        author_handle="@" + me.full_acct(acct),
-        author_name=display_name if isinstance(display_name, str) else "",
-        text=status_text(status),
-        created_at=created_at,
-        url=_web_url(status.get("url")) or _web_url(status.get("uri")),
-        lang=language if isinstance(language, str) else None,
-        reply_ref=reply_ref,
-        raw=item,
-    )
-    return Parsed(notification_id, status_id, in_reply_to_id, mention)
-
-
-def parse_notifications(items: Any, me: Identity, now: datetime) -> tuple[list[Parsed], list[str], str | None]:
-    """A page of notifications: (mentions, skip reasons, highest valid id).
-
-    Every bad item becomes one reason; the good ones around it are kept.
-    """
-    if not isinstance(items, list):
-        return [], [f"notification page is not a list ({type(items).__name__})"], None
-    parsed: list[Parsed] = []
-    skipped: list[str] = []
-    ids: list[str] = []
-    for index, item in enumerate(items):
-        label = _text_id(item.get("id")) if isinstance(item, dict) else None
-        if label:
-            ids.append(label)
-        try:
-            result = parse_notification(item, me, now)
-        except _Malformed as exc:
-            skipped.append(clean_line(f"notification {label or f'#{index}'}: {exc}", 500))
-            continue
-        except Exception as exc:  # noqa: BLE001 - a surprise in one item must not cost the page
-            skipped.append(clean_line(f"notification {label or f'#{index}'}: unreadable ({type(exc).__name__})",
-                                      500))
-            continue
-        if result is not None:
-            parsed.append(result)
-    return parsed, skipped, _max_id(ids)
-
-
-def _normalized(text: str) -> str:
-    """Text as compared when looking for an already posted reply."""
-    text = unicodedata.normalize("NFC", text).strip()
-    text = _LEADING_MENTIONS.sub("", text)
-    return " ".join(text.split()).casefold()
-
-
 def _server_base(server: str) -> URL:
     text = server.strip()
     if "://" not in text:
@@ -337,79 +142,6 @@ def _server_base(server: str) -> URL:
     if url.scheme == "http" and url.host not in ("127.0.0.1", "localhost", "::1"):
         raise ValueError(f"refusing to send the access token over plain http to {url.host}; use https")
     return url.with_path(url.path.rstrip("/")).with_query(None).with_fragment(None)
-
-
-class _Connection:
-    """An open stream: `events()` yields notification dicts or skip reasons."""
-
-    kind = ""
-
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
-        raise NotImplementedError
-        yield  # pragma: no cover
-
-    async def close(self) -> None:
-        raise NotImplementedError
-
-
-class _SSEConnection(_Connection):
-    kind = "SSE"
-
-    def __init__(self, response: aiohttp.ClientResponse):
-        self.response = response
-        self.decoder = SSEDecoder()
-
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
-        async for chunk in self.response.content.iter_any():
-            oversized = self.decoder.oversized
-            for event in self.decoder.feed(chunk):
-                if event.event != "notification":
-                    continue
-                try:
-                    yield "notification", json.loads(event.data)
-                except ValueError:
-                    yield "skip", "streamed notification is not JSON"
-            if self.decoder.oversized > oversized:
-                yield "skip", "streamed event too large"
-
-    async def close(self) -> None:
-        self.response.close()
-
-
-class _WSConnection(_Connection):
-    kind = "WebSocket"
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse):
-        self.ws = ws
-
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
-        async for message in self.ws:
-            if message.type == aiohttp.WSMsgType.ERROR:
-                raise _StreamDropped(f"websocket error: {type(self.ws.exception()).__name__}")
-            if message.type != aiohttp.WSMsgType.TEXT or not message.data.strip():
-                continue  # binary frames, Pleroma's empty keep-alive texts
-            try:
-                outer = json.loads(message.data)
-            except ValueError:
-                yield "skip", "streamed message is not JSON"
-                continue
-            if not isinstance(outer, dict):
-                continue
-            if "error" in outer and "event" not in outer:
-                raise _StreamDropped(f"stream error: {clean_line(outer.get('error'), 200)}")
-            if outer.get("event") != "notification":
-                continue
-            payload = outer.get("payload")
-            if isinstance(payload, str):
-                try:
-                    payload = json.loads(payload)
-                except ValueError:
-                    yield "skip", "streamed notification payload is not JSON"
-                    continue
-            yield "notification", payload
-
-    async def close(self) -> None:
-        await self.ws.close()
 
 
 class MastodonAdapter(Adapter):
@@ -434,8 +166,8 @@ class MastodonAdapter(Adapter):
         self.ws_handshake_timeout = 20.0
         self.ws_heartbeat = 30.0
         host = self._base.host or ""
-        self._me = Identity(account=account, domain=_domain_of(account) or host, host=host,
-                            own_acct=_local_part(account))
+        self._me = Identity(account=account, domain=domain_of(account) or host, host=host,
+                            own_acct=local_part(account))
         self._default_visibility = "public"
         self._verified = False
         self._identity_denied = False
@@ -481,7 +213,7 @@ class MastodonAdapter(Adapter):
         except _Unreachable as exc:
             raise AuthError(self._describe_unreachable(exc)) from None
         handle = "@" + self._me.full_acct(self._me.own_acct)
-        configured = _acct_of(self.account)  # None when the account is a free-form label
+        configured = acct_of(self.account)  # None when the account is a free-form label
         if configured and self._me.full_acct(configured).lower() != handle[1:].lower():
             raise AuthError(f"the token belongs to {handle}, not @{self._me.full_acct(configured)}")
         connection, why, _ = await self._connect_stream()
@@ -493,7 +225,7 @@ class MastodonAdapter(Adapter):
         return f"ok: {handle} on {host}, limit {self._max_chars} chars, {live}"
 
     async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
-        self._cursor = _text_id(cursor)
+        self._cursor = text_id(cursor)
         self.report(SourceState.CONNECTING, f"connecting to {self._base.host}")
         while True:
             try:
@@ -508,7 +240,7 @@ class MastodonAdapter(Adapter):
                 await self._sleep(wait)
             except _AuthRejected as exc:
                 await self._wait(SourceState.AUTH_FAILED, str(exc), self._auth_backoff.next())
-            except _StreamDropped as exc:
+            except StreamDropped as exc:
                 await self._wait(SourceState.RECONNECTING, f"stream lost ({exc})", self._stream_backoff.next())
             except _Transient as exc:
                 await self._wait(SourceState.RECONNECTING, str(exc), self._rest_backoff.next())
@@ -519,7 +251,7 @@ class MastodonAdapter(Adapter):
 
     async def send_reply(self, request: ReplyRequest) -> SentReply:
         ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
-        status_id = _text_id(ref.get("status_id"))
+        status_id = text_id(ref.get("status_id"))
         if status_id is None:
             raise ReplyError("this mention has no status id to reply to", permanent=True)
         text = request.text.strip()
@@ -548,10 +280,10 @@ class MastodonAdapter(Adapter):
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
         ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
-        status_id = _text_id(ref.get("status_id"))
+        status_id = text_id(ref.get("status_id"))
         if status_id is None:
             return None
-        wanted = _normalized(request.text)
+        wanted = comparable_text(request.text)
         try:
             await self._verify(strict=True)
             candidates: list[Any] = []
@@ -575,12 +307,12 @@ class MastodonAdapter(Adapter):
         except _Unreachable as exc:
             raise ReplyError(f"cannot check for an earlier reply: {exc.message}") from None
         for status in candidates:
-            if not isinstance(status, dict) or _text_id(status.get("in_reply_to_id")) != status_id:
+            if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
                 continue
             author = status.get("account") if isinstance(status.get("account"), dict) else {}
             if not self._me.is_own(author.get("id"), author.get("acct")):
                 continue
-            if _normalized(html_to_text(status.get("content"), status.get("mentions"))) != wanted:
+            if comparable_text(html_to_text(status.get("content"), status.get("mentions"))) != wanted:
                 continue
             found = self._sent_reply(status, ref)
             if found is not None:
@@ -591,8 +323,8 @@ class MastodonAdapter(Adapter):
 
     def reply_text(self, text: str, reply_ref: Mapping[str, Any]) -> str:
         """`text` with the author @-mentioned first (they are not notified otherwise)."""
-        acct = _acct_of(reply_ref.get("acct"))
-        if not acct or self._me.is_own(None, acct) or _mentions(text, acct, self._me.domain):
+        acct = acct_of(reply_ref.get("acct"))
+        if not acct or self._me.is_own(None, acct) or mentions_acct(text, acct, self._me.domain):
             return text
         return f"@{acct} {text}"
 
@@ -605,13 +337,13 @@ class MastodonAdapter(Adapter):
     def _sent_reply(self, data: Any, ref: Mapping[str, Any]) -> SentReply | None:
         if not isinstance(data, dict):
             return None
-        status_id = _text_id(data.get("id"))
+        status_id = text_id(data.get("id"))
         if status_id is None:
             return None
-        uri = _web_url(data.get("uri")) or self._me.local_ref(status_id)
+        uri = web_url(data.get("uri")) or self._me.local_ref(status_id)
         root = ref.get("root_uri") or ref.get("uri") or uri
         self._remember(status_id, uri, root if isinstance(root, str) else uri)
-        return SentReply(remote_id=uri, url=_web_url(data.get("url")))
+        return SentReply(remote_id=uri, url=web_url(data.get("url")))
 
     def _reply_error(self, exc: _ApiError) -> ReplyError:
         host = self._base.host
@@ -708,7 +440,7 @@ class MastodonAdapter(Adapter):
             if self._cursor is None or before is not None and id_key(self._cursor) <= id_key(before):
                 return  # nothing newer in this page: the server ignored min_id, or sent junk
             query_from = self._cursor
-            hint = _min_id_of(parse_link_header(headers.get("Link")).get("prev"))
+            hint = min_id_of(parse_link_header(headers.get("Link")).get("prev"))
             if hint and id_key(hint) > id_key(query_from):
                 query_from = hint
 
@@ -738,7 +470,7 @@ class MastodonAdapter(Adapter):
             return None
         return Batch(mentions=mentions, cursor=cursor, skipped=skipped)
 
-    async def _live(self, connection: _Connection) -> AsyncIterator[Batch]:
+    async def _live(self, connection: Connection) -> AsyncIterator[Batch]:
         events = connection.events()
         opened = self._clock()
         safety_interval = max(300.0, 5 * self.poll_interval)
@@ -753,11 +485,11 @@ class MastodonAdapter(Adapter):
                     except Exception as exc:  # noqa: BLE001 - whatever broke the stream, reconnect
                         if (self._clock() - opened).total_seconds() >= 60:
                             self._stream_backoff.reset()  # it was a good connection; start over
-                        if isinstance(exc, _StreamDropped):
+                        if isinstance(exc, StreamDropped):
                             raise
                         reason = "the server closed it" if isinstance(exc, StopAsyncIteration) \
-                            else _transport_reason(exc)
-                        raise _StreamDropped(reason) from None
+                            else transport_reason(exc)
+                        raise StreamDropped(reason) from None
                     self._stream_backoff.reset()
                     next_event = asyncio.ensure_future(anext(events))
                     batch = await self._stream_batch(kind, payload)
@@ -785,7 +517,7 @@ class MastodonAdapter(Adapter):
         for entry in fresh:
             self._mark_seen(entry.notification_id)
         mentions = await self._link_threads(fresh)
-        top = _max_id(entry.notification_id for entry in fresh)
+        top = max_id(entry.notification_id for entry in fresh)
         cursor = None
         if top and (self._cursor is None or id_key(top) > id_key(self._cursor)):
             cursor = self._cursor = top
@@ -839,11 +571,7 @@ class MastodonAdapter(Adapter):
             return None, exc.status in (404, 410)
         except _Unreachable:
             return None, False
-        ancestors = context.get("ancestors") if isinstance(context, dict) else None
-        if not isinstance(ancestors, list):
-            return None, True
-        chain = [(s_id, uri) for s_id, uri in ((_text_id(a.get("id")), _web_url(a.get("uri")))
-                                               for a in ancestors if isinstance(a, dict)) if s_id and uri]
+        chain = ancestor_chain(context)
         if not chain:
             return None, True
         root = chain[0][1]
@@ -866,7 +594,7 @@ class MastodonAdapter(Adapter):
             raise
         if not isinstance(data, dict):
             raise _ApiError(200, "verify_credentials did not return an account", not_api=True)
-        own_id, acct = _text_id(data.get("id")), _acct_of(data.get("acct"))
+        own_id, acct = text_id(data.get("id")), acct_of(data.get("acct"))
         if own_id is None or acct is None:
             raise _ApiError(200, "verify_credentials returned an account without id/acct", not_api=True)
         self._me = replace(self._me, own_id=own_id, own_acct=acct.split("@")[0])
@@ -950,7 +678,7 @@ class MastodonAdapter(Adapter):
 
     # --- streaming transports ------------------------------------------------------
 
-    async def _connect_stream(self) -> tuple[_Connection | None, str, bool]:
+    async def _connect_stream(self) -> tuple[Connection | None, str, bool]:
         """(connection, why not, streaming merely down) -- tries SSE then WebSocket."""
         if not self._streaming:
             return None, "streaming disabled", False
@@ -968,13 +696,13 @@ class MastodonAdapter(Adapter):
                 continue
             try:
                 connection = await (self._open_sse() if kind == "SSE" else self._open_ws())
-            except _StreamUnsupported as exc:
+            except StreamUnsupported as exc:
                 self._unsupported[kind] = str(exc)
                 self._unsupported_at = self._clock()
                 if self._preferred == kind:
                     self._preferred = None
                 continue
-            except _StreamDown as exc:
+            except StreamDown as exc:
                 return None, str(exc), True
             self._preferred = kind
             return connection, "", False
@@ -983,51 +711,14 @@ class MastodonAdapter(Adapter):
     def _unsupported_reason(self) -> str:
         return "; ".join(f"{kind}: {why}" for kind, why in self._unsupported.items()) or "no streaming API"
 
-    def _stream_url(self, scheme_ws: bool) -> URL:
-        base = self._stream_base or self._base
-        if scheme_ws:
-            base = base.with_scheme("wss" if base.scheme == "https" else "ws")
-        return base
+    async def _open_sse(self) -> Connection:
+        return await open_sse(self._session, self._stream_base or self._base, self._headers({}),
+                              timeout=self.stream_timeout, error_text=self._error_text)
 
-    async def _open_sse(self) -> _Connection:
-        url = self._stream_url(False) / "api/v1/streaming/user/notification"
-        headers = self._headers({"Accept": "text/event-stream", "Cache-Control": "no-cache"})
-        try:
-            response = await self._session.get(url, headers=headers, timeout=self.stream_timeout,
-                                               allow_redirects=False)
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
-            raise _StreamDown(f"SSE: {_transport_reason(exc)}") from None
-        if response.status == 200 and response.content_type == "text/event-stream":
-            return _SSEConnection(response)
-        status = response.status
-        message = await self._error_text(response)
-        response.release()
-        if status == 429 or status >= 500:
-            raise _StreamDown(f"SSE: HTTP {status}")
-        if status in (401, 403):
-            raise _StreamUnsupported(f"token refused by the streaming server ({status}: {message})")
-        raise _StreamUnsupported(f"HTTP {status}" if status != 200 else "not an event stream")
-
-    async def _open_ws(self) -> _Connection:
-        url = self._stream_url(True) / "api/v1/streaming"
-        url = url.with_query({"stream": "user:notification"})
-        # Authorization for Mastodon/GoToSocial; the token as subprotocol for
-        # Pleroma/Akkoma. Never the access_token query parameter (it is logged).
-        protocols = (self._token,) if _HEADER_TOKEN.match(self._token) else ()
-        try:
-            async with asyncio.timeout(self.ws_handshake_timeout):
-                ws = await self._session.ws_connect(
-                    url, headers=self._headers({}), protocols=protocols, heartbeat=self.ws_heartbeat,
-                    autoping=True, max_msg_size=MAX_BODY, timeout=_WS_TIMEOUT)
-        except aiohttp.WSServerHandshakeError as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise _StreamDown(f"WebSocket: HTTP {exc.status}") from None
-            if exc.status in (401, 403):
-                raise _StreamUnsupported(f"token refused by the streaming server ({exc.status})") from None
-            raise _StreamUnsupported(f"HTTP {exc.status}") from None
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
-            raise _StreamDown(f"WebSocket: {_transport_reason(exc)}") from None
-        return _WSConnection(ws)
+    async def _open_ws(self) -> Connection:
+        return await open_ws(self._session, self._stream_base or self._base, self._headers({}),
+                             token=self._token, handshake_timeout=self.ws_handshake_timeout,
+                             heartbeat=self.ws_heartbeat, max_size=MAX_BODY)
 
     # --- HTTP ----------------------------------------------------------------------
 
@@ -1048,7 +739,7 @@ class MastodonAdapter(Adapter):
         except _ApiError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
-            raise _Unreachable(self._scrub(_transport_reason(exc)), sent=_maybe_sent(exc),
+            raise _Unreachable(self._scrub(transport_reason(exc)), sent=_maybe_sent(exc),
                                tls=_is_tls(exc)) from None
         text = body.decode("utf-8", "replace")
         try:
@@ -1114,33 +805,6 @@ def _positive(value: object) -> int | None:
     return None
 
 
-def _domain_of(account: str) -> str:
-    acct = account.strip().lstrip("@")
-    return acct.split("@", 1)[1].lower() if "@" in acct else ""
-
-
-def _local_part(account: str) -> str:
-    acct = _acct_of(account)
-    return acct.split("@")[0] if acct else ""
-
-
-def _mentions(text: str, acct: str, local_domain: str) -> bool:
-    """Does `text` already @-mention `acct` (as the server would resolve it)?"""
-    user, _, domain = acct.partition("@")
-    forms = [re.escape(f"{user}@{domain}")] if domain else [re.escape(user), re.escape(f"{user}@{local_domain}")]
-    pattern = rf"(?<![\w@/]){'@'}(?:{'|'.join(forms)})(?![\w@]|[.-]\w)"
-    return re.search(pattern, text, re.IGNORECASE) is not None
-
-
-def _min_id_of(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return _text_id(URL(url).query.get("min_id"))
-    except ValueError:
-        return None
-
-
 def _error_field(data: Any) -> str:
     if isinstance(data, dict):
         for key in ("error_description", "error"):
@@ -1170,27 +834,3 @@ def _maybe_sent(exc: BaseException) -> bool:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.ClientSSLError):
         return False
     return not isinstance(exc, ssl.SSLError)
-
-
-def _transport_reason(exc: BaseException) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        detail = getattr(exc.certificate_error, "verify_message", "") or type(exc.certificate_error).__name__
-        return f"certificate not trusted ({detail})"
-    if isinstance(exc, aiohttp.ClientSSLError | ssl.SSLError):
-        # aiohttp's SSL errors are also ssl.SSLError, but the reason is on os_error.
-        detail = getattr(getattr(exc, "os_error", None), "reason", None) or getattr(exc, "reason", None) \
-            or "certificate invalid, expired or for another name"
-        return f"TLS handshake failed ({detail})"
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return "connection timed out"
-    if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return "no answer in time"
-    if isinstance(exc, aiohttp.ClientConnectorDNSError):
-        return "unknown host name"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection failed ({exc.os_error.strerror or type(exc.os_error).__name__})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "the server closed the connection"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "the connection broke mid-answer"
-    return type(exc).__name__
