@@ -116,8 +116,6 @@ def set_source_status(store: Store, source: str, state: str, detail: str = "",
 
 
 def source_statuses(store: Store) -> list[dict]:
-    rows = store.conn.execute(
+    return list(store.db.query(
         "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
-    ).fetchall()
-    keys = ("source", "state", "detail", "updated_at", "last_event_at")
-    return [dict(zip(keys, row)) for row in rows]
+    ))

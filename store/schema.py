@@ -90,6 +90,7 @@ CREATE TABLE events (
     detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX events_by_mention ON events (mention_id, id);
+CREATE INDEX events_by_operator ON events (operator, at);
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN SELECT RAISE(ABORT, 'the event log is append-only'); END;
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events

@@ -82,9 +82,10 @@ def test_export_holds_every_field(store, history):
     assert records[2]["tags"] == [] and records[2]["replies"] == []
 
 
-def test_export_then_import_round_trips(store, history, fresh):
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "parsed-in-child"])
+def test_export_then_import_round_trips(store, history, fresh, parallel):
     text = export_text(store)
-    report = import_lines(fresh, text.splitlines(keepends=True), "importer")
+    report = import_lines(fresh, text.splitlines(keepends=True), "importer", parallel=parallel)
     assert (report.imported, report.duplicates, report.errors) == (3, 0, [])
     assert comparable(list(iter_export(fresh))) == comparable(list(iter_export(store)))
 
@@ -140,7 +141,8 @@ def line(**fields) -> str:
     return json.dumps({key: value for key, value in record.items() if value is not ...})
 
 
-def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh):
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "parsed-in-child"])
+def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh, parallel):
     lines = [
         line(remote_id="good-1"),                         # 1
         "{not json",                                      # 2
@@ -156,7 +158,7 @@ def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh):
         line(remote_id="no-author", author_handle=...),   # 12
         line(remote_id="dict-text", text={"a": 1}),       # 13
     ]
-    report = import_lines(fresh, lines, "importer", batch=2)
+    report = import_lines(fresh, lines, "importer", batch=2, parallel=parallel)
     assert [number for number, _ in report.errors] == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13]
     reasons = dict(report.errors)
     assert reasons[2].startswith("not JSON")

@@ -94,7 +94,7 @@ def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
     except OSError as exc:
         return fail(f"cannot read {path}: {exc.strerror or exc}")
     with handle, progress_bar("importing", total) as progress:
-        report = import_lines(store, handle, operator, progress=progress)
+        report = import_lines(store, handle, operator, progress=progress, parallel=True)
     for number, reason in report.errors[:200]:
         print(f"{path}:{number}: skipped: {reason}", file=sys.stderr)
     if len(report.errors) > 200:

@@ -86,6 +86,7 @@ class MainScreen(Screen):
         self.query_one(ReplyComposer).display = False
         self.inbox.focus()
         # Anchored at start: "since you were last here", not since this session's first action.
+        # Read before the first rows are fetched: this console's own actions must not count.
         self._session_since = await self.db(self._handover_since)
         await self.sync(initial=True)
         self.set_interval(self.app.poll_interval, self._tick)
