@@ -35,38 +35,38 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
 
 
 def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], *,
-                cleaned: bool = False) -> list[int | None]:
+                cleaned: bool = False, ids: dict[tuple[str, str, str], int] | None = None) -> list[int | None]:
     """(mention, status, received_at) rows -> the new id of each, or None for a duplicate.
 
     `cleaned`: the caller already ran NewMention.cleaned() (import does, to
-    report bad lines), so the text is not scanned twice.
+    report bad lines), so the text is not scanned twice. `ids` caches author
+    and account ids across calls in one long import: only pass a dict whose
+    entries were all committed (or will be, in the same transaction).
     """
     now = store.now()
     result: list[int | None] = []
     indexed: list[tuple[int, str, str, str]] = []
-    authors: dict[tuple[str, str], int] = {}
-    accounts: dict[tuple[str, str], int] = {}
+    known = {} if ids is None else ids
     for mention, status, received_at in rows:
         m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:
             result.append(None)
             continue
-        akey = (m.network, m.account)
-        if akey not in accounts:
-            accounts[akey] = _ids_for(store, "accounts", m.network, m.account)
-        hkey = (m.network, m.author_handle)
-        if hkey not in authors:
-            authors[hkey] = _ids_for(store, "authors", m.network, m.author_handle,
-                                     {"display_name": m.author_name})
+        akey = ("accounts", m.network, m.account)
+        if akey not in known:
+            known[akey] = _ids_for(store, "accounts", m.network, m.account)
+        hkey = ("authors", m.network, m.author_handle)
+        if hkey not in known:
+            known[hkey] = _ids_for(store, "authors", m.network, m.author_handle, {"display_name": m.author_name})
         cursor = store.conn.execute(
             """INSERT INTO mentions (network, remote_id, account_id, author_id, text, url, lang,
                    created_at, received_at, parent_remote_id, root_remote_id, status, reply_ref, raw)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (network, remote_id) DO NOTHING""",
-            (m.network, m.remote_id, accounts[akey], authors[hkey], m.text, m.url, m.lang,
+            (m.network, m.remote_id, known[akey], known[hkey], m.text, m.url, m.lang,
              m.created_at, received_at or now, m.parent_remote_id, m.root_remote_id, status,
              # ASCII JSON: a payload may hold lone surrogates that SQLite cannot encode as text.
-             json.dumps(m.reply_ref),
+             json.dumps(m.reply_ref) if m.reply_ref else "{}",
              json.dumps(m.raw, default=str) if m.raw is not None else None),
         )
         if cursor.rowcount:

@@ -218,13 +218,14 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
                  progress: Callable[[int], None] | None = None, parallel: bool = False) -> ImportReport:
     """Import export-shaped JSONL lines; `parallel` parses in a forked child (POSIX)."""
     report = ImportReport()
+    known_ids: dict[tuple[str, str, str], int] = {}  # authors recur across batches of one import
 
     def flush(pending: list[Parsed]) -> None:
         if not pending:
             return
         with store.write():
             ids = insert_rows(store, ((mention, status, received) for mention, _, status, _, received in pending),
-                              cleaned=True)
+                              cleaned=True, ids=known_ids)
             seen, tag_rows, now = [], [], store.now()
             for mention_id, (_, tags, status, replies, _) in zip(ids, pending):
                 if mention_id is None:
