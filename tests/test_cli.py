@@ -20,6 +20,7 @@ from store.ingest import save_batch
 from store.records import NewMention
 from store.schema import SCHEMA_VERSION
 from store.transfer import EXPORT_FIELDS
+from tests.support import assert_one_line_refusal, newer_schema
 
 OPERATOR = "cli-tester"
 
@@ -37,14 +38,6 @@ def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mentiondesk: ")
-    assert result.stdout == ""
-    return lines[0]
 
 
 def record(remote_id: str, text: str, **extra) -> dict:
@@ -227,12 +220,6 @@ def header_then_garbage(path):
     path.write_bytes(b"SQLite format 3\x00" + random.Random(4).randbytes(4096))
 
 
-def newer_schema(path):
-    made = open_store(path)
-    made.close()
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 5}")
-    conn.close()
 
 
 def foreign_sqlite(path):

@@ -45,6 +45,7 @@ from tests.procs import (
 from tests.tui_support import mention, screen_text, seed
 from tui.app import ConsoleApp
 from tui.widgets.mention_view import MentionView
+from tests.support import assert_one_line_refusal as one_line_refusal
 
 pytestmark = pytest.mark.serial
 
@@ -52,14 +53,6 @@ LEASE_TTL = 2.0
 
 
 
-def one_line_refusal(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("mentiondesk: ")
-    assert result.stdout == ""
-    return lines[0]
 
 
 def stop(proc: subprocess.Popen) -> None:

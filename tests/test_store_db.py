@@ -16,6 +16,7 @@ from store.db import BUSY_TIMEOUT_MS, StoreError, open_store
 from store.ingest import load_cursor, save_batch
 from store.schema import SCHEMA_VERSION
 from store.worker import StoreWorker
+from tests.support import newer_schema
 
 
 def digest(path) -> str:
@@ -107,12 +108,6 @@ def foreign_sqlite(path):
     conn.close()
 
 
-def newer_schema(path):
-    made = open_store(path)
-    made.close()
-    conn = sqlite3.connect(path)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    conn.close()
 
 
 def foreign_sqlite_in_wal_mode(path):
