@@ -52,6 +52,23 @@ def start_serve(db: str, config: str, env: dict) -> subprocess.Popen:
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
+async def restart_until_sent(db: str, config: str, env: dict) -> None:
+    """A new leader adopts the in-flight reply; then it stops cleanly on SIGTERM."""
+    second = start_serve(db, config, env)
+    try:
+        await until(lambda: rows(db, "SELECT 1 FROM replies WHERE state = 'sent'"), what="the reply adopted")
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(15) == 0
+    finally:
+        if second.poll() is None:
+            second.kill()
+
+
+def assert_adopted_once(db: str) -> None:
+    sent = rows(db, "SELECT detail FROM events WHERE action = 'reply.sent'")
+    assert len(sent) == 1 and json.loads(sent[0][0])["adopted"] is True
+
+
 async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path):
     pds = FakePds()
     await pds.start()
@@ -92,20 +109,12 @@ poll_interval = 0.2
         posted = [key for key in pds.records if key[0] == brand.did and key[1] == POST]
         assert len(posted) == 1
 
-        second = start_serve(db, str(config), env)
-        try:
-            await until(lambda: rows(db, "SELECT 1 FROM replies WHERE state = 'sent'"), what="the reply adopted")
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(15) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
+        await restart_until_sent(db, str(config), env)
         posted = [key for key in pds.records if key[0] == brand.did and key[1] == POST]
         assert len(posted) == 1, "the reply was posted twice"
         (remote_id,), = rows(db, "SELECT remote_id FROM replies")
         assert remote_id == f"at://{brand.did}/{POST}/{posted[0][2]}"
-        sent = rows(db, "SELECT detail FROM events WHERE action = 'reply.sent'")
-        assert len(sent) == 1 and json.loads(sent[0][0])["adopted"] is True
+        assert_adopted_once(db)
         creates = [r for r in pds.requests if r.nsid == "com.atproto.repo.createRecord"]
         assert len(creates) == 1  # the restart looked, found, and did not send again
     finally:
@@ -155,19 +164,11 @@ poll_interval = 0.5
         await until(lambda: len(server.ours()) == 1, what="the held post to be created")
         assert rows(db, "SELECT state, uncertain FROM replies") == [("sending", 1)]
 
-        second = start_serve(db, str(config), env)
-        try:
-            await until(lambda: rows(db, "SELECT 1 FROM replies WHERE state = 'sent'"), what="the reply adopted")
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(15) == 0
-        finally:
-            if second.poll() is None:
-                second.kill()
+        await restart_until_sent(db, str(config), env)
         assert len(server.ours()) == 1, "the reply was posted twice"
         (remote_id,), = rows(db, "SELECT remote_id FROM replies")
         assert remote_id == server.ours()[0]["uri"]
         assert server.ours()[0]["in_reply_to_id"] == notification["status"]["id"]
-        sent = rows(db, "SELECT detail FROM events WHERE action = 'reply.sent'")
-        assert len(sent) == 1 and json.loads(sent[0][0])["adopted"] is True
+        assert_adopted_once(db)
     finally:
         await server.stop()
