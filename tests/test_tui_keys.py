@@ -294,3 +294,16 @@ async def test_reply_to_a_mention_someone_else_is_replying_to_asks_first(db_path
         assert query(db_path, "SELECT operator FROM claims") == [("alice",)]
         await pilot.press("escape")  # cancelling releases the claim
         await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM claims") == [(0,)])
+
+
+async def test_quitting_while_ingesting_exits_cleanly_and_hands_the_lease_on(db_path):
+    adapter = ScriptedAdapter()
+    app = make_app(db_path, adapters=[adapter])
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await wait_until(pilot, lambda: app.leadership is not None and app.leadership.is_leader)
+        await pilot.press("n")  # a dialog's worker is waiting for an answer when the app quits
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "AskNote")
+        app.exit()
+    assert app.return_code == 0
+    assert query(db_path, "SELECT count(*) FROM leases") == [(0,)]

@@ -8,6 +8,7 @@ from datetime import datetime
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for
@@ -42,6 +43,7 @@ class ConsoleApp(App):
         self.searcher = StoreWorker(db_path, clock=clock, name="search")
         self._ingest_store: StoreWorker | None = None
         self.leadership: Leadership | None = None
+        self._leader_worker = None
         self._leader_ttl = leader_ttl
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
@@ -60,12 +62,16 @@ class ConsoleApp(App):
             options = {"ttl": self._leader_ttl} if self._leader_ttl else {}
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, **options)
-            self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
+            self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 
     async def on_unmount(self) -> None:
         if self.leadership:
+            # Hand the lease on cleanly; other workers (a detail load, a dialog) are just cancelled.
             self.leadership.stop()
-            await self.workers.wait_for_complete()
+            try:
+                await self._leader_worker.wait()
+            except (WorkerCancelled, WorkerFailed):
+                pass  # shutdown cancelled it first: the lease lapses within its ttl
         if self._session is not None:
             await self._session.close()
         for worker in (self.store, self.searcher, self._ingest_store):
