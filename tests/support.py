@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import subprocess
 
@@ -26,3 +27,22 @@ def assert_one_line_refusal(result: subprocess.CompletedProcess) -> str:
     assert lines[0].startswith("mentiondesk: ")
     assert result.stdout == ""
     return lines[0]
+
+
+def random_bytes(path) -> None:
+    """Not an SQLite file at all."""
+    path.write_bytes(random.Random(7).randbytes(8192))
+
+
+def header_then_garbage(path) -> None:
+    """An SQLite header over garbage: a damaged database."""
+    path.write_bytes(b"SQLite format 3\x00" + random.Random(8).randbytes(8192))
+
+
+def foreign_sqlite(path) -> None:
+    """Somebody else's SQLite database."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
+    conn.commit()
+    conn.close()

@@ -20,7 +20,7 @@ from store.ingest import save_batch
 from store.records import NewMention
 from store.schema import SCHEMA_VERSION
 from store.transfer import EXPORT_FIELDS
-from tests.support import assert_one_line_refusal, newer_schema
+from tests.support import assert_one_line_refusal, foreign_sqlite, header_then_garbage, newer_schema, random_bytes
 
 OPERATOR = "cli-tester"
 
@@ -212,21 +212,12 @@ def test_search_with_no_match_exits_1(tmp_path, searchable):
 # --- refusals ----------------------------------------------------------------------------------
 
 
-def random_bytes(path):
-    path.write_bytes(random.Random(3).randbytes(4096))
-
-
-def header_then_garbage(path):
-    path.write_bytes(b"SQLite format 3\x00" + random.Random(4).randbytes(4096))
 
 
 
 
-def foreign_sqlite(path):
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE t (x)")
-    conn.commit()
-    conn.close()
+
+
 
 
 # Every command opens the store the same way; export covers each kind of file, and import is

@@ -16,7 +16,7 @@ from store.db import BUSY_TIMEOUT_MS, StoreError, open_store
 from store.ingest import load_cursor, save_batch
 from store.schema import SCHEMA_VERSION
 from store.worker import StoreWorker
-from tests.support import newer_schema
+from tests.support import foreign_sqlite, header_then_garbage, newer_schema, random_bytes
 
 
 def digest(path) -> str:
@@ -92,20 +92,10 @@ def test_an_empty_file_is_a_new_database(tmp_path, clock):
         opened.close()
 
 
-def random_bytes(path):
-    path.write_bytes(random.Random(7).randbytes(8192))
 
 
-def header_then_garbage(path):
-    path.write_bytes(b"SQLite format 3\x00" + random.Random(8).randbytes(8192))
 
 
-def foreign_sqlite(path):
-    conn = sqlite3.connect(path)
-    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
-    conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
-    conn.commit()
-    conn.close()
 
 
 
