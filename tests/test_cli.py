@@ -303,3 +303,13 @@ def test_a_lone_surrogate_escape_in_an_import_is_not_a_traceback(tmp_path):
     result = run(tmp_path, "import", str(path))
     assert result.returncode == 0
     assert result.stderr.splitlines() == ["imported 2, skipped 0 duplicate(s), 0 bad line(s)"]
+
+
+@pytest.mark.parametrize("args", [["tag", "abc", "care"], ["frob"], ["--demo-rate", "x"], ["done"]])
+def test_usage_mistakes_get_one_line(tmp_path, args):
+    result = subprocess.run([sys.executable, "-m", "tui", "--db", str(tmp_path / "d.db"), *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mentiondesk") and "--help" in lines[0]

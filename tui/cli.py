@@ -14,6 +14,13 @@ from tui.cli_common import fail
 from tui.paths import default_config_path, default_db_path, default_operator
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes get one line, like every other refusal (the usage is one --help away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
@@ -22,14 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="who acts, recorded in the event log (default: your login name)")
     common.add_argument("--config", metavar="PATH", type=Path, default=argparse.SUPPRESS,
                         help="accounts config (default: $MENTIONDESK_CONFIG or the user config dir)")
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mentiondesk", parents=[common],
         description="A keyboard-driven console for a brand's social mentions. With no command, opens the console.")
     parser.add_argument("--no-demo", action="store_true", help="run without the demo stream")
     parser.add_argument("--demo", action="store_true", help="run the demo stream even with accounts configured")
     parser.add_argument("--demo-rate", type=float, default=None, metavar="N",
                         help="demo mentions per minute (default 30)")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     search = sub.add_parser("search", parents=[common], help="fuzzy-search the history")
     search.add_argument("query", nargs="+", help="words (typos ok) and filters tag:care status:open from:@h net:demo")
