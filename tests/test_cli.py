@@ -313,3 +313,31 @@ def test_usage_mistakes_get_one_line(tmp_path, args):
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("mentiondesk") and "--help" in lines[0]
+
+
+def test_reindex_finishes_an_interrupted_import_and_rebuilds(tmp_path):
+    from store.search_index import deferred_indexing
+
+    db = tmp_path / "desk.db"
+    store = open_store(db)
+    try:
+        with pytest.raises(KeyboardInterrupt), deferred_indexing(store, helper=False):
+            save_batch(store, "demo:@b", [NewMention(network="demo", account="@b", remote_id="r1",
+                                                     author_handle="@ana", text="where is my refund",
+                                                     created_at="2026-01-01T00:00:00Z")], "1")
+            raise KeyboardInterrupt  # the import dies before its index is written
+    finally:
+        store.close()
+
+    def search() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tui", "--db", str(db), "search", "refnud"],
+                              capture_output=True, text=True)
+
+    assert search().returncode == 1  # stored, not yet found
+    done = subprocess.run([sys.executable, "-m", "tui", "--db", str(db), "reindex"], capture_output=True, text=True)
+    assert done.returncode == 0 and "indexed 1 pending" in done.stderr
+    assert "where is my refund" in search().stdout
+    full = subprocess.run([sys.executable, "-m", "tui", "--db", str(db), "reindex", "--full"],
+                          capture_output=True, text=True)
+    assert full.returncode == 0 and "rebuilt: 1" in full.stderr
+    assert "where is my refund" in search().stdout

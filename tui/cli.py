@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
+    reindex = sub.add_parser("reindex", parents=[common],
+                             help="finish indexing an interrupted import (--full: rebuild the search index)")
+    reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
+
     accounts = sub.add_parser("accounts", parents=[common], help="list configured accounts")
     accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
     sub.add_parser("serve", parents=[common], help="run ingest and sending without a UI (SIGTERM stops)")
@@ -154,6 +158,9 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         from adapters.rules import rule_for
         from tui.cli_desk import cmd_reply
         return cmd_reply(store, args, operator, rule_for)
+    if command == "reindex":
+        from tui.cli_data import cmd_reindex
+        return cmd_reindex(store, args)
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
         return check_accounts(config) if args.action == "check" else list_accounts(config, store)

@@ -102,3 +102,16 @@ def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
     print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
           f"{len(report.errors)} bad line(s)", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def cmd_reindex(store: Store, args: argparse.Namespace) -> int:
+    from store.search_index import index_pending, rebuild_index
+
+    if args.full:
+        with store.write():
+            count = rebuild_index(store)
+        print(f"search index rebuilt: {count} mention(s)", file=sys.stderr)
+    else:
+        count = index_pending(store)
+        print(f"indexed {count} pending mention(s)", file=sys.stderr)
+    return 0
