@@ -46,6 +46,9 @@ from store.search_index import AUTHOR_MARK, author_terms, is_vocab_term, network
 
 ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 9
 MAX_WORDS_PER_TERM = 48
+# Search-as-you-type: the last word may be unfinished (4+ letters), completed to this many words.
+PREFIX_FROM = 4
+PREFIX_WORDS = 24
 MAX_GROUP_QUERIES = 64
 DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
 TAGGED_DRIVE_MAX = 20_000  # up to this many tagged mentions, a tag: listing starts from the tags
@@ -133,6 +136,13 @@ class Vocabulary:
         while index < len(self.words) and self.words[index].startswith(prefix):
             yield self.words[index]
             index += 1
+
+    def completions(self, term: str, limit: int = PREFIX_WORDS) -> dict[str, float]:
+        """Words the term may be the start of (the word being typed), shortest first."""
+        if len(term) < PREFIX_FROM or not is_vocab_term(term):
+            return {}
+        words = heapq.nsmallest(limit, (w for w in self._prefixed(term) if w != term), key=lambda w: (len(w), w))
+        return {word: fuzz.ratio(term, word) for word in words}
 
     def _alphabet(self, term: str) -> set[str]:
         # Typos stay within the script being typed: letters of the same
@@ -498,9 +508,12 @@ def _texts(conn: sqlite3.Connection, ids: list[int]) -> dict[int, str]:
     return texts
 
 
-def search(store: Store, query: str | Query, *, limit: int = 50) -> list[Hit]:
+def search(store: Store, query: str | Query, *, limit: int = 50, complete_last: bool = False) -> list[Hit]:
     """Best `limit` mentions for `query`, best first (newest first among equals).
 
+    `complete_last` treats the last word as still being typed (the console
+    searches on every key): it also matches words that start with it, scored
+    by their similarity, so whole-word matches still rank first.
     Never raises for what the operator types; database errors propagate.
     """
     parsed = query if isinstance(query, Query) else parse_query(query)
@@ -514,6 +527,8 @@ def search(store: Store, query: str | Query, *, limit: int = 50) -> list[Hit]:
     vocab = vocabulary_for(store)
     with vocab.lock:
         candidates = [vocab.candidates(term) for term in parsed.terms]
+        if complete_last:
+            candidates[-1] = {**vocab.completions(parsed.terms[-1]), **candidates[-1]}
     small = _small_set(conn, parsed.filters, flt) if parsed.filters else None
     if small is not None:
         ranked = _rank_from_text(small, candidates, limit)

@@ -330,3 +330,16 @@ def test_search_never_raises(history, text):
     store, _ = history
     for hit in search(store, text, limit=5):
         assert 0 <= hit.score <= 100
+
+
+def test_the_word_being_typed_is_completed_only_when_asked(store, desk, ranking_mode):
+    # The console searches on every key: "delivery la" must already find the late deliveries.
+    assert found(search(store, "deliv")) == []
+    typed = found(search(store, "deliv", complete_last=True))
+    assert set(typed) == {desk["late"], desk["late2"]}
+    assert set(found(search(store, "delivery lat", complete_last=True))[:2]) == {desk["late"], desk["late2"]}
+    # A whole word still outranks a completion of it.
+    hits = search(store, "refund", complete_last=True)
+    assert found(hits)[0] == desk["exact"]
+    # Too short to guess from: "de" is only the word "de", not a start of "delivery".
+    assert found(search(store, "de", complete_last=True)) == found(search(store, "de")) == [desk["fr"]]

@@ -425,7 +425,9 @@ class MainScreen(Screen):
                 ids = await self.db(view_ids, self.view, self.app.operator)
                 spans = {}
             else:
-                hits = await self.app.searcher.run(search, text, limit=200)
+                # Searching as the operator types: the last word may be unfinished.
+                hits = await self.app.searcher.run(search, text, limit=200,
+                                                   complete_last=not text[-1:].isspace())
                 ids = [hit.mention_id for hit in hits]
                 spans = {hit.mention_id: hit.spans for hit in hits}
         except (sqlite3.Error, StoreError) as exc:
