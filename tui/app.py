@@ -20,6 +20,21 @@ from tui.screens.main import VIEW_KEYS, MainScreen
 from store.inbox import VIEWS
 
 
+# The screen's actions by name, for the command palette: (title, help, action).
+PALETTE = [
+    ("Toggle care tag", "Tag or untag the selected mention as care (c)", "tag('care')"),
+    ("Toggle marketing tag", "Tag or untag the selected mention as marketing (m)", "tag('marketing')"),
+    ("Mark done / reopen", "Close or reopen the selected mention (e)", "done"),
+    ("Reply", "Open the reply composer (r)", "reply"),
+    ("Search", "Fuzzy search the whole history (/)", "search"),
+    ("Retry failed reply", "Send the latest failed reply again (R)", "retry"),
+    ("Edit failed reply", "Edit the latest failed reply and send it again (E)", "edit_failed"),
+    ("Internal note", "Add a note for the team, never sent (n)", "note"),
+    ("Assign", "Assign the selected mention to an operator (a)", "assign"),
+    ("Shift handover", "What the next shift needs to know; leave a note (H)", "handover"),
+]
+
+
 class ConsoleApp(App):
     TITLE = "mentiondesk"
     CSS_PATH = "app.tcss"
@@ -106,24 +121,8 @@ class ConsoleApp(App):
         if not isinstance(screen, MainScreen):
             return
         run = screen.run_action
-        yield SystemCommand("Toggle care tag", "Tag or untag the selected mention as care (c)",
-                            lambda: self.call_later(run, "tag('care')"))
-        yield SystemCommand("Toggle marketing tag", "Tag or untag the selected mention as marketing (m)",
-                            lambda: self.call_later(run, "tag('marketing')"))
-        yield SystemCommand("Mark done / reopen", "Close or reopen the selected mention (e)",
-                            lambda: self.call_later(run, "done"))
-        yield SystemCommand("Reply", "Open the reply composer (r)", lambda: self.call_later(run, "reply"))
-        yield SystemCommand("Search", "Fuzzy search the whole history (/)", lambda: self.call_later(run, "search"))
-        yield SystemCommand("Retry failed reply", "Send the latest failed reply again (R)",
-                            lambda: self.call_later(run, "retry"))
-        yield SystemCommand("Edit failed reply", "Edit the latest failed reply and send it again (E)",
-                            lambda: self.call_later(run, "edit_failed"))
-        yield SystemCommand("Internal note", "Add a note for the team, never sent (n)",
-                            lambda: self.call_later(run, "note"))
-        yield SystemCommand("Assign", "Assign the selected mention to an operator (a)",
-                            lambda: self.call_later(run, "assign"))
-        yield SystemCommand("Shift handover", "What the next shift needs to know; leave a note (H)",
-                            lambda: self.call_later(run, "handover"))
+        for title, help_text, action in PALETTE:
+            yield SystemCommand(title, help_text, lambda action=action: self.call_later(run, action))
         for key, name in VIEW_KEYS.items():
             yield SystemCommand(f"View: {VIEWS[name].label}", f"Show the {name} quick view ({key})",
                                 lambda name=name: self.call_later(run, f"view('{name}')"))
