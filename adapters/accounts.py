@@ -58,6 +58,8 @@ class Config:
     demo: bool | None = None  # None: on when no account is configured
     demo_rate: float | None = None
     path: str = ""
+    #: seconds a reply may wait for an unreachable network before it fails (None: the default, 24h)
+    reply_deadline: float | None = None
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -121,7 +123,33 @@ def load_config(path: Path | str) -> Config:
     if demo is not None and not isinstance(demo, bool):
         raise ConfigError(f"{file}: demo must be true or false")
     rate = data.get("demo_rate")
-    return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
+    deadline = data.get("reply_deadline")
+    if deadline is not None:
+        deadline = parse_duration(deadline)
+        if deadline is None:
+            raise ConfigError(f"{file}: reply_deadline must be a duration such as \"24h\", \"90m\" or seconds")
+    return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> float | None:
+    """Seconds from 3600, "3600", "90m", "24h" or "2d"; None if it is none of those (or not positive)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip().lower()
+        unit = _UNITS.get(text[-1])
+        try:
+            seconds = float(text[:-1]) * unit if unit else float(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    return seconds if 0 < seconds < float("inf") else None
 
 
 def build_adapter(account: Account, session) -> Adapter:

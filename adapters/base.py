@@ -27,6 +27,8 @@ from typing import Any
 from store.records import NewMention
 
 
+
+
 @dataclass(frozen=True, slots=True)
 class TextRule:
     """A network's length limit and how it counts."""
@@ -83,14 +85,18 @@ class ReplyError(Exception):
     reply is marked failed with this message. Otherwise the sender retries
     with backoff, no sooner than `retry_after` seconds when given.
     `unknown_outcome` means the request may have reached the network.
+    `not_sent` means it provably never did (connection refused, DNS
+    failure, connect timeout): the sender waits for the network without
+    counting the attempt, up to the operator's `reply_deadline`.
     """
 
     def __init__(self, message: str, *, permanent: bool = False, retry_after: float | None = None,
-                 unknown_outcome: bool = False):
+                 unknown_outcome: bool = False, not_sent: bool = False):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
-        self.unknown_outcome = unknown_outcome
+        self.unknown_outcome = unknown_outcome and not not_sent
+        self.not_sent = not_sent
 
 
 class ManualReply(Exception):
@@ -144,6 +150,31 @@ class Adapter(abc.ABC):
 
     def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         self._on_status(SourceStatus(state, detail, until))
+
+    @property
+    def max_request_time(self) -> float:
+        """The longest one network call of `send_reply`/`find_reply` may take (seconds).
+
+        The leader's lease must outlast it: a send starts only while the
+        lease has more than this left. Network adapters keep their limit in
+        `request_timeout` (seconds or an aiohttp.ClientTimeout) or
+        `_reply_timeout`; one with neither makes no network calls (demo).
+        """
+        timeout = getattr(self, "request_timeout", None) or getattr(self, "_reply_timeout", None)
+        total = getattr(timeout, "total", timeout)
+        return float(total) if isinstance(total, (int, float)) and total > 0 else 0.0
+
+    def limit_request_time(self, seconds: float) -> None:
+        """Make every request of this adapter end within `seconds` (scaled-down tests, tight leases)."""
+        timeout = getattr(self, "request_timeout", None)
+        if hasattr(timeout, "total"):
+            self.request_timeout = type(timeout)(total=seconds, connect=min(seconds, timeout.connect or seconds),
+                                                 sock_connect=min(seconds, timeout.sock_connect or seconds),
+                                                 sock_read=min(seconds, timeout.sock_read or seconds))
+        elif timeout is not None:
+            self.request_timeout = seconds
+        if hasattr(self, "_reply_timeout"):
+            self._reply_timeout = seconds
 
     @property
     @abc.abstractmethod

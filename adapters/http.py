@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import random
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,22 @@ STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, 
 
 class AuthError(Exception):
     """The account cannot be used as configured; the message says why (one line, no secrets)."""
+
+
+def never_reached(exc: BaseException | None) -> bool:
+    """Whether a failed request provably never reached the server.
+
+    A refused connection, a failed DNS lookup and a connect timeout end
+    before a byte of the request is written; anything later (a read
+    timeout, a dropped connection) may have been processed.
+    """
+    while exc is not None:
+        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return True
+        if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def redact(text: str, *secrets: str) -> str:

@@ -4,6 +4,13 @@ Every console (and `mentiondesk serve`) runs a Leadership; exactly one of
 them wins the lease and ingests and sends, the rest only write operator
 actions. The holder renews every ttl/3; if it dies, its lease lapses and
 the next contender to try takes over within ttl + ttl/3.
+
+The holder steps down the moment it cannot be sure of its lease: a
+renewal that fails, one still unanswered when the lease would run out
+(a write lock held elsewhere), or one that comes back with another epoch
+(the lease lapsed meanwhile). The sender checks the same clock before
+every network call, so the lease must outlive the adapters' longest
+request (30 s) plus the time between renewals: see LEASE_TTL.
 """
 
 from __future__ import annotations
@@ -12,50 +19,102 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from adapters.base import Adapter
+from adapters.logline import log_state
 from adapters.runner import IngestRunner
-from adapters.sender import ReplySender
-from store.lease import release, try_acquire
+from adapters.sender import REPLY_DEADLINE, ReplySender
+from store.lease import Lease, acquire, release
+from store.outbox import reply_requests_since
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
 
-# Tests shorten it to exercise failover quickly.
-LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "6"))
+# The lease must outlive the longest network call a send may make (adapters' 30 s) plus the
+# time between renewals: renewed every 5 s, a 40 s lease always has over 30 s left.
+# A dead leader is replaced within ttl + one renewal; a cleanly stopped one within a renewal.
+# Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests).
+LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "40"))
+RENEW_EVERY = 5.0
+REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
 
 
 def holder_name(label: str = "") -> str:
     return f"{label or 'console'}@{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass(frozen=True, slots=True)
+class HeldLease:
+    """The lease as last renewed, and until when (monotonic) this process may rely on it."""
+
+    lease: Lease
+    valid_until: float
+
+    def remaining(self) -> float:
+        return self.valid_until - time.monotonic()
+
+
 class Leadership:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, holder: str,
                  ttl: float = LEASE_TTL, sender_poll: float = 1.0,
-                 on_change: Callable[[bool], None] | None = None):
+                 on_change: Callable[[bool], None] | None = None,
+                 reply_deadline: float = REPLY_DEADLINE, runner_options: dict | None = None):
         self.worker = worker
         self.adapters = adapters
+        if REQUEST_TIME:
+            for adapter in adapters:
+                adapter.limit_request_time(REQUEST_TIME)
         self.holder = holder
         self.ttl = ttl
+        self.renew_every = min(ttl / 3, RENEW_EVERY)
         self.sender_poll = sender_poll
+        self.reply_deadline = reply_deadline
         self.is_leader = False
+        self.held: HeldLease | None = None
         self.runner: IngestRunner | None = None
         self.sender: ReplySender | None = None
+        self._runner_options = runner_options or {}
         self._sender_task: asyncio.Task | None = None
         self._on_change = on_change or (lambda leading: None)
         self._stopped = asyncio.Event()
+        self._trouble = asyncio.Event()
+        self._trouble_reason = ""
+        self._give_up = False
+        self._last_epoch: int | None = None
+        self._events_seen: int | None = None
 
-    async def _become_leader(self) -> None:
-        self.runner = IngestRunner(self.worker, self.adapters)
-        self.sender = ReplySender(self.worker, self.adapters, poll_interval=self.sender_poll)
+    def current(self) -> HeldLease | None:
+        return self.held if self.is_leader else None
+
+    def _lost(self, reason: str) -> None:
+        """The sender found the lease short or gone: step down now, not at the next renewal."""
+        if not self._trouble.is_set():
+            self._trouble_reason = reason
+            self._trouble.set()
+
+    def _dead_adapter(self, source: str, reason: str) -> None:
+        self._give_up = True
+        self._lost(f"adapter {source} keeps failing: {reason}")
+
+    async def _become_leader(self, held: HeldLease) -> None:
+        self.held = held
+        self._last_epoch = held.lease.epoch
+        self.runner = IngestRunner(self.worker, self.adapters, on_dead=self._dead_adapter, **self._runner_options)
+        self.sender = ReplySender(self.worker, self.adapters, poll_interval=self.sender_poll,
+                                  held=self.current, on_lost=self._lost, reply_deadline=self.reply_deadline)
+        self.is_leader = True
         self.runner.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="sender")
-        self.is_leader = True
-        log.info("%s is the ingest leader", self.holder)
+        log_state(log, "leader", state="acquired", holder=self.holder, epoch=held.lease.epoch,
+                  expires=held.lease.expires_at)
         self._on_change(True)
 
-    async def _step_down(self, *, notify: bool = True) -> None:
+    async def _step_down(self, reason: str, *, notify: bool = True) -> None:
+        was_leader = self.is_leader
+        self.is_leader = False  # first: no network call starts from here on
         if self._sender_task:
             self._sender_task.cancel()
             await asyncio.gather(self._sender_task, return_exceptions=True)
@@ -64,8 +123,9 @@ class Leadership:
             await self.runner.stop()
             self.runner = None
         self.sender = None
-        if self.is_leader:
-            self.is_leader = False
+        if was_leader:
+            log_state(log, "leader", level=logging.WARNING if notify else logging.INFO, state="stepped down",
+                      holder=self.holder, epoch=self._last_epoch, reason=reason)
             if notify:  # stopping is not losing the lease to someone else
                 self._on_change(False)
 
@@ -73,30 +133,104 @@ class Leadership:
         if self.sender:
             self.sender.wake.set()
 
+    async def _renew(self) -> HeldLease | None:
+        """One acquire/renew; waits no longer than the lease we hold lasts.
+
+        On a timeout the renewal goes on in the store thread; this returns
+        None (step down) and a later round sees what it did.
+        """
+        started = time.monotonic()
+        call = asyncio.ensure_future(self.worker.run(acquire, self.holder, self.ttl))
+        try:
+            if self.is_leader and self.held is not None:
+                lease = await asyncio.wait_for(asyncio.shield(call), max(0.0, self.held.remaining()))
+            else:
+                lease = await call
+        except TimeoutError:
+            log_state(log, "leader", level=logging.WARNING, state="renew failed", holder=self.holder,
+                      reason="no answer from the database before the lease ran out")
+            return None
+        except Exception as exc:  # an unreachable file: stop ingesting, keep trying
+            log_state(log, "leader", level=logging.WARNING, state="renew failed", holder=self.holder,
+                      reason=f"{type(exc).__name__}: {exc}")
+            return None
+        return None if lease is None else HeldLease(lease, started + self.ttl)
+
+    async def _log_operator_replies(self) -> None:
+        """Replies queued or retried by any process since the last round, one line each."""
+        try:
+            self._events_seen, changes = await self.worker.run(reply_requests_since, self._events_seen)
+        except Exception:
+            return  # the next round tries again; the lease check says what is wrong
+        for reply_id, action, operator in changes:
+            log_state(log, "reply", reply=reply_id, state="queued" if action == "reply.queue" else "retry",
+                      operator=operator)
+
+    async def _round(self) -> None:
+        if self.is_leader:
+            await self._log_operator_replies()
+        held = await self._renew()
+        if self.is_leader:
+            if held is None:
+                await self._step_down("lease not renewed")
+            elif held.lease.epoch != self.held.lease.epoch:
+                # It lapsed in between (a late renewal): what we sent under the old epoch is uncertain.
+                await self._step_down(f"lease lapsed (epoch {self.held.lease.epoch} -> {held.lease.epoch})")
+                await self._release_now()
+            else:
+                self.held = held
+            return
+        if held is None:
+            return
+        if held.lease.epoch == self._last_epoch:
+            # Ours again without a new epoch (we stepped down on a slow renewal): start a
+            # fresh epoch so claims made before stepping down are fenced off properly.
+            await self._release_now()
+            return
+        await self._become_leader(held)
+
+    async def _release_now(self) -> None:
+        try:
+            await self.worker.run(release, self.holder)
+            log_state(log, "leader", state="released", holder=self.holder, epoch=self._last_epoch)
+        except Exception as exc:
+            log_state(log, "leader", level=logging.WARNING, state="release failed", holder=self.holder,
+                      reason=f"{type(exc).__name__}: {exc}; it lapses in {self.ttl:g}s")
+
+    async def _pause(self, seconds: float) -> None:
+        waiters = [asyncio.ensure_future(self._stopped.wait()), asyncio.ensure_future(self._trouble.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
     async def run(self) -> None:
+        longest = max((a.max_request_time for a in self.adapters), default=0.0)
+        if self.ttl - self.renew_every <= longest:
+            log_state(log, "leader", level=logging.WARNING, state="misconfigured", holder=self.holder,
+                      reason=f"a {self.ttl:g}s lease renewed every {self.renew_every:g}s cannot cover a "
+                             f"{longest:g}s request: no reply will be sent")
         try:
             while not self._stopped.is_set():
-                try:
-                    held = await self.worker.run(try_acquire, self.holder, self.ttl)
-                except Exception as exc:  # an unreachable file: stop ingesting, keep trying
-                    log.warning("lease check failed: %s", exc)
-                    held = False
-                if held and not self.is_leader:
-                    await self._become_leader()
-                elif not held and self.is_leader:
-                    await self._step_down()
-                try:
-                    await asyncio.wait_for(self._stopped.wait(), self.ttl / 3)
-                except TimeoutError:
-                    pass
+                await self._round()
+                await self._pause(self.renew_every)
+                if self._trouble.is_set() and not self._stopped.is_set():
+                    reason, give_up = self._trouble_reason, self._give_up
+                    self._trouble.clear()
+                    self._give_up = False
+                    if self.is_leader:
+                        await self._step_down(reason)
+                        if give_up:
+                            await self._release_now()
+                            log_state(log, "leader", level=logging.WARNING, state="gave up", holder=self.holder,
+                                      reason=f"{reason}; another process may take over")
+                            await self._pause(self.ttl * 2)  # let another process try first
         finally:
             was_leader = self.is_leader
-            await self._step_down(notify=False)
+            await self._step_down("stopping", notify=False)
             if was_leader:
-                try:
-                    await self.worker.run(release, self.holder)
-                except Exception:
-                    log.warning("could not release the lease; it lapses in %ss", self.ttl)
+                await self._release_now()
 
     def stop(self) -> None:
         self._stopped.set()

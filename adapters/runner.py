@@ -10,35 +10,60 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
+from adapters.http import Backoff, human_seconds
+from adapters.logline import log_state
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
 
 
+#: first and longest pause before restarting an adapter whose stream died
+RESTART_BASE = float(os.environ.get("MENTIONDESK_RESTART_BASE", "1"))
+RESTART_CAP = 60.0
+#: consecutive deaths (none lasting HEALTHY seconds) after which the leader gives up its lease
+GIVE_UP_AFTER = 6
+HEALTHY = 120.0
+
+
 class IngestRunner:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter],
-                 on_committed: Callable[[Adapter, list[int]], None] | None = None):
+                 on_committed: Callable[[Adapter, list[int]], None] | None = None,
+                 on_dead: Callable[[str, str], None] | None = None, *,
+                 restart_base: float | None = None, restart_cap: float = RESTART_CAP,
+                 give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY):
         self.worker = worker
         self.adapters = adapters
         self._on_committed = on_committed
+        self._on_dead = on_dead or (lambda source, reason: None)
+        self._restart_base = RESTART_BASE if restart_base is None else restart_base
+        self._restart_cap = restart_cap
+        self._give_up_after = give_up_after
+        self._healthy = healthy
         self._tasks: list[asyncio.Task] = []
         self.skipped: list[tuple[str, str]] = []
+        self.restarts: dict[str, int] = {}
         self._status_writes: set[asyncio.Task] = set()
+        self._last_state: dict[str, tuple[str, str]] = {}
 
     def status_callback(self, source: str) -> Callable[[SourceStatus], None]:
         """A callback adapters call with their state; it is written to the store."""
         def record(status: SourceStatus) -> None:
-            detail = status.detail
-            task = asyncio.get_running_loop().create_task(
-                self.worker.run(set_source_status, source, status.state.value, detail)
-            )
-            self._status_writes.add(task)  # keep a reference until it is written
-            task.add_done_callback(self._status_writes.discard)
+            self._write_status(source, status.state.value, status.detail)
         return record
+
+    def _write_status(self, source: str, state: str, detail: str) -> None:
+        if self._last_state.get(source, ("", ""))[0] != state:
+            level = logging.WARNING if state in (SourceState.STOPPED, SourceState.AUTH_FAILED) else logging.INFO
+            log_state(log, "account", level=level, account=source, state=state, reason=detail or None)
+        self._last_state[source] = (state, detail)
+        task = asyncio.get_running_loop().create_task(self.worker.run(set_source_status, source, state, detail))
+        self._status_writes.add(task)  # keep a reference until it is written
+        task.add_done_callback(self._status_writes.discard)
 
     async def _drive(self, adapter: Adapter) -> None:
         source = adapter.source
@@ -59,14 +84,44 @@ class IngestRunner:
             self._on_committed(adapter, new_ids)
 
     async def _guarded(self, adapter: Adapter) -> None:
-        try:
-            await self._drive(adapter)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # one broken adapter must not stop the others
-            log.exception("adapter %s stopped", adapter.source)
-            await self.worker.run(set_source_status, adapter.source, SourceState.STOPPED.value,
-                                  f"stopped: {type(exc).__name__}: {exc}")
+        """Run one adapter for ever: a stream that dies is restarted with capped backoff.
+
+        A stream that keeps dying (GIVE_UP_AFTER times, none of them lasting
+        HEALTHY seconds) is reported through `on_dead`: the leader then gives
+        up its lease so another process can try.
+        """
+        source = adapter.source
+        backoff = Backoff(base=self._restart_base, cap=self._restart_cap)
+        deaths = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            try:
+                await self._drive(adapter)
+                reason = "the stream ended"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one broken adapter must not stop the others
+                log.exception("adapter %s stopped", source)
+                reason = f"{type(exc).__name__}: {exc}"
+            if loop.time() - started >= self._healthy:
+                deaths = 0
+                backoff.reset()
+            deaths += 1
+            self.restarts[source] = self.restarts.get(source, 0) + 1
+            if deaths >= self._give_up_after:
+                self._write_status(source, SourceState.STOPPED.value, f"stopped after {deaths} failures: {reason}")
+                self._on_dead(source, reason)
+                return
+            delay = backoff.next()
+            self._write_status(source, SourceState.STOPPED.value,
+                               f"restarting in {human_seconds(delay)} (failure {deaths}): {reason}")
+            await asyncio.sleep(delay)
+            try:
+                await adapter.aclose()  # a fresh start: listeners and sessions are made again
+            except Exception:
+                log.exception("closing adapter %s before its restart", source)
+            log_state(log, "account", account=source, state="restarting", failure=deaths)
 
     def start(self) -> None:
         for adapter in self.adapters:

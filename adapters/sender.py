@@ -1,18 +1,42 @@
-"""Delivers the outbox: exactly once, through crashes, retries and rate limits."""
+"""Delivers the outbox: exactly once, through crashes, retries, outages and rate limits.
+
+One lane (task) per adapter, so a network that hangs for its full
+timeout never delays replies to another. Each claim is fenced by the
+leader's lease (see store/lease.py); right before every network call the
+lane checks the lease has more time left than the adapter's longest
+request, so no call can outlive the leadership it was made under.
+
+A reply whose attempt provably never reached the server (refused, DNS,
+connect timeout) does not spend an attempt: it waits for the network
+until `reply_deadline`, then fails. A reply whose attempt may have
+reached it stays "uncertain", failed or not, and is looked up before it
+is ever sent again.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
 
 from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
-from store.outbox import OutgoingReply, claim_due, mark_failed, mark_manual, mark_sent, schedule_retry
+from adapters.http import human_seconds, never_reached
+from adapters.logline import log_state
+from store.lease import Lease, LeaseLost
+from store.outbox import (Fence, OutgoingReply, Route, adopt_after, claim_due, deadline_passed, mark_failed,
+                          mark_manual, mark_sent, schedule_retry, unclaim, wait_for_network)
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+#: how long a reply may wait for an unreachable network before it fails (config `reply_deadline`)
+REPLY_DEADLINE = 24 * 3600.0
+#: longest pause between tries while a network is unreachable
+NETWORK_RETRY_CAP = 60.0
 
 
 def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
@@ -21,13 +45,48 @@ def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0, rng: random.
     return rng.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
 
 
+class HeldLease(Protocol):
+    """The leader's view of its lease: what it holds, and for how much longer (monotonic)."""
+
+    lease: Lease
+
+    def remaining(self) -> float: ...
+
+
+class LeaseShort(Exception):
+    """Not enough lease left for one more network call."""
+
+
+class _Wake:
+    """`set()` wakes every lane (each has its own event to clear)."""
+
+    def __init__(self) -> None:
+        self.events: list[asyncio.Event] = []
+
+    def add(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self.events.append(event)
+        return event
+
+    def set(self) -> None:
+        for event in self.events:
+            event.set()
+
+
 class ReplySender:
-    def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0):
+    def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0,
+                 held: Callable[[], HeldLease | None] | None = None, on_lost: Callable[[str], None] | None = None,
+                 reply_deadline: float = REPLY_DEADLINE, network_retry_cap: float = NETWORK_RETRY_CAP):
         self.worker = worker
         self.adapters = adapters
         self.poll_interval = poll_interval
-        self.wake = asyncio.Event()
-        self._first_pass = True
+        self.reply_deadline = reply_deadline
+        self.network_retry_cap = network_retry_cap
+        self.wake = _Wake()
+        self._held = held
+        self._on_lost = on_lost or (lambda reason: None)
+
+    # --- routing ------------------------------------------------------------------
 
     def adapter_for(self, reply: OutgoingReply) -> Adapter | None:
         for adapter in self.adapters:
@@ -39,60 +98,167 @@ class ReplySender:
                 return adapter
         return None
 
-    def _networks(self) -> set[str]:
-        return {adapter.network for adapter in self.adapters}
+    def _route(self, adapter: Adapter) -> Route:
+        same = [a for a in self.adapters if a.network == adapter.network]
+        fallback = tuple(a.account for a in same) if same[0] is adapter else None
+        return Route(adapter.network, adapter.account, fallback)
 
-    async def deliver(self, reply: OutgoingReply) -> str:
+    # --- fencing ------------------------------------------------------------------
+
+    def _fence(self, adapter: Adapter) -> Fence | None:
+        if self._held is None:
+            return None
+        held = self._held()
+        if held is None:
+            raise LeaseLost("not the leader")
+        # The old epoch's longest call: the longest any of our adapters allows.
+        margin = max((a.max_request_time for a in self.adapters), default=adapter.max_request_time)
+        return Fence(held.lease.holder, held.lease.epoch, adapter.max_request_time, adopt_after(held.lease, margin))
+
+    def _check_lease(self, adapter: Adapter) -> None:
+        """Right before a network call: is there more lease left than the call may take?"""
+        if self._held is None:
+            return
+        held = self._held()
+        left = held.remaining() if held is not None else 0.0
+        if left <= adapter.max_request_time:
+            raise LeaseShort(f"lease has {left:.1f}s left, a request may take {adapter.max_request_time:g}s")
+
+    async def _record(self, fn, *args, **kwargs):
+        # A result is written even if the lane is cancelled meanwhile (the leader stepping down):
+        # dropping a "sent" would make the next leader send again.
+        return await asyncio.shield(self.worker.run(fn, *args, **kwargs))
+
+    # --- one reply -------------------------------------------------------------------
+
+    async def deliver(self, reply: OutgoingReply, adapter: Adapter | None = None) -> str:
         """Deliver one claimed reply; returns the resulting state."""
-        adapter = self.adapter_for(reply)
+        adapter = adapter or self.adapter_for(reply)
+        source = adapter.source if adapter else reply.network
         if adapter is None:
-            await self.worker.run(schedule_retry, reply, 60.0, f"no adapter for {reply.network}", uncertain=reply.uncertain)
+            await self._record(schedule_retry, reply, 60.0, f"no adapter for {reply.network}",
+                               uncertain=reply.uncertain)
             return "pending"
         request = ReplyRequest(reply.id, reply.key, reply.text, reply.network, reply.mention_remote_id,
                                reply.author_handle, reply.reply_ref, reply.mention_url)
+        log_state(log, "reply", reply=reply.id, state="sending", account=source, attempt=reply.attempts,
+                  epoch=reply.epoch, uncertain=int(reply.uncertain))
         try:
             if reply.uncertain:
                 # An earlier attempt may have posted: look before sending again.
+                self._check_lease(adapter)
                 existing = await adapter.find_reply(request)
                 if existing is not None:
-                    await self.worker.run(mark_sent, reply, existing.remote_id, existing.url, adopted=True)
+                    await self._record(mark_sent, reply, existing.remote_id, existing.url, adopted=True)
+                    log_state(log, "reply", reply=reply.id, state="sent", account=source, adopted=1,
+                              remote_id=existing.remote_id)
                     return "sent"
+            self._check_lease(adapter)
             sent = await adapter.send_reply(request)
+        except LeaseShort as exc:
+            await self._record(unclaim, reply)
+            log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="queued", account=source,
+                      reason=f"not sent: {exc}")
+            self._on_lost(str(exc))
+            return "pending"
         except ManualReply as exc:
-            await self.worker.run(mark_manual, reply, str(exc))
+            await self._record(mark_manual, reply, str(exc))
+            log_state(log, "reply", reply=reply.id, state="manual", account=source, reason=str(exc))
             return "manual"
         except ReplyError as exc:
-            if exc.permanent or reply.attempts >= MAX_ATTEMPTS:
-                await self.worker.run(mark_failed, reply, str(exc))
-                return "failed"
-            delay = max(exc.retry_after or 0.0, backoff(reply.attempts))
-            await self.worker.run(schedule_retry, reply, delay, str(exc), uncertain=exc.unknown_outcome or reply.uncertain)
-            return "pending"
+            return await self._failed(reply, source, exc)
         except Exception as exc:  # unknown failure: the request may have gone out
             log.exception("sending reply %s", reply.id)
-            await self.worker.run(schedule_retry, reply, backoff(reply.attempts), f"{type(exc).__name__}: {exc}",
-                                  uncertain=True)
+            reason = f"{type(exc).__name__}: {exc}"
+            delay = backoff(reply.attempts)
+            await self._record(schedule_retry, reply, delay, reason, uncertain=True)
+            log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="retry", account=source,
+                      uncertain=1, delay=f"{delay:.1f}s", reason=reason)
             return "pending"
-        await self.worker.run(mark_sent, reply, sent.remote_id, sent.url)
+        await self._record(mark_sent, reply, sent.remote_id, sent.url)
+        log_state(log, "reply", reply=reply.id, state="sent", account=source, remote_id=sent.remote_id)
         return "sent"
 
-    async def run_once(self) -> int:
-        # The first pass after winning the lease adopts a dead leader's in-flight sends.
-        claimed = await self.worker.run(claim_due, self._networks(), reclaim_sending=self._first_pass)
-        self._first_pass = False
+    async def _failed(self, reply: OutgoingReply, source: str, exc: ReplyError) -> str:
+        reason = str(exc)
+        if exc.not_sent or (not exc.unknown_outcome and never_reached(exc)):
+            if await self.worker.run(deadline_passed, reply, self.reply_deadline):
+                reason = f"no network for {human_seconds(self.reply_deadline)}: {reason}"
+                await self._record(mark_failed, reply, reason, uncertain=reply.uncertain)
+                log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="failed", account=source,
+                          uncertain=int(reply.uncertain), reason=reason)
+                return "failed"
+            delay = self._network_delay(reply, exc)
+            await self._record(wait_for_network, reply, delay, reason)
+            log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="waiting for network",
+                      account=source, delay=f"{delay:.1f}s", reason=reason)
+            return "pending"
+        uncertain = exc.unknown_outcome or reply.uncertain
+        if exc.permanent or reply.attempts >= MAX_ATTEMPTS:
+            await self._record(mark_failed, reply, reason, uncertain=uncertain)
+            log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="failed", account=source,
+                      uncertain=int(uncertain), reason=reason)
+            return "failed"
+        delay = max(exc.retry_after or 0.0, backoff(reply.attempts))
+        await self._record(schedule_retry, reply, delay, reason, uncertain=uncertain)
+        log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="retry", account=source,
+                  uncertain=int(uncertain), delay=f"{delay:.1f}s", reason=reason)
+        return "pending"
+
+    def _network_delay(self, reply: OutgoingReply, exc: ReplyError) -> float:
+        """Try again soon after a short outage, every `network_retry_cap` seconds in a long one."""
+        try:
+            queued = datetime.fromisoformat(reply.created_at.replace("Z", "+00:00"))
+            waited = max(0.0, (datetime.now(queued.tzinfo) - queued).total_seconds())
+        except ValueError:
+            waited = 0.0
+        delay = min(self.network_retry_cap, max(0.5, waited / 10))
+        return max(exc.retry_after or 0.0, delay * random.uniform(0.8, 1.0))
+
+    # --- lanes -------------------------------------------------------------------------
+
+    async def run_once(self, adapter: Adapter | None = None, *, first: bool = False) -> int:
+        """One claim-and-deliver pass, for one adapter's lane or (None) for all of them in turn.
+
+        Unfenced (no lease view: a single-process harness), the `first` pass
+        adopts every 'sending' row at once, as a new leader would.
+        """
+        if adapter is None:
+            total = 0
+            for each in self.adapters:
+                total += await self.run_once(each, first=first)
+            return total
+        claimed = await self.worker.run(claim_due, reclaim_sending=first and self._held is None,
+                                        fence=self._fence(adapter), route=self._route(adapter))
         for reply in claimed:
-            await self.deliver(reply)
+            await self.deliver(reply, adapter)
         return len(claimed)
 
-    async def run(self) -> None:
+    async def _lane(self, adapter: Adapter, wake: asyncio.Event) -> None:
+        first = True
         while True:
             try:
-                if await self.run_once():
+                claimed = await self.run_once(adapter, first=first)
+                first = False
+                if claimed:
                     continue
+            except LeaseLost as exc:
+                self._on_lost(str(exc))
+                return
             except Exception:
-                log.exception("reply sender")
-            self.wake.clear()
+                log.exception("reply sender for %s", adapter.source)
+            wake.clear()
             try:
-                await asyncio.wait_for(self.wake.wait(), self.poll_interval)
+                await asyncio.wait_for(wake.wait(), self.poll_interval)
             except TimeoutError:
                 pass
+
+    async def run(self) -> None:
+        lanes = [asyncio.create_task(self._lane(adapter, self.wake.add()), name=f"send:{adapter.source}")
+                 for adapter in self.adapters]
+        try:
+            await asyncio.gather(*lanes)
+        finally:
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from store.db import Store
+from store.redact import redact_detail
 
 
 def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,
@@ -12,7 +13,7 @@ def log_event(store: Store, operator: str, action: str, mention_id: int | None =
     """Append one event; call inside the transaction that made the change."""
     cursor = store.conn.execute(
         "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-        (store.now(), operator, action, mention_id, json.dumps(detail, ensure_ascii=False, default=str)),
+        (store.now(), operator, action, mention_id, json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
     )
     return cursor.lastrowid
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from store.db import Store
 from store.records import NewMention
+from store.redact import redact_error
 from store.search_index import index_mentions
 
 
@@ -111,7 +112,7 @@ def set_source_status(store: Store, source: str, state: str, detail: str = "",
                ON CONFLICT (source) DO UPDATE SET state = excluded.state, detail = excluded.detail,
                updated_at = excluded.updated_at,
                last_event_at = COALESCE(excluded.last_event_at, source_status.last_event_at)""",
-            (source, state, detail, store.now(), last_event_at),
+            (source, state, redact_error(detail) or "", store.now(), last_event_at),
         )
 
 

@@ -146,5 +146,15 @@ CREATE TABLE source_status (
 );
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1]
+# Fencing the leader and the outbox (issue 9): the lease's epoch, each claim's epoch,
+# and replies that wait for the network rather than count attempts.
+V2_LEADER = """
+ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE leases ADD COLUMN prev_expires_at TEXT;
+ALTER TABLE replies ADD COLUMN epoch INTEGER;
+-- 1 while the last attempt provably never reached the server (refused, DNS, connect timeout).
+ALTER TABLE replies ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_LEADER]
 SCHEMA_VERSION = len(MIGRATIONS)

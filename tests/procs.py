@@ -137,10 +137,10 @@ def _schema_ready(db: Path | str) -> bool:
 
 
 def lease(db: Path | str) -> tuple[str, str] | None:
-    """(holder, expires_at) of the ingest lease row, live or not."""
+    """(holder, expires_at) of the ingest lease row, live or not; None once released (no holder)."""
     if not _schema_ready(db):
         return None
-    rows = query(db, "SELECT holder, expires_at FROM leases WHERE name = 'ingest'")
+    rows = query(db, "SELECT holder, expires_at FROM leases WHERE name = 'ingest' AND holder != ''")
     return rows[0] if rows else None
 
 

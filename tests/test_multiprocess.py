@@ -161,7 +161,7 @@ def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path):
         survivors = [p for p in serves if p is not leader]
         wait_for(lambda: len(demo_seqs(db)) >= 15, timeout=10, what="mentions from the leader")
         assert lease(db)[0] == holder  # still the same one, renewing
-        leading = [pid for pid, log in logs.items() if "is the ingest leader" in log.read_text()]
+        leading = [pid for pid, log in logs.items() if "event=leader state=acquired" in log.read_text()]
         assert leading == [leader.pid], "exactly one process ingests"
 
         leader.send_signal(signal.SIGKILL)
@@ -185,7 +185,7 @@ def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path):
             if proc is follower:
                 assert lease(db)[0] == new_holder, "a follower leaving does not touch the lease"
         assert lease(db) is None, "a cleanly stopped leader releases its lease"
-        assert "is the ingest leader" not in logs[follower.pid].read_text()
+        assert "event=leader state=acquired" not in logs[follower.pid].read_text()
     finally:
         for proc in serves:
             stop(proc)
@@ -238,7 +238,7 @@ def test_a_paused_leader_that_wakes_up_steps_down_without_a_gap(tmp_path):
     # The woken one may commit one catch-up batch before it checks the lease; the cursor may then
     # trail the newest row (a later leader replays a little, harmlessly), never run ahead of it.
     assert 0 < int(query(db, "SELECT cursor FROM cursors")[0][0]) <= seqs[-1]
-    assert (tmp_path / "first.log").read_text().count("is the ingest leader") == 1
+    assert (tmp_path / "first.log").read_text().count("event=leader state=acquired") == 1
     for log in ("first.log", "second.log"):
         text = (tmp_path / log).read_text()
         assert "Traceback" not in text and "locked" not in text, text

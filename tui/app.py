@@ -46,8 +46,10 @@ class ConsoleApp(App):
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
-                 adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None) -> None:
+                 adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
+                 reply_deadline: float | None = None) -> None:
         super().__init__()
+        self._reply_deadline = reply_deadline
         self.db_path = db_path
         self.operator = operator
         self.adapters = list(adapters)
@@ -75,6 +77,8 @@ class ConsoleApp(App):
             # the adapters and the sender, so two consoles never double-ingest.
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
             options = {"ttl": self._leader_ttl} if self._leader_ttl else {}
+            if self._reply_deadline:
+                options["reply_deadline"] = self._reply_deadline
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, **options)
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)

@@ -168,9 +168,9 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
     store.close()
     if command == "serve":
         from tui.serve import run_serve
-        return run_serve(str(db_path), build)
+        return run_serve(str(db_path), build, reply_deadline=config.reply_deadline)
     from tui.app import ConsoleApp
 
-    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build)
+    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, reply_deadline=config.reply_deadline)
     app.run()
     return app.return_code or 0
