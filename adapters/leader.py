@@ -19,9 +19,9 @@ import asyncio
 import logging
 import os
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from adapters.base import Adapter
 from adapters.logline import log_state
@@ -48,13 +48,15 @@ def holder_name(label: str = "") -> str:
 
 @dataclass(frozen=True, slots=True)
 class HeldLease:
-    """The lease as last renewed, and until when (monotonic) this process may rely on it."""
+    """The lease as last renewed; `remaining()` reads the same clock the database compares with,
+    so a process frozen (SIGSTOP) or starved past its lease sees it is over the moment it runs."""
 
     lease: Lease
-    valid_until: float
+    clock: Callable[[], datetime]
 
     def remaining(self) -> float:
-        return self.valid_until - time.monotonic()
+        expires = datetime.fromisoformat(self.lease.expires_at.replace("Z", "+00:00"))
+        return (expires - self.clock()).total_seconds()
 
 
 class Leadership:
@@ -91,7 +93,7 @@ class Leadership:
 
     def _lost(self, reason: str) -> None:
         """The sender found the lease short or gone: step down now, not at the next renewal."""
-        if not self._trouble.is_set():
+        if self.is_leader and not self._trouble.is_set():
             self._trouble_reason = reason
             self._trouble.set()
 
@@ -116,6 +118,15 @@ class Leadership:
         was_leader = self.is_leader
         self.is_leader = False  # first: no network call starts from here on
         if self._sender_task:
+            if notify and self.sender is not None:
+                # A POST already on the wire is not cut off (that would not unsend it): it ends
+                # within its own timeout and its outcome is recorded; nothing new starts.
+                self.sender.close()
+                longest = max((a.max_request_time for a in self.adapters), default=0.0)
+                try:
+                    await asyncio.wait_for(asyncio.shield(self._sender_task), longest + 1)
+                except (TimeoutError, Exception):
+                    pass
             self._sender_task.cancel()
             await asyncio.gather(self._sender_task, return_exceptions=True)
             self._sender_task = None
@@ -139,7 +150,6 @@ class Leadership:
         On a timeout the renewal goes on in the store thread; this returns
         None (step down) and a later round sees what it did.
         """
-        started = time.monotonic()
         call = asyncio.ensure_future(self.worker.run(acquire, self.holder, self.ttl))
         try:
             if self.is_leader and self.held is not None:
@@ -154,7 +164,7 @@ class Leadership:
             log_state(log, "leader", level=logging.WARNING, state="renew failed", holder=self.holder,
                       reason=f"{type(exc).__name__}: {exc}")
             return None
-        return None if lease is None else HeldLease(lease, started + self.ttl)
+        return None if lease is None else HeldLease(lease, self.worker.clock)
 
     async def _log_operator_replies(self) -> None:
         """Replies queued or retried by any process since the last round, one line each."""

@@ -85,6 +85,12 @@ class ReplySender:
         self.wake = _Wake()
         self._held = held
         self._on_lost = on_lost or (lambda reason: None)
+        self._closing = False
+
+    def close(self) -> None:
+        """Claim nothing more; lanes end after the reply they are delivering."""
+        self._closing = True
+        self.wake.set()
 
     # --- routing ------------------------------------------------------------------
 
@@ -230,13 +236,17 @@ class ReplySender:
             return total
         claimed = await self.worker.run(claim_due, reclaim_sending=first and self._held is None,
                                         fence=self._fence(adapter), route=self._route(adapter))
-        for reply in claimed:
+        for index, reply in enumerate(claimed):
+            if self._closing:  # hand the rest back untouched
+                for rest in claimed[index:]:
+                    await self._record(unclaim, rest)
+                break
             await self.deliver(reply, adapter)
         return len(claimed)
 
     async def _lane(self, adapter: Adapter, wake: asyncio.Event) -> None:
         first = True
-        while True:
+        while not self._closing:
             try:
                 claimed = await self.run_once(adapter, first=first)
                 first = False

@@ -26,6 +26,7 @@ class StoreWorker:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._store: Store | None = None
         self._clock = clock
+        self.clock = clock  # the store's idea of now (leases compare against it)
 
     def _open(self) -> Store:
         if self._store is None:

@@ -277,6 +277,19 @@ def _sql(db: str, sql: str) -> dict:
         conn.close()
 
 
+def _lock(db: str, seconds: str, ready: str) -> dict:
+    """Hold the database's write lock (BEGIN IMMEDIATE) for `seconds`: a stalled writer elsewhere."""
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        Path(ready).touch()
+        time.sleep(float(seconds))  # the fault itself: the lock held this long
+        conn.execute("COMMIT")
+        return {"held": float(seconds)}
+    finally:
+        conn.close()
+
+
 def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outdir: str, seed: str) -> dict:
     """Hammer the shared file with operator actions for `seconds`, logging each one that committed.
 
@@ -380,6 +393,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _sql(*rest)
     elif kind == "settle":
         result = _settle(*rest)
+    elif kind == "lock":
+        result = _lock(*rest)
     elif kind == "writer":
         result = _writer(*rest)
     elif kind == "console-unreadable":
