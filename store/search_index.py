@@ -21,6 +21,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Iterator
@@ -201,6 +202,7 @@ def _write(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
                            [(term,) for term in sorted(vocab) if is_vocab_term(term)])
 
 
+WRITER_GAP = 0.11  # seconds between budgeted indexing transactions (see index_pending)
 CATCH_UP = 2000  # pending mentions an ordinary write indexes along with its own
 BULK_CHUNK = 5000  # mentions per job for the tokenizing process
 IN_FLIGHT = 2  # jobs queued before an import waits for the tokenizer
@@ -396,17 +398,28 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
             store.conn.execute(f"PRAGMA cache_size = {int(bulk.cache_size)}")
 
 
-def index_pending(store: Store, *, chunk: int = 100_000, progress: Callable[[int], None] | None = None) -> int:
+def index_pending(store: Store, *, chunk: int = 100_000, progress: Callable[[int], None] | None = None,
+                  budget: float | None = None) -> int:
     """Index every pending mention, `chunk` per transaction (call outside a transaction).
 
-    Returns how many pending entries were consumed.
+    With a `budget` (seconds) the chunk adapts so each transaction holds the
+    write lock about that long. Returns how many pending entries were consumed.
     """
     done = 0
+    if budget is not None:
+        chunk = 500
     while True:
+        started = time.perf_counter()
         with store.write():
             count = _index_pending_chunk(store, chunk)
         if not count:
             return done
+        if budget is not None:
+            took = max(time.perf_counter() - started, 1e-4)
+            chunk = int(min(100_000, max(100, chunk * min(2.0, budget / took))))
+            # A writer waiting on the lock polls every 100 ms (SQLite's busy handler): taking
+            # the lock straight back would starve it, so leave it a gap to get in.
+            time.sleep(WRITER_GAP)
         done += count
         if progress:
             progress(done)
@@ -441,20 +454,20 @@ def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
         )
 
 
-def rebuild_index(store: Store, *, batch: int = 20_000) -> int:
-    """Re-create the whole index from the mentions table, inside the caller's transaction.
+def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int], None] | None = None) -> int:
+    """Re-create the whole index from the mentions table; call outside a transaction.
 
-    For a changed tokenizer or a repaired file; returns the number of mentions indexed.
-    The vocabulary is kept (readers refresh it by growing ids); terms no
-    longer used just find nothing.
+    For a changed tokenizer or a repaired file; returns the number of mentions queued for indexing.
+    One short transaction empties the index and marks every mention pending;
+    the indexing then runs in transactions of about `budget` seconds each, so
+    other writers (operators, the ingest leader renewing its lease) interleave
+    instead of waiting behind one long write. Mentions written meanwhile are
+    indexed by their own write; an interrupted rebuild leaves the rest
+    pending, finished by later writes or `index_pending`. The vocabulary is
+    kept (readers refresh it by growing ids); terms no longer used just find nothing.
     """
-    store.conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
-    store.conn.execute("DELETE FROM search_pending")
-    done, last = 0, 0
-    while True:
-        rows = store.conn.execute(f"{_SOURCE} WHERE m.id > ? ORDER BY m.id LIMIT ?", (last, batch)).fetchall()
-        if not rows:
-            return done
-        _write(store, rows)
-        done += len(rows)
-        last = rows[-1][0]
+    with store.write():
+        store.conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
+        queued = store.conn.execute("INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
+    index_pending(store, budget=budget, progress=progress)
+    return queued

@@ -108,8 +108,7 @@ def cmd_reindex(store: Store, args: argparse.Namespace) -> int:
     from store.search_index import index_pending, rebuild_index
 
     if args.full:
-        with store.write():
-            count = rebuild_index(store)
+        count = rebuild_index(store)
         print(f"search index rebuilt: {count} mention(s)", file=sys.stderr)
     else:
         count = index_pending(store)
