@@ -42,7 +42,8 @@ def handover_report(store: Store, since: str) -> dict:
         if oldest is None or created < oldest["created_at"]:
             oldest = {"id": mention_id, "created_at": created}
     replies = conn.execute(
-        "SELECT operator, state, count(*) FROM replies WHERE created_at > ? GROUP BY operator, state", (since,)
+        """SELECT operator, CASE WHEN state = 'pending' AND waiting THEN 'waiting for network' ELSE state END AS shown,
+                  count(*) FROM replies WHERE created_at > ? GROUP BY operator, shown""", (since,)
     ).fetchall()
     replied: dict[str, dict[str, int]] = {}
     for operator, state, count in replies:
@@ -68,9 +69,10 @@ def handover_report(store: Store, since: str) -> dict:
         )
     ]
     failed = [
-        {"reply_id": reply_id, "mention_id": mention_id, "operator": operator, "error": error}
-        for reply_id, mention_id, operator, error in conn.execute(
-            "SELECT id, mention_id, operator, error FROM replies WHERE state = 'failed' ORDER BY id"
+        {"reply_id": reply_id, "mention_id": mention_id, "operator": operator, "error": error,
+         "may_have_posted": bool(uncertain)}
+        for reply_id, mention_id, operator, error, uncertain in conn.execute(
+            "SELECT id, mention_id, operator, error, uncertain FROM replies WHERE state = 'failed' ORDER BY id"
         )
     ]
     return {
@@ -115,7 +117,8 @@ def format_report(report: dict) -> str:
     if report["failed_replies"]:
         lines.append(f"Failed replies: {len(report['failed_replies'])}")
         for item in report["failed_replies"][:10]:
-            lines.append(f"  #{item['mention_id']} ({item['operator']}): {item['error']}")
+            maybe = " (may have been posted: it is looked up before any retry)" if item["may_have_posted"] else ""
+            lines.append(f"  #{item['mention_id']} ({item['operator']}): {item['error']}{maybe}")
     if report["notes"]:
         lines.append("Notes:")
         for note in report["notes"][-20:]:

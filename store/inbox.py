@@ -81,6 +81,14 @@ class Reply:
     sent_at: str | None
     remote_url: str | None
     error: str | None
+    #: the last attempt never reached the server: pending until the network returns
+    waiting: bool = False
+    #: an attempt may have posted it (looked up before any resend)
+    uncertain: bool = False
+
+    @property
+    def shown_state(self) -> str:
+        return "waiting for network" if self.state == "pending" and self.waiting else self.state
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,9 +245,9 @@ def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: 
     ]
     total = conn.execute("SELECT count(*) FROM mentions WHERE author_id = ?", (author_id,)).fetchone()[0]
     replies = [
-        Reply(*values)
+        Reply(*values[:9], bool(values[9]), bool(values[10]))
         for values in conn.execute(
-            """SELECT id, text, operator, created_at, state, attempts, sent_at, remote_url, error
+            """SELECT id, text, operator, created_at, state, attempts, sent_at, remote_url, error, waiting, uncertain
                FROM replies WHERE mention_id = ? ORDER BY id""",
             (mention_id,),
         )

@@ -10,6 +10,7 @@ from adapters.accounts import Config, ConfigError, build_adapter
 from adapters.http import USER_AGENT
 from store.db import Store
 from store.ingest import source_statuses
+from store.sanitize import clean_line
 
 
 def list_accounts(config: Config, store: Store) -> int:
@@ -20,7 +21,12 @@ def list_accounts(config: Config, store: Store) -> int:
     for account in config.accounts:
         where = f"env {account.secret_env}" if account.secret_env else f"file {account.secret_file}"
         status = statuses.get(account.label)
-        state = f"{status['state']} (at {status['updated_at']})" if status else "never connected"
+        if status:
+            detail = clean_line(status["detail"], 300)  # may quote a server's words
+            reason = f": {detail}" if detail else ""
+            state = f"{status['state']}{reason} (at {status['updated_at']})"
+        else:
+            state = "never connected"
         server = f" {account.server}" if account.server else ""
         print(f"{account.label}{server}  secret from {where}  last state: {state}")
     return 0

@@ -98,7 +98,9 @@ class MentionView(VerticalScroll, can_focus=True):
             parts.append(Rule(Text("Our replies"), style="dim"))
             for reply in d.replies:
                 line = Text()
-                line.append(f"{reply.state}", REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(reply.shown_state, REPLY_STATE_STYLE.get(reply.state, ""))
+                if reply.state == "failed" and reply.uncertain:
+                    line.append(" · may have been posted", "bold yellow")
                 line.append(f" · {reply.operator} · {age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
                     line.append(f" · {reply.error}", "red")

@@ -1,0 +1,52 @@
+"""A reply waiting for the network, and a failed one that may have posted, say so (issue 9):
+in the console's mention view and in the handover report."""
+
+from __future__ import annotations
+
+from store.actions import queue_reply
+from store.db import open_store
+from store.handover import format_report, handover_report
+from store.outbox import claim_due, mark_failed, wait_for_network
+from tests.tui_support import frozen_clock, screen_text, seed, wait_until
+from tui.app import ConsoleApp
+
+
+def outbox_states(path: str) -> int:
+    """On the newest mention: one reply waiting for the network, one failed that may have posted."""
+    store = open_store(path, clock=frozen_clock)
+    try:
+        top = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
+        queue_reply(store, top, "Checking with the courier now", "alice")
+        [waiting] = claim_due(store)
+        wait_for_network(store, waiting, 30, "outbound URL unreachable: connection refused")
+        queue_reply(store, top, "Refund issued", "alice")
+        [failed] = [r for r in claim_due(store, reclaim_sending=True) if r.text == "Refund issued"]
+        mark_failed(store, failed, "bridge answered 502", uncertain=True)
+        return top
+    finally:
+        store.close()
+
+
+async def test_the_mention_view_shows_waiting_for_network_and_may_have_been_posted(tmp_path):
+    path = str(tmp_path / "desk.db")
+    seed(path)
+    outbox_states(path)
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: "Our replies" in screen_text(app))
+        text = screen_text(app)
+        assert "waiting for network" in text
+        assert "may have been posted" in text
+
+
+def test_the_handover_report_counts_waiting_replies_and_flags_uncertain_failures(tmp_path):
+    path = str(tmp_path / "desk.db")
+    seed(path)
+    outbox_states(path)
+    store = open_store(path, clock=frozen_clock)
+    try:
+        text = format_report(handover_report(store, "2000-01-01T00:00:00.000Z"))
+    finally:
+        store.close()
+    assert "waiting for network 1" in text
+    assert "bridge answered 502 (may have been posted" in text
