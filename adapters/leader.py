@@ -102,6 +102,10 @@ class Leadership:
         self._lost(f"adapter {source} keeps failing: {reason}")
 
     async def _become_leader(self, held: HeldLease) -> None:
+        try:
+            self._events_seen, _ = await self.worker.run(reply_requests_since, None)
+        except Exception:
+            self._events_seen = None
         self.held = held
         self._last_epoch = held.lease.epoch
         self.runner = IngestRunner(self.worker, self.adapters, on_dead=self._dead_adapter, **self._runner_options)

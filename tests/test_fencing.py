@@ -161,6 +161,12 @@ poll_interval = 0.2
             creates = [r for r in pds.requests if r.nsid == "com.atproto.repo.createRecord"]
             assert len(creates) == 1, "the successor did not find the post and sent again"
         assert rows(db, "SELECT state, uncertain FROM replies") == [("sent", 0)]
+        # serve said what happened, one key=value line per change
+        logs = (tmp_path / "one.log").read_text() + (tmp_path / "two.log").read_text()
+        for line in ("event=reply reply=1 state=queued operator=alice", "event=reply reply=1 state=sending",
+                     "event=reply reply=1 state=sent", "event=leader state=acquired",
+                     "event=account account=bluesky:brand.test state=connected"):
+            assert line in logs, line
     finally:
         if stopped is not None:
             stopped.send_signal(signal.SIGCONT)
