@@ -19,6 +19,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
@@ -27,7 +28,7 @@ from adapters.http import human_seconds, never_reached
 from adapters.logline import log_state
 from store.lease import Lease, LeaseLost
 from store.outbox import (Fence, OutgoingReply, Route, adopt_after, claim_due, deadline_passed, mark_failed,
-                          mark_manual, mark_sent, schedule_retry, unclaim, wait_for_network)
+                          mark_manual, mark_sent, mark_sent_earlier, schedule_retry, unclaim, wait_for_network)
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
@@ -130,6 +131,16 @@ class ReplySender:
         if left <= adapter.max_request_time:
             raise LeaseShort(f"lease has {left:.1f}s left, a request may take {adapter.max_request_time:g}s")
 
+    async def _bounded(self, adapter: Adapter, call):
+        """A send that may take several requests (a token refresh, then the post) still ends within
+        the adapter's longest request time, which is what the lease was checked against."""
+        if self._held is None or not adapter.max_request_time:
+            return await call
+        try:
+            return await asyncio.wait_for(call, adapter.max_request_time)
+        except TimeoutError:
+            raise ReplyError(f"no answer within {adapter.max_request_time:g}s", unknown_outcome=True) from None
+
     async def _record(self, fn, *args, **kwargs):
         # A result is written even if the lane is cancelled meanwhile (the leader stepping down):
         # dropping a "sent" would make the next leader send again.
@@ -159,8 +170,16 @@ class ReplySender:
                     log_state(log, "reply", reply=reply.id, state="sent", account=source, adopted=1,
                               remote_id=existing.remote_id)
                     return "sent"
+                if reply.prior_key and reply.prior_text:
+                    self._check_lease(adapter)
+                    earlier = await adapter.find_reply(replace(request, key=reply.prior_key, text=reply.prior_text))
+                    if earlier is not None:
+                        await self._record(mark_sent_earlier, reply, earlier.remote_id, earlier.url)
+                        log_state(log, "reply", reply=reply.id, state="sent", account=source, adopted=1,
+                                  remote_id=earlier.remote_id, reason="the text from before the edit was posted")
+                        return "sent"
             self._check_lease(adapter)
-            sent = await adapter.send_reply(request)
+            sent = await self._bounded(adapter, adapter.send_reply(request))
         except LeaseShort as exc:
             await self._record(unclaim, reply)
             log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="queued", account=source,

@@ -127,18 +127,23 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
     """
     with store.write():
         row = store.conn.execute(
-            "SELECT mention_id, state FROM replies WHERE id = ?", (reply_id,)
+            "SELECT mention_id, state, uncertain, idem_key, text, prior_key FROM replies WHERE id = ?", (reply_id,)
         ).fetchone()
         if not row:
             raise ActionError(f"no reply with id {reply_id}")
-        mention_id, state = row
+        mention_id, state, uncertain, old_key, old_text, prior_key = row
         if state != "failed":
             raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
         if new_text is not None and new_text.strip():
+            # An earlier attempt may have posted the old text: the sender looks for it (by the
+            # old key) before sending the new one. The first such text is the one to look for.
+            keep = uncertain and prior_key is None
             store.conn.execute(
                 """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,
-                   next_attempt_at = NULL, attempts = 0 WHERE id = ?""",
-                (new_text.strip(), new_reply_key(), reply_id),
+                   next_attempt_at = NULL, attempts = 0,
+                   prior_key = CASE WHEN ? THEN ? ELSE prior_key END,
+                   prior_text = CASE WHEN ? THEN ? ELSE prior_text END WHERE id = ?""",
+                (new_text.strip(), new_reply_key(), keep, old_key, keep, old_text, reply_id),
             )
         else:
             store.conn.execute(

@@ -38,6 +38,9 @@ class OutgoingReply:
     created_at: str = ""
     #: the lease epoch this claim was made under (None: an unfenced claim)
     epoch: int | None = None
+    #: before an edit, an attempt may have posted this text under this key: look for it first
+    prior_key: str | None = None
+    prior_text: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +102,7 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
         families = json.dumps(sorted(networks or ()))
         rows = store.conn.execute(
             """SELECT r.id, r.idem_key, r.text, r.attempts, r.uncertain, m.id, m.network, acc.handle,
-                      m.remote_id, m.url, a.handle, m.reply_ref, r.created_at
+                      m.remote_id, m.url, a.handle, m.reply_ref, r.created_at, r.prior_key, r.prior_text
                FROM replies r JOIN mentions m ON m.id = r.mention_id
                JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
                WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?))
@@ -123,7 +126,7 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
             )
             claimed.append(OutgoingReply(row[0], row[1], row[2], row[3] + 1, bool(row[4]), row[5], row[6],
                                          row[7], row[8], row[9], row[10], json.loads(row[11] or "{}"),
-                                         row[12], epoch))
+                                         row[12], epoch, row[13], row[14]))
     return claimed
 
 
@@ -146,11 +149,24 @@ def mark_sent(store: Store, reply: OutgoingReply, remote_id: str, url: str | Non
     with store.write():
         store.conn.execute(
             """UPDATE replies SET state = 'sent', uncertain = 0, waiting = 0, sent_at = ?, remote_id = ?,
-               remote_url = ?, error = NULL WHERE id = ?""",
+               remote_url = ?, error = NULL, prior_key = NULL, prior_text = NULL WHERE id = ?""",
             (store.now(), remote_id, url, reply.id),
         )
         log_event(store, "sender", "reply.sent", reply.mention_id, reply_id=reply.id, remote_id=remote_id,
                   adopted=adopted)
+
+
+def mark_sent_earlier(store: Store, reply: OutgoingReply, remote_id: str, url: str | None) -> None:
+    """The text from before the edit had been posted after all: that post is the reply; the edit is not sent."""
+    with store.write():
+        store.conn.execute(
+            """UPDATE replies SET state = 'sent', uncertain = 0, waiting = 0, sent_at = ?, remote_id = ?,
+               remote_url = ?, text = prior_text, prior_key = NULL, prior_text = NULL,
+               error = 'the text from before the edit had been posted; the edit was not sent' WHERE id = ?""",
+            (store.now(), remote_id, url, reply.id),
+        )
+        log_event(store, "sender", "reply.sent", reply.mention_id, reply_id=reply.id, remote_id=remote_id,
+                  adopted=True, edit_dropped=True)
 
 
 def mark_failed(store: Store, reply: OutgoingReply, reason: str, *, uncertain: bool = False) -> bool:

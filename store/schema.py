@@ -154,6 +154,9 @@ ALTER TABLE leases ADD COLUMN prev_expires_at TEXT;
 ALTER TABLE replies ADD COLUMN epoch INTEGER;
 -- 1 while the last attempt provably never reached the server (refused, DNS, connect timeout).
 ALTER TABLE replies ADD COLUMN waiting INTEGER NOT NULL DEFAULT 0;
+-- An edited retry of a reply that may have been posted: the earlier key and text, looked up first.
+ALTER TABLE replies ADD COLUMN prior_key TEXT;
+ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_LEADER]

@@ -226,6 +226,42 @@ async def test_a_failed_reply_that_may_have_posted_keeps_saying_so_and_is_looked
         worker.close()
 
 
+class Remembers(Flaky):
+    """A network where some keys' posts exist (the answer to them was lost)."""
+
+    def __init__(self, errors: list[ReplyError], posted: set[str]):
+        super().__init__(errors)
+        self.posted = posted
+        self.looked_for: list[tuple[str, str]] = []
+
+    async def find_reply(self, request):
+        self.looked_for.append((request.key, request.text))
+        return SentReply(f"post-{request.key}") if request.key in self.posted else None
+
+
+async def test_an_edited_retry_of_a_reply_that_may_have_posted_looks_for_the_old_text_first(db_path):
+    db = str(db_path)
+    reply_id = queue(db, "bridge", "Refund is on its way")
+    old_key = key_of(db, reply_id)
+    adapter = Remembers([ReplyError("bridge answered 400 after a timeout", permanent=True, unknown_outcome=True)],
+                        posted={old_key})
+    worker = StoreWorker(db)
+    sender = ReplySender(worker, [adapter], poll_interval=0.05)
+    try:
+        await sender.run_once(adapter)
+        assert reply_row(db, reply_id)["state"] == "failed"
+        store = open_store(db)
+        retry_reply(store, reply_id, "carla", new_text="Refund is on its way (3-5 days)")
+        store.close()
+        await sender.run_once(adapter)
+        assert (old_key, "Refund is on its way") in adapter.looked_for
+        assert adapter.sends == 1, "the edit was sent although the earlier text had been posted"
+        row = reply_row(db, reply_id)
+        assert row["state"] == "sent" and "the edit was not sent" in row["error"]
+    finally:
+        worker.close()
+
+
 def due(db: str) -> bool:
     store = open_store(db)
     try:
