@@ -21,6 +21,7 @@ EVENT_WORDS = {
     "status.open": "reopened", "reply.queue": "wrote a reply", "reply.sent": "reply sent",
     "reply.failed": "reply failed: {reason}", "reply.retry": "retried a reply",
     "reply.retry_scheduled": "will retry: {reason}", "reply.manual": "reply by hand: {reason}",
+    "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
 }
