@@ -179,3 +179,22 @@ poll_interval = 0.2
             except subprocess.TimeoutExpired:
                 proc.kill()
         await pds.close()
+
+
+async def test_a_lease_too_short_for_the_longest_request_is_refused_loudly(tmp_path, caplog):
+    """ttl and request timeouts must agree: a lease that cannot cover one request is reported at start."""
+    import logging
+
+    from adapters.leader import Leadership
+    from store.worker import StoreWorker
+    from tests.tui_support import ScriptedAdapter
+
+    caplog.set_level(logging.WARNING)
+    adapter = ScriptedAdapter()
+    adapter.request_timeout = 30.0
+    worker = StoreWorker(str(tmp_path / "desk.db"))
+    leadership = Leadership(worker, [adapter], holder="short", ttl=6)
+    leadership.stop()
+    await leadership.run()
+    worker.close()
+    assert any("state=misconfigured" in r.getMessage() and "30s request" in r.getMessage() for r in caplog.records)
