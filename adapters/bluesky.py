@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from adapters.account_values import AccountValues
 from adapters.base import (
     Adapter,
     Batch,
@@ -61,6 +63,8 @@ from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
 
+log = logging.getLogger(__name__)
+
 # The names tests and callers have always imported from here stay importable here.
 __all__ = ["AuthError", "BlueskyAdapter", "MalformedNotification", "NotificationCursor",
            "mention_from_notification", "sift_page"]
@@ -72,6 +76,11 @@ _TID = re.compile(r"[234567a-j][234567abcdefghijklmnopqrstuvwxyz]{12}")
 # Answers meaning "that record key is taken": the reference PDS says a
 # generic 500; others say 409 or one of these names.
 _KEY_TAKEN = frozenset({"RecordAlreadyExists", "AlreadyExists", "InvalidSwap", "Conflict", "DuplicateRecord"})
+
+
+def _session_shaped(exc: Exception) -> bool:
+    """An answer that a lost account or session gives: a server error, or a refusal other than a rate limit."""
+    return isinstance(exc, XrpcError) and exc.xrpc and (exc.status >= 500 or exc.status in (400, 401, 403))
 
 
 def _clock_text(moment: datetime) -> str:
@@ -108,6 +117,10 @@ class BlueskyAdapter(Adapter):
     request_timeout = _ClientSetting()
     #: renew the access token this long before its `exp`
     refresh_margin = _ClientSetting()
+    #: consecutive session-shaped poll failures before asking whether the PDS still knows the session
+    suspect_after = 3
+    #: least seconds between two sign-ins made because the PDS lost the session (doubles, up to an hour)
+    relogin_spacing = 300.0
     handle_ttl = timedelta(hours=24)
     handle_miss_ttl = timedelta(minutes=5)
 
@@ -125,6 +138,12 @@ class BlueskyAdapter(Adapter):
         self._reported: set[str] = set()
         self._last_status: tuple | None = None
         self._rng = random.Random()
+        self._relogin_backoff = Backoff(base=self.relogin_spacing, cap=3600.0, rand=self._rng.random)
+        self._next_relogin: datetime | None = None
+        self._signed_in_again: datetime | None = None
+
+    def bind_values(self, values: AccountValues) -> None:
+        self._xrpc.values = values
 
     async def check(self) -> str:
         """Sign in and describe the account in one line, or raise AuthError saying why not."""
@@ -276,6 +295,7 @@ class BlueskyAdapter(Adapter):
         catching_up = state is not None
         backoff = Backoff(rand=self._rng.random)
         auth_backoff = Backoff(base=300.0, cap=3600.0, rand=self._rng.random)
+        troubled = 0  # polls failed in a row with an answer that may mean a lost session
         self._status(SourceState.CONNECTING, f"signing in to {self._xrpc.host}")
         while True:
             if catching_up:
@@ -283,6 +303,18 @@ class BlueskyAdapter(Adapter):
             try:
                 sifted, lower = await self._walk(state)
             except (AuthError, XrpcError, Unreachable) as exc:
+                troubled = troubled + 1 if _session_shaped(exc) else 0
+                if troubled >= self.suspect_after:
+                    try:
+                        renewed = await self._recover_session()
+                    except AuthError as failed:
+                        exc = failed
+                    except (XrpcError, Unreachable):
+                        renewed = False  # cannot tell now: back off as for the first error
+                    else:
+                        if renewed:
+                            troubled = 0
+                            continue
                 now = self._clock()
                 if isinstance(exc, AuthError):
                     delay = auth_backoff.next()
@@ -302,6 +334,7 @@ class BlueskyAdapter(Adapter):
                 continue
             backoff.reset()
             auth_backoff.reset()
+            troubled = 0
             skipped = notes + self._loose_reasons(sifted.loose)
             notes = []
             for mentions, reasons, new_state in self._batches(state, sifted, lower):
@@ -313,8 +346,34 @@ class BlueskyAdapter(Adapter):
             if skipped:
                 yield Batch([], skipped=skipped)
             catching_up = False
-            self._status(SourceState.LIVE, f"polling every {human_seconds(self.poll_interval)}")
+            again = f"signed in again at {_clock_text(self._signed_in_again)}; " if self._signed_in_again else ""
+            self._status(SourceState.LIVE, f"{again}polling every {human_seconds(self.poll_interval)}")
             await self._sleep(self.poll_interval)
+
+    async def _recover_session(self) -> bool:
+        """After repeated failures, sign in again if the PDS no longer knows our session.
+
+        A PDS that lost the account answers 500 to data calls and 400 to
+        getSession, so the errors alone look transient. createSession is
+        limited (30 per 5 minutes), so this runs at most once per
+        `relogin_spacing`, doubling while it keeps happening. True when a
+        new session was made.
+        """
+        now = self._clock()
+        if self._next_relogin is not None and now < self._next_relogin:
+            return False
+        refusal = await self._xrpc.session_refusal()
+        if refusal is None:
+            return False
+        if self._next_relogin is not None and now - self._next_relogin > timedelta(hours=1):
+            self._relogin_backoff.reset()
+        self._next_relogin = now + timedelta(seconds=self._relogin_backoff.next())
+        self._status(SourceState.RECONNECTING,
+                     f"{self._xrpc.host} no longer knows this session ({refusal}); signing in again")
+        await self._xrpc.sign_in_again()
+        self._signed_in_again = self._clock()
+        log.warning("%s: %s had lost the session; signed in again", self.source, self._xrpc.host)
+        return True
 
     # -- outgoing ------------------------------------------------------------------
 
@@ -375,8 +434,8 @@ class BlueskyAdapter(Adapter):
     async def _own_post(self, key: str) -> dict | None:
         session = await self._xrpc.signed_in()
         try:
-            return await self._xrpc.request("GET", "com.atproto.repo.getRecord",
-                                       params=[("repo", session.did), ("collection", POST), ("rkey", key)])
+            return await self._xrpc.request("GET", "com.atproto.repo.getRecord", base=self._xrpc.service(),
+                                            params=[("repo", session.did), ("collection", POST), ("rkey", key)])
         except XrpcError as exc:
             if exc.status == 404 or (exc.status == 400 and exc.error in ("RecordNotFound", "NotFound")):
                 return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 from datetime import UTC, datetime, timedelta
@@ -23,7 +24,10 @@ from adapters.bluesky import (
 )
 from adapters.bluesky_facets import LINK, MENTION
 from adapters.http import USER_AGENT
+from adapters.runner import IngestRunner
+from store.account_state import get_account_value
 from store.keys import new_reply_key
+from store.worker import StoreWorker
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
@@ -209,6 +213,115 @@ async def test_secrets_never_reach_messages_or_logs(h, pds, caplog):
     for secret in [PASSWORD, *tokens]:
         assert all(secret not in text for text in texts)
     assert h.states()[-1] == SourceState.AUTH_FAILED
+
+
+# --- a session kept across restarts ------------------------------------------------------
+
+SESSION_SOURCE = f"bluesky:{BRAND}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    store_worker = StoreWorker(str(tmp_path / "desk.db"))
+    yield store_worker
+    store_worker.close()
+
+
+async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapter:
+    """One start of the ingest runner with a fresh adapter: one poll, then the adapter stops."""
+    adapter = h.adapter(**overrides)
+    adapter.test_sleep.stop_after = 1
+    runner = IngestRunner(worker, [adapter])
+    runner.start()
+    await asyncio.wait_for(asyncio.gather(*runner._tasks), 10)
+    await runner.stop()
+    return adapter
+
+
+def kept_session(worker: StoreWorker) -> dict:
+    found = worker.run_sync(get_account_value, SESSION_SOURCE, "session")
+    assert found is not None
+    return json.loads(found.value)
+
+
+async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, worker, caplog):
+    caplog.set_level(logging.DEBUG)
+    add_mentions(pds, 2, T0)
+    pds.did_doc = True
+    for _ in range(6):
+        await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (1, 5)
+    assert len(pds.calls(LIST)) == 6
+    kept = kept_session(worker)
+    assert kept["refresh"] in pds.refresh  # the rotated token is written back every time
+    assert (kept["did"], kept["pds"]) == (pds.accounts[BRAND].did, pds.url)
+    stored = worker.run_sync(get_account_value, SESSION_SOURCE, "session").value
+    assert PASSWORD not in stored and not any(token in stored for token in pds.access)
+    assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
+
+
+async def test_a_refused_kept_session_falls_back_to_signing_in(h, pds, worker):
+    await run_once(h, worker)
+    pds.revoke_refresh_tokens()  # e.g. revoked from the app's settings, or older than 90 days
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (2, 1)
+    assert kept_session(worker)["refresh"] in pds.refresh
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (2, 2)
+
+
+async def test_a_kept_session_survives_a_pds_outage_and_is_not_used_for_another_account(h, pds, worker):
+    await run_once(h, worker)
+    pds.faults["com.atproto.server.refreshSession"].append(Fail(502, "UpstreamFailure", "busy"))
+    await run_once(h, worker)  # the refresh failed for the server's reasons: the token is kept, not replaced
+    assert pds.logins == 1 and kept_session(worker)["refresh"] in pds.refresh
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (1, 1)
+    assert len(pds.calls("com.atproto.server.refreshSession")) == 2
+
+    other = pds.add_account("other.bsky.social", "pass-word-other-1")
+    await run_once(h, worker, account="other.bsky.social", password="pass-word-other-1")
+    assert pds.logins == 2 and pds.calls("com.atproto.server.createSession")[-1].body["identifier"] == other.handle
+
+
+# --- a PDS that lost the account ------------------------------------------------------------
+
+async def test_a_lost_account_is_signed_in_again_after_repeated_errors(h, pds):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    assert pds.logins == 1
+    pds.lose_account(BRAND)  # 500 on listNotifications, 400 "Could not find user info" on getSession
+    added = add_mentions(pds, 2, T0 + timedelta(minutes=5))
+    batches = await h.polls(adapter, cursor, waits=3)
+    assert pds.logins == 2
+    assert uris(batches) == added
+    details = [s.detail for s in h.statuses]
+    assert any("no longer knows this session" in d and "Could not find user info" in d for d in details)
+    assert h.states()[-1] == SourceState.LIVE and "signed in again at" in h.statuses[-1].detail
+    # the first poll's wait, two back-offs, then the third failure signs in again and polls at once
+    assert adapter.test_sleep.delays[-1] == 15.0 and len(adapter.test_sleep.delays) == 4
+
+
+async def test_signing_in_again_is_bounded(h, pds, clock):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    pds.lose_account(BRAND, recreate=False)  # gone for good: createSession is refused too
+    await h.polls(adapter, cursor, waits=40)
+    logins = [call.at for call in pds.calls("com.atproto.server.createSession")]
+    assert len(logins) >= 3
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(logins[1:], logins[2:])]
+    assert min(gaps) >= 150  # bsky.social allows 30 per 5 minutes: never close to it
+    assert h.states()[-1] == SourceState.AUTH_FAILED
+
+
+async def test_server_errors_alone_do_not_sign_in_again(h, pds):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    pds.faults[LIST] += [Fail(500)] * 6
+    await h.polls(adapter, cursor, waits=7)
+    assert pds.logins == 1  # getSession still answers: the session is fine, the server is not
+    assert len(pds.calls("com.atproto.server.getSession")) >= 1
+    assert h.states()[-1] == SourceState.LIVE
 
 
 # --- stream ----------------------------------------------------------------------------
