@@ -50,6 +50,7 @@ from adapters.bluesky_notifications import (
     sift_page,
 )
 from adapters.bluesky_records import DID, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky_visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky_session import Session, Unreachable, XrpcClient, XrpcError
 from adapters.http import (
     AuthError,
@@ -450,6 +451,32 @@ class BlueskyAdapter(Adapter):
             return ReplyError(f"Bluesky server error: {exc}", unknown_outcome=writing)
         return ReplyError(f"Bluesky refused the reply: {exc}", permanent=True)
 
+    async def _thread_view(self, uri: str) -> dict | None:
+        """The AppView's view of one post (as the brand); None when it cannot say."""
+        try:
+            return await self._xrpc.authed("GET", "app.bsky.feed.getPostThread",
+                                           params=[("uri", uri), ("depth", "0"), ("parentHeight", "0")])
+        except XrpcError as exc:
+            if exc.xrpc and exc.status in (400, 404) and exc.error in ("NotFound", "RecordNotFound"):
+                return {"thread": {"$type": "app.bsky.feed.defs#notFoundPost", "uri": uri, "notFound": True}}
+            if exc.status == 429:
+                raise
+            # An AppView that is down or absent cannot veto: send as the PDS allows.
+            log.info("%s: cannot check the thread of %s: %s", self.source, uri, exc)
+            return None
+
+    async def _check_visible(self, parent: dict[str, str], root: dict[str, str], author: str) -> None:
+        """Refuse, for good, a reply the AppView would show to nobody."""
+        hidden = hidden_reason(await self._thread_view(parent["uri"]), author)
+        if hidden is None and root["uri"] != parent["uri"]:
+            # A deleted root still shows its replies; a block with its author hides them.
+            found = hidden_reason(await self._thread_view(root["uri"]))
+            if found is not None and found.kind != DELETED:
+                hidden = Hidden(found.kind, f"{found.reason} (it started the thread)" if found.kind == BLOCKED
+                                else found.reason)
+        if hidden is not None:
+            raise ReplyError(f"not sent: {hidden.reason}, so Bluesky would show the reply to nobody", permanent=True)
+
     async def send_reply(self, request: ReplyRequest) -> SentReply:
         problem = self._text_problem(request.text)
         if problem:
@@ -469,6 +496,7 @@ class BlueskyAdapter(Adapter):
             facets = await self._facets(request.text, request, session)
             if facets:
                 record["facets"] = facets
+            await self._check_visible(parent, root, request.author_handle)
             writing = True
             try:
                 created = await self._xrpc.authed("POST", "com.atproto.repo.createRecord", body={

@@ -724,6 +724,62 @@ async def test_a_reply_needs_a_strong_ref_and_a_tid_key(h, pds):
     assert pds.calls(CREATE) == []
 
 
+# --- replies nobody would see -------------------------------------------------------------
+
+THREAD = "app.bsky.feed.getPostThread"
+
+
+def thread_mention(pds: FakePds):
+    """A reply to the brand inside carol's thread: the parent is alice's, the root carol's."""
+    root = pds.add_post("carol.bsky.social", text="a thread", at=T0 - timedelta(hours=1))
+    ref = {"uri": root["uri"], "cid": root["cid"]}
+    return mention_of(pds, reason="reply", reply={"root": ref, "parent": ref}), root
+
+
+@pytest.mark.parametrize("setup, expected", [
+    (lambda pds, m, root: pds.gated_roots.add(root["uri"]), "limits who can reply (threadgate)"),
+    (lambda pds, m, root: pds.blocked_by.add(m.reply_ref["author_did"]), "@alice.bsky.social blocks the brand"),
+    (lambda pds, m, root: pds.blocking.add(m.reply_ref["author_did"]), "the brand blocks @alice.bsky.social"),
+    (lambda pds, m, root: pds.deleted.add(m.remote_id), "the post was deleted"),
+    (lambda pds, m, root: (pds.deleted.add(m.remote_id), setattr(pds, "not_found_shape", True)),
+     "the post was deleted"),
+    (lambda pds, m, root: pds.blocked_by.add(root["author"]["did"]), "blocks the brand (it started the thread)"),
+])
+async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup, expected):
+    mention, root = thread_mention(pds)
+    setup(pds, mention, root)
+    with pytest.raises(ReplyError) as caught:
+        await h.adapter().send_reply(request_for(mention, "Sorry to hear that!"))
+    assert caught.value.permanent and not caught.value.unknown_outcome
+    assert expected in str(caught.value) and "show the reply to nobody" in str(caught.value)
+    assert pds.calls(CREATE) == [] and pds.records == {}
+
+
+async def test_a_visible_thread_is_checked_and_answered(h, pds):
+    mention, root = thread_mention(pds)
+    await h.adapter().send_reply(request_for(mention, "On it!"))
+    checked = pds.calls(THREAD)
+    assert [c.query["uri"] for c in checked] == [mention.remote_id, root["uri"]]
+    assert all((c.query["depth"], c.query["parentHeight"]) == ("0", "0") for c in checked)
+    assert len(pds.records) == 1
+
+    pds.deleted.add(root["uri"])  # a deleted root still shows its replies
+    await h.adapter().send_reply(request_for(mention, "Still on it!"))
+    assert len(pds.records) == 2
+
+
+async def test_an_appview_that_cannot_answer_does_not_stop_a_reply(h, pds):
+    mention, _ = thread_mention(pds)
+    pds.faults[THREAD] += [Fail(502, "UpstreamFailure", "appview down"), Fail(501, "MethodNotImplemented", "no")]
+    await h.adapter().send_reply(request_for(mention, "Hello"))
+    assert len(pds.records) == 1
+    pds.faults[THREAD].append(Fail(429, "RateLimitExceeded", "slow down"))
+    with pytest.raises(ReplyError) as caught:
+        await h.adapter().send_reply(request_for(mention, "Hello again"))
+    assert not caught.value.permanent and caught.value.retry_after and not caught.value.unknown_outcome
+    assert len(pds.records) == 1
+
+
 # --- properties ----------------------------------------------------------------------------
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
