@@ -39,17 +39,21 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.bluesky_embeds import quoted_uris
 from adapters.bluesky_facets import build_facets, handles_in
 from adapters.bluesky_notifications import (
+    DEFAULT_BACKFILL,
+    MAX_BACKFILL,
     ONE_MICROSECOND,
     TAKEN_REASONS,
     MalformedNotification,
     NotificationCursor,
     Sifted,
     mention_from_notification,
+    post_langs,
     sift_page,
 )
-from adapters.bluesky_records import DID, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
 from adapters.bluesky_visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky_session import Session, Unreachable, XrpcClient, XrpcError
 from adapters.http import (
@@ -60,6 +64,7 @@ from adapters.http import (
     rate_limit_reset,
     seconds_until,
 )
+from adapters.rules import DEFAULT_RULES
 from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
@@ -128,8 +133,17 @@ class BlueskyAdapter(Adapter):
     def __init__(self, *, account: str, pds: str, password: str, session: aiohttp.ClientSession,
                  on_status: StatusCallback | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 15.0):
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 15.0,
+                 backfill: int = DEFAULT_BACKFILL, lang: str | None = None):
         super().__init__(account=account, on_status=on_status)
+        if not 0 <= backfill <= MAX_BACKFILL:
+            raise ValueError(f"backfill must be 0 to {MAX_BACKFILL}")
+        if lang is not None and not LANG_TAG.fullmatch(lang):
+            raise ValueError(f"lang {lang!r} is not a language tag")
+        #: how many of the newest mentions a new database takes
+        self.backfill = backfill
+        #: the language of replies to mentions that declare none
+        self.lang = lang
         self._xrpc = XrpcClient(account=account, pds=pds, password=password, http=session, clock=clock)
         self._sleep = sleep
         self._clock = clock
@@ -191,7 +205,7 @@ class BlueskyAdapter(Adapter):
 
     @property
     def text_rule(self) -> TextRule:
-        return TextRule(MAX_GRAPHEMES, graphemes, "300 graphemes")
+        return DEFAULT_RULES["bluesky"]
 
     def _status(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         if (state, detail, until) != self._last_status:
@@ -222,24 +236,67 @@ class BlueskyAdapter(Adapter):
     async def _walk(self, cursor: NotificationCursor | None) -> tuple[Sifted, datetime | None]:
         """Page from the newest notification down to the cursor's floor.
 
-        Without a cursor only the newest page is read; the returned lower
-        edge says how far down that page reached.
+        Without a cursor (a new database) the newest `backfill` mentions are
+        taken, paging as far as needed; the returned lower edge is where the
+        stream's floor starts, so what lies below is never taken later.
         """
         whole = Sifted()
         taken: set[str] = set()
         api_cursor: str | None = None
+        pages = 0
         while True:
             items, next_cursor = await self._page(api_cursor)
+            pages += 1
             page = sift_page(items, cursor, taken)
             whole.fresh += page.fresh
             whole.loose += page.loose
+            if page.oldest is not None:
+                whole.oldest = page.oldest if whole.oldest is None else min(whole.oldest, page.oldest)
             more = bool(items) and next_cursor is not None and next_cursor != api_cursor
             if cursor is None:
-                lower = page.oldest + ONE_MICROSECOND if more and page.oldest else None
-                return whole, lower
+                enough = len(whole.fresh) > self.backfill or (len(whole.fresh) == self.backfill > 0)
+                if more and not enough and pages < self._backfill_pages():
+                    api_cursor = next_cursor
+                    continue
+                return self._backfilled(whole, more)
             if page.reached_old or not more:
                 return whole, None
             api_cursor = next_cursor
+
+    def _backfill_pages(self) -> int:
+        # Pages also hold likes and follows when an AppView ignores `reasons`: allow some slack.
+        return self.backfill // self.page_limit + 10
+
+    def _backfilled(self, whole: Sifted, more: bool) -> tuple[Sifted, datetime | None]:
+        """Keep the newest `backfill` of a first walk; the floor goes just above what is left out."""
+        fresh = whole.fresh = sorted(whole.fresh, key=lambda entry: entry[0], reverse=True)
+        if len(fresh) > self.backfill:
+            lower = fresh[self.backfill][0] + ONE_MICROSECOND
+            whole.fresh = fresh[:self.backfill]
+            return whole, lower
+        if not more:  # the whole history was read: nothing below it to look for
+            return whole, whole.oldest + ONE_MICROSECOND if whole.oldest else None
+        if fresh:
+            return whole, fresh[-1][0]  # older ones may exist beyond what was read
+        return whole, whole.oldest + ONE_MICROSECOND if whole.oldest else None
+
+    async def _quoted_views(self, sifted: Sifted) -> dict[str, dict]:
+        """AppView views of the posts the new mentions quote; what cannot be fetched is shown as a link."""
+        wanted = list(dict.fromkeys(uri for _, _, item in sifted.fresh
+                                    for uri in quoted_uris(item.get("record"))))
+        views: dict[str, dict] = {}
+        for start in range(0, len(wanted), 25):
+            try:
+                body = await self._xrpc.authed("GET", "app.bsky.feed.getPosts",
+                                               params=[("uris", uri) for uri in wanted[start:start + 25]])
+            except (XrpcError, Unreachable, AuthError) as exc:
+                log.info("%s: quoted posts not fetched: %s", self.source, exc)
+                break
+            posts = body.get("posts")
+            for view in posts if isinstance(posts, list) else []:
+                if isinstance(view, dict) and isinstance(view.get("uri"), str):
+                    views[view["uri"]] = view
+        return views
 
     def _loose_reasons(self, loose: list[tuple[str, object]]) -> list[str]:
         """Reasons for unplaceable items, each reported once per run."""
@@ -255,8 +312,8 @@ class BlueskyAdapter(Adapter):
             reasons.append(f"{uri if isinstance(uri, str) else 'notification'}: {reason}"[:500])
         return reasons
 
-    def _batches(self, cursor: NotificationCursor | None, sifted: Sifted,
-                 lower: datetime | None) -> list[tuple[list[NewMention], list[str], NotificationCursor]]:
+    def _batches(self, cursor: NotificationCursor | None, sifted: Sifted, lower: datetime | None,
+                 views: dict[str, dict]) -> list[tuple[list[NewMention], list[str], NotificationCursor]]:
         """Oldest first, so each committed cursor is a valid resume point."""
         oldest_first = list(reversed(sifted.fresh))
         state = cursor or NotificationCursor()
@@ -268,7 +325,7 @@ class BlueskyAdapter(Adapter):
             for moment, uri, item in oldest_first[start:start + self.page_limit]:
                 taken.append((uri, moment))
                 try:
-                    mentions.append(mention_from_notification(item, self.account))
+                    mentions.append(mention_from_notification(item, self.account, views))
                 except MalformedNotification as exc:
                     skipped.append(f"{uri[:300]}: {exc}")
             state = self._advance(state, taken, lower)
@@ -338,7 +395,8 @@ class BlueskyAdapter(Adapter):
             troubled = 0
             skipped = notes + self._loose_reasons(sifted.loose)
             notes = []
-            for mentions, reasons, new_state in self._batches(state, sifted, lower):
+            views = await self._quoted_views(sifted)
+            for mentions, reasons, new_state in self._batches(state, sifted, lower, views):
                 text = new_state.dump()
                 state = new_state
                 if mentions or reasons or skipped or text != stored:
@@ -493,6 +551,9 @@ class BlueskyAdapter(Adapter):
                 "createdAt": iso(self._clock()),
                 "reply": {"root": root, "parent": parent},
             }
+            langs = post_langs(request.reply_ref)[:1] or ([self.lang] if self.lang else [])
+            if langs:
+                record["langs"] = langs
             facets = await self._facets(request.text, request, session)
             if facets:
                 record["facets"] = facets

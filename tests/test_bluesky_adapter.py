@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -24,8 +27,15 @@ from adapters.bluesky import (
 )
 from adapters.bluesky_facets import LINK, MENTION
 from adapters.http import USER_AGENT
+from adapters.accounts import ConfigError, build_adapter, load_config
+from adapters.bluesky_records import post_url
+from adapters.rules import DEFAULT_RULES
 from adapters.runner import IngestRunner
+from adapters.textcount import bluesky_length, graphemes
 from store.account_state import get_account_value
+from store.db import open_store
+from store.ingest import save_batch
+from store.transfer import iter_export
 from store.keys import new_reply_key
 from store.worker import StoreWorker
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
@@ -251,7 +261,7 @@ async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, w
     for _ in range(6):
         await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (1, 5)
-    assert len(pds.calls(LIST)) == 6
+    assert worker.run_sync(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
     kept = kept_session(worker)
     assert kept["refresh"] in pds.refresh  # the rotated token is written back every time
     assert (kept["did"], kept["pds"]) == (pds.accounts[BRAND].did, pds.url)
@@ -357,6 +367,7 @@ async def test_an_empty_account_takes_everything_that_arrives_later(h, pds):
 async def test_catch_up_pages_back_and_a_restart_leaves_no_gap_and_no_duplicate(h, pds):
     first = add_mentions(pds, 5, T0)
     cursor = last_cursor(await h.polls(h.adapter(), None))
+    before = len(pds.calls(LIST))
 
     newer = add_mentions(pds, 250, T0 + timedelta(minutes=1), prefix="x")
     add_mentions(pds, 40, T0 + timedelta(minutes=1, seconds=1), reason="like", prefix="l")
@@ -365,7 +376,7 @@ async def test_catch_up_pages_back_and_a_restart_leaves_no_gap_and_no_duplicate(
     assert [len(b.mentions) for b in batches] == [100, 100, 50]
     assert uris(batches) == newer
     assert h.states()[:3] == [SourceState.CONNECTING, SourceState.CATCHING_UP, SourceState.LIVE]
-    pages = pds.calls(LIST)[1:]  # this run's: it stops on the page reaching what it had
+    pages = pds.calls(LIST)[before:]  # this run's: it stops on the page reaching what it had
     assert [("cursor" in call.query) for call in pages] == [False, True, True]
 
     # A crash after committing only the first batch: the next run resumes right there.
@@ -434,7 +445,7 @@ async def test_notification_maps_to_a_new_mention(h, pds):
     assert mention.lang == "fr"
     assert (mention.parent_remote_id, mention.root_remote_id) == (parent["uri"], thread_root["uri"])
     assert mention.reply_ref == {"uri": payload["uri"], "cid": payload["cid"], "root": thread_root,
-                                 "author_did": payload["author"]["did"]}
+                                 "author_did": payload["author"]["did"], "langs": ["fr", "en"]}
     assert mention.raw == payload
 
 
@@ -722,6 +733,156 @@ async def test_a_reply_needs_a_strong_ref_and_a_tid_key(h, pds):
         await adapter.send_reply(request_for(mention, "hi", key="not-a-tid"))
     assert caught.value.permanent
     assert pds.calls(CREATE) == []
+
+
+# --- languages ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mention_langs, desk_lang, expected", [
+    (["pt-BR", "en"], "en", ["pt-BR"]),  # the mention's language first
+    (None, "de", ["de"]),                # else the desk's
+    (["not a tag!"], "fr", ["fr"]),
+    (None, None, None),                  # else none: the AppView guesses
+])
+async def test_replies_carry_a_language(h, pds, mention_langs, desk_lang, expected):
+    mention = mention_of(pds, langs=mention_langs)
+    request = request_for(mention, "Obrigado!")
+    await h.adapter(lang=desk_lang).send_reply(request)
+    record = pds.records[(pds.accounts[BRAND].did, POST, request.key)][1]
+    assert record.get("langs") == expected
+
+
+async def test_a_mention_stored_before_languages_were_kept_gets_the_desk_language(h, pds):
+    mention = mention_of(pds, langs=["es"])
+    old_ref = {k: v for k, v in mention.reply_ref.items() if k != "langs"}
+    request = ReplyRequest(1, new_reply_key(), "Hi", "bluesky", mention.remote_id, mention.author_handle, old_ref)
+    await h.adapter(lang="en").send_reply(request)
+    assert pds.records[(pds.accounts[BRAND].did, POST, request.key)][1]["langs"] == ["en"]
+
+
+# --- embeds in the mention ------------------------------------------------------------------
+
+def blob(mime: str = "image/jpeg") -> dict:
+    return {"$type": "blob", "ref": {"$link": "bafkreiblob"}, "mimeType": mime, "size": 1234}
+
+
+async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds, worker, tmp_path):
+    quoted = pds.add_post("carol.bsky.social", text="Our  new\nstore opens today", at=T0 - timedelta(days=1),
+                          embed={"$type": "app.bsky.embed.images",
+                                 "images": [{"image": blob(), "alt": "the shop front"}]})
+    gone = f"at://{pds.accounts['carol.bsky.social'].did}/{POST}/3kgonegonego2"
+    images = {"$type": "app.bsky.embed.images", "images": [
+        {"image": blob(), "alt": "a broken \x1b[31mbox\nwith a dent"}, {"image": blob(), "alt": ""}]}
+    shapes = [
+        ("look at this", {"$type": "app.bsky.embed.record", "record": {"uri": quoted["uri"], "cid": quoted["cid"]}},
+         ["↪ quoting @carol.bsky.social: Our new store opens today [image: the shop front]"]),
+        ("and this", {"$type": "app.bsky.embed.recordWithMedia",
+                      "record": {"$type": "app.bsky.embed.record", "record": {"uri": gone, "cid": "bafygone"}},
+                      "media": images},
+         [f"↪ quoting a post that is not available: https://bsky.app/profile/{gone[5:].split('/')[0]}"
+          "/post/3kgonegonego2", "↪ image: a broken box with a dent", "↪ image (no description)"]),
+        ("", {"$type": "app.bsky.embed.external",
+              "external": {"uri": "https://shop.example/deal", "title": "50% off", "description": "d"}},
+         ["↪ link: 50% off <https://shop.example/deal>"]),
+        ("a list", {"$type": "app.bsky.embed.record",
+                    "record": {"uri": "at://did:plc:x/app.bsky.graph.list/3kl", "cid": "bafylist"}},
+         ["↪ embeds a list: at://did:plc:x/app.bsky.graph.list/3kl"]),
+        ("clip", {"$type": "app.bsky.embed.video", "video": blob("video/mp4"), "alt": "unboxing"},
+         ["↪ video: unboxing"]),
+        ("odd", {"$type": "app.bsky.embed.images", "images": "not a list"}, []),
+    ]
+    for i, (text, embed, _) in enumerate(shapes):
+        pds.post_notification(BRAND, author="alice.bsky.social", text=f"@brand.bsky.social {text}".strip(),
+                              at=T0 + timedelta(seconds=i), clock_id=i, embed=embed)
+    await run_once(h, worker)
+    rows = worker.run_sync(lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
+    for row, (text, _, lines) in zip(rows, shapes):
+        head = f"@brand.bsky.social {text}".strip()
+        assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
+    (fetch,) = pds.calls("app.bsky.feed.getPosts")
+    assert sorted(fetch.query.getall("uris")) == sorted([quoted["uri"], gone])
+    exported = worker.run_sync(lambda store: [r["text"] for r in iter_export(store)])
+    assert exported == rows
+
+
+async def test_a_failed_quote_lookup_still_takes_the_mention(h, pds):
+    quoted = pds.add_post("carol.bsky.social", text="original", at=T0 - timedelta(days=1))
+    pds.post_notification(BRAND, author="alice.bsky.social", text="see", at=T0,
+                          embed={"$type": "app.bsky.embed.record", "record": {"uri": quoted["uri"], "cid": "c"}})
+    pds.faults["app.bsky.feed.getPosts"].append(Fail(502, "UpstreamFailure", "appview down"))
+    (mention,) = (await h.polls(h.adapter(), None))[0].mentions
+    assert mention.text == "see\n\n↪ quoting a post that is not available: " + post_url(
+        pds.accounts["carol.bsky.social"].did, quoted["uri"].rsplit("/", 1)[1])
+
+
+# --- the 3,000-byte limit, before queuing ----------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["e", "\u0301", "👩", "\u200d", "漢", " ", "a", "🏽"]), max_size=900))
+def test_the_bluesky_count_is_over_300_exactly_when_the_post_is_too_long(text):
+    too_long = graphemes(text) > 300 or len(text.encode()) > 3000
+    assert (bluesky_length(text) > 300) == too_long
+    assert (DEFAULT_RULES["bluesky"].remaining(text) < 0) == too_long
+
+
+def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
+    db = tmp_path / "desk.db"
+    store = open_store(db)
+    mention = mention_from_notification({
+        "uri": f"at://did:plc:alice/{POST}/3kabcdefghij2", "cid": "bafy", "reason": "mention",
+        "author": {"did": "did:plc:alice", "handle": "alice.bsky.social"}, "indexedAt": iso_ms(T0),
+        "record": {"$type": POST, "text": "hi", "createdAt": iso_ms(T0)}}, BRAND)
+    (mention_id,) = save_batch(store, "bluesky:" + BRAND, [mention], None)
+    store.close()
+    family = "👩‍👩‍👧‍👦"  # one grapheme, 25 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTIONDESK_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+
+    def reply(text: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tui", "reply", str(mention_id), text, "--db", str(db)],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    refused = reply(family * 130)  # 130 graphemes, 3,250 bytes
+    assert refused.returncode != 0 and "nothing queued" in refused.stderr and "3,000 bytes" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert reply(family * 120).returncode == 0  # 3,000 bytes exactly
+    store = open_store(db)
+    assert [r[0] for r in store.conn.execute("SELECT length(text) FROM replies")] == [len(family * 120)]
+    store.close()
+
+
+# --- how far a new database reaches back ---------------------------------------------------
+
+@pytest.mark.parametrize("backfill", [0, 1, 180, 250, 400])
+async def test_a_new_database_takes_the_newest_backfill_mentions(h, pds, backfill):
+    added = add_mentions(pds, 250, T0)
+    add_mentions(pds, 60, T0 + timedelta(seconds=0.5), reason="like", prefix="l")
+    pds.honour_reasons = False  # likes fill the pages too: paging goes on until enough mentions
+    adapter = h.adapter(backfill=backfill)
+    batches = await h.polls(adapter, None)
+    assert uris(batches) == (added[max(0, len(added) - backfill):] if backfill else [])
+    assert all(len(b.mentions) <= 100 for b in batches)
+    later = add_mentions(pds, 3, T0 + timedelta(hours=1), prefix="n")
+    assert uris(await h.polls(h.adapter(backfill=backfill), last_cursor(batches))) == later
+
+
+def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("BSKY_PW", PASSWORD)
+    config = tmp_path / "config.toml"
+    base = '[[accounts]]\nnetwork = "bluesky"\nserver = "https://bsky.social"\nhandle = "b.bsky.social"\n' \
+           'secret_env = "BSKY_PW"\n'
+    config.write_text('lang = "pt-BR"\n' + base + "backfill = 2500\n")
+    (account,) = load_config(config).accounts
+    adapter = build_adapter(account, session=None)
+    assert (adapter.backfill, adapter.lang) == (2500, "pt-BR")
+    config.write_text(base + 'lang = "en"\n')
+    adapter = build_adapter(load_config(config).accounts[0], session=None)
+    assert (adapter.backfill, adapter.lang) == (100, "en")
+    for bad, message in [("backfill = 20000", "backfill must be a whole number from 0 to 10,000"),
+                         ("backfill = -1", "backfill must be"), ('backfill = "all"', "backfill must be"),
+                         ('lang = "english please"', "lang must be a language tag")]:
+        config.write_text(base + bad + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(config)
 
 
 # --- replies nobody would see -------------------------------------------------------------
