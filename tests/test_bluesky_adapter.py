@@ -268,6 +268,8 @@ async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, w
     stored = worker.run_sync(get_account_value, SESSION_SOURCE, "session").value
     assert PASSWORD not in stored and not any(token in stored for token in pds.access)
     assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
+    exported = json.dumps(worker.run_sync(lambda store: list(iter_export(store))))
+    assert kept["refresh"] not in exported and "refresh" not in exported
 
 
 async def test_a_refused_kept_session_falls_back_to_signing_in(h, pds, worker):
@@ -968,7 +970,12 @@ def damaged(draw):
             item[name] = draw(JSON)
     if draw(st.booleans()) and isinstance(item.get("record"), dict):
         item["record"] = {**item["record"], draw(st.sampled_from(["text", "reply", "facets", "langs",
-                                                                    "createdAt", "$type"])): draw(JSON)}
+                                                                    "createdAt", "$type", "embed"])): draw(JSON)}
+    if draw(st.booleans()) and isinstance(item.get("record"), dict):
+        kind = draw(st.sampled_from(["images", "external", "record", "recordWithMedia", "video", "nope"]))
+        item["record"] = {**item["record"], "embed": {"$type": f"app.bsky.embed.{kind}",
+                                                      draw(st.sampled_from(["images", "external", "record",
+                                                                            "media", "alt"])): draw(JSON)}}
     return item
 
 
@@ -979,9 +986,11 @@ def test_malformed_items_never_crash_and_good_ones_are_kept(bad, good_count):
     page = good + bad
     sifted = sift_page(page, None, set())
     kept = []
+    views = {f"at://did:plc:good{i}/{POST}/3kabcdefghi{i:02d}": item for i, item in enumerate(bad)
+             if isinstance(item, dict)}
     for _, _, item in sifted.fresh:
         try:
-            kept.append(mention_from_notification(item, BRAND).remote_id)
+            kept.append(mention_from_notification(item, BRAND, views).remote_id)
         except MalformedNotification as exc:
             assert str(exc)
     assert {g["uri"] for g in good} <= set(kept)
