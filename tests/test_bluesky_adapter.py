@@ -38,6 +38,7 @@ from store.ingest import save_batch
 from store.transfer import iter_export
 from store.keys import new_reply_key
 from store.worker import StoreWorker
+from tests.procs import clean_env, cli_command
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
@@ -294,6 +295,34 @@ async def test_a_kept_session_survives_a_pds_outage_and_is_not_used_for_another_
     other = pds.add_account("other.bsky.social", "pass-word-other-1")
     await run_once(h, worker, account="other.bsky.social", password="pass-word-other-1")
     assert pds.logins == 2 and pds.calls("com.atproto.server.createSession")[-1].body["identifier"] == other.handle
+
+
+async def test_serve_restarted_in_a_crash_loop_signs_in_once(tmp_path):
+    """`mentiondesk serve` killed (-9) right after each first poll, as under a supervisor's restart loop."""
+    pds = FakePds()  # the real clock: the processes read token expiry with theirs
+    pds.add_account(BRAND, PASSWORD)
+    await pds.start()
+    try:
+        add_mentions(pds, 2, datetime.now(UTC) - timedelta(minutes=5))
+        config = tmp_path / "config.toml"
+        config.write_text(f'[[accounts]]\nnetwork = "bluesky"\nserver = "{pds.url}"\nhandle = "{BRAND}"\n'
+                          'secret_env = "TEST_BSKY_PASSWORD"\n')
+        env = clean_env(tmp_path, TEST_BSKY_PASSWORD=PASSWORD, MENTIONDESK_LEASE_TTL="1")
+        for _ in range(3):
+            polled = len(pds.calls(LIST))
+            process = await asyncio.create_subprocess_exec(
+                *cli_command(tmp_path / "desk.db", "serve"), "--config", str(config), env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            try:
+                async with asyncio.timeout(30):
+                    while len(pds.calls(LIST)) == polled:
+                        await asyncio.sleep(0.02)
+            finally:
+                process.kill()
+                await process.wait()
+        assert (pds.logins, pds.refreshes) == (1, 2)
+    finally:
+        await pds.close()
 
 
 # --- a PDS that lost the account ------------------------------------------------------------
