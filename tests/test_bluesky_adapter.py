@@ -31,8 +31,10 @@ from adapters.accounts import ConfigError, build_adapter, load_config
 from adapters.bluesky_records import post_url
 from adapters.rules import DEFAULT_RULES
 from adapters.runner import IngestRunner
+from adapters.sender import ReplySender
 from adapters.textcount import bluesky_length, graphemes
 from store.account_state import get_account_value
+from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
 from store.transfer import iter_export
@@ -945,6 +947,17 @@ async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup,
     assert caught.value.permanent and not caught.value.unknown_outcome
     assert expected in str(caught.value) and "show the reply to nobody" in str(caught.value)
     assert pds.calls(CREATE) == [] and pds.records == {}
+
+
+async def test_the_outbox_marks_a_reply_into_a_gated_thread_failed_not_sent(h, pds, worker):
+    mention, root = thread_mention(pds)
+    pds.gated_roots.add(root["uri"])
+    (mention_id,) = worker.run_sync(save_batch, SESSION_SOURCE, [mention], None)
+    worker.run_sync(queue_reply, mention_id, "Thanks for the feedback!", "ana")
+    assert await ReplySender(worker, [h.adapter()]).run_once() == 1
+    state, error = worker.run_sync(lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
+    assert state == "failed" and "threadgate" in error
+    assert pds.records == {}
 
 
 async def test_a_visible_thread_is_checked_and_answered(h, pds):
