@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 import logging
 import os
 import socket
@@ -41,6 +42,11 @@ from store.transfer import iter_export
 from store.keys import new_reply_key
 from store.worker import StoreWorker
 from tests.procs import clean_env, cli_command
+from tests.tui_support import frozen_clock, screen_text, wait_until
+from tests.tui_support import mention as tui_mention
+from tui.app import ConsoleApp
+from tui.screens.main import MainScreen
+from tui.widgets.composer import ReplyComposer
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
@@ -880,6 +886,31 @@ def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
     assert reply(family * 120).returncode == 0  # 3,000 bytes exactly
     store = open_store(db)
     assert [r[0] for r in store.conn.execute("SELECT length(text) FROM replies")] == [len(family * 120)]
+    store.close()
+
+
+async def test_the_console_composer_counts_bytes_too(tmp_path):
+    db = str(tmp_path / "desk.db")
+    store = open_store(db, clock=frozen_clock)
+    save_batch(store, "bluesky:" + BRAND, [replace(tui_mention(1), network="bluesky", account=BRAND)], None)
+    store.close()
+    family = "👩‍👩‍👧‍👦"
+    app = ConsoleApp(db, operator="ana", clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.ids)
+        await pilot.press("r")
+        composer = app.screen.query_one(ReplyComposer)
+        composer.query_one("TextArea").load_text(family * 130)  # 130 graphemes, 3,250 bytes
+        await pilot.pause()
+        assert "325/300" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert composer.display and composer.text == family * 130  # refused, text kept
+        composer.query_one("TextArea").load_text(family * 120)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not composer.display)
+    store = open_store(db)
+    assert [r[0] for r in store.conn.execute("SELECT text FROM replies")] == [family * 120]
     store.close()
 
 
