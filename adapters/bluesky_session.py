@@ -149,13 +149,18 @@ class XrpcClient:
         self.values: AccountValues = values or MemoryValues()
         self.session: Session | None = None
         self._auth_lock = asyncio.Lock()
-        self._tokens: set[str] = set()  # every token seen, redacted from every message
-        #: how the current session began: "created" (createSession) or "resumed" (a stored one refreshed)
-        self.origin: str | None = None
+        # Recent tokens (older ones are dead), redacted from every message.
+        self._tokens: dict[str, None] = {}
 
     def forget(self) -> None:
         """Drop the tokens held in memory; the stored session stays for the next start."""
         self.session = None
+
+    def _remember(self, *tokens: str) -> None:
+        for token in tokens:
+            self._tokens[token] = None
+        while len(self._tokens) > 16:
+            del self._tokens[next(iter(self._tokens))]
 
     def redact(self, text: str) -> str:
         return redact(text, self._password, *self._tokens)
@@ -232,7 +237,7 @@ class XrpcClient:
         status = body.get("status") if isinstance(body.get("status"), str) else None
         if body.get("active") is False and status is None:
             status = "inactive"
-        self._tokens.update((access, refresh))
+        self._remember(access, refresh)
         return Session(did, handle if isinstance(handle, str) and is_handle(handle) else self.identifier,
                        access, refresh, _jwt_expiry(access), status, _pds_endpoint(body.get("didDoc")))
 
@@ -267,7 +272,7 @@ class XrpcClient:
         if not (isinstance(kept, dict) and kept.get("v") == 1 and kept.get("identifier") == self.identifier
                 and kept.get("server") == self.base and isinstance(kept.get("refresh"), str) and kept["refresh"]):
             return None  # none, or another account/server's: the config changed
-        self._tokens.add(kept["refresh"])
+        self._remember(kept["refresh"])
         return kept["refresh"]
 
     async def _start(self) -> Session:
@@ -283,11 +288,9 @@ class XrpcClient:
                 log.info("stored Bluesky session of @%s refused (%s); signing in", self.identifier, exc.error)
                 await self._drop_kept()
             else:
-                self.origin = "resumed"
                 await self._keep(session)
                 return session
         session = await self._login()
-        self.origin = "created"
         await self._keep(session)
         return session
 
@@ -357,7 +360,6 @@ class XrpcClient:
                         raise
             self.session = None
             self.session = await self._login()
-            self.origin = "created"
             await self._keep(self.session)
 
     async def session_refusal(self) -> XrpcError | None:
@@ -387,7 +389,6 @@ class XrpcClient:
             self.session = None
             await self._drop_kept()
             self.session = await self._login()
-            self.origin = "created"
             await self._keep(self.session)
 
     async def authed(self, method: str, nsid: str, **kwargs: Any) -> dict:
