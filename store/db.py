@@ -173,7 +173,7 @@ def open_store(
     """Open (creating and migrating as needed) the database at `path`."""
     target = Path(path).expanduser()
     try:
-        files.refuse_planted_symlink(target)
+        files.check_path(target)
     except files.DeskFileError as exc:
         raise StoreError(str(exc)) from None
     _readonly_check(target) if target.exists() else None

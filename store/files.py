@@ -113,6 +113,25 @@ def make_private(folder: Path, names: tuple[str, ...]) -> None:
             settle(path, None, PRIVATE_FILE)
 
 
+def check_path(db: Path) -> None:
+    """Before anything looks at the database: its folder can be entered, and it is no planted symlink."""
+    folder = db.parent
+    if folder.is_dir() and not os.access(folder, os.X_OK):
+        raise DeskFileError(f"cannot enter folder {folder}: permission denied ({describe(folder)}); "
+                            f"fix: {_desk_fix(folder, folder.stat().st_gid, 'chmod g+rwxs')}")
+    try:
+        refuse_planted_symlink(db)
+    except PermissionError as exc:
+        raise DeskFileError(f"cannot reach {db}: permission denied ({exc.filename})") from None
+
+
+def _desk_fix(folder: Path, gid: int, chmod: str, path: Path | None = None) -> str:
+    """The command that fixes it: a chmod by the owner when we share the group, else a desk set-up."""
+    if _in_group(gid):
+        return f"{chmod} {path or folder} (as its owner)"
+    return f"mentiondesk desk init {folder} --group GROUP (a group you share)"
+
+
 def refuse_planted_symlink(db: Path) -> None:
     """A symlink in a world-writable folder (/tmp) may be anyone's: never follow it to a database."""
     if not db.is_symlink():
@@ -149,16 +168,13 @@ def check_writable(db: Path) -> None:
     """Every desk file this open will write, checked up front: one line naming the file and the fix."""
     folder = db.parent
     if not os.access(folder, os.W_OK | os.X_OK):
-        gid = folder.stat().st_gid
-        fix = (f"chmod g+ws {folder}" if _in_group(gid)
-               else f"mentiondesk desk init {folder} --group GROUP (a group you share)")
+        fix = _desk_fix(folder, folder.stat().st_gid, "chmod g+rwxs")
         raise DeskFileError(f"cannot write to folder {folder}: permission denied ({describe(folder)}; "
                             f"SQLite creates -wal/-shm there); fix: {fix}")
     for path in desk_files(db):
         if path.exists() and not os.access(path, os.R_OK | os.W_OK):
             kind = "database" if path == db else f"database {path.name[len(db.name):]} file"
-            fix = (f"chmod g+rw {path}" if _in_group(path.stat().st_gid)
-                   else f"mentiondesk desk init {folder} --group GROUP (a group you share)")
+            fix = _desk_fix(folder, path.stat().st_gid, "chmod g+rw", path)
             raise DeskFileError(f"cannot open {kind} {path} for writing: permission denied "
                                 f"({describe(path)}); fix: {fix}")
 
