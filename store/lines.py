@@ -32,7 +32,7 @@ class LineReader:
         self.bytes_read = 0
 
     def _blocks(self) -> Iterator[bytes]:
-        read = getattr(self.stream, "read1", self.stream.read)  # read1: a pipe's lines flow as they come
+        read = getattr(self.stream, "read1", None) or self.stream.read  # read1: a pipe's lines flow as they come
         while block := read(BLOCK):
             self.bytes_read += len(block)
             yield block
