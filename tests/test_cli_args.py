@@ -96,3 +96,11 @@ def test_a_chosen_database_takes_the_demo_as_asked(tmp_path):
     assert _count(chosen) > 0
     assert not (tmp_path / "xdg-data" / "mentiondesk" / "demo.db").exists()
     assert "demo.db" not in err
+
+
+@pytest.mark.parametrize("value", ['"fast"', "inf", "nan", "-1", "0", "1e400", "true"])
+def test_a_demo_rate_out_of_range_in_the_config_is_one_line(tmp_path, value):
+    config = tmp_path / "config.toml"
+    config.write_text(f"demo_rate = {value}\n")
+    result = mentiondesk(tmp_path, "serve", "--config", str(config), "--db", str(tmp_path / "desk.db"))
+    assert "demo_rate" in assert_one_line_refusal(result)
