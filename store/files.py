@@ -120,7 +120,7 @@ def check_path(db: Path) -> None:
         raise DeskFileError(f"cannot enter folder {folder}: permission denied ({describe(folder)}); "
                             f"fix: {_desk_fix(folder, folder.stat().st_gid, 'chmod g+rwxs')}")
     try:
-        refuse_planted_symlink(db)
+        refuse_planted(db)
     except PermissionError as exc:
         raise DeskFileError(f"cannot reach {db}: permission denied ({exc.filename})") from None
 
@@ -132,19 +132,23 @@ def _desk_fix(folder: Path, gid: int, chmod: str, path: Path | None = None) -> s
     return f"mentiondesk desk init {folder} --group GROUP (a group you share)"
 
 
-def refuse_planted_symlink(db: Path) -> None:
-    """A symlink in a world-writable folder (/tmp) may be anyone's: never follow it to a database."""
-    if not db.is_symlink():
-        return
+def refuse_planted(db: Path) -> None:
+    """In a world-writable folder (/tmp) a symlink, or a file someone else made, may be a trap."""
     folder = db.parent
     try:
         world_writable = folder.stat().st_mode & stat.S_IWOTH
     except OSError:
         return
-    if world_writable:
+    if not world_writable:
+        return
+    if db.is_symlink():
         raise DeskFileError(
             f"refusing {db}: it is a symlink in the world-writable folder {folder}, where anyone could "
             f"have planted it; give the real path or use a private folder")
+    if db.exists() and db.stat().st_uid != os.geteuid():
+        raise DeskFileError(
+            f"refusing {db}: it belongs to {_name(pwd.getpwuid, db.stat().st_uid)} in the world-writable "
+            f"folder {folder}; use a private folder, or a shared one made with mentiondesk desk init")
 
 
 def _name(table, ident: int) -> str:

@@ -104,3 +104,12 @@ def test_a_demo_rate_out_of_range_in_the_config_is_one_line(tmp_path, value):
     config.write_text(f"demo_rate = {value}\n")
     result = mentiondesk(tmp_path, "serve", "--config", str(config), "--db", str(tmp_path / "desk.db"))
     assert "demo_rate" in assert_one_line_refusal(result)
+
+
+async def test_the_console_on_the_demo_file_says_so_in_a_toast(tmp_path):
+    from tui.cli import console_app, demo_notice
+
+    app = console_app(tmp_path / "demo.db", "tester", None, demo_notice(tmp_path / "demo.db"))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [demo_notice(tmp_path / "demo.db")]

@@ -151,6 +151,17 @@ def test_a_symlink_in_a_world_writable_folder_is_refused(tmp_path, sticky_folder
     assert target.read_bytes() == before and not (tmp_path / "victim").exists()
 
 
+def test_someone_elses_file_in_a_world_writable_folder_is_refused(sticky_folder):
+    if os.geteuid() != 0:
+        pytest.skip("making a file that belongs to someone else needs root")
+    planted = sticky_folder / "desk.db"
+    planted.touch(mode=0o666)
+    os.chown(planted, ANN, ANN)
+    with pytest.raises(StoreError, match="belongs to 64001 in the world-writable folder"):
+        open_store(planted)
+    assert planted.stat().st_size == 0
+
+
 def test_a_symlink_in_a_private_folder_is_followed(tmp_path):
     target = tmp_path / "real.db"
     open_store(target).close()

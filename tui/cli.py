@@ -185,8 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # made 0755/0644 by versions before 0.2
         if command in (None, "serve") and _demo_only(config, args):
             db_path = demo_db_path()
-            print(f"mentiondesk: demo stream: made-up mentions go to {db_path}, not your desk's file "
-                  f"(--db chooses another)", file=sys.stderr)
+            args.notice = demo_notice(db_path)
+            print(f"mentiondesk: {args.notice}", file=sys.stderr)
 
     try:
         store = open_store(db_path)  # checks and migrates before anything else runs
@@ -232,8 +232,20 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
     if command == "serve":
         from tui.serve import run_serve
         return run_serve(str(db_path), build)
+    app = console_app(db_path, operator, build, getattr(args, "notice", None))
+    app.run()
+    return app.return_code or 0
+
+
+def demo_notice(db_path: Path) -> str:
+    return f"demo stream: made-up mentions go to {db_path}, not your desk's file (--db chooses another)"
+
+
+def console_app(db_path: Path, operator: str, build, notice: str | None):
+    """The console, with a toast for what the operator must know from the start."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build)
-    app.run()
-    return app.return_code or 0
+    if notice:
+        app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
+    return app

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from store.db import Store
-from store.files import DeskFileError, refuse_planted_symlink
+from store.files import DeskFileError, refuse_planted
 from tui.cli_common import fail
 
 
@@ -86,7 +86,7 @@ def cmd_export(store: Store, args: argparse.Namespace) -> int:
 
 def open_private_output(path: Path) -> IO[str]:
     """An export holds customers' messages and internal notes: the file is 0600, new or not."""
-    refuse_planted_symlink(path)
+    refuse_planted(path)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         info = os.fstat(descriptor)
