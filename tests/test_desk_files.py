@@ -250,6 +250,8 @@ def test_desk_init_lets_a_second_account_write_while_the_first_holds_it_open(ope
     assert (mode(db), db.stat().st_gid) == (0o660, DESK_GID)
     seed = seed_line(base)
     assert ann.run("import", str(seed), "--db", str(db)).returncode == 0
+    again = ben.run("desk", "init", str(folder), "--group", str(DESK_GID))  # the desk is already his group's
+    assert again.returncode == 0 and str(db) in again.stdout, again.stderr
 
     holder = ann.hold(db)  # ann's console: her -wal and -shm, made under umask 077
     try:

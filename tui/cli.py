@@ -182,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             return fail(str(exc))
     if not chosen_db:
-        make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # made 0755/0644 by versions before 0.2
+        make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # earlier builds left it 0755/0644
         if command in (None, "serve") and _demo_only(config, args):
             db_path = demo_db_path()
             args.notice = demo_notice(db_path)
