@@ -128,6 +128,8 @@ def load_config(path: Path | str) -> Config:
     if demo is not None and not isinstance(demo, bool):
         raise ConfigError(f"{file}: demo must be true or false")
     rate = data.get("demo_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
+        raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
 
 
