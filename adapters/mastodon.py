@@ -66,11 +66,13 @@ from adapters.mastodon_html import html_to_text
 # Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
 # and callers import them from here.
 from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
-                                     domain_of, id_key, local_part, max_id, mentions_acct, min_id_of,
-                                     parse_notification, parse_notifications, text_id, web_url)
+                                     domain_of, id_key, local_part, max_id, min_id_of,
+                                     parse_notification, parse_notifications, text_id, web_url,
+                                     with_author_mention)
 from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
-from adapters.textcount import mastodon_length
+from adapters.rules import stored_rule
+from store.account_settings import TextLimits
 from store.db import iso, utc_now
 from store.records import NewMention
 from store.sanitize import clean_line
@@ -174,6 +176,8 @@ class MastodonAdapter(Adapter):
         self._instance_loaded = False
         self._max_chars = DEFAULT_LIMIT
         self._url_weight = DEFAULT_URL_WEIGHT
+        self._counting = "mastodon"
+        self._software = ""
         self._stream_base: URL | None = None
         self._unsupported: dict[str, str] = {}
         self._unsupported_at: datetime | None = None
@@ -191,9 +195,14 @@ class MastodonAdapter(Adapter):
 
     @property
     def text_rule(self) -> TextRule:
-        limit, weight = self._max_chars, self._url_weight
-        return TextRule(limit=limit, counter=lambda text: mastodon_length(text, weight),
-                        description=f"{limit} characters, links count {weight}, mention domains free")
+        limits = self.text_limits or TextLimits(self._max_chars, self._counting, self._url_weight, self._me.domain)
+        return stored_rule(limits)
+
+    @property
+    def text_limits(self) -> TextLimits | None:
+        if not self._instance_loaded:
+            return None
+        return TextLimits(self._max_chars, self._counting, self._url_weight, self._me.domain, self._software)
 
     @property
     def transport(self) -> str:
@@ -324,9 +333,9 @@ class MastodonAdapter(Adapter):
     def reply_text(self, text: str, reply_ref: Mapping[str, Any]) -> str:
         """`text` with the author @-mentioned first (they are not notified otherwise)."""
         acct = acct_of(reply_ref.get("acct"))
-        if not acct or self._me.is_own(None, acct) or mentions_acct(text, acct, self._me.domain):
+        if acct and self._me.is_own(None, acct):
             return text
-        return f"@{acct} {text}"
+        return with_author_mention(text, acct, self._me.domain)
 
     def reply_visibility(self, original: object) -> str:
         """Never wider than the mention, nor than the account's default."""
@@ -648,6 +657,7 @@ class MastodonAdapter(Adapter):
             self._instance_loaded = True
 
     def _apply_limits(self, statuses: dict[str, Any], top: dict[str, Any]) -> None:
+        self._software, self._counting = _software(top)
         limit = _positive(statuses.get("max_characters")) or _positive(top.get("max_toot_chars"))
         if limit:
             self._max_chars = limit
@@ -797,6 +807,23 @@ class MastodonAdapter(Adapter):
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# How servers other than Mastodon count a status (their validators, read 2026):
+# GoToSocial len([]rune(status)), Takahē the text with mentions expanded to
+# their full acct, Pleroma/Akkoma String.length (graphemes); none weighs URLs.
+_SOFTWARE_COUNTING = (("gotosocial", "codepoints"), ("takahe", "full_mentions"),
+                      ("akkoma", "graphemes"), ("pleroma", "graphemes"))
+
+
+def _software(instance: dict[str, Any]) -> tuple[str, str]:
+    """(software name, counting rule) from what an instance document says it runs."""
+    said = " ".join(v for v in (instance.get("version"), instance.get("source_url")) if isinstance(v, str))
+    said = said.lower().replace("ē", "e")
+    for name, counting in _SOFTWARE_COUNTING:
+        if name in said:
+            return name, counting
+    return ("mastodon" if said else ""), "mastodon"
 
 
 def _positive(value: object) -> int | None:

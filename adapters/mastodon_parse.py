@@ -249,6 +249,15 @@ def mentions_acct(text: str, acct: str, local_domain: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
+def with_author_mention(text: str, acct: str | None, local_domain: str, own_acct: str = "") -> str:
+    """The reply as posted: the author @-mentioned first (they are not notified otherwise)."""
+    if not acct or own_acct and acct.lower() in (own_acct.lower(), f"{own_acct}@{local_domain}".lower()):
+        return text
+    if mentions_acct(text, acct, local_domain):
+        return text
+    return f"@{acct} {text}"
+
+
 def comparable_text(text: str) -> str:
     """Text as compared when looking for an already posted reply."""
     text = unicodedata.normalize("NFC", text).strip()

@@ -146,5 +146,19 @@ CREATE TABLE source_status (
 );
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1]
+# Per-account facts learnt from the network (e.g. a server's length limit and
+# counting rule), readable by every process: the CLI and consoles that run
+# no adapter count replies with them. A plain key/value table so other
+# per-account state (a session) can live here too.
+V2_ACCOUNT_LIMITS = """
+CREATE TABLE account_settings (
+    account_id INTEGER NOT NULL REFERENCES accounts(id),
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_LIMITS]
 SCHEMA_VERSION = len(MIGRATIONS)
