@@ -98,6 +98,14 @@ class ManualReply(Exception):
     """This network has no way to post: the operator replies by hand."""
 
 
+class ReplyNeedsCheck(ManualReply):
+    """An earlier attempt may have posted this reply, but the network cannot say for sure.
+
+    Raised by `find_reply`; the sender holds the reply for the operator
+    (state 'manual', with this message) instead of risking a second post.
+    """
+
+
 class SourceState(enum.StrEnum):
     CONNECTING = "connecting"
     CATCHING_UP = "catching up"

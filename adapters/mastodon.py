@@ -58,7 +58,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from adapters.base import (Adapter, Batch, ReplyError, ReplyRequest, SentReply, SourceState,
+from adapters.base import (Adapter, Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply, SourceState,
                            StatusCallback, TextRule)
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
                            jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
@@ -66,9 +66,9 @@ from adapters.mastodon_html import html_to_text
 # Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
 # and callers import them from here.
 from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
-                                     domain_of, id_key, local_part, max_id, min_id_of,
-                                     parse_notification, parse_notifications, text_id, web_url,
-                                     with_author_mention)
+                                     domain_of, id_key, key_time, local_part, max_id, min_id_of,
+                                     parse_notification, parse_notifications, status_time, text_id,
+                                     web_url, with_author_mention)
 from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
 from adapters.rules import stored_rule
@@ -87,6 +87,8 @@ DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
+# How far a server's clock may lag ours when telling our earlier post from older ones.
+CLOCK_SLACK = 600.0
 # Stream paths a server may not have; re-probed after this long on polling.
 STREAM_REPROBE_SECONDS = 1800.0
 
@@ -288,45 +290,72 @@ class MastodonAdapter(Adapter):
         return sent
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        """Our earlier post of this reply, None when there is none, ReplyNeedsCheck when unsure.
+
+        Recognised by what a server cannot rewrite: our account, replying to
+        this very status, created after the reply was queued (its key's time,
+        less CLOCK_SLACK for servers whose clocks differ). Text only breaks
+        ties, after comparable_text evens out the servers' rewriting. One
+        candidate whose text matches is adopted; anything else that could be
+        ours (two matches, or a match only by the rest) is held for the
+        operator rather than posted again.
+        """
         ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
         status_id = text_id(ref.get("status_id"))
         if status_id is None:
             return None
-        wanted = comparable_text(request.text)
         try:
             await self._verify(strict=True)
-            candidates: list[Any] = []
-            if _PATH_ID.match(status_id):
-                try:
-                    context, _ = await self._call("GET", f"api/v1/statuses/{status_id}/context")
-                    if isinstance(context, dict) and isinstance(context.get("descendants"), list):
-                        candidates.extend(context["descendants"])
-                except _ApiError as exc:
-                    if exc.status not in (404, 410):
-                        raise
-            if self._me.own_id and _PATH_ID.match(self._me.own_id):
-                recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
-                                             params=[("limit", "40"), ("exclude_reblogs", "true")])
-                if isinstance(recent, list):
-                    candidates.extend(recent)
+            candidates = await self._own_replies_to(status_id)
         except _ApiError as exc:
             error = self._reply_error(exc)
             raise ReplyError(f"cannot check for an earlier reply: {error}", permanent=error.permanent,
                              retry_after=error.retry_after) from None
         except _Unreachable as exc:
             raise ReplyError(f"cannot check for an earlier reply: {exc.message}") from None
-        for status in candidates:
-            if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
-                continue
-            author = status.get("account") if isinstance(status.get("account"), dict) else {}
-            if not self._me.is_own(author.get("id"), author.get("acct")):
-                continue
-            if comparable_text(html_to_text(status.get("content"), status.get("mentions"))) != wanted:
-                continue
-            found = self._sent_reply(status, ref)
-            if found is not None:
-                return found
-        return None
+        queued = key_time(request.key)
+        if queued is not None:
+            earliest = queued - timedelta(seconds=CLOCK_SLACK)
+            candidates = [s for s in candidates if (status_time(s) or earliest) >= earliest]
+        if not candidates:
+            return None
+        wanted = comparable_text(self.reply_text(request.text.strip(), ref))
+        same = [s for s in candidates
+                if comparable_text(html_to_text(s.get("content"), s.get("mentions"))) == wanted]
+        if len(same) == 1:
+            return self._sent_reply(same[0], ref)
+        links = ", ".join(web_url(s.get("url")) or web_url(s.get("uri")) or str(s.get("id")) for s in
+                          (same or candidates)[:3])
+        why = "posts" if len(same) > 1 else "a post with different text"
+        raise ReplyNeedsCheck(f"held: an earlier attempt may have posted it; {self._base.host} shows {why} "
+                              f"of ours in reply ({clean_line(links, 300)}); check before replying again")
+
+    async def _own_replies_to(self, status_id: str) -> list[dict[str, Any]]:
+        """Our statuses replying to `status_id`, from its thread and our recent posts, once each."""
+        found: dict[str, dict[str, Any]] = {}
+        pages: list[Any] = []
+        if _PATH_ID.match(status_id):
+            try:
+                context, _ = await self._call("GET", f"api/v1/statuses/{status_id}/context")
+                if isinstance(context, dict) and isinstance(context.get("descendants"), list):
+                    pages.append(context["descendants"])
+            except _ApiError as exc:
+                if exc.status not in (404, 410):
+                    raise
+        if self._me.own_id and _PATH_ID.match(self._me.own_id):
+            recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
+                                         params=[("limit", "40"), ("exclude_reblogs", "true")])
+            if isinstance(recent, list):
+                pages.append(recent)
+        for page in pages:
+            for status in page:
+                if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
+                    continue
+                author = _dict(status.get("account"))
+                own_id = text_id(status.get("id"))
+                if own_id and self._me.is_own(author.get("id"), author.get("acct")):
+                    found.setdefault(own_id, status)
+        return list(found.values())
 
     # --- reply helpers --------------------------------------------------------------
 

@@ -72,6 +72,7 @@ class FakeMastodon:
         self.separate_streaming_host = False
         self.streaming_override: str | None = None
         self.echo_token_in_errors = False
+        self.rewrite = "mastodon"  # "gotosocial" | "takahe": see render()
         self._presented = ""
         self.requests: list[Recorded] = []
         self.entries: list[dict[str, Any]] = []  # {"sort": id, "type": t, "payload": obj}
@@ -371,22 +372,14 @@ class FakeMastodon:
         if parent is not None and parent not in self.statuses:
             return self._error(404, "Record not found")
         status_id = self.new_id()
-        mentions = []
-
-        def link(match: re.Match[str]) -> str:
-            user, host = match.group(1), match.group(2) or DOMAIN
-            acct = f"{user}@{host}" if match.group(2) else user
-            mentions.append({"id": f"acc-{user}", "username": user, "acct": acct, "url": f"https://{host}/@{user}"})
-            return (f'<span class="h-card"><a href="https://{host}/@{user}" class="u-url mention">'
-                    f'@<span>{user}</span></a></span>')
-
-        content = re.sub(r"@(\w+)(?:@([\w.-]+\.\w+))?", link, html.escape(text))
+        content, mentions = self.render(text)
         status = {
             "id": status_id,
             "uri": f"https://{DOMAIN}/users/brand/statuses/{status_id}",
             "url": f"https://{DOMAIN}/@brand/{status_id}",
-            "created_at": "2026-05-01T12:00:00.000Z",
-            "content": f"<p>{content}</p>",
+            # The server's own clock, as real servers stamp posts (reply lookup compares it with the key).
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "content": content,
             "spoiler_text": "",
             "visibility": body.get("visibility", "public"),
             "in_reply_to_id": parent,
@@ -397,6 +390,62 @@ class FakeMastodon:
         if self.honor_idempotency and key:
             self.idempotency[key] = status_id
         return web.json_response(status)
+
+    def render(self, text: str) -> tuple[str, list[dict[str, str]]]:
+        """A posted text as this server stores it: HTML content and the mentions it resolved.
+
+        `rewrite` imitates what servers do to the text they are given:
+        "mastodon" keeps it; "gotosocial" unescapes entities, links bare
+        domains as http:// and shortens local `@user@domain` to `@user`;
+        "takahe" lengthens every local `@user` to `@user@domain`.
+        """
+        if self.rewrite == "gotosocial":
+            text = html.unescape(text)
+        mentions: list[dict[str, str]] = []
+
+        def mention(match: re.Match[str]) -> str:
+            user, host = match.group(1), match.group(2) or DOMAIN
+            acct = user if host == DOMAIN and self.rewrite != "takahe" else f"{user}@{host}"
+            mentions.append({"id": f"acc-{user}", "username": user, "acct": acct, "url": f"https://{host}/@{user}"})
+            shown = f"{user}@{host}" if self.rewrite == "takahe" else user
+            return (f'<span class="h-card"><a href="https://{host}/@{user}" class="u-url mention">'
+                    f'@<span>{html.escape(shown)}</span></a></span>')
+
+        def link(match: re.Match[str]) -> str:
+            address = match.group(0)
+            if "://" not in address:
+                if self.rewrite != "gotosocial":
+                    return html.escape(address)  # Mastodon links only what has a scheme
+                address = "http://" + address
+            escaped = html.escape(address)
+            return f'<a href="{escaped}" rel="nofollow noopener noreferrer" target="_blank">{escaped}</a>'
+
+        def hashtag(match: re.Match[str]) -> str:
+            tag = match.group(1)
+            return (f'<a href="https://{DOMAIN}/tags/{tag.lower()}" class="mention hashtag" rel="tag">'
+                    f'#<span>{html.escape(tag)}</span></a>')
+
+        pattern = re.compile(r"(?P<mention>(?<![\w@/])@(\w+)(?:@([\w.-]+\.\w+))?)"
+                             r"|(?P<link>(?:https?://|www\.)[^\s<>\"]+|\b[\w-]+\.(?:com|org|net)(?:/[^\s<>\"]*)?)"
+                             r"|(?P<tag>(?<![\w&])#(\w+))")
+
+        def piece(match: re.Match[str]) -> str:
+            if match.group("mention"):
+                return mention(re.match(r"@(\w+)(?:@([\w.-]+\.\w+))?", match.group("mention")))
+            if match.group("link"):
+                return link(match)
+            return hashtag(re.match(r"#(\w+)", match.group("tag")))
+
+        paragraphs = []
+        for block in re.split(r"\n{2,}", text.strip()):
+            out, last = [], 0
+            for match in pattern.finditer(block):
+                out.append(html.escape(block[last:match.start()]))
+                out.append(piece(match))
+                last = match.end()
+            out.append(html.escape(block[last:]))
+            paragraphs.append("<p>" + "".join(out).replace("\n", "<br>") + "</p>")
+        return "".join(paragraphs), mentions
 
     def _ancestors(self, status: dict[str, Any]) -> list[dict[str, Any]]:
         chain = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -14,11 +14,12 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Batch, ReplyError, ReplyRequest, SourceState, SourceStatus
+from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
 from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
                            parse_link_header, rate_limit_reset, redact, seconds_until)
 from adapters.mastodon import Identity, MastodonAdapter, id_key, parse_notifications
 from store.db import iso
+from store.keys import new_reply_key
 from tests.mastodon_server import DOMAIN, OWN_ID, TOKEN, FakeClock, FakeMastodon, FakeSleep
 
 NOTIFICATIONS = "/api/v1/notifications"
@@ -512,7 +513,8 @@ async def test_find_reply_adopts_the_reply_a_key_ignoring_server_already_made(se
     found = await h.adapter.find_reply(request)
     (ours,) = server.ours()
     assert found is not None and found.remote_id == ours["uri"] and found.url == ours["url"]
-    assert await h.adapter.find_reply(request_for(mention, text="something else")) is None
+    with pytest.raises(ReplyNeedsCheck):  # ours, in reply, but other words: the operator decides
+        await h.adapter.find_reply(request_for(mention, text="something else"))
     server.fail("GET", f"/api/v1/statuses/{mention.reply_ref['status_id']}/context", 404)
     assert (await h.adapter.find_reply(request)) == found  # via our own recent statuses
     assert len(server.ours()) == 1
@@ -812,3 +814,93 @@ def test_sse_decoder_across_chunks_crlf_comments_and_oversize():
 def test_redact_hides_secrets():
     assert redact(f"bad token {TOKEN}!", TOKEN) == "bad token ***!"
     assert redact("short abc", "abc") == "short abc"  # too short to be a secret worth hiding
+
+
+# --- a lost answer: the next attempt finds the post however the server rewrote it ---------------
+
+# Every shape servers rewrite: links without a scheme, entities, each mention form (remote full,
+# local full, local bare), hashtags, emoji (with presentation selector and skin tone), line breaks.
+TEXT_SHAPES = [
+    "see www.example.com/help or shop.example.com for details",
+    "Fish &amp; chips &lt;3 are on us",
+    "thanks @alice@remote.example, @dave@example.social and @erin!",
+    "#Deals today only, ask the #CareTeam",
+    "🎉 fixed! 👍🏽 ❤️",
+    "line one\nline two\n\nnew paragraph",
+    "@alice@remote.example sorry: www.example.com &amp; #Help 🙏\nbye",
+]
+
+
+async def deliver_with_lost_answer(server, session, store, db_path, text: str):
+    """Queue a reply, let the server post it but drop the answer, then run the sender again."""
+    from adapters.sender import ReplySender
+    from store.actions import queue_reply
+    from store.ingest import save_batch
+    from store.outbox import claim_due
+    from store.worker import StoreWorker
+
+    h, mention = await first_mention(server, session)
+    [mention_id] = save_batch(store, "mastodon:@brand@example.social", [mention], None)
+    reply = queue_reply(store, mention_id, text, "carla")
+    worker = StoreWorker(str(db_path), clock=store.clock)
+    try:
+        sender = ReplySender(worker, [h.adapter])
+        server.fail("POST", "/api/v1/statuses", 0, after=True)  # posted; the connection dies unanswered
+        [first] = await worker.run(claim_due)
+        assert await sender.deliver(first) == "pending"
+        [again] = await worker.run(claim_due, reclaim_sending=True, limit=10) or [None]
+        if again is None:  # waiting out its backoff: a new leader takes it now
+            store.conn.execute("UPDATE replies SET next_attempt_at = NULL WHERE id = ?", (reply.id,))
+            [again] = await worker.run(claim_due)
+        assert again.uncertain
+        outcome = await sender.deliver(again)
+    finally:
+        worker.close()
+    row = store.conn.execute("SELECT state, remote_id, error FROM replies WHERE id = ?", (reply.id,)).fetchone()
+    return outcome, row
+
+
+@pytest.mark.parametrize("rewrite", ["gotosocial", "takahe", "mastodon"])
+@pytest.mark.parametrize("text", TEXT_SHAPES)
+async def test_a_posted_reply_whose_answer_was_lost_is_adopted_never_posted_twice(
+        server, session, store, db_path, rewrite, text):
+    server.rewrite, server.honor_idempotency = rewrite, False  # GoToSocial and Takahē ignore the key
+    outcome, (state, remote_id, _) = await deliver_with_lost_answer(server, session, store, db_path, text)
+    (ours,) = server.ours()
+    assert (outcome, state, remote_id) == ("sent", "sent", ours["uri"])
+    assert len(server.posts()) == 1
+    adopted = store.conn.execute("SELECT detail FROM events WHERE action = 'reply.sent'").fetchone()
+    assert '"adopted": true' in adopted[0]
+
+
+async def test_two_posts_of_ours_that_both_match_are_held_for_the_operator(server, session, store, db_path):
+    server.honor_idempotency = False
+    h, mention = await first_mention(server, session)
+    text = "Fish &amp; chips"
+    for _ in range(2):  # e.g. a colleague sent the same words by hand
+        await h.adapter.send_reply(request_for(mention, text=text))
+    with pytest.raises(ReplyNeedsCheck) as held:
+        await h.adapter.find_reply(request_for(mention, key=new_reply_key(), text=text))
+    assert "check before replying again" in str(held.value) and "example.social/@brand/" in str(held.value)
+
+
+async def test_a_post_of_ours_with_other_words_is_held_and_the_sender_records_it(server, session, store, db_path):
+    server.honor_idempotency = False
+    original = server.render
+    server.render = lambda text: original(text + " (edited by a moderator)")  # beyond any normalising
+    outcome, (state, remote_id, error) = await deliver_with_lost_answer(server, session, store, db_path,
+                                                                        "We are on it")
+    assert (outcome, state, remote_id) == ("manual", "manual", None)
+    assert "held: an earlier attempt may have posted it" in error
+    assert len(server.posts()) == 1
+
+
+async def test_an_older_post_of_ours_in_the_thread_is_not_taken_for_this_reply(server, session):
+    server.honor_idempotency = False
+    h, mention = await first_mention(server, session)
+    await h.adapter.send_reply(request_for(mention, text="Earlier answer"))
+    older = datetime.now(UTC) - timedelta(hours=2)
+    for status in server.ours():
+        status["created_at"] = iso(older)
+    # Queued now: the two-hour-old reply is another one, so this one was never posted.
+    assert await h.adapter.find_reply(request_for(mention, key=new_reply_key(), text="New answer")) is None
