@@ -83,6 +83,12 @@ __all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "pars
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 500
+# A desk answers in minutes, so a mention should show within seconds even
+# without streaming. One poll is one paging request (min_id): 15 s is 20 per
+# 5 min against 300 per 5 min per token, 60 per 15 min against Mastodon's
+# 300 paging requests per 15 min, leaving room for catch-up pages, thread
+# watching and replies.
+DEFAULT_POLL = 15.0
 DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
@@ -155,7 +161,7 @@ class MastodonAdapter(Adapter):
 
     def __init__(self, *, account: str, server: str, token: str, session: aiohttp.ClientSession,
                  on_status: StatusCallback | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
-                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 60.0,
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = DEFAULT_POLL,
                  streaming: bool = True):
         super().__init__(account=account, on_status=on_status)
         self._base = _server_base(server)
@@ -183,7 +189,8 @@ class MastodonAdapter(Adapter):
         self._stream_base: URL | None = None
         self._unsupported: dict[str, str] = {}
         self._unsupported_at: datetime | None = None
-        self._preferred: str | None = None
+        self._preferred_pair: tuple[URL, str] | None = None  # (streaming base, transport) that last worked
+        self._stream_note = ""  # which address/transport failed before the one that works
         self._cursor: str | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
@@ -209,7 +216,7 @@ class MastodonAdapter(Adapter):
     @property
     def transport(self) -> str:
         """How live mentions currently arrive: "SSE", "WebSocket" or "polling"."""
-        return self._preferred or "polling"
+        return self._preferred_pair[1] if self._preferred_pair else "polling"
 
     async def check(self) -> str:
         """Verify token, scopes and server; one line on success, AuthError otherwise."""
@@ -230,7 +237,7 @@ class MastodonAdapter(Adapter):
         connection, why, _ = await self._connect_stream()
         if connection is not None:
             await connection.close()
-            live = f"streaming via {connection.kind}"
+            live = self._live_detail(connection)
         else:
             live = f"no streaming ({why}), polling every {human_seconds(self.poll_interval)}"
         return f"ok: {handle} on {host}, limit {self._max_chars} chars, {live}"
@@ -431,7 +438,7 @@ class MastodonAdapter(Adapter):
                     self._polling_steady = True
                     await self._sleep(self.poll_interval)
                 return
-            self.report(SourceState.LIVE, f"streaming via {connection.kind}")
+            self.report(SourceState.LIVE, self._live_detail(connection))
             async for batch in self._live(connection):
                 yield batch
         finally:
@@ -718,44 +725,68 @@ class MastodonAdapter(Adapter):
     # --- streaming transports ------------------------------------------------------
 
     async def _connect_stream(self) -> tuple[Connection | None, str, bool]:
-        """(connection, why not, streaming merely down) -- tries SSE then WebSocket."""
+        """(connection, why not, streaming merely down).
+
+        Every transport (SSE, WebSocket) on every address: the advertised
+        streaming URL first, then the configured server, since servers
+        advertise hosts that do not resolve from here (GoToSocial advertises
+        `wss://<its domain>`). The last pair that worked is tried first. A
+        pair the server lacks is skipped until STREAM_REPROBE_SECONDS pass.
+        """
         if not self._streaming:
             return None, "streaming disabled", False
-        order = ["SSE", "WebSocket"]
-        if self._preferred in order:
-            order.remove(self._preferred)
-            order.insert(0, self._preferred)
-        if all(kind in self._unsupported for kind in order):
+        pairs = [(base, kind) for base in self._stream_bases() for kind in ("SSE", "WebSocket")]
+        if self._preferred_pair in pairs:
+            pairs.remove(self._preferred_pair)
+            pairs.insert(0, self._preferred_pair)
+        if all(_pair_label(*pair) in self._unsupported for pair in pairs):
             now = self._clock()
             if self._unsupported_at and (now - self._unsupported_at).total_seconds() < STREAM_REPROBE_SECONDS:
                 return None, self._unsupported_reason(), False
             self._unsupported.clear()
-        for kind in order:
-            if kind in self._unsupported:
+        down: list[str] = []
+        for base, kind in pairs:
+            label = _pair_label(base, kind)
+            if label in self._unsupported:
                 continue
             try:
-                connection = await (self._open_sse() if kind == "SSE" else self._open_ws())
+                connection = await (self._open_sse(base) if kind == "SSE" else self._open_ws(base))
             except StreamUnsupported as exc:
-                self._unsupported[kind] = str(exc)
+                self._unsupported[label] = str(exc)
                 self._unsupported_at = self._clock()
-                if self._preferred == kind:
-                    self._preferred = None
+                if self._preferred_pair == (base, kind):
+                    self._preferred_pair = None
                 continue
             except StreamDown as exc:
-                return None, str(exc), True
-            self._preferred = kind
+                down.append(f"{label}: {str(exc).split(': ', 1)[-1]}")
+                continue
+            self._preferred_pair = (base, kind)
+            self._stream_note = "; ".join(down)
             return connection, "", False
+        if down:
+            return None, "; ".join(down), True
         return None, self._unsupported_reason(), False
 
-    def _unsupported_reason(self) -> str:
-        return "; ".join(f"{kind}: {why}" for kind, why in self._unsupported.items()) or "no streaming API"
+    def _stream_bases(self) -> list[URL]:
+        bases = [self._stream_base] if self._stream_base is not None else []
+        return bases + [self._base] if self._base not in bases else bases
 
-    async def _open_sse(self) -> Connection:
-        return await open_sse(self._session, self._stream_base or self._base, self._headers({}),
+    def _live_detail(self, connection: Connection) -> str:
+        base = self._preferred_pair[0] if self._preferred_pair else self._base
+        detail = f"streaming via {connection.kind}"
+        if self._stream_base is not None and base != self._stream_base or self._stream_note:
+            detail += f" on {base.host}"
+        return f"{detail} ({self._stream_note} failed)" if self._stream_note else detail
+
+    def _unsupported_reason(self) -> str:
+        return "; ".join(f"{label}: {why}" for label, why in self._unsupported.items()) or "no streaming API"
+
+    async def _open_sse(self, base: URL) -> Connection:
+        return await open_sse(self._session, base, self._headers({}),
                               timeout=self.stream_timeout, error_text=self._error_text)
 
-    async def _open_ws(self) -> Connection:
-        return await open_ws(self._session, self._stream_base or self._base, self._headers({}),
+    async def _open_ws(self, base: URL) -> Connection:
+        return await open_ws(self._session, base, self._headers({}),
                              token=self._token, handshake_timeout=self.ws_handshake_timeout,
                              heartbeat=self.ws_heartbeat, max_size=MAX_BODY)
 
@@ -833,6 +864,10 @@ class MastodonAdapter(Adapter):
 
 
 # --- small helpers ---------------------------------------------------------------------
+
+def _pair_label(base: URL, kind: str) -> str:
+    return f"{kind} to {base.host}" + (f":{base.port}" if base.port and not base.is_default_port() else "")
+
 
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}

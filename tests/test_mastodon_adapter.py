@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,6 +220,54 @@ async def test_websocket_when_sse_is_missing_double_json_payload(server, session
     await h.close()
 
 
+class LoopbackOnlyResolver(aiohttp.resolver.AbstractResolver):
+    """Names other than localhost do not resolve (as a host only the server itself knows), without DNS."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+        if host != "localhost":
+            raise OSError(-2, f"Name or service not known: {host}")
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        pass
+
+
+async def live_then_mention(fake, client) -> tuple[Harness, str]:
+    """Connect; then a mention must come through the stream (polling waits are blocked)."""
+    h = Harness(fake, client).stream(None)
+    waiter = asyncio.ensure_future(h.next())
+    await h.wait_for_state(SourceState.LIVE)
+    mention = fake.add_mention("through the stream")
+    batch = await waiter
+    assert [m.remote_id for m in batch.mentions] == [mention["status"]["uri"]]
+    assert all(wait > 200 for wait in h.sleep.calls)  # no poll ran: it came by the stream
+    return h, [s for s in h.statuses if s.state is SourceState.LIVE][-1].detail
+
+
+@pytest.mark.parametrize("advertised", ["ws://streaming.gts.test", "closed-port"])
+async def test_an_advertised_streaming_host_that_fails_falls_back_to_the_server(server, advertised):
+    server.streaming_override = f"ws://127.0.0.1:{closed_port()}" if advertised == "closed-port" else advertised
+    failed = URL(server.streaming_override).host
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=LoopbackOnlyResolver())) as client:
+        h, detail = await live_then_mention(server, client)
+        await h.close()
+    host = server.base.removeprefix("http://")
+    assert server.stream_connects == [("SSE", host)]
+    assert detail.startswith(f"streaming via SSE on 127.0.0.1 (SSE to {failed}")
+    assert f"WebSocket to {failed}" in detail and detail.endswith("failed)")
+
+
+async def test_sse_refused_everywhere_websocket_on_the_server_carries_mentions(server):
+    server.sse_enabled = False
+    server.streaming_override = "ws://streaming.gts.test"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=LoopbackOnlyResolver())) as client:
+        h, detail = await live_then_mention(server, client)
+        await h.close()
+    assert [kind for kind, _ in server.stream_connects] == ["WebSocket"]
+    assert detail.startswith("streaming via WebSocket on 127.0.0.1 (SSE to streaming.gts.test: unknown host name")
+
+
 async def test_websocket_in_band_error_reconnects(server, session):
     server.sse_enabled = False
     h = Harness(server, session).stream(None)
@@ -253,6 +302,7 @@ async def test_polling_when_no_streaming_api(server, session):
 
 async def test_streaming_server_down_keeps_polling_and_retries(server, session):
     server.fail("GET", "/api/v1/streaming/user/notification", 502, times=2)
+    server.fail("GET", "/api/v1/streaming", 502, times=2)
     first = server.add_mention("first")
     h = Harness(server, session, poll_interval=30).stream(None)
     batch = await h.next()
@@ -261,7 +311,9 @@ async def test_streaming_server_down_keeps_polling_and_retries(server, session):
     batch = await h.next()
     assert [m.remote_id for m in batch.mentions] == [second["status"]["uri"]]
     down = [s for s in h.statuses if s.state is SourceState.RECONNECTING]
-    assert down and "streaming unavailable (SSE: HTTP 502), polling; next try in" in down[0].detail
+    host = server.base.removeprefix("http://")
+    assert down and (f"streaming unavailable (SSE to {host}: HTTP 502; WebSocket to {host}: HTTP 502), "
+                     "polling; next try in") in down[0].detail
     assert all(wait <= 30 for wait in h.sleep.waits())  # polling goes on while the stream is down
     waiter = asyncio.ensure_future(h.next())
     await h.wait_for_state(SourceState.LIVE)
@@ -608,7 +660,9 @@ async def test_check_describes_a_working_account(server, session):
 async def test_check_reports_polling_when_no_stream(server, session):
     server.sse_enabled = server.ws_enabled = False
     line = await Harness(server, session).adapter.check()
-    assert line.endswith("no streaming (SSE: HTTP 404; WebSocket: HTTP 404), polling every 60s")
+    host = server.base.removeprefix("http://")
+    assert line.endswith(f"no streaming (SSE to {host}: HTTP 404; WebSocket to {host}: HTTP 404), "
+                         "polling every 15s")
 
 
 async def html_app(status: int, body: str, headers: dict[str, str] | None = None) -> web.AppRunner:
