@@ -93,6 +93,8 @@ DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
+# A server that is starting answers 502-504 for a while: `check` asks again before giving up.
+CHECK_ATTEMPTS = 3
 # How far a server's clock may lag ours when telling our earlier post from older ones.
 CLOCK_SLACK = 600.0
 # Stream paths a server may not have; re-probed after this long on polling.
@@ -222,10 +224,17 @@ class MastodonAdapter(Adapter):
         """Verify token, scopes and server; one line on success, AuthError otherwise."""
         host = self._base.host
         try:
-            await self._verify(strict=True)
-            await self._probe_notifications()
-            await self._check_app_scopes()
-            await self._load_instance()
+            for attempt in range(1, CHECK_ATTEMPTS + 1):
+                try:
+                    await self._verify(strict=True)
+                    await self._probe_notifications()
+                    await self._check_app_scopes()
+                    await self._load_instance()
+                    break
+                except _ApiError as exc:
+                    if exc.status not in (502, 503, 504) or attempt == CHECK_ATTEMPTS:
+                        raise
+                    await self._sleep(_retry_after(exc.headers, default=2.0 * attempt))  # starting up
         except _ApiError as exc:
             raise AuthError(self._describe(exc)) from None
         except _Unreachable as exc:
@@ -395,8 +404,8 @@ class MastodonAdapter(Adapter):
         if exc.status == 429:
             wait = seconds_until(rate_limit_reset(exc.headers, self._clock()), self._clock(), default=60.0)
             return ReplyError(f"{host} is rate-limiting posts: {exc.message}", retry_after=wait)
-        if exc.status == 401:
-            return ReplyError(f"{host} rejected the access token (401): {exc.message}", permanent=True)
+        if _token_refused(exc):
+            return ReplyError(f"{host} rejected the access token ({exc.status}): {exc.message}", permanent=True)
         if exc.status == 403:
             return ReplyError(f"not allowed (403, is write:statuses granted?): {exc.message}", permanent=True)
         if exc.status == 404:
@@ -404,8 +413,7 @@ class MastodonAdapter(Adapter):
         if exc.status == 422:
             return ReplyError(f"{host} refused the reply (422): {exc.message}", permanent=True)
         if exc.status in (408, 409, 425) or exc.status >= 500:
-            detail = "" if exc.message == f"HTTP {exc.status}" else f": {exc.message}"
-            return ReplyError(f"{host} answered HTTP {exc.status}{detail}", unknown_outcome=True)
+            return ReplyError(f"{host} answered HTTP {exc.status}{_words(exc)}", unknown_outcome=True)
         if 300 <= exc.status < 400:
             return ReplyError(f"{host} redirected the request (HTTP {exc.status})", permanent=True)
         return ReplyError(f"{host} refused the reply (HTTP {exc.status}): {exc.message}", permanent=True)
@@ -456,8 +464,8 @@ class MastodonAdapter(Adapter):
         self._auth_backoff.reset()
 
     def _ingest_error(self, exc: _ApiError) -> Exception:
-        if exc.status == 401:
-            return _AuthRejected(f"{self._base.host} rejected the access token (401)")
+        if _token_refused(exc):
+            return _AuthRejected(f"{self._base.host} rejected the access token ({exc.status}{_words(exc)})")
         if exc.status == 403:
             return _AuthRejected(f"the token may not read notifications (403): {exc.message}")
         if exc.status == 429:
@@ -761,7 +769,8 @@ class MastodonAdapter(Adapter):
                 down.append(f"{label}: {str(exc).split(': ', 1)[-1]}")
                 continue
             self._preferred_pair = (base, kind)
-            self._stream_note = "; ".join(down)
+            if down or base == self._stream_base:  # a fallback keeps naming what failed before it
+                self._stream_note = "; ".join(down)
             return connection, "", False
         if down:
             return None, "; ".join(down), True
@@ -821,15 +830,19 @@ class MastodonAdapter(Adapter):
                                 not_api=text.lstrip().startswith("<")) from None
         if 200 <= status < 300:
             return data, response_headers
-        message = _error_field(data) or f"HTTP {status}"
+        message = _error_field(data) or _plain_words(text) or f"HTTP {status}"
         raise _ApiError(status, self._scrub(message), response_headers,
                         not_api=data is None and text.lstrip().startswith("<"),
                         location=response_headers.get("Location", ""))
 
     async def _error_text(self, response: aiohttp.ClientResponse) -> str:
         try:
-            body = await _read_capped(response, 64 * 1024)
-            return self._scrub(_error_field(json.loads(body)) or "")
+            text = (await _read_capped(response, 64 * 1024)).decode("utf-8", "replace")
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            return self._scrub(_error_field(data) or _plain_words(text))
         except Exception:  # noqa: BLE001 - only for a message
             return ""
 
@@ -838,8 +851,8 @@ class MastodonAdapter(Adapter):
 
     def _describe(self, exc: _ApiError) -> str:
         host = self._base.host
-        if exc.status == 401:
-            return f"{host} rejected the access token (401: {exc.message}); create a new token"
+        if _token_refused(exc):
+            return f"{host} rejected the access token ({exc.status}: {exc.message}); create a new token"
         if exc.status == 403:
             return (f"the access token lacks a scope ({exc.message}); it needs read:accounts (or profile), "
                     "read:notifications, read:statuses and write:statuses")
@@ -850,11 +863,11 @@ class MastodonAdapter(Adapter):
             reset = rate_limit_reset(exc.headers, self._clock())
             when = f"until {reset:%H:%M:%S}Z" if reset else "for now"
             return f"{host} is rate-limiting this token {when}; try again later"
+        if exc.status >= 500:  # before the HTML test: a server starting up answers 503 with a page
+            return f"{host} is unavailable (HTTP {exc.status}{_words(exc)}); try again later"
         if exc.not_api or exc.status in (404, 405, 410):
             return f"{host} does not look like a Mastodon API (HTTP {exc.status}); check the server address"
-        if exc.status >= 500:
-            return f"{host} answered HTTP {exc.status}; try again later"
-        return f"{host} answered HTTP {exc.status}: {exc.message}"
+        return f"{host} answered HTTP {exc.status}{_words(exc)}"
 
     def _describe_unreachable(self, exc: _Unreachable) -> str:
         host = self._base.host
@@ -894,6 +907,31 @@ def _positive(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000:
         return value
     return None
+
+
+def _token_refused(exc: _ApiError) -> bool:
+    # Takahē answers a bad token with 400 "Invalid Bearer token", not 401.
+    return exc.status == 401 or exc.status == 400 and "token" in exc.message.lower()
+
+
+def _retry_after(headers: Mapping[str, str], *, default: float) -> float:
+    value = headers.get("Retry-After", "").strip()
+    return min(30.0, float(value)) if value.isdigit() else default
+
+
+def _words(exc: _ApiError) -> str:
+    """": <the server's own words>", or nothing when it said nothing but its status."""
+    return "" if not exc.message or exc.message == f"HTTP {exc.status}" else f": {exc.message}"
+
+
+def _plain_words(text: str) -> str:
+    """What a non-JSON error body says (Takahē answers "Invalid Bearer token" as plain text;
+    proxies answer HTML pages): its text, cleaned, on one line."""
+    if not text.strip():
+        return ""
+    if text.lstrip().startswith("<"):
+        text = html_to_text(text)
+    return clean_line(" ".join(text.split()), 200)
 
 
 def _error_field(data: Any) -> str:

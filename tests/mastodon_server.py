@@ -46,6 +46,7 @@ class Failure:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False  # run the handler first (the action happens), then fail
+    content_type: str = "text/html"  # of a str body
 
 
 _BODY = web.RequestKey("body", object)
@@ -141,9 +142,9 @@ class FakeMastodon:
         return str(self._next)
 
     def fail(self, method: str, path: str, status: int, *, body: Any = None, headers: dict[str, str] | None = None,
-             times: int = 1, after: bool = False) -> None:
+             times: int = 1, after: bool = False, content_type: str = "text/html") -> None:
         queue = self.failures.setdefault((method, path), [])
-        queue.extend(Failure(status, body, headers or {}, after) for _ in range(times))
+        queue.extend(Failure(status, body, headers or {}, after, content_type) for _ in range(times))
 
     def hold(self, path: str) -> asyncio.Event:
         """Requests to `path` wait until the returned event is set (a slow server)."""
@@ -285,7 +286,7 @@ class FakeMastodon:
         body = failure.body if failure.body is not None else {"error": f"injected {failure.status}"}
         if isinstance(body, str):
             return web.Response(status=failure.status, text=body, headers=failure.headers,
-                                content_type="text/html")
+                                content_type=failure.content_type)
         if self.echo_token_in_errors and isinstance(body, dict) and "error" in body:
             body = {**body, "error": f"{body['error']} (token {self._presented})"}
         return web.json_response(body, status=failure.status, headers=failure.headers)

@@ -731,6 +731,40 @@ async def test_check_failures_are_precise_and_never_show_the_token(server, sessi
     assert options.get("token", TOKEN) not in str(error.value)
 
 
+async def test_a_plain_text_refusal_keeps_the_servers_words(server, session):
+    # Takahē: a bad token is a 400 with a plain-text body.
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 400, body="Invalid Bearer token",
+                content_type="text/plain", times=2)
+    h = Harness(server, session, sleep=FakeSleep(block_over=100))
+    with pytest.raises(AuthError) as error:
+        await h.adapter.check()
+    assert str(error.value) == ("127.0.0.1 rejected the access token (400: Invalid Bearer token); "
+                                "create a new token")
+    task = asyncio.ensure_future(h.stream(None).next())
+    await h.wait_for_state(SourceState.AUTH_FAILED)  # not a quick "reconnecting" loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    failed = [s for s in h.statuses if s.state is SourceState.AUTH_FAILED][0]
+    assert failed.detail.startswith("127.0.0.1 rejected the access token (400: Invalid Bearer token)")
+
+
+async def test_a_server_still_starting_is_unavailable_not_foreign_and_check_asks_again(server, session):
+    page = "<html><head><title>503</title></head><body><h1>Service Unavailable</h1></body></html>"
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page, headers={"Retry-After": "5"},
+                times=2)
+    h = Harness(server, session)
+    assert (await h.adapter.check()).startswith("ok: @brand@example.social")
+    assert h.sleep.calls == [5.0, 5.0]
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page, times=3)
+    h = Harness(server, session)
+    with pytest.raises(AuthError) as error:
+        await h.adapter.check()
+    assert str(error.value) == ("127.0.0.1 is unavailable (HTTP 503: Service Unavailable); "
+                                "try again later")
+    assert h.sleep.calls == [2.0, 4.0]
+
+
 def test_server_address_rules(session):
     def make(server: str) -> MastodonAdapter:
         return MastodonAdapter(account="@b@x.example", server=server, token=TOKEN, session=session)
