@@ -26,6 +26,15 @@ REMOTE = "remote.example"
 OWN_ID = "1"
 
 
+# `version` and `source_url` as each server writes them in its instance documents.
+SOFTWARE = {
+    "mastodon": {"version": "4.3.2", "source_url": "https://github.com/mastodon/mastodon"},
+    "gotosocial": {"version": "0.17.3 git-4c0ff1a", "source_url": "https://github.com/superseriousbusiness/gotosocial"},
+    "takahe": {"version": "takahe/0.11.0", "source_url": "https://github.com/jointakahe/takahe"},
+    "akkoma": {"version": "2.7.2 (compatible; Akkoma 3.13.2)"},
+}
+
+
 def id_key(value: str) -> tuple[int, str]:
     return len(value), value
 
@@ -74,6 +83,7 @@ class FakeMastodon:
         self.streaming_override: str | None = None
         self.echo_token_in_errors = False
         self.rewrite = "mastodon"  # "gotosocial" | "takahe": see render()
+        self.software = "mastodon"  # what the instance documents say it runs (SOFTWARE)
         self._presented = ""
         self.requests: list[Recorded] = []
         self.entries: list[dict[str, Any]] = []  # {"sort": id, "type": t, "payload": obj}
@@ -317,6 +327,7 @@ class FakeMastodon:
             return web.Response(status=404, text="<html><body>Not found</body></html>", content_type="text/html")
         return web.json_response({
             "domain": DOMAIN,
+            **SOFTWARE[self.software],
             "configuration": {
                 "urls": {"streaming": self._stream_url()},
                 "statuses": {"max_characters": self.max_chars, "characters_reserved_per_url": 23},
@@ -324,7 +335,8 @@ class FakeMastodon:
         })
 
     async def instance_v1(self, request: web.Request) -> web.Response:
-        return web.json_response({"uri": DOMAIN, "urls": {"streaming_api": self._stream_url()},
+        return web.json_response({"uri": DOMAIN, **SOFTWARE[self.software],
+                                  "urls": {"streaming_api": self._stream_url()},
                                   "max_toot_chars": self.max_chars})
 
     async def notifications(self, request: web.Request) -> web.Response:

@@ -19,6 +19,8 @@ from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, Sour
 from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
                            parse_link_header, rate_limit_reset, redact, seconds_until)
 from adapters.mastodon import Identity, MastodonAdapter, id_key, parse_notifications
+from adapters.textcount import count_as
+from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
 from store.keys import new_reply_key
 from tests.mastodon_server import DOMAIN, OWN_ID, TOKEN, FakeClock, FakeMastodon, FakeSleep
@@ -992,3 +994,87 @@ async def test_an_older_post_of_ours_in_the_thread_is_not_taken_for_this_reply(s
         status["created_at"] = iso(older)
     # Queued now: the two-hour-old reply is another one, so this one was never posted.
     assert await h.adapter.find_reply(request_for(mention, key=new_reply_key(), text="New answer")) is None
+
+
+# --- length limits: the server's own rule, stored for every process ------------------------------
+
+@pytest.mark.parametrize(("software", "counting"), [
+    ("mastodon", "mastodon"), ("gotosocial", "codepoints"), ("takahe", "full_mentions"), ("akkoma", "graphemes"),
+])
+async def test_the_instance_says_how_its_server_counts(session, software, counting):
+    fake = FakeMastodon(max_chars=5000)
+    fake.software = software
+    fake.v1_only = software == "akkoma"
+    await fake.start()
+    try:
+        h = Harness(fake, session)
+        await h.adapter.check()
+        assert h.adapter.text_limits == TextLimits(5000, counting, 23, DOMAIN, software)
+    finally:
+        await fake.stop()
+
+
+def test_counting_as_each_server_does():
+    text = "@alice@remote.example @bob hi https://example.com/" + "x" * 40 + " 👍🏽"
+    assert count_as(text, "mastodon") == len("@alice @bob hi ") + 23 + 2
+    assert count_as(text, "codepoints") == len(text)
+    assert count_as(text, "full_mentions", domain="takahe.test") == len(text) + len("@takahe.test")
+    assert count_as(text, "graphemes") == len(text) - 1
+
+
+async def stored_limits_and_mention(server, session, db_path) -> int:
+    """Run the leader's ingest on `server` until the account's limits are stored; the mention's id."""
+    from adapters.runner import IngestRunner
+    from store.worker import StoreWorker
+
+    server.add_mention("my order is late")
+    worker = StoreWorker(str(db_path))
+    h = Harness(server, session, poll_interval=1)
+    runner = IngestRunner(worker, [h.adapter])
+    runner.start()
+    try:
+        for _ in range(200):
+            ids = await worker.run(lambda store: [r[0] for r in store.conn.execute("SELECT id FROM mentions")])
+            stored = await worker.run(get_text_limits, "mastodon", f"@brand@{DOMAIN}")
+            if ids and stored:
+                break
+            await asyncio.sleep(0.02)
+        assert ids and stored == h.adapter.text_limits
+    finally:
+        await runner.stop()
+        worker.close()
+    return ids[0]
+
+
+def cli_reply(tmp_path, db_path, mention_id: int, text: str):
+    import os
+    import subprocess
+    import sys
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MENTIONDESK_")}
+    env.update(MENTIONDESK_OPERATOR="cli", XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONUTF8="1")
+    return subprocess.run([sys.executable, "-m", "tui", "reply", str(mention_id), text, "--db", str(db_path)],
+                          capture_output=True, text=True, env=env, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize(("software", "max_chars", "fits", "too_long"), [
+    # GoToSocial allows 5,000: 501 characters is fine (the default 500 refused it).
+    ("gotosocial", 5000, 4000, 5000 - len("@alice@remote.example ") + 1),
+    # Takahē counts the @alice@remote.example the CLI adds, domain and all.
+    ("takahe", 500, 500 - len("@alice@remote.example "), 490),
+    # Mastodon counts it as @alice.
+    ("mastodon", 500, 500 - len("@alice "), 500 - len("@alice ") + 1),
+])
+async def test_the_cli_counts_a_reply_as_the_accounts_server_will(server, session, tmp_path, db_path, software,
+                                                                   max_chars, fits, too_long):
+    server.software, server.max_chars = software, max_chars
+    mention_id = await stored_limits_and_mention(server, session, db_path)
+    refused = await asyncio.to_thread(cli_reply, tmp_path, db_path, mention_id, "y" * too_long)
+    assert refused.returncode != 0 and refused.stdout == ""
+    line = refused.stderr.strip()
+    assert "\n" not in line and "over the" in line and f"{max_chars} limit" in line and "nothing queued" in line
+    queued = await asyncio.to_thread(cli_reply, tmp_path, db_path, mention_id, "y" * fits)
+    assert queued.returncode == 0, queued.stderr
+    import sqlite3
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT length(text) FROM replies").fetchall() == [(fits,)]
