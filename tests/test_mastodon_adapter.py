@@ -51,6 +51,7 @@ class Harness:
         self.sleep = options.pop("sleep", None) or FakeSleep()
         self.clock = options.pop("clock", None) or FakeClock()
         base = server if isinstance(server, str) else server.base
+        options.setdefault("thread_watch_interval", 0)  # off; the tests of watching turn it on
         self.adapter = MastodonAdapter(
             account=options.pop("account", f"@brand@{DOMAIN}"), server=base, token=options.pop("token", TOKEN),
             session=session, on_status=self._status, sleep=self.sleep, clock=self.clock, **options)
@@ -1078,3 +1079,50 @@ async def test_the_cli_counts_a_reply_as_the_accounts_server_will(server, sessio
     import sqlite3
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT length(text) FROM replies").fetchall() == [(fits,)]
+
+
+# --- follow-ups that notify nobody -----------------------------------------------------------------
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_follow_up_that_does_not_mention_the_brand_still_reaches_the_desk(server, session, streaming):
+    clock = FakeClock()
+    h = Harness(server, session, streaming=streaming, poll_interval=15, thread_watch_interval=120,
+                clock=clock, sleep=FakeSleep(clock=clock)).stream(None)
+    question = server.add_mention("my order is late")
+    (a,) = (await h.next()).mentions
+    sent = await h.adapter.send_reply(request_for(a))
+    ours = server.ours()[0]
+    # GoToSocial: a reply to our reply without @brand makes no notification at all.
+    follow = server.remote_status("still nothing arrived", in_reply_to_id=ours["id"], mention_us=False)
+    server.remote_status("me too", acct="bob@other.example", in_reply_to_id=follow["id"], mention_us=False)
+    assert [e["payload"]["status"]["id"] for e in server.entries] == [question["status"]["id"]]
+    batch = await h.next()
+    (b,) = batch.mentions
+    assert (b.remote_id, b.parent_remote_id, b.root_remote_id) == (follow["uri"], sent.remote_id, a.remote_id)
+    assert b.text == "still nothing arrived" and b.author_handle == "@alice@remote.example"
+    assert b.reply_ref["status_id"] == follow["id"] and batch.cursor is None  # the notification cursor stays
+    later = server.add_mention("another question")
+    batch = await h.next()
+    assert [m.remote_id for m in batch.mentions] == [later["status"]["uri"]]  # the follow-up only once
+    watched = [r for r in server.requests if r.path == f"/api/v1/statuses/{ours['id']}/context"]
+    assert watched and all(r.method == "GET" for r in watched)
+    await h.close()
+
+
+async def test_only_recent_replies_are_watched_and_a_bounded_number(server, session):
+    clock = FakeClock()
+    h = Harness(server, session, streaming=False, thread_watch_interval=120, clock=clock,
+                sleep=FakeSleep(clock=clock)).stream(None)
+    server.add_mention("first")
+    (a,) = (await h.next()).mentions
+    for index in range(14):
+        await h.adapter.send_reply(request_for(a, key=new_reply_key(), text=f"answer {index}"))
+    old, *_, newest = server.ours()
+    old["created_at"] = iso(clock.now - timedelta(hours=49))
+    server.remote_status("reply to an old answer", in_reply_to_id=old["id"], mention_us=False)
+    follow = server.remote_status("reply to the newest", in_reply_to_id=newest["id"], mention_us=False)
+    batch = await h.next()
+    assert [m.remote_id for m in batch.mentions] == [follow["uri"]]
+    contexts = [r.path for r in server.requests if r.path.endswith("/context")]
+    assert len(contexts) == 10 and f"/api/v1/statuses/{old['id']}/context" not in contexts
+    await h.close()
