@@ -1126,3 +1126,49 @@ async def test_only_recent_replies_are_watched_and_a_bounded_number(server, sess
     contexts = [r.path for r in server.requests if r.path.endswith("/context")]
     assert len(contexts) == 10 and f"/api/v1/statuses/{old['id']}/context" not in contexts
     await h.close()
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("rewrite", ["gotosocial", "takahe"])
+async def test_kill_9_mid_send_on_a_rewriting_server_posts_once(tmp_path, rewrite):
+    """Real processes: `serve` is SIGKILLed while the server posts; the next leader adopts the post."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_crash_send import assert_adopted_once, restart_until_sent, rows, start_serve, until
+
+    server = FakeMastodon()
+    server.honor_idempotency, server.rewrite, server.software = False, rewrite, rewrite
+    await server.start()
+    try:
+        server.add_mention("where is my refund?")
+        db, config = str(tmp_path / "desk.db"), tmp_path / "config.toml"
+        config.write_text(f'[[accounts]]\nnetwork = "mastodon"\nserver = "{server.base}"\n'
+                          f'handle = "@brand@{DOMAIN}"\nsecret_env = "TEST_MASTODON_TOKEN"\npoll_interval = 0.5\n')
+        env = {**__import__("os").environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
+               "MENTIONDESK_OPERATOR": "alice"}
+        first = start_serve(db, str(config), env)
+        try:
+            mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions"), what="the mention"))[0][0]
+            release = server.hold("/api/v1/statuses")
+            server.fail("POST", "/api/v1/statuses", 0, after=True)
+            text = "Sorry &amp; thanks @erin: see www.example.com/refunds #Help 🙏\nbye"
+            queued = subprocess.run([sys.executable, "-m", "tui", "--db", db, "reply", str(mention_id), text],
+                                    env=env, capture_output=True, text=True)
+            assert queued.returncode == 0, queued.stderr
+            await until(lambda: server.posts(), what="the send to reach the server")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        server.holds.pop("/api/v1/statuses", None)
+        release.set()
+        await until(lambda: len(server.ours()) == 1, what="the held post to be created")
+        await restart_until_sent(db, str(config), env)
+        assert len(server.ours()) == 1 and len(server.posts()) == 1, "the reply was posted twice"
+        assert rows(db, "SELECT remote_id FROM replies") == [(server.ours()[0]["uri"],)]
+        assert_adopted_once(db)
+    finally:
+        await server.stop()
