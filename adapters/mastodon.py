@@ -36,9 +36,18 @@ composer does; unknown visibilities are answered `direct`. So a public
 mention gets a public reply only if the account posts public by default;
 Mastodon keeps replies out of the public timelines either way.
 
+Streaming addresses: the advertised streaming URL, then the configured
+server, each with SSE and WebSocket (servers advertise hosts that do not
+resolve from here); the status names what failed.
+
+A reply whose answer was lost is looked up before it is sent again
+(`find_reply`): recognised by account, `in_reply_to_id` and time, text
+only breaking ties; when unsure it is held for the operator.
+
 This module is the adapter itself (REST calls, catch-up, live loop,
 replies, check); notification -> mention mapping is in mastodon_parse,
-opening and decoding the SSE/WebSocket streams in mastodon_stream.
+opening and decoding the SSE/WebSocket streams in mastodon_stream, which
+answered threads to re-read for follow-ups in mastodon_threads.
 """
 
 from __future__ import annotations
@@ -62,6 +71,7 @@ from adapters.base import (Adapter, Batch, ReplyError, ReplyNeedsCheck, ReplyReq
                            StatusCallback, TextRule)
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
                            jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
+from adapters import mastodon_threads as threads
 from adapters.mastodon_html import html_to_text
 # Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
 # and callers import them from here.
@@ -93,13 +103,6 @@ DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
-# Threads the desk answered lately are re-read for replies that do not
-# @-mention the brand (GoToSocial notifies nobody of those): the newest
-# THREAD_WATCH_MAX replies of the last THREAD_WATCH_HOURS, every
-# thread_watch_interval -- 1 + 10 requests per 2 min, well inside 300 per 5 min.
-THREAD_WATCH_HOURS = 48
-THREAD_WATCH_MAX = 10
-THREAD_WATCH_INTERVAL = 120.0
 # A server that is starting answers 502-504 for a while: `check` asks again before giving up.
 CHECK_ATTEMPTS = 3
 # How far a server's clock may lag ours when telling our earlier post from older ones.
@@ -171,7 +174,7 @@ class MastodonAdapter(Adapter):
     def __init__(self, *, account: str, server: str, token: str, session: aiohttp.ClientSession,
                  on_status: StatusCallback | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = DEFAULT_POLL,
-                 streaming: bool = True, thread_watch_interval: float = THREAD_WATCH_INTERVAL):
+                 streaming: bool = True, thread_watch_interval: float = threads.INTERVAL):
         super().__init__(account=account, on_status=on_status)
         self._base = _server_base(server)
         self._token = token
@@ -204,9 +207,7 @@ class MastodonAdapter(Adapter):
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
         self._context_allowed = True
-        self.thread_watch_interval = thread_watch_interval
-        self._watched_at: datetime | None = None
-        self._followed: OrderedDict[str, None] = OrderedDict()  # follow-up uris already yielded
+        self._watch = threads.ThreadWatch(thread_watch_interval)
         self._polling_steady = False
         self._rest_backoff = Backoff(base=2.0, cap=300.0)
         self._stream_backoff = Backoff(base=1.0, cap=300.0)
@@ -445,7 +446,7 @@ class MastodonAdapter(Adapter):
             async for batch in self._catch_up(announce=not steady):
                 yield batch
             self._rest_backoff.reset()
-            if connection is None and self._watch_due():
+            if connection is None and self._watch.due(self._clock()):
                 batch = await self._watch_threads()
                 if batch is not None:
                     yield batch
@@ -543,7 +544,7 @@ class MastodonAdapter(Adapter):
         safety_interval = max(300.0, 5 * self.poll_interval)
         next_event = asyncio.ensure_future(anext(events))
         safety = asyncio.ensure_future(self._sleep(safety_interval))
-        watch = asyncio.ensure_future(asyncio.sleep(0) if self._watch_due() else self._next_watch())
+        watch = asyncio.ensure_future(asyncio.sleep(0) if self._watch.due(self._clock()) else self._next_watch())
         try:
             while True:
                 done, _ = await asyncio.wait({next_event, safety, watch}, return_when=asyncio.FIRST_COMPLETED)
@@ -600,28 +601,18 @@ class MastodonAdapter(Adapter):
 
     # --- follow-ups in threads we answered ------------------------------------------
 
-    def _watch_due(self) -> bool:
-        if self.thread_watch_interval <= 0:  # watching off
-            return False
-        if self._watched_at is None:
-            return True
-        return (self._clock() - self._watched_at).total_seconds() >= self.thread_watch_interval
-
     async def _next_watch(self) -> None:
-        if self.thread_watch_interval <= 0:
-            await asyncio.Event().wait()  # never
-        await self._sleep(self.thread_watch_interval)
+        if self._watch.interval <= 0:
+            await asyncio.Event().wait()  # watching is off
+        await self._sleep(self._watch.interval)
 
     async def _watch_threads(self) -> Batch | None:
-        """Replies to our recent replies that no notification announced, as mentions.
+        """Follow-ups in threads we answered that no notification announced (mastodon_threads).
 
-        A reply that does not @-mention the brand creates no notification
-        on GoToSocial, so the customer's follow-up would never reach the
-        desk. Our replies come from the server (they survive restarts); the
-        store ignores a follow-up it already has (same uri), so a
-        notification and this watch may both deliver one.
+        The store ignores one it already has (same uri), so a notification
+        and this watch may both deliver it.
         """
-        self._watched_at = self._clock()
+        now = self._watch.last = self._clock()
         if not self._context_allowed or not self._me.own_id or not _PATH_ID.match(self._me.own_id):
             return None
         try:
@@ -629,12 +620,9 @@ class MastodonAdapter(Adapter):
                                          params=[("limit", "40"), ("exclude_reblogs", "true")])
         except (_ApiError, _Unreachable):
             return None  # the next round asks again; mentions keep flowing meanwhile
-        since = self._watched_at - timedelta(hours=THREAD_WATCH_HOURS)
-        ours = [s for s in recent if isinstance(s, dict) and text_id(s.get("id"))] if isinstance(recent, list) else []
-        own_ids = {text_id(s.get("id")) for s in ours}
-        answered = [s for s in ours if text_id(s.get("in_reply_to_id")) and (status_time(s) or since) >= since]
+        replies, own_ids = self._watch.to_watch(recent, now)
         follow_ups: list[dict[str, Any]] = []
-        for reply in answered[:THREAD_WATCH_MAX]:
+        for reply in replies:
             reply_id = text_id(reply.get("id")) or ""
             if not _PATH_ID.match(reply_id):
                 continue
@@ -648,44 +636,15 @@ class MastodonAdapter(Adapter):
                 break
             except _Unreachable:
                 break
-            follow_ups.extend(self._follow_ups(context, reply, own_ids))
+            follow_ups.extend(self._watch.follow_ups(context, reply, own_ids, self._me, self._remember))
         if not follow_ups:
             return None
         notifications = [{"id": f"thread:{s.get('id')}", "type": "mention", "created_at": s.get("created_at"),
                           "account": s.get("account"), "status": s} for s in follow_ups]
-        parsed, skipped, _ = parse_notifications(notifications, self._me, self._clock())
+        parsed, skipped, _ = parse_notifications(notifications, self._me, now)
         mentions = await self._link_threads(parsed)
-        for mention in mentions:
-            self._followed[mention.remote_id] = None
-        while len(self._followed) > 20_000:
-            self._followed.popitem(last=False)
+        self._watch.handed_out([mention.remote_id for mention in mentions])
         return Batch(mentions=mentions, cursor=None, skipped=skipped) if mentions or skipped else None
-
-    def _follow_ups(self, context: Any, reply: dict[str, Any], own_ids: set[str | None]) -> list[dict[str, Any]]:
-        """Others' statuses in `context` answering one of ours, not yielded before; learns the thread."""
-        chain = ancestor_chain(context)
-        reply_uri = web_url(reply.get("uri"))
-        root = chain[0][1] if chain else reply_uri
-        if not reply_uri or not root:
-            return []
-        for status_id, uri in chain:
-            self._remember(status_id, uri, root)
-        self._remember(text_id(reply.get("id")) or "", reply_uri, root)
-        descendants = context.get("descendants") if isinstance(context, dict) else None
-        found = []
-        for status in descendants if isinstance(descendants, list) else []:
-            if not isinstance(status, dict) or not (status_id := text_id(status.get("id"))):
-                continue
-            uri = web_url(status.get("uri"))
-            if uri:
-                self._remember(status_id, uri, root)
-            author = _dict(status.get("account"))
-            if text_id(status.get("in_reply_to_id")) not in own_ids or self._me.is_own(author.get("id"),
-                                                                                    author.get("acct")):
-                continue
-            if uri not in self._followed:
-                found.append(status)
-        return found
 
     def _mark_seen(self, notification_id: str) -> None:
         self._seen[notification_id] = None
