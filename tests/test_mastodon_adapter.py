@@ -1172,3 +1172,21 @@ async def test_kill_9_mid_send_on_a_rewriting_server_posts_once(tmp_path, rewrit
         assert_adopted_once(db)
     finally:
         await server.stop()
+
+
+_TOKENS = ["thanks", "Order", "www.example.com", "shop.example.org/help", "https://x.org/a?b=1", "&amp;", "&lt;3",
+           "@alice@remote.example", "@dave@example.social", "@erin", "#Tag", "#CareTeam", "🎉", "👍🏽", "❤️", "\n",
+           "\n\n", "x&y", "100%", "a/b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12), st.sampled_from(["mastodon", "gotosocial", "takahe"]))
+def test_any_text_is_recognised_after_each_servers_rewriting(tokens, rewrite):
+    from adapters.mastodon_html import html_to_text
+    from adapters.mastodon_parse import comparable_text
+
+    text = " ".join(tokens).strip() or "x"
+    fake = FakeMastodon()
+    fake.rewrite = rewrite
+    content, mentions = fake.render(text)
+    assert comparable_text(html_to_text(content, mentions)) == comparable_text(text)
