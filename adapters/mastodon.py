@@ -485,6 +485,8 @@ class MastodonAdapter(Adapter):
             return _AuthRejected(f"the token may not read notifications (403): {exc.message}")
         if exc.status == 429:
             return _RateLimited(rate_limit_reset(exc.headers, self._clock()))
+        if exc.status >= 500:  # retried with backoff: no "try again later"
+            return _Transient(f"{self._base.host} is unavailable (HTTP {exc.status}{_words(exc)})")
         return _Transient(self._describe(exc))
 
     async def _catch_up(self, *, announce: bool = True) -> AsyncIterator[Batch]:

@@ -766,6 +766,14 @@ async def test_a_server_still_starting_is_unavailable_not_foreign_and_check_asks
     assert str(error.value) == ("127.0.0.1 is unavailable (HTTP 503: Service Unavailable); "
                                 "try again later")
     assert h.sleep.calls == [2.0, 4.0]
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page)
+    server.add_mention("hello")
+    h = Harness(server, session, streaming=False)
+    h.stream(None)
+    await h.next()  # retried after a backoff, then caught up
+    (down,) = [s for s in h.statuses if s.state is SourceState.RECONNECTING]
+    assert down.detail.startswith("127.0.0.1 is unavailable (HTTP 503: Service Unavailable); next try in")
+    await h.close()
 
 
 def test_server_address_rules(session):
