@@ -37,14 +37,15 @@ class IngestRunner:
         (after instance discovery it reports a state), so the CLI and other
         consoles count replies by them.
         """
-        stored: list[object] = [None]
+        stored = None
 
         def record(status: SourceStatus) -> None:
+            nonlocal stored
             detail = status.detail
             self._background(self.worker.run(set_source_status, source, status.state.value, detail))
             limits = adapter.text_limits if adapter is not None else None
-            if limits is not None and limits != stored[0]:
-                stored[0] = limits
+            if limits is not None and limits != stored:
+                stored = limits
                 self._background(self.worker.run(save_text_limits, adapter.network, adapter.account, limits))
         return record
 

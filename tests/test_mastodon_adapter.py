@@ -1188,7 +1188,8 @@ _TOKENS = ["thanks", "Order", "www.example.com", "shop.example.org/help", "https
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12), st.sampled_from(["mastodon", "gotosocial", "takahe"]))
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12),
+       st.sampled_from(["mastodon", "gotosocial", "takahe"]))
 def test_any_text_is_recognised_after_each_servers_rewriting(tokens, rewrite):
     from adapters.mastodon_html import html_to_text
     from adapters.mastodon_parse import comparable_text

@@ -158,7 +158,8 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         from adapters.rules import rule_for, rule_for_mention
         from tui.cli_desk import cmd_reply
         # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
-        return cmd_reply(store, args, operator, lambda network: rule_for_mention(store, args.id) or rule_for(network))
+        return cmd_reply(store, args, operator,
+                         lambda network: rule_for_mention(store, args.id) or rule_for(network))
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
