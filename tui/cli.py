@@ -218,9 +218,11 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":
-        from adapters.rules import rule_for
+        from adapters.rules import rule_for, rule_for_mention
         from tui.cli_desk import cmd_reply
-        return cmd_reply(store, args, operator, rule_for)
+        # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
+        return cmd_reply(store, args, operator,
+                         lambda network: rule_for_mention(store, args.id) or rule_for(network))
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
