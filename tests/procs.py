@@ -277,6 +277,16 @@ def _sql(db: str, sql: str) -> dict:
         conn.close()
 
 
+def _ready_then_go(out: Path, name: str) -> None:
+    """Say `name` is ready, then wait for the test's "go" (a barrier across processes)."""
+    (out / f"{name}.ready").touch()
+    deadline = time.monotonic() + 60
+    while not (out / "go").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("never told to go")
+        time.sleep(0.005)
+
+
 def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outdir: str, seed: str) -> dict:
     """Hammer the shared file with operator actions for `seconds`, logging each one that committed.
 
@@ -295,12 +305,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
     tags_on: set[tuple[int, str]] = set()
     done = 0
     with (out / f"{operator}.jsonl").open("w", encoding="utf-8") as log:
-        (out / f"{operator}.ready").touch()
-        deadline = time.monotonic() + 60
-        while not (out / "go").exists():  # start together, so the writers really overlap
-            if time.monotonic() > deadline:
-                raise SystemExit("never told to go")
-            time.sleep(0.01)
+        _ready_then_go(out, operator)  # start together, so the writers really overlap
         end = time.monotonic() + float(seconds)
         while time.monotonic() < end:
             top = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
@@ -327,7 +332,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
                 entry = "reply.queue"
             else:
                 assignee = rng.choice((None, "alice", "bob", operator))
-                changed = desk.assign(store, target, assignee, operator)
+                changed = desk.assign(store, target, assignee, operator, allow_new=True)
                 entry = ("assign" if assignee else "unassign") if changed else None
             if entry:
                 log.write(json.dumps([entry, target]) + "\n")
@@ -376,12 +381,7 @@ def _guarded_reply(db: str, operator: str, mention_id: str, since: str, outdir: 
     out = Path(outdir)
     store = _open(db)
     try:
-        (out / f"{operator}.ready").touch()
-        deadline = time.monotonic() + 60
-        while not (out / "go").exists():  # start together, so the transactions really race
-            if time.monotonic() > deadline:
-                raise SystemExit("never told to go")
-            time.sleep(0.005)
+        _ready_then_go(out, operator)  # start together, so the transactions really race
         try:
             actions.queue_reply(store, int(mention_id), f"{operator} here", operator,
                                 guard=actions.ReplyGuard(since_reply=int(since)))
