@@ -219,3 +219,28 @@ async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_q
         assert "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)" in shown
         await wait_until(pilot, lambda: "queued, nobody sending" in screen_text(app))
     assert query(db_path, "SELECT state, text FROM replies") == [("pending", "Never sent by opday")]
+
+
+async def test_retry_asks_when_someone_answered_after_the_failed_attempt(db_path):
+    with other_console(db_path) as store:
+        target = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
+        actions.queue_reply(store, target, "first try", "alice")
+        [reply] = claim_due(store)
+        mark_failed(store, reply, "HTTP 500")
+        actions.queue_reply(store, target, "bob got there", "bob")
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        screen = await ready(pilot)
+        assert screen.inbox.selected_id == target
+        await wait_until(pilot, lambda: "bob got there" in screen_text(app))
+        await pilot.press("R")
+        await wait_until(pilot, lambda: dialog(app) == "Confirm")
+        assert "bob answered this mention since you opened it (queued)" in screen_text(app)
+        await pilot.press("n")
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
+        assert query(db_path, "SELECT state FROM replies WHERE id = ?", reply.id) == [("failed",)]
+        await pilot.press("R")
+        await wait_until(pilot, lambda: dialog(app) == "Confirm")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: query(db_path, "SELECT state FROM replies WHERE id = ?", reply.id)
+                         == [("pending",)])

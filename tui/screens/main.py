@@ -366,7 +366,14 @@ class MainScreen(Screen):
             self.notify("The reply is empty; nothing sent.", severity="warning")
             return
         mention_id = composer.mention_id
-        queued = await self._queue_guarded(mention_id, composer.text, composer.editing_reply)
+        text, editing, operator = composer.text, composer.editing_reply, self.app.operator
+        if editing is not None:
+            def send(store, guard):
+                return actions.retry_reply(store, editing, operator, text, guard=guard)
+        else:
+            def send(store, guard):
+                return actions.queue_reply(store, mention_id, text, operator, guard=guard)
+        queued = await self._queue_guarded(send, self._opened_at.get(mention_id, 0))
         if queued is None:
             return
         self._drafts.pop(mention_id, None)
@@ -377,22 +384,17 @@ class MainScreen(Screen):
         await self._load_detail(mention_id)
         self.notify("Reply queued for sending.", timeout=2)
 
-    async def _queue_guarded(self, mention_id: int, text: str, editing: int | None) -> object:
-        """Queue (or resend an edited failed reply), asking about every reply or claim that
-        appeared since the composer opened; the store re-checks at the moment of queuing."""
-        operator = self.app.operator
-        guard = actions.ReplyGuard(since_reply=self._opened_at.get(mention_id, 0))
+    async def _queue_guarded(self, send, since_reply: int) -> object:
+        """Run `send(guard)` (queue, or resend a failed reply), asking about every reply or claim
+        that appeared since `since_reply`; the store re-checks at the moment of queuing."""
+        guard = actions.ReplyGuard(since_reply=since_reply)
         while True:
             try:
-                if editing is not None:
-                    return await self._act(actions.retry_reply, editing, operator, text, guard=guard,
-                                           errors=GUARD_ERRORS)
-                return await self._act(actions.queue_reply, mention_id, text, operator, guard=guard,
-                                       errors=GUARD_ERRORS)
+                return await self._act(send, guard, errors=GUARD_ERRORS)
             except actions.AlreadyAnswered as exc:
                 latest = exc.answers[-1]
                 said = " ".join(latest.text.split())[:80]
-                where = "sent" if latest.state == "sent" else "queued"
+                where = {"sent": "sent", "manual": "to post by hand"}.get(latest.state, "queued")
                 question = (f"{latest.operator} answered this mention since you opened it ({where}): "
                             f"\"{said}\". Send yours too?")
                 if not await self.app.push_screen_wait(Confirm(question)):
@@ -404,16 +406,22 @@ class MainScreen(Screen):
                     return None
                 guard = replace(guard, accepted_claim=exc.operator)
 
+    @work(group="dialog")
     async def action_retry(self) -> None:
         mention_id = self._selected()
         if mention_id is None:
             return
         detail = self.query_one(MentionView).detail
-        failed = [r for r in (detail.replies if detail else []) if r.state == "failed"]
+        failed = [r for r in (detail.replies if detail and detail.row.id == mention_id else [])
+                  if r.state == "failed"]
         if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
             return
-        if await self._act(actions.retry_reply, failed[-1].id, self.app.operator) is not None:
+        reply_id, operator = failed[-1].id, self.app.operator
+        # Anything answered after the failed attempt makes a resend a second reply: ask first.
+        if await self._queue_guarded(
+                lambda store, guard: actions.retry_reply(store, reply_id, operator, guard=guard),
+                reply_id) is not None:
             self.app.wake_sender()
             await self._load_detail(mention_id)
 
