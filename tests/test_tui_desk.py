@@ -194,12 +194,27 @@ def test_cli_assign_to_an_unknown_name_needs_new_operator(db_path, tmp_path):
 
 # -- 5. queued vs sent, and E on an imported failed reply ---------------------------------------------
 
-async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_queued(db_path):
+def failed_reply_on_newest(db_path, text: str, operator: str) -> tuple[int, int]:
+    """(mention id, reply id) of a reply to the newest mention that the network refused."""
     with other_console(db_path) as store:
         target = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
-        actions.queue_reply(store, target, "Never sent by opday", "opday")
+        actions.queue_reply(store, target, text, operator)
         [reply] = claim_due(store)
-        mark_failed(store, reply, "imported: never sent")
+        mark_failed(store, reply, "HTTP 500")
+    return target, reply.id
+
+
+async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_queued(db_path, tmp_path):
+    with other_console(db_path) as store:  # opday's desk: a reply still in the outbox when exported
+        newest = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
+        actions.queue_reply(store, newest, "Never sent by opday", "opday")
+    exported = run_cli(tmp_path, db_path, "export", "-o", str(tmp_path / "desk.jsonl"))
+    assert exported.returncode == 0, exported.stderr
+    db_path = str(tmp_path / "new.db")
+    imported = run_cli(tmp_path, db_path, "import", str(tmp_path / "desk.jsonl"))
+    assert imported.returncode == 0, imported.stderr
+    [(target, state)] = query(db_path, "SELECT mention_id, state FROM replies")
+    assert state == "failed"  # an import never posts by itself
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)  # no accounts: nobody sends
     async with app.run_test(size=(120, 34)) as pilot:
         screen = await ready(pilot)
@@ -222,11 +237,8 @@ async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_q
 
 
 async def test_retry_asks_when_someone_answered_after_the_failed_attempt(db_path):
+    target, reply_id = failed_reply_on_newest(db_path, "first try", "alice")
     with other_console(db_path) as store:
-        target = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
-        actions.queue_reply(store, target, "first try", "alice")
-        [reply] = claim_due(store)
-        mark_failed(store, reply, "HTTP 500")
         actions.queue_reply(store, target, "bob got there", "bob")
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(120, 34)) as pilot:
@@ -238,9 +250,9 @@ async def test_retry_asks_when_someone_answered_after_the_failed_attempt(db_path
         assert "bob answered this mention since you opened it (queued)" in screen_text(app)
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
-        assert query(db_path, "SELECT state FROM replies WHERE id = ?", reply.id) == [("failed",)]
+        assert query(db_path, "SELECT state FROM replies WHERE id = ?", reply_id) == [("failed",)]
         await pilot.press("R")
         await wait_until(pilot, lambda: dialog(app) == "Confirm")
         await pilot.press("y")
-        await wait_until(pilot, lambda: query(db_path, "SELECT state FROM replies WHERE id = ?", reply.id)
+        await wait_until(pilot, lambda: query(db_path, "SELECT state FROM replies WHERE id = ?", reply_id)
                          == [("pending",)])
