@@ -101,6 +101,7 @@ class MainScreen(Screen):
         self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(self.claim_renew, self._renew_claim)
         self.set_interval(2.0, self._refresh_sending)
+        self.run_worker(self._refresh_sending(), group="sending")
         self.run_worker(self._greet(), group="dialog")
 
     # -- store round trips (always on the store thread) ------------------
