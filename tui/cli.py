@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     assign = sub.add_parser("assign", parents=[common], help="assign a mention to an operator ('-' unassigns)")
     assign.add_argument("id", type=mention_id)
     assign.add_argument("operator_name", metavar="OPERATOR")
+    assign.add_argument("--new-operator", action="store_true",
+                        help="assign to a name nobody has used on this desk yet")
     reply = sub.add_parser("reply", parents=[common], help="queue a reply (the ingest leader sends it)")
     reply.add_argument("id", type=mention_id)
     reply.add_argument("text", nargs="+")
