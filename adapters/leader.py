@@ -88,6 +88,21 @@ class Leadership:
         self._last_epoch: int | None = None
         self._events_seen: int | None = None
 
+    def _fit_requests_to_lease(self) -> None:
+        """A send starts only with more lease left than its longest request may take, and just after a
+        renewal ttl - renew_every is left: a lease too short for the adapters' timeouts would never
+        send. Shorten those timeouts to fit (a short test ttl, an impatient operator) and say so."""
+        room = (self.ttl - self.renew_every) * 0.75
+        longest = max((a.max_request_time for a in self.adapters), default=0.0)
+        if longest < room:
+            return
+        for adapter in self.adapters:
+            if adapter.max_request_time >= room:
+                adapter.limit_request_time(room)
+        log_state(log, "leader", level=logging.WARNING, state="requests shortened", holder=self.holder,
+                  reason=f"a {self.ttl:g}s lease renewed every {self.renew_every:g}s leaves room for "
+                         f"{room:g}s requests, not {longest:g}s")
+
     def current(self) -> HeldLease | None:
         return self.held if self.is_leader else None
 
@@ -220,11 +235,7 @@ class Leadership:
                 waiter.cancel()
 
     async def run(self) -> None:
-        longest = max((a.max_request_time for a in self.adapters), default=0.0)
-        if self.ttl - self.renew_every <= longest:
-            log_state(log, "leader", level=logging.WARNING, state="misconfigured", holder=self.holder,
-                      reason=f"a {self.ttl:g}s lease renewed every {self.renew_every:g}s cannot cover a "
-                             f"{longest:g}s request: no reply will be sent")
+        self._fit_requests_to_lease()
         try:
             while not self._stopped.is_set():
                 await self._round()

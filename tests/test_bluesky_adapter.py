@@ -250,7 +250,7 @@ async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapt
     """One start of the ingest runner with a fresh adapter: one poll, then the adapter stops."""
     adapter = h.adapter(**overrides)
     adapter.test_sleep.stop_after = 1
-    runner = IngestRunner(worker, [adapter])
+    runner = IngestRunner(worker, [adapter], give_up_after=1)  # no restart: this start is the test
     runner.start()
     await asyncio.wait_for(asyncio.gather(*runner._tasks), 10)
     await runner.stop()

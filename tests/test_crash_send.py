@@ -86,7 +86,7 @@ handle = "brand.test"
 secret_env = "TEST_BSKY_PASSWORD"
 poll_interval = 0.2
 """)
-        env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": "1", "MENTIONDESK_REQUEST_TIMEOUT": "0.5",
+        env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": "1",
                "MENTIONDESK_OPERATOR": "alice"}
         first = start_serve(db, str(config), env)
         try:
@@ -140,7 +140,7 @@ handle = "@brand@example.social"
 secret_env = "TEST_MASTODON_TOKEN"
 poll_interval = 0.5
 """)
-        env = {**os.environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1", "MENTIONDESK_REQUEST_TIMEOUT": "0.5",
+        env = {**os.environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
                "MENTIONDESK_OPERATOR": "alice"}
         first = start_serve(db, str(config), env)
         try:

@@ -181,8 +181,8 @@ poll_interval = 0.2
         await pds.close()
 
 
-async def test_a_lease_too_short_for_the_longest_request_is_refused_loudly(tmp_path, caplog):
-    """ttl and request timeouts must agree: a lease that cannot cover one request is reported at start."""
+async def test_a_lease_too_short_for_the_longest_request_shortens_the_requests_and_says_so(tmp_path, caplog):
+    """ttl and request timeouts must agree, or no reply could ever start: the requests are fitted to the lease."""
     import logging
 
     from adapters.leader import Leadership
@@ -197,4 +197,6 @@ async def test_a_lease_too_short_for_the_longest_request_is_refused_loudly(tmp_p
     leadership.stop()
     await leadership.run()
     worker.close()
-    assert any("state=misconfigured" in r.getMessage() and "30s request" in r.getMessage() for r in caplog.records)
+    assert adapter.max_request_time == 3.0  # (6 - 2) * 0.75: always less than the lease left after a renewal
+    assert any('state="requests shortened"' in r.getMessage() and "not 30s" in r.getMessage()
+               for r in caplog.records)
