@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from store.records import NewMention
+from store.sanitize import clean_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,18 @@ class SentReply:
     url: str | None = None
 
 
-class ReplyError(Exception):
+class CleanError(Exception):
+    """An error whose message may quote a server, a config file or a file name.
+
+    The message is cleaned once, here, when the error is made: it goes on to
+    the console's top bar, `accounts check`, logs and the replies table.
+    """
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(clean_line(message, 500), *args)
+
+
+class ReplyError(CleanError):
     """A send that did not succeed.
 
     `permanent` means retrying cannot help (a 4xx such as 404/422): the
@@ -93,7 +105,7 @@ class ReplyError(Exception):
         self.unknown_outcome = unknown_outcome
 
 
-class ManualReply(Exception):
+class ManualReply(CleanError):
     """This network has no way to post: the operator replies by hand."""
 
 

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.db import Store
+from store.errors import ActionError
 from store.events import log_event
 from store.keys import new_reply_key
+from store.sanitize import clean_text
 
 TAGS = ("care", "marketing")
 STATUSES = ("open", "done")
-
-
-class ActionError(Exception):
-    """An action that cannot apply (unknown mention, bad tag...), worded for the operator."""
 
 
 def _require_mention(store: Store, mention_id: int) -> None:
@@ -101,7 +99,7 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     `manual` marks replies to networks we cannot post to: the text is kept
     for the operator to copy and the sender never touches it.
     """
-    text = text.strip()
+    text = clean_text(text)  # typed, pasted or imported: it may carry escape codes
     if not text:
         raise ActionError("the reply is empty")
     key = new_reply_key()
@@ -134,11 +132,12 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
         mention_id, state = row
         if state != "failed":
             raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
-        if new_text is not None and new_text.strip():
+        new_text = clean_text(new_text) if new_text is not None else None
+        if new_text:
             store.conn.execute(
                 """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,
                    next_attempt_at = NULL, attempts = 0 WHERE id = ?""",
-                (new_text.strip(), new_reply_key(), reply_id),
+                (new_text, new_reply_key(), reply_id),
             )
         else:
             store.conn.execute(

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from store.actions import ActionError
 from store.db import StoreError, open_store
-from tui.cli_common import fail
+from store.operators import OperatorNameError, check_operator
+from tui.cli_common import fail, terminal_safe_output
 from tui.paths import default_config_path, default_db_path, default_operator
 
 
@@ -102,9 +103,18 @@ def _adapter_builder(config, args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything printed goes through one filter: names, notes, server errors and file names come from outside.
+    with terminal_safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     db_path = Path(getattr(args, "db", None) or default_db_path()).expanduser()
-    operator = getattr(args, "operator", None) or default_operator()
+    try:
+        operator = check_operator(getattr(args, "operator", None) or default_operator())
+    except OperatorNameError as exc:
+        return fail(f"{exc} (set it with --operator NAME or MENTIONDESK_OPERATOR)")
     config_path = Path(getattr(args, "config", None) or default_config_path()).expanduser()
     command = args.command
     for name in ("no_demo", "demo", "demo_rate"):

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from store.db import Store
-from tui.cli_common import fail
+from tui.cli_common import fail, unguarded
 
 
 @contextmanager
@@ -22,7 +22,7 @@ def progress_bar(label: str, total: int | None):
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=Console(file=unguarded(sys.stderr)), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.update(task, completed=done)
 
