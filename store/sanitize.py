@@ -49,16 +49,15 @@ _UNSAFE_OUTPUT = re.compile(f"\r(?!\n)|[{_TERMINAL}]")
 # Invisible characters with no place in a name or a post: ZWSP, word joiner
 # and invisible operators, Mongolian vowel separator, BOM, soft hyphen,
 # combining grapheme joiner, Hangul fillers (blank-looking names), Khmer
-# inherent vowels, deprecated format controls, interlinear annotations,
-# musical format controls. Tag characters go too unless they spell a flag.
+# inherent vowels, deprecated format controls, interlinear annotations.
 _INVISIBLE = (
     "\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u200b\u2060-\u2064\u206a-\u206f\u3164\ufeff\uffa0"
     "\ufff9-\ufffb"
 )
-# The same beyond the BMP, kept apart because astral ranges slow every search
-# of a character class down (and most text never reaches U+1D173).
-_ASTRAL_CHAR = re.compile("[\U000e0000-\U000e007f\U0001d173-\U0001d17a]")
-_ASTRAL = re.compile("(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[\U000e0000-\U000e007f\U0001d173-\U0001d17a]")
+# Beyond the BMP: musical format controls, and tag characters, which spell
+# hidden text unless they make a subdivision flag (England, Scotland, Wales).
+_ASTRAL_INVISIBLE = "\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+_ASTRAL = re.compile(f"(\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f)|[{_ASTRAL_INVISIBLE}]")
 _JOINERS = re.compile("[\u200c\u200d]")
 # Pictographs a ZWJ may join (family, profession and flag sequences). Skin
 # tone modifiers sit inside the last range; U+FE0F may follow the left one.
@@ -69,7 +68,7 @@ _EMOJI = re.compile(
 # Scripts where ZWNJ/ZWJ choose a letter's shape (Persian, Urdu, the Indic
 # scripts, Sinhala): between two of their characters a joiner is spelling.
 _JOINING_SCRIPT = re.compile("[\u0590-\u0dff]")
-_SUSPECT = re.compile(f"[{_TERMINAL}{_INVISIBLE}\u200c\u200d\r]")
+_SUSPECT = re.compile(f"[{_TERMINAL}{_INVISIBLE}{_ASTRAL_INVISIBLE}\u200c\u200d\r]")
 _ASCII_SUSPECT = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _STRIP = re.compile(f"[{_TERMINAL}{_INVISIBLE}]")
 
@@ -126,15 +125,6 @@ def _cap_run(match: re.Match[str]) -> str:
     return "".join(kept)
 
 
-def _has_astral(text: str) -> bool:
-    return not text.isascii() and _ASTRAL_CHAR.search(text) is not None
-
-
-def _suspect(text: str) -> bool:
-    """Whether anything in `text` needs stripping (most text: no)."""
-    return _SUSPECT.search(text) is not None or _has_astral(text)
-
-
 def _normalise(text: str, suspect: bool) -> str:
     """Invisible characters out, NFC, combining runs capped — to a fixed point.
 
@@ -145,8 +135,7 @@ def _normalise(text: str, suspect: bool) -> str:
         before = text
         if suspect:
             text = _STRIP.sub("", text)
-            if _has_astral(text):
-                text = _ASTRAL.sub(lambda m: m.group(1) or "", text)
+            text = _ASTRAL.sub(lambda m: m.group(1) or "", text)
             text = _JOINERS.sub(_keep_joiner, text)
         if not unicodedata.is_normalized("NFC", text):
             text = unicodedata.normalize("NFC", text)
@@ -154,7 +143,7 @@ def _normalise(text: str, suspect: bool) -> str:
             text = _WIDE_RUN.sub(_cap_run, text)
         if text == before:
             break
-        suspect = _suspect(text)
+        suspect = _SUSPECT.search(text) is not None
     return text
 
 
@@ -163,13 +152,11 @@ def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    ascii = text.isascii()
-    suspect = _ASCII_SUSPECT.search(text) is not None if ascii else _suspect(text)
+    ascii = text.isascii()  # most text: then only C0 controls can be wrong with it
+    suspect = (_ASCII_SUSPECT if ascii else _SUSPECT).search(text) is not None
     if suspect:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-        text = _ESCAPES.sub("", text)
-    if suspect:
-        text = _normalise(text, True)
+        text = _normalise(_ESCAPES.sub("", text), True)
     elif not ascii and (not unicodedata.is_normalized("NFC", text) or _WIDE_RUN.search(text)):
         text = _normalise(text, False)
     if not multiline:

@@ -117,3 +117,12 @@ async def test_hostile_rows_render_inert_everywhere(db_path):
 def test_the_console_refuses_an_unusable_operator_name(db_path, name):
     with pytest.raises(OperatorNameError):
         ConsoleApp(db_path, operator=name, clock=frozen_clock)
+
+
+async def test_a_name_that_looks_like_markup_is_shown_literally(db_path):
+    # A valid operator name may hold brackets: the toast must not read it as markup (or a click action).
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.selected_id is not None)
+        await pilot.press("a", *["backspace"] * len("alice"), *"[b]bo[/b]", "enter")
+        await wait_until(pilot, lambda: "Assigned to [b]bo[/b]" in screen_text(app))

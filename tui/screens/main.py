@@ -461,7 +461,7 @@ class MainScreen(Screen):
         if name is None:
             return
         if await self._act(desk.assign, mention_id, name.strip() or None, self.app.operator):
-            self.notify(f"Assigned to {name.strip()}" if name.strip() else "Unassigned", timeout=1.5)
+            self.notify(f"Assigned to {name.strip()}" if name.strip() else "Unassigned", timeout=1.5, markup=False)
 
     @work(group="dialog")
     async def action_handover(self) -> None:
