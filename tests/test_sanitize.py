@@ -207,3 +207,12 @@ def test_terminal_safe_leaves_nothing_a_terminal_acts_on(value):
 ])
 def test_terminal_safe_examples(raw, expected):
     assert terminal_safe(raw) == expected
+
+
+def test_author_names_that_spoof_another_are_cleaned_at_ingest():
+    spoof = NewMention(network="demo", account="@brand", remote_id="1", author_handle="@ma\u200bra_k\u2060",
+                       author_name="Mara" + "\u0301" * 40 + "\u200d", text="hi\u200b there",
+                       created_at="2025-01-01")
+    clean = spoof.cleaned()
+    assert (clean.author_handle, clean.text) == ("@mara_k", "hi there")
+    assert clean.author_name == "Mar\u00e1\u0301\u0301\u0301" and longest_mark_run(clean.author_name) == MAX_MARKS
