@@ -130,6 +130,8 @@ def load_config(path: Path | str) -> Config:
     if demo is not None and not isinstance(demo, bool):
         raise ConfigError(f"{file}: demo must be true or false")
     rate = data.get("demo_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
+        raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
 
 
@@ -153,7 +155,7 @@ def build_adapter(account: Account, session) -> Adapter:
 
         return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
                                session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 60.0)))
+                               poll_interval=float(options.get("poll_interval", 15.0)))
     if account.network == "bluesky":
         from adapters.bluesky import BlueskyAdapter
 

@@ -287,8 +287,8 @@ class MainScreen(Screen):
         if draft is None and row.network == "mastodon":
             # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
             draft = f"{row.author_handle} "
-        self.query_one(ReplyComposer).open(mention_id, row.author_handle, self.app.rule_for(row.network),
-                                           draft or "")
+        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        self.query_one(ReplyComposer).open(mention_id, row.author_handle, rule, draft or "")
 
     async def _renew_claim(self) -> None:
         composer = self.query_one(ReplyComposer)
@@ -356,7 +356,7 @@ class MainScreen(Screen):
             self.app.wake_sender()
             await self._load_detail(mention_id)
 
-    def action_edit_failed(self) -> None:
+    async def action_edit_failed(self) -> None:
         mention_id = self._selected()
         if mention_id is None:
             return
@@ -367,7 +367,8 @@ class MainScreen(Screen):
             self.notify("No failed reply on this mention.", severity="warning")
             return
         composer = self.query_one(ReplyComposer)
-        composer.open(mention_id, row.author_handle, self.app.rule_for(row.network), failed[-1].text)
+        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        composer.open(mention_id, row.author_handle, rule, failed[-1].text)
         composer.editing_reply = failed[-1].id
 
     def action_back(self) -> None:
