@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter
+from adapters.base import Adapter, CleanError
 from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
 from adapters.bluesky_records import LANG_TAG
+from store.sanitize import clean_line
 
 NETWORKS = ("mastodon", "bluesky", "webhook")
 
 
-
-class ConfigError(Exception):
-    """A config problem, worded for the operator (one line)."""
+class ConfigError(CleanError):
+    """A config problem, worded for the operator (one line, cleaned: it quotes values and file names)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ def load_config(path: Path | str) -> Config:
     for index, entry in enumerate(data.get("accounts", []), start=1):
         if not isinstance(entry, dict):
             raise ConfigError(f"{file}: accounts entry {index} is not a table")
+        # A config file may come from someone else: its values end up in labels, messages and the top bar.
+        entry = {key: clean_line(value, 2000) if isinstance(value, str) else value for key, value in entry.items()}
         network = str(entry.get("network", "")).lower()
         if network not in NETWORKS:
             raise ConfigError(f"{file}: accounts entry {index}: network must be one of {', '.join(NETWORKS)}")
