@@ -102,6 +102,7 @@ class SourceState(enum.StrEnum):
     CATCHING_UP = "catching up"
     LIVE = "connected"
     RECONNECTING = "reconnecting"
+    DEGRADED = "degraded"  # up, but refusing work it cannot complete (e.g. the store is stalled)
     RATE_LIMITED = "rate-limited"
     AUTH_FAILED = "auth failed"
     STOPPED = "stopped"

@@ -22,7 +22,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Batch, ManualReply, ReplyError, ReplyRequest
+from adapters.base import Batch, ManualReply, ReplyError, ReplyRequest, SourceState, SourceStatus
 from adapters.runner import IngestRunner
 from adapters.webhook import (
     GENERIC_PATH,
@@ -57,6 +57,10 @@ class FakeRunner:
         self.hold: asyncio.Event | None = None  # while unset, the commit of a batch waits
         self.task: asyncio.Task | None = None
 
+    def restart(self) -> None:
+        """Stream again, as the ingest runner does after a failed commit."""
+        self.task = asyncio.create_task(self.run())
+
     async def run(self) -> None:
         async with aclosing(self.adapter.stream(None)) as batches:
             async for batch in batches:
@@ -81,8 +85,8 @@ async def serving(**options: Any):
         try:
             yield adapter, runner, http, f"http://127.0.0.1:{adapter.port}"
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            runner.task.cancel()
+            await asyncio.gather(runner.task, return_exceptions=True)
             await adapter.aclose()
 
 
@@ -90,14 +94,20 @@ def encode(payload: Any) -> bytes:
     return json.dumps(payload).encode("utf-8")
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] | None = None,
-               *, secret: str = SECRET, header: str = SIGNATURE_HEADER) -> tuple[int, Any]:
+async def post_full(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] | None = None,
+                    *, secret: str = SECRET, header: str = SIGNATURE_HEADER) -> tuple[int, Any, Any]:
     if headers is None:
         headers = {header: sign(secret, body)}
     async with http.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as response:
         text = await response.text()
         assert "\n" not in text.strip(), "answers are one line"
-        return response.status, json.loads(text)
+        return response.status, json.loads(text), response.headers
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] | None = None,
+               *, secret: str = SECRET, header: str = SIGNATURE_HEADER) -> tuple[int, Any]:
+    status, answer, _ = await post_full(http, url, body, headers, secret=secret, header=header)
+    return status, answer
 
 
 def generic(mention_id: str = "7301", **extra: Any) -> dict[str, Any]:
@@ -160,21 +170,35 @@ async def test_requests_arriving_while_a_batch_commits_share_the_next_batch():
         assert len(runner.commits) == 2
 
 
-async def test_cancelling_the_stream_answers_waiting_senders_503_and_stops_listening():
-    async with serving() as (adapter, runner, http, base):
+async def test_a_stream_that_ends_answers_503_and_the_listener_keeps_listening_until_aclose():
+    statuses: list[SourceStatus] = []
+    async with serving(on_status=statuses.append) as (adapter, runner, http, base):
         runner.hold = asyncio.Event()
         yielded = asyncio.create_task(post(http, base + GENERIC_PATH, encode(generic("1"))))
         await only_batch(runner)
         queued = asyncio.create_task(post(http, base + GENERIC_PATH, encode(generic("2"))))
         await within(adapter.until_pending(2))
 
-        runner.task.cancel()
+        runner.task.cancel()  # as when the runner's commit fails: the stream ends, the listener stays
         for sending in (yielded, queued):
             status, answer = await within(sending)
             assert status == 503
             assert "retry" in answer["error"]
         assert runner.commits == []
         assert adapter.pending == 0
+        assert statuses[-1].state is SourceState.DEGRADED
+        status, answer, headers = await post_full(http, base + GENERIC_PATH, encode(generic("3")))
+        assert status == 503 and headers["Retry-After"] == "5"
+        async with http.get(base + HEALTH_PATH) as health:
+            assert health.status == 503 and (await health.json())["state"] == "degraded"
+
+        runner.hold = None
+        runner.restart()  # a new stream() on the same listener: deliveries are stored again
+        status, _ = await within(post(http, base + GENERIC_PATH, encode(generic("3"))))
+        assert status == 200 and [m.remote_id for m in runner.commits[-1].mentions] == ["3"]
+        assert statuses[-1].state is SourceState.LIVE
+
+        await adapter.aclose()
         assert not adapter.started.is_set()
         with pytest.raises(aiohttp.ClientConnectionError):
             async with http.get(base + HEALTH_PATH):
@@ -319,7 +343,9 @@ async def test_hostile_strings_are_made_inert_and_the_batch_stores(tmp_path):
     async with serving() as (adapter, runner, http, base):
         body = (b'{"network": "Tik Tok!!", "id": "h\\u001b[2J1", "author": {"handle": "@eve\\u202e"},'
                 b' "text": "hi \\u001b]0;pwned\\u0007there \\ud800 end", "url": "javascript:alert(1)"}')
-        status, _ = await post(http, base + GENERIC_PATH, body)
+        status, answer = await post(http, base + GENERIC_PATH, body)
+        assert status == 400 and "control" in answer["error"]  # an id is never cleaned into another one
+        status, _ = await post(http, base + GENERIC_PATH, body.replace(b"\\u001b[2J", b""))
         assert status == 200
         [mention] = (await only_batch(runner)).mentions
         assert mention.network == "webhook:tik-tok"
