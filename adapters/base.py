@@ -168,5 +168,13 @@ class Adapter(abc.ABC):
         """
         return None
 
+    async def reset(self) -> None:
+        """Before the runner streams again after a failure: drop what a fresh start must remake.
+
+        By default everything (aclose); an adapter that serves (the webhook
+        listener) keeps serving, so its port never refuses a sender meanwhile.
+        """
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Release connections."""

@@ -123,8 +123,8 @@ class WebhookAdapter(Adapter):
         # Meta signs with the App Secret, which generic senders should not need to know.
         self._meta_secret = meta_secret or secret
         self._verify_token = verify_token
-        self._bridge = (Bridge(outbound_url, outbound_secret or "", lookup_url=lookup_url, timeout=reply_timeout)
-                        if outbound_url else None)
+        self._bridge = Bridge(outbound_url, outbound_secret or "", lookup_url=lookup_url) if outbound_url else None
+        self._reply_timeout = reply_timeout
         self._session = session
         self._own_session: aiohttp.ClientSession | None = None
         self._clock = clock
@@ -326,16 +326,16 @@ class WebhookAdapter(Adapter):
     # --- outbound --------------------------------------------------------
 
     async def send_reply(self, request: ReplyRequest) -> SentReply:
-        """POST the reply, signed, to the bridge; the key makes a resend harmless to a bridge that keeps the contract."""
+        """POST the reply, signed, to the bridge (the contract: docs/webhooks.md)."""
         if self._bridge is None:
             raise ManualReply(f"reply by hand: {request.network} has no outbound URL")
-        return await self._bridge.post(self._reply_session(), request)
+        return await self._bridge.post(self._reply_session(), request, self._reply_timeout)
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
         """Ask the bridge's lookup_url; without one an uncertain reply is held (ReplyError, permanent)."""
         if self._bridge is None:
             return None
-        return await self._bridge.lookup(self._reply_session(), request)
+        return await self._bridge.lookup(self._reply_session(), request, self._reply_timeout)
 
     def _reply_session(self) -> aiohttp.ClientSession:
         if self._session is not None:
@@ -344,11 +344,15 @@ class WebhookAdapter(Adapter):
             self._own_session = aiohttp.ClientSession()
         return self._own_session
 
-    async def aclose(self) -> None:
-        await self._shutdown()
+    async def reset(self) -> None:
+        """Before the runner streams again after a failure: the listener stays up (it answers 503 meanwhile)."""
         if self._own_session is not None:
             await self._own_session.close()
             self._own_session = None
+
+    async def aclose(self) -> None:
+        await self._shutdown()
+        await self.reset()
 
 
 async def _read_capped(request: web.Request, limit: int, timeout: float) -> bytes | None:

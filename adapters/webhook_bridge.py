@@ -50,7 +50,9 @@ def safe_url(url: str) -> str:
     except ValueError:
         return "(an unparsable URL)"
     path = clean_line(parts.path, 200)
-    return f"{parts.scheme}://{clean_line(host, 200)}{port}{path}" if parts.scheme and host else "(a URL without a host)"
+    if not parts.scheme or not host:
+        return "(a URL without a host)"
+    return f"{parts.scheme}://{clean_line(host, 200)}{port}{path}"
 
 
 def url_problem(url: Any, name: str) -> str | None:
@@ -89,30 +91,29 @@ def outbound_body(request: ReplyRequest) -> bytes:
 class Bridge:
     """POSTs replies to `outbound_url`; looks them up at `lookup_url` when one is configured."""
 
-    def __init__(self, outbound_url: str, secret: str, *, lookup_url: str | None = None, timeout: float = 30.0):
+    def __init__(self, outbound_url: str, secret: str, *, lookup_url: str | None = None):
         for url, name in ((outbound_url, "outbound_url"), (lookup_url, "lookup_url")):
             if url is not None and (problem := url_problem(url, name)):
                 raise ValueError(problem)
         self.outbound_url = outbound_url.strip()
         self.lookup_url = lookup_url.strip() if lookup_url else None
         self._secret = secret
-        self._timeout = timeout
 
-    async def post(self, session: aiohttp.ClientSession, request: ReplyRequest) -> SentReply:
+    async def post(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply:
         body = outbound_body(request)
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body),
                    "Idempotency-Key": request.key}
         where = f"outbound URL {safe_url(self.outbound_url)}"
         try:
             async with session.post(self.outbound_url, data=body, headers=headers, allow_redirects=False,
-                                    timeout=aiohttp.ClientTimeout(total=self._timeout)) as response:
+                                    timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 answer = await _json_answer(response)
         except aiohttp.ClientConnectorError as exc:
             raise ReplyError(f"{where} unreachable: {_os_reason(exc)}") from None  # nothing was sent
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ReplyError(f"{where} did not answer: {_client_reason(exc, self._timeout)}; it may have posted",
+            raise ReplyError(f"{where} did not answer: {_client_reason(exc, timeout)}; it may have posted",
                              unknown_outcome=True) from None
         if 200 <= status < 300:
             return _sent(answer, request.key)
@@ -125,7 +126,7 @@ class Bridge:
             raise ReplyError(message, permanent=True)
         raise ReplyError(message + "; it may have posted", retry_after=retry_after, unknown_outcome=True)
 
-    async def lookup(self, session: aiohttp.ClientSession, request: ReplyRequest) -> SentReply | None:
+    async def lookup(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply | None:
         """The post made for `request.key` (200), None when the bridge has none (404)."""
         if self.lookup_url is None:
             raise ReplyError(
@@ -136,7 +137,7 @@ class Bridge:
         where = f"lookup URL {safe_url(self.lookup_url)}"
         try:
             async with session.get(url, headers=headers, allow_redirects=False,
-                                   timeout=aiohttp.ClientTimeout(total=self._timeout)) as response:
+                                   timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 answer = await _json_answer(response)
@@ -144,7 +145,7 @@ class Bridge:
             raise ReplyError(f"{where} unreachable: {_os_reason(exc)}; the reply may have been posted",
                              unknown_outcome=True) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ReplyError(f"{where} did not answer: {_client_reason(exc, self._timeout)}; "
+            raise ReplyError(f"{where} did not answer: {_client_reason(exc, timeout)}; "
                              "the reply may have been posted", unknown_outcome=True) from None
         if status == 200:
             return _sent(answer, request.key)
