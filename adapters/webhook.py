@@ -168,9 +168,11 @@ class WebhookAdapter(Adapter):
             return
         self.report(SourceState.CONNECTING, f"starting listener on {self.host}:{self._configured_port}")
         # keepalive_timeout: an idle connection is closed by the guard's header deadline anyway.
+        # lingering_time: after an early answer (413, 408) aiohttp reads what the client still
+        # sends so it sees the answer; a slow client would hold the connection for its default 10 s.
         runner = web.AppRunner(self._application(), access_log=None, shutdown_timeout=5.0,
                                logger=QuietServerLogger(self.quiet), max_headers=64,
-                               keepalive_timeout=self._guard.header_timeout)
+                               keepalive_timeout=self._guard.header_timeout, lingering_time=1.0)
         await runner.setup()
         try:
             await GuardedSite(runner, self._guard, self.host, self._configured_port).start()

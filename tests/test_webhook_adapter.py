@@ -43,6 +43,7 @@ from tests.webhook_support import (
     FakeRunner,
     encode,
     generic,
+    ingesting,
     only_batch,
     post,
     post_full,
@@ -138,23 +139,14 @@ async def test_a_stream_that_ends_answers_503_and_the_listener_keeps_listening_u
 
 
 async def test_with_the_real_ingest_runner_a_200_means_the_row_is_stored(tmp_path):
-    worker = StoreWorker(str(tmp_path / "desk.db"))
-    adapter = WebhookAdapter(secret=SECRET, port=0, clock=lambda: NOW)
-    runner = IngestRunner(worker, [adapter])
-    runner.start()
-    try:
-        await within(adapter.started.wait())
-        url = f"http://127.0.0.1:{adapter.port}{GENERIC_PATH}"
+    async with ingesting(tmp_path / "desk.db") as (adapter, worker, base):
         async with aiohttp.ClientSession() as http:
             for _ in range(2):  # a retried delivery is stored once
-                status, answer = await post(http, url, encode(generic("db-1")))
+                status, answer = await post(http, base + GENERIC_PATH, encode(generic("db-1")))
                 assert (status, answer["accepted"]) == (200, 1)
                 rows = await worker.run(lambda store: store.conn.execute(
                     "SELECT network, remote_id, text FROM mentions").fetchall())
                 assert rows == [("webhook:tiktok", "db-1", "@brand my order never arrived")]
-    finally:
-        await runner.stop()
-        worker.close()
     assert not adapter.started.is_set()
 
 
@@ -664,14 +656,8 @@ LOOKALIKE_IDS = [("a1", " a1"), ("caf\u00e9", "cafe\u0301"), ("b2", "b2\u200e"),
 
 
 async def test_ids_that_would_be_cleaned_into_another_are_refused_400_and_the_rest_stored_exactly(tmp_path):
-    worker = StoreWorker(str(tmp_path / "desk.db"))
-    adapter = WebhookAdapter(secret=SECRET, port=0, clock=lambda: NOW)
-    ingest = IngestRunner(worker, [adapter])
-    ingest.start()
-    try:
-        await within(adapter.started.wait())
+    async with ingesting(tmp_path / "desk.db") as (adapter, worker, base):
         async with aiohttp.ClientSession() as http:
-            base = f"http://127.0.0.1:{adapter.port}"
             for clean, lookalike in LOOKALIKE_IDS:
                 status, answer = await within(post(http, base + GENERIC_PATH, encode(generic(clean))))
                 assert (status, answer["accepted"]) == (200, 1)
@@ -684,9 +670,6 @@ async def test_ids_that_would_be_cleaned_into_another_are_refused_400_and_the_re
         stored = await worker.run(lambda store: [row[0] for row in store.conn.execute(
             "SELECT remote_id FROM mentions ORDER BY id")])
         assert stored == [clean for clean, _ in LOOKALIKE_IDS]
-    finally:
-        await ingest.stop()
-        worker.close()
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,7 +11,9 @@ from typing import Any
 import aiohttp
 
 from adapters.base import Batch
+from adapters.runner import IngestRunner
 from adapters.webhook import SIGNATURE_HEADER, WebhookAdapter, sign
+from store.worker import StoreWorker
 
 SECRET = "test-secret"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -30,6 +32,7 @@ class FakeRunner:
         self.received: asyncio.Queue[Batch] = asyncio.Queue()
         self.commits: list[Batch] = []
         self.hold: asyncio.Event | None = None  # while unset, the commit of a batch waits
+        self.fail: Exception | None = None  # raised by the "commit", as a full or locked database does
         self.task: asyncio.Task | None = None
 
     def restart(self) -> None:
@@ -42,6 +45,8 @@ class FakeRunner:
                 self.received.put_nowait(batch)
                 if self.hold is not None:
                     await self.hold.wait()
+                if self.fail is not None:
+                    raise self.fail
                 self.commits.append(batch)
 
 
@@ -92,3 +97,19 @@ def generic(mention_id: str = "7301", **extra: Any) -> dict[str, Any]:
 
 async def only_batch(runner: FakeRunner) -> Batch:
     return await within(runner.received.get())
+
+
+@asynccontextmanager
+async def ingesting(db_path, **options: Any):
+    """A WebhookAdapter driven by the real IngestRunner into the database at `db_path`."""
+    worker = StoreWorker(str(db_path))
+    adapter = WebhookAdapter(**{"secret": SECRET, "port": 0, "clock": lambda: NOW, **options})
+    runner = IngestRunner(worker, [adapter])
+    runner.start()
+    try:
+        await within(adapter.started.wait())
+        yield adapter, worker, f"http://127.0.0.1:{adapter.port}"
+    finally:
+        await runner.stop()
+        worker.close()
+    assert not adapter.started.is_set()
