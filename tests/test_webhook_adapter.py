@@ -22,7 +22,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import ManualReply, ReplyError, ReplyRequest, SourceState, SourceStatus
+from adapters.base import ManualReply, ReplyError, SourceState, SourceStatus
 from adapters.runner import IngestRunner
 from adapters.webhook import (
     GENERIC_PATH,
@@ -47,6 +47,7 @@ from tests.webhook_support import (
     only_batch,
     post,
     post_full,
+    reply_request,
     serving,
     within,
 )
@@ -409,13 +410,6 @@ def test_meta_envelope_errors_and_unhandled_objects():
 
 
 # --- replies --------------------------------------------------------------
-
-
-def reply_request(**extra: Any) -> ReplyRequest:
-    fields = dict(reply_id=1, key="3lbtxkz2qn22c", text="Sorry, Ana! DM us your order number \u00e9",
-                  network="webhook:tiktok", mention_remote_id="7301", author_handle="ana",
-                  reply_ref={"kind": "generic", "network": "tiktok", "id": "7301"})
-    return ReplyRequest(**{**fields, **extra})
 
 
 @asynccontextmanager

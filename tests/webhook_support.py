@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from adapters.base import Batch
+from adapters.base import Batch, ReplyRequest
 from adapters.runner import IngestRunner
 from adapters.webhook import SIGNATURE_HEADER, WebhookAdapter, sign
 from store.worker import StoreWorker
@@ -113,3 +113,10 @@ async def ingesting(db_path, **options: Any):
         await runner.stop()
         worker.close()
     assert not adapter.started.is_set()
+
+
+def reply_request(**extra: Any) -> ReplyRequest:
+    fields = dict(reply_id=1, key="3lbtxkz2qn22c", text="Sorry, Ana! DM us your order number \u00e9",
+                  network="webhook:tiktok", mention_remote_id="7301", author_handle="ana",
+                  reply_ref={"kind": "generic", "network": "tiktok", "id": "7301"})
+    return ReplyRequest(**{**fields, **extra})
