@@ -192,7 +192,10 @@ class WebhookAdapter(Adapter):
         await self._listen()
         inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._inbox = inbox
-        self._set_healthy()
+        if self.degraded:  # streaming again after a failed commit: healthy once a commit succeeds
+            self._set_degraded(self.degraded, again=True)
+        else:
+            self._set_healthy()
         taken: list[_Delivery] = []
         try:
             while True:
@@ -218,18 +221,19 @@ class WebhookAdapter(Adapter):
             for delivery in taken:
                 self._answer(delivery, False)
             if self._inbox is inbox:
-                self._detach("the store did not take the last deliveries")
+                # Failed commit or shutdown look alike from here: say "degraded" when a delivery meets it.
+                self._detach()
 
     def _set_healthy(self) -> None:
         self.degraded = ""
         self.report(SourceState.LIVE, f"listening on http://{self.host}:{self.port}")
 
-    def _set_degraded(self, reason: str) -> None:
-        if self.degraded != reason:
+    def _set_degraded(self, reason: str, *, again: bool = False) -> None:
+        if self.degraded != reason or again:
             self.degraded = reason
             self.report(SourceState.DEGRADED, f"{reason}; answering 503 on http://{self.host}:{self.port}")
 
-    def _detach(self, reason: str) -> None:
+    def _detach(self) -> None:
         """The stream ended: answer what waits with 503 and keep listening until a new stream()."""
         inbox, self._inbox = self._inbox, None
         if inbox is not None:
@@ -237,8 +241,6 @@ class WebhookAdapter(Adapter):
                 self._answer(inbox.get_nowait(), False)
         for delivery in list(self._unanswered):
             self._answer(delivery, False)
-        if self._runner is not None:
-            self._set_degraded(reason)
 
     def _answer(self, delivery: _Delivery, committed: bool) -> None:
         self._unanswered.discard(delivery)
@@ -248,7 +250,7 @@ class WebhookAdapter(Adapter):
     async def _shutdown(self) -> None:
         """Stop accepting, answer everything still waiting with 503, close the server."""
         runner, self._runner = self._runner, None
-        self._detach("stopping")
+        self._detach()
         if runner is None:
             return
         self.started.clear()
@@ -262,6 +264,8 @@ class WebhookAdapter(Adapter):
         return await self._receive(request, META_SIGNATURE_HEADER, self._meta_secret, parse_meta)
 
     def _unavailable(self) -> web.Response:
+        if self._inbox is None and self._runner is not None:
+            self._set_degraded("the database is not taking deliveries (its last write failed)")
         reason = self.degraded or "not accepting deliveries"
         return _error(503, f"{reason}; retry later", retry_after=self.retry_after)
 

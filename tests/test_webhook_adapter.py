@@ -120,9 +120,9 @@ async def test_a_stream_that_ends_answers_503_and_the_listener_keeps_listening_u
             assert "retry" in answer["error"]
         assert runner.commits == []
         assert adapter.pending == 0
-        assert statuses[-1].state is SourceState.DEGRADED
         status, answer, headers = await post_full(http, base + GENERIC_PATH, encode(generic("3")))
         assert status == 503 and headers["Retry-After"] == "5"
+        assert statuses[-1].state is SourceState.DEGRADED and "last write failed" in answer["error"]
         async with http.get(base + HEALTH_PATH) as health:
             assert health.status == 503 and (await health.json())["state"] == "degraded"
 
