@@ -285,6 +285,7 @@ class WebhookAdapter(Adapter):
             response = _error(400, "request body could not be read")
             response.force_close()
             return response
+        self._guard.received(request)
         if body is None:
             return _error(413, f"body larger than {self.max_body} bytes")
         # Over the raw bytes, before any parsing: re-encoded JSON would not match.

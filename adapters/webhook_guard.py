@@ -8,9 +8,11 @@ connection under a guard that
 
 - closes it when no request has started within `header_timeout` (slow
   headers, or idle keep-alive);
-- caps open connections: at the cap the oldest connection not serving a
-  request is closed to make room, and when every one is busy the newcomer
-  gets a canned 503 and is closed at once, so descriptors never pile up.
+- caps open connections: at the cap the oldest connection that is still
+  sending (headers or body) is closed to make room, and when every one is
+  a delivery waiting for its commit the newcomer gets a canned 503 and is
+  closed at once, so descriptors never pile up and slow senders cannot
+  crowd out a prompt one.
 
 `QuietLog` turns client misbehaviour into one warning line per kind of
 problem, at most once a minute, counting the ones it held back.
@@ -89,7 +91,8 @@ class _Guarded(asyncio.Protocol):
         self.guard = guard
         self.inner: asyncio.Protocol | None = None
         self.transport: asyncio.Transport | None = None
-        self.busy = False
+        self.busy = False  # a request is being handled (its headers arrived)
+        self.sending = True  # still receiving from the client: may be closed to make room
         self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -105,6 +108,7 @@ class _Guarded(asyncio.Protocol):
     def waiting(self) -> None:
         """Between requests: the next one's headers must arrive in time."""
         self.busy = False
+        self.sending = True
         self._cancel()
         self._timer = asyncio.get_running_loop().call_later(self.guard.header_timeout, self._expire)
 
@@ -167,16 +171,22 @@ class ConnectionGuard:
 
     def admit(self, connection: _Guarded) -> bool:
         if len(self._open) >= self.max_connections:
-            oldest_idle = next((c for c in self._open.values() if not c.busy), None)
-            if oldest_idle is None:
-                self.quiet.problem(f"refused connections: all {self.max_connections} are serving requests")
+            oldest = next((c for c in self._open.values() if c.sending), None)
+            if oldest is None:
+                self.quiet.problem(f"refused connections: all {self.max_connections} are deliveries being stored")
                 return False
-            self.quiet.problem(f"closed the oldest idle connection: {self.max_connections} open")
-            self.release(oldest_idle)
-            oldest_idle.close()
+            self.quiet.problem(f"closed the oldest connection still sending: {self.max_connections} open")
+            self.release(oldest)
+            oldest.close()
         assert connection.transport is not None
         self._open[connection.transport] = connection
         return True
+
+    def received(self, request: web.Request) -> None:
+        """The request is complete: its connection is no longer one to close for room."""
+        connection = self._open.get(request.transport) if request.transport is not None else None
+        if connection is not None:
+            connection.sending = False
 
     def release(self, connection: _Guarded) -> None:
         if connection.transport is not None and self._open.get(connection.transport) is connection:
