@@ -143,6 +143,12 @@ class Adapter(abc.ABC):
         """Where status reports go (the runner binds its store writer)."""
         self._on_status = callback
 
+    def bind_values(self, values: Any) -> None:
+        """Where to keep per-account values across restarts (an `adapters.account_values.AccountValues`).
+
+        The runner binds the database; adapters that keep nothing ignore it.
+        """
+
     def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         self._on_status(SourceStatus(state, detail, until))
 

@@ -9,11 +9,11 @@ limit) takes precedence.
 from __future__ import annotations
 
 from adapters.base import TextRule
-from adapters.textcount import graphemes, mastodon_length
+from adapters.textcount import bluesky_length, graphemes, mastodon_length
 
 DEFAULT_RULES: dict[str, TextRule] = {
     "mastodon": TextRule(500, mastodon_length, "500 characters, links count 23"),
-    "bluesky": TextRule(300, graphemes, "300 graphemes"),
+    "bluesky": TextRule(300, bluesky_length, "300 graphemes, 3,000 bytes: 10 bytes = 1"),
     "demo": TextRule(500, mastodon_length, "500 characters, links count 23"),
     "webhook": TextRule(2200, graphemes, "2,200 characters"),
 }

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from adapters.account_values import StoredValues
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
@@ -71,6 +72,7 @@ class IngestRunner:
     def start(self) -> None:
         for adapter in self.adapters:
             adapter.bind_status(self.status_callback(adapter.source))
+            adapter.bind_values(StoredValues(self.worker, adapter.source))
             self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
 
     async def stop(self) -> None:

@@ -16,6 +16,17 @@ def graphemes(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
+def bluesky_length(text: str) -> int:
+    """Bluesky's two limits (300 graphemes, 3,000 UTF-8 bytes) as one count against 300.
+
+    ceil(bytes / 10) passes 300 exactly when the bytes pass 3,000, so the
+    larger of it and the grapheme count is over 300 exactly when the post
+    is too long either way: one number for a counter and a limit check.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return max(graphemes(text), -(-size // 10))
+
+
 def mastodon_length(text: str, url_weight: int = 23) -> int:
     """Mastodon's StatusLengthValidator: URLs count url_weight, mention domains nothing."""
     text = URL_PATTERN.sub("x" * url_weight, text)

@@ -146,5 +146,18 @@ CREATE TABLE source_status (
 );
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1]
+# Small values an adapter keeps per account across restarts (a Bluesky session's
+# refresh token; a server's limits): one row per (source, key), source being the
+# adapter's cursor key ("bluesky:brand.bsky.social"). Never exported.
+V2_ACCOUNT_SESSIONS = """
+CREATE TABLE account_state (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -63,15 +63,22 @@ def parse_since(value: str | None, store: Store) -> str:
     if not value:
         return iso(now - timedelta(hours=12))
     units = {"m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return iso(now - timedelta(seconds=int(value[:-1]) * units[value[-1]]))
+    usage = f"--since {value[:40]!r}: use an ISO time (2026-11-26T08:00) or 30m / 8h / 2d"
+    if value[-1:] in units and value[:-1].isascii() and value[:-1].isdigit():
+        try:  # 3000000d reaches before year 1: a usage mistake, not a traceback
+            return iso(now - timedelta(seconds=int(value[:-1]) * units[value[-1]]))
+        except (OverflowError, ValueError):
+            raise ValueError(f"{usage}, at most {(now - datetime(2, 1, 1, tzinfo=UTC)).days}d back") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--since {value!r}: use an ISO time (2026-11-26T08:00) or 30m / 8h / 2d") from None
+        raise ValueError(usage) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
+    try:
+        return iso(moment)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise ValueError(usage) from None
 
 
 def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
