@@ -342,6 +342,7 @@ class WebhookAdapter(Adapter):
         """Ask the bridge's lookup_url; without one an uncertain reply is held (ReplyError, permanent)."""
         if self._bridge is None:
             return None
+        self._bridge.check_lookup()  # before making a session it would not use
         return await self._bridge.lookup(self._reply_session(), request, self._reply_timeout)
 
     def _reply_session(self) -> aiohttp.ClientSession:

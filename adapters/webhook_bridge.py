@@ -126,12 +126,17 @@ class Bridge:
             raise ReplyError(message, permanent=True)
         raise ReplyError(message + "; it may have posted", retry_after=retry_after, unknown_outcome=True)
 
-    async def lookup(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply | None:
-        """The post made for `request.key` (200), None when the bridge has none (404)."""
+    def check_lookup(self) -> None:
+        """Hold an uncertain reply (permanent, unknown outcome) when there is no way to look it up."""
         if self.lookup_url is None:
             raise ReplyError(
                 "held: the reply may have been posted and the bridge offers no lookup_url to check; "
                 "look on the network, then retry it only if it is not there", permanent=True, unknown_outcome=True)
+
+    async def lookup(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply | None:
+        """The post made for `request.key` (200), None when the bridge has none (404)."""
+        self.check_lookup()
+        assert self.lookup_url is not None
         url = URL(self.lookup_url).update_query(idempotency_key=request.key)
         headers = {SIGNATURE_HEADER: sign(self._secret, request.key.encode("utf-8")), "Idempotency-Key": request.key}
         where = f"lookup URL {safe_url(self.lookup_url)}"

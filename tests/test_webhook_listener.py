@@ -114,7 +114,8 @@ async def test_slow_clients_beyond_the_cap_never_block_a_delivery_and_are_closed
         for _, writer in slow:
             writer.close()
 
-    problems = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    problems = [record for record in caplog.records
+                if record.name.startswith(("adapters", "aiohttp")) and record.levelno >= logging.WARNING]
     assert 1 <= len(problems) <= 4, [record.getMessage() for record in problems]
     assert not any(record.exc_info or record.exc_text for record in problems)
     assert sum(len(record.getMessage()) for record in problems) < 1000
@@ -146,9 +147,9 @@ async def test_a_client_that_vanishes_mid_body_is_one_quiet_line(caplog):
         await until(lambda: adapter.open_connections == 0)
         status, _ = await within(post(http, base + GENERIC_PATH, encode(generic("1"))))
         assert status == 200
-    logged = [record for record in caplog.records if record.levelno >= logging.WARNING]
-    assert len(logged) <= 1 and not any(record.exc_info for record in logged)
-    assert not [record for record in caplog.records if record.exc_info]
+    ours = [record for record in caplog.records if record.name.startswith(("adapters", "aiohttp"))]
+    logged = [record for record in ours if record.levelno >= logging.WARNING]
+    assert len(logged) <= 1 and not any(record.exc_info for record in ours)
 
 
 async def test_health_reports_ok_while_deliveries_are_stored():
