@@ -169,7 +169,7 @@ def build_adapter(account: Account, session) -> Adapter:
 
         return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
                                session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 60.0)))
+                               poll_interval=float(options.get("poll_interval", 15.0)))
     if account.network == "bluesky":
         from adapters.bluesky import BlueskyAdapter
 

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.account_settings import TextLimits
 from store.records import NewMention
 
 
@@ -97,6 +98,14 @@ class ManualReply(Exception):
     """This network has no way to post: the operator replies by hand."""
 
 
+class ReplyNeedsCheck(ManualReply):
+    """An earlier attempt may have posted this reply, but the network cannot say for sure.
+
+    Raised by `find_reply`; the sender holds the reply for the operator
+    (state 'manual', with this message) instead of risking a second post.
+    """
+
+
 class SourceState(enum.StrEnum):
     CONNECTING = "connecting"
     CATCHING_UP = "catching up"
@@ -156,6 +165,12 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def text_rule(self) -> TextRule:
         """The reply length limit and its counting rule."""
+
+    @property
+    def text_limits(self) -> TextLimits | None:
+        """The limit and counting rule learnt from the server, for processes without an adapter
+        (the runner stores it per account); None when fixed or not known yet."""
+        return None
 
     @abc.abstractmethod
     def stream(self, cursor: str | None) -> AsyncIterator[Batch]:

@@ -339,7 +339,7 @@ class WebhookAdapter(Adapter):
         return await self._bridge.post(self._reply_session(), request, self._reply_timeout)
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
-        """Ask the bridge's lookup_url; without one an uncertain reply is held (ReplyError, permanent)."""
+        """Ask the bridge's lookup_url; without one an uncertain reply is held (ReplyNeedsCheck)."""
         if self._bridge is None:
             return None
         self._bridge.check_lookup()  # before making a session it would not use

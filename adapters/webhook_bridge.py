@@ -6,7 +6,8 @@ attempt; 2xx means posted, 408/425/429 and other 4xx mean not posted, and
 5xx, a timeout or a dropped connection mean *maybe* posted. A maybe is
 settled by `GET lookup_url?idempotency_key=KEY` (200: the post, 404: none)
 before anything is sent again; without a lookup_url it is held for the
-operator, because a bridge that ignores the key would post twice.
+operator (ReplyNeedsCheck), because a bridge that ignores the key would
+post twice.
 
 Nothing built here ever contains the configured URLs whole: a URL with
 `user:pass@` or a `token=` query is refused at config load, and messages
@@ -25,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from yarl import URL
 
-from adapters.base import ReplyError, ReplyRequest, SentReply
+from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply
 from adapters.webhook_shapes import NETWORK_PREFIX
 from store.sanitize import clean_line
 
@@ -127,11 +128,11 @@ class Bridge:
         raise ReplyError(message + "; it may have posted", retry_after=retry_after, unknown_outcome=True)
 
     def check_lookup(self) -> None:
-        """Hold an uncertain reply (permanent, unknown outcome) when there is no way to look it up."""
+        """Hold an uncertain reply for the operator when there is no way to look it up."""
         if self.lookup_url is None:
-            raise ReplyError(
+            raise ReplyNeedsCheck(
                 "held: the reply may have been posted and the bridge offers no lookup_url to check; "
-                "look on the network, then retry it only if it is not there", permanent=True, unknown_outcome=True)
+                "look on the network and post it by hand only if it is not there")
 
     async def lookup(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply | None:
         """The post made for `request.key` (200), None when the bridge has none (404)."""
@@ -157,8 +158,8 @@ class Bridge:
         if status == 404:
             return None
         message = f"{where} answered {status}" + _reason(answer) + "; the reply may have been posted"
-        if status < 500 and status not in (408, 409, 425, 429):
-            raise ReplyError("held: " + message, permanent=True, unknown_outcome=True)
+        if status < 500 and status not in (408, 409, 425, 429):  # the lookup itself is refused: ask a person
+            raise ReplyNeedsCheck(f"held: {message}; check on the network")
         raise ReplyError(message, retry_after=retry_after, unknown_outcome=True)
 
 

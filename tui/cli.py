@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     assign = sub.add_parser("assign", parents=[common], help="assign a mention to an operator ('-' unassigns)")
     assign.add_argument("id", type=mention_id)
     assign.add_argument("operator_name", metavar="OPERATOR")
+    assign.add_argument("--new-operator", action="store_true",
+                        help="assign to a name nobody has used on this desk yet")
     reply = sub.add_parser("reply", parents=[common], help="queue a reply (the ingest leader sends it)")
     reply.add_argument("id", type=mention_id)
     reply.add_argument("text", nargs="+")
@@ -218,9 +220,11 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":
-        from adapters.rules import rule_for
+        from adapters.rules import rule_for, rule_for_mention
         from tui.cli_desk import cmd_reply
-        return cmd_reply(store, args, operator, rule_for)
+        # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
+        return cmd_reply(store, args, operator,
+                         lambda network: rule_for_mention(store, args.id) or rule_for(network))
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)

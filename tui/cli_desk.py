@@ -34,7 +34,10 @@ def cmd_note(store: Store, args: argparse.Namespace, operator: str) -> int:
 
 def cmd_assign(store: Store, args: argparse.Namespace, operator: str) -> int:
     assignee = None if args.operator_name in ("", "-") else args.operator_name
-    changed = desk.assign(store, args.id, assignee, operator)
+    try:
+        changed = desk.assign(store, args.id, assignee, operator, allow_new=args.new_operator)
+    except desk.UnknownOperator as exc:
+        return fail(f"{exc} (a typo?); use --new-operator to assign to {exc.name!r} anyway")
     target = f"assigned to {assignee}" if assignee else "unassigned"
     print(f"#{args.id} {target}" + ("" if changed else " (no change)"))
     return 0
@@ -49,10 +52,11 @@ def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for) -
     over = -rule.remaining(text)
     if over > 0:
         return fail(f"reply is {over} over the {rule.limit} limit ({rule.description}); nothing queued")
-    claim = desk.active_claim(store, args.id)
-    if claim is not None and claim.operator != operator and not args.force:
-        return fail(f"{claim.operator} is replying to #{args.id} now; use --force to reply anyway")
-    queued = actions.queue_reply(store, args.id, text, operator)
+    try:
+        # The same check as the console's, inside the transaction that queues the reply.
+        queued = actions.queue_reply(store, args.id, text, operator, guard=actions.ReplyGuard(force=args.force))
+    except actions.ClaimedByOther as exc:
+        return fail(f"{exc.operator} is replying to #{args.id} now; use --force to reply anyway")
     print(f"#{args.id} reply {queued.id} queued; the ingest leader (a console or `mentiondesk serve`) sends it")
     return 0
 

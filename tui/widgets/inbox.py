@@ -77,6 +77,7 @@ class InboxList(ScrollView, can_focus=True):
         self._clock = clock
         self.new_above = 0
         self.empty_message = "Nothing here."
+        self.sender_alive = True  # set by the screen from the leader lease
 
     # -- data in -------------------------------------------------------
     @property
@@ -282,6 +283,9 @@ class InboxList(ScrollView, can_focus=True):
             text.append(f" →{row.assignee}", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
+        elif state == "queued":
+            text.append(" · queued" if self.sender_alive else " · queued, nobody sending",
+                        self.get_component_rich_style("inbox--new" if self.sender_alive else "inbox--failed"))
         elif state == "new":
             text.append(" · new", self.get_component_rich_style("inbox--new"))
         return text

@@ -12,8 +12,11 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail
-from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
+from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
 
+# The outbox's states as the operator reads them: queued is not yet on the network.
+REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
+                    "manual": "reply by hand"}
 REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
                      "manual": "magenta"}
 EVENT_WORDS = {
@@ -70,6 +73,8 @@ class MentionView(VerticalScroll, can_focus=True):
             who.append(f"  {d.author_name}")
         who.append(f"  · {age(row.created_at, now)} ago · {row.created_at}", "dim")
         parts: list = [head, who]
+        if row.state == "queued" and not row.sender_alive:
+            parts.append(Text(NOBODY_SENDING, "bold red"))
         desk = Text()
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", "bold cyan")
@@ -88,7 +93,8 @@ class MentionView(VerticalScroll, can_focus=True):
                 line.append(marker, "bold")
                 if entry.kind == "reply":
                     line.append(entry.who, "green")
-                    line.append(f" [{entry.state}]", REPLY_STATE_STYLE.get(entry.state, ""))
+                    line.append(f" [{REPLY_STATE_WORD.get(entry.state, entry.state)}]",
+                                REPLY_STATE_STYLE.get(entry.state, ""))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
                 line.append(f" · {age(entry.at, now)}", "dim")
@@ -98,7 +104,7 @@ class MentionView(VerticalScroll, can_focus=True):
             parts.append(Rule(Text("Our replies"), style="dim"))
             for reply in d.replies:
                 line = Text()
-                line.append(f"{reply.state}", REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(REPLY_STATE_WORD.get(reply.state, reply.state), REPLY_STATE_STYLE.get(reply.state, ""))
                 line.append(f" · {reply.operator} · {age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
                     line.append(f" · {reply.error}", "red")
