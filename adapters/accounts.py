@@ -121,6 +121,8 @@ def load_config(path: Path | str) -> Config:
         server = str(entry.get("server", "")).strip()
         if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
             raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
+        if network == "webhook":
+            _check_webhook(entry, f"{file}: webhook:{handle}")
         known = {"network", "handle", "server", "secret_env", "secret_file"}
         options = {k: v for k, v in entry.items() if k not in known}
         _check_reply_options(options, f"{file}: {network}:{handle}", desk_lang)
@@ -133,6 +135,20 @@ def load_config(path: Path | str) -> Config:
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
         raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
+
+
+def _check_webhook(entry: dict[str, Any], where: str) -> None:
+    """URLs without credentials in them, and positive listener limits, or one line why not."""
+    from adapters.webhook_bridge import url_problem
+
+    for name in ("outbound_url", "lookup_url"):
+        if name in entry and (problem := url_problem(entry[name], name)):
+            raise ConfigError(f"{where}: {problem}")
+    for name in (*_WEBHOOK_SECONDS, "max_connections"):
+        value = entry.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
+            unit = "" if name == "max_connections" else " of seconds"
+            raise ConfigError(f"{where}: {name} must be a positive number{unit}")
 
 
 def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | None) -> None:
@@ -169,5 +185,11 @@ def build_adapter(account: Account, session) -> Adapter:
                           verify_token=account.option_secret("verify_token"),
                           meta_secret=account.option_secret("meta_secret"),
                           max_body=int(options.get("max_body", 1_048_576)),
-                          outbound_url=options.get("outbound_url"),
-                          outbound_secret=account.option_secret("outbound_secret"), session=session)
+                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
+                          outbound_secret=account.option_secret("outbound_secret"), session=session,
+                          **{name: float(options[name]) for name in _WEBHOOK_SECONDS if name in options},
+                          max_connections=int(options.get("max_connections", 256)))
+
+
+# Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
+_WEBHOOK_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")

@@ -123,6 +123,7 @@ class SourceState(enum.StrEnum):
     CATCHING_UP = "catching up"
     LIVE = "connected"
     RECONNECTING = "reconnecting"
+    DEGRADED = "degraded"  # up, but refusing work it cannot complete (e.g. the store is stalled)
     RATE_LIMITED = "rate-limited"
     AUTH_FAILED = "auth failed"
     STOPPED = "stopped"
@@ -199,6 +200,14 @@ class Adapter(abc.ABC):
         sends again; adapters that cannot look must make send idempotent.
         """
         return None
+
+    async def reset(self) -> None:
+        """Before the runner streams again after a failure: drop what a fresh start must remake.
+
+        By default everything (aclose); an adapter that serves (the webhook
+        listener) keeps serving, so its port never refuses a sender meanwhile.
+        """
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Release connections."""
