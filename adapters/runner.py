@@ -135,7 +135,7 @@ class IngestRunner:
                                f"restarting in {human_seconds(delay)} (failure {deaths}): {reason}")
             await asyncio.sleep(delay)
             try:
-                await adapter.aclose()  # a fresh start: listeners and sessions are made again
+                await adapter.reset()  # a fresh start (a listener keeps serving meanwhile)
             except Exception:
                 log.exception("closing adapter %s before its restart", source)
             log_state(log, "account", account=source, state="restarting", failure=deaths)

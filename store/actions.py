@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.db import Store
+from store.errors import ActionError
 from store.events import log_event
 from store.keys import new_reply_key
+from store.sanitize import clean_text
 
 TAGS = ("care", "marketing")
 STATUSES = ("open", "done")
-
-
-class ActionError(Exception):
-    """An action that cannot apply (unknown mention, bad tag...), worded for the operator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +176,7 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     checked in the same write transaction as the insert, so two operators
     who both confirmed cannot both answer (AlreadyAnswered, ClaimedByOther).
     """
-    text = text.strip()
+    text = clean_text(text)  # typed, pasted or imported: it may carry escape codes
     if not text:
         raise ActionError("the reply is empty")
     key = new_reply_key()
@@ -216,7 +214,8 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
             raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
         if guard is not None:
             _check_guard(store, mention_id, operator, guard)
-        if new_text is not None and new_text.strip():
+        new_text = clean_text(new_text) if new_text is not None else None
+        if new_text:
             # An earlier attempt may have posted the old text: the sender looks for it (by the
             # old key) before sending the new one. The first such text is the one to look for.
             keep = uncertain and prior_key is None
@@ -225,7 +224,7 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
                    next_attempt_at = NULL, attempts = 0,
                    prior_key = CASE WHEN ? THEN ? ELSE prior_key END,
                    prior_text = CASE WHEN ? THEN ? ELSE prior_text END WHERE id = ?""",
-                (new_text.strip(), new_reply_key(), keep, old_key, keep, old_text, reply_id),
+                (new_text, new_reply_key(), keep, old_key, keep, old_text, reply_id),
             )
         else:
             store.conn.execute(

@@ -16,6 +16,7 @@ from store.db import Store, iso
 from store.events import log_event
 from store.lease import Lease, check_held
 from store.redact import redact_error
+from store.sanitize import clean_line, clean_text
 
 # A 'sending' claim older than this belongs to a sender that died.
 STALE_CLAIM = timedelta(seconds=120)
@@ -124,10 +125,16 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
                    uncertain = 1, epoch = ? WHERE id = ?""",
                 (iso(now), epoch, row[0]),
             )
-            claimed.append(OutgoingReply(row[0], row[1], row[2], row[3] + 1, bool(row[4]), row[5], row[6],
+            # Cleaned again on the way out: a reply queued by an older version may hold escape codes.
+            claimed.append(OutgoingReply(row[0], row[1], clean_text(row[2]), row[3] + 1, bool(row[4]), row[5], row[6],
                                          row[7], row[8], row[9], row[10], json.loads(row[11] or "{}"),
                                          row[12], epoch, row[13], row[14]))
     return claimed
+
+
+def _reason(text: str) -> str:
+    """An error as stored: credentials masked, then made inert (it often quotes a server's words)."""
+    return clean_line(redact_error(text), 500)
 
 
 def _settle(store: Store, reply: OutgoingReply, assignments: str, params: tuple) -> bool:
@@ -171,7 +178,7 @@ def mark_sent_earlier(store: Store, reply: OutgoingReply, remote_id: str, url: s
 
 def mark_failed(store: Store, reply: OutgoingReply, reason: str, *, uncertain: bool = False) -> bool:
     """Give up; `uncertain` keeps "may have been posted" so a retry looks before it sends."""
-    reason = redact_error(reason)
+    reason = _reason(reason)
     with store.write():
         if not _settle(store, reply, "state = 'failed', uncertain = ?, waiting = 0, error = ?",
                        (int(uncertain), reason)):
@@ -182,7 +189,7 @@ def mark_failed(store: Store, reply: OutgoingReply, reason: str, *, uncertain: b
 
 
 def mark_manual(store: Store, reply: OutgoingReply, reason: str) -> bool:
-    reason = redact_error(reason)
+    reason = _reason(reason)
     with store.write():
         if not _settle(store, reply, "state = 'manual', uncertain = 0, waiting = 0, error = ?", (reason,)):
             return False
@@ -192,7 +199,7 @@ def mark_manual(store: Store, reply: OutgoingReply, reason: str) -> bool:
 
 def schedule_retry(store: Store, reply: OutgoingReply, delay: float, reason: str, *, uncertain: bool) -> bool:
     """Back to pending after `delay` seconds; `uncertain` if the attempt may have posted."""
-    reason = redact_error(reason)
+    reason = _reason(reason)
     with store.write():
         when = iso(store.clock() + timedelta(seconds=delay))
         if not _settle(store, reply, "state = 'pending', next_attempt_at = ?, uncertain = ?, waiting = 0, error = ?",
@@ -208,7 +215,7 @@ def wait_for_network(store: Store, reply: OutgoingReply, delay: float, reason: s
 
     The reply keeps whatever "may have been posted" an earlier attempt left.
     """
-    reason = redact_error(reason)
+    reason = _reason(reason)
     with store.write():
         when = iso(store.clock() + timedelta(seconds=delay))
         if not _settle(store, reply,

@@ -14,10 +14,12 @@ from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
+from store.operators import check_operator
 from store.worker import StoreWorker
 from tui.screens.help import HelpScreen
 from tui.screens.main import VIEW_KEYS, MainScreen
 from store.inbox import VIEWS
+from tui.render import guard_terminal_output
 
 
 # The screen's actions by name, for the command palette: (title, help, action).
@@ -48,10 +50,11 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  reply_deadline: float | None = None) -> None:
+        guard_terminal_output()  # before any widget renders a string
         super().__init__()
         self._reply_deadline = reply_deadline
         self.db_path = db_path
-        self.operator = operator
+        self.operator = check_operator(operator)  # shown in every other console: same rule as the CLI
         self.adapters = list(adapters)
         self.clock = clock
         self.poll_interval = poll_interval
