@@ -111,8 +111,10 @@ class Bridge:
                 status = response.status
                 retry_after = _retry_after(response.headers.get("Retry-After"))
                 answer = await _json_answer(response)
-        except aiohttp.ClientConnectorError as exc:
-            raise ReplyError(f"{where} unreachable: {_os_reason(exc)}") from None  # nothing was sent
+        except aiohttp.ClientConnectorError as exc:  # nothing was sent
+            raise ReplyError(f"{where} unreachable: {_os_reason(exc)}", not_sent=True) from None
+        except aiohttp.ConnectionTimeoutError:  # no connection within the time: nothing was sent either
+            raise ReplyError(f"{where} unreachable: no connection within {timeout:g} s", not_sent=True) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise ReplyError(f"{where} did not answer: {_client_reason(exc, timeout)}; it may have posted",
                              unknown_outcome=True) from None
