@@ -468,6 +468,7 @@ def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int]
     """
     with store.write():
         store.conn.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
-        queued = store.conn.execute("INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
+        queued = store.conn.execute(
+            "INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
     index_pending(store, budget=budget, progress=progress)
     return queued

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import random
 import sqlite3
 import subprocess
+import time
 
 from store.db import open_store
 from store.schema import SCHEMA_VERSION
@@ -46,3 +49,22 @@ def foreign_sqlite(path) -> None:
     conn.execute("INSERT INTO invoices (total) VALUES (12.5)")
     conn.commit()
     conn.close()
+
+
+async def until(condition, seconds: float = 10.0, what: str = "condition"):
+    """Poll `condition` (a function, sync or async) until it is truthy; fail after `seconds`.
+
+    A database still being created or briefly locked by another process reads as "not yet".
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
+        except sqlite3.OperationalError:
+            value = None
+        if value:
+            return value
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")

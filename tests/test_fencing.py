@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import pytest
 
 from tests.bluesky_server import POST, FakePds, Hold
 from tests.procs import holder_pid, worker_command
+from tests.support import until
 
 pytestmark = pytest.mark.serial
 
@@ -43,14 +43,6 @@ def rows(db: str, sql: str, *params):
         conn.close()
 
 
-async def until(condition, seconds: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def iso_seconds(text: str) -> float:

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import socket
 import sqlite3
-import time
 
 import aiohttp
 
@@ -18,19 +17,10 @@ from adapters.webhook import GENERIC_PATH, WebhookAdapter
 from store.ingest import save_batch, source_statuses
 from store.worker import StoreWorker
 from tests.conftest import new_mention
+from tests.support import until
 from tests.test_webhook_adapter import NOW, SECRET, encode, generic, post
 
 
-async def until(condition, seconds: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Crashing(Adapter):

@@ -26,6 +26,7 @@ from store.ingest import save_batch, set_source_status
 from store.transfer import iter_export
 from store.worker import StoreWorker
 from tests.conftest import new_mention
+from tests.support import until
 
 
 def free_port() -> int:
@@ -92,14 +93,6 @@ def reply_row(db: str, reply_id: int) -> dict:
         store.close()
 
 
-async def until(condition, seconds: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def running(sender: ReplySender) -> asyncio.Task:
