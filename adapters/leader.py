@@ -136,6 +136,8 @@ class Leadership:
     async def _step_down(self, reason: str, *, notify: bool = True) -> None:
         was_leader = self.is_leader
         self.is_leader = False  # first: no network call starts from here on
+        if self.runner:
+            await self.runner.halt()  # no more ingesting: a successor may be starting already
         if self._sender_task:
             if notify and self.sender is not None:
                 # A POST already on the wire is not cut off (that would not unsend it): it ends

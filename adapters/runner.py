@@ -146,10 +146,14 @@ class IngestRunner:
             adapter.bind_values(StoredValues(self.worker, adapter.source))
             self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
 
-    async def stop(self) -> None:
+    async def halt(self) -> None:
+        """Stop ingesting; the adapters stay open (a reply may still be on its way out through one)."""
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+
+    async def stop(self) -> None:
+        await self.halt()
         for adapter in self.adapters:
             await adapter.aclose()
