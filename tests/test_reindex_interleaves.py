@@ -18,7 +18,7 @@ from store.search_index import deferred_indexing
 from tests.conftest import new_mention
 from tests.procs import cli_command, clean_env
 
-MENTIONS = 60_000
+MENTIONS = 100_000
 
 
 def test_a_writer_never_waits_long_while_the_index_is_rebuilt(tmp_path):
@@ -32,6 +32,7 @@ def test_a_writer_never_waits_long_while_the_index_is_rebuilt(tmp_path):
     rebuild = subprocess.Popen(cli_command(db, "reindex", "--full"), env=clean_env(tmp_path), cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     waits: list[float] = []
+    began = time.monotonic()
     try:
         target = 1
         while rebuild.poll() is None:
@@ -39,6 +40,7 @@ def test_a_writer_never_waits_long_while_the_index_is_rebuilt(tmp_path):
             toggle_tag(store, target, "care", "carla")
             waits.append(time.monotonic() - started)
             target = target % MENTIONS + 1
+        took = time.monotonic() - began
         _, err = rebuild.communicate(timeout=60)
     finally:
         if rebuild.poll() is None:
@@ -46,7 +48,9 @@ def test_a_writer_never_waits_long_while_the_index_is_rebuilt(tmp_path):
     assert rebuild.returncode == 0, err
     assert f"search index rebuilt: {MENTIONS} mention(s)" in err
     assert len(waits) >= 5, "the rebuild ended before the writer got going"
-    assert max(waits) < 1.0, f"a write waited {max(waits):.2f} s behind the rebuild"
+    # One transaction would make some write wait about as long as the whole rebuild (0.8 s here
+    # for 100k mentions, 28 s for 1M); short ones, about one of them (0.2 s).
+    assert max(waits) < min(1.0, took / 3), f"a write waited {max(waits):.2f} s of a {took:.2f} s rebuild"
     assert store.conn.execute("SELECT count(*) FROM search_pending").fetchone() == (0,)
     for number in (0, MENTIONS // 2, MENTIONS - 1):  # every part of the index is back
         [hit] = search(store, f"parcel {number}", limit=1)
