@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -17,6 +18,7 @@ from store.db import utc_now
 from store.worker import StoreWorker
 from tui.screens.help import HelpScreen
 from tui.screens.main import VIEW_KEYS, MainScreen
+from tui.terminal import HUNG_UP, TerminalWatch
 from store.inbox import VIEWS
 
 
@@ -46,7 +48,8 @@ class ConsoleApp(App):
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
-                 adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None) -> None:
+                 adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
+                 watch_terminal: bool = False) -> None:
         super().__init__()
         self.db_path = db_path
         self.operator = operator
@@ -62,11 +65,16 @@ class ConsoleApp(App):
         self._leader_ttl = leader_ttl
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
+        self._watch_terminal = watch_terminal
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
 
     async def on_mount(self) -> None:
+        if self._watch_terminal:
+            watch = TerminalWatch(self._terminal_lost)
+            watch.install(asyncio.get_running_loop())
+            self.set_interval(0.5, watch.check)
         if self._adapter_factory is not None:
             # aiohttp sessions belong to the running loop: build network adapters here.
             self.adapters += self._adapter_factory(self._http_session)
@@ -92,6 +100,10 @@ class ConsoleApp(App):
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
+
+    def _terminal_lost(self, reason: str) -> None:
+        # Nobody is looking any more: leave now, through on_unmount (lease and claims released).
+        self.exit(return_code=HUNG_UP)
 
     def _http_session(self):
         """The shared HTTP session, created on first use: aiohttp costs ~0.4 s to import,

@@ -169,8 +169,12 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
     if command == "serve":
         from tui.serve import run_serve
         return run_serve(str(db_path), build)
+    from tui.terminal import NO_TERMINAL, has_terminal
+
+    if not has_terminal():
+        return fail(NO_TERMINAL)
     from tui.app import ConsoleApp
 
-    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build)
+    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=True)
     app.run()
     return app.return_code or 0

@@ -74,7 +74,9 @@ class MainScreen(Screen):
                 yield InboxList(clock=self.app.clock, id="inbox")
             with Vertical(id="right"):
                 yield MentionView(clock=self.app.clock, id="mention")
-                yield ReplyComposer(id="composer")
+                # Kept by reference: on_unmount runs after the children are gone from the DOM.
+                self._composer = ReplyComposer(id="composer")
+                yield self._composer
         yield Footer()
 
     @property
@@ -93,6 +95,15 @@ class MainScreen(Screen):
         self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(60.0, self._renew_claim)
         self.run_worker(self._greet(), group="dialog")
+
+    async def on_unmount(self) -> None:
+        # Quitting or a hung-up terminal: nobody is replying here any more.
+        composer = getattr(self, "_composer", None)
+        if composer is not None and composer.mention_id is not None:  # open (display reads False by now)
+            try:
+                await self.db(desk.release_claim, composer.mention_id, self.app.operator)
+            except (sqlite3.Error, StoreError):
+                pass  # the claim lapses on its own
 
     # -- store round trips (always on the store thread) ------------------
     async def db(self, fn, *args, **kwargs):
