@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from store import actions, desk
 from store.db import StoreError, iso
@@ -24,7 +24,9 @@ from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_count
 from tui.render import age
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
+from tui.topbar import compact_count, fit, view_bar
 from tui.widgets.inbox import InboxList
+from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
 
 FIRST_PAGE = 200
@@ -63,9 +65,12 @@ class MainScreen(Screen):
         self._before_search: tuple[str, int | None] | None = None
         self._opened_at: dict[int, str] = {}
         self._session_since = ""
+        self._holder: tuple | None = None
+        self._statuses: list = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
+        yield Static(id="viewbar")
         with Horizontal(id="split"):
             with Vertical(id="left"):
                 yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
@@ -77,7 +82,7 @@ class MainScreen(Screen):
                 # Kept by reference: on_unmount runs after the children are gone from the DOM.
                 self._composer = ReplyComposer(id="composer")
                 yield self._composer
-        yield Footer()
+        yield KeyBar()
 
     @property
     def inbox(self) -> InboxList:
@@ -149,42 +154,56 @@ class MainScreen(Screen):
         # Counting is the slowest read on a long history: its own connection and thread.
         statuses = await self.app.searcher.run(source_statuses)
         self._counts = await self.app.searcher.run(view_counts, self.app.operator)
-        holder = await self.app.searcher.run(current_holder)
-        bar = Text()
-        bar.append(" mentiondesk ", "bold reverse")
-        bar.append(f" {self.app.operator} ", "bold")
+        self._holder = await self.app.searcher.run(current_holder)
+        self._statuses = statuses
+        self._draw_topbar()
+        self._update_title()
+
+    def on_resize(self) -> None:
+        self._draw_topbar()
+        self._update_title()
+
+    def _draw_topbar(self) -> None:
+        """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
+        pieces: list = [Text(" mentiondesk ", "bold reverse"), Text(self.app.operator, "bold")]
         leadership = self.app.leadership
         if leadership is not None and leadership.is_leader:
-            bar.append("· ingesting ", "green")
-        elif holder is not None:
-            bar.append(f"· ingest by {holder[0]} ", "dim")
+            pieces.append(Text("· ingesting", "green"))
+        elif self._holder is not None:
+            pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not self.app.adapters:
-            bar.append("· no ingest running ", "yellow")
-        for status in statuses:
+            pieces.append(Text("· no ingest running", "yellow"))
+        now = self.app.clock()
+        for status in self._statuses:
             state = status["state"]
             style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
                      "rate-limited": "yellow", "reconnecting": "yellow"}.get(state, "cyan")
-            bar.append(" ● ", style)
-            bar.append(f"{status['source']} {state}", style)
+            short = Text(f"● {status['source']} {state}", style)
+            full = short.copy()
             if status["detail"]:
-                bar.append(f" ({status['detail']})", "dim")
+                full.append(f" ({status['detail']})", "dim")
             if status["last_event_at"]:
-                bar.append(f" · last {age(status['last_event_at'], self.app.clock())} ago", "dim")
-        self.query_one("#topbar", Static).update(bar)
-        self._update_title()
+                full.append(f" · last {age(status['last_event_at'], now)} ago", "dim")
+            pieces.append([full, short] if full.cell_len > short.cell_len else short)
+        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
 
     def _update_title(self) -> None:
+        """The list's own title (left pane) and the view bar (full width, every view and count)."""
         title = Text()
         if self.searching:
-            title.append(f" Search · {len(self.inbox.ids)} match(es)", "bold")
+            title.append(f" Search · {compact_count(len(self.inbox.ids))} found", "bold")
         else:
-            title.append(f" {VIEWS[self.view].label} · {len(self.inbox.ids):,}", "bold")
+            title.append(f" {VIEWS[self.view].label} · {compact_count(len(self.inbox.ids))}", "bold")
         if self.inbox.new_above:
-            title.append(f"  ↑ {self.inbox.new_above} new", "bold yellow")
-        for key, name in VIEW_KEYS.items():
-            if name != self.view and key != "0":
-                title.append(f"  {key}:{VIEWS[name].label[:4]} {self._counts.get(name, 0)}", "dim")
+            # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
+            title.append(f"  ↑ {compact_count(self.inbox.new_above)} new", "bold yellow")
         self.query_one("#inbox-title", Static).update(title)
+        views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
+        counts = {**self._counts}
+        if not self.searching:
+            counts.setdefault(self.view, len(self.inbox.ids))
+        self.query_one("#viewbar", Static).update(
+            view_bar(views, counts, None if self.searching else self.view, self.size.width))
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         if not keep_selection:
