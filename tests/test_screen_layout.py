@@ -11,6 +11,8 @@ from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait
 from tui.app import ConsoleApp
 from tui.screens.main import VIEW_KEYS, MainScreen
 from tui.topbar import compact_count, fit, view_bar
+from store import actions
+from store.db import open_store
 from store.inbox import VIEWS
 
 
@@ -77,3 +79,39 @@ async def test_at_80x24_every_view_count_and_whole_footer_words_are_on_screen(db
         lines = screen_lines(app)
         assert "↑ 5 new" in lines[2]
         every_view_shown(lines[1], screen._counts)
+
+
+def selected_in_view(screen) -> bool:
+    inbox = screen.inbox
+    top = inbox.cursor * 2 - inbox.scroll_offset.y
+    return 0 <= top and top + 2 <= inbox.size.height
+
+
+@pytest.mark.parametrize("start, composer, others_work", [
+    ("top", True, True), ("middle", True, True), ("bottom", True, True), ("middle", False, False)])
+async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, start, composer, others_work):
+    """`others_work`: another operator closes mentions while they arrive (the view reloads)."""
+    adapter = ScriptedAdapter()
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock, adapters=[adapter], poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        visible = screen.inbox.size.height // 2
+        moves = {"top": [], "middle": ["j"] * (visible - 2), "bottom": ["G"]}[start]
+        await pilot.press(*moves)
+        selected = screen.inbox.selected_id
+        if composer:
+            await pilot.press("r")
+            await wait_until(pilot, lambda: screen.query_one("ReplyComposer").display)
+        for batch in range(3):
+            total = len(screen.inbox.ids)
+            await adapter.queue.put(Batch([mention(200 + batch * 10 + i) for i in range(4)], str(40 + batch)))
+            closed = 0
+            if others_work:
+                other = open_store(db_path)
+                for mention_id in [i for i in screen.inbox.ids if i != selected][-2:]:
+                    actions.toggle_done(other, mention_id, "bob")
+                    closed += 1
+                other.close()
+            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 4 - closed)
+            assert screen.inbox.selected_id == selected
+            assert selected_in_view(screen), (start, screen.inbox.cursor, screen.inbox.scroll_offset.y)

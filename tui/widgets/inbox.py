@@ -94,6 +94,10 @@ class InboxList(ScrollView, can_focus=True):
         """Replace the list (a new view, a reload or search results)."""
         previous = self.selected_id if keep_selection else None
         old_cursor = self.cursor
+        # Where the selected row sits on screen, so a reload (arrivals, others' work) keeps it there.
+        old_row_top = old_cursor * ROW_HEIGHT - self.scroll_offset.y
+        old_newest = self._ids[0] if len(self._ids) else None
+        new_above = self.new_above
         self._ids = ids
         self._spans = spans or {}
         self.new_above = 0
@@ -110,6 +114,13 @@ class InboxList(ScrollView, can_focus=True):
         self._set_cursor(index, scroll=not keep_selection)
         if not keep_selection:
             self.scroll_to(y=0, animate=False, immediate=True)
+        else:
+            height = self.size.height or ROW_HEIGHT
+            row_top = max(0, min(old_row_top, height - ROW_HEIGHT))
+            target = max(0, min(index * ROW_HEIGHT - row_top, len(ids) * ROW_HEIGHT - height))
+            self.scroll_to(y=target, animate=False, immediate=True)
+            if target > 0 and old_newest is not None:
+                self.new_above = new_above + sum(1 for i in ids[:index] if i > old_newest)
         self.refresh()
         self._request_visible()
 
