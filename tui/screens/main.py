@@ -21,7 +21,7 @@ from store.handover import format_report, handover_report
 from store.lease import current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
-from tui.render import age
+from tui.render import age, clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
 from tui.topbar import compact_count, fit, view_bar
@@ -98,6 +98,7 @@ class MainScreen(Screen):
         await self.sync(initial=True)
         self.set_interval(self.app.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
+        self.set_interval(1.0, self._refresh_ages)
         self.set_interval(60.0, self._renew_claim)
         self.run_worker(self._greet(), group="dialog")
 
@@ -147,6 +148,11 @@ class MainScreen(Screen):
             self.notify(f"database unreachable: {exc}", severity="error", markup=False)
         finally:
             self._polling = False
+
+    def _refresh_ages(self) -> None:
+        """Relative times stay true ("16s" does not freeze); each widget redraws only if one changed."""
+        self.inbox.refresh_ages()
+        self.query_one(MentionView).refresh_ages()
 
     async def _refresh_topbar(self) -> None:
         from store.ingest import source_statuses
@@ -307,7 +313,8 @@ class MainScreen(Screen):
             self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
             return
         if other is not None:
-            question = f"{other.operator} is replying to this mention (since {other.at}). Reply anyway?"
+            question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
+                        "Reply anyway?")
             if not await self.app.push_screen_wait(Confirm(question)):
                 return
             await self.db(desk.take_claim, mention_id, operator)
@@ -496,12 +503,15 @@ class MainScreen(Screen):
     @work(group="dialog")
     async def action_handover(self) -> None:
         report = await self.db(handover_report, self._session_since)
-        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report)))
+        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report, self._when)))
         if answer == "note":
             text = await self.app.push_screen_wait(AskNote("Handover note for the next shift"))
             if text and text.strip():
                 if await self._act(desk.leave_handover_note, text, self.app.operator) is not None:
                     self.notify("Handover note left.", timeout=2)
+
+    def _when(self, moment: str) -> str:
+        return clock_time(moment, self.app.clock())
 
     def _handover_since(self, store) -> str:
         """Since this operator last acted before this session, else the last 12 hours."""
@@ -514,5 +524,5 @@ class MainScreen(Screen):
         notes = await self.db(desk.handover_notes_since, self._session_since)
         others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
         if others:
-            body = "\n\n".join(f"{o} at {at}:\n{t}" for o, at, t in others)
+            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
             await self.app.push_screen_wait(ShowText("Handover notes for you", body))

@@ -76,6 +76,7 @@ class InboxList(ScrollView, can_focus=True):
         self._stale: set[int] = set()
         self._clock = clock
         self.new_above = 0
+        self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
 
     # -- data in -------------------------------------------------------
@@ -188,6 +189,15 @@ class InboxList(ScrollView, can_focus=True):
         if missing:
             self._wanted.update(missing)
             self.post_message(self.RowsWanted(missing, self._epoch))
+
+    def refresh_ages(self) -> None:
+        """Called every second: redraw only when an age on a visible row changed."""
+        now = self._clock()
+        ages = tuple(age(row.created_at, now) for i in self.visible_ids(margin=0)
+                     if (row := self._rows.get(i)) is not None)
+        if ages != self._ages:
+            self._ages = ages
+            self.refresh()
 
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)

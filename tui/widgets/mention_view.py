@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail
-from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
+from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
 
 REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
                      "manual": "magenta"}
@@ -41,6 +41,8 @@ class MentionView(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self._clock = clock
         self.detail: MentionDetail | None = None
+        self._stamps: list[str] = []  # every time shown as an age, to redraw only when one changes
+        self._ages: tuple[str, ...] = ()
 
     def compose(self):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
@@ -51,7 +53,22 @@ class MentionView(VerticalScroll, can_focus=True):
         if detail is None:
             body.update(Text("Nothing selected.", style="dim"))
             return
+        self._stamps = []
         body.update(self._detail_renderable(detail))
+        now = self._clock()
+        self._ages = tuple(age(stamp, now) for stamp in self._stamps)
+
+    def refresh_ages(self) -> None:
+        """Called every second: redraw only when an age on screen ("16s" → "17s") changed."""
+        if self.detail is None:
+            return
+        now = self._clock()
+        if tuple(age(stamp, now) for stamp in self._stamps) != self._ages:
+            self.show(self.detail)
+
+    def _age(self, stamp: str, now) -> str:
+        self._stamps.append(stamp)
+        return age(stamp, now)
 
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
@@ -68,7 +85,7 @@ class MentionView(VerticalScroll, can_focus=True):
         who.append(row.author_handle, "bold")
         if d.author_name:
             who.append(f"  {d.author_name}")
-        who.append(f"  · {age(row.created_at, now)} ago · {row.created_at}", "dim")
+        who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
         desk = Text()
         if d.assignee:
@@ -91,7 +108,7 @@ class MentionView(VerticalScroll, can_focus=True):
                     line.append(f" [{entry.state}]", REPLY_STATE_STYLE.get(entry.state, ""))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
-                line.append(f" · {age(entry.at, now)}", "dim")
+                line.append(f" · {self._age(entry.at, now)}", "dim")
                 parts.append(line)
                 parts.append(Text("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
         if d.replies:
@@ -99,7 +116,7 @@ class MentionView(VerticalScroll, can_focus=True):
             for reply in d.replies:
                 line = Text()
                 line.append(f"{reply.state}", REPLY_STATE_STYLE.get(reply.state, ""))
-                line.append(f" · {reply.operator} · {age(reply.sent_at or reply.created_at, now)}", "dim")
+                line.append(f" · {reply.operator} · {self._age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
                     line.append(f" · {reply.error}", "red")
                 if reply.remote_url:
@@ -109,7 +126,7 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.notes:
             parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
             for note in d.notes:
-                parts.append(Text.assemble((f"  {note.operator}", "bold"), (f" · {age(note.at, now)} ago", "dim")))
+                parts.append(Text.assemble((f"  {note.operator}", "bold"), (f" · {self._age(note.at, now)} ago", "dim")))
                 parts.append(Text("    " + note.text))
         parts.append(Rule(Text(f"{row.author_handle}: {d.author_total} earlier mention(s)"), style="dim"))
         if not d.author_history:
@@ -117,14 +134,14 @@ class MentionView(VerticalScroll, can_focus=True):
         for earlier in d.author_history[:10]:
             line = Text()
             line.append(f"  {STATE_GLYPH[earlier.state]} ", STATE_COLOR[earlier.state])
-            line.append(f"{age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
+            line.append(f"{self._age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
             line.append(one_line(earlier.text)[:200])
             parts.append(line)
         if d.events:
             parts.append(Rule(Text("History"), style="dim"))
             for event in d.events[:15]:
                 line = Text()
-                line.append(f"  {age(event.at, now)} ago ", "dim")
+                line.append(f"  {self._age(event.at, now)} ago ", "dim")
                 line.append(event.operator, "bold")
                 line.append(" " + describe_event(event.action, event.detail))
                 parts.append(line)
