@@ -16,6 +16,7 @@ from adapters.rules import rule_for
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.worker import StoreWorker
+from tui.dbtrouble import DATABASE_ERRORS
 from tui.screens.help import HelpScreen
 from tui.screens.main import VIEW_KEYS, MainScreen
 from tui.terminal import HUNG_UP, TerminalWatch
@@ -100,6 +101,16 @@ class ConsoleApp(App):
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's hook for an unhandled error ends the app with a traceback. A database error
+        # in a worker (a dialog's read, a claim) must not: the banner says it, the console goes on.
+        cause = error.error if isinstance(error, WorkerFailed) else None
+        main = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(cause, DATABASE_ERRORS) and isinstance(main, MainScreen):
+            main.database_trouble(cause)
+            return
+        super()._handle_exception(error)
 
     def _terminal_lost(self, reason: str) -> None:
         # Nobody is looking any more: leave now, through on_unmount (lease and claims released).

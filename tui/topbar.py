@@ -43,18 +43,15 @@ def fit(pieces: list[Text | list[Text]], width: int, separator: str = " ") -> Te
 def view_bar(views: list[tuple[str, str, str]], counts: dict[str, int], current: str | None,
              width: int) -> Text:
     """`1 Open 12  2 Care 3 …` for (key, name, label) in `views`, the current view highlighted."""
-    tiers = [lambda name, label: label, lambda name, label: SHORT_LABELS.get(name, label[:4]),
-             lambda name, label: ""]
-    for tier in tiers:
-        for separator in ("  ", " "):
-            bar = Text(" ")
-            for index, (key, name, label) in enumerate(views):
-                if index:
-                    bar.append(separator)
-                words = " ".join(part for part in (key, tier(name, label), compact_count(counts.get(name)))
-                                 if part)
-                style = "bold reverse" if name == current else ""
-                bar.append(words, style)
-            if bar.cell_len <= width:
-                return bar
+    # Two spaces between views read best; one space only once labels are already short.
+    for tier, separator in (("full", "  "), ("short", "  "), ("short", " "), ("keys", "  "), ("keys", " ")):
+        bar = Text(" ")
+        for index, (key, name, label) in enumerate(views):
+            if index:
+                bar.append(separator)
+            shown = {"full": label, "short": SHORT_LABELS.get(name, label[:4]), "keys": ""}[tier]
+            words = " ".join(part for part in (key, shown, compact_count(counts.get(name))) if part)
+            bar.append(words, "bold reverse" if name == current else "")
+        if bar.cell_len <= width:
+            return bar
     return bar  # narrower than any terminal the console supports: the terminal crops it

@@ -21,6 +21,7 @@ from store.handover import format_report, handover_report
 from store.lease import current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.render import age, clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
@@ -69,6 +70,7 @@ class MainScreen(Screen):
         self._statuses: list = []
 
     def compose(self) -> ComposeResult:
+        yield Static(id="banner")
         yield Static(id="topbar")
         yield Static(id="viewbar")
         with Horizontal(id="split"):
@@ -91,11 +93,15 @@ class MainScreen(Screen):
     async def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
         self.query_one(ReplyComposer).display = False
+        self.query_one("#banner", Static).display = False
         self.inbox.focus()
-        # Anchored at start: "since you were last here", not since this session's first action.
-        # Read before the first rows are fetched: this console's own actions must not count.
-        self._session_since = await self.db(self._handover_since)
-        await self.sync(initial=True)
+        try:
+            # Anchored at start: "since you were last here", not since this session's first action.
+            # Read before the first rows are fetched: this console's own actions must not count.
+            self._session_since = await self.db(self._handover_since)
+            await self.sync(initial=True)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)  # the timers below try again
         self.set_interval(self.app.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(1.0, self._refresh_ages)
@@ -110,6 +116,21 @@ class MainScreen(Screen):
                 await self.db(desk.release_claim, composer.mention_id, self.app.operator)
             except (sqlite3.Error, StoreError):
                 pass  # the claim lapses on its own
+
+    # -- database trouble: a banner, never a traceback ----------------------
+    def database_trouble(self, error: BaseException) -> str:
+        """Show what failed in the banner; the console keeps browsing (and searching)."""
+        line = describe(error, self.app.db_path)
+        banner = self.query_one("#banner", Static)
+        banner.update(Text(f" ⚠ {line}"))
+        banner.display = True
+        return line
+
+    def _database_ok(self) -> None:
+        """A write went through: whatever the banner said was fixed."""
+        banner = self.query_one("#banner", Static)
+        if banner.display:
+            banner.display = False
 
     # -- store round trips (always on the store thread) ------------------
     async def db(self, fn, *args, **kwargs):
@@ -145,7 +166,7 @@ class MainScreen(Screen):
         try:
             await self.sync()
         except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-            self.notify(f"database unreachable: {exc}", severity="error", markup=False)
+            self.database_trouble(exc)
         finally:
             self._polling = False
 
@@ -157,10 +178,14 @@ class MainScreen(Screen):
     async def _refresh_topbar(self) -> None:
         from store.ingest import source_statuses
 
-        # Counting is the slowest read on a long history: its own connection and thread.
-        statuses = await self.app.searcher.run(source_statuses)
-        self._counts = await self.app.searcher.run(view_counts, self.app.operator)
-        self._holder = await self.app.searcher.run(current_holder)
+        try:
+            # Counting is the slowest read on a long history: its own connection and thread.
+            statuses = await self.app.searcher.run(source_statuses)
+            self._counts = await self.app.searcher.run(view_counts, self.app.operator)
+            self._holder = await self.app.searcher.run(current_holder)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            return
         self._statuses = statuses
         self._draw_topbar()
         self._update_title()
@@ -230,7 +255,12 @@ class MainScreen(Screen):
     # -- messages from the inbox ------------------------------------------
     @on(InboxList.RowsWanted)
     async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
-        rows = await self.db(rows_by_id, message.ids)
+        try:
+            rows = await self.db(rows_by_id, message.ids)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            self.inbox.forget(set(message.ids))  # asked for again on the next draw
+            return
         self.inbox.put_rows(rows, message.epoch)
         self._update_title()
 
@@ -244,13 +274,21 @@ class MainScreen(Screen):
             view.show(None)
             return
         await asyncio.sleep(0)  # let a held key's next move cancel this load first
-        detail = await self.db(mention_detail, mention_id)
+        try:
+            detail = await self.db(mention_detail, mention_id)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            return
         if self.inbox.selected_id != mention_id:
             return
         if detail is not None and not detail.row.seen:
-            await self.db(actions.mark_seen, mention_id)
-            self.inbox.forget({mention_id})
-            detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
+            try:
+                await self.db(actions.mark_seen, mention_id)
+            except DATABASE_ERRORS as exc:
+                self.database_trouble(exc)  # read-only: show it anyway, it stays "new"
+            else:
+                self.inbox.forget({mention_id})
+                detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
         if self.inbox.selected_id == mention_id:
             view.show(detail)
 
@@ -267,9 +305,12 @@ class MainScreen(Screen):
         except actions.ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
-        except (sqlite3.Error, StoreError) as exc:
-            self.notify(f"Database unreachable, nothing lost: {exc}", severity="error", markup=False)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            self.notify("Not saved: the database refused the write (see the banner).", severity="error",
+                        markup=False)
             return None
+        self._database_ok()
         await self.sync(force=True)
         return result
 
@@ -288,7 +329,10 @@ class MainScreen(Screen):
     async def action_view(self, view: str) -> None:
         if self.searching:
             self._leave_search(restore=False)
-        await self.load_view(view, keep_selection=False)
+        try:
+            await self.load_view(view, keep_selection=False)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
 
     def action_switch_pane(self) -> None:
         if self.inbox.has_focus:
