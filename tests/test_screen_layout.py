@@ -84,11 +84,12 @@ async def test_at_80x24_every_view_count_and_whole_footer_words_are_on_screen(db
 def selected_in_view(screen) -> bool:
     inbox = screen.inbox
     top = inbox.cursor * 2 - inbox.scroll_offset.y
-    return 0 <= top and top + 2 <= inbox.size.height
+    return 0 <= top and top + 2 <= inbox.scrollable_content_region.height  # not under a scrollbar
 
 
 @pytest.mark.parametrize("start, composer, others_work", [
-    ("top", True, True), ("middle", True, True), ("bottom", True, True), ("middle", False, False)])
+    ("top", True, True), ("middle", True, True), ("bottom", True, True), ("middle", False, False),
+    ("flows to the last row", False, False)])
 async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, start, composer, others_work):
     """`others_work`: another operator closes mentions while they arrive (the view reloads)."""
     adapter = ScriptedAdapter()
@@ -96,7 +97,9 @@ async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, star
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         visible = screen.inbox.size.height // 2
-        moves = {"top": [], "middle": ["j"] * (visible - 2), "bottom": ["G"]}[start]
+        # 4 arrivals from row visible-5 flow it onto the last row, which must be whole on screen.
+        moves = {"top": [], "middle": ["j"] * (visible - 2), "bottom": ["G"],
+                 "flows to the last row": ["j"] * (visible - 5)}[start]
         await pilot.press(*moves)
         selected = screen.inbox.selected_id
         if composer:
@@ -115,3 +118,19 @@ async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, star
             await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 4 - closed)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (start, screen.inbox.cursor, screen.inbox.scroll_offset.y)
+
+
+async def test_the_selected_row_stays_on_screen_when_the_list_first_outgrows_the_pane(tmp_path):
+    path = str(tmp_path / "desk.db")
+    seed(path, count=1, hostile=False)
+    adapter = ScriptedAdapter()
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock, adapters=[adapter], poll_interval=0.05)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        selected = screen.inbox.selected_id
+        for n in range(screen.inbox.size.height // 2 + 2):  # one at a time, past a screenful
+            total = len(screen.inbox.ids)
+            await adapter.queue.put(Batch([mention(300 + n)], str(300 + n)))
+            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 1)
+            assert screen.inbox.selected_id == selected
+            assert selected_in_view(screen), (n, screen.inbox.cursor, screen.inbox.scroll_offset.y)

@@ -232,7 +232,8 @@ class MainScreen(Screen):
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
         counts = {**self._counts}
         if not self.searching:
-            counts.setdefault(self.view, len(self.inbox.ids))
+            # Arrivals reach the list before the counts' timer: never show fewer than are listed.
+            counts[self.view] = max(counts.get(self.view, 0), len(self.inbox.ids))
         self.query_one("#viewbar", Static).update(
             view_bar(views, counts, None if self.searching else self.view, self.size.width))
 
