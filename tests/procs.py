@@ -369,6 +369,26 @@ async def _console_unreadable(db: str) -> dict:
     return {"notifications": seen, "running": running, "return_code": app.return_code}
 
 
+async def _console_read_only(db: str) -> dict:
+    """A console on a desk it may read but not write (the -wal left 0644 by another operator)."""
+    from tests.tui_support import wait_until
+    from tui.app import ConsoleApp
+
+    app = ConsoleApp(db, operator="carol", poll_interval=0.1)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = app.screen
+        banner = screen.query_one("#banner")
+        await wait_until(pilot, lambda: banner.display and screen.query_one("MentionView").detail is not None)
+        first = screen.inbox.selected_id
+        await pilot.press("j")
+        view = screen.query_one("MentionView")
+        await wait_until(pilot, lambda: view.detail is not None and view.detail.row.id != first)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: any("Not saved" in n.message for n in app._notifications))
+        return {"banner": str(banner.render()), "moved": view.detail.row.id == screen.inbox.selected_id != first,
+                "notifications": [n.message for n in app._notifications], "running": app.is_running}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     kind, rest = args[0], args[1:]
@@ -384,6 +404,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _writer(*rest)
     elif kind == "console-unreadable":
         result = asyncio.run(_console_unreadable(*rest))
+    elif kind == "console-read-only":
+        result = asyncio.run(_console_read_only(*rest))
     else:
         print(f"unknown worker {kind}", file=sys.stderr)
         return 2

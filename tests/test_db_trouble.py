@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sqlite3
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.procs import clean_env, permission_runner
 from tests.tui_support import frozen_clock, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.dbtrouble import describe
@@ -111,3 +116,35 @@ def test_the_diagnosis_names_a_folder_without_group_write(tmp_path):
 def test_other_database_errors_say_what_failed_and_where(tmp_path):
     line = describe(sqlite3.OperationalError("disk I/O error"), tmp_path / "x.db")
     assert line == f"database error: disk I/O error — {tmp_path / 'x.db'}"
+
+
+def test_a_second_operator_whose_wal_is_not_group_writable_gets_the_banner_not_a_traceback(tmp_path):
+    """The issue's case for real: another Unix user, in the desk's group, a 0660 database, a 0644 -wal."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as a second Unix user")
+    runner = permission_runner()
+    if runner is None:
+        pytest.skip("no interpreter the unprivileged user can run")
+    desk = Path(tempfile.mkdtemp(prefix="mentiondesk-ro-"))
+    try:
+        db = desk / "desk.db"
+        seed(str(db), 8, hostile=False)
+        holder = sqlite3.connect(db)  # the first operator's console: keeps -wal/-shm in place
+        holder.execute("SELECT count(*) FROM mentions").fetchone()
+        for path, mode in ((desk, 0o2770), (db, 0o660), (Path(f"{db}-wal"), 0o644), (Path(f"{db}-shm"), 0o644)):
+            os.chown(path, 0, DESK_GROUP)
+            os.chmod(path, mode)
+        env = clean_env(desk, PYTHONPATH=runner.path, PYTHONDONTWRITEBYTECODE="1", HOME=str(desk))
+        result = subprocess.run([runner.python, "-m", "tests.procs", "console-read-only", str(db)],
+                                capture_output=True, text=True, env=env, cwd=desk, timeout=60,
+                                user=NOBODY, group=NOBODY, extra_groups=[DESK_GROUP])
+        holder.close()
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        assert result.returncode == 0, result.stderr[-3000:]
+        report = json.loads(result.stdout)
+        assert report["running"] and report["moved"]
+        assert f"{db}-wal is not writable by nobody" in report["banner"], report["banner"]
+        assert f"chmod g+w {db}-wal" in report["banner"]
+        assert tags(str(db)) == []
+    finally:
+        shutil.rmtree(desk, ignore_errors=True)
