@@ -134,3 +134,16 @@ async def test_the_selected_row_stays_on_screen_when_the_list_first_outgrows_the
             await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 1)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (n, screen.inbox.cursor, screen.inbox.scroll_offset.y)
+
+
+async def test_while_composing_the_footer_offers_send_and_no_key_that_would_type_itself(db_path):
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await ready(pilot)
+        assert "/ Search" in screen_lines(app)[-1]
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.query_one("ReplyComposer").display
+                         and "^s Send" in screen_lines(app)[-1])
+        footer = screen_lines(app)[-1]
+        assert "esc Close, keep draft" in footer
+        assert "/ Search" not in footer and "c Care" not in footer  # those letters go into the reply

@@ -190,6 +190,14 @@ class MainScreen(Screen):
         self._draw_topbar()
         self._update_title()
 
+    def footer_keys(self) -> list[tuple[str, str]]:
+        """Keys the footer shows first, for what the operator is doing now."""
+        if self._composer.display:
+            return [("^s", "Send"), ("esc", "Close, keep draft")]
+        if self.searching:
+            return [("esc", "Back")]
+        return []
+
     def on_resize(self) -> None:
         self._draw_topbar()
         self._update_title()

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.widget import Widget
+from textual.widgets import Input, TextArea
 
 from tui.topbar import fit
+
+
+NAMED_KEYS = {"escape", "tab", "enter", "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
+              "backspace", "delete", "insert"}
+
+
+def _types_a_character(key: str) -> bool:
+    return "+" not in key and key not in NAMED_KEYS and not (key[:1] == "f" and key[1:].isdigit())
 
 
 class KeyBar(Widget):
@@ -21,10 +30,15 @@ class KeyBar(Widget):
     def _pieces(self) -> list[Text]:
         active = self.screen.active_bindings
         seen: set[str] = set()
-        pieces: list[Text] = []
+        # The screen's keys of the moment first (ctrl+s Send while composing).
+        context = getattr(self.screen, "footer_keys", lambda: [])()
+        pieces: list[Text] = [self._piece(key, description) for key, description in context]
+        typing = isinstance(self.screen.focused, (Input, TextArea))
         for _node, binding, enabled, _tooltip in active.values():
             if not binding.show or not enabled or binding.action in seen:
                 continue
+            if typing and _types_a_character(binding.key):
+                continue  # in a text box that key types itself: showing it as a verb would mislead
             seen.add(binding.action)
             pieces.append(self._piece(self.app.get_key_display(binding), binding.description))
         palette = active.get(self.app.COMMAND_PALETTE_BINDING)
