@@ -97,10 +97,14 @@ def test_a_lost_terminal_ends_the_console_and_releases_lease_and_claim(console, 
         running.proc.send_signal(signal.SIGHUP)
     else:
         running.hang_up()
+    def exited():
+        running.drain()  # after SIGHUP the terminal is still there: keep reading what it draws
+        return running.proc.poll() is not None
     try:
-        code = running.proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
+        wait_for(exited, timeout=5, what=f"the console leaving after: {how}", interval=0.05)
+    except AssertionError:
         pytest.fail(f"the console kept running 5 s after: {how}")
+    code = running.proc.returncode
     assert code == 129  # 128 + SIGHUP, not killed by the signal (-1) and not a crash
     assert _rows(db, "SELECT * FROM leases") == []
     assert _rows(db, "SELECT * FROM claims") == []
@@ -118,3 +122,26 @@ def test_without_a_terminal_the_console_refuses_in_one_line(tmp_path):
     # The commands still work through a pipe.
     search = run(cli_command(db, "search", "refund"), tmp_path, timeout=30, stdin=subprocess.DEVNULL)
     assert search.returncode == 0 and "refund" in search.stdout.lower()
+
+
+def test_the_watch_notices_a_hang_up_and_a_vanished_parent_once(monkeypatch):
+    from tui.terminal import TerminalWatch
+
+    lost: list[str] = []
+    read_end, write_end = os.pipe()
+    try:
+        watch = TerminalWatch(lost.append, fd=read_end)
+        assert watch.check() is None and lost == []
+        os.close(write_end)  # the other side is gone: the fd polls as hung up
+        assert watch.check() == "terminal hung up"
+        assert watch.check() == "terminal hung up" and lost == ["terminal hung up"]  # reported once
+    finally:
+        os.close(read_end)
+    read_end, write_end = os.pipe()
+    try:
+        watch = TerminalWatch(lost.append, fd=read_end)
+        monkeypatch.setattr(os, "getppid", lambda: 1)  # sshd died: we were re-parented
+        assert watch.check() == "parent process gone"
+    finally:
+        os.close(read_end)
+        os.close(write_end)

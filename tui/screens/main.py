@@ -67,6 +67,7 @@ class MainScreen(Screen):
         self._opened_at: dict[int, str] = {}
         self._session_since = ""
         self._holder: tuple | None = None
+        self._claimed_here: set[int] = set()
         self._statuses: list = []
 
     def compose(self) -> ComposeResult:
@@ -112,10 +113,12 @@ class MainScreen(Screen):
         # Quitting or a hung-up terminal: nobody is replying here any more.
         composer = getattr(self, "_composer", None)
         if composer is not None and composer.mention_id is not None:  # open (display reads False by now)
+            self._claimed_here.add(composer.mention_id)
+        for mention_id in self._claimed_here:
             try:
-                await self.db(desk.release_claim, composer.mention_id, self.app.operator)
-            except (sqlite3.Error, StoreError):
-                pass  # the claim lapses on its own
+                await self.db(desk.release_claim, mention_id, self.app.operator)
+            except DATABASE_ERRORS:
+                break  # the claims lapse on their own
 
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
@@ -360,6 +363,7 @@ class MainScreen(Screen):
             self.notify("Still loading that mention.", severity="warning")
             return
         operator = self.app.operator
+        self._claimed_here.add(mention_id)  # released on exit even if we leave before the composer opens
         try:
             other = await self.db(desk.claim, mention_id, operator)
         except (sqlite3.Error, StoreError, actions.ActionError) as exc:
