@@ -21,8 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from adapters.base import Adapter
+from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
+from adapters.bluesky_records import LANG_TAG
 
 NETWORKS = ("mastodon", "bluesky", "webhook")
+
 
 
 class ConfigError(Exception):
@@ -100,6 +103,9 @@ def load_config(path: Path | str) -> Config:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    desk_lang = data.get("lang")
+    if desk_lang is not None and not (isinstance(desk_lang, str) and LANG_TAG.fullmatch(desk_lang)):
+        raise ConfigError(f"{file}: lang must be a language tag such as \"en\" or \"pt-BR\"")
     accounts = []
     for index, entry in enumerate(data.get("accounts", []), start=1):
         if not isinstance(entry, dict):
@@ -114,14 +120,29 @@ def load_config(path: Path | str) -> Config:
         if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
             raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
         known = {"network", "handle", "server", "secret_env", "secret_file"}
+        options = {k: v for k, v in entry.items() if k not in known}
+        _check_reply_options(options, f"{file}: {network}:{handle}", desk_lang)
         accounts.append(Account(network, handle, server, str(entry.get("secret_env", "")),
-                                str(entry.get("secret_file", "")),
-                                {k: v for k, v in entry.items() if k not in known}))
+                                str(entry.get("secret_file", "")), options))
     demo = data.get("demo")
     if demo is not None and not isinstance(demo, bool):
         raise ConfigError(f"{file}: demo must be true or false")
     rate = data.get("demo_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
+        raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
+
+
+def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | None) -> None:
+    """`lang` (the desk's default applies) and `backfill`, checked here so a typo is one line, not a crash."""
+    if "lang" not in options and desk_lang is not None:
+        options["lang"] = desk_lang
+    lang = options.get("lang")
+    if lang is not None and not (isinstance(lang, str) and LANG_TAG.fullmatch(lang)):
+        raise ConfigError(f"{where}: lang must be a language tag such as \"en\" or \"pt-BR\"")
+    backfill = options.get("backfill")
+    if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
+        raise ConfigError(f"{where}: backfill must be a whole number from 0 to {MAX_BACKFILL:,}")
 
 
 def build_adapter(account: Account, session) -> Adapter:
@@ -132,12 +153,13 @@ def build_adapter(account: Account, session) -> Adapter:
 
         return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
                                session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 60.0)))
+                               poll_interval=float(options.get("poll_interval", 15.0)))
     if account.network == "bluesky":
         from adapters.bluesky import BlueskyAdapter
 
         return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
-                              session=session, poll_interval=float(options.get("poll_interval", 15.0)))
+                              session=session, poll_interval=float(options.get("poll_interval", 15.0)),
+                              backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))
     from adapters.webhook import WebhookAdapter
 
     return WebhookAdapter(account=account.handle, secret=account.secret(),

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.account_settings import TextLimits
 from store.records import NewMention
 
 
@@ -97,6 +98,14 @@ class ManualReply(Exception):
     """This network has no way to post: the operator replies by hand."""
 
 
+class ReplyNeedsCheck(ManualReply):
+    """An earlier attempt may have posted this reply, but the network cannot say for sure.
+
+    Raised by `find_reply`; the sender holds the reply for the operator
+    (state 'manual', with this message) instead of risking a second post.
+    """
+
+
 class SourceState(enum.StrEnum):
     CONNECTING = "connecting"
     CATCHING_UP = "catching up"
@@ -142,6 +151,12 @@ class Adapter(abc.ABC):
         """Where status reports go (the runner binds its store writer)."""
         self._on_status = callback
 
+    def bind_values(self, values: Any) -> None:
+        """Where to keep per-account values across restarts (an `adapters.account_values.AccountValues`).
+
+        The runner binds the database; adapters that keep nothing ignore it.
+        """
+
     def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         self._on_status(SourceStatus(state, detail, until))
 
@@ -149,6 +164,12 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def text_rule(self) -> TextRule:
         """The reply length limit and its counting rule."""
+
+    @property
+    def text_limits(self) -> TextLimits | None:
+        """The limit and counting rule learnt from the server, for processes without an adapter
+        (the runner stores it per account); None when fixed or not known yet."""
+        return None
 
     @abc.abstractmethod
     def stream(self, cursor: str | None) -> AsyncIterator[Batch]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,7 @@ from typing import Any
 
 import aiohttp
 
+from adapters.account_values import AccountValues
 from adapters.base import (
     Adapter,
     Batch,
@@ -37,17 +39,22 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.bluesky_embeds import quoted_uris
 from adapters.bluesky_facets import build_facets, handles_in
 from adapters.bluesky_notifications import (
+    DEFAULT_BACKFILL,
+    MAX_BACKFILL,
     ONE_MICROSECOND,
     TAKEN_REASONS,
     MalformedNotification,
     NotificationCursor,
     Sifted,
     mention_from_notification,
+    post_langs,
     sift_page,
 )
-from adapters.bluesky_records import DID, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky_visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky_session import Session, Unreachable, XrpcClient, XrpcError
 from adapters.http import (
     AuthError,
@@ -57,9 +64,12 @@ from adapters.http import (
     rate_limit_reset,
     seconds_until,
 )
+from adapters.rules import DEFAULT_RULES
 from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
+
+log = logging.getLogger(__name__)
 
 # The names tests and callers have always imported from here stay importable here.
 __all__ = ["AuthError", "BlueskyAdapter", "MalformedNotification", "NotificationCursor",
@@ -72,6 +82,11 @@ _TID = re.compile(r"[234567a-j][234567abcdefghijklmnopqrstuvwxyz]{12}")
 # Answers meaning "that record key is taken": the reference PDS says a
 # generic 500; others say 409 or one of these names.
 _KEY_TAKEN = frozenset({"RecordAlreadyExists", "AlreadyExists", "InvalidSwap", "Conflict", "DuplicateRecord"})
+
+
+def _session_shaped(exc: Exception) -> bool:
+    """An answer that a lost account or session gives: a server error, or a refusal other than a rate limit."""
+    return isinstance(exc, XrpcError) and exc.xrpc and (exc.status >= 500 or exc.status in (400, 401, 403))
 
 
 def _clock_text(moment: datetime) -> str:
@@ -108,14 +123,27 @@ class BlueskyAdapter(Adapter):
     request_timeout = _ClientSetting()
     #: renew the access token this long before its `exp`
     refresh_margin = _ClientSetting()
+    #: consecutive session-shaped poll failures before asking whether the PDS still knows the session
+    suspect_after = 3
+    #: least seconds between two sign-ins made because the PDS lost the session (doubles, up to an hour)
+    relogin_spacing = 300.0
     handle_ttl = timedelta(hours=24)
     handle_miss_ttl = timedelta(minutes=5)
 
     def __init__(self, *, account: str, pds: str, password: str, session: aiohttp.ClientSession,
                  on_status: StatusCallback | None = None,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 15.0):
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 15.0,
+                 backfill: int = DEFAULT_BACKFILL, lang: str | None = None):
         super().__init__(account=account, on_status=on_status)
+        if not 0 <= backfill <= MAX_BACKFILL:
+            raise ValueError(f"backfill must be 0 to {MAX_BACKFILL}")
+        if lang is not None and not LANG_TAG.fullmatch(lang):
+            raise ValueError(f"lang {lang!r} is not a language tag")
+        #: how many of the newest mentions a new database takes
+        self.backfill = backfill
+        #: the language of replies to mentions that declare none
+        self.lang = lang
         self._xrpc = XrpcClient(account=account, pds=pds, password=password, http=session, clock=clock)
         self._sleep = sleep
         self._clock = clock
@@ -125,6 +153,12 @@ class BlueskyAdapter(Adapter):
         self._reported: set[str] = set()
         self._last_status: tuple | None = None
         self._rng = random.Random()
+        self._relogin_backoff = Backoff(base=self.relogin_spacing, cap=3600.0, rand=self._rng.random)
+        self._next_relogin: datetime | None = None
+        self._signed_in_again: datetime | None = None
+
+    def bind_values(self, values: AccountValues) -> None:
+        self._xrpc.values = values
 
     async def check(self) -> str:
         """Sign in and describe the account in one line, or raise AuthError saying why not."""
@@ -171,7 +205,7 @@ class BlueskyAdapter(Adapter):
 
     @property
     def text_rule(self) -> TextRule:
-        return TextRule(MAX_GRAPHEMES, graphemes, "300 graphemes")
+        return DEFAULT_RULES["bluesky"]
 
     def _status(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         if (state, detail, until) != self._last_status:
@@ -202,24 +236,67 @@ class BlueskyAdapter(Adapter):
     async def _walk(self, cursor: NotificationCursor | None) -> tuple[Sifted, datetime | None]:
         """Page from the newest notification down to the cursor's floor.
 
-        Without a cursor only the newest page is read; the returned lower
-        edge says how far down that page reached.
+        Without a cursor (a new database) the newest `backfill` mentions are
+        taken, paging as far as needed; the returned lower edge is where the
+        stream's floor starts, so what lies below is never taken later.
         """
         whole = Sifted()
         taken: set[str] = set()
         api_cursor: str | None = None
+        pages = 0
         while True:
             items, next_cursor = await self._page(api_cursor)
+            pages += 1
             page = sift_page(items, cursor, taken)
             whole.fresh += page.fresh
             whole.loose += page.loose
+            if page.oldest is not None:
+                whole.oldest = page.oldest if whole.oldest is None else min(whole.oldest, page.oldest)
             more = bool(items) and next_cursor is not None and next_cursor != api_cursor
             if cursor is None:
-                lower = page.oldest + ONE_MICROSECOND if more and page.oldest else None
-                return whole, lower
+                enough = len(whole.fresh) > self.backfill or (len(whole.fresh) == self.backfill > 0)
+                if more and not enough and pages < self._backfill_pages():
+                    api_cursor = next_cursor
+                    continue
+                return self._backfilled(whole, more)
             if page.reached_old or not more:
                 return whole, None
             api_cursor = next_cursor
+
+    def _backfill_pages(self) -> int:
+        # Pages also hold likes and follows when an AppView ignores `reasons`: allow some slack.
+        return self.backfill // self.page_limit + 10
+
+    def _backfilled(self, whole: Sifted, more: bool) -> tuple[Sifted, datetime | None]:
+        """Keep the newest `backfill` of a first walk; the floor goes just above what is left out."""
+        fresh = whole.fresh = sorted(whole.fresh, key=lambda entry: entry[0], reverse=True)
+        if len(fresh) > self.backfill:
+            lower = fresh[self.backfill][0] + ONE_MICROSECOND
+            whole.fresh = fresh[:self.backfill]
+            return whole, lower
+        if not more:  # the whole history was read: nothing below it to look for
+            return whole, whole.oldest + ONE_MICROSECOND if whole.oldest else None
+        if fresh:
+            return whole, fresh[-1][0]  # older ones may exist beyond what was read
+        return whole, whole.oldest + ONE_MICROSECOND if whole.oldest else None
+
+    async def _quoted_views(self, sifted: Sifted) -> dict[str, dict]:
+        """AppView views of the posts the new mentions quote; what cannot be fetched is shown as a link."""
+        wanted = list(dict.fromkeys(uri for _, _, item in sifted.fresh
+                                    for uri in quoted_uris(item.get("record"))))
+        views: dict[str, dict] = {}
+        for start in range(0, len(wanted), 25):
+            try:
+                body = await self._xrpc.authed("GET", "app.bsky.feed.getPosts",
+                                               params=[("uris", uri) for uri in wanted[start:start + 25]])
+            except (XrpcError, Unreachable, AuthError) as exc:
+                log.info("%s: quoted posts not fetched: %s", self.source, exc)
+                break
+            posts = body.get("posts")
+            for view in posts if isinstance(posts, list) else []:
+                if isinstance(view, dict) and isinstance(view.get("uri"), str):
+                    views[view["uri"]] = view
+        return views
 
     def _loose_reasons(self, loose: list[tuple[str, object]]) -> list[str]:
         """Reasons for unplaceable items, each reported once per run."""
@@ -235,8 +312,8 @@ class BlueskyAdapter(Adapter):
             reasons.append(f"{uri if isinstance(uri, str) else 'notification'}: {reason}"[:500])
         return reasons
 
-    def _batches(self, cursor: NotificationCursor | None, sifted: Sifted,
-                 lower: datetime | None) -> list[tuple[list[NewMention], list[str], NotificationCursor]]:
+    def _batches(self, cursor: NotificationCursor | None, sifted: Sifted, lower: datetime | None,
+                 views: dict[str, dict]) -> list[tuple[list[NewMention], list[str], NotificationCursor]]:
         """Oldest first, so each committed cursor is a valid resume point."""
         oldest_first = list(reversed(sifted.fresh))
         state = cursor or NotificationCursor()
@@ -248,7 +325,7 @@ class BlueskyAdapter(Adapter):
             for moment, uri, item in oldest_first[start:start + self.page_limit]:
                 taken.append((uri, moment))
                 try:
-                    mentions.append(mention_from_notification(item, self.account))
+                    mentions.append(mention_from_notification(item, self.account, views))
                 except MalformedNotification as exc:
                     skipped.append(f"{uri[:300]}: {exc}")
             state = self._advance(state, taken, lower)
@@ -276,6 +353,7 @@ class BlueskyAdapter(Adapter):
         catching_up = state is not None
         backoff = Backoff(rand=self._rng.random)
         auth_backoff = Backoff(base=300.0, cap=3600.0, rand=self._rng.random)
+        troubled = 0  # polls failed in a row with an answer that may mean a lost session
         self._status(SourceState.CONNECTING, f"signing in to {self._xrpc.host}")
         while True:
             if catching_up:
@@ -283,6 +361,18 @@ class BlueskyAdapter(Adapter):
             try:
                 sifted, lower = await self._walk(state)
             except (AuthError, XrpcError, Unreachable) as exc:
+                troubled = troubled + 1 if _session_shaped(exc) else 0
+                if troubled >= self.suspect_after:
+                    try:
+                        renewed = await self._recover_session()
+                    except AuthError as failed:
+                        exc = failed
+                    except (XrpcError, Unreachable):
+                        renewed = False  # cannot tell now: back off as for the first error
+                    else:
+                        if renewed:
+                            troubled = 0
+                            continue
                 now = self._clock()
                 if isinstance(exc, AuthError):
                     delay = auth_backoff.next()
@@ -302,9 +392,11 @@ class BlueskyAdapter(Adapter):
                 continue
             backoff.reset()
             auth_backoff.reset()
+            troubled = 0
             skipped = notes + self._loose_reasons(sifted.loose)
             notes = []
-            for mentions, reasons, new_state in self._batches(state, sifted, lower):
+            views = await self._quoted_views(sifted)
+            for mentions, reasons, new_state in self._batches(state, sifted, lower, views):
                 text = new_state.dump()
                 state = new_state
                 if mentions or reasons or skipped or text != stored:
@@ -313,8 +405,34 @@ class BlueskyAdapter(Adapter):
             if skipped:
                 yield Batch([], skipped=skipped)
             catching_up = False
-            self._status(SourceState.LIVE, f"polling every {human_seconds(self.poll_interval)}")
+            again = f"signed in again at {_clock_text(self._signed_in_again)}; " if self._signed_in_again else ""
+            self._status(SourceState.LIVE, f"{again}polling every {human_seconds(self.poll_interval)}")
             await self._sleep(self.poll_interval)
+
+    async def _recover_session(self) -> bool:
+        """After repeated failures, sign in again if the PDS no longer knows our session.
+
+        A PDS that lost the account answers 500 to data calls and 400 to
+        getSession, so the errors alone look transient. createSession is
+        limited (30 per 5 minutes), so this runs at most once per
+        `relogin_spacing`, doubling while it keeps happening. True when a
+        new session was made.
+        """
+        now = self._clock()
+        if self._next_relogin is not None and now < self._next_relogin:
+            return False
+        refusal = await self._xrpc.session_refusal()
+        if refusal is None:
+            return False
+        if self._next_relogin is not None and now - self._next_relogin > timedelta(hours=1):
+            self._relogin_backoff.reset()
+        self._next_relogin = now + timedelta(seconds=self._relogin_backoff.next())
+        self._status(SourceState.RECONNECTING,
+                     f"{self._xrpc.host} no longer knows this session ({refusal}); signing in again")
+        await self._xrpc.sign_in_again()
+        self._signed_in_again = self._clock()
+        log.warning("%s: %s had lost the session; signed in again", self.source, self._xrpc.host)
+        return True
 
     # -- outgoing ------------------------------------------------------------------
 
@@ -375,8 +493,8 @@ class BlueskyAdapter(Adapter):
     async def _own_post(self, key: str) -> dict | None:
         session = await self._xrpc.signed_in()
         try:
-            return await self._xrpc.request("GET", "com.atproto.repo.getRecord",
-                                       params=[("repo", session.did), ("collection", POST), ("rkey", key)])
+            return await self._xrpc.request("GET", "com.atproto.repo.getRecord", base=self._xrpc.service(),
+                                            params=[("repo", session.did), ("collection", POST), ("rkey", key)])
         except XrpcError as exc:
             if exc.status == 404 or (exc.status == 400 and exc.error in ("RecordNotFound", "NotFound")):
                 return None
@@ -390,6 +508,32 @@ class BlueskyAdapter(Adapter):
         if exc.status >= 500 or exc.status == 408:
             return ReplyError(f"Bluesky server error: {exc}", unknown_outcome=writing)
         return ReplyError(f"Bluesky refused the reply: {exc}", permanent=True)
+
+    async def _thread_view(self, uri: str) -> dict | None:
+        """The AppView's view of one post (as the brand); None when it cannot say."""
+        try:
+            return await self._xrpc.authed("GET", "app.bsky.feed.getPostThread",
+                                           params=[("uri", uri), ("depth", "0"), ("parentHeight", "0")])
+        except XrpcError as exc:
+            if exc.xrpc and exc.status in (400, 404) and exc.error in ("NotFound", "RecordNotFound"):
+                return {"thread": {"$type": "app.bsky.feed.defs#notFoundPost", "uri": uri, "notFound": True}}
+            if exc.status == 429:
+                raise
+            # An AppView that is down or absent cannot veto: send as the PDS allows.
+            log.info("%s: cannot check the thread of %s: %s", self.source, uri, exc)
+            return None
+
+    async def _check_visible(self, parent: dict[str, str], root: dict[str, str], author: str) -> None:
+        """Refuse, for good, a reply the AppView would show to nobody."""
+        hidden = hidden_reason(await self._thread_view(parent["uri"]), author)
+        if hidden is None and root["uri"] != parent["uri"]:
+            # A deleted root still shows its replies; a block with its author hides them.
+            found = hidden_reason(await self._thread_view(root["uri"]))
+            if found is not None and found.kind != DELETED:
+                hidden = Hidden(found.kind, f"{found.reason} (it started the thread)" if found.kind == BLOCKED
+                                else found.reason)
+        if hidden is not None:
+            raise ReplyError(f"not sent: {hidden.reason}, so Bluesky would show the reply to nobody", permanent=True)
 
     async def send_reply(self, request: ReplyRequest) -> SentReply:
         problem = self._text_problem(request.text)
@@ -407,9 +551,13 @@ class BlueskyAdapter(Adapter):
                 "createdAt": iso(self._clock()),
                 "reply": {"root": root, "parent": parent},
             }
+            langs = post_langs(request.reply_ref)[:1] or ([self.lang] if self.lang else [])
+            if langs:
+                record["langs"] = langs
             facets = await self._facets(request.text, request, session)
             if facets:
                 record["facets"] = facets
+            await self._check_visible(parent, root, request.author_handle)
             writing = True
             try:
                 created = await self._xrpc.authed("POST", "com.atproto.repo.createRecord", body={

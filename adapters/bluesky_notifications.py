@@ -9,16 +9,20 @@ fetches pages and hands them to `sift_page` and `mention_from_notification`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from adapters.bluesky_embeds import with_embeds
 from adapters.bluesky_facets import is_handle, render_text
-from adapters.bluesky_records import DID, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
 from store.db import iso
 from store.records import NewMention
 
 TAKEN_REASONS = ("mention", "reply", "quote")
+# A new database takes this many of the newest mentions (the account's `backfill` overrides).
+DEFAULT_BACKFILL = 100
+MAX_BACKFILL = 10_000
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -134,8 +138,18 @@ def notification_time(raw: object) -> datetime | None:
     return _parse_time(raw.get("indexedAt")) if isinstance(raw, dict) else None
 
 
-def mention_from_notification(raw: object, account: str) -> NewMention:
-    """Map one listNotifications item; MalformedNotification says what is wrong."""
+def post_langs(record: object) -> list[str]:
+    """The record's language tags that look like BCP-47 (at most 3, as the lexicon allows)."""
+    langs = record.get("langs") if isinstance(record, dict) else None
+    return [lang for lang in langs if isinstance(lang, str) and LANG_TAG.fullmatch(lang)][:3] \
+        if isinstance(langs, list) else []
+
+
+def mention_from_notification(raw: object, account: str, views: Mapping[str, dict] | None = None) -> NewMention:
+    """Map one listNotifications item; MalformedNotification says what is wrong.
+
+    `views`: AppView post views by URI, for the posts this one quotes.
+    """
     if not isinstance(raw, dict):
         raise MalformedNotification("not a JSON object")
     uri = raw.get("uri")
@@ -172,8 +186,7 @@ def mention_from_notification(raw: object, account: str) -> NewMention:
     reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
     parent = reply.get("parent") if isinstance(reply.get("parent"), dict) else {}
     root = reply.get("root") if isinstance(reply.get("root"), dict) else {}
-    langs = record.get("langs")
-    lang = langs[0] if isinstance(langs, list) and langs and isinstance(langs[0], str) else None
+    langs = post_langs(record)
     name = author.get("displayName")
     return NewMention(
         network="bluesky",
@@ -181,13 +194,13 @@ def mention_from_notification(raw: object, account: str) -> NewMention:
         remote_id=uri,
         author_handle="@" + actor,
         author_name=name if isinstance(name, str) else "",
-        text=render_text(text, record.get("facets")),
+        text=with_embeds(render_text(text, record.get("facets")), record, views),
         created_at=iso(created),
         url=post_url(actor, target[1]),
         parent_remote_id=parent.get("uri") if parse_post_uri(parent.get("uri")) else None,
         root_remote_id=root.get("uri") if parse_post_uri(root.get("uri")) else None,
-        lang=lang,
-        reply_ref={"uri": uri, "cid": cid.strip(), "root": strong_ref(root), "author_did": did},
+        lang=langs[0] if langs else None,
+        reply_ref={"uri": uri, "cid": cid.strip(), "root": strong_ref(root), "author_did": did, "langs": langs},
         raw=raw,
     ).cleaned()
 

@@ -15,6 +15,8 @@ POST = "app.bsky.feed.post"
 
 RKEY = re.compile(r"[A-Za-z0-9._:~-]{1,512}")
 DID = re.compile(r"did:[a-z]+:[A-Za-z0-9._:%-]{1,2048}")
+# A BCP-47 language tag, loosely: "en", "pt-BR", "zh-Hant-TW" (a post's `langs`).
+LANG_TAG = re.compile(r"[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8}){0,6}")
 
 
 def parse_post_uri(value: object) -> tuple[str, str] | None:

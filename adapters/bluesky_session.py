@@ -4,6 +4,13 @@ createSession once, then refreshSession; the access token's `exp` is read
 so it is renewed before it lapses, and an ExpiredToken/401 answer renews
 and retries once. Error messages are redacted of the password and tokens
 here, so nothing above this module can leak them into statuses or logs.
+
+The session (refresh token, DID, PDS endpoint; never the password) is kept
+in the account's values, so a restart refreshes it instead of calling
+createSession, which bsky.social allows 30 times in 5 minutes: a process
+restarted in a loop would lock itself out. Every rotation of the refresh
+token is written back; a stored token the server refuses is dropped and a
+new session created.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
+from adapters.account_values import AccountValues, MemoryValues
 from adapters.bluesky_facets import is_handle
 from adapters.bluesky_records import DID
 from adapters.http import USER_AGENT, AuthError, redact
@@ -89,6 +97,24 @@ class Session:
     refresh: str = field(repr=False)
     expires: datetime | None
     status: str | None = None
+    pds: str | None = None  # the account's PDS (from the DID document), when the server named one
+
+
+SESSION_KEY = "session"
+
+
+def _pds_endpoint(did_doc: object) -> str | None:
+    """The #atproto_pds service endpoint of a DID document, if it is an http(s) URL."""
+    services = did_doc.get("service") if isinstance(did_doc, dict) else None
+    for service in services if isinstance(services, list) else []:
+        if not isinstance(service, dict):
+            continue
+        if str(service.get("id", "")).endswith("#atproto_pds") and service.get("type") == "AtprotoPersonalDataServer":
+            endpoint = service.get("serviceEndpoint")
+            if isinstance(endpoint, str) and urlsplit(endpoint).scheme in ("https", "http") \
+                    and urlsplit(endpoint).hostname and len(endpoint) <= 500:
+                return endpoint.rstrip("/")
+    return None
 
 
 def _jwt_expiry(token: str) -> datetime | None:
@@ -113,36 +139,53 @@ class XrpcClient:
     refresh_margin = timedelta(seconds=60)
 
     def __init__(self, *, account: str, pds: str, password: str, http: aiohttp.ClientSession,
-                 clock: Callable[[], datetime]):
+                 clock: Callable[[], datetime], values: AccountValues | None = None):
         self.identifier = account.strip().lstrip("@")
         self.base = pds.strip().rstrip("/")
         self.host = urlsplit(self.base).hostname or self.base
         self._password = password
         self._http = http
         self._clock = clock
+        self.values: AccountValues = values or MemoryValues()
         self.session: Session | None = None
         self._auth_lock = asyncio.Lock()
+        # Recent tokens (older ones are dead), redacted from every message.
+        self._tokens: dict[str, None] = {}
 
     def forget(self) -> None:
-        """Drop the tokens; the next call signs in again."""
+        """Drop the tokens held in memory; the stored session stays for the next start."""
         self.session = None
 
+    def _remember(self, *tokens: str) -> None:
+        for token in tokens:
+            self._tokens[token] = None
+        while len(self._tokens) > 16:
+            del self._tokens[next(iter(self._tokens))]
+
     def redact(self, text: str) -> str:
-        secrets = [self._password]
-        if self.session is not None:
-            secrets += [self.session.access, self.session.refresh]
-        return redact(text, *secrets)
+        return redact(text, self._password, *self._tokens)
+
+    def service(self) -> str:
+        """Where data calls go: the account's own PDS when the session named one, else the configured server.
+
+        An http endpoint is only followed from an http server (a local test
+        network); an https server is never left for a plain-text one.
+        """
+        pds = self.session.pds if self.session is not None else None
+        if pds and (pds.startswith("https://") or self.base.startswith("http://")):
+            return pds
+        return self.base
 
     # -- one exchange --------------------------------------------------------------
 
     async def request(self, method: str, nsid: str, *, params: list[tuple[str, str]] | None = None,
-                      body: dict | None = None, token: str | None = None) -> dict:
+                      body: dict | None = None, token: str | None = None, base: str | None = None) -> dict:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         timeout = aiohttp.ClientTimeout(total=self.request_timeout)
         try:
-            async with self._http.request(method, f"{self.base}/xrpc/{nsid}", params=params, json=body,
+            async with self._http.request(method, f"{base or self.base}/xrpc/{nsid}", params=params, json=body,
                                           headers=headers, timeout=timeout, allow_redirects=False) as response:
                 status, answer_headers = response.status, CIMultiDict(response.headers)
                 data = await _read_limited(response, MAX_BODY)
@@ -194,8 +237,62 @@ class XrpcClient:
         status = body.get("status") if isinstance(body.get("status"), str) else None
         if body.get("active") is False and status is None:
             status = "inactive"
+        self._remember(access, refresh)
         return Session(did, handle if isinstance(handle, str) and is_handle(handle) else self.identifier,
-                       access, refresh, _jwt_expiry(access), status)
+                       access, refresh, _jwt_expiry(access), status, _pds_endpoint(body.get("didDoc")))
+
+    # -- the stored session ------------------------------------------------------------
+
+    async def _keep(self, session: Session) -> None:
+        """Store the session so the next start refreshes it; a store problem only costs that."""
+        value = json.dumps({"v": 1, "identifier": self.identifier, "server": self.base, "did": session.did,
+                            "handle": session.handle, "refresh": session.refresh, "pds": session.pds})
+        try:
+            await self.values.put(SESSION_KEY, value)
+        except Exception as exc:  # the database is busy or gone: the session still works in memory
+            log.warning("could not keep the Bluesky session of @%s: %s", self.identifier, type(exc).__name__)
+
+    async def _drop_kept(self) -> None:
+        try:
+            await self.values.delete(SESSION_KEY)
+        except Exception as exc:
+            log.warning("could not drop the Bluesky session of @%s: %s", self.identifier, type(exc).__name__)
+
+    async def _kept_refresh(self) -> str | None:
+        """The stored refresh token, if one was stored for this account on this server."""
+        try:
+            text = await self.values.get(SESSION_KEY)
+        except Exception as exc:
+            log.warning("could not read the Bluesky session of @%s: %s", self.identifier, type(exc).__name__)
+            return None
+        try:
+            kept = json.loads(text) if text else None
+        except ValueError:
+            return None
+        if not (isinstance(kept, dict) and kept.get("v") == 1 and kept.get("identifier") == self.identifier
+                and kept.get("server") == self.base and isinstance(kept.get("refresh"), str) and kept["refresh"]):
+            return None  # none, or another account/server's: the config changed
+        self._remember(kept["refresh"])
+        return kept["refresh"]
+
+    async def _start(self) -> Session:
+        """Resume the stored session (refreshSession), else create one (createSession)."""
+        refresh = await self._kept_refresh()
+        if refresh is not None:
+            try:
+                session = self._session_from(await self.request(
+                    "POST", "com.atproto.server.refreshSession", token=refresh))
+            except XrpcError as exc:
+                if not (exc.xrpc and exc.status in (400, 401)):
+                    raise  # the server is in trouble, not the token: keep it for the next try
+                log.info("stored Bluesky session of @%s refused (%s); signing in", self.identifier, exc.error)
+                await self._drop_kept()
+            else:
+                await self._keep(session)
+                return session
+        session = await self._login()
+        await self._keep(session)
+        return session
 
     async def _login(self) -> Session:
         try:
@@ -239,7 +336,7 @@ class XrpcClient:
         if session is None:
             async with self._auth_lock:
                 if self.session is None:
-                    self.session = await self._login()
+                    self.session = await self._start()
             return self.session
         if session.expires is not None and session.expires - self.refresh_margin <= self._clock():
             await self._renew(session.access)
@@ -256,24 +353,55 @@ class XrpcClient:
                 try:
                     body = await self.request("POST", "com.atproto.server.refreshSession", token=current.refresh)
                     self.session = self._session_from(body)
+                    await self._keep(self.session)
                     return
                 except XrpcError as exc:
                     if not (exc.xrpc and exc.status in (400, 401)):
                         raise
             self.session = None
             self.session = await self._login()
+            await self._keep(self.session)
+
+    async def session_refusal(self) -> XrpcError | None:
+        """Ask getSession whether the PDS still knows our session: its refusal, else None.
+
+        getSession takes no input, so a 4xx here is about the session or the
+        account (the reference PDS says 400 "Could not find user info" once
+        it has lost the account). An expired access token is only renewed.
+        """
+        session = self.session
+        if session is None:
+            return None  # not signed in: the next call signs in anyway
+        try:
+            await self.request("GET", "com.atproto.server.getSession", token=session.access, base=self.service())
+        except XrpcError as exc:
+            if exc.xrpc and exc.error == "ExpiredToken":
+                await self._renew(session.access)
+                return None
+            if exc.xrpc and exc.status in (400, 401, 403):
+                return exc
+            raise
+        return None
+
+    async def sign_in_again(self) -> None:
+        """Drop the session (in memory and stored) and create a new one."""
+        async with self._auth_lock:
+            self.session = None
+            await self._drop_kept()
+            self.session = await self._login()
+            await self._keep(self.session)
 
     async def authed(self, method: str, nsid: str, **kwargs: Any) -> dict:
         session = await self.signed_in()
         try:
-            return await self.request(method, nsid, token=session.access, **kwargs)
+            return await self.request(method, nsid, token=session.access, base=self.service(), **kwargs)
         except XrpcError as exc:
             if not exc.auth_expired:
                 raise
         await self._renew(session.access)
         assert self.session is not None
         try:
-            return await self.request(method, nsid, token=self.session.access, **kwargs)
+            return await self.request(method, nsid, token=self.session.access, base=self.service(), **kwargs)
         except XrpcError as exc:
             if exc.auth_expired:
                 raise AuthError(self.redact(f"{self.host} rejected a fresh session for @{self.identifier}: {exc}"))

@@ -36,9 +36,18 @@ composer does; unknown visibilities are answered `direct`. So a public
 mention gets a public reply only if the account posts public by default;
 Mastodon keeps replies out of the public timelines either way.
 
+Streaming addresses: the advertised streaming URL, then the configured
+server, each with SSE and WebSocket (servers advertise hosts that do not
+resolve from here); the status names what failed.
+
+A reply whose answer was lost is looked up before it is sent again
+(`find_reply`): recognised by account, `in_reply_to_id` and time, text
+only breaking ties; when unsure it is held for the operator.
+
 This module is the adapter itself (REST calls, catch-up, live loop,
 replies, check); notification -> mention mapping is in mastodon_parse,
-opening and decoding the SSE/WebSocket streams in mastodon_stream.
+opening and decoding the SSE/WebSocket streams in mastodon_stream, which
+answered threads to re-read for follow-ups in mastodon_threads.
 """
 
 from __future__ import annotations
@@ -58,19 +67,22 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
-from adapters.base import (Adapter, Batch, ReplyError, ReplyRequest, SentReply, SourceState,
+from adapters.base import (Adapter, Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply, SourceState,
                            StatusCallback, TextRule)
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
                            jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
+from adapters import mastodon_threads as threads
 from adapters.mastodon_html import html_to_text
 # Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
 # and callers import them from here.
 from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
-                                     domain_of, id_key, local_part, max_id, mentions_acct, min_id_of,
-                                     parse_notification, parse_notifications, text_id, web_url)
+                                     domain_of, id_key, key_time, local_part, max_id, min_id_of,
+                                     parse_notification, parse_notifications, status_time, text_id,
+                                     web_url, with_author_mention)
 from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
-from adapters.textcount import mastodon_length
+from adapters.rules import stored_rule
+from store.account_settings import TextLimits
 from store.db import iso, utc_now
 from store.records import NewMention
 from store.sanitize import clean_line
@@ -81,10 +93,20 @@ __all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "pars
 log = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 500
+# A desk answers in minutes, so a mention should show within seconds even
+# without streaming. One poll is one paging request (min_id): 15 s is 20 per
+# 5 min against 300 per 5 min per token, 60 per 15 min against Mastodon's
+# 300 paging requests per 15 min, leaving room for catch-up pages, thread
+# watching and replies.
+DEFAULT_POLL = 15.0
 DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
+# A server that is starting answers 502-504 for a while: `check` asks again before giving up.
+CHECK_ATTEMPTS = 3
+# How far a server's clock may lag ours when telling our earlier post from older ones.
+CLOCK_SLACK = 600.0
 # Stream paths a server may not have; re-probed after this long on polling.
 STREAM_REPROBE_SECONDS = 1800.0
 
@@ -151,8 +173,8 @@ class MastodonAdapter(Adapter):
 
     def __init__(self, *, account: str, server: str, token: str, session: aiohttp.ClientSession,
                  on_status: StatusCallback | None = None, sleep: Callable[[float], Any] = asyncio.sleep,
-                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 60.0,
-                 streaming: bool = True):
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = DEFAULT_POLL,
+                 streaming: bool = True, thread_watch_interval: float = threads.INTERVAL):
         super().__init__(account=account, on_status=on_status)
         self._base = _server_base(server)
         self._token = token
@@ -174,14 +196,18 @@ class MastodonAdapter(Adapter):
         self._instance_loaded = False
         self._max_chars = DEFAULT_LIMIT
         self._url_weight = DEFAULT_URL_WEIGHT
+        self._counting = "mastodon"
+        self._software = ""
         self._stream_base: URL | None = None
         self._unsupported: dict[str, str] = {}
         self._unsupported_at: datetime | None = None
-        self._preferred: str | None = None
+        self._preferred_pair: tuple[URL, str] | None = None  # (streaming base, transport) that last worked
+        self._stream_note = ""  # which address/transport failed before the one that works
         self._cursor: str | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
         self._context_allowed = True
+        self._watch = threads.ThreadWatch(thread_watch_interval)
         self._polling_steady = False
         self._rest_backoff = Backoff(base=2.0, cap=300.0)
         self._stream_backoff = Backoff(base=1.0, cap=300.0)
@@ -191,23 +217,35 @@ class MastodonAdapter(Adapter):
 
     @property
     def text_rule(self) -> TextRule:
-        limit, weight = self._max_chars, self._url_weight
-        return TextRule(limit=limit, counter=lambda text: mastodon_length(text, weight),
-                        description=f"{limit} characters, links count {weight}, mention domains free")
+        limits = self.text_limits or TextLimits(self._max_chars, self._counting, self._url_weight, self._me.domain)
+        return stored_rule(limits)
+
+    @property
+    def text_limits(self) -> TextLimits | None:
+        if not self._instance_loaded:
+            return None
+        return TextLimits(self._max_chars, self._counting, self._url_weight, self._me.domain, self._software)
 
     @property
     def transport(self) -> str:
         """How live mentions currently arrive: "SSE", "WebSocket" or "polling"."""
-        return self._preferred or "polling"
+        return self._preferred_pair[1] if self._preferred_pair else "polling"
 
     async def check(self) -> str:
         """Verify token, scopes and server; one line on success, AuthError otherwise."""
         host = self._base.host
         try:
-            await self._verify(strict=True)
-            await self._probe_notifications()
-            await self._check_app_scopes()
-            await self._load_instance()
+            for attempt in range(1, CHECK_ATTEMPTS + 1):
+                try:
+                    await self._verify(strict=True)
+                    await self._probe_notifications()
+                    await self._check_app_scopes()
+                    await self._load_instance()
+                    break
+                except _ApiError as exc:
+                    if exc.status not in (502, 503, 504) or attempt == CHECK_ATTEMPTS:
+                        raise
+                    await self._sleep(_retry_after(exc.headers, default=2.0 * attempt))  # starting up
         except _ApiError as exc:
             raise AuthError(self._describe(exc)) from None
         except _Unreachable as exc:
@@ -219,7 +257,7 @@ class MastodonAdapter(Adapter):
         connection, why, _ = await self._connect_stream()
         if connection is not None:
             await connection.close()
-            live = f"streaming via {connection.kind}"
+            live = self._live_detail(connection)
         else:
             live = f"no streaming ({why}), polling every {human_seconds(self.poll_interval)}"
         return f"ok: {handle} on {host}, limit {self._max_chars} chars, {live}"
@@ -279,54 +317,81 @@ class MastodonAdapter(Adapter):
         return sent
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        """Our earlier post of this reply, None when there is none, ReplyNeedsCheck when unsure.
+
+        Recognised by what a server cannot rewrite: our account, replying to
+        this very status, created after the reply was queued (its key's time,
+        less CLOCK_SLACK for servers whose clocks differ). Text only breaks
+        ties, after comparable_text evens out the servers' rewriting. One
+        candidate whose text matches is adopted; anything else that could be
+        ours (two matches, or a match only by the rest) is held for the
+        operator rather than posted again.
+        """
         ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
         status_id = text_id(ref.get("status_id"))
         if status_id is None:
             return None
-        wanted = comparable_text(request.text)
         try:
             await self._verify(strict=True)
-            candidates: list[Any] = []
-            if _PATH_ID.match(status_id):
-                try:
-                    context, _ = await self._call("GET", f"api/v1/statuses/{status_id}/context")
-                    if isinstance(context, dict) and isinstance(context.get("descendants"), list):
-                        candidates.extend(context["descendants"])
-                except _ApiError as exc:
-                    if exc.status not in (404, 410):
-                        raise
-            if self._me.own_id and _PATH_ID.match(self._me.own_id):
-                recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
-                                             params=[("limit", "40"), ("exclude_reblogs", "true")])
-                if isinstance(recent, list):
-                    candidates.extend(recent)
+            candidates = await self._own_replies_to(status_id)
         except _ApiError as exc:
             error = self._reply_error(exc)
             raise ReplyError(f"cannot check for an earlier reply: {error}", permanent=error.permanent,
                              retry_after=error.retry_after) from None
         except _Unreachable as exc:
             raise ReplyError(f"cannot check for an earlier reply: {exc.message}") from None
-        for status in candidates:
-            if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
-                continue
-            author = status.get("account") if isinstance(status.get("account"), dict) else {}
-            if not self._me.is_own(author.get("id"), author.get("acct")):
-                continue
-            if comparable_text(html_to_text(status.get("content"), status.get("mentions"))) != wanted:
-                continue
-            found = self._sent_reply(status, ref)
-            if found is not None:
-                return found
-        return None
+        queued = key_time(request.key)
+        if queued is not None:
+            earliest = queued - timedelta(seconds=CLOCK_SLACK)
+            candidates = [s for s in candidates if (status_time(s) or earliest) >= earliest]
+        if not candidates:
+            return None
+        wanted = comparable_text(self.reply_text(request.text.strip(), ref))
+        same = [s for s in candidates
+                if comparable_text(html_to_text(s.get("content"), s.get("mentions"))) == wanted]
+        if len(same) == 1:
+            return self._sent_reply(same[0], ref)
+        links = ", ".join(web_url(s.get("url")) or web_url(s.get("uri")) or str(s.get("id")) for s in
+                          (same or candidates)[:3])
+        why = "posts" if len(same) > 1 else "a post with different text"
+        raise ReplyNeedsCheck(f"held: an earlier attempt may have posted it; {self._base.host} shows {why} "
+                              f"of ours in reply ({clean_line(links, 300)}); check before replying again")
+
+    async def _own_replies_to(self, status_id: str) -> list[dict[str, Any]]:
+        """Our statuses replying to `status_id`, from its thread and our recent posts, once each."""
+        found: dict[str, dict[str, Any]] = {}
+        pages: list[Any] = []
+        if _PATH_ID.match(status_id):
+            try:
+                context, _ = await self._call("GET", f"api/v1/statuses/{status_id}/context")
+                if isinstance(context, dict) and isinstance(context.get("descendants"), list):
+                    pages.append(context["descendants"])
+            except _ApiError as exc:
+                if exc.status not in (404, 410):
+                    raise
+        if self._me.own_id and _PATH_ID.match(self._me.own_id):
+            recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
+                                         params=[("limit", "40"), ("exclude_reblogs", "true")])
+            if isinstance(recent, list):
+                pages.append(recent)
+        for page in pages:
+            for status in page:
+                if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
+                    continue
+                author = _dict(status.get("account"))
+                own_id = text_id(status.get("id"))
+                if own_id and self._me.is_own(author.get("id"), author.get("acct")):
+                    found.setdefault(own_id, status)
+        return list(found.values())
 
     # --- reply helpers --------------------------------------------------------------
 
     def reply_text(self, text: str, reply_ref: Mapping[str, Any]) -> str:
         """`text` with the author @-mentioned first (they are not notified otherwise)."""
         acct = acct_of(reply_ref.get("acct"))
-        if not acct or self._me.is_own(None, acct) or mentions_acct(text, acct, self._me.domain):
+        if acct and self._me.is_own(None, acct):
             return text
-        return f"@{acct} {text}"
+        return with_author_mention(text, acct, self._me.domain)
 
     def reply_visibility(self, original: object) -> str:
         """Never wider than the mention, nor than the account's default."""
@@ -350,8 +415,8 @@ class MastodonAdapter(Adapter):
         if exc.status == 429:
             wait = seconds_until(rate_limit_reset(exc.headers, self._clock()), self._clock(), default=60.0)
             return ReplyError(f"{host} is rate-limiting posts: {exc.message}", retry_after=wait)
-        if exc.status == 401:
-            return ReplyError(f"{host} rejected the access token (401): {exc.message}", permanent=True)
+        if _token_refused(exc):
+            return ReplyError(f"{host} rejected the access token ({exc.status}): {exc.message}", permanent=True)
         if exc.status == 403:
             return ReplyError(f"not allowed (403, is write:statuses granted?): {exc.message}", permanent=True)
         if exc.status == 404:
@@ -359,8 +424,7 @@ class MastodonAdapter(Adapter):
         if exc.status == 422:
             return ReplyError(f"{host} refused the reply (422): {exc.message}", permanent=True)
         if exc.status in (408, 409, 425) or exc.status >= 500:
-            detail = "" if exc.message == f"HTTP {exc.status}" else f": {exc.message}"
-            return ReplyError(f"{host} answered HTTP {exc.status}{detail}", unknown_outcome=True)
+            return ReplyError(f"{host} answered HTTP {exc.status}{_words(exc)}", unknown_outcome=True)
         if 300 <= exc.status < 400:
             return ReplyError(f"{host} redirected the request (HTTP {exc.status})", permanent=True)
         return ReplyError(f"{host} refused the reply (HTTP {exc.status}): {exc.message}", permanent=True)
@@ -382,6 +446,10 @@ class MastodonAdapter(Adapter):
             async for batch in self._catch_up(announce=not steady):
                 yield batch
             self._rest_backoff.reset()
+            if connection is None and self._watch.due(self._clock()):
+                batch = await self._watch_threads()
+                if batch is not None:
+                    yield batch
             if connection is None:
                 if down:
                     delay = min(self._stream_backoff.next(), self.poll_interval)
@@ -393,7 +461,7 @@ class MastodonAdapter(Adapter):
                     self._polling_steady = True
                     await self._sleep(self.poll_interval)
                 return
-            self.report(SourceState.LIVE, f"streaming via {connection.kind}")
+            self.report(SourceState.LIVE, self._live_detail(connection))
             async for batch in self._live(connection):
                 yield batch
         finally:
@@ -411,12 +479,14 @@ class MastodonAdapter(Adapter):
         self._auth_backoff.reset()
 
     def _ingest_error(self, exc: _ApiError) -> Exception:
-        if exc.status == 401:
-            return _AuthRejected(f"{self._base.host} rejected the access token (401)")
+        if _token_refused(exc):
+            return _AuthRejected(f"{self._base.host} rejected the access token ({exc.status}{_words(exc)})")
         if exc.status == 403:
             return _AuthRejected(f"the token may not read notifications (403): {exc.message}")
         if exc.status == 429:
             return _RateLimited(rate_limit_reset(exc.headers, self._clock()))
+        if exc.status >= 500:  # retried with backoff: no "try again later"
+            return _Transient(f"{self._base.host} is unavailable (HTTP {exc.status}{_words(exc)})")
         return _Transient(self._describe(exc))
 
     async def _catch_up(self, *, announce: bool = True) -> AsyncIterator[Batch]:
@@ -476,9 +546,15 @@ class MastodonAdapter(Adapter):
         safety_interval = max(300.0, 5 * self.poll_interval)
         next_event = asyncio.ensure_future(anext(events))
         safety = asyncio.ensure_future(self._sleep(safety_interval))
+        watch = asyncio.ensure_future(asyncio.sleep(0) if self._watch.due(self._clock()) else self._next_watch())
         try:
             while True:
-                done, _ = await asyncio.wait({next_event, safety}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({next_event, safety, watch}, return_when=asyncio.FIRST_COMPLETED)
+                if watch in done:
+                    batch = await self._watch_threads()
+                    if batch is not None:
+                        yield batch
+                    watch = asyncio.ensure_future(self._next_watch())
                 if next_event in done:
                     try:
                         kind, payload = next_event.result()
@@ -500,7 +576,7 @@ class MastodonAdapter(Adapter):
                         yield batch
                     safety = asyncio.ensure_future(self._sleep(safety_interval))
         finally:
-            for task in (next_event, safety):
+            for task in (next_event, safety, watch):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
@@ -524,6 +600,53 @@ class MastodonAdapter(Adapter):
         if not mentions and not skipped:
             return None
         return Batch(mentions=mentions, cursor=cursor, skipped=skipped)
+
+    # --- follow-ups in threads we answered ------------------------------------------
+
+    async def _next_watch(self) -> None:
+        if self._watch.interval <= 0:
+            await asyncio.Event().wait()  # watching is off
+        await self._sleep(self._watch.interval)
+
+    async def _watch_threads(self) -> Batch | None:
+        """Follow-ups in threads we answered that no notification announced (mastodon_threads).
+
+        The store ignores one it already has (same uri), so a notification
+        and this watch may both deliver it.
+        """
+        now = self._watch.last = self._clock()
+        if not self._context_allowed or not self._me.own_id or not _PATH_ID.match(self._me.own_id):
+            return None
+        try:
+            recent, _ = await self._call("GET", f"api/v1/accounts/{self._me.own_id}/statuses",
+                                         params=[("limit", "40"), ("exclude_reblogs", "true")])
+        except (_ApiError, _Unreachable):
+            return None  # the next round asks again; mentions keep flowing meanwhile
+        replies, own_ids = self._watch.to_watch(recent, now)
+        follow_ups: list[dict[str, Any]] = []
+        for reply in replies:
+            reply_id = text_id(reply.get("id")) or ""
+            if not _PATH_ID.match(reply_id):
+                continue
+            try:
+                context, _ = await self._call("GET", f"api/v1/statuses/{reply_id}/context")
+            except _ApiError as exc:
+                if exc.status in (401, 403):
+                    self._context_allowed = False
+                if exc.status in (404, 410):
+                    continue  # our reply was deleted
+                break
+            except _Unreachable:
+                break
+            follow_ups.extend(self._watch.follow_ups(context, reply, own_ids, self._me, self._remember))
+        if not follow_ups:
+            return None
+        notifications = [{"id": f"thread:{s.get('id')}", "type": "mention", "created_at": s.get("created_at"),
+                          "account": s.get("account"), "status": s} for s in follow_ups]
+        parsed, skipped, _ = parse_notifications(notifications, self._me, now)
+        mentions = await self._link_threads(parsed)
+        self._watch.handed_out([mention.remote_id for mention in mentions])
+        return Batch(mentions=mentions, cursor=None, skipped=skipped) if mentions or skipped else None
 
     def _mark_seen(self, notification_id: str) -> None:
         self._seen[notification_id] = None
@@ -648,6 +771,7 @@ class MastodonAdapter(Adapter):
             self._instance_loaded = True
 
     def _apply_limits(self, statuses: dict[str, Any], top: dict[str, Any]) -> None:
+        self._software, self._counting = _software(top)
         limit = _positive(statuses.get("max_characters")) or _positive(top.get("max_toot_chars"))
         if limit:
             self._max_chars = limit
@@ -679,44 +803,69 @@ class MastodonAdapter(Adapter):
     # --- streaming transports ------------------------------------------------------
 
     async def _connect_stream(self) -> tuple[Connection | None, str, bool]:
-        """(connection, why not, streaming merely down) -- tries SSE then WebSocket."""
+        """(connection, why not, streaming merely down).
+
+        Every transport (SSE, WebSocket) on every address: the advertised
+        streaming URL first, then the configured server, since servers
+        advertise hosts that do not resolve from here (GoToSocial advertises
+        `wss://<its domain>`). The last pair that worked is tried first. A
+        pair the server lacks is skipped until STREAM_REPROBE_SECONDS pass.
+        """
         if not self._streaming:
             return None, "streaming disabled", False
-        order = ["SSE", "WebSocket"]
-        if self._preferred in order:
-            order.remove(self._preferred)
-            order.insert(0, self._preferred)
-        if all(kind in self._unsupported for kind in order):
+        pairs = [(base, kind) for base in self._stream_bases() for kind in ("SSE", "WebSocket")]
+        if self._preferred_pair in pairs:
+            pairs.remove(self._preferred_pair)
+            pairs.insert(0, self._preferred_pair)
+        if all(_pair_label(*pair) in self._unsupported for pair in pairs):
             now = self._clock()
             if self._unsupported_at and (now - self._unsupported_at).total_seconds() < STREAM_REPROBE_SECONDS:
                 return None, self._unsupported_reason(), False
             self._unsupported.clear()
-        for kind in order:
-            if kind in self._unsupported:
+        down: list[str] = []
+        for base, kind in pairs:
+            label = _pair_label(base, kind)
+            if label in self._unsupported:
                 continue
             try:
-                connection = await (self._open_sse() if kind == "SSE" else self._open_ws())
+                connection = await (self._open_sse(base) if kind == "SSE" else self._open_ws(base))
             except StreamUnsupported as exc:
-                self._unsupported[kind] = str(exc)
+                self._unsupported[label] = str(exc)
                 self._unsupported_at = self._clock()
-                if self._preferred == kind:
-                    self._preferred = None
+                if self._preferred_pair == (base, kind):
+                    self._preferred_pair = None
                 continue
             except StreamDown as exc:
-                return None, str(exc), True
-            self._preferred = kind
+                down.append(f"{label}: {str(exc).split(': ', 1)[-1]}")
+                continue
+            self._preferred_pair = (base, kind)
+            if down or base == self._stream_base:  # a fallback keeps naming what failed before it
+                self._stream_note = "; ".join(down)
             return connection, "", False
+        if down:
+            return None, "; ".join(down), True
         return None, self._unsupported_reason(), False
 
-    def _unsupported_reason(self) -> str:
-        return "; ".join(f"{kind}: {why}" for kind, why in self._unsupported.items()) or "no streaming API"
+    def _stream_bases(self) -> list[URL]:
+        bases = [self._stream_base] if self._stream_base is not None else []
+        return bases + [self._base] if self._base not in bases else bases
 
-    async def _open_sse(self) -> Connection:
-        return await open_sse(self._session, self._stream_base or self._base, self._headers({}),
+    def _live_detail(self, connection: Connection) -> str:
+        base = self._preferred_pair[0] if self._preferred_pair else self._base
+        detail = f"streaming via {connection.kind}"
+        if self._stream_base is not None and base != self._stream_base or self._stream_note:
+            detail += f" on {base.host}"
+        return f"{detail} ({self._stream_note} failed)" if self._stream_note else detail
+
+    def _unsupported_reason(self) -> str:
+        return "; ".join(f"{label}: {why}" for label, why in self._unsupported.items()) or "no streaming API"
+
+    async def _open_sse(self, base: URL) -> Connection:
+        return await open_sse(self._session, base, self._headers({}),
                               timeout=self.stream_timeout, error_text=self._error_text)
 
-    async def _open_ws(self) -> Connection:
-        return await open_ws(self._session, self._stream_base or self._base, self._headers({}),
+    async def _open_ws(self, base: URL) -> Connection:
+        return await open_ws(self._session, base, self._headers({}),
                              token=self._token, handshake_timeout=self.ws_handshake_timeout,
                              heartbeat=self.ws_heartbeat, max_size=MAX_BODY)
 
@@ -751,15 +900,19 @@ class MastodonAdapter(Adapter):
                                 not_api=text.lstrip().startswith("<")) from None
         if 200 <= status < 300:
             return data, response_headers
-        message = _error_field(data) or f"HTTP {status}"
+        message = _error_field(data) or _plain_words(text) or f"HTTP {status}"
         raise _ApiError(status, self._scrub(message), response_headers,
                         not_api=data is None and text.lstrip().startswith("<"),
                         location=response_headers.get("Location", ""))
 
     async def _error_text(self, response: aiohttp.ClientResponse) -> str:
         try:
-            body = await _read_capped(response, 64 * 1024)
-            return self._scrub(_error_field(json.loads(body)) or "")
+            text = (await _read_capped(response, 64 * 1024)).decode("utf-8", "replace")
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = None
+            return self._scrub(_error_field(data) or _plain_words(text))
         except Exception:  # noqa: BLE001 - only for a message
             return ""
 
@@ -768,8 +921,8 @@ class MastodonAdapter(Adapter):
 
     def _describe(self, exc: _ApiError) -> str:
         host = self._base.host
-        if exc.status == 401:
-            return f"{host} rejected the access token (401: {exc.message}); create a new token"
+        if _token_refused(exc):
+            return f"{host} rejected the access token ({exc.status}: {exc.message}); create a new token"
         if exc.status == 403:
             return (f"the access token lacks a scope ({exc.message}); it needs read:accounts (or profile), "
                     "read:notifications, read:statuses and write:statuses")
@@ -780,11 +933,11 @@ class MastodonAdapter(Adapter):
             reset = rate_limit_reset(exc.headers, self._clock())
             when = f"until {reset:%H:%M:%S}Z" if reset else "for now"
             return f"{host} is rate-limiting this token {when}; try again later"
+        if exc.status >= 500:  # before the HTML test: a server starting up answers 503 with a page
+            return f"{host} is unavailable (HTTP {exc.status}{_words(exc)}); try again later"
         if exc.not_api or exc.status in (404, 405, 410):
             return f"{host} does not look like a Mastodon API (HTTP {exc.status}); check the server address"
-        if exc.status >= 500:
-            return f"{host} answered HTTP {exc.status}; try again later"
-        return f"{host} answered HTTP {exc.status}: {exc.message}"
+        return f"{host} answered HTTP {exc.status}{_words(exc)}"
 
     def _describe_unreachable(self, exc: _Unreachable) -> str:
         host = self._base.host
@@ -795,14 +948,60 @@ class MastodonAdapter(Adapter):
 
 # --- small helpers ---------------------------------------------------------------------
 
+def _pair_label(base: URL, kind: str) -> str:
+    return f"{kind} to {base.host}" + (f":{base.port}" if base.port and not base.is_default_port() else "")
+
+
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+# How servers other than Mastodon count a status (their validators, read 2026):
+# GoToSocial len([]rune(status)), Takahē the text with mentions expanded to
+# their full acct, Pleroma/Akkoma String.length (graphemes); none weighs URLs.
+_SOFTWARE_COUNTING = (("gotosocial", "codepoints"), ("takahe", "full_mentions"),
+                      ("akkoma", "graphemes"), ("pleroma", "graphemes"))
+
+
+def _software(instance: dict[str, Any]) -> tuple[str, str]:
+    """(software name, counting rule) from what an instance document says it runs."""
+    said = " ".join(v for v in (instance.get("version"), instance.get("source_url")) if isinstance(v, str))
+    said = said.lower().replace("ē", "e")
+    for name, counting in _SOFTWARE_COUNTING:
+        if name in said:
+            return name, counting
+    return ("mastodon" if said else ""), "mastodon"
 
 
 def _positive(value: object) -> int | None:
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 10_000_000:
         return value
     return None
+
+
+def _token_refused(exc: _ApiError) -> bool:
+    # Takahē answers a bad token with 400 "Invalid Bearer token", not 401.
+    return exc.status == 401 or exc.status == 400 and "token" in exc.message.lower()
+
+
+def _retry_after(headers: Mapping[str, str], *, default: float) -> float:
+    value = headers.get("Retry-After", "").strip()
+    return min(30.0, float(value)) if value.isdigit() else default
+
+
+def _words(exc: _ApiError) -> str:
+    """": <the server's own words>", or nothing when it said nothing but its status."""
+    return "" if not exc.message or exc.message == f"HTTP {exc.status}" else f": {exc.message}"
+
+
+def _plain_words(text: str) -> str:
+    """What a non-JSON error body says (Takahē answers "Invalid Bearer token" as plain text;
+    proxies answer HTML pages): its text, cleaned, on one line."""
+    if not text.strip():
+        return ""
+    if text.lstrip().startswith("<"):
+        text = html_to_text(text)
+    return clean_line(" ".join(text.split()), 200)
 
 
 def _error_field(data: Any) -> str:

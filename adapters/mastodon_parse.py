@@ -9,6 +9,7 @@ to recognise our own earlier replies.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -249,8 +250,53 @@ def mentions_acct(text: str, acct: str, local_domain: str) -> bool:
     return re.search(pattern, text, re.IGNORECASE) is not None
 
 
+def with_author_mention(text: str, acct: str | None, local_domain: str, own_acct: str = "") -> str:
+    """The reply as posted: the author @-mentioned first (they are not notified otherwise)."""
+    if not acct or own_acct and acct.lower() in (own_acct.lower(), f"{own_acct}@{local_domain}".lower()):
+        return text
+    if mentions_acct(text, acct, local_domain):
+        return text
+    return f"@{acct} {text}"
+
+
+_SCHEME = re.compile(r"(?<![\w/])https?://", re.IGNORECASE)
+_MENTION_DOMAIN = re.compile(r"(?<![\w@/])(@[\w.+-]*\w)@[\w-]+(?:\.[\w-]+)+(?::\d{1,5})?")
+_TRAILING_SLASH = re.compile(r"(?<=\w)/(?=\s|$)")
+_TID = re.compile(r"^[2-7a-z]{13}$")
+_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
 def comparable_text(text: str) -> str:
-    """Text as compared when looking for an already posted reply."""
-    text = unicodedata.normalize("NFC", text).strip()
-    text = _LEADING_MENTIONS.sub("", text)
+    """Text as compared when looking for an already posted reply.
+
+    Servers rewrite what they are given: GoToSocial links a bare
+    `www.example.com` as `http://www.example.com`, unescapes `&amp;` and
+    shortens `@alice@its.domain` to `@alice`; Takahē lengthens `@alice` to
+    `@alice@its.domain`. So entities, link schemes, mention domains, leading
+    mentions, emoji presentation selectors, case and whitespace are all
+    evened out on both sides.
+    """
+    text = unicodedata.normalize("NFC", html.unescape(text)).replace("\ufe0f", "")
+    text = _SCHEME.sub("", text)
+    text = _MENTION_DOMAIN.sub(r"\1", text)
+    text = _TRAILING_SLASH.sub("", text)
+    text = _LEADING_MENTIONS.sub("", text.strip())
     return " ".join(text.split()).casefold()
+
+
+def key_time(key: str) -> datetime | None:
+    """When a reply key (an AT Protocol TID: microseconds, then 10 clock bits) was made."""
+    if not isinstance(key, str) or not _TID.match(key):
+        return None
+    value = 0
+    for char in key:
+        value = value * 32 + _TID_ALPHABET.index(char)
+    try:
+        return datetime.fromtimestamp((value >> 10) / 1_000_000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def status_time(status: dict[str, Any]) -> datetime | None:
+    stamp = _timestamp(status.get("created_at"))
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None

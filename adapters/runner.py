@@ -12,7 +12,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from adapters.account_values import StoredValues
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
+from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
 
@@ -29,16 +31,29 @@ class IngestRunner:
         self.skipped: list[tuple[str, str]] = []
         self._status_writes: set[asyncio.Task] = set()
 
-    def status_callback(self, source: str) -> Callable[[SourceStatus], None]:
-        """A callback adapters call with their state; it is written to the store."""
+    def status_callback(self, source: str, adapter: Adapter | None = None) -> Callable[[SourceStatus], None]:
+        """A callback adapters call with their state; it is written to the store.
+
+        With `adapter`, limits it has learnt from its server are stored too
+        (after instance discovery it reports a state), so the CLI and other
+        consoles count replies by them.
+        """
+        stored = None
+
         def record(status: SourceStatus) -> None:
+            nonlocal stored
             detail = status.detail
-            task = asyncio.get_running_loop().create_task(
-                self.worker.run(set_source_status, source, status.state.value, detail)
-            )
-            self._status_writes.add(task)  # keep a reference until it is written
-            task.add_done_callback(self._status_writes.discard)
+            self._background(self.worker.run(set_source_status, source, status.state.value, detail))
+            limits = adapter.text_limits if adapter is not None else None
+            if limits is not None and limits != stored:
+                stored = limits
+                self._background(self.worker.run(save_text_limits, adapter.network, adapter.account, limits))
         return record
+
+    def _background(self, write) -> None:
+        task = asyncio.get_running_loop().create_task(write)
+        self._status_writes.add(task)  # keep a reference until it is written
+        task.add_done_callback(self._status_writes.discard)
 
     async def _drive(self, adapter: Adapter) -> None:
         source = adapter.source
@@ -70,7 +85,8 @@ class IngestRunner:
 
     def start(self) -> None:
         for adapter in self.adapters:
-            adapter.bind_status(self.status_callback(adapter.source))
+            adapter.bind_status(self.status_callback(adapter.source, adapter))
+            adapter.bind_values(StoredValues(self.worker, adapter.source))
             self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
 
     async def stop(self) -> None:

@@ -16,8 +16,42 @@ def graphemes(text: str) -> int:
     return len(_GRAPHEME.findall(text))
 
 
+def bluesky_length(text: str) -> int:
+    """Bluesky's two limits (300 graphemes, 3,000 UTF-8 bytes) as one count against 300.
+
+    ceil(bytes / 10) passes 300 exactly when the bytes pass 3,000, so the
+    larger of it and the grapheme count is over 300 exactly when the post
+    is too long either way: one number for a counter and a limit check.
+    """
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return max(graphemes(text), -(-size // 10))
+
+
 def mastodon_length(text: str, url_weight: int = 23) -> int:
     """Mastodon's StatusLengthValidator: URLs count url_weight, mention domains nothing."""
     text = URL_PATTERN.sub("x" * url_weight, text)
     text = _REMOTE_MENTION.sub(r"\1", text)
+    return graphemes(text)
+
+
+# A bare `@user` (no domain after it) that a server may expand to `@user@domain`.
+_LOCAL_MENTION = regex.compile(r"(?<![\w@/])(@[\w.+-]*\w)(?![\w@]|[.-]\w)", regex.UNICODE)
+
+
+def count_as(text: str, counting: str, *, url_weight: int = 23, domain: str = "") -> int:
+    """`text`'s length as a server with this counting rule computes it.
+
+    mastodon: graphemes, URLs weigh `url_weight`, `@user@domain` counts as
+    `@user`. codepoints: every code point as sent (GoToSocial). full_mentions:
+    code points after the server expands each bare `@user` to `@user@domain`
+    (Takahē). graphemes: graphemes as sent (Pleroma, Akkoma).
+    """
+    if counting == "mastodon":
+        return mastodon_length(text, url_weight)
+    if counting == "codepoints":
+        return len(text)
+    if counting == "full_mentions":
+        if domain:
+            text = _LOCAL_MENTION.sub(lambda m: f"{m.group(1)}@{domain}", text)
+        return len(text)
     return graphemes(text)

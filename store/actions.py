@@ -16,6 +16,75 @@ class ActionError(Exception):
     """An action that cannot apply (unknown mention, bad tag...), worded for the operator."""
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A reply that already answers the mention: (id, who, text, state)."""
+
+    id: int
+    operator: str
+    text: str
+    state: str
+
+
+class AlreadyAnswered(ActionError):
+    """Someone replied after this operator opened the composer; nothing was queued."""
+
+    def __init__(self, answers: list[Answer]) -> None:
+        latest = answers[-1]
+        super().__init__(f"{latest.operator} answered this mention since you opened it")
+        self.answers = answers
+
+
+class ClaimedByOther(ActionError):
+    """Another operator is replying right now; nothing was queued."""
+
+    def __init__(self, operator: str) -> None:
+        super().__init__(f"{operator} is replying to this mention now")
+        self.operator = operator
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyGuard:
+    """What a reply must not step on, checked inside the transaction that queues it.
+
+    `since_reply` is the mention's last reply id when the composer opened
+    (None: no composer, as with `mentiondesk reply`): any non-failed reply
+    above it answers the mention. A confirmation covers only what it showed:
+    the reply ids in `accepted` and the claim of `accepted_claim`; anything
+    newer refuses again. `force` steps over any claim (the CLI's --force).
+    """
+
+    since_reply: int | None = None
+    accepted: frozenset[int] = frozenset()
+    accepted_claim: str | None = None
+    force: bool = False
+
+
+def _check_guard(store: Store, mention_id: int, operator: str, guard: ReplyGuard) -> None:
+    if guard.since_reply is not None:
+        answers = [Answer(*values) for values in store.conn.execute(
+            """SELECT id, operator, text, state FROM replies
+               WHERE mention_id = ? AND id > ? AND state != 'failed' ORDER BY id""",
+            (mention_id, guard.since_reply),
+        )]
+        if any(answer.id not in guard.accepted for answer in answers):
+            raise AlreadyAnswered(answers)
+    if not guard.force:
+        row = store.conn.execute(
+            "SELECT operator FROM claims WHERE mention_id = ? AND expires_at > ? AND operator != ?",
+            (mention_id, store.now(), operator),
+        ).fetchone()
+        if row and row[0] != guard.accepted_claim:
+            raise ClaimedByOther(row[0])
+
+
+def reply_mark(store: Store, mention_id: int) -> int:
+    """The mention's last reply id: what "answered since you opened it" counts from."""
+    return store.conn.execute(
+        "SELECT coalesce(max(id), 0) FROM replies WHERE mention_id = ?", (mention_id,)
+    ).fetchone()[0]
+
+
 def _require_mention(store: Store, mention_id: int) -> None:
     if not store.conn.execute("SELECT 1 FROM mentions WHERE id = ?", (mention_id,)).fetchone():
         raise ActionError(f"no mention with id {mention_id}")
@@ -80,11 +149,16 @@ def toggle_done(store: Store, mention_id: int, operator: str) -> str:
     return status
 
 
-def mark_seen(store: Store, mention_id: int) -> bool:
-    """Reading is not an action worth logging, only a marker for "new"."""
+def mark_seen(store: Store, mention_id: int, operator: str) -> bool:
+    """This operator has read the mention ("● new" is personal, not the desk's).
+
+    Reading is not an action worth logging; the `reads` id is what the
+    operator's other consoles follow to drop their "● new" too.
+    """
     with store.write():
         return bool(store.conn.execute(
-            "UPDATE mentions SET seen = 1 WHERE id = ? AND seen = 0", (mention_id,)
+            "INSERT OR IGNORE INTO reads (operator, mention_id, at) VALUES (?, ?, ?)",
+            (operator, mention_id, store.now()),
         ).rowcount)
 
 
@@ -95,11 +169,14 @@ class QueuedReply:
     state: str
 
 
-def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manual: bool = False) -> QueuedReply:
+def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manual: bool = False,
+                guard: ReplyGuard | None = None) -> QueuedReply:
     """Commit a reply to the outbox before anything is sent.
 
     `manual` marks replies to networks we cannot post to: the text is kept
-    for the operator to copy and the sender never touches it.
+    for the operator to copy and the sender never touches it. `guard` is
+    checked in the same write transaction as the insert, so two operators
+    who both confirmed cannot both answer (AlreadyAnswered, ClaimedByOther).
     """
     text = text.strip()
     if not text:
@@ -108,6 +185,8 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     state = "manual" if manual else "pending"
     with store.write():
         _require_mention(store, mention_id)
+        if guard is not None:
+            _check_guard(store, mention_id, operator, guard)
         reply_id = store.conn.execute(
             """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key)
                VALUES (?, ?, ?, ?, ?, ?)""",
@@ -119,7 +198,8 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     return QueuedReply(reply_id, key, state)
 
 
-def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None = None) -> int:
+def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None = None, *,
+                guard: ReplyGuard | None = None) -> int:
     """Put a failed reply back in the outbox, optionally with edited text.
 
     Edited text gets a fresh key: it is a different post, and the failed
@@ -134,6 +214,8 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
         mention_id, state = row
         if state != "failed":
             raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
+        if guard is not None:
+            _check_guard(store, mention_id, operator, guard)
         if new_text is not None and new_text.strip():
             store.conn.execute(
                 """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,

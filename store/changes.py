@@ -2,7 +2,8 @@
 
 `PRAGMA data_version` changes when *another* connection commits, so an
 idle poll costs one pragma. When it moved, the high-water marks of the
-mentions and the append-only event log say exactly what is new.
+mentions, the append-only event log and the operator's reads say exactly
+what is new.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class Marks:
     data_version: int = -1
     mention_id: int = 0
     event_id: int = 0
+    read_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,8 @@ class Changes:
     touched: frozenset[int] = field(default_factory=frozenset)
     membership_changed: bool = False
     actions: tuple[str, ...] = ()
+    # (mention id, by whom) of mentions someone else assigned to the polling operator.
+    assigned_to_me: tuple[tuple[int, str], ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -42,11 +46,16 @@ def marks_now(store: Store) -> Marks:
         conn.execute("PRAGMA data_version").fetchone()[0],
         conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0],
         conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0],
+        conn.execute("SELECT coalesce(max(id), 0) FROM reads").fetchone()[0],
     )
 
 
-def poll(store: Store, marks: Marks, *, force: bool = False) -> tuple[Changes, Marks]:
-    """Changes since `marks`; `force` also sees this connection's own commits."""
+def poll(store: Store, marks: Marks, *, force: bool = False, operator: str = "") -> tuple[Changes, Marks]:
+    """Changes since `marks` as `operator` sees them; `force` also sees this connection's own commits.
+
+    Mentions `operator` read in another console count as touched (their
+    "● new" goes), and assignments to `operator` by others are listed.
+    """
     version = store.conn.execute("PRAGMA data_version").fetchone()[0]
     if version == marks.data_version and not force:
         return Changes(), marks
@@ -54,13 +63,29 @@ def poll(store: Store, marks: Marks, *, force: bool = False) -> tuple[Changes, M
     events = events_since(store, marks.event_id, EVENTS_PER_POLL)
     touched = {mention_id for _, _, mention_id in events if mention_id is not None}
     actions = tuple(action for _, action, _ in events)
+    event_top = events[-1][0] if events else marks.event_id
+    assigned: tuple[tuple[int, str], ...] = ()
+    if operator and "assign" in actions:
+        assigned = tuple(store.conn.execute(
+            """SELECT mention_id, operator FROM events WHERE id > ? AND id <= ? AND action = 'assign'
+               AND json_extract(detail, '$.to') = ? AND operator != ? ORDER BY id""",
+            (marks.event_id, event_top, operator, operator),
+        ).fetchall())
+    # Every operator's reads since the last poll are scanned (few per interval); only ours count.
+    read_top = min(store.conn.execute("SELECT coalesce(max(id), 0) FROM reads").fetchone()[0],
+                   marks.read_id + EVENTS_PER_POLL)
+    if operator:
+        touched.update(mention_id for (mention_id,) in store.conn.execute(
+            "SELECT mention_id FROM reads WHERE id > ? AND id <= ? AND operator = ?",
+            (marks.read_id, read_top, operator)))
     changes = Changes(
         new_mentions=max(0, top - marks.mention_id),
         touched=frozenset(touched),
         membership_changed=any(action in MEMBERSHIP_ACTIONS for action in actions),
         actions=actions,
+        assigned_to_me=assigned,
     )
-    event_top = events[-1][0] if events else marks.event_id
     # A capped read leaves more to fetch: forget the version so the next poll reads on.
-    version = version if len(events) < EVENTS_PER_POLL else -1
-    return changes, Marks(version, max(top, marks.mention_id), event_top)
+    capped = len(events) >= EVENTS_PER_POLL or read_top == marks.read_id + EVENTS_PER_POLL
+    version = -1 if capped else version
+    return changes, Marks(version, max(top, marks.mention_id), event_top, read_top)

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from store import files
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
@@ -124,16 +125,14 @@ def _readonly_check(path: Path) -> None:
         raise StoreError(f"{path} is not a mentiondesk database (schema {version} without mentions)")
 
 
-def _check_writable(path: Path) -> None:
-    directory = path.parent
+def _prepare_files(path: Path) -> None:
+    """The folder (private when we make it), every desk file writable, a new file with the right mode."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StoreError(f"cannot create directory {directory}: {exc.strerror or exc}") from None
-    if not os.access(directory, os.W_OK | os.X_OK):
-        raise StoreError(f"cannot write to {directory}: permission denied (SQLite needs the folder writable)")
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        raise StoreError(f"cannot open database {path} for writing: permission denied")
+        files.make_folder(path.parent)
+        files.check_writable(path)
+        files.create_database_file(path)
+    except files.DeskFileError as exc:
+        raise StoreError(str(exc)) from None
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -173,6 +172,10 @@ def open_store(
 ) -> Store:
     """Open (creating and migrating as needed) the database at `path`."""
     target = Path(path).expanduser()
+    try:
+        files.check_path(target)
+    except files.DeskFileError as exc:
+        raise StoreError(str(exc)) from None
     _readonly_check(target) if target.exists() else None
     if readonly:
         if not target.exists():
@@ -180,7 +183,7 @@ def open_store(
         conn = sqlite3.connect(f"{target.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
                                check_same_thread=True)
     else:
-        _check_writable(target)
+        _prepare_files(target)
         try:
             conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
         except sqlite3.OperationalError as exc:
@@ -195,6 +198,7 @@ def open_store(
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn)
+            files.settle_desk(target)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise StoreError(f"cannot use database {target}: {exc}") from None

@@ -10,7 +10,38 @@ from store.db import Store, iso
 from store.events import log_event
 from store.sanitize import clean_line, clean_text
 
-CLAIM_TTL = timedelta(minutes=5)
+# A console renews its claims every CLAIM_RENEW while the composer is open, so a
+# console that died (a dropped SSH session) stops showing "✎ name" within CLAIM_TTL.
+CLAIM_TTL = timedelta(seconds=15)
+CLAIM_RENEW = 5.0
+
+
+class UnknownOperator(ActionError):
+    """An assignment to a name nobody has used on this desk (a typo, most likely)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"nobody called {name!r} has used this desk yet")
+        self.name = name
+
+
+def register_operator(store: Store, operator: str) -> None:
+    """A console started by `operator`: the name is now known to the desk."""
+    now = store.now()
+    with store.write():
+        store.conn.execute(
+            """INSERT INTO operators (name, first_seen, last_seen) VALUES (?, ?, ?)
+               ON CONFLICT (name) DO UPDATE SET last_seen = excluded.last_seen""",
+            (operator, now, now),
+        )
+
+
+def known_operator(store: Store, name: str) -> bool:
+    """Whether `name` has used the desk: started a console, acted, or been assigned."""
+    return any(store.conn.execute(sql, (name,)).fetchone() for sql in (
+        "SELECT 1 FROM operators WHERE name = ?",
+        "SELECT 1 FROM events WHERE operator = ? LIMIT 1",
+        "SELECT 1 FROM assignments WHERE operator = ? LIMIT 1",
+    ))
 
 
 def add_note(store: Store, mention_id: int, text: str, operator: str) -> int:
@@ -28,11 +59,17 @@ def add_note(store: Store, mention_id: int, text: str, operator: str) -> int:
     return note_id
 
 
-def assign(store: Store, mention_id: int, assignee: str | None, operator: str) -> bool:
-    """Assign to an operator (None or "" unassigns); returns whether it changed."""
+def assign(store: Store, mention_id: int, assignee: str | None, operator: str, *,
+           allow_new: bool = False) -> bool:
+    """Assign to an operator (None or "" unassigns); returns whether it changed.
+
+    A name nobody has used raises UnknownOperator unless `allow_new`.
+    """
     assignee = clean_line(assignee or "", 64)
     with store.write():
         _require_mention(store, mention_id)
+        if assignee and assignee != operator and not allow_new and not known_operator(store, assignee):
+            raise UnknownOperator(assignee)
         row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
         current = row[0] if row else ""
         if current == assignee:
@@ -71,9 +108,10 @@ def active_claim(store: Store, mention_id: int) -> Claim | None:
     return Claim(*row) if row else None
 
 
-def claim(store: Store, mention_id: int, operator: str) -> Claim | None:
-    """Claim a mention for replying. Returns another operator's live claim
-    instead of taking it (the caller asks before stepping on it), else None."""
+def claim(store: Store, mention_id: int, operator: str, ttl: timedelta = CLAIM_TTL) -> Claim | None:
+    """Claim (or renew the claim on) a mention for replying. Returns another
+    operator's live claim instead of taking it (the caller asks before
+    stepping on it), else None."""
     now = store.clock()
     with store.write():
         _require_mention(store, mention_id)
@@ -86,14 +124,14 @@ def claim(store: Store, mention_id: int, operator: str) -> Claim | None:
             """INSERT INTO claims (mention_id, operator, at, expires_at) VALUES (?, ?, ?, ?)
                ON CONFLICT (mention_id) DO UPDATE SET operator = excluded.operator, at = excluded.at,
                expires_at = excluded.expires_at""",
-            (mention_id, operator, iso(now), iso(now + CLAIM_TTL)),
+            (mention_id, operator, iso(now), iso(now + ttl)),
         )
         if not row or row[0] != operator or row[2] <= iso(now):
             log_event(store, operator, "claim", mention_id)
     return None
 
 
-def take_claim(store: Store, mention_id: int, operator: str) -> None:
+def take_claim(store: Store, mention_id: int, operator: str, ttl: timedelta = CLAIM_TTL) -> None:
     """Take over a claim after the operator confirmed."""
     now = store.clock()
     with store.write():
@@ -101,26 +139,26 @@ def take_claim(store: Store, mention_id: int, operator: str) -> None:
             """INSERT INTO claims (mention_id, operator, at, expires_at) VALUES (?, ?, ?, ?)
                ON CONFLICT (mention_id) DO UPDATE SET operator = excluded.operator, at = excluded.at,
                expires_at = excluded.expires_at""",
-            (mention_id, operator, iso(now), iso(now + CLAIM_TTL)),
+            (mention_id, operator, iso(now), iso(now + ttl)),
         )
         log_event(store, operator, "claim", mention_id, taken_over=True)
 
 
 def release_claim(store: Store, mention_id: int, operator: str) -> None:
+    release_claims(store, [mention_id], operator)
+
+
+def release_claims(store: Store, mention_ids, operator: str) -> int:
+    """Drop this operator's claims on these mentions (a composer closed, a console quit)."""
+    released = 0
     with store.write():
-        released = store.conn.execute(
-            "DELETE FROM claims WHERE mention_id = ? AND operator = ?", (mention_id, operator)
-        ).rowcount
-        if released:
-            log_event(store, operator, "claim.release", mention_id)
-
-
-def replies_since(store: Store, mention_id: int, since: str, operator: str) -> list[tuple[str, str]]:
-    """(operator, text) of replies by others on this mention after `since`."""
-    return store.conn.execute(
-        "SELECT operator, text FROM replies WHERE mention_id = ? AND created_at > ? AND operator != ?",
-        (mention_id, since, operator),
-    ).fetchall()
+        for mention_id in mention_ids:
+            if store.conn.execute(
+                "DELETE FROM claims WHERE mention_id = ? AND operator = ?", (mention_id, operator)
+            ).rowcount:
+                log_event(store, operator, "claim.release", mention_id)
+                released += 1
+    return released
 
 
 def leave_handover_note(store: Store, text: str, operator: str) -> int:

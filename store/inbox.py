@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from array import array
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from store.db import Store
+from store.lease import current_holder
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,13 +47,20 @@ class InboxRow:
     assignee: str | None = None
     claimed_by: str | None = None
     claim_expires: str | None = None
+    # A live ingest leader holds the lease: queued replies are really going out.
+    sender_alive: bool = True
 
     @property
     def state(self) -> str:
-        """new / open / replied / done, as the inbox shows it."""
+        """new / open / queued / replied / done, as the inbox shows it.
+
+        "queued": a reply is in the outbox but not yet on the network.
+        """
         if self.status == "done":
             return "done"
-        if self.reply_state in ("sent", "pending", "sending", "manual"):
+        if self.reply_state in ("pending", "sending"):
+            return "queued"
+        if self.reply_state in ("sent", "manual"):
             return "replied"
         if not self.seen:
             return "new"
@@ -158,8 +166,10 @@ def view_counts(store: Store, operator: str = "") -> dict[str, int]:
     return counts
 
 
+# "seen": handled by anyone (replied, done, imported) or read by this operator.
 _ROW_SQL = """
-SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status, m.seen,
+SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
+       m.seen OR EXISTS (SELECT 1 FROM reads r WHERE r.operator = :operator AND r.mention_id = m.id),
        (SELECT group_concat(tag) FROM tags WHERE mention_id = m.id),
        (SELECT state FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
        (SELECT operator FROM assignments WHERE mention_id = m.id),
@@ -174,13 +184,14 @@ def _row(values: tuple) -> InboxRow:
                     frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires)
 
 
-def rows_by_id(store: Store, ids: list[int]) -> dict[int, InboxRow]:
-    """Rows for the given ids (the visible window), keyed by id."""
+def rows_by_id(store: Store, ids: list[int], operator: str = "") -> dict[int, InboxRow]:
+    """Rows for the given ids (the visible window) as `operator` sees them, keyed by id."""
     found: dict[int, InboxRow] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start:start + 500]
-        marks = ",".join("?" * len(chunk))
-        for values in store.conn.execute(f"{_ROW_SQL} WHERE m.id IN ({marks})", chunk):
+        params = {"operator": operator, **{f"i{n}": mention_id for n, mention_id in enumerate(chunk)}}
+        marks = ",".join(f":i{n}" for n in range(len(chunk)))
+        for values in store.conn.execute(f"{_ROW_SQL} WHERE m.id IN ({marks})", params):
             row = _row(values)
             found[row.id] = row
     return found
@@ -190,7 +201,8 @@ def latest_id(store: Store) -> int:
     return store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
 
 
-def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: int = 50) -> MentionDetail | None:
+def mention_detail(store: Store, mention_id: int, operator: str = "", *, history: int = 20,
+                   events: int = 50) -> MentionDetail | None:
     conn = store.conn
     found = conn.execute(
         """SELECT m.network, m.remote_id, m.root_remote_id, m.author_id, m.url, m.lang, m.received_at,
@@ -202,12 +214,12 @@ def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: 
     if not found:
         return None
     network, remote_id, root, author_id, url, lang, received, reply_ref, account, author_name = found
-    row = rows_by_id(store, [mention_id])[mention_id]
+    row = rows_by_id(store, [mention_id], operator)[mention_id]
     root = root or remote_id
     members = conn.execute(
-        f"""{_ROW_SQL} WHERE m.network = ? AND (m.remote_id = ? OR m.root_remote_id = ?)
+        f"""{_ROW_SQL} WHERE m.network = :network AND (m.remote_id = :root OR m.root_remote_id = :root)
             ORDER BY m.created_at, m.id LIMIT 200""",
-        (network, root, root),
+        {"network": network, "root": root, "operator": operator},
     ).fetchall()
     thread: list[ThreadEntry] = []
     member_ids = []
@@ -231,8 +243,8 @@ def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: 
     history_rows = [
         _row(values)
         for values in conn.execute(
-            f"{_ROW_SQL} WHERE m.author_id = ? AND m.id != ? ORDER BY m.id DESC LIMIT ?",
-            (author_id, mention_id, history),
+            f"{_ROW_SQL} WHERE m.author_id = :author AND m.id != :id ORDER BY m.id DESC LIMIT :n",
+            {"author": author_id, "id": mention_id, "n": history, "operator": operator},
         )
     ]
     total = conn.execute("SELECT count(*) FROM mentions WHERE author_id = ?", (author_id,)).fetchone()[0]
@@ -256,6 +268,7 @@ def mention_detail(store: Store, mention_id: int, *, history: int = 20, events: 
     assigned = conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
     claimed = conn.execute("SELECT operator, expires_at FROM claims WHERE mention_id = ? AND expires_at > ?",
                            (mention_id, store.now())).fetchone()
+    row = replace(row, sender_alive=current_holder(store) is not None)
     return MentionDetail(row, account, author_name, url, lang, received, remote_id,
                          json.loads(reply_ref or "{}"), thread, history_rows, total - 1, replies, event_rows,
                          notes, assigned[0] if assigned else None,

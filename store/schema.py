@@ -146,5 +146,38 @@ CREATE TABLE source_status (
 );
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1]
+# Small values an adapter keeps per account across restarts (a Bluesky session's
+# refresh token; a server's limits): one row per (source, key), source being the
+# adapter's cursor key ("bluesky:brand.bsky.social"). Never exported.
+V2_ACCOUNT_SESSIONS = """
+CREATE TABLE account_state (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (source, key)
+) WITHOUT ROWID;
+"""
+
+# The shared desk, per operator: who has read what ("● new" is personal; the id
+# orders the change feed so an operator's other consoles follow), and who has
+# used the desk (so an assignment to a misspelt name is caught).
+V2_DESK = """
+CREATE TABLE reads (
+    id INTEGER PRIMARY KEY,
+    operator TEXT NOT NULL,
+    mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    UNIQUE (operator, mention_id)
+);
+CREATE TABLE operators (
+    name TEXT PRIMARY KEY,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+INSERT OR IGNORE INTO operators (name, first_seen, last_seen)
+    SELECT operator, min(at), max(at) FROM events WHERE operator != 'sender' GROUP BY operator;
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK]
 SCHEMA_VERSION = len(MIGRATIONS)

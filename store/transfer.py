@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -21,6 +22,7 @@ from store.db import Store
 from store.events import log_event
 from store.ingest import insert_rows
 from store.keys import new_reply_key
+from store.lines import MAX_LINE_BYTES, Overlong
 from store.records import NewMention
 from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
@@ -80,6 +82,16 @@ def write_jsonl(records: Iterable[dict], out: IO[str], progress: Callable[[int],
     return count
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula gets a leading ' (OWASP, CSV injection)."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
@@ -88,7 +100,7 @@ def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], N
         flat = dict(record)
         flat["tags"] = ",".join(record["tags"])
         flat["replies"] = json.dumps(record["replies"], ensure_ascii=False)
-        writer.writerow(flat)
+        writer.writerow({name: defuse_cell(value) for name, value in flat.items()})
         count += 1
         if progress and count % 1000 == 0:
             progress(count)
@@ -123,6 +135,12 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise BadLine(f"not JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise BadLine("nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than int() converts
+        if "digits" in str(exc):
+            raise BadLine(f"a number longer than {sys.get_int_max_str_digits()} digits") from None
+        raise BadLine(f"not usable JSON ({str(exc)[:80]})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
     network = _text_field(record, "network", required=True)
@@ -171,10 +189,13 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
 Parsed = tuple[NewMention, list[str], str, list[dict], str | None]
 
 
-def _parse_chunk(chunk: list[tuple[int, str]]) -> tuple[list[Parsed], list[tuple[int, str]], int]:
+def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> tuple[list[Parsed], list[tuple[int, str]], int]:
     """Parse numbered lines: (records, bad lines with reasons, last line number)."""
     parsed, errors = [], []
     for number, line in chunk:
+        if isinstance(line, Overlong):
+            errors.append((number, f"line over {MAX_LINE_BYTES >> 20} MiB ({line.size:,}+ bytes), not read"))
+            continue
         if not line.strip():
             continue
         try:
@@ -184,13 +205,21 @@ def _parse_chunk(chunk: list[tuple[int, str]]) -> tuple[list[Parsed], list[tuple
     return parsed, errors, chunk[-1][0] if chunk else 0
 
 
-def _chunks(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
-    chunk: list[tuple[int, str]] = []
+CHUNK_BYTES = 16 << 20  # lines up to 1 MiB each: a chunk is bounded by bytes too, not only by count
+
+
+def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Iterator[list[tuple[int, str]]]:
+    """Numbered chunks; `lines` is plain text lines, or (number, line) pairs from a LineReader."""
+    chunk: list[tuple[int, str | Overlong]] = []
+    held = 0
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, tuple):
+            number, line = line
         chunk.append((number, line))
-        if len(chunk) >= size:
+        held += len(line) if isinstance(line, str) else 0
+        if len(chunk) >= size or held >= CHUNK_BYTES:
             yield chunk
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield chunk
 
@@ -204,14 +233,37 @@ def _parsed_in_child(chunks: Iterator[list[tuple[int, str]]]) -> Iterator[tuple[
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
-        in_flight = []
-        for chunk in chunks:
-            in_flight.append(pool.submit(_parse_chunk, chunk))
-            if len(in_flight) > 2:
-                yield in_flight.pop(0).result()
-        for future in in_flight:
-            yield future.result()
+    # The child holds no end of `lifeline` that writes: when this process ends, even by kill -9,
+    # its read sees EOF and the child exits instead of waiting on its queue forever.
+    watch, lifeline = os.pipe()
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_die_with_parent, initargs=(watch, lifeline)) as pool:
+            in_flight = []
+            for chunk in chunks:
+                in_flight.append(pool.submit(_parse_chunk, chunk))
+                if len(in_flight) > 2:
+                    yield in_flight.pop(0).result()
+            for future in in_flight:
+                yield future.result()
+    finally:
+        os.close(watch)
+        os.close(lifeline)
+
+
+def _die_with_parent(watch: int, lifeline: int) -> None:
+    """In the parsing child: exit as soon as the importing process is gone."""
+    import threading
+
+    os.close(lifeline)
+
+    def wait_for_eof() -> None:
+        try:
+            os.read(watch, 1)
+        finally:
+            os._exit(0)
+
+    threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
 
 
 def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: int = 5000,

@@ -6,6 +6,13 @@ an expired access token, a generic 500 when createRecord hits a taken
 record key, keyset cursors for listNotifications) and lets tests inject
 faults per method: an error answer, a dropped connection (before or after
 the work is done), or an answer held until the test releases it.
+
+It also plays the AppView the PDS proxies to, for what a sender checks
+before replying: getPostThread and getPosts with the brand as viewer
+(threadgates as `viewer.replyDisabled`, blocks as `blockedPost`, deleted
+posts as 400 NotFound), and an account the PDS has lost (the reference
+PDS: 400 "Could not find user info" on getSession/refreshSession, 500 on
+everything else).
 """
 
 from __future__ import annotations
@@ -101,6 +108,7 @@ class Logged:
     headers: dict[str, str]
     query: MultiDict
     body: Any
+    at: datetime | None = None  # the server's clock when it arrived
 
 
 @dataclass
@@ -210,6 +218,15 @@ class FakePds:
         self.html_only = False       # True: not an XRPC server at all
         self.logins = 0
         self.refreshes = 0
+        self.did_doc = False         # True: sessions carry a DID document naming this server as the PDS
+        self.lost: set[str] = set()  # DIDs whose account this PDS has lost
+        # The AppView, as the brand sees it: posts by uri, and who blocks whom.
+        self.posts: dict[str, dict] = {}
+        self.deleted: set[str] = set()
+        self.gated_roots: set[str] = set()   # roots whose threadgate excludes the brand
+        self.blocked_by: set[str] = set()    # DIDs that block the brand
+        self.blocking: set[str] = set()      # DIDs the brand blocks
+        self.not_found_shape = False         # True: a deleted anchor as a notFoundPost, not a 400
         self._server: TestServer | None = None
         self._handlers = {
             "com.atproto.server.createSession": self._create_session,
@@ -219,6 +236,8 @@ class FakePds:
             "app.bsky.notification.listNotifications": self._list_notifications,
             "com.atproto.repo.createRecord": self._create_record,
             "com.atproto.repo.getRecord": self._get_record,
+            "app.bsky.feed.getPostThread": self._get_post_thread,
+            "app.bsky.feed.getPosts": self._get_posts,
         }
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -257,8 +276,20 @@ class FakePds:
     def post_notification(self, to: str, *, author: str, text: str, at: datetime, reason: str = "mention",
                           reply: dict | None = None, facets: list | None = None, langs: list | None = None,
                           created_at: datetime | None = None, display_name: str = "",
-                          clock_id: int = 0) -> dict:
+                          clock_id: int = 0, embed: dict | None = None) -> dict:
         """Add a realistic notification of a post by `author`; returns its payload."""
+        payload = self.add_post(author, text=text, at=at, reply=reply, facets=facets, langs=langs,
+                                created_at=created_at, display_name=display_name, clock_id=clock_id, embed=embed)
+        payload = {**payload, "reason": reason, "isRead": False}
+        if reason in ("reply", "quote"):
+            payload["reasonSubject"] = f"at://{self.accounts[to].did}/{POST}/{tid_for(at - timedelta(days=1))}"
+        self.add_notification(to, payload, at)
+        return payload
+
+    def add_post(self, author: str, *, text: str, at: datetime, reply: dict | None = None,
+                 facets: list | None = None, langs: list | None = None, created_at: datetime | None = None,
+                 display_name: str = "", clock_id: int = 0, embed: dict | None = None) -> dict:
+        """A post the AppView knows (for threads, quotes); returns it as a notification would carry it."""
         if author not in self.accounts:
             self.add_account(author, secrets.token_hex(8), display_name)
         actor = self.accounts[author]
@@ -270,21 +301,19 @@ class FakePds:
             record["reply"] = reply
         if facets is not None:
             record["facets"] = facets
+        if embed is not None:
+            record["embed"] = embed
         payload = {
             "uri": uri,
             "cid": fake_cid([uri, record]),
             "author": {"did": actor.did, "handle": actor.handle, "displayName": display_name or actor.display_name,
                        "avatar": "https://cdn.example/avatar.jpg", "labels": [],
                        "viewer": {"muted": False, "blockedBy": False}, "createdAt": "2023-04-01T00:00:00.000Z"},
-            "reason": reason,
             "record": record,
-            "isRead": False,
             "indexedAt": iso_ms(at),
             "labels": [],
         }
-        if reason in ("reply", "quote"):
-            payload["reasonSubject"] = f"at://{self.accounts[to].did}/{POST}/{tid_for(at - timedelta(days=1))}"
-        self.add_notification(to, payload, at)
+        self.posts[uri] = payload
         return payload
 
     def put_record(self, did: str, rkey: str, record: dict) -> str:
@@ -298,6 +327,24 @@ class FakePds:
 
     def revoke_refresh_tokens(self) -> None:
         self.refresh.clear()
+
+    def lose_account(self, handle: str, *, recreate: bool = True) -> Account | None:
+        """The PDS loses the account (a reset): its tokens still verify but name nobody.
+
+        `recreate`: the operator made the account again (same handle and
+        password, a new DID), so a new session works.
+        """
+        old = self.accounts.pop(handle)
+        self.lost.add(old.did)
+        self.handles.pop(handle, None)
+        if not recreate:
+            return None
+        account = Account("did:plc:" + hashlib.sha256(f"{handle}#again".encode()).hexdigest()[:24], handle,
+                          old.password, old.display_name)
+        self.accounts[handle] = account
+        self.handles[handle] = account.did
+        self.notifications[account.did] = self.notifications[old.did]
+        return account
 
     def calls(self, nsid: str) -> list[Logged]:
         return [logged for logged in self.requests if logged.nsid == nsid]
@@ -314,7 +361,8 @@ class FakePds:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        self.requests.append(Logged(request.method, nsid, dict(request.headers), MultiDict(request.query), body))
+        self.requests.append(Logged(request.method, nsid, dict(request.headers), MultiDict(request.query), body,
+                                    self.clock()))
         if self.html_only:
             return await self._not_found(request)
         fault = self.faults[nsid].pop(0) if self.faults.get(nsid) else None
@@ -360,6 +408,11 @@ class FakePds:
         did, exp = self.access[token]
         if exp <= self.clock():
             raise XrpcFail(400, "ExpiredToken", "Token has expired")
+        if did in self.lost:
+            # Data calls for an account the PDS no longer has fail deep inside: a bare 500.
+            if request.match_info["nsid"] == "com.atproto.server.getSession":
+                raise XrpcFail(400, "InvalidRequest", f"Could not find user info for account: {did}")
+            raise XrpcFail(500, "InternalServerError", "Internal Server Error")
         return next(account for account in self.accounts.values() if account.did == did)
 
     def _new_session(self, account: Account) -> dict:
@@ -368,8 +421,13 @@ class FakePds:
         refresh = make_jwt(account.did, now + timedelta(days=90), "com.atproto.refresh")
         self.access[access] = (account.did, now + self.access_ttl)
         self.refresh[refresh] = account.did
-        return {"accessJwt": access, "refreshJwt": refresh, "handle": account.handle, "did": account.did,
-                "active": True}
+        answer = {"accessJwt": access, "refreshJwt": refresh, "handle": account.handle, "did": account.did,
+                  "active": True}
+        if self.did_doc:
+            answer["didDoc"] = {"id": account.did, "alsoKnownAs": [f"at://{account.handle}"],
+                                "service": [{"id": "#atproto_pds", "type": "AtprotoPersonalDataServer",
+                                             "serviceEndpoint": self.url}]}
+        return answer
 
     # -- methods -----------------------------------------------------------------------
 
@@ -394,6 +452,8 @@ class FakePds:
         did = self.refresh.pop(token, None)
         if did is None:
             raise XrpcFail(400, "ExpiredToken", "Token has been revoked")
+        if did in self.lost:
+            raise XrpcFail(400, "InvalidRequest", f"Could not find user info for account: {did}")
         account = next(a for a in self.accounts.values() if a.did == did)
         return self._new_session(account)
 
@@ -476,3 +536,60 @@ class FakePds:
         if found is None:
             raise XrpcFail(400, "RecordNotFound", f"Could not locate record: {uri}")
         return {"uri": uri, "cid": found[0], "value": found[1]}
+
+    # -- the AppView, seen by the brand ------------------------------------------------------
+
+    def _author_did(self, uri: str) -> str:
+        return uri[len("at://"):].split("/")[0]
+
+    def _block_view(self, uri: str) -> dict | None:
+        did = self._author_did(uri)
+        if did not in self.blocked_by and did not in self.blocking:
+            return None
+        viewer: dict[str, Any] = {"blockedBy": did in self.blocked_by}
+        if did in self.blocking:
+            viewer["blocking"] = f"at://did:plc:brand/app.bsky.graph.block/{tid_for(self.clock())}"
+        return {"$type": "app.bsky.feed.defs#blockedPost", "uri": uri, "blocked": True,
+                "author": {"did": did, "viewer": viewer}}
+
+    def _post_view(self, uri: str) -> dict:
+        payload = self.posts[uri]
+        record = payload["record"]
+        reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
+        root = (reply.get("root") or {}).get("uri", uri)
+        return {"uri": uri, "cid": payload["cid"], "author": payload["author"], "record": record,
+                "replyCount": 0, "repostCount": 0, "likeCount": 0, "quoteCount": 0,
+                "indexedAt": payload["indexedAt"], "labels": [],
+                "viewer": {"threadMuted": False, "replyDisabled": root in self.gated_roots,
+                           "embeddingDisabled": False}}
+
+    async def _get_post_thread(self, request: web.Request, body: Any) -> dict:
+        self._expect(request, "GET")
+        self._user(request)
+        query = request.query
+        uri = query.get("uri", "")
+        for name, default in (("depth", 6), ("parentHeight", 80)):
+            try:
+                value = int(query.get(name, default))
+            except ValueError:
+                raise XrpcFail(400, "InvalidRequest", f"{name} must be an integer") from None
+            if not 0 <= value <= 1000:
+                raise XrpcFail(400, "InvalidRequest", f"{name} out of range")
+        if uri not in self.posts or uri in self.deleted:
+            if self.not_found_shape:
+                return {"thread": {"$type": "app.bsky.feed.defs#notFoundPost", "uri": uri, "notFound": True}}
+            raise XrpcFail(400, "NotFound", f"Post not found: {uri}")
+        blocked = self._block_view(uri)
+        if blocked is not None:
+            return {"thread": blocked}
+        return {"thread": {"$type": "app.bsky.feed.defs#threadViewPost", "post": self._post_view(uri),
+                           "replies": []}}
+
+    async def _get_posts(self, request: web.Request, body: Any) -> dict:
+        self._expect(request, "GET")
+        self._user(request)
+        uris = request.query.getall("uris", [])
+        if len(uris) > 25:
+            raise XrpcFail(400, "InvalidRequest", "uris must not have more than 25 elements")
+        return {"posts": [self._post_view(uri) for uri in uris
+                          if uri in self.posts and uri not in self.deleted and self._block_view(uri) is None]}

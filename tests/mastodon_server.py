@@ -26,6 +26,15 @@ REMOTE = "remote.example"
 OWN_ID = "1"
 
 
+# `version` and `source_url` as each server writes them in its instance documents.
+SOFTWARE = {
+    "mastodon": {"version": "4.3.2", "source_url": "https://github.com/mastodon/mastodon"},
+    "gotosocial": {"version": "0.17.3 git-4c0ff1a", "source_url": "https://github.com/superseriousbusiness/gotosocial"},
+    "takahe": {"version": "takahe/0.11.0", "source_url": "https://github.com/jointakahe/takahe"},
+    "akkoma": {"version": "2.7.2 (compatible; Akkoma 3.13.2)"},
+}
+
+
 def id_key(value: str) -> tuple[int, str]:
     return len(value), value
 
@@ -46,6 +55,7 @@ class Failure:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     after: bool = False  # run the handler first (the action happens), then fail
+    content_type: str = "text/html"  # of a str body
 
 
 _BODY = web.RequestKey("body", object)
@@ -72,6 +82,8 @@ class FakeMastodon:
         self.separate_streaming_host = False
         self.streaming_override: str | None = None
         self.echo_token_in_errors = False
+        self.rewrite = "mastodon"  # "gotosocial" | "takahe": see render()
+        self.software = "mastodon"  # what the instance documents say it runs (SOFTWARE)
         self._presented = ""
         self.requests: list[Recorded] = []
         self.entries: list[dict[str, Any]] = []  # {"sort": id, "type": t, "payload": obj}
@@ -140,9 +152,9 @@ class FakeMastodon:
         return str(self._next)
 
     def fail(self, method: str, path: str, status: int, *, body: Any = None, headers: dict[str, str] | None = None,
-             times: int = 1, after: bool = False) -> None:
+             times: int = 1, after: bool = False, content_type: str = "text/html") -> None:
         queue = self.failures.setdefault((method, path), [])
-        queue.extend(Failure(status, body, headers or {}, after) for _ in range(times))
+        queue.extend(Failure(status, body, headers or {}, after, content_type) for _ in range(times))
 
     def hold(self, path: str) -> asyncio.Event:
         """Requests to `path` wait until the returned event is set (a slow server)."""
@@ -284,7 +296,7 @@ class FakeMastodon:
         body = failure.body if failure.body is not None else {"error": f"injected {failure.status}"}
         if isinstance(body, str):
             return web.Response(status=failure.status, text=body, headers=failure.headers,
-                                content_type="text/html")
+                                content_type=failure.content_type)
         if self.echo_token_in_errors and isinstance(body, dict) and "error" in body:
             body = {**body, "error": f"{body['error']} (token {self._presented})"}
         return web.json_response(body, status=failure.status, headers=failure.headers)
@@ -315,6 +327,7 @@ class FakeMastodon:
             return web.Response(status=404, text="<html><body>Not found</body></html>", content_type="text/html")
         return web.json_response({
             "domain": DOMAIN,
+            **SOFTWARE[self.software],
             "configuration": {
                 "urls": {"streaming": self._stream_url()},
                 "statuses": {"max_characters": self.max_chars, "characters_reserved_per_url": 23},
@@ -322,7 +335,8 @@ class FakeMastodon:
         })
 
     async def instance_v1(self, request: web.Request) -> web.Response:
-        return web.json_response({"uri": DOMAIN, "urls": {"streaming_api": self._stream_url()},
+        return web.json_response({"uri": DOMAIN, **SOFTWARE[self.software],
+                                  "urls": {"streaming_api": self._stream_url()},
                                   "max_toot_chars": self.max_chars})
 
     async def notifications(self, request: web.Request) -> web.Response:
@@ -371,22 +385,14 @@ class FakeMastodon:
         if parent is not None and parent not in self.statuses:
             return self._error(404, "Record not found")
         status_id = self.new_id()
-        mentions = []
-
-        def link(match: re.Match[str]) -> str:
-            user, host = match.group(1), match.group(2) or DOMAIN
-            acct = f"{user}@{host}" if match.group(2) else user
-            mentions.append({"id": f"acc-{user}", "username": user, "acct": acct, "url": f"https://{host}/@{user}"})
-            return (f'<span class="h-card"><a href="https://{host}/@{user}" class="u-url mention">'
-                    f'@<span>{user}</span></a></span>')
-
-        content = re.sub(r"@(\w+)(?:@([\w.-]+\.\w+))?", link, html.escape(text))
+        content, mentions = self.render(text)
         status = {
             "id": status_id,
             "uri": f"https://{DOMAIN}/users/brand/statuses/{status_id}",
             "url": f"https://{DOMAIN}/@brand/{status_id}",
-            "created_at": "2026-05-01T12:00:00.000Z",
-            "content": f"<p>{content}</p>",
+            # The server's own clock, as real servers stamp posts (reply lookup compares it with the key).
+            "created_at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "content": content,
             "spoiler_text": "",
             "visibility": body.get("visibility", "public"),
             "in_reply_to_id": parent,
@@ -397,6 +403,62 @@ class FakeMastodon:
         if self.honor_idempotency and key:
             self.idempotency[key] = status_id
         return web.json_response(status)
+
+    def render(self, text: str) -> tuple[str, list[dict[str, str]]]:
+        """A posted text as this server stores it: HTML content and the mentions it resolved.
+
+        `rewrite` imitates what servers do to the text they are given:
+        "mastodon" keeps it; "gotosocial" unescapes entities, links bare
+        domains as http:// and shortens local `@user@domain` to `@user`;
+        "takahe" lengthens every local `@user` to `@user@domain`.
+        """
+        if self.rewrite == "gotosocial":
+            text = html.unescape(text)
+        mentions: list[dict[str, str]] = []
+
+        def mention(match: re.Match[str]) -> str:
+            user, host = match.group(1), match.group(2) or DOMAIN
+            acct = user if host == DOMAIN and self.rewrite != "takahe" else f"{user}@{host}"
+            mentions.append({"id": f"acc-{user}", "username": user, "acct": acct, "url": f"https://{host}/@{user}"})
+            shown = f"{user}@{host}" if self.rewrite == "takahe" else user
+            return (f'<span class="h-card"><a href="https://{host}/@{user}" class="u-url mention">'
+                    f'@<span>{html.escape(shown)}</span></a></span>')
+
+        def link(match: re.Match[str]) -> str:
+            address = match.group(0)
+            if "://" not in address:
+                if self.rewrite != "gotosocial":
+                    return html.escape(address)  # Mastodon links only what has a scheme
+                address = "http://" + address
+            escaped = html.escape(address)
+            return f'<a href="{escaped}" rel="nofollow noopener noreferrer" target="_blank">{escaped}</a>'
+
+        def hashtag(match: re.Match[str]) -> str:
+            tag = match.group(1)
+            return (f'<a href="https://{DOMAIN}/tags/{tag.lower()}" class="mention hashtag" rel="tag">'
+                    f'#<span>{html.escape(tag)}</span></a>')
+
+        pattern = re.compile(r"(?P<mention>(?<![\w@/])@(\w+)(?:@([\w.-]+\.\w+))?)"
+                             r"|(?P<link>(?:https?://|www\.)[^\s<>\"]+|\b[\w-]+\.(?:com|org|net)(?:/[^\s<>\"]*)?)"
+                             r"|(?P<tag>(?<![\w&])#(\w+))")
+
+        def piece(match: re.Match[str]) -> str:
+            if match.group("mention"):
+                return mention(re.match(r"@(\w+)(?:@([\w.-]+\.\w+))?", match.group("mention")))
+            if match.group("link"):
+                return link(match)
+            return hashtag(re.match(r"#(\w+)", match.group("tag")))
+
+        paragraphs = []
+        for block in re.split(r"\n{2,}", text.strip()):
+            out, last = [], 0
+            for match in pattern.finditer(block):
+                out.append(html.escape(block[last:match.start()]))
+                out.append(piece(match))
+                last = match.end()
+            out.append(html.escape(block[last:]))
+            paragraphs.append("<p>" + "".join(out).replace("\n", "<br>") + "</p>")
+        return "".join(paragraphs), mentions
 
     def _ancestors(self, status: dict[str, Any]) -> list[dict[str, Any]]:
         chain = []

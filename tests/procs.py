@@ -277,6 +277,16 @@ def _sql(db: str, sql: str) -> dict:
         conn.close()
 
 
+def _ready_then_go(out: Path, name: str) -> None:
+    """Say `name` is ready, then wait for the test's "go" (a barrier across processes)."""
+    (out / f"{name}.ready").touch()
+    deadline = time.monotonic() + 60
+    while not (out / "go").exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("never told to go")
+        time.sleep(0.005)
+
+
 def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outdir: str, seed: str) -> dict:
     """Hammer the shared file with operator actions for `seconds`, logging each one that committed.
 
@@ -295,12 +305,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
     tags_on: set[tuple[int, str]] = set()
     done = 0
     with (out / f"{operator}.jsonl").open("w", encoding="utf-8") as log:
-        (out / f"{operator}.ready").touch()
-        deadline = time.monotonic() + 60
-        while not (out / "go").exists():  # start together, so the writers really overlap
-            if time.monotonic() > deadline:
-                raise SystemExit("never told to go")
-            time.sleep(0.01)
+        _ready_then_go(out, operator)  # start together, so the writers really overlap
         end = time.monotonic() + float(seconds)
         while time.monotonic() < end:
             top = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
@@ -327,7 +332,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
                 entry = "reply.queue"
             else:
                 assignee = rng.choice((None, "alice", "bob", operator))
-                changed = desk.assign(store, target, assignee, operator)
+                changed = desk.assign(store, target, assignee, operator, allow_new=True)
                 entry = ("assign" if assignee else "unassign") if changed else None
             if entry:
                 log.write(json.dumps([entry, target]) + "\n")
@@ -370,23 +375,55 @@ async def _console_unreadable(db: str) -> dict:
 
 
 async def _console_read_only(db: str) -> dict:
-    """A console on a desk it may read but not write (the -wal left 0644 by another operator)."""
+    """A console on a desk it may not write (the -wal left 0644 by another operator): keys, no crash."""
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
 
     app = ConsoleApp(db, operator="carol", poll_interval=0.1)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        banner = app.screen.query_one("#banner")
+        await wait_until(pilot, lambda: banner.display)
+        await pilot.press("j", "c", "slash", *"refund", "escape", "2")
+        await pilot.pause()
+        return {"banner": str(banner.render()), "running": app.is_running}
+
+
+def _guarded_reply(db: str, operator: str, mention_id: str, since: str, outdir: str) -> dict:
+    """Send a reply whose composer opened at reply id `since`, all at once with the others."""
+    from store import actions
+
+    out = Path(outdir)
+    store = _open(db)
+    try:
+        _ready_then_go(out, operator)  # start together, so the transactions really race
+        try:
+            actions.queue_reply(store, int(mention_id), f"{operator} here", operator,
+                                guard=actions.ReplyGuard(since_reply=int(since)))
+            return {"outcome": "queued"}
+        except actions.AlreadyAnswered as exc:
+            return {"outcome": f"answered by {exc.answers[0].operator}"}
+    finally:
+        store.close()
+
+
+async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
+    """A console with the composer open, holding a claim (with a short ttl) until it is killed."""
+    from datetime import timedelta
+
+    from tests.tui_support import wait_until
+    from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
+
+    MainScreen.claim_ttl = timedelta(seconds=float(ttl))
+    MainScreen.claim_renew = float(renew)
+    app = ConsoleApp(db, operator=operator, poll_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        banner = screen.query_one("#banner")
-        await wait_until(pilot, lambda: banner.display and screen.query_one("MentionView").detail is not None)
-        first = screen.inbox.selected_id
-        await pilot.press("j")
-        view = screen.query_one("MentionView")
-        await wait_until(pilot, lambda: view.detail is not None and view.detail.row.id != first)
-        await pilot.press("c")
-        await wait_until(pilot, lambda: any("Not saved" in n.message for n in app._notifications))
-        return {"banner": str(banner.render()), "moved": view.detail.row.id == screen.inbox.selected_id != first,
-                "notifications": [n.message for n in app._notifications], "running": app.is_running}
+        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]))
+        await pilot.press("r", *"typing")
+        while app.is_running:  # until the test kills this process
+            await pilot.pause(0.05)
+    return {"return_code": app.return_code}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -402,6 +439,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _settle(*rest)
     elif kind == "writer":
         result = _writer(*rest)
+    elif kind == "guarded-reply":
+        result = _guarded_reply(*rest)
+    elif kind == "console-claim":
+        result = asyncio.run(_console_claim(*rest))
     elif kind == "console-unreadable":
         result = asyncio.run(_console_unreadable(*rest))
     elif kind == "console-read-only":

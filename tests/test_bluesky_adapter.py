@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import replace
 import logging
+import os
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -23,7 +28,25 @@ from adapters.bluesky import (
 )
 from adapters.bluesky_facets import LINK, MENTION
 from adapters.http import USER_AGENT
+from adapters.accounts import ConfigError, build_adapter, load_config
+from adapters.bluesky_records import post_url
+from adapters.rules import DEFAULT_RULES
+from adapters.runner import IngestRunner
+from adapters.sender import ReplySender
+from adapters.textcount import bluesky_length, graphemes
+from store.account_state import get_account_value
+from store.actions import queue_reply
+from store.db import open_store
+from store.ingest import save_batch
+from store.transfer import iter_export
 from store.keys import new_reply_key
+from store.worker import StoreWorker
+from tests.procs import clean_env, cli_command
+from tests.tui_support import frozen_clock, screen_text, wait_until
+from tests.tui_support import mention as tui_mention
+from tui.app import ConsoleApp
+from tui.screens.main import MainScreen
+from tui.widgets.composer import ReplyComposer
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
@@ -211,6 +234,145 @@ async def test_secrets_never_reach_messages_or_logs(h, pds, caplog):
     assert h.states()[-1] == SourceState.AUTH_FAILED
 
 
+# --- a session kept across restarts ------------------------------------------------------
+
+SESSION_SOURCE = f"bluesky:{BRAND}"
+
+
+@pytest.fixture
+def worker(tmp_path):
+    store_worker = StoreWorker(str(tmp_path / "desk.db"))
+    yield store_worker
+    store_worker.close()
+
+
+async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapter:
+    """One start of the ingest runner with a fresh adapter: one poll, then the adapter stops."""
+    adapter = h.adapter(**overrides)
+    adapter.test_sleep.stop_after = 1
+    runner = IngestRunner(worker, [adapter])
+    runner.start()
+    await asyncio.wait_for(asyncio.gather(*runner._tasks), 10)
+    await runner.stop()
+    return adapter
+
+
+def kept_session(worker: StoreWorker) -> dict:
+    found = worker.run_sync(get_account_value, SESSION_SOURCE, "session")
+    assert found is not None
+    return json.loads(found.value)
+
+
+async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, worker, caplog):
+    caplog.set_level(logging.DEBUG)
+    add_mentions(pds, 2, T0)
+    pds.did_doc = True
+    for _ in range(6):
+        await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (1, 5)
+    assert worker.run_sync(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
+    kept = kept_session(worker)
+    assert kept["refresh"] in pds.refresh  # the rotated token is written back every time
+    assert (kept["did"], kept["pds"]) == (pds.accounts[BRAND].did, pds.url)
+    stored = worker.run_sync(get_account_value, SESSION_SOURCE, "session").value
+    assert PASSWORD not in stored and not any(token in stored for token in pds.access)
+    assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
+    exported = json.dumps(worker.run_sync(lambda store: list(iter_export(store))))
+    assert kept["refresh"] not in exported and "refresh" not in exported
+
+
+async def test_a_refused_kept_session_falls_back_to_signing_in(h, pds, worker):
+    await run_once(h, worker)
+    pds.revoke_refresh_tokens()  # e.g. revoked from the app's settings, or older than 90 days
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (2, 1)
+    assert kept_session(worker)["refresh"] in pds.refresh
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (2, 2)
+
+
+async def test_a_kept_session_survives_a_pds_outage_and_is_not_used_for_another_account(h, pds, worker):
+    await run_once(h, worker)
+    pds.faults["com.atproto.server.refreshSession"].append(Fail(502, "UpstreamFailure", "busy"))
+    await run_once(h, worker)  # the refresh failed for the server's reasons: the token is kept, not replaced
+    assert pds.logins == 1 and kept_session(worker)["refresh"] in pds.refresh
+    await run_once(h, worker)
+    assert (pds.logins, pds.refreshes) == (1, 1)
+    assert len(pds.calls("com.atproto.server.refreshSession")) == 2
+
+    other = pds.add_account("other.bsky.social", "pass-word-other-1")
+    await run_once(h, worker, account="other.bsky.social", password="pass-word-other-1")
+    assert pds.logins == 2 and pds.calls("com.atproto.server.createSession")[-1].body["identifier"] == other.handle
+
+
+async def test_serve_restarted_in_a_crash_loop_signs_in_once(tmp_path):
+    """`mentiondesk serve` killed (-9) right after each first poll, as under a supervisor's restart loop."""
+    pds = FakePds()  # the real clock: the processes read token expiry with theirs
+    pds.add_account(BRAND, PASSWORD)
+    await pds.start()
+    try:
+        add_mentions(pds, 2, datetime.now(UTC) - timedelta(minutes=5))
+        config = tmp_path / "config.toml"
+        config.write_text(f'[[accounts]]\nnetwork = "bluesky"\nserver = "{pds.url}"\nhandle = "{BRAND}"\n'
+                          'secret_env = "TEST_BSKY_PASSWORD"\n')
+        env = clean_env(tmp_path, TEST_BSKY_PASSWORD=PASSWORD, MENTIONDESK_LEASE_TTL="1")
+        for _ in range(3):
+            polled = len(pds.calls(LIST))
+            process = await asyncio.create_subprocess_exec(
+                *cli_command(tmp_path / "desk.db", "serve"), "--config", str(config), env=env, cwd=tmp_path,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            try:
+                async with asyncio.timeout(30):
+                    while len(pds.calls(LIST)) == polled:
+                        await asyncio.sleep(0.02)
+            finally:
+                process.kill()
+                await process.wait()
+        assert (pds.logins, pds.refreshes) == (1, 2)
+    finally:
+        await pds.close()
+
+
+# --- a PDS that lost the account ------------------------------------------------------------
+
+async def test_a_lost_account_is_signed_in_again_after_repeated_errors(h, pds):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    assert pds.logins == 1
+    pds.lose_account(BRAND)  # 500 on listNotifications, 400 "Could not find user info" on getSession
+    added = add_mentions(pds, 2, T0 + timedelta(minutes=5))
+    batches = await h.polls(adapter, cursor, waits=3)
+    assert pds.logins == 2
+    assert uris(batches) == added
+    details = [s.detail for s in h.statuses]
+    assert any("no longer knows this session" in d and "Could not find user info" in d for d in details)
+    assert h.states()[-1] == SourceState.LIVE and "signed in again at" in h.statuses[-1].detail
+    # the first poll's wait, two back-offs, then the third failure signs in again and polls at once
+    assert adapter.test_sleep.delays[-1] == 15.0 and len(adapter.test_sleep.delays) == 4
+
+
+async def test_signing_in_again_is_bounded(h, pds, clock):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    pds.lose_account(BRAND, recreate=False)  # gone for good: createSession is refused too
+    await h.polls(adapter, cursor, waits=40)
+    logins = [call.at for call in pds.calls("com.atproto.server.createSession")]
+    assert len(logins) >= 3
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(logins[1:], logins[2:])]
+    assert min(gaps) >= 150  # bsky.social allows 30 per 5 minutes: never close to it
+    assert h.states()[-1] == SourceState.AUTH_FAILED
+
+
+async def test_server_errors_alone_do_not_sign_in_again(h, pds):
+    adapter = h.adapter()
+    cursor = last_cursor(await h.polls(adapter, None))
+    pds.faults[LIST] += [Fail(500)] * 6
+    await h.polls(adapter, cursor, waits=7)
+    assert pds.logins == 1  # getSession still answers: the session is fine, the server is not
+    assert len(pds.calls("com.atproto.server.getSession")) >= 1
+    assert h.states()[-1] == SourceState.LIVE
+
+
 # --- stream ----------------------------------------------------------------------------
 
 def add_mentions(pds: FakePds, count: int, start: datetime, *, step: float = 1.0, reason: str = "mention",
@@ -244,6 +406,7 @@ async def test_an_empty_account_takes_everything_that_arrives_later(h, pds):
 async def test_catch_up_pages_back_and_a_restart_leaves_no_gap_and_no_duplicate(h, pds):
     first = add_mentions(pds, 5, T0)
     cursor = last_cursor(await h.polls(h.adapter(), None))
+    before = len(pds.calls(LIST))
 
     newer = add_mentions(pds, 250, T0 + timedelta(minutes=1), prefix="x")
     add_mentions(pds, 40, T0 + timedelta(minutes=1, seconds=1), reason="like", prefix="l")
@@ -252,7 +415,7 @@ async def test_catch_up_pages_back_and_a_restart_leaves_no_gap_and_no_duplicate(
     assert [len(b.mentions) for b in batches] == [100, 100, 50]
     assert uris(batches) == newer
     assert h.states()[:3] == [SourceState.CONNECTING, SourceState.CATCHING_UP, SourceState.LIVE]
-    pages = pds.calls(LIST)[1:]  # this run's: it stops on the page reaching what it had
+    pages = pds.calls(LIST)[before:]  # this run's: it stops on the page reaching what it had
     assert [("cursor" in call.query) for call in pages] == [False, True, True]
 
     # A crash after committing only the first batch: the next run resumes right there.
@@ -321,7 +484,7 @@ async def test_notification_maps_to_a_new_mention(h, pds):
     assert mention.lang == "fr"
     assert (mention.parent_remote_id, mention.root_remote_id) == (parent["uri"], thread_root["uri"])
     assert mention.reply_ref == {"uri": payload["uri"], "cid": payload["cid"], "root": thread_root,
-                                 "author_did": payload["author"]["did"]}
+                                 "author_did": payload["author"]["did"], "langs": ["fr", "en"]}
     assert mention.raw == payload
 
 
@@ -611,6 +774,248 @@ async def test_a_reply_needs_a_strong_ref_and_a_tid_key(h, pds):
     assert pds.calls(CREATE) == []
 
 
+# --- languages ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mention_langs, desk_lang, expected", [
+    (["pt-BR", "en"], "en", ["pt-BR"]),  # the mention's language first
+    (None, "de", ["de"]),                # else the desk's
+    (["not a tag!"], "fr", ["fr"]),
+    (None, None, None),                  # else none: the AppView guesses
+])
+async def test_replies_carry_a_language(h, pds, mention_langs, desk_lang, expected):
+    mention = mention_of(pds, langs=mention_langs)
+    request = request_for(mention, "Obrigado!")
+    await h.adapter(lang=desk_lang).send_reply(request)
+    record = pds.records[(pds.accounts[BRAND].did, POST, request.key)][1]
+    assert record.get("langs") == expected
+
+
+async def test_a_mention_stored_before_languages_were_kept_gets_the_desk_language(h, pds):
+    mention = mention_of(pds, langs=["es"])
+    old_ref = {k: v for k, v in mention.reply_ref.items() if k != "langs"}
+    request = ReplyRequest(1, new_reply_key(), "Hi", "bluesky", mention.remote_id, mention.author_handle, old_ref)
+    await h.adapter(lang="en").send_reply(request)
+    assert pds.records[(pds.accounts[BRAND].did, POST, request.key)][1]["langs"] == ["en"]
+
+
+# --- embeds in the mention ------------------------------------------------------------------
+
+def blob(mime: str = "image/jpeg") -> dict:
+    return {"$type": "blob", "ref": {"$link": "bafkreiblob"}, "mimeType": mime, "size": 1234}
+
+
+async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds, worker, tmp_path):
+    quoted = pds.add_post("carol.bsky.social", text="Our  new\nstore opens today", at=T0 - timedelta(days=1),
+                          embed={"$type": "app.bsky.embed.images",
+                                 "images": [{"image": blob(), "alt": "the shop front"}]})
+    gone = f"at://{pds.accounts['carol.bsky.social'].did}/{POST}/3kgonegonego2"
+    images = {"$type": "app.bsky.embed.images", "images": [
+        {"image": blob(), "alt": "a broken \x1b[31mbox\nwith a dent"}, {"image": blob(), "alt": ""}]}
+    shapes = [
+        ("look at this", {"$type": "app.bsky.embed.record", "record": {"uri": quoted["uri"], "cid": quoted["cid"]}},
+         ["↪ quoting @carol.bsky.social: Our new store opens today [image: the shop front]"]),
+        ("and this", {"$type": "app.bsky.embed.recordWithMedia",
+                      "record": {"$type": "app.bsky.embed.record", "record": {"uri": gone, "cid": "bafygone"}},
+                      "media": images},
+         [f"↪ quoting a post that is not available: https://bsky.app/profile/{gone[5:].split('/')[0]}"
+          "/post/3kgonegonego2", "↪ image: a broken box with a dent", "↪ image (no description)"]),
+        ("", {"$type": "app.bsky.embed.external",
+              "external": {"uri": "https://shop.example/deal", "title": "50% off", "description": "d"}},
+         ["↪ link: 50% off <https://shop.example/deal>"]),
+        ("a list", {"$type": "app.bsky.embed.record",
+                    "record": {"uri": "at://did:plc:x/app.bsky.graph.list/3kl", "cid": "bafylist"}},
+         ["↪ embeds a list: at://did:plc:x/app.bsky.graph.list/3kl"]),
+        ("clip", {"$type": "app.bsky.embed.video", "video": blob("video/mp4"), "alt": "unboxing"},
+         ["↪ video: unboxing"]),
+        ("odd", {"$type": "app.bsky.embed.images", "images": "not a list"}, []),
+    ]
+    for i, (text, embed, _) in enumerate(shapes):
+        pds.post_notification(BRAND, author="alice.bsky.social", text=f"@brand.bsky.social {text}".strip(),
+                              at=T0 + timedelta(seconds=i), clock_id=i, embed=embed)
+    await run_once(h, worker)
+    rows = worker.run_sync(lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
+    for row, (text, _, lines) in zip(rows, shapes):
+        head = f"@brand.bsky.social {text}".strip()
+        assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
+    (fetch,) = pds.calls("app.bsky.feed.getPosts")
+    assert sorted(fetch.query.getall("uris")) == sorted([quoted["uri"], gone])
+    exported = worker.run_sync(lambda store: [r["text"] for r in iter_export(store)])
+    assert exported == rows
+
+
+async def test_a_failed_quote_lookup_still_takes_the_mention(h, pds):
+    quoted = pds.add_post("carol.bsky.social", text="original", at=T0 - timedelta(days=1))
+    pds.post_notification(BRAND, author="alice.bsky.social", text="see", at=T0,
+                          embed={"$type": "app.bsky.embed.record", "record": {"uri": quoted["uri"], "cid": "c"}})
+    pds.faults["app.bsky.feed.getPosts"].append(Fail(502, "UpstreamFailure", "appview down"))
+    (mention,) = (await h.polls(h.adapter(), None))[0].mentions
+    assert mention.text == "see\n\n↪ quoting a post that is not available: " + post_url(
+        pds.accounts["carol.bsky.social"].did, quoted["uri"].rsplit("/", 1)[1])
+
+
+# --- the 3,000-byte limit, before queuing ----------------------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["e", "\u0301", "👩", "\u200d", "漢", " ", "a", "🏽"]), max_size=900))
+def test_the_bluesky_count_is_over_300_exactly_when_the_post_is_too_long(text):
+    too_long = graphemes(text) > 300 or len(text.encode()) > 3000
+    assert (bluesky_length(text) > 300) == too_long
+    assert (DEFAULT_RULES["bluesky"].remaining(text) < 0) == too_long
+
+
+def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
+    db = tmp_path / "desk.db"
+    store = open_store(db)
+    mention = mention_from_notification({
+        "uri": f"at://did:plc:alice/{POST}/3kabcdefghij2", "cid": "bafy", "reason": "mention",
+        "author": {"did": "did:plc:alice", "handle": "alice.bsky.social"}, "indexedAt": iso_ms(T0),
+        "record": {"$type": POST, "text": "hi", "createdAt": iso_ms(T0)}}, BRAND)
+    (mention_id,) = save_batch(store, "bluesky:" + BRAND, [mention], None)
+    store.close()
+    family = "👩‍👩‍👧‍👦"  # one grapheme, 25 bytes
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MENTIONDESK_")}
+    env.update(XDG_CONFIG_HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path))
+
+    def reply(text: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "tui", "reply", str(mention_id), text, "--db", str(db)],
+                              capture_output=True, text=True, env=env, timeout=60)
+
+    refused = reply(family * 130)  # 130 graphemes, 3,250 bytes
+    assert refused.returncode != 0 and "nothing queued" in refused.stderr and "3,000 bytes" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert reply(family * 120).returncode == 0  # 3,000 bytes exactly
+    store = open_store(db)
+    assert [r[0] for r in store.conn.execute("SELECT length(text) FROM replies")] == [len(family * 120)]
+    store.close()
+
+
+async def test_the_console_composer_counts_bytes_too(tmp_path):
+    db = str(tmp_path / "desk.db")
+    store = open_store(db, clock=frozen_clock)
+    save_batch(store, "bluesky:" + BRAND, [replace(tui_mention(1), network="bluesky", account=BRAND)], None)
+    store.close()
+    family = "👩‍👩‍👧‍👦"
+    app = ConsoleApp(db, operator="ana", clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.ids)
+        await pilot.press("r")
+        composer = app.screen.query_one(ReplyComposer)
+        composer.query_one("TextArea").load_text(family * 130)  # 130 graphemes, 3,250 bytes
+        await pilot.pause()
+        assert "325/300" in screen_text(app)
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert composer.display and composer.text == family * 130  # refused, text kept
+        composer.query_one("TextArea").load_text(family * 120)
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not composer.display)
+    store = open_store(db)
+    assert [r[0] for r in store.conn.execute("SELECT text FROM replies")] == [family * 120]
+    store.close()
+
+
+# --- how far a new database reaches back ---------------------------------------------------
+
+@pytest.mark.parametrize("backfill", [0, 1, 180, 250, 400])
+async def test_a_new_database_takes_the_newest_backfill_mentions(h, pds, backfill):
+    added = add_mentions(pds, 250, T0)
+    add_mentions(pds, 60, T0 + timedelta(seconds=0.5), reason="like", prefix="l")
+    pds.honour_reasons = False  # likes fill the pages too: paging goes on until enough mentions
+    adapter = h.adapter(backfill=backfill)
+    batches = await h.polls(adapter, None)
+    assert uris(batches) == (added[max(0, len(added) - backfill):] if backfill else [])
+    assert all(len(b.mentions) <= 100 for b in batches)
+    later = add_mentions(pds, 3, T0 + timedelta(hours=1), prefix="n")
+    assert uris(await h.polls(h.adapter(backfill=backfill), last_cursor(batches))) == later
+
+
+def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("BSKY_PW", PASSWORD)
+    config = tmp_path / "config.toml"
+    base = '[[accounts]]\nnetwork = "bluesky"\nserver = "https://bsky.social"\nhandle = "b.bsky.social"\n' \
+           'secret_env = "BSKY_PW"\n'
+    config.write_text('lang = "pt-BR"\n' + base + "backfill = 2500\n")
+    (account,) = load_config(config).accounts
+    adapter = build_adapter(account, session=None)
+    assert (adapter.backfill, adapter.lang) == (2500, "pt-BR")
+    config.write_text(base + 'lang = "en"\n')
+    adapter = build_adapter(load_config(config).accounts[0], session=None)
+    assert (adapter.backfill, adapter.lang) == (100, "en")
+    for bad, message in [("backfill = 20000", "backfill must be a whole number from 0 to 10,000"),
+                         ("backfill = -1", "backfill must be"), ('backfill = "all"', "backfill must be"),
+                         ('lang = "english please"', "lang must be a language tag")]:
+        config.write_text(base + bad + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_config(config)
+
+
+# --- replies nobody would see -------------------------------------------------------------
+
+THREAD = "app.bsky.feed.getPostThread"
+
+
+def thread_mention(pds: FakePds):
+    """A reply to the brand inside carol's thread: the parent is alice's, the root carol's."""
+    root = pds.add_post("carol.bsky.social", text="a thread", at=T0 - timedelta(hours=1))
+    ref = {"uri": root["uri"], "cid": root["cid"]}
+    return mention_of(pds, reason="reply", reply={"root": ref, "parent": ref}), root
+
+
+@pytest.mark.parametrize("setup, expected", [
+    (lambda pds, m, root: pds.gated_roots.add(root["uri"]), "limits who can reply (threadgate)"),
+    (lambda pds, m, root: pds.blocked_by.add(m.reply_ref["author_did"]), "@alice.bsky.social blocks the brand"),
+    (lambda pds, m, root: pds.blocking.add(m.reply_ref["author_did"]), "the brand blocks @alice.bsky.social"),
+    (lambda pds, m, root: pds.deleted.add(m.remote_id), "the post was deleted"),
+    (lambda pds, m, root: (pds.deleted.add(m.remote_id), setattr(pds, "not_found_shape", True)),
+     "the post was deleted"),
+    (lambda pds, m, root: pds.blocked_by.add(root["author"]["did"]), "blocks the brand (it started the thread)"),
+])
+async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup, expected):
+    mention, root = thread_mention(pds)
+    setup(pds, mention, root)
+    with pytest.raises(ReplyError) as caught:
+        await h.adapter().send_reply(request_for(mention, "Sorry to hear that!"))
+    assert caught.value.permanent and not caught.value.unknown_outcome
+    assert expected in str(caught.value) and "show the reply to nobody" in str(caught.value)
+    assert pds.calls(CREATE) == [] and pds.records == {}
+
+
+async def test_the_outbox_marks_a_reply_into_a_gated_thread_failed_not_sent(h, pds, worker):
+    mention, root = thread_mention(pds)
+    pds.gated_roots.add(root["uri"])
+    (mention_id,) = worker.run_sync(save_batch, SESSION_SOURCE, [mention], None)
+    worker.run_sync(queue_reply, mention_id, "Thanks for the feedback!", "ana")
+    assert await ReplySender(worker, [h.adapter()]).run_once() == 1
+    state, error = worker.run_sync(lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
+    assert state == "failed" and "threadgate" in error
+    assert pds.records == {}
+
+
+async def test_a_visible_thread_is_checked_and_answered(h, pds):
+    mention, root = thread_mention(pds)
+    await h.adapter().send_reply(request_for(mention, "On it!"))
+    checked = pds.calls(THREAD)
+    assert [c.query["uri"] for c in checked] == [mention.remote_id, root["uri"]]
+    assert all((c.query["depth"], c.query["parentHeight"]) == ("0", "0") for c in checked)
+    assert len(pds.records) == 1
+
+    pds.deleted.add(root["uri"])  # a deleted root still shows its replies
+    await h.adapter().send_reply(request_for(mention, "Still on it!"))
+    assert len(pds.records) == 2
+
+
+async def test_an_appview_that_cannot_answer_does_not_stop_a_reply(h, pds):
+    mention, _ = thread_mention(pds)
+    pds.faults[THREAD] += [Fail(502, "UpstreamFailure", "appview down"), Fail(501, "MethodNotImplemented", "no")]
+    await h.adapter().send_reply(request_for(mention, "Hello"))
+    assert len(pds.records) == 1
+    pds.faults[THREAD].append(Fail(429, "RateLimitExceeded", "slow down"))
+    with pytest.raises(ReplyError) as caught:
+        await h.adapter().send_reply(request_for(mention, "Hello again"))
+    assert not caught.value.permanent and caught.value.retry_after and not caught.value.unknown_outcome
+    assert len(pds.records) == 1
+
+
 # --- properties ----------------------------------------------------------------------------
 
 JSON_SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20))
@@ -638,7 +1043,12 @@ def damaged(draw):
             item[name] = draw(JSON)
     if draw(st.booleans()) and isinstance(item.get("record"), dict):
         item["record"] = {**item["record"], draw(st.sampled_from(["text", "reply", "facets", "langs",
-                                                                    "createdAt", "$type"])): draw(JSON)}
+                                                                    "createdAt", "$type", "embed"])): draw(JSON)}
+    if draw(st.booleans()) and isinstance(item.get("record"), dict):
+        kind = draw(st.sampled_from(["images", "external", "record", "recordWithMedia", "video", "nope"]))
+        item["record"] = {**item["record"], "embed": {"$type": f"app.bsky.embed.{kind}",
+                                                      draw(st.sampled_from(["images", "external", "record",
+                                                                            "media", "alt"])): draw(JSON)}}
     return item
 
 
@@ -649,9 +1059,11 @@ def test_malformed_items_never_crash_and_good_ones_are_kept(bad, good_count):
     page = good + bad
     sifted = sift_page(page, None, set())
     kept = []
+    views = {f"at://did:plc:good{i}/{POST}/3kabcdefghi{i:02d}": item for i, item in enumerate(bad)
+             if isinstance(item, dict)}
     for _, _, item in sifted.fresh:
         try:
-            kept.append(mention_from_notification(item, BRAND).remote_id)
+            kept.append(mention_from_notification(item, BRAND, views).remote_id)
         except MalformedNotification as exc:
             assert str(exc)
     assert {g["uri"] for g in good} <= set(kept)

@@ -108,7 +108,7 @@ def test_a_reply_touches_without_changing_membership(store, other, make_mention)
 def test_a_commit_without_events_or_mentions_is_empty(store, other, make_mention):
     [mention_id] = save_batch(store, "demo", [make_mention()], None)
     marks = marks_now(store)
-    mark_seen(other, mention_id)
+    mark_seen(other, mention_id, "bo")
     changes, after = poll(store, marks)
     assert changes.empty
     assert after.data_version != marks.data_version  # the version is consumed all the same

@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
+from yarl import URL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Batch, ReplyError, ReplyRequest, SourceState, SourceStatus
+from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
 from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
                            parse_link_header, rate_limit_reset, redact, seconds_until)
 from adapters.mastodon import Identity, MastodonAdapter, id_key, parse_notifications
+from adapters.textcount import count_as
+from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
+from store.keys import new_reply_key
 from tests.mastodon_server import DOMAIN, OWN_ID, TOKEN, FakeClock, FakeMastodon, FakeSleep
 
 NOTIFICATIONS = "/api/v1/notifications"
@@ -47,6 +51,7 @@ class Harness:
         self.sleep = options.pop("sleep", None) or FakeSleep()
         self.clock = options.pop("clock", None) or FakeClock()
         base = server if isinstance(server, str) else server.base
+        options.setdefault("thread_watch_interval", 0)  # off; the tests of watching turn it on
         self.adapter = MastodonAdapter(
             account=options.pop("account", f"@brand@{DOMAIN}"), server=base, token=options.pop("token", TOKEN),
             session=session, on_status=self._status, sleep=self.sleep, clock=self.clock, **options)
@@ -218,6 +223,54 @@ async def test_websocket_when_sse_is_missing_double_json_payload(server, session
     await h.close()
 
 
+class LoopbackOnlyResolver(aiohttp.resolver.AbstractResolver):
+    """Names other than localhost do not resolve (as a host only the server itself knows), without DNS."""
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_INET):
+        if host != "localhost":
+            raise OSError(-2, f"Name or service not known: {host}")
+        return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": socket.AI_NUMERICHOST}]
+
+    async def close(self) -> None:
+        pass
+
+
+async def live_then_mention(fake, client) -> tuple[Harness, str]:
+    """Connect; then a mention must come through the stream (polling waits are blocked)."""
+    h = Harness(fake, client).stream(None)
+    waiter = asyncio.ensure_future(h.next())
+    await h.wait_for_state(SourceState.LIVE)
+    mention = fake.add_mention("through the stream")
+    batch = await waiter
+    assert [m.remote_id for m in batch.mentions] == [mention["status"]["uri"]]
+    assert all(wait > 200 for wait in h.sleep.calls)  # no poll ran: it came by the stream
+    return h, [s for s in h.statuses if s.state is SourceState.LIVE][-1].detail
+
+
+@pytest.mark.parametrize("advertised", ["ws://streaming.gts.test", "closed-port"])
+async def test_an_advertised_streaming_host_that_fails_falls_back_to_the_server(server, advertised):
+    server.streaming_override = f"ws://127.0.0.1:{closed_port()}" if advertised == "closed-port" else advertised
+    failed = URL(server.streaming_override).host
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=LoopbackOnlyResolver())) as client:
+        h, detail = await live_then_mention(server, client)
+        await h.close()
+    host = server.base.removeprefix("http://")
+    assert server.stream_connects == [("SSE", host)]
+    assert detail.startswith(f"streaming via SSE on 127.0.0.1 (SSE to {failed}")
+    assert f"WebSocket to {failed}" in detail and detail.endswith("failed)")
+
+
+async def test_sse_refused_everywhere_websocket_on_the_server_carries_mentions(server):
+    server.sse_enabled = False
+    server.streaming_override = "ws://streaming.gts.test"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=LoopbackOnlyResolver())) as client:
+        h, detail = await live_then_mention(server, client)
+        await h.close()
+    assert [kind for kind, _ in server.stream_connects] == ["WebSocket"]
+    assert detail.startswith("streaming via WebSocket on 127.0.0.1 (SSE to streaming.gts.test: unknown host name")
+
+
 async def test_websocket_in_band_error_reconnects(server, session):
     server.sse_enabled = False
     h = Harness(server, session).stream(None)
@@ -252,6 +305,7 @@ async def test_polling_when_no_streaming_api(server, session):
 
 async def test_streaming_server_down_keeps_polling_and_retries(server, session):
     server.fail("GET", "/api/v1/streaming/user/notification", 502, times=2)
+    server.fail("GET", "/api/v1/streaming", 502, times=2)
     first = server.add_mention("first")
     h = Harness(server, session, poll_interval=30).stream(None)
     batch = await h.next()
@@ -260,7 +314,9 @@ async def test_streaming_server_down_keeps_polling_and_retries(server, session):
     batch = await h.next()
     assert [m.remote_id for m in batch.mentions] == [second["status"]["uri"]]
     down = [s for s in h.statuses if s.state is SourceState.RECONNECTING]
-    assert down and "streaming unavailable (SSE: HTTP 502), polling; next try in" in down[0].detail
+    host = server.base.removeprefix("http://")
+    assert down and (f"streaming unavailable (SSE to {host}: HTTP 502; WebSocket to {host}: HTTP 502), "
+                     "polling; next try in") in down[0].detail
     assert all(wait <= 30 for wait in h.sleep.waits())  # polling goes on while the stream is down
     waiter = asyncio.ensure_future(h.next())
     await h.wait_for_state(SourceState.LIVE)
@@ -512,7 +568,8 @@ async def test_find_reply_adopts_the_reply_a_key_ignoring_server_already_made(se
     found = await h.adapter.find_reply(request)
     (ours,) = server.ours()
     assert found is not None and found.remote_id == ours["uri"] and found.url == ours["url"]
-    assert await h.adapter.find_reply(request_for(mention, text="something else")) is None
+    with pytest.raises(ReplyNeedsCheck):  # ours, in reply, but other words: the operator decides
+        await h.adapter.find_reply(request_for(mention, text="something else"))
     server.fail("GET", f"/api/v1/statuses/{mention.reply_ref['status_id']}/context", 404)
     assert (await h.adapter.find_reply(request)) == found  # via our own recent statuses
     assert len(server.ours()) == 1
@@ -606,7 +663,9 @@ async def test_check_describes_a_working_account(server, session):
 async def test_check_reports_polling_when_no_stream(server, session):
     server.sse_enabled = server.ws_enabled = False
     line = await Harness(server, session).adapter.check()
-    assert line.endswith("no streaming (SSE: HTTP 404; WebSocket: HTTP 404), polling every 60s")
+    host = server.base.removeprefix("http://")
+    assert line.endswith(f"no streaming (SSE to {host}: HTTP 404; WebSocket to {host}: HTTP 404), "
+                         "polling every 15s")
 
 
 async def html_app(status: int, body: str, headers: dict[str, str] | None = None) -> web.AppRunner:
@@ -673,6 +732,48 @@ async def test_check_failures_are_precise_and_never_show_the_token(server, sessi
     assert "\n" not in str(error.value)
     no_token(error.value, error.value.__cause__, error.value.__context__)
     assert options.get("token", TOKEN) not in str(error.value)
+
+
+async def test_a_plain_text_refusal_keeps_the_servers_words(server, session):
+    # Takahē: a bad token is a 400 with a plain-text body.
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 400, body="Invalid Bearer token",
+                content_type="text/plain", times=2)
+    h = Harness(server, session, sleep=FakeSleep(block_over=100))
+    with pytest.raises(AuthError) as error:
+        await h.adapter.check()
+    assert str(error.value) == ("127.0.0.1 rejected the access token (400: Invalid Bearer token); "
+                                "create a new token")
+    task = asyncio.ensure_future(h.stream(None).next())
+    await h.wait_for_state(SourceState.AUTH_FAILED)  # not a quick "reconnecting" loop
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    failed = [s for s in h.statuses if s.state is SourceState.AUTH_FAILED][0]
+    assert failed.detail.startswith("127.0.0.1 rejected the access token (400: Invalid Bearer token)")
+
+
+async def test_a_server_still_starting_is_unavailable_not_foreign_and_check_asks_again(server, session):
+    page = "<html><head><title>503</title></head><body><h1>Service Unavailable</h1></body></html>"
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page, headers={"Retry-After": "5"},
+                times=2)
+    h = Harness(server, session)
+    assert (await h.adapter.check()).startswith("ok: @brand@example.social")
+    assert h.sleep.calls == [5.0, 5.0]
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page, times=3)
+    h = Harness(server, session)
+    with pytest.raises(AuthError) as error:
+        await h.adapter.check()
+    assert str(error.value) == ("127.0.0.1 is unavailable (HTTP 503: Service Unavailable); "
+                                "try again later")
+    assert h.sleep.calls == [2.0, 4.0]
+    server.fail("GET", "/api/v1/accounts/verify_credentials", 503, body=page)
+    server.add_mention("hello")
+    h = Harness(server, session, streaming=False)
+    h.stream(None)
+    await h.next()  # retried after a backoff, then caught up
+    (down,) = [s for s in h.statuses if s.state is SourceState.RECONNECTING]
+    assert down.detail.startswith("127.0.0.1 is unavailable (HTTP 503: Service Unavailable); next try in")
+    await h.close()
 
 
 def test_server_address_rules(session):
@@ -812,3 +913,289 @@ def test_sse_decoder_across_chunks_crlf_comments_and_oversize():
 def test_redact_hides_secrets():
     assert redact(f"bad token {TOKEN}!", TOKEN) == "bad token ***!"
     assert redact("short abc", "abc") == "short abc"  # too short to be a secret worth hiding
+
+
+# --- a lost answer: the next attempt finds the post however the server rewrote it ---------------
+
+# Every shape servers rewrite: links without a scheme, entities, each mention form (remote full,
+# local full, local bare), hashtags, emoji (with presentation selector and skin tone), line breaks.
+TEXT_SHAPES = [
+    "see www.example.com/help or shop.example.com for details",
+    "Fish &amp; chips &lt;3 are on us",
+    "thanks @alice@remote.example, @dave@example.social and @erin!",
+    "#Deals today only, ask the #CareTeam",
+    "🎉 fixed! 👍🏽 ❤️",
+    "line one\nline two\n\nnew paragraph",
+    "@alice@remote.example sorry: www.example.com &amp; #Help 🙏\nbye",
+]
+
+
+async def deliver_with_lost_answer(server, session, store, db_path, text: str):
+    """Queue a reply, let the server post it but drop the answer, then run the sender again."""
+    from adapters.sender import ReplySender
+    from store.actions import queue_reply
+    from store.ingest import save_batch
+    from store.outbox import claim_due
+    from store.worker import StoreWorker
+
+    h, mention = await first_mention(server, session)
+    [mention_id] = save_batch(store, "mastodon:@brand@example.social", [mention], None)
+    reply = queue_reply(store, mention_id, text, "carla")
+    worker = StoreWorker(str(db_path), clock=store.clock)
+    try:
+        sender = ReplySender(worker, [h.adapter])
+        server.fail("POST", "/api/v1/statuses", 0, after=True)  # posted; the connection dies unanswered
+        [first] = await worker.run(claim_due)
+        assert await sender.deliver(first) == "pending"
+        [again] = await worker.run(claim_due, reclaim_sending=True, limit=10) or [None]
+        if again is None:  # waiting out its backoff: a new leader takes it now
+            store.conn.execute("UPDATE replies SET next_attempt_at = NULL WHERE id = ?", (reply.id,))
+            [again] = await worker.run(claim_due)
+        assert again.uncertain
+        outcome = await sender.deliver(again)
+    finally:
+        worker.close()
+    row = store.conn.execute("SELECT state, remote_id, error FROM replies WHERE id = ?", (reply.id,)).fetchone()
+    return outcome, row
+
+
+@pytest.mark.parametrize("rewrite", ["gotosocial", "takahe", "mastodon"])
+@pytest.mark.parametrize("text", TEXT_SHAPES)
+async def test_a_posted_reply_whose_answer_was_lost_is_adopted_never_posted_twice(
+        server, session, store, db_path, rewrite, text):
+    server.rewrite, server.honor_idempotency = rewrite, False  # GoToSocial and Takahē ignore the key
+    outcome, (state, remote_id, _) = await deliver_with_lost_answer(server, session, store, db_path, text)
+    (ours,) = server.ours()
+    assert (outcome, state, remote_id) == ("sent", "sent", ours["uri"])
+    assert len(server.posts()) == 1
+    adopted = store.conn.execute("SELECT detail FROM events WHERE action = 'reply.sent'").fetchone()
+    assert '"adopted": true' in adopted[0]
+
+
+async def test_two_posts_of_ours_that_both_match_are_held_for_the_operator(server, session, store, db_path):
+    server.honor_idempotency = False
+    h, mention = await first_mention(server, session)
+    text = "Fish &amp; chips"
+    for _ in range(2):  # e.g. a colleague sent the same words by hand
+        await h.adapter.send_reply(request_for(mention, text=text))
+    with pytest.raises(ReplyNeedsCheck) as held:
+        await h.adapter.find_reply(request_for(mention, key=new_reply_key(), text=text))
+    assert "check before replying again" in str(held.value) and "example.social/@brand/" in str(held.value)
+
+
+async def test_a_post_of_ours_with_other_words_is_held_and_the_sender_records_it(server, session, store, db_path):
+    server.honor_idempotency = False
+    original = server.render
+    server.render = lambda text: original(text + " (edited by a moderator)")  # beyond any normalising
+    outcome, (state, remote_id, error) = await deliver_with_lost_answer(server, session, store, db_path,
+                                                                        "We are on it")
+    assert (outcome, state, remote_id) == ("manual", "manual", None)
+    assert "held: an earlier attempt may have posted it" in error
+    assert len(server.posts()) == 1
+
+
+async def test_an_older_post_of_ours_in_the_thread_is_not_taken_for_this_reply(server, session):
+    server.honor_idempotency = False
+    h, mention = await first_mention(server, session)
+    await h.adapter.send_reply(request_for(mention, text="Earlier answer"))
+    older = datetime.now(UTC) - timedelta(hours=2)
+    for status in server.ours():
+        status["created_at"] = iso(older)
+    # Queued now: the two-hour-old reply is another one, so this one was never posted.
+    assert await h.adapter.find_reply(request_for(mention, key=new_reply_key(), text="New answer")) is None
+
+
+# --- length limits: the server's own rule, stored for every process ------------------------------
+
+@pytest.mark.parametrize(("software", "counting"), [
+    ("mastodon", "mastodon"), ("gotosocial", "codepoints"), ("takahe", "full_mentions"), ("akkoma", "graphemes"),
+])
+async def test_the_instance_says_how_its_server_counts(session, software, counting):
+    fake = FakeMastodon(max_chars=5000)
+    fake.software = software
+    fake.v1_only = software == "akkoma"
+    await fake.start()
+    try:
+        h = Harness(fake, session)
+        await h.adapter.check()
+        assert h.adapter.text_limits == TextLimits(5000, counting, 23, DOMAIN, software)
+    finally:
+        await fake.stop()
+
+
+def test_counting_as_each_server_does():
+    text = "@alice@remote.example @bob hi https://example.com/" + "x" * 40 + " 👍🏽"
+    assert count_as(text, "mastodon") == len("@alice @bob hi ") + 23 + 2
+    assert count_as(text, "codepoints") == len(text)
+    assert count_as(text, "full_mentions", domain="takahe.test") == len(text) + len("@takahe.test")
+    assert count_as(text, "graphemes") == len(text) - 1
+
+
+async def stored_limits_and_mention(server, session, db_path) -> int:
+    """Run the leader's ingest on `server` until the account's limits are stored; the mention's id."""
+    from adapters.runner import IngestRunner
+    from store.worker import StoreWorker
+
+    server.add_mention("my order is late")
+    worker = StoreWorker(str(db_path))
+    h = Harness(server, session, poll_interval=1)
+    runner = IngestRunner(worker, [h.adapter])
+    runner.start()
+    try:
+        for _ in range(200):
+            ids = await worker.run(lambda store: [r[0] for r in store.conn.execute("SELECT id FROM mentions")])
+            stored = await worker.run(get_text_limits, "mastodon", f"@brand@{DOMAIN}")
+            if ids and stored:
+                break
+            await asyncio.sleep(0.02)
+        assert ids and stored == h.adapter.text_limits
+    finally:
+        await runner.stop()
+        worker.close()
+    return ids[0]
+
+
+def cli_reply(tmp_path, db_path, mention_id: int, text: str):
+    import os
+    import subprocess
+    import sys
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MENTIONDESK_")}
+    env.update(MENTIONDESK_OPERATOR="cli", XDG_CONFIG_HOME=str(tmp_path / "cfg"), PYTHONUTF8="1")
+    return subprocess.run([sys.executable, "-m", "tui", "reply", str(mention_id), text, "--db", str(db_path)],
+                          capture_output=True, text=True, env=env, timeout=60,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.mark.parametrize(("software", "max_chars", "fits", "too_long"), [
+    # GoToSocial allows 5,000: 501 characters is fine (the default 500 refused it).
+    ("gotosocial", 5000, 4000, 5000 - len("@alice@remote.example ") + 1),
+    # Takahē counts the @alice@remote.example the CLI adds, domain and all.
+    ("takahe", 500, 500 - len("@alice@remote.example "), 490),
+    # Mastodon counts it as @alice.
+    ("mastodon", 500, 500 - len("@alice "), 500 - len("@alice ") + 1),
+])
+async def test_the_cli_counts_a_reply_as_the_accounts_server_will(server, session, tmp_path, db_path, software,
+                                                                   max_chars, fits, too_long):
+    server.software, server.max_chars = software, max_chars
+    mention_id = await stored_limits_and_mention(server, session, db_path)
+    refused = await asyncio.to_thread(cli_reply, tmp_path, db_path, mention_id, "y" * too_long)
+    assert refused.returncode != 0 and refused.stdout == ""
+    line = refused.stderr.strip()
+    assert "\n" not in line and "over the" in line and f"{max_chars} limit" in line and "nothing queued" in line
+    queued = await asyncio.to_thread(cli_reply, tmp_path, db_path, mention_id, "y" * fits)
+    assert queued.returncode == 0, queued.stderr
+    import sqlite3
+    with sqlite3.connect(db_path) as conn:
+        assert conn.execute("SELECT length(text) FROM replies").fetchall() == [(fits,)]
+
+
+# --- follow-ups that notify nobody -----------------------------------------------------------------
+
+@pytest.mark.parametrize("streaming", [False, True])
+async def test_a_follow_up_that_does_not_mention_the_brand_still_reaches_the_desk(server, session, streaming):
+    clock = FakeClock()
+    h = Harness(server, session, streaming=streaming, poll_interval=15, thread_watch_interval=120,
+                clock=clock, sleep=FakeSleep(clock=clock)).stream(None)
+    question = server.add_mention("my order is late")
+    (a,) = (await h.next()).mentions
+    sent = await h.adapter.send_reply(request_for(a))
+    ours = server.ours()[0]
+    # GoToSocial: a reply to our reply without @brand makes no notification at all.
+    follow = server.remote_status("still nothing arrived", in_reply_to_id=ours["id"], mention_us=False)
+    server.remote_status("me too", acct="bob@other.example", in_reply_to_id=follow["id"], mention_us=False)
+    assert [e["payload"]["status"]["id"] for e in server.entries] == [question["status"]["id"]]
+    batch = await h.next()
+    (b,) = batch.mentions
+    assert (b.remote_id, b.parent_remote_id, b.root_remote_id) == (follow["uri"], sent.remote_id, a.remote_id)
+    assert b.text == "still nothing arrived" and b.author_handle == "@alice@remote.example"
+    assert b.reply_ref["status_id"] == follow["id"] and batch.cursor is None  # the notification cursor stays
+    later = server.add_mention("another question")
+    batch = await h.next()
+    assert [m.remote_id for m in batch.mentions] == [later["status"]["uri"]]  # the follow-up only once
+    watched = [r for r in server.requests if r.path == f"/api/v1/statuses/{ours['id']}/context"]
+    assert watched and all(r.method == "GET" for r in watched)
+    await h.close()
+
+
+async def test_only_recent_replies_are_watched_and_a_bounded_number(server, session):
+    clock = FakeClock()
+    h = Harness(server, session, streaming=False, thread_watch_interval=120, clock=clock,
+                sleep=FakeSleep(clock=clock)).stream(None)
+    server.add_mention("first")
+    (a,) = (await h.next()).mentions
+    for index in range(14):
+        await h.adapter.send_reply(request_for(a, key=new_reply_key(), text=f"answer {index}"))
+    old, *_, newest = server.ours()
+    old["created_at"] = iso(clock.now - timedelta(hours=49))
+    server.remote_status("reply to an old answer", in_reply_to_id=old["id"], mention_us=False)
+    follow = server.remote_status("reply to the newest", in_reply_to_id=newest["id"], mention_us=False)
+    batch = await h.next()
+    assert [m.remote_id for m in batch.mentions] == [follow["uri"]]
+    contexts = [r.path for r in server.requests if r.path.endswith("/context")]
+    assert len(contexts) == 10 and f"/api/v1/statuses/{old['id']}/context" not in contexts
+    await h.close()
+
+
+@pytest.mark.serial
+@pytest.mark.parametrize("rewrite", ["gotosocial", "takahe"])
+async def test_kill_9_mid_send_on_a_rewriting_server_posts_once(tmp_path, rewrite):
+    """Real processes: `serve` is SIGKILLed while the server posts; the next leader adopts the post."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.test_crash_send import assert_adopted_once, restart_until_sent, rows, start_serve, until
+
+    server = FakeMastodon()
+    server.honor_idempotency, server.rewrite, server.software = False, rewrite, rewrite
+    await server.start()
+    try:
+        server.add_mention("where is my refund?")
+        db, config = str(tmp_path / "desk.db"), tmp_path / "config.toml"
+        config.write_text(f'[[accounts]]\nnetwork = "mastodon"\nserver = "{server.base}"\n'
+                          f'handle = "@brand@{DOMAIN}"\nsecret_env = "TEST_MASTODON_TOKEN"\npoll_interval = 0.5\n')
+        env = {**__import__("os").environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
+               "MENTIONDESK_OPERATOR": "alice"}
+        first = start_serve(db, str(config), env)
+        try:
+            mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions"), what="the mention"))[0][0]
+            release = server.hold("/api/v1/statuses")
+            server.fail("POST", "/api/v1/statuses", 0, after=True)
+            text = "Sorry &amp; thanks @erin: see www.example.com/refunds #Help 🙏\nbye"
+            queued = subprocess.run([sys.executable, "-m", "tui", "--db", db, "reply", str(mention_id), text],
+                                    env=env, capture_output=True, text=True)
+            assert queued.returncode == 0, queued.stderr
+            await until(lambda: server.posts(), what="the send to reach the server")
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        finally:
+            if first.poll() is None:
+                first.kill()
+        server.holds.pop("/api/v1/statuses", None)
+        release.set()
+        await until(lambda: len(server.ours()) == 1, what="the held post to be created")
+        await restart_until_sent(db, str(config), env)
+        assert len(server.ours()) == 1 and len(server.posts()) == 1, "the reply was posted twice"
+        assert rows(db, "SELECT remote_id FROM replies") == [(server.ours()[0]["uri"],)]
+        assert_adopted_once(db)
+    finally:
+        await server.stop()
+
+
+_TOKENS = ["thanks", "Order", "www.example.com", "shop.example.org/help", "https://x.org/a?b=1", "&amp;", "&lt;3",
+           "@alice@remote.example", "@dave@example.social", "@erin", "#Tag", "#CareTeam", "🎉", "👍🏽", "❤️", "\n",
+           "\n\n", "x&y", "100%", "a/b"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12),
+       st.sampled_from(["mastodon", "gotosocial", "takahe"]))
+def test_any_text_is_recognised_after_each_servers_rewriting(tokens, rewrite):
+    from adapters.mastodon_html import html_to_text
+    from adapters.mastodon_parse import comparable_text
+
+    text = " ".join(tokens).strip() or "x"
+    fake = FakeMastodon()
+    fake.rewrite = rewrite
+    content, mentions = fake.render(text)
+    assert comparable_text(html_to_text(content, mentions)) == comparable_text(text)

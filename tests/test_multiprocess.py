@@ -104,7 +104,7 @@ async def test_console_shows_changes_from_other_processes_within_a_second(tmp_pa
             (cli_command(db, "note", str(target), "called", "her", "back", operator="ann"),
              lambda: note_shown("called her back"), "the note"),
             (cli_command(db, "reply", str(target), "Sorry, sending a new pair today", operator="bob"),
-             lambda: row(target).reply_state == "pending" and row(target).state == "replied", "the reply"),
+             lambda: row(target).reply_state == "pending" and row(target).state == "queued", "the reply"),
             (cli_command(db, "done", str(other), operator="bob"),
              lambda: row(other).status == "done", "done"),
             (cli_command(db, "tag", str(target), "care", "--off", operator="ann"),
@@ -281,6 +281,9 @@ def test_claims_hold_across_processes(tmp_path):
     assert own.returncode == 0, own.stderr
     assert query(db, "SELECT operator, text FROM replies ORDER BY id") == [("bob", "On it anyway"),
                                                                           ("alice", "Mine")]
+    # alice's console renews its claim while her composer is open (a slow machine can take
+    # longer than the claim's ttl to run the commands above).
+    assert run_worker(tmp_path, "desk", db, "alice", "claim", target) == {"claim": None}
     assert run_worker(tmp_path, "desk", db, "bob", "active", target)["claim"]["operator"] == "alice"
 
     run_worker(tmp_path, "desk", db, "alice", "release", target)
@@ -288,6 +291,54 @@ def test_claims_hold_across_processes(tmp_path):
     assert run_worker(tmp_path, "desk", db, "alice", "claim", target)["claim"]["operator"] == "bob"
     assert query(db, "SELECT operator, action FROM events WHERE action LIKE 'claim%' ORDER BY id") == [
         ("alice", "claim"), ("alice", "claim.release"), ("bob", "claim")]
+
+
+CLAIM_TTL = 2.0
+
+
+def test_a_live_consoles_claim_is_renewed_and_a_killed_ones_lapses(tmp_path):
+    db = tmp_path / "desk.db"
+    seed(str(db), 5, hostile=False)
+    console = start(worker_command("console-claim", db, "alice", CLAIM_TTL, CLAIM_TTL / 5), tmp_path,
+                    tmp_path / "console.log")
+    try:
+        [(target, first_expiry)] = wait_for(lambda: query(db, "SELECT mention_id, expires_at FROM claims"),
+                                            timeout=60, what="the console claims the mention")
+        wait_for(lambda: iso(datetime.now(UTC)) > first_expiry, timeout=CLAIM_TTL + 1, what="the first expiry")
+        live = run_worker(tmp_path, "desk", db, "bob", "claim", target)["claim"]
+        assert live is not None and live["operator"] == "alice", "the heartbeat keeps the claim"
+        console.send_signal(signal.SIGKILL)
+        console.wait(timeout=10)
+        killed_at = time.monotonic()
+        wait_for(lambda: run_worker(tmp_path, "desk", db, "bob", "active", target) == {"claim": None},
+                 timeout=CLAIM_TTL + 5, what="the dead console's claim lapses", interval=0.1)
+        assert time.monotonic() - killed_at <= CLAIM_TTL + 5
+        assert run_worker(tmp_path, "desk", db, "bob", "claim", target) == {"claim": None}
+    finally:
+        stop(console)
+
+
+def test_simultaneous_guarded_replies_queue_one(tmp_path):
+    """Three operators send at once, each having opened the composer before any reply."""
+    db = tmp_path / "desk.db"
+    seed(str(db), 5, hostile=False)
+    names = ["alice", "bob", "carol"]
+    procs = {name: start(worker_command("guarded-reply", db, name, 2, 0, tmp_path), tmp_path,
+                         tmp_path / f"{name}.out", err=tmp_path / f"{name}.err") for name in names}
+    try:
+        wait_for(lambda: all((tmp_path / f"{name}.ready").exists() for name in names), timeout=60,
+                 what="every sender is ready")
+        (tmp_path / "go").touch()
+        for name, proc in procs.items():
+            assert proc.wait(timeout=60) == 0, (tmp_path / f"{name}.err").read_text()
+    finally:
+        for proc in procs.values():
+            stop(proc)
+    outcomes = {name: json.loads((tmp_path / f"{name}.out").read_text())["outcome"] for name in names}
+    queued = [name for name, outcome in outcomes.items() if outcome == "queued"]
+    assert len(queued) == 1, outcomes
+    assert all(outcome == f"answered by {queued[0]}" for name, outcome in outcomes.items() if name not in queued)
+    assert query(db, "SELECT operator FROM replies") == [(queued[0],)]
 
 
 def test_simultaneous_claims_have_one_winner(tmp_path):
@@ -351,8 +402,9 @@ def test_handover_reports_what_other_processes_did(tmp_path):
         cli("alice", "tag", "7", "marketing"), cli("bob", "tag", "1", "care"), cli("bob", "tag", "8", "care"),
         cli("bob", "tag", "10", "care"),
         cli("bob", "done", "9"), cli("carol", "done", "10"), cli("carol", "done", "11"), cli("alice", "done", "2"),
-        cli("alice", "assign", "5", "bob"), cli("alice", "assign", "12", "carol"), cli("carol", "assign", "9", "carol"),
-        cli("bob", "assign", "13", "alice"),
+        # All at once: whether a name has acted yet is a race, so no name counts as new.
+        cli("alice", "assign", "5", "bob", "--new-operator"), cli("alice", "assign", "12", "carol", "--new-operator"),
+        cli("carol", "assign", "9", "carol"), cli("bob", "assign", "13", "alice", "--new-operator"),
         cli("alice", "note", "5", "refund", "approved"), cli("bob", "note", "12", "VIP,", "be", "nice"),
         cli("alice", "reply", "5", "Refund on its way"), cli("alice", "reply", "6", "Thanks!"),
         cli("bob", "reply", "7", "Glad you like it"), cli("carol", "reply", "12", "Looking into it"),

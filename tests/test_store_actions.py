@@ -197,8 +197,10 @@ def test_only_failed_replies_can_be_retried(store, mention_id, manual):
     assert store.conn.execute("SELECT state FROM replies").fetchone() == (queued.state,)
 
 
-def test_mark_seen_is_not_an_event(store, mention_id):
-    assert mark_seen(store, mention_id) is True
-    assert mark_seen(store, mention_id) is False
-    assert store.conn.execute("SELECT seen FROM mentions").fetchone() == (1,)
+def test_mark_seen_is_per_operator_and_not_an_event(store, mention_id):
+    assert mark_seen(store, mention_id, "ana") is True
+    assert mark_seen(store, mention_id, "ana") is False
+    assert mark_seen(store, mention_id, "bo") is True
+    assert store.conn.execute("SELECT operator FROM reads ORDER BY id").fetchall() == [("ana",), ("bo",)]
+    assert store.conn.execute("SELECT seen FROM mentions").fetchone() == (0,), "reading is not shared"
     assert event_count(store) == 0

@@ -87,19 +87,21 @@ def test_rows_by_id_reads_more_than_one_chunk(store, make_mention):
     assert sorted(found) == sorted(ids)
 
 
-def state_of(store, mention_id: int) -> str:
-    return rows_by_id(store, [mention_id])[mention_id].state
+def state_of(store, mention_id: int, operator: str = "ana") -> str:
+    return rows_by_id(store, [mention_id], operator)[mention_id].state
 
 
 def test_row_state_follows_the_mention_through_its_life(store, make_mention):
     [mention_id] = save_batch(store, "demo", [make_mention()], None)
     assert state_of(store, mention_id) == "new"
-    mark_seen(store, mention_id)
+    mark_seen(store, mention_id, "ana")
     assert state_of(store, mention_id) == "open"
+    assert state_of(store, mention_id, "bo") == "new", "ana reading it is no news to bo"
     queue_reply(store, mention_id, "first", "ana")
-    assert state_of(store, mention_id) == "replied"  # pending counts: it is on its way
+    assert state_of(store, mention_id) == "queued"  # in the outbox, not yet on the network
+    assert state_of(store, mention_id, "bo") == "queued"
     [claimed] = claim_due(store)
-    assert state_of(store, mention_id) == "replied"  # sending
+    assert state_of(store, mention_id) == "queued"  # sending
     mark_failed(store, claimed, "HTTP 500")
     assert state_of(store, mention_id) == "open"  # a failed reply is not an answer
     queue_reply(store, mention_id, "second", "ana")

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter, TextRule
-from adapters.rules import rule_for
+from adapters.rules import rule_for, rule_for_mention
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.worker import StoreWorker
@@ -127,8 +127,14 @@ class ConsoleApp(App):
             self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         return self._session
 
-    def rule_for(self, network: str) -> TextRule:
+    def rule_for(self, network: str, store=None, mention_id: int | None = None) -> TextRule:
+        """With `store` (on the store thread) and `mention_id`: the server's stored rule for that
+        mention's account, which also counts the @author the adapter adds."""
         live = {adapter.network: adapter.text_rule for adapter in self.adapters}
+        if store is not None and mention_id is not None:
+            stored = rule_for_mention(store, mention_id, live)
+            if stored is not None:
+                return stored
         return rule_for(network, live)
 
     def wake_sender(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from collections.abc import Sequence
@@ -10,8 +11,47 @@ from pathlib import Path
 
 from store.actions import ActionError
 from store.db import StoreError, open_store
+from store.files import make_private
 from tui.cli_common import fail
-from tui.paths import default_config_path, default_db_path, default_operator
+from tui.paths import (DEFAULT_DB, DEMO_DB, data_dir, default_config_path, default_db_path, default_operator,
+                       demo_db_path)
+
+
+MAX_ID = 2**63 - 1  # SQLite's largest integer
+MAX_DEMO_RATE = 60_000.0  # a thousand a second: beyond that the demo only measures the disk
+
+
+def mention_id(text: str) -> int:
+    """A mention id as SQLite can store it; anything else is a usage mistake, not a traceback."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19) or not 1 <= int(text) <= MAX_ID:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a mention id (a whole number, as search lists)")
+    return int(text)
+
+
+def limit_count(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and len(text) <= 6) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: use a whole number from 1 to 999999")
+    return int(text)
+
+
+def demo_rate(text: str) -> float:
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = float("nan")
+    if not 0 < rate <= MAX_DEMO_RATE:  # nan and inf fail too
+        raise argparse.ArgumentTypeError(f"{text[:40]!r}: use mentions per minute, above 0 and at most "
+                                         f"{MAX_DEMO_RATE:,.0f}")
+    return rate
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mentiondesk")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,39 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mentiondesk", parents=[common],
         description="A keyboard-driven console for a brand's social mentions. With no command, opens the console.")
+    parser.add_argument("--version", action="version", version=f"mentiondesk {_version()}")
     parser.add_argument("--no-demo", action="store_true", help="run without the demo stream")
     parser.add_argument("--demo", action="store_true", help="run the demo stream even with accounts configured")
-    parser.add_argument("--demo-rate", type=float, default=None, metavar="N",
+    parser.add_argument("--demo-rate", type=demo_rate, default=None, metavar="N",
                         help="demo mentions per minute (default 30)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     search = sub.add_parser("search", parents=[common], help="fuzzy-search the history")
     search.add_argument("query", nargs="+", help="words (typos ok) and filters tag:care status:open from:@h net:demo")
     search.add_argument("--json", action="store_true", help="print JSON")
-    search.add_argument("--limit", type=int, default=20, metavar="N")
+    search.add_argument("--limit", type=limit_count, default=20, metavar="N")
 
     export = sub.add_parser("export", parents=[common], help="write every mention (JSONL or CSV)")
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     export.add_argument("-o", "--output", type=Path, default=None, metavar="FILE", help="default: stdout")
 
     imp = sub.add_parser("import", parents=[common], help="read a JSONL export back, skipping duplicates")
-    imp.add_argument("file", type=Path, metavar="FILE.jsonl")
+    imp.add_argument("file", metavar="FILE.jsonl", help="a file, a pipe or FIFO, or - for stdin")
 
     tag = sub.add_parser("tag", parents=[common], help="tag a mention care or marketing")
-    tag.add_argument("id", type=int)
+    tag.add_argument("id", type=mention_id)
     tag.add_argument("tag", choices=("care", "marketing"))
     tag.add_argument("--off", action="store_true", help="remove the tag instead")
     done = sub.add_parser("done", parents=[common], help="mark a mention done")
-    done.add_argument("id", type=int)
+    done.add_argument("id", type=mention_id)
     done.add_argument("--reopen", action="store_true", help="reopen it instead")
     note = sub.add_parser("note", parents=[common], help="add an internal note (never sent)")
-    note.add_argument("id", type=int)
+    note.add_argument("id", type=mention_id)
     note.add_argument("text", nargs="+")
     assign = sub.add_parser("assign", parents=[common], help="assign a mention to an operator ('-' unassigns)")
-    assign.add_argument("id", type=int)
+    assign.add_argument("id", type=mention_id)
     assign.add_argument("operator_name", metavar="OPERATOR")
+    assign.add_argument("--new-operator", action="store_true",
+                        help="assign to a name nobody has used on this desk yet")
     reply = sub.add_parser("reply", parents=[common], help="queue a reply (the ingest leader sends it)")
-    reply.add_argument("id", type=int)
+    reply.add_argument("id", type=mention_id)
     reply.add_argument("text", nargs="+")
     reply.add_argument("--force", action="store_true", help="reply even if someone else is replying")
     handover = sub.add_parser("handover", parents=[common], help="what the next shift needs to know")
@@ -78,14 +121,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts = sub.add_parser("accounts", parents=[common], help="list configured accounts")
     accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
+    desk = sub.add_parser("desk", help="set up a folder that several Unix accounts share a desk in")
+    desk_sub = desk.add_subparsers(dest="desk_command", metavar="init", parser_class=_Parser, required=True)
+    init = desk_sub.add_parser("init", help="make FOLDER a shared desk: setgid 2770, database 0660 in GROUP")
+    init.add_argument("folder", metavar="FOLDER")
+    init.add_argument("--group", required=True, metavar="GROUP", help="the Unix group every operator is in")
     sub.add_parser("serve", parents=[common], help="run ingest and sending without a UI (SIGTERM stops)")
     return parser
+
+
+def _runs_demo(config, args) -> bool:
+    return not args.no_demo and (args.demo or (config.demo if config.demo is not None else not config.accounts))
+
+
+def _demo_only(config, args) -> bool:
+    """The demo stream and no real account: its data belongs in its own file."""
+    return _runs_demo(config, args) and not config.accounts
 
 
 def _adapter_builder(config, args):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
 
-    demo = not args.no_demo and (args.demo or (config.demo if config.demo is not None else not config.accounts))
+    demo = _runs_demo(config, args)
     rate = args.demo_rate if args.demo_rate is not None else (config.demo_rate or 30.0)
 
     def build(get_session):
@@ -103,7 +160,11 @@ def _adapter_builder(config, args):
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    db_path = Path(getattr(args, "db", None) or default_db_path()).expanduser()
+    if args.command == "desk":
+        from tui.cli_deskfiles import cmd_desk
+        return cmd_desk(args)
+    chosen_db = getattr(args, "db", None) or os.environ.get("MENTIONDESK_DB")
+    db_path = Path(chosen_db or default_db_path()).expanduser()
     operator = getattr(args, "operator", None) or default_operator()
     config_path = Path(getattr(args, "config", None) or default_config_path()).expanduser()
     command = args.command
@@ -122,8 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     account.secret()  # fail now, in one line, not inside the running console
         except ConfigError as exc:
             return fail(str(exc))
-    if args.demo_rate is not None and args.demo_rate <= 0:
-        return fail("--demo-rate must be positive")
+    if not chosen_db:
+        make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # earlier builds left it 0755/0644
+        if command in (None, "serve") and _demo_only(config, args):
+            db_path = demo_db_path()
+            args.notice = demo_notice(db_path)
+            print(f"mentiondesk: {args.notice}", file=sys.stderr)
 
     try:
         store = open_store(db_path)  # checks and migrates before anything else runs
@@ -155,9 +220,11 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":
-        from adapters.rules import rule_for
+        from adapters.rules import rule_for, rule_for_mention
         from tui.cli_desk import cmd_reply
-        return cmd_reply(store, args, operator, rule_for)
+        # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
+        return cmd_reply(store, args, operator,
+                         lambda network: rule_for_mention(store, args.id) or rule_for(network))
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
@@ -173,8 +240,21 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
 
     if not has_terminal():
         return fail(NO_TERMINAL)
-    from tui.app import ConsoleApp
-
-    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=True)
+    app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True)
     app.run()
     return app.return_code or 0
+
+
+def demo_notice(db_path: Path) -> str:
+    return f"demo stream: made-up mentions go to {db_path}, not your desk's file (--db chooses another)"
+
+
+def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False):
+    """The console, with a toast for what the operator must know from the start; `watch_terminal`
+    makes it leave when its terminal hangs up (off in tests, which have none)."""
+    from tui.app import ConsoleApp
+
+    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal)
+    if notice:
+        app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
+    return app

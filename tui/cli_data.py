@@ -4,32 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import stat
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from store.db import Store
+from store.files import DeskFileError, refuse_planted
 from tui.cli_common import fail
 
 
 @contextmanager
-def progress_bar(label: str, total: int | None):
+def progress_bar(label: str, total: int | None, *, in_bytes: bool = False):
     """A progress bar on a terminal (stderr), silence otherwise."""
     if not sys.stderr.isatty():
         yield lambda done: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    amount = DownloadColumn() if in_bytes else MofNCompleteColumn()
+    with Progress(TextColumn(label), BarColumn(), amount, TimeRemainingColumn(),
                   console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.update(task, completed=done)
-
-
-def _count_lines(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def cmd_search(store: Store, args: argparse.Namespace) -> int:
@@ -68,9 +68,9 @@ def cmd_export(store: Store, args: argparse.Namespace) -> int:
     total = count_mentions(store)
     if args.output:
         try:
-            out = args.output.open("w", encoding="utf-8", newline="")
-        except OSError as exc:
-            return fail(f"cannot write {args.output}: {exc.strerror or exc}")
+            out = open_private_output(args.output)
+        except (OSError, DeskFileError) as exc:
+            return fail(f"cannot write {args.output}: {getattr(exc, 'strerror', None) or exc}")
     else:
         out = sys.stdout
     try:
@@ -84,19 +84,68 @@ def cmd_export(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def open_private_output(path: Path) -> IO[str]:
+    """An export holds customers' messages and internal notes: the file is 0600, new or not."""
+    refuse_planted(path)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        info = os.fstat(descriptor)
+        if stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o600:
+            os.fchmod(descriptor, 0o600)
+        return os.fdopen(descriptor, "w", encoding="utf-8", newline="")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+class SourceError(Exception):
+    pass
+
+
+def open_import_source(name: str) -> tuple[BinaryIO, int | None, str]:
+    """(bytes, size when known, name for messages): a regular file, a pipe or FIFO, or - for stdin.
+
+    Anything else (/dev/zero, a terminal, a directory) is refused: it has no end or no lines.
+    """
+    if name == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise SourceError("stdin is a terminal; pipe a file in (mentiondesk import - < FILE.jsonl)")
+        stream, label = sys.stdin.buffer, "stdin"
+    else:
+        try:
+            stream, label = open(name, "rb"), name  # a FIFO waits here for its writer, as cat would
+        except OSError as exc:
+            raise SourceError(f"cannot read {name}: {exc.strerror or exc}") from None
+    info = os.fstat(stream.fileno())
+    if stat.S_ISREG(info.st_mode):
+        return stream, info.st_size, label
+    if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+        return stream, None, label
+    kind = "a terminal" if os.isatty(stream.fileno()) else (
+        "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a regular file")
+    if stream is not sys.stdin.buffer:
+        stream.close()
+    raise SourceError(f"{label} is {kind}, not a file or a pipe; nothing imported")
+
+
 def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
+    from store.lines import LineReader
     from store.transfer import import_lines
 
-    path: Path = args.file
     try:
-        total = _count_lines(path)
-        handle = path.open("r", encoding="utf-8", errors="replace", newline="\n")
-    except OSError as exc:
-        return fail(f"cannot read {path}: {exc.strerror or exc}")
-    with handle, progress_bar("importing", total) as progress:
-        report = import_lines(store, handle, operator, progress=progress, parallel=True)
+        stream, size, label = open_import_source(args.file)
+    except SourceError as exc:
+        return fail(str(exc))
+    reader = LineReader(stream)
+    try:
+        with progress_bar("importing", size, in_bytes=True) as progress:
+            report = import_lines(store, reader, operator, progress=lambda _: progress(reader.bytes_read),
+                                  parallel=True)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
     for number, reason in report.errors[:200]:
-        print(f"{path}:{number}: skipped: {reason}", file=sys.stderr)
+        print(f"{label}:{number}: skipped: {reason}", file=sys.stderr)
     if len(report.errors) > 200:
         print(f"... and {len(report.errors) - 200} more bad line(s)", file=sys.stderr)
     print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "

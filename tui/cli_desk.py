@@ -34,7 +34,10 @@ def cmd_note(store: Store, args: argparse.Namespace, operator: str) -> int:
 
 def cmd_assign(store: Store, args: argparse.Namespace, operator: str) -> int:
     assignee = None if args.operator_name in ("", "-") else args.operator_name
-    changed = desk.assign(store, args.id, assignee, operator)
+    try:
+        changed = desk.assign(store, args.id, assignee, operator, allow_new=args.new_operator)
+    except desk.UnknownOperator as exc:
+        return fail(f"{exc} (a typo?); use --new-operator to assign to {exc.name!r} anyway")
     target = f"assigned to {assignee}" if assignee else "unassigned"
     print(f"#{args.id} {target}" + ("" if changed else " (no change)"))
     return 0
@@ -49,10 +52,11 @@ def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for) -
     over = -rule.remaining(text)
     if over > 0:
         return fail(f"reply is {over} over the {rule.limit} limit ({rule.description}); nothing queued")
-    claim = desk.active_claim(store, args.id)
-    if claim is not None and claim.operator != operator and not args.force:
-        return fail(f"{claim.operator} is replying to #{args.id} now; use --force to reply anyway")
-    queued = actions.queue_reply(store, args.id, text, operator)
+    try:
+        # The same check as the console's, inside the transaction that queues the reply.
+        queued = actions.queue_reply(store, args.id, text, operator, guard=actions.ReplyGuard(force=args.force))
+    except actions.ClaimedByOther as exc:
+        return fail(f"{exc.operator} is replying to #{args.id} now; use --force to reply anyway")
     print(f"#{args.id} reply {queued.id} queued; the ingest leader (a console or `mentiondesk serve`) sends it")
     return 0
 
@@ -63,15 +67,22 @@ def parse_since(value: str | None, store: Store) -> str:
     if not value:
         return iso(now - timedelta(hours=12))
     units = {"m": 60, "h": 3600, "d": 86400}
-    if value[-1:] in units and value[:-1].isdigit():
-        return iso(now - timedelta(seconds=int(value[:-1]) * units[value[-1]]))
+    usage = f"--since {value[:40]!r}: use an ISO time (2026-11-26T08:00) or 30m / 8h / 2d"
+    if value[-1:] in units and value[:-1].isascii() and value[:-1].isdigit():
+        try:  # 3000000d reaches before year 1: a usage mistake, not a traceback
+            return iso(now - timedelta(seconds=int(value[:-1]) * units[value[-1]]))
+        except (OverflowError, ValueError):
+            raise ValueError(f"{usage}, at most {(now - datetime(2, 1, 1, tzinfo=UTC)).days}d back") from None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"--since {value!r}: use an ISO time (2026-11-26T08:00) or 30m / 8h / 2d") from None
+        raise ValueError(usage) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return iso(moment)
+    try:
+        return iso(moment)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise ValueError(usage) from None
 
 
 def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:

@@ -9,11 +9,13 @@ from rich.text import Text
 STATE_STYLE = {
     "new": ("●", "bold $accent"),
     "open": ("○", ""),
+    "queued": ("⧗", "$warning"),
     "replied": ("↩", "$success"),
     "done": ("✓", "dim"),
 }
-STATE_GLYPH = {"new": "●", "open": "○", "replied": "↩", "done": "✓"}
-STATE_COLOR = {"new": "bold yellow", "open": "white", "replied": "green", "done": "grey50"}
+STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
+STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
+NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
 TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
 NETWORK_SHORT = {"mastodon": "mast", "bluesky": "bsky", "demo": "demo", "webhook": "hook"}
 

@@ -31,10 +31,15 @@ from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
 
 FIRST_PAGE = 200
+GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
 VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
 
 
 class MainScreen(Screen):
+    # Tests of a console that dies shorten these; see store.desk.
+    claim_ttl = desk.CLAIM_TTL
+    claim_renew = desk.CLAIM_RENEW
+
     BINDINGS = [
         Binding("c", "tag('care')", "Care", id="tag-care"),
         Binding("m", "tag('marketing')", "Marketing", id="tag-marketing"),
@@ -64,10 +69,11 @@ class MainScreen(Screen):
         self._counts: dict[str, int] = {}
         self._drafts: dict[int, str] = {}
         self._before_search: tuple[str, int | None] | None = None
-        self._opened_at: dict[int, str] = {}
+        # The mention's last reply id when its composer opened: "answered since you opened it".
+        self._opened_at: dict[int, int] = {}
+        self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
         self._holder: tuple | None = None
-        self._claimed_here: set[int] = set()
         self._statuses: list = []
 
     def compose(self) -> ComposeResult:
@@ -82,7 +88,6 @@ class MainScreen(Screen):
                 yield InboxList(clock=self.app.clock, id="inbox")
             with Vertical(id="right"):
                 yield MentionView(clock=self.app.clock, id="mention")
-                # Kept by reference: on_unmount runs after the children are gone from the DOM.
                 self._composer = ReplyComposer(id="composer")
                 yield self._composer
         yield KeyBar()
@@ -103,22 +108,17 @@ class MainScreen(Screen):
             await self.sync(initial=True)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # the timers below try again
+        try:
+            await self.db(desk.register_operator, self.app.operator)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)  # a read-only desk: browsing goes on
         self.set_interval(self.app.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(1.0, self._refresh_ages)
-        self.set_interval(60.0, self._renew_claim)
+        self.set_interval(self.claim_renew, self._renew_claim)
+        self.set_interval(2.0, self._refresh_sending)
+        self.run_worker(self._refresh_sending(), group="sending")
         self.run_worker(self._greet(), group="dialog")
-
-    async def on_unmount(self) -> None:
-        # Quitting or a hung-up terminal: nobody is replying here any more.
-        composer = getattr(self, "_composer", None)
-        if composer is not None and composer.mention_id is not None:  # open (display reads False by now)
-            self._claimed_here.add(composer.mention_id)
-        for mention_id in self._claimed_here:
-            try:
-                await self.db(desk.release_claim, mention_id, self.app.operator)
-            except DATABASE_ERRORS:
-                break  # the claims lapse on their own
 
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
@@ -146,7 +146,12 @@ class MainScreen(Screen):
             await self.load_view(self.view, keep_selection=False)
             self.run_worker(self._refresh_topbar(), group="topbar")  # counts must not delay the first rows
             return
-        changes, self._marks = await self.db(poll, self._marks, force=force)
+        changes, self._marks = await self.db(poll, self._marks, force=force, operator=self.app.operator)
+        for mention_id, by in changes.assigned_to_me:
+            self.notify(f"{by} assigned #{mention_id} to you (6: Mine)", title="Assigned to you",
+                        timeout=8, markup=False)
+        if changes.assigned_to_me:
+            self.run_worker(self._refresh_topbar(), group="topbar")  # the Mine count, now
         if changes.empty:
             return
         if self.searching:
@@ -268,7 +273,7 @@ class MainScreen(Screen):
     @on(InboxList.RowsWanted)
     async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
         try:
-            rows = await self.db(rows_by_id, message.ids)
+            rows = await self.db(rows_by_id, message.ids, self.app.operator)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
             self.inbox.forget(set(message.ids))  # asked for again on the next draw
@@ -287,7 +292,7 @@ class MainScreen(Screen):
             return
         await asyncio.sleep(0)  # let a held key's next move cancel this load first
         try:
-            detail = await self.db(mention_detail, mention_id)
+            detail = await self.db(mention_detail, mention_id, self.app.operator)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
             return
@@ -295,7 +300,7 @@ class MainScreen(Screen):
             return
         if detail is not None and not detail.row.seen:
             try:
-                await self.db(actions.mark_seen, mention_id)
+                await self.db(actions.mark_seen, mention_id, self.app.operator)
             except DATABASE_ERRORS as exc:
                 self.database_trouble(exc)  # read-only: show it anyway, it stays "new"
             else:
@@ -311,9 +316,13 @@ class MainScreen(Screen):
             self.notify("No mention selected.", severity="warning")
         return mention_id
 
-    async def _act(self, fn, *args) -> object:
+    async def _act(self, fn, *args, errors: tuple = (), **kwargs) -> object:
+        """Run an action and sync; worded errors become a notification, except `errors`,
+        which the caller answers itself."""
         try:
-            result = await self.db(fn, *args)
+            result = await self.db(fn, *args, **kwargs)
+        except errors:
+            raise
         except actions.ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
@@ -362,35 +371,71 @@ class MainScreen(Screen):
         if row is None:
             self.notify("Still loading that mention.", severity="warning")
             return
-        operator = self.app.operator
-        self._claimed_here.add(mention_id)  # released on exit even if we leave before the composer opens
-        try:
-            other = await self.db(desk.claim, mention_id, operator)
-        except (sqlite3.Error, StoreError, actions.ActionError) as exc:
-            self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
+        if not await self._open_claim(mention_id):
             return
-        if other is not None:
-            question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
-                        "Reply anyway?")
-            if not await self.app.push_screen_wait(Confirm(question)):
-                return
-            await self.db(desk.take_claim, mention_id, operator)
-        self._opened_at[mention_id] = await self.db(lambda store: store.now())
-        self.inbox.forget({mention_id})
         draft = self._drafts.get(mention_id)
         if draft is None and row.network == "mastodon":
             # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
             draft = f"{row.author_handle} "
-        self.query_one(ReplyComposer).open(mention_id, row.author_handle, self.app.rule_for(row.network),
-                                           draft or "")
+        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        self.query_one(ReplyComposer).open(mention_id, row.author_handle, rule, draft or "")
+
+    async def _open_claim(self, mention_id: int) -> bool:
+        """Claim the mention for this composer (asking before stepping on another's claim)
+        and remember where its replies stood; False if the operator backed off."""
+        operator = self.app.operator
+        self._claimed.add(mention_id)  # from before the claim is written: quitting mid-way still releases it
+        try:
+            other = await self.db(desk.claim, mention_id, operator, self.claim_ttl)
+            if other is not None:
+                question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
+                            "Reply anyway?")
+                if not await self.app.push_screen_wait(Confirm(question)):
+                    self._claimed.discard(mention_id)
+                    return False
+                await self.db(desk.take_claim, mention_id, operator, self.claim_ttl)
+            self._opened_at[mention_id] = await self.db(actions.reply_mark, mention_id)
+        except (sqlite3.Error, StoreError, actions.ActionError) as exc:
+            self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
+            return False
+        self.inbox.forget({mention_id})
+        return True
 
     async def _renew_claim(self) -> None:
+        """The heartbeat: a claim lives while its composer is open, and lapses when the console dies."""
         composer = self.query_one(ReplyComposer)
-        if composer.display and composer.mention_id is not None:
+        if composer.display and composer.mention_id in self._claimed:
             try:
-                await self.db(desk.claim, composer.mention_id, self.app.operator)
-            except (sqlite3.Error, StoreError):
-                pass  # the next renewal or the send will say so
+                other = await self.db(desk.claim, composer.mention_id, self.app.operator, self.claim_ttl)
+            except (sqlite3.Error, StoreError, actions.ActionError):
+                return  # the next renewal or the send will say so
+            if other is not None:
+                self._claimed.discard(composer.mention_id)
+                self.notify(f"{other.operator} took over replying to this mention.", severity="warning",
+                            markup=False)
+
+    async def _release_claims(self, mention_ids: set[int], *, sync: bool = True) -> None:
+        self._claimed -= mention_ids
+        try:
+            await self.db(desk.release_claims, sorted(mention_ids), self.app.operator)
+            if sync:
+                await self.sync(force=True)
+        except (sqlite3.Error, StoreError):
+            pass  # unreleased claims lapse within their ttl
+
+    async def on_unmount(self) -> None:
+        if self._claimed:
+            await self._release_claims(set(self._claimed), sync=False)
+
+    async def _refresh_sending(self) -> None:
+        """Whether any process holds the leader lease, so queued replies are really going out."""
+        try:
+            alive = await self.app.searcher.run(current_holder) is not None
+        except (sqlite3.Error, StoreError):
+            return
+        if alive != self.inbox.sender_alive:
+            self.inbox.sender_alive = alive
+            self.inbox.refresh()
 
     @work(group="dialog")
     async def action_send(self) -> None:
@@ -406,51 +451,67 @@ class MainScreen(Screen):
             self.notify("The reply is empty; nothing sent.", severity="warning")
             return
         mention_id = composer.mention_id
-        operator = self.app.operator
-        try:
-            others = await self.db(desk.replies_since, mention_id, self._opened_at.get(mention_id, ""), operator)
-            claim = await self.db(desk.active_claim, mention_id)
-        except (sqlite3.Error, StoreError) as exc:
-            self.notify(f"Database unreachable; your reply is kept: {exc}", severity="error", markup=False)
-            return
-        if others:
-            who, text = others[-1]
-            one = " ".join(text.split())[:80]
-            if not await self.app.push_screen_wait(
-                    Confirm(f"{who} answered this mention since you opened it: \"{one}\". Send yours too?")):
-                return
-        elif claim is not None and claim.operator != operator:
-            if not await self.app.push_screen_wait(
-                    Confirm(f"{claim.operator} is replying to this mention now. Send yours anyway?")):
-                return
-        if composer.editing_reply is not None:
-            queued = await self._act(actions.retry_reply, composer.editing_reply, operator, composer.text)
+        text, editing, operator = composer.text, composer.editing_reply, self.app.operator
+        if editing is not None:
+            def send(store, guard):
+                return actions.retry_reply(store, editing, operator, text, guard=guard)
         else:
-            queued = await self._act(actions.queue_reply, mention_id, composer.text, operator)
+            def send(store, guard):
+                return actions.queue_reply(store, mention_id, text, operator, guard=guard)
+        queued = await self._queue_guarded(send, self._opened_at.get(mention_id, 0))
         if queued is None:
             return
         self._drafts.pop(mention_id, None)
         composer.close()
         self.inbox.focus()
-        await self._act(desk.release_claim, mention_id, operator)
+        await self._release_claims({mention_id})
         self.app.wake_sender()
         await self._load_detail(mention_id)
         self.notify("Reply queued for sending.", timeout=2)
 
+    async def _queue_guarded(self, send, since_reply: int) -> object:
+        """Run `send(guard)` (queue, or resend a failed reply), asking about every reply or claim
+        that appeared since `since_reply`; the store re-checks at the moment of queuing."""
+        guard = actions.ReplyGuard(since_reply=since_reply)
+        while True:
+            try:
+                return await self._act(send, guard, errors=GUARD_ERRORS)
+            except actions.AlreadyAnswered as exc:
+                latest = exc.answers[-1]
+                said = " ".join(latest.text.split())[:80]
+                where = {"sent": "sent", "manual": "to post by hand"}.get(latest.state, "queued")
+                question = (f"{latest.operator} answered this mention since you opened it ({where}): "
+                            f"\"{said}\". Send yours too?")
+                if not await self.app.push_screen_wait(Confirm(question)):
+                    return None
+                guard = replace(guard, accepted=frozenset(answer.id for answer in exc.answers))
+            except actions.ClaimedByOther as exc:
+                if not await self.app.push_screen_wait(
+                        Confirm(f"{exc.operator} is replying to this mention now. Send yours anyway?")):
+                    return None
+                guard = replace(guard, accepted_claim=exc.operator)
+
+    @work(group="dialog")
     async def action_retry(self) -> None:
         mention_id = self._selected()
         if mention_id is None:
             return
         detail = self.query_one(MentionView).detail
-        failed = [r for r in (detail.replies if detail else []) if r.state == "failed"]
+        failed = [r for r in (detail.replies if detail and detail.row.id == mention_id else [])
+                  if r.state == "failed"]
         if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
             return
-        if await self._act(actions.retry_reply, failed[-1].id, self.app.operator) is not None:
+        reply_id, operator = failed[-1].id, self.app.operator
+        # Anything answered after the failed attempt makes a resend a second reply: ask first.
+        if await self._queue_guarded(
+                lambda store, guard: actions.retry_reply(store, reply_id, operator, guard=guard),
+                reply_id) is not None:
             self.app.wake_sender()
             await self._load_detail(mention_id)
 
-    def action_edit_failed(self) -> None:
+    @work(group="dialog")
+    async def action_edit_failed(self) -> None:
         mention_id = self._selected()
         if mention_id is None:
             return
@@ -460,8 +521,12 @@ class MainScreen(Screen):
         if not failed or row is None:
             self.notify("No failed reply on this mention.", severity="warning")
             return
+        # Opening it counts like `r`: replies that exist now (the failed one too) are known.
+        if not await self._open_claim(mention_id):
+            return
         composer = self.query_one(ReplyComposer)
-        composer.open(mention_id, row.author_handle, self.app.rule_for(row.network), failed[-1].text)
+        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        composer.open(mention_id, row.author_handle, rule, failed[-1].text)
         composer.editing_reply = failed[-1].id
 
     def action_back(self) -> None:
@@ -474,7 +539,7 @@ class MainScreen(Screen):
             mention_id = composer.mention_id
             composer.close()
             self.inbox.focus()
-            self.run_worker(self._act(desk.release_claim, mention_id, self.app.operator), group="claims")
+            self.run_worker(self._release_claims({mention_id}), group="claims")
         elif self.searching:
             self._leave_search(restore=True)
 
@@ -554,8 +619,17 @@ class MainScreen(Screen):
             AskText(f"Assign #{mention_id} to (empty: unassign)", value=current, placeholder="operator"))
         if name is None:
             return
-        if await self._act(desk.assign, mention_id, name.strip() or None, self.app.operator):
-            self.notify(f"Assigned to {name.strip()}" if name.strip() else "Unassigned", timeout=1.5)
+        name = name.strip()
+        try:
+            changed = await self._act(desk.assign, mention_id, name or None, self.app.operator,
+                                      errors=(desk.UnknownOperator,))
+        except desk.UnknownOperator:
+            question = f"Nobody called {name!r} has used this desk yet (a typo?). Assign to {name!r} anyway?"
+            if not await self.app.push_screen_wait(Confirm(question)):
+                return
+            changed = await self._act(desk.assign, mention_id, name, self.app.operator, allow_new=True)
+        if changed:
+            self.notify(f"Assigned to {name}" if name else "Unassigned", timeout=1.5, markup=False)
 
     @work(group="dialog")
     async def action_handover(self) -> None:

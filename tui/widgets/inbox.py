@@ -78,6 +78,7 @@ class InboxList(ScrollView, can_focus=True):
         self.new_above = 0
         self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
+        self.sender_alive = True  # set by the screen from the leader lease
 
     # -- data in -------------------------------------------------------
     @property
@@ -319,6 +320,9 @@ class InboxList(ScrollView, can_focus=True):
             text.append(f" →{row.assignee}", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
+        elif state == "queued":
+            text.append(" · queued" if self.sender_alive else " · queued, nobody sending",
+                        self.get_component_rich_style("inbox--new" if self.sender_alive else "inbox--failed"))
         elif state == "new":
             text.append(" · new", self.get_component_rich_style("inbox--new"))
         return text

@@ -12,8 +12,12 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail
-from tui.render import STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.render import (NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short,
+                        one_line)
 
+# The outbox's states as the operator reads them: queued is not yet on the network.
+REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
+                    "manual": "reply by hand"}
 REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
                      "manual": "magenta"}
 EVENT_WORDS = {
@@ -87,6 +91,8 @@ class MentionView(VerticalScroll, can_focus=True):
             who.append(f"  {d.author_name}")
         who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
+        if row.state == "queued" and not row.sender_alive:
+            parts.append(Text(NOBODY_SENDING, "bold red"))
         desk = Text()
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", "bold cyan")
@@ -105,7 +111,8 @@ class MentionView(VerticalScroll, can_focus=True):
                 line.append(marker, "bold")
                 if entry.kind == "reply":
                     line.append(entry.who, "green")
-                    line.append(f" [{entry.state}]", REPLY_STATE_STYLE.get(entry.state, ""))
+                    line.append(f" [{REPLY_STATE_WORD.get(entry.state, entry.state)}]",
+                                REPLY_STATE_STYLE.get(entry.state, ""))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
                 line.append(f" · {self._age(entry.at, now)}", "dim")
@@ -115,7 +122,7 @@ class MentionView(VerticalScroll, can_focus=True):
             parts.append(Rule(Text("Our replies"), style="dim"))
             for reply in d.replies:
                 line = Text()
-                line.append(f"{reply.state}", REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(REPLY_STATE_WORD.get(reply.state, reply.state), REPLY_STATE_STYLE.get(reply.state, ""))
                 line.append(f" · {reply.operator} · {self._age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
                     line.append(f" · {reply.error}", "red")
@@ -126,7 +133,8 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.notes:
             parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
             for note in d.notes:
-                parts.append(Text.assemble((f"  {note.operator}", "bold"), (f" · {self._age(note.at, now)} ago", "dim")))
+                parts.append(Text.assemble((f"  {note.operator}", "bold"),
+                                           (f" · {self._age(note.at, now)} ago", "dim")))
                 parts.append(Text("    " + note.text))
         parts.append(Rule(Text(f"{row.author_handle}: {d.author_total} earlier mention(s)"), style="dim"))
         if not d.author_history:
