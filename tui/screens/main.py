@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 import sqlite3
 from datetime import timedelta
@@ -71,6 +72,7 @@ class MainScreen(Screen):
         self._before_search: tuple[str, int | None] | None = None
         # The mention's last reply id when its composer opened: "answered since you opened it".
         self._opened_at: dict[int, int] = {}
+        self._counted_at = 0.0
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
         self._holder: tuple | None = None
@@ -166,6 +168,9 @@ class MainScreen(Screen):
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
+        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self._counted_at > 1.0:
+            # The view bar's counts follow the list within a second, not at the next 2 s tick.
+            self.run_worker(self._refresh_topbar(), group="topbar", exclusive=True)
 
     async def _tick(self) -> None:
         if self._polling:
@@ -186,6 +191,7 @@ class MainScreen(Screen):
     async def _refresh_topbar(self) -> None:
         from store.ingest import source_statuses
 
+        self._counted_at = time.monotonic()
         try:
             # Counting is the slowest read on a long history: its own connection and thread.
             statuses = await self.app.searcher.run(source_statuses)
@@ -248,8 +254,7 @@ class MainScreen(Screen):
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
         counts = {**self._counts}
         if not self.searching:
-            # Arrivals reach the list before the counts' timer: never show fewer than are listed.
-            counts[self.view] = max(counts.get(self.view, 0), len(self.inbox.ids))
+            counts.setdefault(self.view, len(self.inbox.ids))  # until the first count arrives
         self.query_one("#viewbar", Static).update(
             view_bar(views, counts, None if self.searching else self.view, self.size.width))
 
