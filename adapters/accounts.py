@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter
+from adapters.base import Adapter, CleanError
 from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
 from adapters.bluesky_records import LANG_TAG
+from store.sanitize import clean_line
 
 NETWORKS = ("mastodon", "bluesky", "webhook")
 
 
-
-class ConfigError(Exception):
-    """A config problem, worded for the operator (one line)."""
+class ConfigError(CleanError):
+    """A config problem, worded for the operator (one line, cleaned: it quotes values and file names)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ def load_config(path: Path | str) -> Config:
     for index, entry in enumerate(data.get("accounts", []), start=1):
         if not isinstance(entry, dict):
             raise ConfigError(f"{file}: accounts entry {index} is not a table")
+        # A config file may come from someone else: its values end up in labels, messages and the top bar.
+        entry = {key: clean_line(value, 2000) if isinstance(value, str) else value for key, value in entry.items()}
         network = str(entry.get("network", "")).lower()
         if network not in NETWORKS:
             raise ConfigError(f"{file}: accounts entry {index}: network must be one of {', '.join(NETWORKS)}")
@@ -119,6 +121,8 @@ def load_config(path: Path | str) -> Config:
         server = str(entry.get("server", "")).strip()
         if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
             raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
+        if network == "webhook":
+            _check_webhook(entry, f"{file}: webhook:{handle}")
         known = {"network", "handle", "server", "secret_env", "secret_file"}
         options = {k: v for k, v in entry.items() if k not in known}
         _check_reply_options(options, f"{file}: {network}:{handle}", desk_lang)
@@ -131,6 +135,20 @@ def load_config(path: Path | str) -> Config:
     if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
         raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file))
+
+
+def _check_webhook(entry: dict[str, Any], where: str) -> None:
+    """URLs without credentials in them, and positive listener limits, or one line why not."""
+    from adapters.webhook_bridge import url_problem
+
+    for name in ("outbound_url", "lookup_url"):
+        if name in entry and (problem := url_problem(entry[name], name)):
+            raise ConfigError(f"{where}: {problem}")
+    for name in (*_WEBHOOK_SECONDS, "max_connections"):
+        value = entry.get(name, 1)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
+            unit = "" if name == "max_connections" else " of seconds"
+            raise ConfigError(f"{where}: {name} must be a positive number{unit}")
 
 
 def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | None) -> None:
@@ -167,5 +185,11 @@ def build_adapter(account: Account, session) -> Adapter:
                           verify_token=account.option_secret("verify_token"),
                           meta_secret=account.option_secret("meta_secret"),
                           max_body=int(options.get("max_body", 1_048_576)),
-                          outbound_url=options.get("outbound_url"),
-                          outbound_secret=account.option_secret("outbound_secret"), session=session)
+                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
+                          outbound_secret=account.option_secret("outbound_secret"), session=session,
+                          **{name: float(options[name]) for name in _WEBHOOK_SECONDS if name in options},
+                          max_connections=int(options.get("max_connections", 256)))
+
+
+# Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
+_WEBHOOK_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")

@@ -26,6 +26,7 @@ from typing import Any
 
 from store.account_settings import TextLimits
 from store.records import NewMention
+from store.sanitize import clean_line
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,18 @@ class SentReply:
     url: str | None = None
 
 
-class ReplyError(Exception):
+class CleanError(Exception):
+    """An error whose message may quote a server, a config file or a file name.
+
+    The message is cleaned once, here, when the error is made: it goes on to
+    the console's top bar, `accounts check`, logs and the replies table.
+    """
+
+    def __init__(self, message: object = "", *args: object):
+        super().__init__(clean_line(message, 500), *args)
+
+
+class ReplyError(CleanError):
     """A send that did not succeed.
 
     `permanent` means retrying cannot help (a 4xx such as 404/422): the
@@ -94,7 +106,7 @@ class ReplyError(Exception):
         self.unknown_outcome = unknown_outcome
 
 
-class ManualReply(Exception):
+class ManualReply(CleanError):
     """This network has no way to post: the operator replies by hand."""
 
 
@@ -111,6 +123,7 @@ class SourceState(enum.StrEnum):
     CATCHING_UP = "catching up"
     LIVE = "connected"
     RECONNECTING = "reconnecting"
+    DEGRADED = "degraded"  # up, but refusing work it cannot complete (e.g. the store is stalled)
     RATE_LIMITED = "rate-limited"
     AUTH_FAILED = "auth failed"
     STOPPED = "stopped"
@@ -187,6 +200,14 @@ class Adapter(abc.ABC):
         sends again; adapters that cannot look must make send idempotent.
         """
         return None
+
+    async def reset(self) -> None:
+        """Before the runner streams again after a failure: drop what a fresh start must remake.
+
+        By default everything (aclose); an adapter that serves (the webhook
+        listener) keeps serving, so its port never refuses a sender meanwhile.
+        """
+        await self.aclose()
 
     async def aclose(self) -> None:
         """Release connections."""

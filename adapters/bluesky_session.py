@@ -30,9 +30,11 @@ import aiohttp
 from multidict import CIMultiDict
 
 from adapters.account_values import AccountValues, MemoryValues
+from adapters.base import CleanError
 from adapters.bluesky_facets import is_handle
 from adapters.bluesky_records import DID
 from adapters.http import USER_AGENT, AuthError, redact
+from store.sanitize import clean_line
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,13 @@ MAX_BODY = 8 * 1024 * 1024
 
 # --- wire errors ----------------------------------------------------------------
 
-class XrpcError(Exception):
-    """A non-2xx answer (or a 2xx that is not XRPC JSON). Messages are redacted."""
+class XrpcError(CleanError):
+    """A non-2xx answer (or a 2xx that is not XRPC JSON). Messages are redacted and cleaned."""
 
     def __init__(self, status: int, error: str | None, message: str, headers: CIMultiDict | None = None,
                  *, xrpc: bool = True):
+        # The server's words: callers quote `error` and `message` in their own messages.
+        error, message = (clean_line(error, 100) if error is not None else None), clean_line(message, 300)
         if not xrpc:
             text = f"unexpected answer: {message}"
         else:
@@ -63,7 +67,7 @@ class XrpcError(Exception):
         return self.status == 401 or (self.status == 400 and self.error in ("ExpiredToken", "InvalidToken"))
 
 
-class Unreachable(Exception):
+class Unreachable(CleanError):
     """No HTTP answer. `maybe_sent`: the request may have reached the server."""
 
     def __init__(self, message: str, *, maybe_sent: bool):

@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
+from adapters.base import CleanError
+
 USER_AGENT = "mentiondesk/0.1 (+https://example.invalid/mentiondesk)"
 
 # One REST call: fail fast on connect, never hang forever on a response.
@@ -25,8 +27,11 @@ REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=30, connect=10, sock_connect=10, s
 STREAM_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=10, sock_connect=10, sock_read=90)
 
 
-class AuthError(Exception):
-    """The account cannot be used as configured; the message says why (one line, no secrets)."""
+class AuthError(CleanError):
+    """The account cannot be used as configured; the message says why (one line, no secrets).
+
+    It often quotes the server's error body, so it is cleaned when made (see CleanError).
+    """
 
 
 def redact(text: str, *secrets: str) -> str:

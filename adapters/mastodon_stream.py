@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from adapters.base import CleanError
 from adapters.http import SSEDecoder
 from store.sanitize import clean_line
 
@@ -30,15 +31,15 @@ _WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0)
 _HEADER_TOKEN = re.compile(r"^[A-Za-z0-9._~+/=-]{1,4096}$")
 
 
-class StreamDropped(Exception):
+class StreamDropped(CleanError):
     pass
 
 
-class StreamUnsupported(Exception):
+class StreamUnsupported(CleanError):
     pass
 
 
-class StreamDown(Exception):
+class StreamDown(CleanError):
     pass
 
 

@@ -4,9 +4,14 @@ A small aiohttp server (127.0.0.1 by default; put a TLS reverse proxy in
 front of it for the internet) takes signed POSTs, turns them into
 NewMention batches and yields them from `stream()`. A request is answered
 200 only once its batch is committed, which is when the ingest runner
-resumes the generator after the `yield`; if the stream ends first the
-answer is 503, so the sender retries and nothing acknowledged is ever lost.
-Replies go to an optional outbound URL, signed the same way.
+resumes the generator after the `yield`; if the stream ends first, or the
+commit takes longer than `commit_timeout`, the answer is 503 with
+Retry-After, so the sender retries and nothing acknowledged is ever lost.
+
+The listener outlives the stream: when a commit fails (a stalled or full
+database ends the runner's loop) it keeps answering 503 and reports
+"degraded", and a new `stream()` picks up where it left; only `aclose()`
+stops it. Replies go to the bridge (adapters/webhook_bridge.py).
 
 Routes and the generic shape are documented in docs/webhooks.md.
 """
@@ -14,13 +19,10 @@ Routes and the generic shape are documented in docs/webhooks.md.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,7 +31,6 @@ from adapters.base import (
     Adapter,
     Batch,
     ManualReply,
-    ReplyError,
     ReplyRequest,
     SentReply,
     SourceState,
@@ -37,25 +38,21 @@ from adapters.base import (
     TextRule,
 )
 from adapters.textcount import graphemes
-from adapters.webhook_shapes import NETWORK_PREFIX, Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook_bridge import SIGNATURE_HEADER, Bridge, outbound_body, sign, url_problem
+from adapters.webhook_guard import ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
+from adapters.webhook_shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import utc_now
-from store.sanitize import clean_line
+
+__all__ = ["GENERIC_PATH", "HEALTH_PATH", "META_PATH", "META_SIGNATURE_HEADER", "SIGNATURE_HEADER",
+           "WebhookAdapter", "outbound_body", "sign", "signature_valid", "url_problem"]
 
 GENERIC_PATH = "/webhook/generic"
 META_PATH = "/webhook/meta"
 HEALTH_PATH = "/healthz"
-SIGNATURE_HEADER = "X-Mentiondesk-Signature"
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Instagram's comment limit; the bridge behind outbound_url enforces stricter per-network ones.
 TEXT_RULE = TextRule(2200, graphemes, "2,200 characters")
 _CHUNK = 64 * 1024
-_REPLY_BODY_LIMIT = 64 * 1024
-
-
-def sign(secret: str | bytes, body: bytes) -> str:
-    """The signature header value for `body`: "sha256=" + hex HMAC-SHA256."""
-    key = secret.encode("utf-8") if isinstance(secret, str) else secret
-    return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
 def signature_valid(secret: str | bytes, body: bytes, header: str | None) -> bool:
@@ -75,11 +72,16 @@ class _Delivery:
     """One accepted request, waiting for its batch to be committed."""
 
     parsed: Parsed
-    answer: asyncio.Future[bool]  # True: committed; False: the stream stopped first
+    answer: asyncio.Future[bool]  # True: committed; False: not (stream stopped, or too slow)
 
 
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+class _TooSlow(Exception):
+    """The client took longer than body_timeout to send its body."""
+
+
+def _error(status: int, message: str, *, retry_after: float | None = None) -> web.Response:
+    headers = {"Retry-After": f"{max(1, round(retry_after))}"} if retry_after is not None else None
+    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 class WebhookAdapter(Adapter):
@@ -91,34 +93,47 @@ class WebhookAdapter(Adapter):
                  verify_token: str | None = None, max_body: int = 1_048_576, outbound_url: str | None = None,
                  outbound_secret: str | None = None, session: aiohttp.ClientSession | None = None,
                  on_status: StatusCallback | None = None, clock: Callable[[], datetime] = utc_now,
-                 reply_timeout: float = 30.0, meta_secret: str | None = None):
+                 reply_timeout: float = 30.0, meta_secret: str | None = None, lookup_url: str | None = None,
+                 commit_timeout: float = 20.0, retry_after: float = 5.0, header_timeout: float = 10.0,
+                 body_timeout: float = 30.0, max_connections: int = 256, quiet: QuietLog | None = None):
         super().__init__(account=account, on_status=on_status)
         if not secret:
             raise ValueError("the webhook secret must not be empty (anyone could sign)")
         if outbound_url and not outbound_secret:
             raise ValueError("outbound_url needs an outbound_secret to sign replies with")
+        if lookup_url and not outbound_url:
+            raise ValueError("lookup_url needs an outbound_url (it looks up what was posted there)")
         if max_body < 1:
             raise ValueError("max_body must be at least 1 byte")
+        if min(commit_timeout, header_timeout, body_timeout) <= 0 or max_connections < 1:
+            raise ValueError("timeouts must be positive and max_connections at least 1")
         self.host = host
         #: the configured port until the server starts, then the bound one (port 0 picks a free one)
         self.port = port
         self.started = asyncio.Event()
         self.max_body = max_body
+        self.commit_timeout = commit_timeout
+        self.retry_after = retry_after
+        self.body_timeout = body_timeout
+        self.quiet = quiet or QuietLog()
+        self._guard = ConnectionGuard(max_connections=max_connections, header_timeout=header_timeout,
+                                      quiet=self.quiet)
         self._configured_port = port
         self._secret = secret
         # Meta signs with the App Secret, which generic senders should not need to know.
         self._meta_secret = meta_secret or secret
         self._verify_token = verify_token
-        self._outbound_url = outbound_url
-        self._outbound_secret = outbound_secret
+        self._bridge = Bridge(outbound_url, outbound_secret or "", lookup_url=lookup_url) if outbound_url else None
+        self._reply_timeout = reply_timeout
         self._session = session
         self._own_session: aiohttp.ClientSession | None = None
         self._clock = clock
-        self._reply_timeout = reply_timeout
-        self._inbox: asyncio.Queue[_Delivery] | None = None
-        self._runner: web.AppRunner | None = None
+        self._inbox: asyncio.Queue[_Delivery] | None = None  # set while a stream() takes deliveries
+        self._runner: web.AppRunner | None = None  # the listener: up from the first stream() to aclose()
         self._unanswered: set[_Delivery] = set()
         self._arrival = asyncio.Event()
+        #: why deliveries are answered 503 now ("" while healthy)
+        self.degraded = ""
 
     @property
     def text_rule(self) -> TextRule:
@@ -129,6 +144,10 @@ class WebhookAdapter(Adapter):
         """Accepted requests still waiting for their batch to be committed."""
         return len(self._unanswered)
 
+    @property
+    def open_connections(self) -> int:
+        return self._guard.open_connections
+
     async def until_pending(self, count: int) -> None:
         """Wait until at least `count` accepted requests await commit (tests, diagnostics)."""
         while len(self._unanswered) < count:
@@ -137,38 +156,55 @@ class WebhookAdapter(Adapter):
     # --- inbound ---------------------------------------------------------
 
     def _application(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_body)
+        app = web.Application(client_max_size=self.max_body, middlewares=[self._guard.middleware])
         app.router.add_post(GENERIC_PATH, self._handle_generic)
         app.router.add_post(META_PATH, self._handle_meta)
         app.router.add_get(META_PATH, self._handle_meta_verification)
         app.router.add_get(HEALTH_PATH, self._handle_health)
         return app
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
-        """Listen, and yield what arrives; webhooks have no cursor (senders retry instead)."""
+    async def _listen(self) -> None:
         if self._runner is not None:
-            raise RuntimeError("this webhook adapter is already listening")
+            return
         self.report(SourceState.CONNECTING, f"starting listener on {self.host}:{self._configured_port}")
-        runner = web.AppRunner(self._application(), access_log=None, shutdown_timeout=5.0)
+        # keepalive_timeout: an idle connection is closed by the guard's header deadline anyway.
+        # lingering_time: after an early answer (413, 408) aiohttp reads what the client still
+        # sends so it sees the answer; a slow client would hold the connection for its default 10 s.
+        runner = web.AppRunner(self._application(), access_log=None, shutdown_timeout=5.0,
+                               logger=QuietServerLogger(self.quiet), max_headers=64,
+                               keepalive_timeout=self._guard.header_timeout, lingering_time=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self.host, self._configured_port).start()
+            await GuardedSite(runner, self._guard, self.host, self._configured_port).start()
         except OSError as exc:
             await runner.cleanup()
             self.report(SourceState.STOPPED,
                         f"cannot listen on {self.host}:{self._configured_port}: {exc.strerror or exc}")
             raise
-        inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
-        self._runner, self._inbox = runner, inbox
+        self._runner = runner
         self.port = runner.addresses[0][1]
         self.started.set()
-        self.report(SourceState.LIVE, f"listening on http://{self.host}:{self.port}")
+
+    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+        """Listen, and yield what arrives; webhooks have no cursor (senders retry instead)."""
+        if self._inbox is not None:
+            raise RuntimeError("this webhook adapter is already streaming")
+        await self._listen()
+        inbox: asyncio.Queue[_Delivery] = asyncio.Queue()
+        self._inbox = inbox
+        if self.degraded:  # streaming again after a failed commit: healthy once a commit succeeds
+            self._set_degraded(self.degraded, again=True)
+        else:
+            self._set_healthy()
         taken: list[_Delivery] = []
         try:
             while True:
                 taken = [await inbox.get()]
                 while not inbox.empty():  # everything that arrived meanwhile goes in one commit
                     taken.append(inbox.get_nowait())
+                taken = [delivery for delivery in taken if not delivery.answer.done()]  # 503'd while queued
+                if not taken:
+                    continue
                 yield Batch(
                     mentions=[mention for delivery in taken for mention in delivery.parsed.mentions],
                     skipped=[reason for delivery in taken for reason in delivery.parsed.skipped],
@@ -177,12 +213,34 @@ class WebhookAdapter(Adapter):
                 for delivery in taken:
                     self._answer(delivery, True)
                 taken = []
+                if self.degraded:
+                    self._set_healthy()  # a slow commit finished: the store is back
                 if self._inbox is not inbox:
                     return  # aclose() stopped the listener while the batch was committing
         finally:
             for delivery in taken:
                 self._answer(delivery, False)
-            await self._shutdown()
+            if self._inbox is inbox:
+                # Failed commit or shutdown look alike from here: say "degraded" when a delivery meets it.
+                self._detach()
+
+    def _set_healthy(self) -> None:
+        self.degraded = ""
+        self.report(SourceState.LIVE, f"listening on http://{self.host}:{self.port}")
+
+    def _set_degraded(self, reason: str, *, again: bool = False) -> None:
+        if self.degraded != reason or again:
+            self.degraded = reason
+            self.report(SourceState.DEGRADED, f"{reason}; answering 503 on http://{self.host}:{self.port}")
+
+    def _detach(self) -> None:
+        """The stream ended: answer what waits with 503 and keep listening until a new stream()."""
+        inbox, self._inbox = self._inbox, None
+        if inbox is not None:
+            while not inbox.empty():
+                self._answer(inbox.get_nowait(), False)
+        for delivery in list(self._unanswered):
+            self._answer(delivery, False)
 
     def _answer(self, delivery: _Delivery, committed: bool) -> None:
         self._unanswered.discard(delivery)
@@ -191,16 +249,11 @@ class WebhookAdapter(Adapter):
 
     async def _shutdown(self) -> None:
         """Stop accepting, answer everything still waiting with 503, close the server."""
-        runner, inbox = self._runner, self._inbox
+        runner, self._runner = self._runner, None
+        self._detach()
         if runner is None:
             return
-        self._runner = self._inbox = None
         self.started.clear()
-        if inbox is not None:
-            while not inbox.empty():
-                self._answer(inbox.get_nowait(), False)
-        for delivery in list(self._unanswered):
-            self._answer(delivery, False)
         await runner.cleanup()
         self.report(SourceState.STOPPED, "listener stopped")
 
@@ -210,11 +263,29 @@ class WebhookAdapter(Adapter):
     async def _handle_meta(self, request: web.Request) -> web.Response:
         return await self._receive(request, META_SIGNATURE_HEADER, self._meta_secret, parse_meta)
 
+    def _unavailable(self) -> web.Response:
+        if self._inbox is None and self._runner is not None:
+            self._set_degraded("the database is not taking deliveries (its last write failed)")
+        reason = self.degraded or "not accepting deliveries"
+        return _error(503, f"{reason}; retry later", retry_after=self.retry_after)
+
     async def _receive(self, request: web.Request, header: str, secret: str,
                        parse: Callable[..., Parsed]) -> web.Response:
         if self._inbox is None:
-            return _error(503, "not accepting deliveries; retry later")
-        body = await _read_capped(request, self.max_body)
+            return self._unavailable()
+        try:
+            body = await _read_capped(request, self.max_body, self.body_timeout)
+        except _TooSlow:
+            self.quiet.problem(f"closed connections whose body took over {self.body_timeout:g} s")
+            response = _error(408, f"body not received within {self.body_timeout:g} s")
+            response.force_close()
+            return response
+        except Exception as exc:  # the client went away or sent a broken body: its problem, one quiet line
+            self.quiet.problem(f"dropped a request whose body could not be read: {type(exc).__name__}")
+            response = _error(400, "request body could not be read")
+            response.force_close()
+            return response
+        self._guard.received(request)
         if body is None:
             return _error(413, f"body larger than {self.max_body} bytes")
         # Over the raw bytes, before any parsing: re-encoded JSON would not match.
@@ -227,14 +298,21 @@ class WebhookAdapter(Adapter):
         if parsed.mentions or parsed.skipped:
             inbox = self._inbox
             if inbox is None:  # the stream stopped while the body was being read
-                return _error(503, "not accepting deliveries; retry later")
+                return self._unavailable()
             delivery = _Delivery(parsed, asyncio.get_running_loop().create_future())
             self._unanswered.add(delivery)
             inbox.put_nowait(delivery)
             self._arrival.set()
             self._arrival = asyncio.Event()
-            if not await delivery.answer:
-                return _error(503, "stopped before the delivery was stored; retry")
+            try:
+                committed = await asyncio.wait_for(asyncio.shield(delivery.answer), self.commit_timeout)
+            except TimeoutError:
+                # Still queued or committing: answered 503 now, and dropped if not yet taken.
+                self._answer(delivery, False)
+                self._set_degraded(f"the database took over {self.commit_timeout:g} s to store a delivery")
+                committed = False
+            if not committed:
+                return self._unavailable()
         return web.json_response({"accepted": len(parsed.mentions), "skipped": parsed.skipped})
 
     async def _handle_meta_verification(self, request: web.Request) -> web.Response:
@@ -247,47 +325,25 @@ class WebhookAdapter(Adapter):
         return web.Response(status=403, text="verification failed", content_type="text/plain")
 
     async def _handle_health(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, "pending": self.pending})
+        if self.degraded or self._inbox is None:
+            return web.json_response({"ok": False, "state": "degraded", "reason": self.degraded or "not streaming",
+                                      "pending": self.pending}, status=503)
+        return web.json_response({"ok": True, "state": "ok", "pending": self.pending})
 
     # --- outbound --------------------------------------------------------
 
     async def send_reply(self, request: ReplyRequest) -> SentReply:
-        """POST the reply, signed, to the outbound URL; the key makes a resend harmless."""
-        if not self._outbound_url:
+        """POST the reply, signed, to the bridge (the contract: docs/webhooks.md)."""
+        if self._bridge is None:
             raise ManualReply(f"reply by hand: {request.network} has no outbound URL")
-        body = outbound_body(request)
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._outbound_secret or "", body),
-            "Idempotency-Key": request.key,
-        }
-        session = self._reply_session()
-        try:
-            async with session.post(self._outbound_url, data=body, headers=headers, allow_redirects=False,
-                                    timeout=aiohttp.ClientTimeout(total=self._reply_timeout)) as response:
-                status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-                answer = await _json_answer(response)
-        except aiohttp.ClientConnectorError as exc:
-            raise ReplyError(f"outbound URL unreachable: {exc}") from exc  # nothing was sent
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise ReplyError(f"outbound URL did not answer: {type(exc).__name__}: {exc}",
-                             unknown_outcome=True) from exc
-        if 200 <= status < 300:
-            remote_id = answer.get("id")
-            if isinstance(remote_id, int) and not isinstance(remote_id, bool):
-                remote_id = str(remote_id)
-            remote_id = clean_line(remote_id, 1000) if isinstance(remote_id, str) else ""
-            url = answer.get("url")
-            url = clean_line(url, 2000) if isinstance(url, str) and url.startswith(("https://", "http://")) else None
-            return SentReply(remote_id or request.key, url)
-        reason = clean_line(answer.get("error"), 200) if isinstance(answer.get("error"), str) else ""
-        message = f"outbound URL answered {status}" + (f": {reason}" if reason else "")
-        if status in (408, 425, 429):  # not processed; worth another try later
-            raise ReplyError(message, retry_after=retry_after)
-        if status < 500:
-            raise ReplyError(message, permanent=True)
-        raise ReplyError(message, retry_after=retry_after, unknown_outcome=True)
+        return await self._bridge.post(self._reply_session(), request, self._reply_timeout)
+
+    async def find_reply(self, request: ReplyRequest) -> SentReply | None:
+        """Ask the bridge's lookup_url; without one an uncertain reply is held (ReplyNeedsCheck)."""
+        if self._bridge is None:
+            return None
+        self._bridge.check_lookup()  # before making a session it would not use
+        return await self._bridge.lookup(self._reply_session(), request, self._reply_timeout)
 
     def _reply_session(self) -> aiohttp.ClientSession:
         if self._session is not None:
@@ -296,51 +352,28 @@ class WebhookAdapter(Adapter):
             self._own_session = aiohttp.ClientSession()
         return self._own_session
 
-    async def aclose(self) -> None:
-        await self._shutdown()
+    async def reset(self) -> None:
+        """Before the runner streams again after a failure: the listener stays up (it answers 503 meanwhile)."""
         if self._own_session is not None:
             await self._own_session.close()
             self._own_session = None
 
-
-def outbound_body(request: ReplyRequest) -> bytes:
-    """The reply as the bridge receives it: ASCII-only JSON, signed byte for byte."""
-    payload = {
-        "reply_key": request.key,
-        "in_reply_to": request.mention_remote_id,
-        "network": request.network.removeprefix(NETWORK_PREFIX),
-        "text": request.text,
-        "author": request.author_handle,
-        "mention_url": request.mention_url,
-        "reply_ref": request.reply_ref,
-    }
-    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("ascii")
+    async def aclose(self) -> None:
+        await self._shutdown()
+        await self.reset()
 
 
-async def _read_capped(request: web.Request, limit: int) -> bytes | None:
+async def _read_capped(request: web.Request, limit: int, timeout: float) -> bytes | None:
     """The body, or None once it is known to exceed `limit` (declared or actual size)."""
     if request.content_length is not None and request.content_length > limit:
         return None
     body = bytearray()
-    while chunk := await request.content.read(_CHUNK):
-        body += chunk
-        if len(body) > limit:
-            return None
+    try:
+        async with asyncio.timeout(timeout):
+            while chunk := await request.content.read(_CHUNK):
+                body += chunk
+                if len(body) > limit:
+                    return None
+    except TimeoutError:
+        raise _TooSlow from None
     return bytes(body)
-
-
-async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
-    raw = await response.content.read(_REPLY_BODY_LIMIT)
-    try:
-        answer = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return {}
-    return answer if isinstance(answer, dict) else {}
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None  # an HTTP date: the sender's backoff applies instead
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -143,18 +144,46 @@ def parse_time(value: Any, received_at: datetime) -> str:
     raise ItemError("created_at must be ISO 8601 or epoch seconds")
 
 
+class IdError(ShapeError):
+    """An id that would not be stored exactly as sent: the whole delivery is refused (400).
+
+    Cleaning ids (trimming, NFC, dropping invisible characters) once
+    collapsed distinct ids into one stored mention while every delivery was
+    answered "accepted"; refusing makes the sender see the problem instead.
+    """
+
+
+def id_problem(text: str) -> str | None:
+    """Why `text` cannot be stored byte for byte as an id, or None if it can."""
+    if text != text.strip():
+        return "has leading or trailing whitespace"
+    if " ".join(text.split()) != text:
+        return "contains tabs, line breaks or runs of spaces"
+    if "\ufffd" in text or _scrub_str(text) != text:
+        # scrub() has already turned an unpaired surrogate into U+FFFD: two such ids would collide.
+        return "contains U+FFFD or an unpaired surrogate (an id mangled before it was sent)"
+    nfc = unicodedata.normalize("NFC", text)
+    if clean_line(text, MAX_ID + 1) != nfc:
+        return "contains control or invisible formatting characters (NUL, U+200E, ...)"
+    if nfc != text:
+        return "is not in Unicode normalisation form NFC"
+    return None
+
+
 def _ident(value: Any, name: str, *, required: bool = True) -> str | None:
-    """An id given as a string or an integer (Meta sends both)."""
+    """An id given as a string or an integer (Meta sends both), stored exactly as sent."""
     if isinstance(value, int) and not isinstance(value, bool):
         if abs(value) >= 10**MAX_ID:
             raise ItemError(f"{name} is longer than {MAX_ID} characters")
         value = str(value)
     if isinstance(value, str):
-        text = _scrub_str(clean_line(value, MAX_ID + 1))
-        if len(text) > MAX_ID:
+        if len(value) > MAX_ID:
             raise ItemError(f"{name} is longer than {MAX_ID} characters")
-        if text:
-            return text
+        if value:
+            problem = id_problem(value)
+            if problem:
+                raise IdError(f"{name} {problem}: send ids exactly as the network gives them")
+            return value
         if required:
             raise ItemError(f"{name} is empty")
         return None
@@ -205,6 +234,8 @@ def parse_generic(payload: Any, *, account: str, received_at: datetime) -> Parse
     for index, item in enumerate(items):
         try:
             parsed.mentions.append(_generic_item(item, default_network, account, received_at))
+        except IdError as exc:
+            raise IdError(f"mentions[{index}].{exc}") from None
         except ItemError as exc:
             parsed.skipped.append(f"mentions[{index}]: {exc}")
     return parsed

@@ -5,15 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.db import Store
+from store.errors import ActionError
 from store.events import log_event
 from store.keys import new_reply_key
+from store.sanitize import clean_text
 
 TAGS = ("care", "marketing")
 STATUSES = ("open", "done")
-
-
-class ActionError(Exception):
-    """An action that cannot apply (unknown mention, bad tag...), worded for the operator."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +176,7 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
     checked in the same write transaction as the insert, so two operators
     who both confirmed cannot both answer (AlreadyAnswered, ClaimedByOther).
     """
-    text = text.strip()
+    text = clean_text(text)  # typed, pasted or imported: it may carry escape codes
     if not text:
         raise ActionError("the reply is empty")
     key = new_reply_key()
@@ -216,11 +214,12 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
             raise ActionError(f"reply {reply_id} is {state}, only failed replies can be retried")
         if guard is not None:
             _check_guard(store, mention_id, operator, guard)
-        if new_text is not None and new_text.strip():
+        new_text = clean_text(new_text) if new_text is not None else None
+        if new_text:
             store.conn.execute(
                 """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,
                    next_attempt_at = NULL, attempts = 0 WHERE id = ?""",
-                (new_text.strip(), new_reply_key(), reply_id),
+                (new_text, new_reply_key(), reply_id),
             )
         else:
             store.conn.execute(

@@ -8,6 +8,7 @@ from datetime import timedelta
 from store.actions import ActionError, _require_mention
 from store.db import Store, iso
 from store.events import log_event
+from store.operators import check_operator
 from store.sanitize import clean_line, clean_text
 
 # A console renews its claims every CLAIM_RENEW while the composer is open, so a
@@ -65,7 +66,7 @@ def assign(store: Store, mention_id: int, assignee: str | None, operator: str, *
 
     A name nobody has used raises UnknownOperator unless `allow_new`.
     """
-    assignee = clean_line(assignee or "", 64)
+    assignee = check_operator(assignee) if assignee else ""
     with store.write():
         _require_mention(store, mention_id)
         if assignee and assignee != operator and not allow_new and not known_operator(store, assignee):
@@ -174,10 +175,14 @@ def leave_handover_note(store: Store, text: str, operator: str) -> int:
 
 
 def handover_notes_since(store: Store, since: str) -> list[tuple[str, str, str]]:
-    """(operator, at, text) of handover notes after `since`, oldest first."""
-    return store.conn.execute(
+    """(operator, at, text) of handover notes after `since`, oldest first.
+
+    Cleaned on the way out too: they greet every operator at start, and a
+    file written by an older version may hold escape codes.
+    """
+    return [(clean_line(operator, 64), at, clean_text(text)) for operator, at, text in store.conn.execute(
         "SELECT operator, at, text FROM handover_notes WHERE at > ? ORDER BY id", (since,)
-    ).fetchall()
+    )]
 
 
 def last_seen_by(store: Store, operator: str) -> str | None:

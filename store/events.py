@@ -5,11 +5,17 @@ from __future__ import annotations
 import json
 
 from store.db import Store
+from store.operators import check_operator
 
 
 def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,
               **detail: object) -> int:
-    """Append one event; call inside the transaction that made the change."""
+    """Append one event; call inside the transaction that made the change.
+
+    Every operator action logs one, so an unusable operator name (escape
+    codes, invisible characters) aborts the whole change here, whatever the caller.
+    """
+    check_operator(operator)
     cursor = store.conn.execute(
         "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
         (store.now(), operator, action, mention_id, json.dumps(detail, ensure_ascii=False, default=str)),

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from store.db import Store
 from store.desk import handover_notes_since
+from store.sanitize import clean_line, clean_text
 
 AGE_BUCKETS = (("under 1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("over 24h", None))
 
@@ -16,6 +17,12 @@ def _age_seconds(created: str, now: datetime) -> float:
     except ValueError:
         return 0.0
     return (now - moment).total_seconds()
+
+
+def _who(operator: str | None) -> str:
+    """An operator name as stored, cleaned again: a desk file written by an older
+    version may hold names with escape codes, and this report goes to terminals and chats."""
+    return clean_line(operator, 64) or "?"
 
 
 def handover_report(store: Store, since: str) -> dict:
@@ -46,7 +53,8 @@ def handover_report(store: Store, since: str) -> dict:
     ).fetchall()
     replied: dict[str, dict[str, int]] = {}
     for operator, state, count in replies:
-        replied.setdefault(operator, {})[state] = count
+        states = replied.setdefault(_who(operator), {})
+        states[state] = states.get(state, 0) + count
     # Closed since and still closed, credited to whoever closed it last (a reopen undoes it).
     done = conn.execute(
         """SELECT e.operator, count(*) FROM events e JOIN mentions m ON m.id = e.mention_id
@@ -55,20 +63,23 @@ def handover_report(store: Store, since: str) -> dict:
            GROUP BY e.operator""",
         (since,),
     ).fetchall()
+    closed: dict[str, int] = {}
+    for operator, count in done:
+        closed[_who(operator)] = closed.get(_who(operator), 0) + count
     assigned: dict[str, list[int]] = {}
     for operator, mention_id in conn.execute(
         """SELECT a.operator, a.mention_id FROM assignments a JOIN mentions m ON m.id = a.mention_id
            WHERE m.status = 'open' ORDER BY a.operator, a.mention_id"""
     ):
-        assigned.setdefault(operator, []).append(mention_id)
+        assigned.setdefault(_who(operator), []).append(mention_id)
     notes = [
-        {"mention_id": mention_id, "operator": operator, "at": at, "text": text}
+        {"mention_id": mention_id, "operator": _who(operator), "at": at, "text": clean_text(text)}
         for mention_id, operator, at, text in conn.execute(
             "SELECT mention_id, operator, at, text FROM notes WHERE at > ? ORDER BY id", (since,)
         )
     ]
     failed = [
-        {"reply_id": reply_id, "mention_id": mention_id, "operator": operator, "error": error}
+        {"reply_id": reply_id, "mention_id": mention_id, "operator": _who(operator), "error": clean_line(error, 500)}
         for reply_id, mention_id, operator, error in conn.execute(
             "SELECT id, mention_id, operator, error FROM replies WHERE state = 'failed' ORDER BY id"
         )
@@ -80,7 +91,7 @@ def handover_report(store: Store, since: str) -> dict:
         "open": {"total": sum(open_by_tag.values()), "by_tag": open_by_tag, "by_age": open_by_age,
                  "oldest": oldest},
         "replied": replied,
-        "done": dict(done),
+        "done": closed,
         "assigned": assigned,
         "notes": notes,
         "failed_replies": failed,

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from store.db import Store
 from store.records import NewMention
+from store.sanitize import clean_line
 from store.search_index import index_mentions
 
 
@@ -104,6 +105,8 @@ def load_cursor(store: Store, source: str) -> str | None:
 
 def set_source_status(store: Store, source: str, state: str, detail: str = "",
                       last_event_at: str | None = None) -> None:
+    # A state's detail often quotes a server's error body: the console's top bar and `accounts` show it.
+    state, detail = clean_line(state, 64), clean_line(detail, 300)
     with store.write():
         store.conn.execute(
             """INSERT INTO source_status (source, state, detail, updated_at, last_event_at)

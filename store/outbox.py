@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from store.db import Store, iso
 from store.events import log_event
+from store.sanitize import clean_line, clean_text
 
 # A 'sending' claim older than this belongs to a sender that died.
 STALE_CLAIM = timedelta(seconds=120)
@@ -66,7 +67,8 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
                    uncertain = 1 WHERE id = ?""",
                 (iso(now), row[0]),
             )
-            claimed.append(OutgoingReply(row[0], row[1], row[2], row[3] + 1, bool(row[4]), row[5], row[6],
+            # Cleaned again on the way out: a reply queued by an older version may hold escape codes.
+            claimed.append(OutgoingReply(row[0], row[1], clean_text(row[2]), row[3] + 1, bool(row[4]), row[5], row[6],
                                          row[7], row[8], row[9], row[10], json.loads(row[11] or "{}")))
     return claimed
 
@@ -83,6 +85,7 @@ def mark_sent(store: Store, reply: OutgoingReply, remote_id: str, url: str | Non
 
 
 def mark_failed(store: Store, reply: OutgoingReply, reason: str) -> None:
+    reason = clean_line(reason, 500)  # often a server's words
     with store.write():
         store.conn.execute(
             "UPDATE replies SET state = 'failed', uncertain = 0, error = ? WHERE id = ?", (reason, reply.id)
@@ -91,6 +94,7 @@ def mark_failed(store: Store, reply: OutgoingReply, reason: str) -> None:
 
 
 def mark_manual(store: Store, reply: OutgoingReply, reason: str) -> None:
+    reason = clean_line(reason, 500)
     with store.write():
         store.conn.execute(
             "UPDATE replies SET state = 'manual', uncertain = 0, error = ? WHERE id = ?", (reason, reply.id)
@@ -101,6 +105,7 @@ def mark_manual(store: Store, reply: OutgoingReply, reason: str) -> None:
 def schedule_retry(store: Store, reply: OutgoingReply, delay: float, reason: str, *, uncertain: bool) -> None:
     """Back to pending after `delay` seconds; `uncertain` if the attempt may have posted."""
     when = iso(store.clock() + timedelta(seconds=delay))
+    reason = clean_line(reason, 500)
     with store.write():
         store.conn.execute(
             """UPDATE replies SET state = 'pending', next_attempt_at = ?, uncertain = ?, error = ?

@@ -12,8 +12,8 @@ import json
 import shutil
 import subprocess
 import sys
-from contextlib import aclosing, asynccontextmanager
-from datetime import UTC, datetime
+from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -22,7 +22,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.base import Batch, ManualReply, ReplyError, ReplyRequest
+from adapters.base import ManualReply, ReplyError, SourceState, SourceStatus
 from adapters.runner import IngestRunner
 from adapters.webhook import (
     GENERIC_PATH,
@@ -37,76 +37,20 @@ from adapters.webhook_shapes import Parsed, ShapeError, decode_json, parse_gener
 from store.db import open_store
 from store.ingest import save_batch
 from store.worker import StoreWorker
-
-SECRET = "test-secret"
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def within(awaitable, seconds: float = 5.0):
-    """Fail a test that would otherwise hang (the bound, not a synchronisation)."""
-    return asyncio.wait_for(awaitable, seconds)
-
-
-class FakeRunner:
-    """Consumes batches like the ingest runner: "commit" (record), then resume."""
-
-    def __init__(self, adapter: WebhookAdapter):
-        self.adapter = adapter
-        self.received: asyncio.Queue[Batch] = asyncio.Queue()
-        self.commits: list[Batch] = []
-        self.hold: asyncio.Event | None = None  # while unset, the commit of a batch waits
-        self.task: asyncio.Task | None = None
-
-    async def run(self) -> None:
-        async with aclosing(self.adapter.stream(None)) as batches:
-            async for batch in batches:
-                self.received.put_nowait(batch)
-                if self.hold is not None:
-                    await self.hold.wait()
-                self.commits.append(batch)
-
-
-@asynccontextmanager
-async def serving(**options: Any):
-    options = {"secret": SECRET, "port": 0, "verify_token": "verify-me", "clock": lambda: NOW, **options}
-    adapter = WebhookAdapter(**options)
-    runner = FakeRunner(adapter)
-    task = runner.task = asyncio.create_task(runner.run())
-    started = asyncio.create_task(adapter.started.wait())
-    await within(asyncio.wait([task, started], return_when=asyncio.FIRST_COMPLETED))
-    if task.done():
-        started.cancel()
-        task.result()
-    async with aiohttp.ClientSession() as http:
-        try:
-            yield adapter, runner, http, f"http://127.0.0.1:{adapter.port}"
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await adapter.aclose()
-
-
-def encode(payload: Any) -> bytes:
-    return json.dumps(payload).encode("utf-8")
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str] | None = None,
-               *, secret: str = SECRET, header: str = SIGNATURE_HEADER) -> tuple[int, Any]:
-    if headers is None:
-        headers = {header: sign(secret, body)}
-    async with http.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as response:
-        text = await response.text()
-        assert "\n" not in text.strip(), "answers are one line"
-        return response.status, json.loads(text)
-
-
-def generic(mention_id: str = "7301", **extra: Any) -> dict[str, Any]:
-    return {"network": "TikTok", "id": mention_id, "author": {"handle": "@ana", "name": "Ana"},
-            "text": "@brand my order never arrived", **extra}
-
-
-async def only_batch(runner: FakeRunner) -> Batch:
-    return await within(runner.received.get())
+from tests.webhook_support import (
+    NOW,
+    SECRET,
+    FakeRunner,
+    encode,
+    generic,
+    ingesting,
+    only_batch,
+    post,
+    post_full,
+    reply_request,
+    serving,
+    within,
+)
 
 
 # --- acknowledging after commit ------------------------------------------
@@ -160,21 +104,35 @@ async def test_requests_arriving_while_a_batch_commits_share_the_next_batch():
         assert len(runner.commits) == 2
 
 
-async def test_cancelling_the_stream_answers_waiting_senders_503_and_stops_listening():
-    async with serving() as (adapter, runner, http, base):
+async def test_a_stream_that_ends_answers_503_and_the_listener_keeps_listening_until_aclose():
+    statuses: list[SourceStatus] = []
+    async with serving(on_status=statuses.append) as (adapter, runner, http, base):
         runner.hold = asyncio.Event()
         yielded = asyncio.create_task(post(http, base + GENERIC_PATH, encode(generic("1"))))
         await only_batch(runner)
         queued = asyncio.create_task(post(http, base + GENERIC_PATH, encode(generic("2"))))
         await within(adapter.until_pending(2))
 
-        runner.task.cancel()
+        runner.task.cancel()  # as when the runner's commit fails: the stream ends, the listener stays
         for sending in (yielded, queued):
             status, answer = await within(sending)
             assert status == 503
             assert "retry" in answer["error"]
         assert runner.commits == []
         assert adapter.pending == 0
+        status, answer, headers = await post_full(http, base + GENERIC_PATH, encode(generic("3")))
+        assert status == 503 and headers["Retry-After"] == "5"
+        assert statuses[-1].state is SourceState.DEGRADED and "last write failed" in answer["error"]
+        async with http.get(base + HEALTH_PATH) as health:
+            assert health.status == 503 and (await health.json())["state"] == "degraded"
+
+        runner.hold = None
+        runner.restart()  # a new stream() on the same listener: deliveries are stored again
+        status, _ = await within(post(http, base + GENERIC_PATH, encode(generic("3"))))
+        assert status == 200 and [m.remote_id for m in runner.commits[-1].mentions] == ["3"]
+        assert statuses[-1].state is SourceState.LIVE
+
+        await adapter.aclose()
         assert not adapter.started.is_set()
         with pytest.raises(aiohttp.ClientConnectionError):
             async with http.get(base + HEALTH_PATH):
@@ -182,23 +140,14 @@ async def test_cancelling_the_stream_answers_waiting_senders_503_and_stops_liste
 
 
 async def test_with_the_real_ingest_runner_a_200_means_the_row_is_stored(tmp_path):
-    worker = StoreWorker(str(tmp_path / "desk.db"))
-    adapter = WebhookAdapter(secret=SECRET, port=0, clock=lambda: NOW)
-    runner = IngestRunner(worker, [adapter])
-    runner.start()
-    try:
-        await within(adapter.started.wait())
-        url = f"http://127.0.0.1:{adapter.port}{GENERIC_PATH}"
+    async with ingesting(tmp_path / "desk.db") as (adapter, worker, base):
         async with aiohttp.ClientSession() as http:
             for _ in range(2):  # a retried delivery is stored once
-                status, answer = await post(http, url, encode(generic("db-1")))
+                status, answer = await post(http, base + GENERIC_PATH, encode(generic("db-1")))
                 assert (status, answer["accepted"]) == (200, 1)
                 rows = await worker.run(lambda store: store.conn.execute(
                     "SELECT network, remote_id, text FROM mentions").fetchall())
                 assert rows == [("webhook:tiktok", "db-1", "@brand my order never arrived")]
-    finally:
-        await runner.stop()
-        worker.close()
     assert not adapter.started.is_set()
 
 
@@ -319,7 +268,9 @@ async def test_hostile_strings_are_made_inert_and_the_batch_stores(tmp_path):
     async with serving() as (adapter, runner, http, base):
         body = (b'{"network": "Tik Tok!!", "id": "h\\u001b[2J1", "author": {"handle": "@eve\\u202e"},'
                 b' "text": "hi \\u001b]0;pwned\\u0007there \\ud800 end", "url": "javascript:alert(1)"}')
-        status, _ = await post(http, base + GENERIC_PATH, body)
+        status, answer = await post(http, base + GENERIC_PATH, body)
+        assert status == 400 and "control" in answer["error"]  # an id is never cleaned into another one
+        status, _ = await post(http, base + GENERIC_PATH, body.replace(b"\\u001b[2J", b""))
         assert status == 200
         [mention] = (await only_batch(runner)).mentions
         assert mention.network == "webhook:tik-tok"
@@ -459,13 +410,6 @@ def test_meta_envelope_errors_and_unhandled_objects():
 
 
 # --- replies --------------------------------------------------------------
-
-
-def reply_request(**extra: Any) -> ReplyRequest:
-    fields = dict(reply_id=1, key="3lbtxkz2qn22c", text="Sorry, Ana! DM us your order number \u00e9",
-                  network="webhook:tiktok", mention_remote_id="7301", author_handle="ana",
-                  reply_ref={"kind": "generic", "network": "tiktok", "id": "7301"})
-    return ReplyRequest(**{**fields, **extra})
 
 
 @asynccontextmanager
@@ -697,3 +641,103 @@ def test_decoding_any_bytes_either_succeeds_or_is_a_shape_error(body):
         decode_json(body)
     except ShapeError as exc:
         assert str(exc)
+
+
+# --- ids are stored exactly as sent, or refused ----------------------------
+
+# Pairs that the old cleaning collapsed into one stored mention (10 deliveries, 5 stored, all "accepted").
+LOOKALIKE_IDS = [("a1", " a1"), ("caf\u00e9", "cafe\u0301"), ("b2", "b2\u200e"), ("c3", "c3\x00"), ("d 4", "d  4")]
+
+
+async def test_ids_that_would_be_cleaned_into_another_are_refused_400_and_the_rest_stored_exactly(tmp_path):
+    async with ingesting(tmp_path / "desk.db") as (adapter, worker, base):
+        async with aiohttp.ClientSession() as http:
+            for clean, lookalike in LOOKALIKE_IDS:
+                status, answer = await within(post(http, base + GENERIC_PATH, encode(generic(clean))))
+                assert (status, answer["accepted"]) == (200, 1)
+                status, answer = await within(post(http, base + GENERIC_PATH, encode(generic(lookalike))))
+                assert status == 400, lookalike
+                assert answer["error"].startswith("id ") and "\n" not in answer["error"]
+            batch = {"mentions": [generic("e5"), generic("e5\u200f")]}
+            status, answer = await within(post(http, base + GENERIC_PATH, encode(batch)))
+            assert status == 400 and answer["error"].startswith("mentions[1].id ")
+        stored = await worker.run(lambda store: [row[0] for row in store.conn.execute(
+            "SELECT remote_id FROM mentions ORDER BY id")])
+        assert stored == [clean for clean, _ in LOOKALIKE_IDS]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=12), st.lists(st.sampled_from(["a", "1", " ", "\t", "\x00", "\u200e", "\u202e",
+                                                                 "e\u0301", "\u00e9", "\ufeff", "\ud800", "\x1b[2J"]),
+                                                max_size=5).map("".join)))
+def test_an_id_is_stored_exactly_as_sent_or_the_payload_is_refused(remote_id):
+    payload = generic(remote_id)
+    try:
+        parsed = parse_generic(payload, account="desk", received_at=NOW)
+    except ShapeError as exc:
+        assert str(exc) and "\n" not in str(exc)
+        return
+    [mention] = parsed.mentions
+    assert mention.remote_id == remote_id  # exact: two different ids can never be stored as one
+
+
+def test_outbound_urls_with_credentials_are_refused_at_config_load_in_one_line(tmp_path):
+    from adapters.accounts import ConfigError, load_config
+
+    for url, words in (("https://bob:hunter2@bridge.example/reply", "user:password@"),
+                       ("https://bridge.example/reply?token=hunter2", "token="),
+                       ("https://bridge.example/reply?api_key=hunter2&x=1", "token="),
+                       ("ftp://bridge.example/reply", "http(s)"),
+                       ("https://bridge.example:99999/reply", "not a valid URL")):
+        config = tmp_path / "config.toml"
+        config.write_text(f'[[accounts]]\nnetwork = "webhook"\nhandle = "bridge"\nsecret_env = "S"\n'
+                          f'outbound_url = "{url}"\n', encoding="utf-8")
+        with pytest.raises(ConfigError) as refused:
+            load_config(config)
+        message = str(refused.value)
+        assert words in message and "\n" not in message, message
+        assert "hunter2" not in message and "outbound_url" in message
+        if "hunter2" in url:
+            assert "outbound_secret_env" in message
+    config.write_text('[[accounts]]\nnetwork = "webhook"\nhandle = "bridge"\nsecret_env = "S"\n'
+                      'outbound_url = "https://bridge.example/reply?network=tiktok"\n'
+                      'lookup_url = "https://bridge.example/replies"\ncommit_timeout = 2\n', encoding="utf-8")
+    [account] = load_config(config).accounts
+    assert account.options["lookup_url"] == "https://bridge.example/replies"
+    config.write_text('[[accounts]]\nnetwork = "webhook"\nhandle = "bridge"\nsecret_env = "S"\n'
+                      'commit_timeout = "soon"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="commit_timeout must be a positive number of seconds"):
+        load_config(config)
+
+
+async def test_reply_errors_never_carry_the_url_credentials():
+    """Even a URL that slipped past config (built directly) never reaches an error string whole."""
+    secretive = "http://bob:hunter2@127.0.0.1:1/reply?x=hunter2"
+    with pytest.raises(ValueError) as refused:
+        WebhookAdapter(secret=SECRET, outbound_url=secretive, outbound_secret="s")
+    assert "hunter2" not in str(refused.value)
+
+    async def hang_up(request):
+        request.transport.close()
+        return web.Response()
+
+    async with bridge(hang_up) as (url, seen):
+        adapter = WebhookAdapter(secret=SECRET, outbound_url=url + "?network=tiktok", outbound_secret="s")
+        try:
+            adapter._bridge.outbound_url = url.replace("http://", "http://bob:hunter2@") + "?sig=hunter2"
+            with pytest.raises(ReplyError) as dropped:
+                await adapter.send_reply(reply_request())
+        finally:
+            await adapter.aclose()
+    assert "hunter2" not in str(dropped.value) and "127.0.0.1" in str(dropped.value)
+    for malformed in ("http://bob:hunter2@127.0.0.1:1/reply?token=hunter2",  # refused
+                      "http://bob:hunter2@127.0.0.1:99999/reply?token=hunter2",  # aiohttp: InvalidURL(the url)
+                      "http://bob:hunter2@[::1/reply?token=hunter2"):
+        adapter = WebhookAdapter(secret=SECRET, outbound_url="http://127.0.0.1:1/reply", outbound_secret="s")
+        adapter._bridge.outbound_url = malformed
+        try:
+            with pytest.raises(ReplyError) as failed:
+                await adapter.send_reply(reply_request())
+        finally:
+            await adapter.aclose()
+        assert "hunter2" not in str(failed.value) and "outbound URL" in str(failed.value), malformed

@@ -15,12 +15,14 @@ from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
+from store.operators import check_operator
 from store.worker import StoreWorker
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.screens.help import HelpScreen
 from tui.screens.main import VIEW_KEYS, MainScreen
 from tui.terminal import HUNG_UP, TerminalWatch
 from store.inbox import VIEWS
+from tui.render import guard_terminal_output
 
 
 # The screen's actions by name, for the command palette: (title, help, action).
@@ -51,9 +53,10 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False) -> None:
+        guard_terminal_output()  # before any widget renders a string
         super().__init__()
         self.db_path = db_path
-        self.operator = operator
+        self.operator = check_operator(operator)  # shown in every other console: same rule as the CLI
         self.adapters = list(adapters)
         self.clock = clock
         self.poll_interval = poll_interval

@@ -12,7 +12,8 @@ from pathlib import Path
 from store.actions import ActionError
 from store.db import StoreError, open_store
 from store.files import make_private
-from tui.cli_common import fail
+from store.operators import OperatorNameError, check_operator
+from tui.cli_common import fail, terminal_safe_output
 from tui.paths import (DEFAULT_DB, DEMO_DB, data_dir, default_config_path, default_db_path, default_operator,
                        demo_db_path)
 
@@ -159,13 +160,22 @@ def _adapter_builder(config, args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything printed goes through one filter: names, notes, server errors and file names come from outside.
+    with terminal_safe_output():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "desk":
         from tui.cli_deskfiles import cmd_desk
         return cmd_desk(args)
     chosen_db = getattr(args, "db", None) or os.environ.get("MENTIONDESK_DB")
     db_path = Path(chosen_db or default_db_path()).expanduser()
-    operator = getattr(args, "operator", None) or default_operator()
+    try:
+        operator = check_operator(getattr(args, "operator", None) or default_operator())
+    except OperatorNameError as exc:
+        return fail(f"{exc} (set it with --operator NAME or MENTIONDESK_OPERATOR)")
     config_path = Path(getattr(args, "config", None) or default_config_path()).expanduser()
     command = args.command
     for name in ("no_demo", "demo", "demo_rate"):

@@ -6,10 +6,11 @@ import asyncio
 
 import aiohttp
 
-from adapters.accounts import Config, ConfigError, build_adapter
+from adapters.accounts import Config, build_adapter
 from adapters.http import USER_AGENT
 from store.db import Store
 from store.ingest import source_statuses
+from store.sanitize import clean_line
 
 
 def list_accounts(config: Config, store: Store) -> int:
@@ -20,7 +21,8 @@ def list_accounts(config: Config, store: Store) -> int:
     for account in config.accounts:
         where = f"env {account.secret_env}" if account.secret_env else f"file {account.secret_file}"
         status = statuses.get(account.label)
-        state = f"{status['state']} (at {status['updated_at']})" if status else "never connected"
+        # Stored states quote servers' errors; a desk file from an older version holds them raw.
+        state = f"{clean_line(status['state'])} (at {clean_line(status['updated_at'])})" if status else "never connected"
         server = f" {account.server}" if account.server else ""
         print(f"{account.label}{server}  secret from {where}  last state: {state}")
     return 0
@@ -37,13 +39,10 @@ async def _check_all(config: Config) -> int:
                 if check is None:
                     print(f"{account.label}: ok (configuration valid; nothing to verify remotely)")
                     continue
-                print(f"{account.label}: {await check()}")
-            except ConfigError as exc:
-                failures += 1
-                print(f"{account.label}: FAILED: {exc}")
+                print(f"{account.label}: {clean_line(await check(), 500)}")  # it describes the remote account
             except Exception as exc:  # AuthError and friends carry a precise, token-free message
                 failures += 1
-                print(f"{account.label}: FAILED: {exc}")
+                print(f"{account.label}: FAILED: {clean_line(exc, 500)}")
     return 1 if failures else 0
 
 

@@ -13,7 +13,7 @@ from typing import IO, BinaryIO
 
 from store.db import Store
 from store.files import DeskFileError, refuse_planted
-from tui.cli_common import fail
+from tui.cli_common import fail, unguarded
 
 
 @contextmanager
@@ -27,7 +27,7 @@ def progress_bar(label: str, total: int | None, *, in_bytes: bool = False):
 
     amount = DownloadColumn() if in_bytes else MofNCompleteColumn()
     with Progress(TextColumn(label), BarColumn(), amount, TimeRemainingColumn(),
-                  console=Console(stderr=True), transient=True) as bar:
+                  console=Console(file=unguarded(sys.stderr)), transient=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda done: bar.update(task, completed=done)
 

@@ -76,3 +76,32 @@ def highlighted(text: str, spans: list[tuple[int, int]] | None, style: str = "bo
         if 0 <= start < end <= len(text):
             result.stylize(style, start, end)
     return result
+
+
+def guard_terminal_output() -> None:
+    """Make every string Rich and Textual turn into cells pass through `terminal_safe`.
+
+    The border cleans what enters the store, but a desk file written by an
+    older version (or by hand) may still hold escape codes, and a paste into
+    an input can carry them too. Rich `Text` and Textual `Content` both strip
+    a few control codes (BEL, BS, VT, FF, CR) through one module-level
+    function each, which every widget's text goes through; extending those two
+    functions is the one place that covers notifications, border titles,
+    inputs and the composer alike. tests/test_sanitize_console.py fails if a
+    Textual or Rich upgrade moves them.
+    """
+    import rich.text
+    import textual.content
+
+    from store.sanitize import terminal_safe
+
+    for module, name in ((rich.text, "strip_control_codes"), (textual.content, "_strip_control_codes")):
+        original = getattr(module, name)
+        if getattr(original, "terminal_safe", False):
+            continue
+
+        def strip(text: str, *args, _original=original) -> str:
+            return _original(terminal_safe(text), *args)
+
+        strip.terminal_safe = True
+        setattr(module, name, strip)
