@@ -101,9 +101,9 @@ def handover_report(store: Store, since: str) -> dict:
     }
 
 
-def format_report(report: dict) -> str:
-    """The report as plain text for a terminal or a shift chat."""
-    lines = [f"Handover since {report['since']} (at {report['generated_at']})", ""]
+def format_report(report: dict, when=lambda moment: moment) -> str:
+    """The report as plain text for a terminal or a shift chat; `when` formats stored times."""
+    lines = [f"Handover since {when(report['since'])} (at {when(report['generated_at'])})", ""]
     arrived = report["arrived"]
     networks = ", ".join(f"{n} {c}" for n, c in arrived["by_network"].items()) or "none"
     lines.append(f"Arrived: {arrived['total']} ({networks})")
@@ -111,7 +111,7 @@ def format_report(report: dict) -> str:
     lines.append(f"Still open: {opened['total']} — " + ", ".join(f"{k} {v}" for k, v in opened["by_tag"].items()))
     lines.append("  by age: " + ", ".join(f"{k} {v}" for k, v in opened["by_age"].items()))
     if opened["oldest"]:
-        lines.append(f"  oldest open: #{opened['oldest']['id']} from {opened['oldest']['created_at']}")
+        lines.append(f"  oldest open: #{opened['oldest']['id']} from {when(opened['oldest']['created_at'])}")
     if report["replied"]:
         lines.append("Replied:")
         for operator, states in sorted(report["replied"].items()):
@@ -137,5 +137,5 @@ def format_report(report: dict) -> str:
     if report["handover_notes"]:
         lines.append("Handover notes:")
         for note in report["handover_notes"]:
-            lines.append(f"  {note['operator']} at {note['at']}: {note['text']}")
+            lines.append(f"  {note['operator']} at {when(note['at'])}: {note['text']}")
     return "\n".join(lines)

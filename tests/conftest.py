@@ -84,3 +84,19 @@ def new_mention(**overrides: Any) -> NewMention:
 @pytest.fixture
 def make_mention() -> Callable[..., NewMention]:
     return new_mention
+
+
+@pytest.fixture(autouse=True)
+def _utc_local_time() -> Iterator[None]:
+    """The console shows local clock times: pin the zone so screens and snapshots never depend on the host's."""
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

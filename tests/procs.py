@@ -387,6 +387,20 @@ async def _console_unreadable(db: str) -> dict:
     return {"notifications": seen, "running": running, "return_code": app.return_code}
 
 
+async def _console_read_only(db: str) -> dict:
+    """A console on a desk it may not write (the -wal left 0644 by another operator): keys, no crash."""
+    from tests.tui_support import wait_until
+    from tui.app import ConsoleApp
+
+    app = ConsoleApp(db, operator="carol", poll_interval=0.1)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        banner = app.screen.query_one("#banner")
+        await wait_until(pilot, lambda: banner.display)
+        await pilot.press("j", "c", "slash", *"refund", "escape", "2")
+        await pilot.pause()
+        return {"banner": str(banner.render()), "running": app.is_running}
+
+
 def _guarded_reply(db: str, operator: str, mention_id: str, since: str, outdir: str) -> dict:
     """Send a reply whose composer opened at reply id `since`, all at once with the others."""
     from store import actions
@@ -446,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = asyncio.run(_console_claim(*rest))
     elif kind == "console-unreadable":
         result = asyncio.run(_console_unreadable(*rest))
+    elif kind == "console-read-only":
+        result = asyncio.run(_console_read_only(*rest))
     else:
         print(f"unknown worker {kind}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -16,8 +17,10 @@ from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
 from store.worker import StoreWorker
+from tui.dbtrouble import DATABASE_ERRORS
 from tui.screens.help import HelpScreen
 from tui.screens.main import VIEW_KEYS, MainScreen
+from tui.terminal import HUNG_UP, TerminalWatch
 from store.inbox import VIEWS
 from tui.render import guard_terminal_output
 
@@ -49,7 +52,7 @@ class ConsoleApp(App):
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
-                 reply_deadline: float | None = None) -> None:
+                 watch_terminal: bool = False, reply_deadline: float | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         super().__init__()
         self._reply_deadline = reply_deadline
@@ -67,11 +70,16 @@ class ConsoleApp(App):
         self._leader_ttl = leader_ttl
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
+        self._watch_terminal = watch_terminal
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
 
     async def on_mount(self) -> None:
+        if self._watch_terminal:
+            watch = TerminalWatch(self._terminal_lost)
+            watch.install(asyncio.get_running_loop())
+            self.set_interval(0.5, watch.check)
         if self._adapter_factory is not None:
             # aiohttp sessions belong to the running loop: build network adapters here.
             self.adapters += self._adapter_factory(self._http_session)
@@ -99,6 +107,20 @@ class ConsoleApp(App):
         for worker in (self.store, self.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
+
+    def _handle_exception(self, error: Exception) -> None:
+        # Textual's hook for an unhandled error ends the app with a traceback. A database error
+        # in a worker (a dialog's read, a claim) must not: the banner says it, the console goes on.
+        cause = error.error if isinstance(error, WorkerFailed) else None
+        main = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(cause, DATABASE_ERRORS) and isinstance(main, MainScreen):
+            main.database_trouble(cause)
+            return
+        super()._handle_exception(error)
+
+    def _terminal_lost(self, reason: str) -> None:
+        # Nobody is looking any more: leave now, through on_unmount (lease and claims released).
+        self.exit(return_code=HUNG_UP)
 
     def _http_session(self):
         """The shared HTTP session, created on first use: aiohttp costs ~0.4 s to import,

@@ -246,7 +246,12 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
     if command == "serve":
         from tui.serve import run_serve
         return run_serve(str(db_path), build, reply_deadline=config.reply_deadline)
-    app = console_app(db_path, operator, build, getattr(args, "notice", None), config.reply_deadline)
+    from tui.terminal import NO_TERMINAL, has_terminal
+
+    if not has_terminal():
+        return fail(NO_TERMINAL)
+    app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
+                      reply_deadline=config.reply_deadline)
     app.run()
     return app.return_code or 0
 
@@ -255,11 +260,14 @@ def demo_notice(db_path: Path) -> str:
     return f"demo stream: made-up mentions go to {db_path}, not your desk's file (--db chooses another)"
 
 
-def console_app(db_path: Path, operator: str, build, notice: str | None, reply_deadline: float | None = None):
-    """The console, with a toast for what the operator must know from the start."""
+def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
+                reply_deadline: float | None = None):
+    """The console, with a toast for what the operator must know from the start; `watch_terminal`
+    makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
-    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, reply_deadline=reply_deadline)
+    app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
+                     reply_deadline=reply_deadline)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 from rich.text import Text
 
@@ -38,6 +38,26 @@ def age(value: str, now: datetime) -> str:
         if seconds >= size:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+def clock_time(value: str, now: datetime, tz: tzinfo | None = None) -> str:
+    """A stored UTC time as the operator reads it: local time zone (`TZ` honoured), minutes.
+
+    `14:03` today, `Mon 14:03` within the last week, `2026-11-03 14:03` before that.
+    `tz` is for tests; None is the process's local zone.
+    """
+    moment = parse_time(value)
+    if moment is None:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # the store writes UTC
+    local = moment.astimezone(tz)
+    days = (now.astimezone(tz).date() - local.date()).days
+    if days == 0:
+        return local.strftime("%H:%M")
+    if 0 < days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def network_short(network: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import replace
 import sqlite3
 from datetime import timedelta
@@ -13,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from store import actions, desk
 from store.db import StoreError, iso
@@ -21,10 +22,13 @@ from store.handover import format_report, handover_report
 from store.lease import current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
-from tui.render import age
+from tui.dbtrouble import DATABASE_ERRORS, describe
+from tui.render import age, clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
+from tui.topbar import compact_count, fit, view_bar
 from tui.widgets.inbox import InboxList
+from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
 
 FIRST_PAGE = 200
@@ -68,11 +72,16 @@ class MainScreen(Screen):
         self._before_search: tuple[str, int | None] | None = None
         # The mention's last reply id when its composer opened: "answered since you opened it".
         self._opened_at: dict[int, int] = {}
+        self._counted_at = 0.0
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
+        self._holder: tuple | None = None
+        self._statuses: list = []
 
     def compose(self) -> ComposeResult:
+        yield Static(id="banner")
         yield Static(id="topbar")
+        yield Static(id="viewbar")
         with Horizontal(id="split"):
             with Vertical(id="left"):
                 yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
@@ -81,8 +90,9 @@ class MainScreen(Screen):
                 yield InboxList(clock=self.app.clock, id="inbox")
             with Vertical(id="right"):
                 yield MentionView(clock=self.app.clock, id="mention")
-                yield ReplyComposer(id="composer")
-        yield Footer()
+                self._composer = ReplyComposer(id="composer")
+                yield self._composer
+        yield KeyBar()
 
     @property
     def inbox(self) -> InboxList:
@@ -91,18 +101,41 @@ class MainScreen(Screen):
     async def on_mount(self) -> None:
         self.query_one("#search", Input).display = False
         self.query_one(ReplyComposer).display = False
+        self.query_one("#banner", Static).display = False
         self.inbox.focus()
-        # Anchored at start: "since you were last here", not since this session's first action.
-        # Read before the first rows are fetched: this console's own actions must not count.
-        self._session_since = await self.db(self._handover_since)
-        await self.db(desk.register_operator, self.app.operator)
-        await self.sync(initial=True)
+        try:
+            # Anchored at start: "since you were last here", not since this session's first action.
+            # Read before the first rows are fetched: this console's own actions must not count.
+            self._session_since = await self.db(self._handover_since)
+            await self.sync(initial=True)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)  # the timers below try again
+        try:
+            await self.db(desk.register_operator, self.app.operator)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)  # a read-only desk: browsing goes on
         self.set_interval(self.app.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
+        self.set_interval(1.0, self._refresh_ages)
         self.set_interval(self.claim_renew, self._renew_claim)
         self.set_interval(2.0, self._refresh_sending)
         self.run_worker(self._refresh_sending(), group="sending")
         self.run_worker(self._greet(), group="dialog")
+
+    # -- database trouble: a banner, never a traceback ----------------------
+    def database_trouble(self, error: BaseException) -> str:
+        """Show what failed in the banner; the console keeps browsing (and searching)."""
+        line = describe(error, self.app.db_path)
+        banner = self.query_one("#banner", Static)
+        banner.update(Text(f" ⚠ {line}"))
+        banner.display = True
+        return line
+
+    def _database_ok(self) -> None:
+        """A write went through: whatever the banner said was fixed."""
+        banner = self.query_one("#banner", Static)
+        if banner.display:
+            banner.display = False
 
     # -- store round trips (always on the store thread) ------------------
     async def db(self, fn, *args, **kwargs):
@@ -135,6 +168,9 @@ class MainScreen(Screen):
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
+        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self._counted_at > 1.0:
+            # The view bar's counts follow the list within a second, not at the next 2 s tick.
+            self.run_worker(self._refresh_topbar(), group="topbar", exclusive=True)
 
     async def _tick(self) -> None:
         if self._polling:
@@ -143,52 +179,84 @@ class MainScreen(Screen):
         try:
             await self.sync()
         except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-            self.notify(f"database unreachable: {exc}", severity="error", markup=False)
+            self.database_trouble(exc)
         finally:
             self._polling = False
+
+    def _refresh_ages(self) -> None:
+        """Relative times stay true ("16s" does not freeze); each widget redraws only if one changed."""
+        self.inbox.refresh_ages()
+        self.query_one(MentionView).refresh_ages()
 
     async def _refresh_topbar(self) -> None:
         from store.ingest import source_statuses
 
-        # Counting is the slowest read on a long history: its own connection and thread.
-        statuses = await self.app.searcher.run(source_statuses)
-        self._counts = await self.app.searcher.run(view_counts, self.app.operator)
-        holder = await self.app.searcher.run(current_holder)
-        bar = Text()
-        bar.append(" mentiondesk ", "bold reverse")
-        bar.append(f" {self.app.operator} ", "bold")
+        self._counted_at = time.monotonic()
+        try:
+            # Counting is the slowest read on a long history: its own connection and thread.
+            statuses = await self.app.searcher.run(source_statuses)
+            self._counts = await self.app.searcher.run(view_counts, self.app.operator)
+            self._holder = await self.app.searcher.run(current_holder)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            return
+        self._statuses = statuses
+        self._draw_topbar()
+        self._update_title()
+
+    def footer_keys(self) -> list[tuple[str, str]]:
+        """Keys the footer shows first, for what the operator is doing now."""
+        if self._composer.display:
+            return [("^s", "Send"), ("esc", "Close, keep draft")]
+        if self.searching:
+            return [("esc", "Back")]
+        return []
+
+    def on_resize(self) -> None:
+        self._draw_topbar()
+        self._update_title()
+
+    def _draw_topbar(self) -> None:
+        """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
+        pieces: list = [Text(" mentiondesk ", "bold reverse"), Text(self.app.operator, "bold")]
         leadership = self.app.leadership
         if leadership is not None and leadership.is_leader:
-            bar.append("· ingesting ", "green")
-        elif holder is not None:
-            bar.append(f"· ingest by {holder[0]} ", "dim")
+            pieces.append(Text("· ingesting", "green"))
+        elif self._holder is not None:
+            pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not self.app.adapters:
-            bar.append("· no ingest running ", "yellow")
-        for status in statuses:
+            pieces.append(Text("· no ingest running", "yellow"))
+        now = self.app.clock()
+        for status in self._statuses:
             state = status["state"]
             style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
                      "rate-limited": "yellow", "reconnecting": "yellow"}.get(state, "cyan")
-            bar.append(" ● ", style)
-            bar.append(f"{status['source']} {state}", style)
+            short = Text(f"● {status['source']} {state}", style)
+            full = short.copy()
             if status["detail"]:
-                bar.append(f" ({status['detail']})", "dim")
+                full.append(f" ({status['detail']})", "dim")
             if status["last_event_at"]:
-                bar.append(f" · last {age(status['last_event_at'], self.app.clock())} ago", "dim")
-        self.query_one("#topbar", Static).update(bar)
-        self._update_title()
+                full.append(f" · last {age(status['last_event_at'], now)} ago", "dim")
+            pieces.append([full, short] if full.cell_len > short.cell_len else short)
+        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
 
     def _update_title(self) -> None:
+        """The list's own title (left pane) and the view bar (full width, every view and count)."""
         title = Text()
         if self.searching:
-            title.append(f" Search · {len(self.inbox.ids)} match(es)", "bold")
+            title.append(f" Search · {compact_count(len(self.inbox.ids))} found", "bold")
         else:
-            title.append(f" {VIEWS[self.view].label} · {len(self.inbox.ids):,}", "bold")
+            title.append(f" {VIEWS[self.view].label} · {compact_count(len(self.inbox.ids))}", "bold")
         if self.inbox.new_above:
-            title.append(f"  ↑ {self.inbox.new_above} new", "bold yellow")
-        for key, name in VIEW_KEYS.items():
-            if name != self.view and key != "0":
-                title.append(f"  {key}:{VIEWS[name].label[:4]} {self._counts.get(name, 0)}", "dim")
+            # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
+            title.append(f"  ↑ {compact_count(self.inbox.new_above)} new", "bold yellow")
         self.query_one("#inbox-title", Static).update(title)
+        views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
+        counts = {**self._counts}
+        if not self.searching:
+            counts.setdefault(self.view, len(self.inbox.ids))  # until the first count arrives
+        self.query_one("#viewbar", Static).update(
+            view_bar(views, counts, None if self.searching else self.view, self.size.width))
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         if not keep_selection:
@@ -209,7 +277,12 @@ class MainScreen(Screen):
     # -- messages from the inbox ------------------------------------------
     @on(InboxList.RowsWanted)
     async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
-        rows = await self.db(rows_by_id, message.ids, self.app.operator)
+        try:
+            rows = await self.db(rows_by_id, message.ids, self.app.operator)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            self.inbox.forget(set(message.ids))  # asked for again on the next draw
+            return
         self.inbox.put_rows(rows, message.epoch)
         self._update_title()
 
@@ -223,13 +296,21 @@ class MainScreen(Screen):
             view.show(None)
             return
         await asyncio.sleep(0)  # let a held key's next move cancel this load first
-        detail = await self.db(mention_detail, mention_id, self.app.operator)
+        try:
+            detail = await self.db(mention_detail, mention_id, self.app.operator)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            return
         if self.inbox.selected_id != mention_id:
             return
         if detail is not None and not detail.row.seen:
-            await self.db(actions.mark_seen, mention_id, self.app.operator)
-            self.inbox.forget({mention_id})
-            detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
+            try:
+                await self.db(actions.mark_seen, mention_id, self.app.operator)
+            except DATABASE_ERRORS as exc:
+                self.database_trouble(exc)  # read-only: show it anyway, it stays "new"
+            else:
+                self.inbox.forget({mention_id})
+                detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
         if self.inbox.selected_id == mention_id:
             view.show(detail)
 
@@ -250,9 +331,12 @@ class MainScreen(Screen):
         except actions.ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return None
-        except (sqlite3.Error, StoreError) as exc:
-            self.notify(f"Database unreachable, nothing lost: {exc}", severity="error", markup=False)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
+            self.notify("Not saved: the database refused the write (see the banner).", severity="error",
+                        markup=False)
             return None
+        self._database_ok()
         await self.sync(force=True)
         return result
 
@@ -271,7 +355,10 @@ class MainScreen(Screen):
     async def action_view(self, view: str) -> None:
         if self.searching:
             self._leave_search(restore=False)
-        await self.load_view(view, keep_selection=False)
+        try:
+            await self.load_view(view, keep_selection=False)
+        except DATABASE_ERRORS as exc:
+            self.database_trouble(exc)
 
     def action_switch_pane(self) -> None:
         if self.inbox.has_focus:
@@ -302,18 +389,20 @@ class MainScreen(Screen):
         """Claim the mention for this composer (asking before stepping on another's claim)
         and remember where its replies stood; False if the operator backed off."""
         operator = self.app.operator
+        self._claimed.add(mention_id)  # from before the claim is written: quitting mid-way still releases it
         try:
             other = await self.db(desk.claim, mention_id, operator, self.claim_ttl)
             if other is not None:
-                question = f"{other.operator} is replying to this mention (since {other.at}). Reply anyway?"
+                question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
+                            "Reply anyway?")
                 if not await self.app.push_screen_wait(Confirm(question)):
+                    self._claimed.discard(mention_id)
                     return False
                 await self.db(desk.take_claim, mention_id, operator, self.claim_ttl)
             self._opened_at[mention_id] = await self.db(actions.reply_mark, mention_id)
         except (sqlite3.Error, StoreError, actions.ActionError) as exc:
             self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
             return False
-        self._claimed.add(mention_id)
         self.inbox.forget({mention_id})
         return True
 
@@ -550,12 +639,15 @@ class MainScreen(Screen):
     @work(group="dialog")
     async def action_handover(self) -> None:
         report = await self.db(handover_report, self._session_since)
-        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report)))
+        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report, self._when)))
         if answer == "note":
             text = await self.app.push_screen_wait(AskNote("Handover note for the next shift"))
             if text and text.strip():
                 if await self._act(desk.leave_handover_note, text, self.app.operator) is not None:
                     self.notify("Handover note left.", timeout=2)
+
+    def _when(self, moment: str) -> str:
+        return clock_time(moment, self.app.clock())
 
     def _handover_since(self, store) -> str:
         """Since this operator last acted before this session, else the last 12 hours."""
@@ -568,5 +660,5 @@ class MainScreen(Screen):
         notes = await self.db(desk.handover_notes_since, self._session_since)
         others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
         if others:
-            body = "\n\n".join(f"{o} at {at}:\n{t}" for o, at, t in others)
+            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
             await self.app.push_screen_wait(ShowText("Handover notes for you", body))

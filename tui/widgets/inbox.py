@@ -76,6 +76,7 @@ class InboxList(ScrollView, can_focus=True):
         self._stale: set[int] = set()
         self._clock = clock
         self.new_above = 0
+        self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
         self.sender_alive = True  # set by the screen from the leader lease
 
@@ -95,6 +96,10 @@ class InboxList(ScrollView, can_focus=True):
         """Replace the list (a new view, a reload or search results)."""
         previous = self.selected_id if keep_selection else None
         old_cursor = self.cursor
+        # Where the selected row sits on screen, so a reload (arrivals, others' work) keeps it there.
+        old_row_top = old_cursor * ROW_HEIGHT - self.scroll_offset.y
+        old_newest = self._ids[0] if len(self._ids) else None
+        new_above = self.new_above
         self._ids = ids
         self._spans = spans or {}
         self.new_above = 0
@@ -107,10 +112,17 @@ class InboxList(ScrollView, can_focus=True):
         if index is None:
             # The selected mention left the view (done, untagged): stay at its place.
             index = min(old_cursor, max(0, len(ids) - 1)) if keep_selection else 0
-        self.virtual_size = Size(self.size.width, len(ids) * ROW_HEIGHT)
+        self.virtual_size = Size(self._view_width, len(ids) * ROW_HEIGHT)
         self._set_cursor(index, scroll=not keep_selection)
         if not keep_selection:
-            self.scroll_to(y=0, animate=False, immediate=True)
+            self._scroll_rows_to(0)
+        else:
+            height = self._view_height or ROW_HEIGHT
+            row_top = max(0, min(old_row_top, height - ROW_HEIGHT))
+            target = max(0, min(index * ROW_HEIGHT - row_top, len(ids) * ROW_HEIGHT - height))
+            self._scroll_rows_to(target)
+            if target > 0 and old_newest is not None:
+                self.new_above = new_above + sum(1 for i in ids[:index] if i > old_newest)
         self.refresh()
         self._request_visible()
 
@@ -127,14 +139,14 @@ class InboxList(ScrollView, can_focus=True):
         else:
             self._ids = list(new_ids) + list(self._ids)
         at_top = self.scroll_offset.y == 0
-        self.virtual_size = Size(self.size.width, len(self._ids) * ROW_HEIGHT)
+        self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
         self.set_reactive(InboxList.cursor, self.cursor + count)
-        visible_rows = max(1, self.size.height // ROW_HEIGHT)
+        visible_rows = max(1, self._view_height // ROW_HEIGHT)
         if at_top and self.cursor < visible_rows:
             self.refresh()
         else:
             self.new_above += count
-            self.scroll_to(y=self.scroll_offset.y + count * ROW_HEIGHT, animate=False, immediate=True)
+            self._scroll_rows_to(self.scroll_offset.y + count * ROW_HEIGHT)
             self.refresh()
         self._request_visible()
 
@@ -167,7 +179,7 @@ class InboxList(ScrollView, can_focus=True):
 
     def visible_ids(self, margin: int = 10) -> list[int]:
         first = self.scroll_offset.y // ROW_HEIGHT
-        count = self.size.height // ROW_HEIGHT + 1
+        count = self._view_height // ROW_HEIGHT + 1
         start = max(0, first - margin)
         end = min(len(self._ids), first + count + margin)
         return [self._ids[i] for i in range(start, end)]
@@ -179,8 +191,26 @@ class InboxList(ScrollView, can_focus=True):
             self._wanted.update(missing)
             self.post_message(self.RowsWanted(missing, self._epoch))
 
+    def refresh_ages(self) -> None:
+        """Called every second: redraw only when an age on a visible row changed."""
+        now = self._clock()
+        ages = tuple(age(row.created_at, now) for i in self.visible_ids(margin=0)
+                     if (row := self._rows.get(i)) is not None)
+        if ages != self._ages:
+            self._ages = ages
+            self.refresh()
+
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)
+
+    @property
+    def _view_height(self) -> int:
+        """Rows of list on screen: the widget's height less any scrollbar."""
+        return self.scrollable_content_region.height
+
+    @property
+    def _view_width(self) -> int:
+        return self.scrollable_content_region.width
 
     # -- movement ------------------------------------------------------
     def _set_cursor(self, index: int, *, scroll: bool = True) -> None:
@@ -191,11 +221,18 @@ class InboxList(ScrollView, can_focus=True):
 
     def _scroll_to_cursor(self) -> None:
         top = self.cursor * ROW_HEIGHT
-        height = self.size.height or ROW_HEIGHT
+        height = self._view_height or ROW_HEIGHT
         if top < self.scroll_offset.y:
-            self.scroll_to(y=top, animate=False, immediate=True)
+            self._scroll_rows_to(top)
         elif top + ROW_HEIGHT > self.scroll_offset.y + height:
-            self.scroll_to(y=top + ROW_HEIGHT - height, animate=False, immediate=True)
+            self._scroll_rows_to(top + ROW_HEIGHT - height)
+
+    def _scroll_rows_to(self, y: int) -> None:
+        """Scroll now. `scroll_to` does nothing in the frame where the list first outgrows the pane
+        (no scrollbar yet), which left the selected row just below the bottom edge."""
+        y = max(0, min(y, self.max_scroll_y))
+        self.scroll_target_y = y
+        self.scroll_y = y
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
@@ -208,7 +245,7 @@ class InboxList(ScrollView, can_focus=True):
         self._request_visible()
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._ids) * ROW_HEIGHT)
+        self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
         self._request_visible()
 
     def action_move(self, delta: int) -> None:
@@ -217,13 +254,13 @@ class InboxList(ScrollView, can_focus=True):
     def action_first(self) -> None:
         self.new_above = 0
         self._set_cursor(0)
-        self.scroll_to(y=0, animate=False, immediate=True)
+        self._scroll_rows_to(0)
 
     def action_last(self) -> None:
         self._set_cursor(len(self._ids) - 1)
 
     def action_page(self, direction: int) -> None:
-        self._set_cursor(self.cursor + direction * max(1, self.size.height // ROW_HEIGHT - 1))
+        self._set_cursor(self.cursor + direction * max(1, self._view_height // ROW_HEIGHT - 1))
 
     def on_click(self, event) -> None:
         index = (event.y + self.scroll_offset.y) // ROW_HEIGHT
@@ -232,7 +269,7 @@ class InboxList(ScrollView, can_focus=True):
 
     # -- drawing -------------------------------------------------------
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._view_width
         base = self.rich_style
         line = self.scroll_offset.y + y
         index, part = divmod(line, ROW_HEIGHT)

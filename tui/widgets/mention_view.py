@@ -12,7 +12,8 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail
-from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, network_short, one_line
+from tui.render import (NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short,
+                        one_line)
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
 REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
@@ -45,6 +46,8 @@ class MentionView(VerticalScroll, can_focus=True):
         super().__init__(id=id)
         self._clock = clock
         self.detail: MentionDetail | None = None
+        self._stamps: list[str] = []  # every time shown as an age, to redraw only when one changes
+        self._ages: tuple[str, ...] = ()
 
     def compose(self):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
@@ -55,7 +58,22 @@ class MentionView(VerticalScroll, can_focus=True):
         if detail is None:
             body.update(Text("Nothing selected.", style="dim"))
             return
+        self._stamps = []
         body.update(self._detail_renderable(detail))
+        now = self._clock()
+        self._ages = tuple(age(stamp, now) for stamp in self._stamps)
+
+    def refresh_ages(self) -> None:
+        """Called every second: redraw only when an age on screen ("16s" → "17s") changed."""
+        if self.detail is None:
+            return
+        now = self._clock()
+        if tuple(age(stamp, now) for stamp in self._stamps) != self._ages:
+            self.show(self.detail)
+
+    def _age(self, stamp: str, now) -> str:
+        self._stamps.append(stamp)
+        return age(stamp, now)
 
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
@@ -72,7 +90,7 @@ class MentionView(VerticalScroll, can_focus=True):
         who.append(row.author_handle, "bold")
         if d.author_name:
             who.append(f"  {d.author_name}")
-        who.append(f"  · {age(row.created_at, now)} ago · {row.created_at}", "dim")
+        who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
         if row.state == "queued" and not row.sender_alive:
             parts.append(Text(NOBODY_SENDING, "bold red"))
@@ -98,7 +116,7 @@ class MentionView(VerticalScroll, can_focus=True):
                                 REPLY_STATE_STYLE.get(entry.state, ""))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
-                line.append(f" · {age(entry.at, now)}", "dim")
+                line.append(f" · {self._age(entry.at, now)}", "dim")
                 parts.append(line)
                 parts.append(Text("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
         if d.replies:
@@ -109,7 +127,7 @@ class MentionView(VerticalScroll, can_focus=True):
                 line.append(REPLY_STATE_WORD.get(shown, shown), REPLY_STATE_STYLE.get(reply.state, ""))
                 if reply.state == "failed" and reply.uncertain:
                     line.append(" · may have been posted", "bold yellow")
-                line.append(f" · {reply.operator} · {age(reply.sent_at or reply.created_at, now)}", "dim")
+                line.append(f" · {reply.operator} · {self._age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
                     line.append(f" · {reply.error}", "red")
                 if reply.remote_url:
@@ -119,7 +137,8 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.notes:
             parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
             for note in d.notes:
-                parts.append(Text.assemble((f"  {note.operator}", "bold"), (f" · {age(note.at, now)} ago", "dim")))
+                parts.append(Text.assemble((f"  {note.operator}", "bold"),
+                                           (f" · {self._age(note.at, now)} ago", "dim")))
                 parts.append(Text("    " + note.text))
         parts.append(Rule(Text(f"{row.author_handle}: {d.author_total} earlier mention(s)"), style="dim"))
         if not d.author_history:
@@ -127,14 +146,14 @@ class MentionView(VerticalScroll, can_focus=True):
         for earlier in d.author_history[:10]:
             line = Text()
             line.append(f"  {STATE_GLYPH[earlier.state]} ", STATE_COLOR[earlier.state])
-            line.append(f"{age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
+            line.append(f"{self._age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
             line.append(one_line(earlier.text)[:200])
             parts.append(line)
         if d.events:
             parts.append(Rule(Text("History"), style="dim"))
             for event in d.events[:15]:
                 line = Text()
-                line.append(f"  {age(event.at, now)} ago ", "dim")
+                line.append(f"  {self._age(event.at, now)} ago ", "dim")
                 line.append(event.operator, "bold")
                 line.append(" " + describe_event(event.action, event.detail))
                 parts.append(line)
