@@ -58,7 +58,7 @@ class InboxRow:
         """
         if self.status == "done":
             return "done"
-        if self.reply_state in ("pending", "sending"):
+        if self.reply_state in ("pending", "sending", "waiting"):  # waiting: for the network to return
             return "queued"
         if self.reply_state in ("sent", "manual"):
             return "replied"
@@ -179,7 +179,8 @@ _ROW_SQL = """
 SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
        m.seen OR EXISTS (SELECT 1 FROM reads r WHERE r.operator = :operator AND r.mention_id = m.id),
        (SELECT group_concat(tag) FROM tags WHERE mention_id = m.id),
-       (SELECT state FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
+       (SELECT CASE WHEN state = 'pending' AND waiting THEN 'waiting' ELSE state END
+        FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
        (SELECT operator FROM assignments WHERE mention_id = m.id),
        c.operator, c.expires_at
 FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id

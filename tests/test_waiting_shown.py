@@ -6,37 +6,40 @@ from __future__ import annotations
 from store.actions import queue_reply
 from store.db import open_store
 from store.handover import format_report, handover_report
+from store.lease import acquire
 from store.outbox import claim_due, mark_failed, wait_for_network
 from tests.tui_support import frozen_clock, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 
 
 def outbox_states(path: str) -> int:
-    """On the newest mention: one reply waiting for the network, one failed that may have posted."""
+    """On the newest mention: a failed reply that may have posted, then one waiting for the network."""
     store = open_store(path, clock=frozen_clock)
     try:
         top = store.conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
+        queue_reply(store, top, "Refund issued", "alice")
+        [failed] = claim_due(store)
+        mark_failed(store, failed, "bridge answered 502", uncertain=True)
         queue_reply(store, top, "Checking with the courier now", "alice")
         [waiting] = claim_due(store)
         wait_for_network(store, waiting, 30, "outbound URL unreachable: connection refused")
-        queue_reply(store, top, "Refund issued", "alice")
-        [failed] = [r for r in claim_due(store, reclaim_sending=True) if r.text == "Refund issued"]
-        mark_failed(store, failed, "bridge answered 502", uncertain=True)
+        acquire(store, "serve@elsewhere:1", 3600)  # a live sender, as the desk would have
         return top
     finally:
         store.close()
 
 
-async def test_the_mention_view_shows_waiting_for_network_and_may_have_been_posted(tmp_path):
+async def test_the_row_and_mention_view_show_waiting_for_network_and_may_have_been_posted(tmp_path):
     path = str(tmp_path / "desk.db")
     seed(path)
     outbox_states(path)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: "Our replies" in screen_text(app))
-        text = screen_text(app)
-        assert "waiting for network" in text
-        assert "may have been posted" in text
+        lines = screen_text(app).splitlines()
+        assert any("· demo · 1h · waiting for network" in line for line in lines)  # the inbox row
+        assert any("waiting for network · alice" in line for line in lines)  # the reply in the mention view
+        assert any("failed · may have been posted · alice" in line for line in lines)
 
 
 def test_the_handover_report_counts_waiting_replies_and_flags_uncertain_failures(tmp_path):

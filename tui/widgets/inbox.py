@@ -320,6 +320,8 @@ class InboxList(ScrollView, can_focus=True):
             text.append(f" →{row.assignee}", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
+        elif state == "queued" and row.reply_state == "waiting" and self.sender_alive:
+            text.append(" · waiting for network", self.get_component_rich_style("inbox--failed"))
         elif state == "queued":
             text.append(" · queued" if self.sender_alive else " · queued, nobody sending",
                         self.get_component_rich_style("inbox--new" if self.sender_alive else "inbox--failed"))
