@@ -2,8 +2,9 @@
 
 Every console (and `mentiondesk serve`) runs a Leadership; exactly one of
 them wins the lease and ingests and sends, the rest only write operator
-actions. The holder renews every ttl/3; if it dies, its lease lapses and
-the next contender to try takes over within ttl + ttl/3.
+actions. The holder renews every 5 s (ttl/3 for short test leases); if it
+dies, its lease lapses and the next contender takes over within ttl plus
+one renewal interval.
 
 The holder steps down the moment it cannot be sure of its lease: a
 renewal that fails, one still unanswered when the lease would run out
@@ -36,7 +37,8 @@ log = logging.getLogger(__name__)
 # The lease must outlive the longest network call a send may make (adapters' 30 s) plus the
 # time between renewals: renewed every 5 s, a 40 s lease always has over 30 s left.
 # A dead leader is replaced within ttl + one renewal; a cleanly stopped one within a renewal.
-# Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests).
+# Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests; a short ttl
+# alone also shortens them, see Leadership._fit_requests_to_lease).
 LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "40"))
 RENEW_EVERY = 5.0
 REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
