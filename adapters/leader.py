@@ -35,11 +35,12 @@ from store.worker import StoreWorker
 log = logging.getLogger(__name__)
 
 # The lease must outlive the longest network call a send may make (adapters' 30 s) plus the
-# time between renewals: renewed every 5 s, a 40 s lease always has over 30 s left.
+# time between renewals: renewed every 5 s, a 45 s lease has over 30 s left even when a
+# renewal comes up to 10 s late (a busy store thread); later than that, sends just wait.
 # A dead leader is replaced within ttl + one renewal; a cleanly stopped one within a renewal.
 # Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests; a short ttl
 # alone also shortens them, see Leadership._fit_requests_to_lease).
-LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "40"))
+LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "45"))
 RENEW_EVERY = 5.0
 REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
 
@@ -94,10 +95,11 @@ class Leadership:
         """A send starts only with more lease left than its longest request may take, and just after a
         renewal ttl - renew_every is left: a lease too short for the adapters' timeouts would never
         send. Shorten those timeouts to fit (a short test ttl, an impatient operator) and say so."""
-        room = (self.ttl - self.renew_every) * 0.75
+        room = self.ttl - self.renew_every
         longest = max((a.max_request_time for a in self.adapters), default=0.0)
         if longest < room:
             return
+        room *= 0.75  # and leave a late renewal some slack
         for adapter in self.adapters:
             if adapter.max_request_time >= room:
                 adapter.limit_request_time(room)
@@ -109,7 +111,7 @@ class Leadership:
         return self.held if self.is_leader else None
 
     def _lost(self, reason: str) -> None:
-        """The sender found the lease short or gone: step down now, not at the next renewal."""
+        """Step down at once, not at the next renewal (an adapter that keeps dying)."""
         if self.is_leader and not self._trouble.is_set():
             self._trouble_reason = reason
             self._trouble.set()
@@ -127,7 +129,7 @@ class Leadership:
         self._last_epoch = held.lease.epoch
         self.runner = IngestRunner(self.worker, self.adapters, on_dead=self._dead_adapter, **self._runner_options)
         self.sender = ReplySender(self.worker, self.adapters, poll_interval=self.sender_poll,
-                                  held=self.current, on_lost=self._lost, reply_deadline=self.reply_deadline)
+                                  held=self.current, reply_deadline=self.reply_deadline)
         self.is_leader = True
         self.runner.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="sender")

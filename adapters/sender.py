@@ -76,7 +76,7 @@ class _Wake:
 
 class ReplySender:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0,
-                 held: Callable[[], HeldLease | None] | None = None, on_lost: Callable[[str], None] | None = None,
+                 held: Callable[[], HeldLease | None] | None = None,
                  reply_deadline: float = REPLY_DEADLINE, network_retry_cap: float = NETWORK_RETRY_CAP):
         self.worker = worker
         self.adapters = adapters
@@ -85,7 +85,6 @@ class ReplySender:
         self.network_retry_cap = network_retry_cap
         self.wake = _Wake()
         self._held = held
-        self._on_lost = on_lost or (lambda reason: None)
         self._closing = False
 
     def close(self) -> None:
@@ -181,10 +180,11 @@ class ReplySender:
             self._check_lease(adapter)
             sent = await self._bounded(adapter, adapter.send_reply(request))
         except LeaseShort as exc:
+            # Not sent: it waits for the lease to be renewed (or for the next leader). Stepping
+            # down is the leader's call, made on its renewals, not on a renewal that is late.
             await self._record(unclaim, reply)
             log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="queued", account=source,
                       reason=f"not sent: {exc}")
-            self._on_lost(str(exc))
             return "pending"
         except ManualReply as exc:
             await self._record(mark_manual, reply, str(exc))
@@ -272,8 +272,9 @@ class ReplySender:
                 if claimed:
                     continue
             except LeaseLost as exc:
-                self._on_lost(str(exc))
-                return
+                # Renewing late, or no longer ours: claim nothing. If it is gone, the leader's
+                # next renewal steps down and ends this lane; if late, the next claim goes through.
+                log.debug("not claiming for %s: %s", adapter.source, exc)
             except Exception:
                 log.exception("reply sender for %s", adapter.source)
             wake.clear()
