@@ -58,6 +58,10 @@ class LeaseShort(Exception):
     """Not enough lease left for one more network call."""
 
 
+class Superseded(Exception):
+    """The claim was taken over by a newer epoch before this attempt's result was recorded."""
+
+
 class _Wake:
     """`set()` wakes every lane (each has its own event to clear)."""
 
@@ -143,13 +147,21 @@ class ReplySender:
     async def _record(self, fn, *args, **kwargs):
         # A result is written even if the lane is cancelled meanwhile (the leader stepping down):
         # dropping a "sent" would make the next leader send again.
-        return await asyncio.shield(self.worker.run(fn, *args, **kwargs))
+        if await asyncio.shield(self.worker.run(fn, *args, **kwargs)) is False:
+            raise Superseded  # a newer leader claimed the reply meanwhile: its outcome, not ours
 
     # --- one reply -------------------------------------------------------------------
 
     async def deliver(self, reply: OutgoingReply, adapter: Adapter | None = None) -> str:
         """Deliver one claimed reply; returns the resulting state."""
-        adapter = adapter or self.adapter_for(reply)
+        try:
+            return await self._deliver(reply, adapter or self.adapter_for(reply))
+        except Superseded:
+            log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="superseded", epoch=reply.epoch,
+                      reason="a newer leader claimed it; this attempt's outcome was not recorded")
+            return "superseded"
+
+    async def _deliver(self, reply: OutgoingReply, adapter: Adapter | None) -> str:
         source = adapter.source if adapter else reply.network
         if adapter is None:
             await self._record(schedule_retry, reply, 60.0, f"no adapter for {reply.network}",
@@ -258,7 +270,7 @@ class ReplySender:
         for index, reply in enumerate(claimed):
             if self._closing:  # hand the rest back untouched
                 for rest in claimed[index:]:
-                    await self._record(unclaim, rest)
+                    await self.worker.run(unclaim, rest)
                 break
             await self.deliver(reply, adapter)
         return len(claimed)
