@@ -585,7 +585,8 @@ class BlueskyAdapter(Adapter):
         except XrpcError as exc:
             raise self._reply_error(exc, writing) from None
         except Unreachable as exc:
-            raise ReplyError(f"Bluesky unreachable: {exc}", unknown_outcome=writing and exc.maybe_sent) from None
+            reached = writing and exc.maybe_sent  # before the createRecord, nothing of the reply went out
+            raise ReplyError(f"Bluesky unreachable: {exc}", unknown_outcome=reached, not_sent=not reached) from None
 
     async def find_reply(self, request: ReplyRequest) -> SentReply | None:
         """The post at our record key, if an earlier attempt made it."""
@@ -601,7 +602,9 @@ class BlueskyAdapter(Adapter):
             raise ReplyError(f"could not look for the reply: {error}", retry_after=error.retry_after,
                              unknown_outcome=True) from None
         except Unreachable as exc:
-            raise ReplyError(f"could not look for the reply: {exc}", unknown_outcome=True) from None
+            # A lookup posts nothing: the reply keeps its own "may have been posted" while it waits.
+            raise ReplyError(f"could not look for the reply: {exc}", unknown_outcome=exc.maybe_sent,
+                             not_sent=not exc.maybe_sent) from None
         return None if found is None else self._adopt(found, request, parent)
 
     async def aclose(self) -> None:

@@ -309,7 +309,7 @@ class MastodonAdapter(Adapter):
             raise self._reply_error(exc) from None
         except _Unreachable as exc:
             raise ReplyError(f"could not post to {self._base.host}: {exc.message}",
-                             unknown_outcome=exc.sent) from None
+                             unknown_outcome=exc.sent, not_sent=not exc.sent) from None
         sent = self._sent_reply(data, ref)
         if sent is None:
             raise ReplyError(f"{self._base.host} accepted the reply but its answer is unreadable",
@@ -339,7 +339,8 @@ class MastodonAdapter(Adapter):
             raise ReplyError(f"cannot check for an earlier reply: {error}", permanent=error.permanent,
                              retry_after=error.retry_after) from None
         except _Unreachable as exc:
-            raise ReplyError(f"cannot check for an earlier reply: {exc.message}") from None
+            # Nothing was posted by the lookup; the reply keeps its own "may have been posted".
+            raise ReplyError(f"cannot check for an earlier reply: {exc.message}", not_sent=not exc.sent) from None
         queued = key_time(request.key)
         if queued is not None:
             earliest = queued - timedelta(seconds=CLOCK_SLACK)

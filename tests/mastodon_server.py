@@ -101,16 +101,18 @@ class FakeMastodon:
 
     # --- lifecycle ------------------------------------------------------------
 
-    async def start(self) -> str:
-        self.base = await self._run(self._api_app())
+    async def start(self, port: int = 0) -> str:
+        """Serve the API (on `port`, to come back where an outage left it)."""
+        self._runners = []
+        self.base = await self._run(self._api_app(), port)
         if self.separate_streaming_host:
             self.stream_base = await self._run(self._streaming_app())
         return self.base
 
-    async def _run(self, app: web.Application) -> str:
+    async def _run(self, app: web.Application, port: int = 0) -> str:
         runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
+        site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         self._runners.append(runner)
         host, port = runner.addresses[0][:2]
