@@ -12,7 +12,7 @@ from store.db import open_store
 from store.outbox import claim_due, mark_failed
 from tests.procs import run_cli
 from tests.support import assert_one_line_refusal
-from tests.tui_support import frozen_clock, screen_text, seed, wait_until
+from tests.tui_support import frozen_clock, screen_text, seed, wait_until, console_ready
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
@@ -41,11 +41,7 @@ def query(db_path, sql, *params):
         return store.conn.execute(sql, params).fetchall()
 
 
-async def ready(pilot) -> MainScreen:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
-                     and len(pilot.app.screen.inbox.ids) > 0
-                     and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None)
-    return pilot.app.screen
+ready = console_ready
 
 
 def dialog(app) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
 from textual.app import App, SystemCommand
@@ -17,44 +17,32 @@ from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
 from store.worker import StoreWorker
+from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.screens.help import HelpScreen
-from tui.screens.main import VIEW_KEYS, MainScreen
+from tui.screens.main import MainScreen
 from tui.terminal import HUNG_UP, TerminalWatch
-from store.inbox import VIEWS
 from tui.render import guard_terminal_output
-
-
-# The screen's actions by name, for the command palette: (title, help, action).
-PALETTE = [
-    ("Toggle care tag", "Tag or untag the selected mention as care (c)", "tag('care')"),
-    ("Toggle marketing tag", "Tag or untag the selected mention as marketing (m)", "tag('marketing')"),
-    ("Mark done / reopen", "Close or reopen the selected mention (e)", "done"),
-    ("Reply", "Open the reply composer (r)", "reply"),
-    ("Search", "Fuzzy search the whole history (/)", "search"),
-    ("Retry failed reply", "Send the latest failed reply again (R)", "retry"),
-    ("Edit failed reply", "Edit the latest failed reply and send it again (E)", "edit_failed"),
-    ("Internal note", "Add a note for the team, never sent (n)", "note"),
-    ("Assign", "Assign the selected mention to an operator (a)", "assign"),
-    ("Shift handover", "What the next shift needs to know; leave a note (H)", "handover"),
-]
 
 
 class ConsoleApp(App):
     TITLE = "mentiondesk"
     CSS_PATH = "app.tcss"
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "help", "Help", id="help"),
-    ]
+    BINDINGS = bindings("app")
 
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
                  clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
-                 watch_terminal: bool = False, reply_deadline: float | None = None) -> None:
+                 watch_terminal: bool = False, reply_deadline: float | None = None,
+                 keymap: Mapping[str, str] | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
+        # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
+        keys = resolve_keymap(keymap)
         super().__init__()
+        self.keys = keys  # action id → its keys, for help and the palette
+        if keymap:
+            self.set_keymap({action_id: self.keys[action_id] for action_id in keymap})
         self._reply_deadline = reply_deadline
         self.db_path = db_path
         self.operator = check_operator(operator)  # shown in every other console: same rule as the CLI
@@ -155,10 +143,11 @@ class ConsoleApp(App):
         yield from super().get_system_commands(screen)
         if not isinstance(screen, MainScreen):
             return
-        run = screen.run_action
-        for title, help_text, action in PALETTE:
-            yield SystemCommand(title, help_text, lambda action=action: self.call_later(run, action))
-        for key, name in VIEW_KEYS.items():
-            yield SystemCommand(f"View: {VIEWS[name].label}", f"Show the {name} quick view ({key})",
-                                lambda name=name: self.call_later(run, f"view('{name}')"))
-        yield SystemCommand("Keys", "Show every key (?)", self.action_help)
+        for action in ACTIONS:
+            if action.palette is None:
+                continue
+            keys = ", ".join(self.get_key_display(Binding(key, "")) for key in self.keys[action.id].split(","))
+            help_text = f"{action.description[:1].upper()}{action.description[1:]} ({keys})"
+            target = self if action.scope == "app" else screen
+            yield SystemCommand(action.palette, help_text,
+                                lambda a=action.action, t=target: self.call_later(t.run_action, a))

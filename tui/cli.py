@@ -6,7 +6,7 @@ import argparse
 import os
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from store.actions import ActionError
@@ -250,8 +250,13 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
 
     if not has_terminal():
         return fail(NO_TERMINAL)
-    app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
-                      reply_deadline=config.reply_deadline)
+    from tui.actions import KeymapError
+
+    try:
+        app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
+                          reply_deadline=config.reply_deadline)
+    except KeymapError as exc:
+        return fail(str(exc))
     app.run()
     return app.return_code or 0
 
@@ -261,13 +266,13 @@ def demo_notice(db_path: Path) -> str:
 
 
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
-                reply_deadline: float | None = None):
+                reply_deadline: float | None = None, keymap: Mapping[str, str] | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
-                     reply_deadline=reply_deadline)
+                     reply_deadline=reply_deadline, keymap=keymap)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

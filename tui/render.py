@@ -6,13 +6,6 @@ from datetime import UTC, datetime, tzinfo
 
 from rich.text import Text
 
-STATE_STYLE = {
-    "new": ("●", "bold $accent"),
-    "open": ("○", ""),
-    "queued": ("⧗", "$warning"),
-    "replied": ("↩", "$success"),
-    "done": ("✓", "dim"),
-}
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
 STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"

@@ -22,6 +22,7 @@ from store.handover import format_report, handover_report
 from store.lease import current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from tui.actions import VIEW_KEYS, bindings
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.render import age, clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
@@ -33,7 +34,6 @@ from tui.widgets.mention_view import MentionView
 
 FIRST_PAGE = 200
 GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
-VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
 
 
 class MainScreen(Screen):
@@ -41,23 +41,7 @@ class MainScreen(Screen):
     claim_ttl = desk.CLAIM_TTL
     claim_renew = desk.CLAIM_RENEW
 
-    BINDINGS = [
-        Binding("c", "tag('care')", "Care", id="tag-care"),
-        Binding("m", "tag('marketing')", "Marketing", id="tag-marketing"),
-        Binding("e", "done", "Done/reopen", id="done"),
-        Binding("r", "reply", "Reply", id="reply"),
-        Binding("ctrl+s", "send", "Send", id="send", show=False, priority=True),
-        Binding("slash", "search", "Search", id="search"),
-        Binding("escape", "back", "Back", id="back", show=False),
-        Binding("R", "retry", "Retry failed", id="retry", show=False),
-        Binding("E", "edit_failed", "Edit failed reply", id="edit-failed", show=False),
-        Binding("n", "note", "Note", id="note", show=False),
-        Binding("a", "assign", "Assign", id="assign", show=False),
-        Binding("H", "handover", "Handover", id="handover", show=False),
-        Binding("tab", "switch_pane", "Switch pane", show=False),
-        *[Binding(key, f"view('{name}')", VIEWS[name].label, id=f"view-{name}", show=False)
-          for key, name in VIEW_KEYS.items()],
-    ]
+    BINDINGS = bindings("main")
 
     def __init__(self) -> None:
         super().__init__()

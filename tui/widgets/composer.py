@@ -5,25 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from adapters.base import TextRule
 
 
 class ReplyComposer(Vertical):
-    class Submitted(Message):
-        def __init__(self, mention_id: int, text: str) -> None:
-            super().__init__()
-            self.mention_id = mention_id
-            self.text = text
-
-    class Cancelled(Message):
-        def __init__(self, mention_id: int, draft: str) -> None:
-            super().__init__()
-            self.mention_id = mention_id
-            self.draft = draft
-
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.mention_id: int | None = None
