@@ -377,7 +377,7 @@ async def _console_unreadable(db: str) -> dict:
         # Connections already open keep working; one opened from now on meets the locked file.
         # Which of the console's threads opens late is a detail of its start-up, so make it the
         # search thread's: a fresh worker, as after a reconnect.
-        stale, app.searcher = app.searcher, StoreWorker(db, name="search")
+        stale, app.shift.searcher = app.shift.searcher, StoreWorker(db, name="search")
         stale.close()
         await pilot.press("slash", *"refund")
         deadline = time.monotonic() + 3

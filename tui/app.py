@@ -11,8 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
-from adapters.base import Adapter, TextRule
-from adapters.rules import rule_for, rule_for_mention
+from adapters.base import Adapter
 from adapters.leader import Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
@@ -21,6 +20,7 @@ from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
 from tui.render import guard_terminal_output
 
@@ -50,9 +50,10 @@ class ConsoleApp(App):
         self.clock = clock
         self.poll_interval = poll_interval
         self._sender_poll = sender_poll
-        self.store = StoreWorker(db_path, clock=clock, name="ui-store")
-        self.searcher = StoreWorker(db_path, clock=clock, name="search")
         self._ingest_store: StoreWorker | None = None
+        self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
+                           store=StoreWorker(db_path, clock=clock, name="ui-store"),
+                           searcher=StoreWorker(db_path, clock=clock, name="search"), adapters=self.adapters)
         self.leadership: Leadership | None = None
         self._leader_worker = None
         self._leader_ttl = leader_ttl
@@ -70,7 +71,7 @@ class ConsoleApp(App):
             self.set_interval(0.5, watch.check)
         if self._adapter_factory is not None:
             # aiohttp sessions belong to the running loop: build network adapters here.
-            self.adapters += self._adapter_factory(self._http_session)
+            self.adapters.extend(self._adapter_factory(self._http_session))  # the shift's list too
         if self.adapters:
             # Every console contends for the ingest lease; only the holder runs
             # the adapters and the sender, so two consoles never double-ingest.
@@ -80,6 +81,7 @@ class ConsoleApp(App):
                 options["reply_deadline"] = self._reply_deadline
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, **options)
+            self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 
     async def on_unmount(self) -> None:
@@ -92,7 +94,7 @@ class ConsoleApp(App):
                 pass  # shutdown cancelled it first: the lease lapses within its ttl
         if self._session is not None:
             await self._session.close()
-        for worker in (self.store, self.searcher, self._ingest_store):
+        for worker in (self.shift.store, self.shift.searcher, self._ingest_store):
             if worker is not None:
                 worker.close()
 
@@ -120,20 +122,6 @@ class ConsoleApp(App):
 
             self._session = aiohttp.ClientSession(headers={"User-Agent": USER_AGENT})
         return self._session
-
-    def rule_for(self, network: str, store=None, mention_id: int | None = None) -> TextRule:
-        """With `store` (on the store thread) and `mention_id`: the server's stored rule for that
-        mention's account, which also counts the @author the adapter adds."""
-        live = {adapter.network: adapter.text_rule for adapter in self.adapters}
-        if store is not None and mention_id is not None:
-            stored = rule_for_mention(store, mention_id, live)
-            if stored is not None:
-                return stored
-        return rule_for(network, live)
-
-    def wake_sender(self) -> None:
-        if self.leadership:
-            self.leadership.wake_sender()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 import sqlite3
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from store import actions, desk
-from store.db import StoreError, iso
-from store.handover import format_report, handover_report
-from store.lease import current_holder
-from store.changes import Marks, marks_now, poll
-from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.db import StoreError
+from store.handover import format_report
+from store.changes import Marks
+from store.inbox import VIEWS
 from tui.actions import VIEW_KEYS, bindings
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.render import age, clock_time
+from tui.shift import Shift, console_of
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
 from tui.topbar import compact_count, fit, view_bar
@@ -32,7 +32,11 @@ from tui.widgets.inbox import InboxList
 from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
 
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
+
 FIRST_PAGE = 200
+T = TypeVar("T")
 GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
 
 
@@ -71,12 +75,20 @@ class MainScreen(Screen):
                 yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
                             id="search")
                 yield Static(id="inbox-title")
-                yield InboxList(clock=self.app.clock, id="inbox")
+                yield InboxList(clock=self.shift.clock, id="inbox")
             with Vertical(id="right"):
-                yield MentionView(clock=self.app.clock, id="mention")
+                yield MentionView(clock=self.shift.clock, id="mention")
                 self._composer = ReplyComposer(id="composer")
                 yield self._composer
         yield KeyBar()
+
+    @property
+    def console(self) -> ConsoleApp:
+        return console_of(self)
+
+    @property
+    def shift(self) -> Shift:
+        return console_of(self).shift
 
     @property
     def inbox(self) -> InboxList:
@@ -90,15 +102,15 @@ class MainScreen(Screen):
         try:
             # Anchored at start: "since you were last here", not since this session's first action.
             # Read before the first rows are fetched: this console's own actions must not count.
-            self._session_since = await self.db(self._handover_since)
+            self._session_since = await self.shift.handover_since()
             await self.sync(initial=True)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # the timers below try again
         try:
-            await self.db(desk.register_operator, self.app.operator)
+            await self.shift.register()
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # a read-only desk: browsing goes on
-        self.set_interval(self.app.poll_interval, self._tick)
+        self.set_interval(self.console.poll_interval, self._tick)
         self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(1.0, self._refresh_ages)
         self.set_interval(self.claim_renew, self._renew_claim)
@@ -109,7 +121,7 @@ class MainScreen(Screen):
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
         """Show what failed in the banner; the console keeps browsing (and searching)."""
-        line = describe(error, self.app.db_path)
+        line = describe(error, self.shift.db_path)
         banner = self.query_one("#banner", Static)
         banner.update(Text(f" ⚠ {line}"))
         banner.display = True
@@ -122,17 +134,14 @@ class MainScreen(Screen):
             banner.display = False
 
     # -- store round trips (always on the store thread) ------------------
-    async def db(self, fn, *args, **kwargs):
-        return await self.app.store.run(fn, *args, **kwargs)
-
     async def sync(self, *, initial: bool = False, force: bool = False) -> None:
         """Bring the screen up to date with the database (all consoles' changes)."""
         if initial:
-            self._marks = await self.db(marks_now)
+            self._marks = await self.shift.marks()
             await self.load_view(self.view, keep_selection=False)
             self.run_worker(self._refresh_topbar(), group="topbar")  # counts must not delay the first rows
             return
-        changes, self._marks = await self.db(poll, self._marks, force=force, operator=self.app.operator)
+        changes, self._marks = await self.shift.changes(self._marks, force=force)
         for mention_id, by in changes.assigned_to_me:
             self.notify(f"{by} assigned #{mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
@@ -147,7 +156,7 @@ class MainScreen(Screen):
             await self.load_view(self.view)
         elif changes.new_mentions:
             top = self.inbox.ids[0] if len(self.inbox.ids) else 0
-            self.inbox.prepend(await self.db(view_ids_after, self.view, top, self.app.operator))
+            self.inbox.prepend(await self.shift.view_ids_after(self.view, top))
         self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
@@ -173,14 +182,12 @@ class MainScreen(Screen):
         self.query_one(MentionView).refresh_ages()
 
     async def _refresh_topbar(self) -> None:
-        from store.ingest import source_statuses
-
         self._counted_at = time.monotonic()
         try:
             # Counting is the slowest read on a long history: its own connection and thread.
-            statuses = await self.app.searcher.run(source_statuses)
-            self._counts = await self.app.searcher.run(view_counts, self.app.operator)
-            self._holder = await self.app.searcher.run(current_holder)
+            statuses = await self.shift.source_statuses()
+            self._counts = await self.shift.view_counts()
+            self._holder = await self.shift.ingest_holder()
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
             return
@@ -202,15 +209,14 @@ class MainScreen(Screen):
 
     def _draw_topbar(self) -> None:
         """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
-        pieces: list = [Text(" mentiondesk ", "bold reverse"), Text(self.app.operator, "bold")]
-        leadership = self.app.leadership
-        if leadership is not None and leadership.is_leader:
+        pieces: list = [Text(" mentiondesk ", "bold reverse"), Text(self.shift.operator, "bold")]
+        if self.shift.is_leader:
             pieces.append(Text("· ingesting", "green"))
         elif self._holder is not None:
             pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
-        elif not self.app.adapters:
+        elif not self.shift.has_adapters:
             pieces.append(Text("· no ingest running", "yellow"))
-        now = self.app.clock()
+        now = self.shift.clock()
         for status in self._statuses:
             state = status["state"]
             style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
@@ -245,13 +251,13 @@ class MainScreen(Screen):
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         if not keep_selection:
             # First screenful now, the rest (a second for a million rows) right after.
-            first = await self.db(view_ids, view, self.app.operator, FIRST_PAGE)
+            first = await self.shift.view_ids(view, FIRST_PAGE)
             self.view = view
             self.inbox.set_ids(first, keep_selection=False)
             self._update_title()
             if len(first) < FIRST_PAGE:
                 return
-        ids = await self.db(view_ids, view, self.app.operator)
+        ids = await self.shift.view_ids(view)
         if self.searching or (not keep_selection and self.view != view):
             return
         self.view = view
@@ -262,7 +268,7 @@ class MainScreen(Screen):
     @on(InboxList.RowsWanted)
     async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
         try:
-            rows = await self.db(rows_by_id, message.ids, self.app.operator)
+            rows = await self.shift.rows(message.ids)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
             self.inbox.forget(set(message.ids))  # asked for again on the next draw
@@ -281,7 +287,7 @@ class MainScreen(Screen):
             return
         await asyncio.sleep(0)  # let a held key's next move cancel this load first
         try:
-            detail = await self.db(mention_detail, mention_id, self.app.operator)
+            detail = await self.shift.detail(mention_id)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
             return
@@ -289,7 +295,7 @@ class MainScreen(Screen):
             return
         if detail is not None and not detail.row.seen:
             try:
-                await self.db(actions.mark_seen, mention_id, self.app.operator)
+                await self.shift.mark_seen(mention_id)
             except DATABASE_ERRORS as exc:
                 self.database_trouble(exc)  # read-only: show it anyway, it stays "new"
             else:
@@ -305,11 +311,11 @@ class MainScreen(Screen):
             self.notify("No mention selected.", severity="warning")
         return mention_id
 
-    async def _act(self, fn, *args, errors: tuple = (), **kwargs) -> object:
-        """Run an action and sync; worded errors become a notification, except `errors`,
+    async def _act(self, call: Awaitable[T], errors: tuple[type[Exception], ...] = ()) -> T | None:
+        """Await a shift call and sync; worded errors become a notification, except `errors`,
         which the caller answers itself."""
         try:
-            result = await self.db(fn, *args, **kwargs)
+            result = await call
         except errors:
             raise
         except actions.ActionError as exc:
@@ -326,13 +332,13 @@ class MainScreen(Screen):
 
     async def action_tag(self, tag: str) -> None:
         if (mention_id := self._selected()) is not None:
-            now_on = await self._act(actions.toggle_tag, mention_id, tag, self.app.operator)
+            now_on = await self._act(self.shift.toggle_tag(mention_id, tag))
             if now_on is not None:
                 self.notify(f"{'Tagged' if now_on else 'Untagged'} {tag}", timeout=1.5)
 
     async def action_done(self) -> None:
         if (mention_id := self._selected()) is not None:
-            status = await self._act(actions.toggle_done, mention_id, self.app.operator)
+            status = await self._act(self.shift.toggle_done(mention_id))
             if status:
                 self.notify("Marked done" if status == "done" else "Reopened", timeout=1.5)
 
@@ -366,24 +372,23 @@ class MainScreen(Screen):
         if draft is None and row.network == "mastodon":
             # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
             draft = f"{row.author_handle} "
-        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        rule = await self.shift.text_rule(row.network, mention_id)
         self.query_one(ReplyComposer).open(mention_id, row.author_handle, rule, draft or "")
 
     async def _open_claim(self, mention_id: int) -> bool:
         """Claim the mention for this composer (asking before stepping on another's claim)
         and remember where its replies stood; False if the operator backed off."""
-        operator = self.app.operator
         self._claimed.add(mention_id)  # from before the claim is written: quitting mid-way still releases it
         try:
-            other = await self.db(desk.claim, mention_id, operator, self.claim_ttl)
+            other = await self.shift.claim(mention_id, self.claim_ttl)
             if other is not None:
                 question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
                             "Reply anyway?")
                 if not await self.app.push_screen_wait(Confirm(question)):
                     self._claimed.discard(mention_id)
                     return False
-                await self.db(desk.take_claim, mention_id, operator, self.claim_ttl)
-            self._opened_at[mention_id] = await self.db(actions.reply_mark, mention_id)
+                await self.shift.claim(mention_id, self.claim_ttl, take=True)
+            self._opened_at[mention_id] = await self.shift.reply_mark(mention_id)
         except (sqlite3.Error, StoreError, actions.ActionError) as exc:
             self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
             return False
@@ -395,7 +400,7 @@ class MainScreen(Screen):
         composer = self.query_one(ReplyComposer)
         if composer.display and composer.mention_id in self._claimed:
             try:
-                other = await self.db(desk.claim, composer.mention_id, self.app.operator, self.claim_ttl)
+                other = await self.shift.claim(composer.mention_id, self.claim_ttl)
             except (sqlite3.Error, StoreError, actions.ActionError):
                 return  # the next renewal or the send will say so
             if other is not None:
@@ -406,7 +411,7 @@ class MainScreen(Screen):
     async def _release_claims(self, mention_ids: set[int], *, sync: bool = True) -> None:
         self._claimed -= mention_ids
         try:
-            await self.db(desk.release_claims, sorted(mention_ids), self.app.operator)
+            await self.shift.release_claims(mention_ids)
             if sync:
                 await self.sync(force=True)
         except (sqlite3.Error, StoreError):
@@ -419,7 +424,7 @@ class MainScreen(Screen):
     async def _refresh_sending(self) -> None:
         """Whether any process holds the leader lease, so queued replies are really going out."""
         try:
-            alive = await self.app.searcher.run(current_holder) is not None
+            alive = await self.shift.ingest_holder() is not None
         except (sqlite3.Error, StoreError):
             return
         if alive != self.inbox.sender_alive:
@@ -440,13 +445,13 @@ class MainScreen(Screen):
             self.notify("The reply is empty; nothing sent.", severity="warning")
             return
         mention_id = composer.mention_id
-        text, editing, operator = composer.text, composer.editing_reply, self.app.operator
+        text, editing = composer.text, composer.editing_reply
         if editing is not None:
-            def send(store, guard):
-                return actions.retry_reply(store, editing, operator, text, guard=guard)
+            def send(guard: actions.ReplyGuard) -> Awaitable[object]:
+                return self.shift.retry_reply(editing, guard, text)
         else:
-            def send(store, guard):
-                return actions.queue_reply(store, mention_id, text, operator, guard=guard)
+            def send(guard: actions.ReplyGuard) -> Awaitable[object]:
+                return self.shift.queue_reply(mention_id, text, guard)
         queued = await self._queue_guarded(send, self._opened_at.get(mention_id, 0))
         if queued is None:
             return
@@ -454,17 +459,18 @@ class MainScreen(Screen):
         composer.close()
         self.inbox.focus()
         await self._release_claims({mention_id})
-        self.app.wake_sender()
+        self.shift.wake_sender()
         await self._load_detail(mention_id)
         self.notify("Reply queued for sending.", timeout=2)
 
-    async def _queue_guarded(self, send, since_reply: int) -> object:
+    async def _queue_guarded(self, send: Callable[[actions.ReplyGuard], Awaitable[object]],
+                             since_reply: int) -> object:
         """Run `send(guard)` (queue, or resend a failed reply), asking about every reply or claim
         that appeared since `since_reply`; the store re-checks at the moment of queuing."""
         guard = actions.ReplyGuard(since_reply=since_reply)
         while True:
             try:
-                return await self._act(send, guard, errors=GUARD_ERRORS)
+                return await self._act(send(guard), errors=GUARD_ERRORS)
             except actions.AlreadyAnswered as exc:
                 latest = exc.answers[-1]
                 said = " ".join(latest.text.split())[:80]
@@ -491,12 +497,12 @@ class MainScreen(Screen):
         if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
             return
-        reply_id, operator = failed[-1].id, self.app.operator
+        reply_id = failed[-1].id
         # Anything answered after the failed attempt makes a resend a second reply: ask first.
         if await self._queue_guarded(
-                lambda store, guard: actions.retry_reply(store, reply_id, operator, guard=guard),
+                lambda guard: self.shift.retry_reply(reply_id, guard),
                 reply_id) is not None:
-            self.app.wake_sender()
+            self.shift.wake_sender()
             await self._load_detail(mention_id)
 
     @work(group="dialog")
@@ -514,7 +520,7 @@ class MainScreen(Screen):
         if not await self._open_claim(mention_id):
             return
         composer = self.query_one(ReplyComposer)
-        rule = await self.db(lambda store: self.app.rule_for(row.network, store, mention_id))
+        rule = await self.shift.text_rule(row.network, mention_id)
         composer.open(mention_id, row.author_handle, rule, failed[-1].text)
         composer.editing_reply = failed[-1].id
 
@@ -565,17 +571,14 @@ class MainScreen(Screen):
                         group="search", exclusive=True)
 
     async def _search(self, seq: int, text: str, *, keep_selection: bool = False) -> None:
-        from store.search import search
-
         await asyncio.sleep(0.08)  # typing: only the last keystroke's query runs
         try:
             if not text.strip():
-                ids = await self.db(view_ids, self.view, self.app.operator)
+                ids = await self.shift.view_ids(self.view)
                 spans = {}
             else:
                 # Searching as the operator types: the last word may be unfinished.
-                hits = await self.app.searcher.run(search, text, limit=200,
-                                                   complete_last=not text[-1:].isspace())
+                hits = await self.shift.search(text, complete_last=not text[-1:].isspace())
                 ids = [hit.mention_id for hit in hits]
                 spans = {hit.mention_id: hit.spans for hit in hits}
         except (sqlite3.Error, StoreError) as exc:
@@ -594,7 +597,7 @@ class MainScreen(Screen):
             return
         text = await self.app.push_screen_wait(AskNote(f"Internal note on #{mention_id} (never sent)"))
         if text and text.strip():
-            if await self._act(desk.add_note, mention_id, text, self.app.operator) is not None:
+            if await self._act(self.shift.add_note(mention_id, text)) is not None:
                 self.notify("Note saved.", timeout=1.5)
 
     @work(group="dialog")
@@ -603,46 +606,38 @@ class MainScreen(Screen):
         if mention_id is None:
             return
         row = self.inbox.row(mention_id)
-        current = row.assignee if row and row.assignee else self.app.operator
+        current = row.assignee if row and row.assignee else self.shift.operator
         name = await self.app.push_screen_wait(
             AskText(f"Assign #{mention_id} to (empty: unassign)", value=current, placeholder="operator"))
         if name is None:
             return
         name = name.strip()
         try:
-            changed = await self._act(desk.assign, mention_id, name or None, self.app.operator,
-                                      errors=(desk.UnknownOperator,))
+            changed = await self._act(self.shift.assign(mention_id, name or None), errors=(desk.UnknownOperator,))
         except desk.UnknownOperator:
             question = f"Nobody called {name!r} has used this desk yet (a typo?). Assign to {name!r} anyway?"
             if not await self.app.push_screen_wait(Confirm(question)):
                 return
-            changed = await self._act(desk.assign, mention_id, name, self.app.operator, allow_new=True)
+            changed = await self._act(self.shift.assign(mention_id, name, allow_new=True))
         if changed:
             self.notify(f"Assigned to {name}" if name else "Unassigned", timeout=1.5, markup=False)
 
     @work(group="dialog")
     async def action_handover(self) -> None:
-        report = await self.db(handover_report, self._session_since)
+        report = await self.shift.handover_report(self._session_since)
         answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report, self._when)))
         if answer == "note":
             text = await self.app.push_screen_wait(AskNote("Handover note for the next shift"))
             if text and text.strip():
-                if await self._act(desk.leave_handover_note, text, self.app.operator) is not None:
+                if await self._act(self.shift.leave_handover_note(text)) is not None:
                     self.notify("Handover note left.", timeout=2)
 
     def _when(self, moment: str) -> str:
-        return clock_time(moment, self.app.clock())
-
-    def _handover_since(self, store) -> str:
-        """Since this operator last acted before this session, else the last 12 hours."""
-        last = desk.last_seen_by(store, self.app.operator)
-        fallback = iso(store.clock() - timedelta(hours=12))
-        return last if last and last > fallback else fallback
+        return clock_time(moment, self.shift.clock())
 
     async def _greet(self) -> None:
         """Show the handover notes left since this operator was last here."""
-        notes = await self.db(desk.handover_notes_since, self._session_since)
-        others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
+        others = await self.shift.handover_notes(self._session_since)
         if others:
             body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
             await self.app.push_screen_wait(ShowText("Handover notes for you", body))
