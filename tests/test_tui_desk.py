@@ -152,12 +152,12 @@ async def test_the_assignee_is_told_live_and_mine_counts_it(db_path):
     async with app.run_test(size=(120, 34)) as pilot:
         screen = await ready(pilot)
         target = screen.inbox.ids[4]
-        await wait_until(pilot, lambda: screen._counts.get("mine") == 0)
+        await wait_until(pilot, lambda: screen.status.counts.get("mine") == 0)
         with other_console(db_path) as bob:
             desk.assign(bob, target, "alice", "bob")  # alice's console registered her name
         await wait_until(pilot, lambda: any(f"bob assigned #{target} to you" in n.message
                                             for n in app._notifications))
-        await wait_until(pilot, lambda: screen._counts.get("mine") == 1)
+        await wait_until(pilot, lambda: screen.status.counts.get("mine") == 1)
 
 
 async def test_assigning_to_a_name_nobody_used_asks_first(db_path):

@@ -21,15 +21,17 @@ from store.db import StoreError
 from store.handover import format_report
 from store.changes import Marks
 from store.inbox import VIEWS
-from tui.actions import VIEW_KEYS, bindings
+from tui.actions import bindings
 from tui.dbtrouble import DATABASE_ERRORS, describe
-from tui.render import age, clock_time
+from tui.messages import DatabaseOk, DatabaseTrouble
+from tui.render import clock_time
 from tui.shift import Shift, console_of
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
-from tui.topbar import compact_count, fit, view_bar
+from tui.topbar import compact_count
 from tui.widgets.inbox import InboxList
 from tui.widgets.keybar import KeyBar
+from tui.widgets.status_bar import StatusBar
 from tui.widgets.mention_view import MentionView
 
 if TYPE_CHECKING:
@@ -55,21 +57,16 @@ class MainScreen(Screen):
         self._search_seq = 0
         self._marks = Marks()
         self._polling = False
-        self._counts: dict[str, int] = {}
         self._drafts: dict[int, str] = {}
         self._before_search: tuple[str, int | None] | None = None
         # The mention's last reply id when its composer opened: "answered since you opened it".
         self._opened_at: dict[int, int] = {}
-        self._counted_at = 0.0
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
-        self._holder: tuple | None = None
-        self._statuses: list = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
-        yield Static(id="topbar")
-        yield Static(id="viewbar")
+        yield StatusBar(id="status")
         with Horizontal(id="split"):
             with Vertical(id="left"):
                 yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
@@ -89,6 +86,10 @@ class MainScreen(Screen):
     @property
     def shift(self) -> Shift:
         return console_of(self).shift
+
+    @property
+    def status(self) -> StatusBar:
+        return self.query_one(StatusBar)
 
     @property
     def inbox(self) -> InboxList:
@@ -111,7 +112,6 @@ class MainScreen(Screen):
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # a read-only desk: browsing goes on
         self.set_interval(self.console.poll_interval, self._tick)
-        self.set_interval(2.0, self._refresh_topbar)
         self.set_interval(1.0, self._refresh_ages)
         self.set_interval(self.claim_renew, self._renew_claim)
         self.set_interval(2.0, self._refresh_sending)
@@ -127,6 +127,11 @@ class MainScreen(Screen):
         banner.display = True
         return line
 
+    @on(DatabaseTrouble)
+    def _trouble_reported(self, message: DatabaseTrouble) -> None:
+        self.database_trouble(message.error)
+
+    @on(DatabaseOk)
     def _database_ok(self) -> None:
         """A write went through: whatever the banner said was fixed."""
         banner = self.query_one("#banner", Static)
@@ -139,14 +144,14 @@ class MainScreen(Screen):
         if initial:
             self._marks = await self.shift.marks()
             await self.load_view(self.view, keep_selection=False)
-            self.run_worker(self._refresh_topbar(), group="topbar")  # counts must not delay the first rows
+            self.status.recount()  # counts must not delay the first rows
             return
         changes, self._marks = await self.shift.changes(self._marks, force=force)
         for mention_id, by in changes.assigned_to_me:
             self.notify(f"{by} assigned #{mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
         if changes.assigned_to_me:
-            self.run_worker(self._refresh_topbar(), group="topbar")  # the Mine count, now
+            self.status.recount()  # the Mine count, now
         if changes.empty:
             return
         if self.searching:
@@ -161,9 +166,9 @@ class MainScreen(Screen):
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
-        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self._counted_at > 1.0:
+        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self.status.counted_at > 1.0:
             # The view bar's counts follow the list within a second, not at the next 2 s tick.
-            self.run_worker(self._refresh_topbar(), group="topbar", exclusive=True)
+            self.status.recount(exclusive=True)
 
     async def _tick(self) -> None:
         if self._polling:
@@ -181,20 +186,6 @@ class MainScreen(Screen):
         self.inbox.refresh_ages()
         self.query_one(MentionView).refresh_ages()
 
-    async def _refresh_topbar(self) -> None:
-        self._counted_at = time.monotonic()
-        try:
-            # Counting is the slowest read on a long history: its own connection and thread.
-            statuses = await self.shift.source_statuses()
-            self._counts = await self.shift.view_counts()
-            self._holder = await self.shift.ingest_holder()
-        except DATABASE_ERRORS as exc:
-            self.database_trouble(exc)
-            return
-        self._statuses = statuses
-        self._draw_topbar()
-        self._update_title()
-
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
         if self._composer.display:
@@ -204,31 +195,7 @@ class MainScreen(Screen):
         return []
 
     def on_resize(self) -> None:
-        self._draw_topbar()
         self._update_title()
-
-    def _draw_topbar(self) -> None:
-        """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
-        pieces: list = [Text(" mentiondesk ", "bold reverse"), Text(self.shift.operator, "bold")]
-        if self.shift.is_leader:
-            pieces.append(Text("· ingesting", "green"))
-        elif self._holder is not None:
-            pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
-        elif not self.shift.has_adapters:
-            pieces.append(Text("· no ingest running", "yellow"))
-        now = self.shift.clock()
-        for status in self._statuses:
-            state = status["state"]
-            style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
-                     "rate-limited": "yellow", "reconnecting": "yellow"}.get(state, "cyan")
-            short = Text(f"● {status['source']} {state}", style)
-            full = short.copy()
-            if status["detail"]:
-                full.append(f" ({status['detail']})", "dim")
-            if status["last_event_at"]:
-                full.append(f" · last {age(status['last_event_at'], now)} ago", "dim")
-            pieces.append([full, short] if full.cell_len > short.cell_len else short)
-        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
 
     def _update_title(self) -> None:
         """The list's own title (left pane) and the view bar (full width, every view and count)."""
@@ -241,12 +208,7 @@ class MainScreen(Screen):
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(self.inbox.new_above)} new", "bold yellow")
         self.query_one("#inbox-title", Static).update(title)
-        views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
-        counts = {**self._counts}
-        if not self.searching:
-            counts.setdefault(self.view, len(self.inbox.ids))  # until the first count arrives
-        self.query_one("#viewbar", Static).update(
-            view_bar(views, counts, None if self.searching else self.view, self.size.width))
+        self.status.show_view(None if self.searching else self.view, len(self.inbox.ids))
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         if not keep_selection:
