@@ -31,6 +31,7 @@ from tui.widgets.composer import ReplyComposer
 from tui.topbar import compact_count
 from tui.widgets.inbox import InboxList
 from tui.widgets.keybar import KeyBar
+from tui.widgets.search_bar import SearchBar
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.mention_view import MentionView
 
@@ -52,13 +53,9 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.view = "open"
-        self.searching = False
-        self.search_text = ""
-        self._search_seq = 0
         self._marks = Marks()
         self._polling = False
         self._drafts: dict[int, str] = {}
-        self._before_search: tuple[str, int | None] | None = None
         # The mention's last reply id when its composer opened: "answered since you opened it".
         self._opened_at: dict[int, int] = {}
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
@@ -69,8 +66,7 @@ class MainScreen(Screen):
         yield StatusBar(id="status")
         with Horizontal(id="split"):
             with Vertical(id="left"):
-                yield Input(placeholder="search: words (typos ok)  tag:care status:open from:@h net:demo",
-                            id="search")
+                yield SearchBar(id="search")
                 yield Static(id="inbox-title")
                 yield InboxList(clock=self.shift.clock, id="inbox")
             with Vertical(id="right"):
@@ -92,11 +88,18 @@ class MainScreen(Screen):
         return self.query_one(StatusBar)
 
     @property
+    def search_bar(self) -> SearchBar:
+        return self.query_one(SearchBar)
+
+    @property
+    def searching(self) -> bool:
+        return self.search_bar.searching
+
+    @property
     def inbox(self) -> InboxList:
         return self.query_one(InboxList)
 
     async def on_mount(self) -> None:
-        self.query_one("#search", Input).display = False
         self.query_one(ReplyComposer).display = False
         self.query_one("#banner", Static).display = False
         self.inbox.focus()
@@ -156,7 +159,7 @@ class MainScreen(Screen):
             return
         if self.searching:
             if changes.new_mentions:
-                self._schedule_search(refresh=True)
+                self.search_bar.rerun()
         elif changes.membership_changed:
             await self.load_view(self.view)
         elif changes.new_mentions:
@@ -306,7 +309,7 @@ class MainScreen(Screen):
 
     async def action_view(self, view: str) -> None:
         if self.searching:
-            self._leave_search(restore=False)
+            self.search_bar.leave(restore=False)
         try:
             await self.load_view(view, keep_selection=False)
         except DATABASE_ERRORS as exc:
@@ -498,58 +501,26 @@ class MainScreen(Screen):
             self.inbox.focus()
             self.run_worker(self._release_claims({mention_id}), group="claims")
         elif self.searching:
-            self._leave_search(restore=True)
+            self.search_bar.leave(restore=True)
 
     # -- search --------------------------------------------------------------------
     def action_search(self) -> None:
-        box = self.query_one("#search", Input)
-        if not self.searching:
-            self._before_search = (self.view, self.inbox.selected_id)
-            self.searching = True
-            box.display = True
-        box.focus()
+        self.search_bar.start(self.view)
 
-    def _leave_search(self, *, restore: bool) -> None:
-        box = self.query_one("#search", Input)
-        box.display = False
-        self.searching = False
+    @on(SearchBar.Left)
+    def _search_left(self, message: SearchBar.Left) -> None:
         self.inbox.focus()
-        if restore and self._before_search:
-            self.run_worker(self.load_view(self._before_search[0]), group="view", exclusive=True)
+        if message.view is not None:
+            self.run_worker(self.load_view(message.view), group="view", exclusive=True)
 
-    @on(Input.Changed, "#search")
-    def search_changed(self, event: Input.Changed) -> None:
-        self.search_text = event.value
-        self._schedule_search()
+    @on(SearchBar.Found)
+    def _search_found(self, message: SearchBar.Found) -> None:
+        self.inbox.set_ids(message.ids, spans=message.spans, keep_selection=message.keep_selection)
+        self._update_title()
 
     @on(Input.Submitted, "#search")
-    def search_submitted(self) -> None:
+    def _search_submitted(self) -> None:
         self.inbox.focus()
-
-    def _schedule_search(self, *, refresh: bool = False) -> None:
-        """Run the query; `refresh` (new mentions arrived) keeps the operator's selection."""
-        self._search_seq += 1
-        self.run_worker(self._search(self._search_seq, self.search_text, keep_selection=refresh),
-                        group="search", exclusive=True)
-
-    async def _search(self, seq: int, text: str, *, keep_selection: bool = False) -> None:
-        await asyncio.sleep(0.08)  # typing: only the last keystroke's query runs
-        try:
-            if not text.strip():
-                ids = await self.shift.view_ids(self.view)
-                spans = {}
-            else:
-                # Searching as the operator types: the last word may be unfinished.
-                hits = await self.shift.search(text, complete_last=not text[-1:].isspace())
-                ids = [hit.mention_id for hit in hits]
-                spans = {hit.mention_id: hit.spans for hit in hits}
-        except (sqlite3.Error, StoreError) as exc:
-            self.notify(f"Search failed, database unreachable: {exc}", severity="error", markup=False)
-            return
-        if seq != self._search_seq or not self.searching:
-            return
-        self.inbox.set_ids(ids, spans=spans, keep_selection=keep_selection)
-        self._update_title()
 
     # -- the shared desk -------------------------------------------------------------
     @work(group="dialog")
