@@ -425,10 +425,10 @@ async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
 
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
-    from tui.screens.main import MainScreen
+    from tui.widgets.composer import ReplyComposer
 
-    MainScreen.claim_ttl = timedelta(seconds=float(ttl))
-    MainScreen.claim_renew = float(renew)
+    ReplyComposer.claim_ttl = timedelta(seconds=float(ttl))
+    ReplyComposer.claim_renew = float(renew)
     app = ConsoleApp(db, operator=operator, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen

@@ -70,7 +70,7 @@ async def test_the_open_composer_renews_its_claim(db_path, monkeypatch):
     from tests.tui_support import FROZEN
 
     now = [FROZEN]
-    monkeypatch.setattr(MainScreen, "claim_renew", 0.05)
+    monkeypatch.setattr(ReplyComposer, "claim_renew", 0.05)
     app = ConsoleApp(db_path, operator="alice", clock=lambda: now[0])
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
@@ -16,12 +16,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Input, Static
 
-from store import actions, desk
+from store import desk
 from store.db import StoreError
 from store.handover import format_report
 from store.changes import Marks
-from store.inbox import VIEWS
+from store.inbox import VIEWS, Reply
 from tui.actions import bindings
+from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.render import clock_time
@@ -40,14 +41,9 @@ if TYPE_CHECKING:
 
 FIRST_PAGE = 200
 T = TypeVar("T")
-GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
 
 
 class MainScreen(Screen):
-    # Tests of a console that dies shorten these; see store.desk.
-    claim_ttl = desk.CLAIM_TTL
-    claim_renew = desk.CLAIM_RENEW
-
     BINDINGS = bindings("main")
 
     def __init__(self) -> None:
@@ -55,10 +51,6 @@ class MainScreen(Screen):
         self.view = "open"
         self._marks = Marks()
         self._polling = False
-        self._drafts: dict[int, str] = {}
-        # The mention's last reply id when its composer opened: "answered since you opened it".
-        self._opened_at: dict[int, int] = {}
-        self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
 
     def compose(self) -> ComposeResult:
@@ -71,8 +63,7 @@ class MainScreen(Screen):
                 yield InboxList(clock=self.shift.clock, id="inbox")
             with Vertical(id="right"):
                 yield MentionView(clock=self.shift.clock, id="mention")
-                self._composer = ReplyComposer(id="composer")
-                yield self._composer
+                yield ReplyComposer(id="composer")
         yield KeyBar()
 
     @property
@@ -100,7 +91,6 @@ class MainScreen(Screen):
         return self.query_one(InboxList)
 
     async def on_mount(self) -> None:
-        self.query_one(ReplyComposer).display = False
         self.query_one("#banner", Static).display = False
         self.inbox.focus()
         try:
@@ -116,7 +106,6 @@ class MainScreen(Screen):
             self.database_trouble(exc)  # a read-only desk: browsing goes on
         self.set_interval(self.console.poll_interval, self._tick)
         self.set_interval(1.0, self._refresh_ages)
-        self.set_interval(self.claim_renew, self._renew_claim)
         self.set_interval(2.0, self._refresh_sending)
         self.run_worker(self._refresh_sending(), group="sending")
         self.run_worker(self._greet(), group="dialog")
@@ -191,7 +180,7 @@ class MainScreen(Screen):
 
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
-        if self._composer.display:
+        if self.composer.display:
             return [("^s", "Send"), ("esc", "Close, keep draft")]
         if self.searching:
             return [("esc", "Back")]
@@ -277,22 +266,10 @@ class MainScreen(Screen):
         return mention_id
 
     async def _act(self, call: Awaitable[T], errors: tuple[type[Exception], ...] = ()) -> T | None:
-        """Await a shift call and sync; worded errors become a notification, except `errors`,
-        which the caller answers itself."""
-        try:
-            result = await call
-        except errors:
-            raise
-        except actions.ActionError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return None
-        except DATABASE_ERRORS as exc:
-            self.database_trouble(exc)
-            self.notify("Not saved: the database refused the write (see the banner).", severity="error",
-                        markup=False)
-            return None
-        self._database_ok()
-        await self.sync(force=True)
+        """Await a shift call, then sync; see tui.attempt for what the operator is told."""
+        result = await attempt(self, call, errors)
+        if result is not None:
+            await self.sync(force=True)
         return result
 
     async def action_tag(self, tag: str) -> None:
@@ -321,7 +298,16 @@ class MainScreen(Screen):
         else:
             self.inbox.focus()
 
-    # -- replying ----------------------------------------------------------------
+    # -- replying: the composer runs the flow, the screen picks the mention ------------------
+    @property
+    def composer(self) -> ReplyComposer:
+        return self.query_one(ReplyComposer)
+
+    def _failed_replies(self, mention_id: int) -> list[Reply]:
+        detail = self.query_one(MentionView).detail
+        replies = detail.replies if detail and detail.row.id == mention_id else []
+        return [reply for reply in replies if reply.state == "failed"]
+
     @work(group="dialog")
     async def action_reply(self) -> None:
         mention_id = self._selected()
@@ -331,60 +317,61 @@ class MainScreen(Screen):
         if row is None:
             self.notify("Still loading that mention.", severity="warning")
             return
-        if not await self._open_claim(mention_id):
+        await self.composer.reply_to(row)
+
+    @work(group="dialog")
+    async def action_send(self) -> None:
+        await self.composer.send()
+
+    @work(group="dialog")
+    async def action_retry(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
             return
-        draft = self._drafts.get(mention_id)
-        if draft is None and row.network == "mastodon":
-            # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
-            draft = f"{row.author_handle} "
-        rule = await self.shift.text_rule(row.network, mention_id)
-        self.query_one(ReplyComposer).open(mention_id, row.author_handle, rule, draft or "")
+        failed = self._failed_replies(mention_id)
+        if not failed:
+            self.notify("No failed reply on this mention.", severity="warning")
+            return
+        await self.composer.retry(mention_id, failed[-1].id)
 
-    async def _open_claim(self, mention_id: int) -> bool:
-        """Claim the mention for this composer (asking before stepping on another's claim)
-        and remember where its replies stood; False if the operator backed off."""
-        self._claimed.add(mention_id)  # from before the claim is written: quitting mid-way still releases it
+    @work(group="dialog")
+    async def action_edit_failed(self) -> None:
+        mention_id = self._selected()
+        if mention_id is None:
+            return
+        failed = self._failed_replies(mention_id)
+        row = self.inbox.row(mention_id)
+        if not failed or row is None:
+            self.notify("No failed reply on this mention.", severity="warning")
+            return
+        await self.composer.edit_failed(row, failed[-1])
+
+    def action_back(self) -> None:
+        if not self.composer.put_aside() and self.searching:
+            self.search_bar.leave(restore=True)
+
+    @on(ReplyComposer.Claimed)
+    def _claimed(self, message: ReplyComposer.Claimed) -> None:
+        self.inbox.forget({message.mention_id})
+
+    @on(ReplyComposer.Released)
+    async def _released(self) -> None:
+        await self._sync_quietly()
+
+    @on(ReplyComposer.Closed)
+    def _composer_closed(self) -> None:
+        self.inbox.focus()
+
+    @on(ReplyComposer.Queued)
+    async def _queued(self, message: ReplyComposer.Queued) -> None:
+        await self._sync_quietly()
+        await self._load_detail(message.mention_id)
+
+    async def _sync_quietly(self) -> None:
         try:
-            other = await self.shift.claim(mention_id, self.claim_ttl)
-            if other is not None:
-                question = (f"{other.operator} is replying to this mention (since {self._when(other.at)}). "
-                            "Reply anyway?")
-                if not await self.app.push_screen_wait(Confirm(question)):
-                    self._claimed.discard(mention_id)
-                    return False
-                await self.shift.claim(mention_id, self.claim_ttl, take=True)
-            self._opened_at[mention_id] = await self.shift.reply_mark(mention_id)
-        except (sqlite3.Error, StoreError, actions.ActionError) as exc:
-            self.notify(f"Could not claim the mention: {exc}", severity="error", markup=False)
-            return False
-        self.inbox.forget({mention_id})
-        return True
-
-    async def _renew_claim(self) -> None:
-        """The heartbeat: a claim lives while its composer is open, and lapses when the console dies."""
-        composer = self.query_one(ReplyComposer)
-        if composer.display and composer.mention_id in self._claimed:
-            try:
-                other = await self.shift.claim(composer.mention_id, self.claim_ttl)
-            except (sqlite3.Error, StoreError, actions.ActionError):
-                return  # the next renewal or the send will say so
-            if other is not None:
-                self._claimed.discard(composer.mention_id)
-                self.notify(f"{other.operator} took over replying to this mention.", severity="warning",
-                            markup=False)
-
-    async def _release_claims(self, mention_ids: set[int], *, sync: bool = True) -> None:
-        self._claimed -= mention_ids
-        try:
-            await self.shift.release_claims(mention_ids)
-            if sync:
-                await self.sync(force=True)
-        except (sqlite3.Error, StoreError):
-            pass  # unreleased claims lapse within their ttl
-
-    async def on_unmount(self) -> None:
-        if self._claimed:
-            await self._release_claims(set(self._claimed), sync=False)
+            await self.sync(force=True)
+        except DATABASE_ERRORS:
+            pass  # the next tick shows it
 
     async def _refresh_sending(self) -> None:
         """Whether any process holds the leader lease, so queued replies are really going out."""
@@ -395,113 +382,6 @@ class MainScreen(Screen):
         if alive != self.inbox.sender_alive:
             self.inbox.sender_alive = alive
             self.inbox.refresh()
-
-    @work(group="dialog")
-    async def action_send(self) -> None:
-        composer = self.query_one(ReplyComposer)
-        if not composer.display or composer.mention_id is None:
-            return
-        over = composer.over_limit()
-        if over > 0:
-            self.notify(f"Reply is {over} over the {composer.rule.limit} limit ({composer.rule.description}); "
-                        "nothing sent.", severity="error", markup=False)
-            return
-        if not composer.text.strip():
-            self.notify("The reply is empty; nothing sent.", severity="warning")
-            return
-        mention_id = composer.mention_id
-        text, editing = composer.text, composer.editing_reply
-        if editing is not None:
-            def send(guard: actions.ReplyGuard) -> Awaitable[object]:
-                return self.shift.retry_reply(editing, guard, text)
-        else:
-            def send(guard: actions.ReplyGuard) -> Awaitable[object]:
-                return self.shift.queue_reply(mention_id, text, guard)
-        queued = await self._queue_guarded(send, self._opened_at.get(mention_id, 0))
-        if queued is None:
-            return
-        self._drafts.pop(mention_id, None)
-        composer.close()
-        self.inbox.focus()
-        await self._release_claims({mention_id})
-        self.shift.wake_sender()
-        await self._load_detail(mention_id)
-        self.notify("Reply queued for sending.", timeout=2)
-
-    async def _queue_guarded(self, send: Callable[[actions.ReplyGuard], Awaitable[object]],
-                             since_reply: int) -> object:
-        """Run `send(guard)` (queue, or resend a failed reply), asking about every reply or claim
-        that appeared since `since_reply`; the store re-checks at the moment of queuing."""
-        guard = actions.ReplyGuard(since_reply=since_reply)
-        while True:
-            try:
-                return await self._act(send(guard), errors=GUARD_ERRORS)
-            except actions.AlreadyAnswered as exc:
-                latest = exc.answers[-1]
-                said = " ".join(latest.text.split())[:80]
-                where = {"sent": "sent", "manual": "to post by hand"}.get(latest.state, "queued")
-                question = (f"{latest.operator} answered this mention since you opened it ({where}): "
-                            f"\"{said}\". Send yours too?")
-                if not await self.app.push_screen_wait(Confirm(question)):
-                    return None
-                guard = replace(guard, accepted=frozenset(answer.id for answer in exc.answers))
-            except actions.ClaimedByOther as exc:
-                if not await self.app.push_screen_wait(
-                        Confirm(f"{exc.operator} is replying to this mention now. Send yours anyway?")):
-                    return None
-                guard = replace(guard, accepted_claim=exc.operator)
-
-    @work(group="dialog")
-    async def action_retry(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        detail = self.query_one(MentionView).detail
-        failed = [r for r in (detail.replies if detail and detail.row.id == mention_id else [])
-                  if r.state == "failed"]
-        if not failed:
-            self.notify("No failed reply on this mention.", severity="warning")
-            return
-        reply_id = failed[-1].id
-        # Anything answered after the failed attempt makes a resend a second reply: ask first.
-        if await self._queue_guarded(
-                lambda guard: self.shift.retry_reply(reply_id, guard),
-                reply_id) is not None:
-            self.shift.wake_sender()
-            await self._load_detail(mention_id)
-
-    @work(group="dialog")
-    async def action_edit_failed(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        detail = self.query_one(MentionView).detail
-        failed = [r for r in (detail.replies if detail and detail.row.id == mention_id else []) if r.state == "failed"]
-        row = self.inbox.row(mention_id)
-        if not failed or row is None:
-            self.notify("No failed reply on this mention.", severity="warning")
-            return
-        # Opening it counts like `r`: replies that exist now (the failed one too) are known.
-        if not await self._open_claim(mention_id):
-            return
-        composer = self.query_one(ReplyComposer)
-        rule = await self.shift.text_rule(row.network, mention_id)
-        composer.open(mention_id, row.author_handle, rule, failed[-1].text)
-        composer.editing_reply = failed[-1].id
-
-    def action_back(self) -> None:
-        composer = self.query_one(ReplyComposer)
-        if composer.display and composer.mention_id is not None:
-            draft = composer.text
-            if draft.strip():
-                self._drafts[composer.mention_id] = draft
-                self.notify("Draft kept: r reopens it.", timeout=2)
-            mention_id = composer.mention_id
-            composer.close()
-            self.inbox.focus()
-            self.run_worker(self._release_claims({mention_id}), group="claims")
-        elif self.searching:
-            self.search_bar.leave(restore=True)
 
     # -- search --------------------------------------------------------------------
     def action_search(self) -> None:
