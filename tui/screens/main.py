@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-import sqlite3
 from collections.abc import Awaitable
-from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
-from store import desk
-from store.db import StoreError
-from store.handover import format_report
 from store.changes import Marks
-from store.inbox import VIEWS, Reply
 from tui.actions import bindings
 from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
-from tui.render import clock_time
 from tui.shift import Shift, console_of
-from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
+from tui.screens.desk_dialogs import DeskDialogs
 from tui.widgets.composer import ReplyComposer
-from tui.topbar import compact_count
 from tui.widgets.inbox import InboxList
 from tui.widgets.keybar import KeyBar
+from tui.widgets.inbox_pane import InboxPane
 from tui.widgets.search_bar import SearchBar
-from tui.widgets.status_bar import StatusBar
+from tui.widgets.status_bar import StatusBar, TroubleBanner
 from tui.widgets.mention_view import MentionView
 
 if TYPE_CHECKING:
@@ -52,15 +43,13 @@ class MainScreen(Screen):
         self._marks = Marks()
         self._polling = False
         self._session_since = ""
+        self._desk = DeskDialogs(self, self._act)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="banner")
+        yield TroubleBanner(id="banner")
         yield StatusBar(id="status")
         with Horizontal(id="split"):
-            with Vertical(id="left"):
-                yield SearchBar(id="search")
-                yield Static(id="inbox-title")
-                yield InboxList(clock=self.shift.clock, id="inbox")
+            yield InboxPane(id="left")
             with Vertical(id="right"):
                 yield MentionView(clock=self.shift.clock, id="mention")
                 yield ReplyComposer(id="composer")
@@ -91,7 +80,6 @@ class MainScreen(Screen):
         return self.query_one(InboxList)
 
     async def on_mount(self) -> None:
-        self.query_one("#banner", Static).display = False
         self.inbox.focus()
         try:
             # Anchored at start: "since you were last here", not since this session's first action.
@@ -106,18 +94,12 @@ class MainScreen(Screen):
             self.database_trouble(exc)  # a read-only desk: browsing goes on
         self.set_interval(self.console.poll_interval, self._tick)
         self.set_interval(1.0, self._refresh_ages)
-        self.set_interval(2.0, self._refresh_sending)
-        self.run_worker(self._refresh_sending(), group="sending")
-        self.run_worker(self._greet(), group="dialog")
+        self.run_worker(self._desk.greet(self._session_since), group="dialog")
 
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
         """Show what failed in the banner; the console keeps browsing (and searching)."""
-        line = describe(error, self.shift.db_path)
-        banner = self.query_one("#banner", Static)
-        banner.update(Text(f" ⚠ {line}"))
-        banner.display = True
-        return line
+        return self.query_one(TroubleBanner).show(describe(error, self.shift.db_path))
 
     @on(DatabaseTrouble)
     def _trouble_reported(self, message: DatabaseTrouble) -> None:
@@ -125,10 +107,7 @@ class MainScreen(Screen):
 
     @on(DatabaseOk)
     def _database_ok(self) -> None:
-        """A write went through: whatever the banner said was fixed."""
-        banner = self.query_one("#banner", Static)
-        if banner.display:
-            banner.display = False
+        self.query_one(TroubleBanner).clear()
 
     # -- store round trips (always on the store thread) ------------------
     async def sync(self, *, initial: bool = False, force: bool = False) -> None:
@@ -191,15 +170,9 @@ class MainScreen(Screen):
 
     def _update_title(self) -> None:
         """The list's own title (left pane) and the view bar (full width, every view and count)."""
-        title = Text()
-        if self.searching:
-            title.append(f" Search · {compact_count(len(self.inbox.ids))} found", "bold")
-        else:
-            title.append(f" {VIEWS[self.view].label} · {compact_count(len(self.inbox.ids))}", "bold")
-        if self.inbox.new_above:
-            # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
-            title.append(f"  ↑ {compact_count(self.inbox.new_above)} new", "bold yellow")
-        self.query_one("#inbox-title", Static).update(title)
+        pane = self.query_one(InboxPane)
+        pane.view = self.view
+        pane.update_title()
         self.status.show_view(None if self.searching else self.view, len(self.inbox.ids))
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
@@ -218,45 +191,16 @@ class MainScreen(Screen):
         self.inbox.set_ids(ids, keep_selection=True)
         self._update_title()
 
-    # -- messages from the inbox ------------------------------------------
-    @on(InboxList.RowsWanted)
-    async def fetch_rows(self, message: InboxList.RowsWanted) -> None:
-        try:
-            rows = await self.shift.rows(message.ids)
-        except DATABASE_ERRORS as exc:
-            self.database_trouble(exc)
-            self.inbox.forget(set(message.ids))  # asked for again on the next draw
-            return
-        self.inbox.put_rows(rows, message.epoch)
-        self._update_title()
-
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
 
     async def _load_detail(self, mention_id: int | None) -> None:
-        view = self.query_one(MentionView)
-        if mention_id is None:
-            view.show(None)
-            return
-        await asyncio.sleep(0)  # let a held key's next move cancel this load first
-        try:
-            detail = await self.shift.detail(mention_id)
-        except DATABASE_ERRORS as exc:
-            self.database_trouble(exc)
-            return
-        if self.inbox.selected_id != mention_id:
-            return
-        if detail is not None and not detail.row.seen:
-            try:
-                await self.shift.mark_seen(mention_id)
-            except DATABASE_ERRORS as exc:
-                self.database_trouble(exc)  # read-only: show it anyway, it stays "new"
-            else:
-                self.inbox.forget({mention_id})
-                detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
-        if self.inbox.selected_id == mention_id:
-            view.show(detail)
+        await self.query_one(MentionView).load(mention_id, lambda: self.inbox.selected_id)
+
+    @on(MentionView.Read)
+    def _read(self, message: MentionView.Read) -> None:
+        self.inbox.forget({message.mention_id})
 
     # -- operator actions ----------------------------------------------------
     def _selected(self) -> int | None:
@@ -303,11 +247,6 @@ class MainScreen(Screen):
     def composer(self) -> ReplyComposer:
         return self.query_one(ReplyComposer)
 
-    def _failed_replies(self, mention_id: int) -> list[Reply]:
-        detail = self.query_one(MentionView).detail
-        replies = detail.replies if detail and detail.row.id == mention_id else []
-        return [reply for reply in replies if reply.state == "failed"]
-
     @work(group="dialog")
     async def action_reply(self) -> None:
         mention_id = self._selected()
@@ -328,7 +267,7 @@ class MainScreen(Screen):
         mention_id = self._selected()
         if mention_id is None:
             return
-        failed = self._failed_replies(mention_id)
+        failed = self.query_one(MentionView).failed_replies(mention_id)
         if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
             return
@@ -339,7 +278,7 @@ class MainScreen(Screen):
         mention_id = self._selected()
         if mention_id is None:
             return
-        failed = self._failed_replies(mention_id)
+        failed = self.query_one(MentionView).failed_replies(mention_id)
         row = self.inbox.row(mention_id)
         if not failed or row is None:
             self.notify("No failed reply on this mention.", severity="warning")
@@ -373,16 +312,6 @@ class MainScreen(Screen):
         except DATABASE_ERRORS:
             pass  # the next tick shows it
 
-    async def _refresh_sending(self) -> None:
-        """Whether any process holds the leader lease, so queued replies are really going out."""
-        try:
-            alive = await self.shift.ingest_holder() is not None
-        except (sqlite3.Error, StoreError):
-            return
-        if alive != self.inbox.sender_alive:
-            self.inbox.sender_alive = alive
-            self.inbox.refresh()
-
     # -- search --------------------------------------------------------------------
     def action_search(self) -> None:
         self.search_bar.start(self.view)
@@ -393,64 +322,22 @@ class MainScreen(Screen):
         if message.view is not None:
             self.run_worker(self.load_view(message.view), group="view", exclusive=True)
 
-    @on(SearchBar.Found)
-    def _search_found(self, message: SearchBar.Found) -> None:
-        self.inbox.set_ids(message.ids, spans=message.spans, keep_selection=message.keep_selection)
-        self._update_title()
-
     @on(Input.Submitted, "#search")
     def _search_submitted(self) -> None:
         self.inbox.focus()
 
-    # -- the shared desk -------------------------------------------------------------
+    # -- the shared desk: dialogs, saved through _act -------------------------------------
     @work(group="dialog")
     async def action_note(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        text = await self.app.push_screen_wait(AskNote(f"Internal note on #{mention_id} (never sent)"))
-        if text and text.strip():
-            if await self._act(self.shift.add_note(mention_id, text)) is not None:
-                self.notify("Note saved.", timeout=1.5)
+        if (mention_id := self._selected()) is not None:
+            await self._desk.note(mention_id)
 
     @work(group="dialog")
     async def action_assign(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        row = self.inbox.row(mention_id)
-        current = row.assignee if row and row.assignee else self.shift.operator
-        name = await self.app.push_screen_wait(
-            AskText(f"Assign #{mention_id} to (empty: unassign)", value=current, placeholder="operator"))
-        if name is None:
-            return
-        name = name.strip()
-        try:
-            changed = await self._act(self.shift.assign(mention_id, name or None), errors=(desk.UnknownOperator,))
-        except desk.UnknownOperator:
-            question = f"Nobody called {name!r} has used this desk yet (a typo?). Assign to {name!r} anyway?"
-            if not await self.app.push_screen_wait(Confirm(question)):
-                return
-            changed = await self._act(self.shift.assign(mention_id, name, allow_new=True))
-        if changed:
-            self.notify(f"Assigned to {name}" if name else "Unassigned", timeout=1.5, markup=False)
+        if (mention_id := self._selected()) is not None:
+            row = self.inbox.row(mention_id)
+            await self._desk.assign(mention_id, row.assignee if row else None)
 
     @work(group="dialog")
     async def action_handover(self) -> None:
-        report = await self.shift.handover_report(self._session_since)
-        answer = await self.app.push_screen_wait(ShowText("Shift handover", format_report(report, self._when)))
-        if answer == "note":
-            text = await self.app.push_screen_wait(AskNote("Handover note for the next shift"))
-            if text and text.strip():
-                if await self._act(self.shift.leave_handover_note(text)) is not None:
-                    self.notify("Handover note left.", timeout=2)
-
-    def _when(self, moment: str) -> str:
-        return clock_time(moment, self.shift.clock())
-
-    async def _greet(self) -> None:
-        """Show the handover notes left since this operator was last here."""
-        others = await self.shift.handover_notes(self._session_since)
-        if others:
-            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
-            await self.app.push_screen_wait(ShowText("Handover notes for you", body))
+        await self._desk.handover(self._session_since)

@@ -102,3 +102,19 @@ class StatusBar(Vertical):
         if self._view is not None:
             counts.setdefault(self._view, self._listed)  # until the first count arrives
         self.query_one("#viewbar", Static).update(view_bar(views, counts, self._view, self.size.width))
+
+
+class TroubleBanner(Static):
+    """What the database refused, in one line above everything; gone once a write goes through."""
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    def show(self, line: str) -> str:
+        self.update(Text(f" ⚠ {line}"))
+        self.display = True
+        return line
+
+    def clear(self) -> None:
+        if self.display:
+            self.display = False

@@ -1,0 +1,75 @@
+"""The left pane: the search box, the list's title and the inbox; it fetches the rows the list draws."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from store.db import StoreError
+from store.inbox import VIEWS
+from tui.dbtrouble import DATABASE_ERRORS
+from tui.messages import DatabaseTrouble
+from tui.shift import console_of
+from tui.topbar import compact_count
+from tui.widgets.inbox import InboxList
+from tui.widgets.search_bar import SearchBar
+
+
+class InboxPane(Vertical):
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = "open"  # the view listed when not searching; the screen sets it
+
+    def compose(self) -> ComposeResult:
+        yield SearchBar(id="search")
+        yield Static(id="inbox-title")
+        yield InboxList(clock=console_of(self).shift.clock, id="inbox")
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self._refresh_sending)
+        self.run_worker(self._refresh_sending(), group="sending")
+
+    def update_title(self) -> None:
+        inbox = self.query_one(InboxList)
+        title = Text()
+        if self.query_one(SearchBar).searching:
+            title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
+        else:
+            title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+        if inbox.new_above:
+            # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
+            title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
+        self.query_one("#inbox-title", Static).update(title)
+
+    @on(InboxList.RowsWanted)
+    async def _fetch_rows(self, message: InboxList.RowsWanted) -> None:
+        inbox = self.query_one(InboxList)
+        try:
+            rows = await console_of(self).shift.rows(message.ids)
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            inbox.forget(set(message.ids))  # asked for again on the next draw
+            return
+        inbox.put_rows(rows, message.epoch)
+        self.update_title()
+
+    @on(SearchBar.Found)
+    def _search_found(self, message: SearchBar.Found) -> None:
+        self.query_one(InboxList).set_ids(message.ids, spans=message.spans, keep_selection=message.keep_selection)
+        self.update_title()
+
+    async def _refresh_sending(self) -> None:
+        """Whether any process holds the leader lease, so queued replies are really going out."""
+        inbox = self.query_one(InboxList)
+        try:
+            alive = await console_of(self).shift.ingest_holder() is not None
+        except (sqlite3.Error, StoreError):
+            return
+        if alive != inbox.sender_alive:
+            inbox.sender_alive = alive
+            inbox.refresh()
