@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Input
 
 from store.changes import Marks
+from store.inbox import InboxRow, Reply
 from tui.actions import bindings
 from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
@@ -26,9 +26,6 @@ from tui.widgets.inbox_pane import InboxPane
 from tui.widgets.search_bar import SearchBar
 from tui.widgets.status_bar import StatusBar, TroubleBanner
 from tui.widgets.mention_view import MentionView
-
-if TYPE_CHECKING:
-    from tui.app import ConsoleApp
 
 FIRST_PAGE = 200
 T = TypeVar("T")
@@ -56,10 +53,6 @@ class MainScreen(Screen):
         yield KeyBar()
 
     @property
-    def console(self) -> ConsoleApp:
-        return console_of(self)
-
-    @property
     def shift(self) -> Shift:
         return console_of(self).shift
 
@@ -79,6 +72,14 @@ class MainScreen(Screen):
     def inbox(self) -> InboxList:
         return self.query_one(InboxList)
 
+    @property
+    def mention(self) -> MentionView:
+        return self.query_one(MentionView)
+
+    @property
+    def composer(self) -> ReplyComposer:
+        return self.query_one(ReplyComposer)
+
     async def on_mount(self) -> None:
         self.inbox.focus()
         try:
@@ -92,8 +93,7 @@ class MainScreen(Screen):
             await self.shift.register()
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # a read-only desk: browsing goes on
-        self.set_interval(self.console.poll_interval, self._tick)
-        self.set_interval(1.0, self._refresh_ages)
+        self.set_interval(console_of(self).poll_interval, self._tick)
         self.run_worker(self._desk.greet(self._session_since), group="dialog")
 
     # -- database trouble: a banner, never a traceback ----------------------
@@ -152,11 +152,6 @@ class MainScreen(Screen):
         finally:
             self._polling = False
 
-    def _refresh_ages(self) -> None:
-        """Relative times stay true ("16s" does not freeze); each widget redraws only if one changed."""
-        self.inbox.refresh_ages()
-        self.query_one(MentionView).refresh_ages()
-
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
         if self.composer.display:
@@ -196,10 +191,11 @@ class MainScreen(Screen):
         self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
 
     async def _load_detail(self, mention_id: int | None) -> None:
-        await self.query_one(MentionView).load(mention_id, lambda: self.inbox.selected_id)
+        await self.mention.load(mention_id, lambda: self.inbox.selected_id)
 
     @on(MentionView.Read)
-    def _read(self, message: MentionView.Read) -> None:
+    @on(ReplyComposer.Claimed)
+    def _row_changed(self, message: MentionView.Read | ReplyComposer.Claimed) -> None:
         self.inbox.forget({message.mention_id})
 
     # -- operator actions ----------------------------------------------------
@@ -238,25 +234,28 @@ class MainScreen(Screen):
 
     def action_switch_pane(self) -> None:
         if self.inbox.has_focus:
-            self.query_one(MentionView).focus()
+            self.mention.focus()
         else:
             self.inbox.focus()
 
     # -- replying: the composer runs the flow, the screen picks the mention ------------------
-    @property
-    def composer(self) -> ReplyComposer:
-        return self.query_one(ReplyComposer)
+    def _selected_row(self) -> InboxRow | None:
+        if (mention_id := self._selected()) is None:
+            return None
+        if (row := self.inbox.row(mention_id)) is None:
+            self.notify("Still loading that mention.", severity="warning")
+        return row
+
+    def _latest_failed(self) -> Reply | None:
+        failed = [] if (mention_id := self._selected()) is None else self.mention.failed_replies(mention_id)
+        if mention_id is not None and not failed:
+            self.notify("No failed reply on this mention.", severity="warning")
+        return failed[-1] if failed else None
 
     @work(group="dialog")
     async def action_reply(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        row = self.inbox.row(mention_id)
-        if row is None:
-            self.notify("Still loading that mention.", severity="warning")
-            return
-        await self.composer.reply_to(row)
+        if (row := self._selected_row()) is not None:
+            await self.composer.reply_to(row)
 
     @work(group="dialog")
     async def action_send(self) -> None:
@@ -264,34 +263,17 @@ class MainScreen(Screen):
 
     @work(group="dialog")
     async def action_retry(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        failed = self.query_one(MentionView).failed_replies(mention_id)
-        if not failed:
-            self.notify("No failed reply on this mention.", severity="warning")
-            return
-        await self.composer.retry(mention_id, failed[-1].id)
+        if (failed := self._latest_failed()) is not None and (mention_id := self.inbox.selected_id) is not None:
+            await self.composer.retry(mention_id, failed.id)
 
     @work(group="dialog")
     async def action_edit_failed(self) -> None:
-        mention_id = self._selected()
-        if mention_id is None:
-            return
-        failed = self.query_one(MentionView).failed_replies(mention_id)
-        row = self.inbox.row(mention_id)
-        if not failed or row is None:
-            self.notify("No failed reply on this mention.", severity="warning")
-            return
-        await self.composer.edit_failed(row, failed[-1])
+        if (failed := self._latest_failed()) is not None and (row := self._selected_row()) is not None:
+            await self.composer.edit_failed(row, failed)
 
     def action_back(self) -> None:
         if not self.composer.put_aside() and self.searching:
             self.search_bar.leave(restore=True)
-
-    @on(ReplyComposer.Claimed)
-    def _claimed(self, message: ReplyComposer.Claimed) -> None:
-        self.inbox.forget({message.mention_id})
 
     @on(ReplyComposer.Released)
     async def _released(self) -> None:
@@ -321,10 +303,6 @@ class MainScreen(Screen):
         self.inbox.focus()
         if message.view is not None:
             self.run_worker(self.load_view(message.view), group="view", exclusive=True)
-
-    @on(Input.Submitted, "#search")
-    def _search_submitted(self) -> None:
-        self.inbox.focus()
 
     # -- the shared desk: dialogs, saved through _act -------------------------------------
     @work(group="dialog")

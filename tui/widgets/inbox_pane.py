@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import Input, Static
 
 from store.db import StoreError
 from store.inbox import VIEWS
@@ -32,6 +32,8 @@ class InboxPane(Vertical):
 
     def on_mount(self) -> None:
         self.set_interval(2.0, self._refresh_sending)
+        # Relative times stay true ("16s" does not freeze); the list redraws only if one changed.
+        self.set_interval(1.0, self.query_one(InboxList).refresh_ages)
         self.run_worker(self._refresh_sending(), group="sending")
 
     def update_title(self) -> None:
@@ -57,6 +59,10 @@ class InboxPane(Vertical):
             return
         inbox.put_rows(rows, message.epoch)
         self.update_title()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.query_one(InboxList).focus()
 
     @on(SearchBar.Found)
     def _search_found(self, message: SearchBar.Found) -> None:

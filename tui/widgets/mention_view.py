@@ -65,6 +65,9 @@ class MentionView(VerticalScroll, can_focus=True):
     def compose(self):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
 
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_ages)  # "16s" does not freeze; redrawn only if an age changed
+
     def show(self, detail: MentionDetail | None) -> None:
         self.detail = detail
         body = self.query_one("#mention-body", Static)
