@@ -9,6 +9,7 @@ from textual.widget import Widget
 
 from store import desk
 from store.handover import format_report
+from store.inbox import InboxRow
 from tui.render import clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.shift import Shift, console_of
@@ -38,9 +39,10 @@ class DeskDialogs:
         if text and text.strip() and await self._act(self._shift.add_note(mention_id, text)) is not None:
             self._host.notify("Note saved.", timeout=1.5)
 
-    async def assign(self, mention_id: int, assignee: str | None) -> None:
-        name = await self._ask(AskText(f"Assign #{mention_id} to (empty: unassign)",
-                                       value=assignee or self._shift.operator, placeholder="operator"))
+    async def assign(self, mention_id: int, row: InboxRow | None) -> None:
+        current = row.assignee if row and row.assignee else self._shift.operator
+        name = await self._ask(AskText(f"Assign #{mention_id} to (empty: unassign)", value=current,
+                                       placeholder="operator"))
         if name is None:
             return
         name = name.strip()

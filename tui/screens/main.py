@@ -27,29 +27,37 @@ from tui.widgets.search_bar import SearchBar
 from tui.widgets.status_bar import StatusBar, TroubleBanner
 from tui.widgets.mention_view import MentionView
 
-FIRST_PAGE = 200
 T = TypeVar("T")
 
 
 class MainScreen(Screen):
     BINDINGS = bindings("main")
+    banner: TroubleBanner
+    status: StatusBar
+    pane: InboxPane
+    mention: MentionView
+    composer: ReplyComposer
 
     def __init__(self) -> None:
         super().__init__()
-        self.view = "open"
         self._marks = Marks()
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
 
     def compose(self) -> ComposeResult:
-        yield TroubleBanner(id="banner")
-        yield StatusBar(id="status")
+        self.banner = TroubleBanner(id="banner")
+        self.status = StatusBar(id="status")
+        self.pane = InboxPane(id="left")
+        self.mention = MentionView(clock=self.shift.clock, id="mention")
+        self.composer = ReplyComposer(id="composer")
+        yield self.banner
+        yield self.status
         with Horizontal(id="split"):
-            yield InboxPane(id="left")
+            yield self.pane
             with Vertical(id="right"):
-                yield MentionView(clock=self.shift.clock, id="mention")
-                yield ReplyComposer(id="composer")
+                yield self.mention
+                yield self.composer
         yield KeyBar()
 
     @property
@@ -57,12 +65,13 @@ class MainScreen(Screen):
         return console_of(self).shift
 
     @property
-    def status(self) -> StatusBar:
-        return self.query_one(StatusBar)
+    def view(self) -> str:
+        """The view listed (the one searched from, while searching)."""
+        return self.pane.view
 
     @property
     def search_bar(self) -> SearchBar:
-        return self.query_one(SearchBar)
+        return self.pane.search_bar
 
     @property
     def searching(self) -> bool:
@@ -70,15 +79,8 @@ class MainScreen(Screen):
 
     @property
     def inbox(self) -> InboxList:
-        return self.query_one(InboxList)
+        return self.pane.inbox
 
-    @property
-    def mention(self) -> MentionView:
-        return self.query_one(MentionView)
-
-    @property
-    def composer(self) -> ReplyComposer:
-        return self.query_one(ReplyComposer)
 
     async def on_mount(self) -> None:
         self.inbox.focus()
@@ -99,7 +101,7 @@ class MainScreen(Screen):
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
         """Show what failed in the banner; the console keeps browsing (and searching)."""
-        return self.query_one(TroubleBanner).show(describe(error, self.shift.db_path))
+        return self.banner.show(describe(error, self.shift.db_path))
 
     @on(DatabaseTrouble)
     def _trouble_reported(self, message: DatabaseTrouble) -> None:
@@ -107,14 +109,13 @@ class MainScreen(Screen):
 
     @on(DatabaseOk)
     def _database_ok(self) -> None:
-        self.query_one(TroubleBanner).clear()
+        self.banner.clear()
 
-    # -- store round trips (always on the store thread) ------------------
     async def sync(self, *, initial: bool = False, force: bool = False) -> None:
         """Bring the screen up to date with the database (all consoles' changes)."""
         if initial:
             self._marks = await self.shift.marks()
-            await self.load_view(self.view, keep_selection=False)
+            await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
         changes, self._marks = await self.shift.changes(self._marks, force=force)
@@ -129,7 +130,7 @@ class MainScreen(Screen):
             if changes.new_mentions:
                 self.search_bar.rerun()
         elif changes.membership_changed:
-            await self.load_view(self.view)
+            await self.pane.load_view(self.view)
         elif changes.new_mentions:
             top = self.inbox.ids[0] if len(self.inbox.ids) else 0
             self.inbox.prepend(await self.shift.view_ids_after(self.view, top))
@@ -156,35 +157,16 @@ class MainScreen(Screen):
         """Keys the footer shows first, for what the operator is doing now."""
         if self.composer.display:
             return [("^s", "Send"), ("esc", "Close, keep draft")]
-        if self.searching:
-            return [("esc", "Back")]
-        return []
+        return [("esc", "Back")] if self.searching else []
 
     def on_resize(self) -> None:
         self._update_title()
 
+    @on(InboxPane.Listed)
     def _update_title(self) -> None:
         """The list's own title (left pane) and the view bar (full width, every view and count)."""
-        pane = self.query_one(InboxPane)
-        pane.view = self.view
-        pane.update_title()
+        self.pane.update_title()
         self.status.show_view(None if self.searching else self.view, len(self.inbox.ids))
-
-    async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
-        if not keep_selection:
-            # First screenful now, the rest (a second for a million rows) right after.
-            first = await self.shift.view_ids(view, FIRST_PAGE)
-            self.view = view
-            self.inbox.set_ids(first, keep_selection=False)
-            self._update_title()
-            if len(first) < FIRST_PAGE:
-                return
-        ids = await self.shift.view_ids(view)
-        if self.searching or (not keep_selection and self.view != view):
-            return
-        self.view = view
-        self.inbox.set_ids(ids, keep_selection=True)
-        self._update_title()
 
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
@@ -198,7 +180,7 @@ class MainScreen(Screen):
     def _row_changed(self, message: MentionView.Read | ReplyComposer.Claimed) -> None:
         self.inbox.forget({message.mention_id})
 
-    # -- operator actions ----------------------------------------------------
+    # -- operator actions: through the shift, then sync ---------------------------------------
     def _selected(self) -> int | None:
         mention_id = self.inbox.selected_id
         if mention_id is None:
@@ -228,15 +210,12 @@ class MainScreen(Screen):
         if self.searching:
             self.search_bar.leave(restore=False)
         try:
-            await self.load_view(view, keep_selection=False)
+            await self.pane.load_view(view, keep_selection=False)
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)
 
     def action_switch_pane(self) -> None:
-        if self.inbox.has_focus:
-            self.mention.focus()
-        else:
-            self.inbox.focus()
+        (self.mention if self.inbox.has_focus else self.inbox).focus()
 
     # -- replying: the composer runs the flow, the screen picks the mention ------------------
     def _selected_row(self) -> InboxRow | None:
@@ -277,7 +256,10 @@ class MainScreen(Screen):
 
     @on(ReplyComposer.Released)
     async def _released(self) -> None:
-        await self._sync_quietly()
+        try:
+            await self.sync(force=True)
+        except DATABASE_ERRORS:
+            pass  # the next tick shows it
 
     @on(ReplyComposer.Closed)
     def _composer_closed(self) -> None:
@@ -285,24 +267,11 @@ class MainScreen(Screen):
 
     @on(ReplyComposer.Queued)
     async def _queued(self, message: ReplyComposer.Queued) -> None:
-        await self._sync_quietly()
+        await self._released()
         await self._load_detail(message.mention_id)
 
-    async def _sync_quietly(self) -> None:
-        try:
-            await self.sync(force=True)
-        except DATABASE_ERRORS:
-            pass  # the next tick shows it
-
-    # -- search --------------------------------------------------------------------
     def action_search(self) -> None:
         self.search_bar.start(self.view)
-
-    @on(SearchBar.Left)
-    def _search_left(self, message: SearchBar.Left) -> None:
-        self.inbox.focus()
-        if message.view is not None:
-            self.run_worker(self.load_view(message.view), group="view", exclusive=True)
 
     # -- the shared desk: dialogs, saved through _act -------------------------------------
     @work(group="dialog")
@@ -313,8 +282,7 @@ class MainScreen(Screen):
     @work(group="dialog")
     async def action_assign(self) -> None:
         if (mention_id := self._selected()) is not None:
-            row = self.inbox.row(mention_id)
-            await self._desk.assign(mention_id, row.assignee if row else None)
+            await self._desk.assign(mention_id, self.inbox.row(mention_id))
 
     @work(group="dialog")
     async def action_handover(self) -> None:
