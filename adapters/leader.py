@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # A dead leader is replaced within ttl + one renewal; a cleanly stopped one within a renewal.
 # Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests; a short ttl
 # alone also shortens them, see Leadership._fit_requests_to_lease).
-LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "45"))
+LEASE_TTL = 45.0  # the default; settings (lease_ttl, MENTIONDESK_LEASE_TTL) choose another
 RENEW_EVERY = 5.0
 REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
 

@@ -6,19 +6,20 @@ import asyncio
 
 import aiohttp
 
-from adapters.accounts import Config, build_adapter
+from adapters.accounts import build_adapter
 from adapters.http import USER_AGENT
 from store.db import Store
 from store.ingest import source_statuses
 from store.sanitize import clean_line
+from tui.settings import Settings
 
 
-def list_accounts(config: Config, store: Store) -> int:
-    if not config.accounts:
-        print(f"no accounts configured in {config.path}; the demo stream is the default")
+def list_accounts(settings: Settings, store: Store) -> int:
+    if not settings.accounts:
+        print(f"no accounts configured in {settings.config_path}; the demo stream is the default")
         return 0
     statuses = {status["source"]: status for status in source_statuses(store)}
-    for account in config.accounts:
+    for account in settings.accounts:
         where = f"env {account.secret_env}" if account.secret_env else f"file {account.secret_file}"
         status = statuses.get(account.label)
         # Stored states quote servers' errors; a desk file from an older version holds them raw.
@@ -33,11 +34,11 @@ def list_accounts(config: Config, store: Store) -> int:
     return 0
 
 
-async def _check_all(config: Config) -> int:
+async def _check_all(settings: Settings) -> int:
     failures = 0
     timeout = aiohttp.ClientTimeout(total=30, connect=10)
     async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
-        for account in config.accounts:
+        for account in settings.accounts:
             try:
                 adapter = build_adapter(account, session)
                 check = getattr(adapter, "check", None)
@@ -51,8 +52,8 @@ async def _check_all(config: Config) -> int:
     return 1 if failures else 0
 
 
-def check_accounts(config: Config) -> int:
-    if not config.accounts:
-        print(f"no accounts configured in {config.path}")
+def check_accounts(settings: Settings) -> int:
+    if not settings.accounts:
+        print(f"no accounts configured in {settings.config_path}")
         return 0
-    return asyncio.run(_check_all(config))
+    return asyncio.run(_check_all(settings))
