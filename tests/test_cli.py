@@ -9,7 +9,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 
@@ -18,7 +17,6 @@ import pytest
 from store.db import open_store
 from store.ingest import save_batch
 from store.records import NewMention
-from store.schema import SCHEMA_VERSION
 from store.transfer import EXPORT_FIELDS
 from tests.support import assert_one_line_refusal, foreign_sqlite, header_then_garbage, newer_schema, random_bytes
 

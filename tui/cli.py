@@ -16,7 +16,6 @@ from tui.cli_common import fail, terminal_safe_output
 from tui.paths import DEFAULT_DB, DEMO_DB, data_dir, demo_db_path
 from tui.settings import Settings, build_settings
 
-
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 MAX_DEMO_RATE = 60_000.0  # a thousand a second: beyond that the demo only measures the disk
 
@@ -62,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
                         help="database file (default: $MENTIONDESK_DB or the user data dir)")
     common.add_argument("--operator", metavar="NAME", default=argparse.SUPPRESS,

@@ -21,8 +21,10 @@ def settings_lines(settings: Settings) -> list[str]:
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]
-        text = {None: "(not set)"}.get(value, _value(value)) if name != "demo" or value is not None \
-            else "(on only when no account is configured)"
+        if value is None:
+            text = "(on only when no account is configured)" if name == "demo" else "(not set)"
+        else:
+            text = _value(value)
         lines.append(f"{name} = {text}  # {settings.sources.get(name, 'default')}")
     lines.append(f"[keymap]  # {'file' if settings.keymap else 'default: the built-in keys'}")
     lines += [f"{action} = {_value(keys)}" for action, keys in settings.keymap.items()]
