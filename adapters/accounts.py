@@ -19,6 +19,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from adapters.base import Adapter, CleanError
 from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
@@ -47,6 +48,19 @@ class Account:
 
     def secret(self) -> str:
         return _read_secret(self.secret_env, self.secret_file, self.label, "secret")
+
+    def check_secrets(self) -> None:
+        """Read every secret the account names now, so a missing one is one line before anything runs."""
+        self.secret()
+        for name in _SECRET_OPTIONS:
+            self.option_secret(name)
+
+    def check_builds(self) -> None:
+        """Build the adapter once, unconnected: whatever its constructor refuses becomes one ConfigError line."""
+        try:
+            build_adapter(self, session=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.label}: {exc}") from None
 
     def option_secret(self, name: str) -> str | None:
         env, path = self.options.get(f"{name}_env", ""), self.options.get(f"{name}_file", "")
@@ -216,8 +230,8 @@ def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Ac
         if key in entry and not isinstance(entry[key], str):
             raise bad_value(where, key, entry[key], "a string")
     server = entry.get("server", "").strip()
-    if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
-        raise bad_value(where, "server", server, "an http(s) URL")
+    if network in ("mastodon", "bluesky") and (problem := _server_problem(server, network)):
+        raise bad_value(where, "server", server, problem)
     if "streaming" in entry and not isinstance(entry["streaming"], bool):
         raise bad_value(where, "streaming", entry["streaming"], "true or false")
     if "poll_interval" in entry:
@@ -251,6 +265,20 @@ def parse_duration(value: object) -> float | None:
     return seconds if 0 < seconds < float("inf") else None
 
 
+def _server_problem(server: str, network: str) -> str | None:
+    """What the server address must be, if it is not; the adapters refuse the same (with a traceback)."""
+    try:
+        parts = urlsplit(server)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "an http(s) URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http(s) URL with a host"
+    if network == "mastodon" and parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return "an https URL (the access token never goes over plain http, except to this machine)"
+    return None
+
+
 def _check_webhook(entry: dict[str, Any], where: str) -> None:
     """URLs without credentials in them, and positive listener limits, or one line why not."""
     from adapters.webhook_bridge import url_problem
@@ -259,6 +287,11 @@ def _check_webhook(entry: dict[str, Any], where: str) -> None:
         if name in entry and (problem := url_problem(entry[name], name)):
             raise ConfigError(f"{where}: {problem} (got {shown(entry[name])})"
                               if "credentials" not in problem else f"{where}: {problem}")
+    if "outbound_url" in entry and not ({"outbound_secret_env", "outbound_secret_file"} & entry.keys()):
+        raise ConfigError(f"{where}: outbound_url needs outbound_secret_env or outbound_secret_file "
+                          "(the key that signs every reply)")
+    if "lookup_url" in entry and "outbound_url" not in entry:
+        raise ConfigError(f"{where}: lookup_url needs an outbound_url (it looks up what was posted there)")
     for name in _WEBHOOK_SECONDS:
         if name in entry:
             _number(where, name, entry[name], high=86_400)

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
+from adapters.accounts import NETWORK_OPTIONS, TOP_KEYS, ConfigError, build_adapter, load_config
 from tests.procs import clean_env
 from tests.support import assert_one_line_refusal
 from tui import cli
@@ -50,6 +55,14 @@ BAD = {
     "option of another network": (MASTODON + 'backfill = 5\n', "accounts", ['"backfill"', "streaming"]),
     "missing secret": (MASTODON.replace("R10_TOKEN", "R10_UNSET"), "serve",
                        ["R10_UNSET", "is not set"]),
+    "missing option secret": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
+                              'outbound_url = "https://bridge.example/r"\noutbound_secret_env = "R10_UNSET"\n', "serve",
+                              ["R10_UNSET", "outbound_secret", "is not set"]),
+    "bridge URL without its signing key": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
+                                           'outbound_url = "https://bridge.example/r"\n', "serve",
+                                           ["outbound_url needs outbound_secret_env"]),
+    "token over plain http": (MASTODON.replace("https://m.example", "http://m.example"), "serve",
+                              ["server", '"http://m.example"', "an https URL"]),
     "bad server URL": (MASTODON.replace("https://m.example", "m.example"), "serve",
                        ["server", '"m.example"', "http(s) URL"]),
     "bad bridge URL": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
@@ -129,7 +142,7 @@ def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, 
     assert "lease_ttl = 9.0  # env MENTIONDESK_LEASE_TTL" in lines
     assert "reply_deadline = 7200.0  # file" in lines
     assert "demo_rate = 30.0  # default" in lines
-    assert 'quit = "x"' in lines and 'secret_env = "R10_TOKEN"' in lines
+    assert 'quit = "x"' in lines and 'secret_env = "R10_TOKEN"  # readable' in lines
     assert "hunter2" not in out and "token-value-never-shown" not in out
     assert 'server = "https://***@m.example"' in lines
 
@@ -162,3 +175,94 @@ def test_key_syntax_accepts_what_textual_binds(key):
                                  "ctrl+\t"])
 def test_key_syntax_refuses_what_textual_cannot_bind(key):
     assert not key_is_valid(key)
+
+
+# -- whatever the file says: a Config that builds, or one ConfigError line; never another exception ----------
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # TOML basic strings take JSON's escapes
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(key)} = {toml_value(item)}" for key, item in value.items()) + "}"
+    return repr(value) if not isinstance(value, float) or value == value and abs(value) != float("inf") else "nan"
+
+
+SCALARS = st.one_of(st.booleans(), st.integers(-2, 70_000), st.floats(allow_nan=False, width=32),
+                    st.sampled_from(["", " ", "often", "24h", "-5m", "https://m.example", "http://h.example/x",
+                                     "ftp://x", "https://u:p@h.example", "https://h.example/?token=1", "en",
+                                     "127.0.0.1", "R10_TOKEN", "R10_UNSET", "ctrl+r", "r,f5", "ctrl+"]),
+                    st.text(st.characters(exclude_categories=["Cs"]), max_size=8))
+VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=2),
+                   st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=4), SCALARS, max_size=2))
+# Plausible values per key (some still wrong, and wrong together): all-junk accounts would rarely get past
+# the first check, and the rules between keys (outbound_url needs its secret) would never be reached.
+LIKELY = {"server": ["https://m.example", "http://127.0.0.1:1", "http://h.example", "https://", "m.example"],
+          "poll_interval": [1, 15.5, 0.01], "streaming": [True, False], "backfill": [0, 100, 10_000],
+          "lang": ["en", "pt-BR"], "host": ["127.0.0.1", "localhost"], "port": [0, 8787, 65_535],
+          "max_body": [1, 1_048_576], "max_connections": [1, 256], "outbound_url": ["https://bridge.example/r"],
+          "lookup_url": ["http://127.0.0.1:9/lookup"], "secret_file": ["/nonexistent/secret"]}
+for key in ("commit_timeout", "header_timeout", "body_timeout", "retry_after"):
+    LIKELY[key] = [0.5, 20]
+for name in ("verify_token", "meta_secret", "outbound_secret"):
+    LIKELY[f"{name}_env"], LIKELY[f"{name}_file"] = ["R10_TOKEN", "R10_UNSET"], ["/nonexistent/secret"]
+
+
+@st.composite
+def accounts(draw) -> dict:
+    network = draw(st.sampled_from([*NETWORK_OPTIONS, "myspace"]))
+    entry = {"network": network, "handle": draw(st.sampled_from(["b", "", "@b@m.example"])),
+             "secret_env": "R10_TOKEN"}
+    if network in NETWORK_OPTIONS:
+        keys = ["server", "secret_file", "lang", "bogus", *NETWORK_OPTIONS[network]]
+        entry["server"] = "https://m.example"
+        for key in draw(st.lists(st.sampled_from(keys), unique=True, max_size=5)):
+            entry[key] = draw(st.sampled_from(LIKELY[key]) if key in LIKELY else VALUES)
+        if draw(st.booleans()):
+            entry[draw(st.sampled_from(keys))] = draw(VALUES)
+    return entry
+
+
+TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
+              "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
+              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}]}
+
+
+@st.composite
+def documents(draw) -> dict:
+    top = {key: draw(st.sampled_from(TOP_LIKELY[key])) for key in draw(st.lists(st.sampled_from(list(TOP_LIKELY)),
+                                                                               unique=True, max_size=4))}
+    if draw(st.integers(0, 3)) == 0:
+        top[draw(st.sampled_from([*TOP_LIKELY, "bogus"]))] = draw(VALUES)
+    top["accounts"] = draw(st.lists(accounts(), max_size=2))
+    return top
+
+
+TOP = documents()
+
+
+def toml_document(top: dict) -> str:
+    lines = [f"{json.dumps(key)} = {toml_value(value)}" for key, value in top.items() if key != "accounts"]
+    for account in top.get("accounts", []):
+        lines += ["[[accounts]]", *(f"{json.dumps(key)} = {toml_value(value)}" for key, value in account.items())]
+    return "\n".join(lines) + "\n"
+
+
+@hyp_settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(top=TOP)
+def test_any_config_loads_and_builds_or_is_refused_in_one_line(tmp_path, monkeypatch, top):
+    # a key added to the config gets fuzzed too
+    assert {*TOP_LIKELY, "accounts"} == set(TOP_KEYS)
+    assert {key for keys in NETWORK_OPTIONS.values() for key in keys} <= set(LIKELY)
+    monkeypatch.setenv("R10_TOKEN", "token")
+    path = tmp_path / "config.toml"
+    path.write_text(toml_document(top), encoding="utf-8")
+    try:
+        config = load_config(path)
+        for account in config.accounts:
+            build_adapter(account, session=None)  # what serve and the console do: no ValueError, no TypeError
+    except ConfigError as exc:
+        assert "\n" not in str(exc) and str(exc).strip(), str(exc)

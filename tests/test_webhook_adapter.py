@@ -694,7 +694,7 @@ def test_outbound_urls_with_credentials_are_refused_at_config_load_in_one_line(t
         if "hunter2" in url:
             assert "outbound_secret_env" in message
     config.write_text('[[accounts]]\nnetwork = "webhook"\nhandle = "bridge"\nsecret_env = "S"\n'
-                      'outbound_url = "https://bridge.example/reply?network=tiktok"\n'
+                      'outbound_url = "https://bridge.example/reply?network=tiktok"\noutbound_secret_env = "O"\n'
                       'lookup_url = "https://bridge.example/replies"\ncommit_timeout = 2\n', encoding="utf-8")
     [account] = load_config(config).accounts
     assert account.options["lookup_url"] == "https://bridge.example/replies"

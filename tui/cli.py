@@ -169,8 +169,9 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         settings = build_settings(_cli_values(args))
         if command in (None, "serve"):
-            for account in settings.accounts:
-                account.secret()  # fail now, in one line, not inside the running console
+            for account in settings.accounts:  # fail now, in one line, not inside the running console
+                account.check_secrets()
+                account.check_builds()
     except ConfigError as exc:
         return fail(str(exc))
     if command == "config":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adapters.accounts import shown
+from adapters.accounts import Account, ConfigError, shown
 from store.redact import redact_error
 from tui.settings import Settings
 
@@ -12,6 +12,18 @@ ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_de
 def _value(value: object) -> str:
     # Secrets never live in settings (only the names of their variables and files), but a URL may carry one.
     return redact_error(shown(str(value) if hasattr(value, "__fspath__") else value)) or ""
+
+
+def _secret_state(account: Account, key: str) -> str:
+    """Whether a secret the account names can be read (never its value)."""
+    if not key.endswith(("_env", "_file")):
+        return ""
+    name = key.rsplit("_", 1)[0]
+    try:
+        account.secret() if name == "secret" else account.option_secret(name)
+    except ConfigError as exc:
+        return f"  # not usable: {str(exc).removeprefix(account.label + ': ')}"
+    return "  # readable"
 
 
 def settings_lines(settings: Settings) -> list[str]:
@@ -32,7 +44,8 @@ def settings_lines(settings: Settings) -> list[str]:
         lines.append("[[accounts]]  # file")
         fields = {"network": account.network, "handle": account.handle, "server": account.server,
                   "secret_env": account.secret_env, "secret_file": account.secret_file, **account.options}
-        lines += [f"{key} = {_value(value)}" for key, value in fields.items() if value != ""]
+        lines += [f"{key} = {_value(value)}{_secret_state(account, key)}" for key, value in fields.items()
+                  if value != ""]
     return lines
 
 
