@@ -93,6 +93,20 @@ def test_every_kind_of_bad_setting_is_one_line_and_a_non_zero_exit(home, capsys,
     assert not (home / "desk.db").exists(), "refused before anything ran"
 
 
+@pytest.mark.parametrize("where", ["file", "env", "cli"])
+def test_a_bad_operator_name_says_where_it_came_from(home, capsys, monkeypatch, where):
+    path = home / "config.toml"
+    path.write_text('operator = "bad\\u001b]0;x\\u0007name"\n' if where == "file" else "", encoding="utf-8")
+    if where == "env":
+        monkeypatch.setenv("MENTIONDESK_OPERATOR", "bad\u202ename")
+    args = ["--operator", " padded "] if where == "cli" else []
+    assert cli.main(["export", "--config", str(path), "--db", str(home / "d.db"), *args]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert {"file": f"from operator in {path}", "env": "from MENTIONDESK_OPERATOR",
+            "cli": "from --operator"}[where] in line, line
+    assert "\x1b" not in line and "\u202e" not in line
+
+
 def test_a_bad_environment_value_names_the_variable(home, capsys, monkeypatch):
     monkeypatch.setenv("MENTIONDESK_LEASE_TTL", "soon")
     code, [line], _ = run(home, "", "serve", capsys=capsys)

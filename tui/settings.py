@@ -82,7 +82,10 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
     try:
         operator = check_operator(operator if operator is not None else default_operator())
     except OperatorNameError as exc:
-        raise SettingsError(f"{exc} (set it with --operator NAME or MENTIONDESK_OPERATOR)") from None
+        source = {"default": "your login name", "file": f"operator in {config_path}"}.get(
+            sources["operator"], sources["operator"].removeprefix("env ").replace("cli", "--operator"))
+        raise SettingsError(f"{exc} (from {source}; set it with --operator NAME, MENTIONDESK_OPERATOR or "
+                            f"operator in the config file)") from None
     demo = pick("demo", None, config.demo)
     return Settings(
         db_path=db_path, operator=operator, config_path=config_path, demo=demo,
