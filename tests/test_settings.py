@@ -17,7 +17,7 @@ from adapters.accounts import NETWORK_OPTIONS, TOP_KEYS, ConfigError, build_adap
 from tests.procs import clean_env
 from tests.support import assert_one_line_refusal
 from tui import cli
-from tui.settings import DEFAULT_LEASE_TTL, build_settings, key_is_valid
+from tui.settings import DEFAULT_LEASE_TTL, DEFAULT_REPLY_DEADLINE, build_settings, key_is_valid
 
 MASTODON = '[[accounts]]\nnetwork = "mastodon"\nserver = "https://m.example"\nhandle = "@brand@m.example"\n' \
            'secret_env = "R10_TOKEN"\n'
@@ -143,6 +143,20 @@ def test_layers_command_line_over_environment_over_file_over_default(home, monke
         settings.operator = "someone"  # type: ignore[misc]
     with pytest.raises(TypeError):
         settings.keymap["quit"] = "x"  # type: ignore[index]
+
+
+def test_a_relative_db_in_the_file_is_beside_the_file(home, monkeypatch):
+    (home / "desk").mkdir()
+    (home / "desk" / "config.toml").write_text('db = "shift.db"\n', encoding="utf-8")
+    monkeypatch.chdir(home)
+    assert build_settings({"config": home / "desk" / "config.toml"}).db_path == home / "desk" / "shift.db"
+
+
+def test_the_defaults_are_the_runtimes_own():
+    from adapters.leader import LEASE_TTL
+    from adapters.sender import REPLY_DEADLINE
+
+    assert (DEFAULT_LEASE_TTL, DEFAULT_REPLY_DEADLINE) == (LEASE_TTL, REPLY_DEADLINE)
 
 
 def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, monkeypatch):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +21,9 @@ from store.operators import OperatorNameError, check_operator
 from tui.paths import default_operator, platform_config_path, platform_db_path
 
 DEFAULT_DEMO_RATE = 30.0
-DEFAULT_LEASE_TTL = 45.0  # why 45 s: see adapters/leader.py LEASE_TTL
+# The runtime's own defaults (adapters/leader.py LEASE_TTL says why 45 s; a test keeps them equal),
+# written here so that commands that never run an adapter do not import aiohttp.
+DEFAULT_LEASE_TTL = 45.0
 DEFAULT_REPLY_DEADLINE = 24 * 3600.0
 
 ENV = {"db": "MENTIONDESK_DB", "operator": "MENTIONDESK_OPERATOR", "config": "MENTIONDESK_CONFIG",
@@ -62,7 +64,7 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
     sources: dict[str, str] = {}
 
     def pick(name: str, default: Any, file_value: Any = None, *, env_name: str | None = None,
-             parse=lambda text: text) -> Any:
+             parse: Callable[[str], Any] = str) -> Any:
         if cli.get(name) is not None:
             sources[name] = "cli"
             return cli[name]
@@ -78,6 +80,8 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
     config_path = Path(pick("config", platform_config_path(), env_name=ENV["config"])).expanduser()
     config = load_config(config_path)
     db_path = Path(pick("db", platform_db_path(), config.db, env_name=ENV["db"])).expanduser()
+    if sources["db"] == "file" and not db_path.is_absolute():
+        db_path = config_path.parent / db_path  # beside the file that names it, wherever the command runs
     operator = pick("operator", None, config.operator, env_name=ENV["operator"])
     try:
         operator = check_operator(operator if operator is not None else default_operator())
@@ -95,11 +99,11 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         reply_deadline=pick("reply_deadline", DEFAULT_REPLY_DEADLINE, config.reply_deadline),
         lang=pick("lang", None, config.lang),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
-        accounts=tuple(config.accounts), sources=MappingProxyType(sources | {"accounts": "file" if config.accounts
-                                                                              else "default"}))
+        accounts=tuple(config.accounts), sources=MappingProxyType(
+            sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts")}))
 
 
-def _env_seconds(name: str):
+def _env_seconds(name: str) -> Callable[[str], float]:
     def parse(text: str) -> float:
         try:
             value = float(text)
