@@ -11,16 +11,18 @@ from store.operators import check_operator
 
 def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,
               **detail: object) -> int:
-    """Append one event; call inside the transaction that made the change.
+    """Append one event, in the same transaction as the change it records.
 
     Every operator action logs one, so an unusable operator name (escape
     codes, invisible characters) aborts the whole change here, whatever the caller.
     """
     check_operator(operator)
-    cursor = store.conn.execute(
-        "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-        (store.now(), operator, action, mention_id, json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
-    )
+    with store.write() as conn:
+        cursor = conn.execute(
+            "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (store.now(), operator, action, mention_id,
+             json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
+        )
     return cursor.lastrowid
 
 

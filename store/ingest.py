@@ -27,7 +27,7 @@ def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | 
 
 def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at: str | None = None,
                     status: str = "open") -> list[int]:
-    """Insert inside the caller's transaction; returns ids of mentions that were new.
+    """Insert (joining the caller's transaction, if any); returns ids of mentions that were new.
 
     A mention already stored (same network + remote id) is skipped, so
     replays after reconnects, crashes or re-imports are harmless.
@@ -38,17 +38,22 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
 
 def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], *,
                 cleaned: bool = False, ids: dict[tuple[str, str, str], int] | None = None) -> list[int | None]:
-    """(mention, status, received_at) rows -> the new id of each, or None for a duplicate.
+    """(mention, status, received_at) rows -> the new id of each, or None for a duplicate; one write.
 
     `cleaned`: the caller already ran NewMention.cleaned() (import does, to
     report bad lines), so the text is not scanned twice. `ids` caches author
     and account ids across calls in one long import: only pass a dict whose
     entries were all committed (or will be, in the same transaction).
     """
+    with store.write():
+        return _insert_rows(store, rows, cleaned, {} if ids is None else ids)
+
+
+def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], cleaned: bool,
+                 known: dict[tuple[str, str, str], int]) -> list[int | None]:
     now = store.now()
     result: list[int | None] = []
     indexed: list[tuple[int, str, str, str]] = []
-    known = {} if ids is None else ids
     for mention, status, received_at in rows:
         m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:

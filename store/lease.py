@@ -78,8 +78,12 @@ def try_acquire(store: Store, holder: str, ttl: float, name: str = LEADER) -> bo
 
 
 def check_held(store: Store, holder: str, epoch: int, margin: float, name: str = LEADER) -> None:
-    """Inside a write transaction: raise LeaseLost unless `holder` holds `epoch` for `margin` more seconds."""
-    row = store.conn.execute("SELECT holder, epoch, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
+    """Raise LeaseLost unless `holder` holds `epoch` for `margin` more seconds.
+
+    It proves the lease for the write it is part of: call it in the transaction it fences.
+    """
+    with store.write() as conn:
+        row = conn.execute("SELECT holder, epoch, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
     need = iso(store.clock() + timedelta(seconds=margin))
     if row is None or row[0] != holder or row[1] != epoch or row[2] <= need:
         raise LeaseLost(f"{holder} no longer holds the {name} lease at epoch {epoch} with {margin:g}s to spare")

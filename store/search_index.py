@@ -7,7 +7,7 @@ without spaces, become overlapping character pairs so a word inside a
 sentence can be found. Mentions and queries go through the same functions,
 so they always agree.
 
-Writing: `index_mentions` (called by store.ingest inside its transaction)
+Writing: `index_mentions` (called by store.ingest in its insert's transaction)
 indexes rows as they are inserted; `deferred_indexing` is the bulk mode for
 imports; `unindex_mentions`, `rebuild_index` and `index_pending` repair.
 """
@@ -339,7 +339,7 @@ _BULK: weakref.WeakKeyDictionary[Store, _Bulk] = weakref.WeakKeyDictionary()
 
 
 def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
-    """Index (id, text, author_handle, author_name) rows, inside the caller's transaction.
+    """Index (id, text, author_handle, author_name) rows, in the caller's transaction if there is one.
 
     Authors are found with the from: filter, not by free text, so the name
     is not indexed. Inside `deferred_indexing` the rows go to the bulk
@@ -352,10 +352,11 @@ def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
     if bulk is not None:
         bulk.add(store, rows)
         return
-    networks = _networks(store, [row[0] for row in rows])
-    _write(store, [(row[0], row[1], row[2], networks.get(row[0], "")) for row in rows])
-    if store.conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone():
-        _index_pending_chunk(store, CATCH_UP)
+    with store.write():
+        networks = _networks(store, [row[0] for row in rows])
+        _write(store, [(row[0], row[1], row[2], networks.get(row[0], "")) for row in rows])
+        if store.conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone():
+            _index_pending_chunk(store, CATCH_UP)
 
 
 @contextmanager
@@ -372,7 +373,6 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
     far less). If the import stops half way the pending ids stay committed
     and later writes index them a few thousand at a time (or call
     `index_pending`); until then those mentions are stored but not found.
-    Use it outside any transaction.
     """
     bulk = _BULK.get(store)
     outermost = bulk is None
@@ -400,7 +400,7 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
 
 def index_pending(store: Store, *, chunk: int = 100_000, progress: Callable[[int], None] | None = None,
                   budget: float | None = None) -> int:
-    """Index every pending mention, `chunk` per transaction (call outside a transaction).
+    """Index every pending mention, `chunk` per write (each commits unless a caller's transaction is open).
 
     With a `budget` (seconds) the chunk adapts so each transaction holds the
     write lock about that long. Returns how many pending entries were consumed.
@@ -437,25 +437,26 @@ def _index_pending_chunk(store: Store, limit: int) -> int:
 
 
 def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
-    """Remove mentions from the index; call inside the transaction that deletes them, before the delete.
+    """Remove mentions from the index; call before deleting them, in the same transaction as the delete.
 
     The table keeps no copy of the text, so FTS5 needs the terms it indexed,
     recomputed here from the stored text. Vocabulary terms stay: a term no
     mention contains any more just finds nothing.
     """
     ids = list(mention_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store.conn.execute(f"{_SOURCE} WHERE m.id IN ({marks})", chunk).fetchall()
-        store.conn.executemany(
-            "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
-            _fts_rows(rows, set()),
-        )
+    with store.write() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = conn.execute(f"{_SOURCE} WHERE m.id IN ({marks})", chunk).fetchall()
+            conn.executemany(
+                "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
+                _fts_rows(rows, set()),
+            )
 
 
 def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int], None] | None = None) -> int:
-    """Re-create the whole index from the mentions table; call outside a transaction.
+    """Re-create the whole index from the mentions table, in writes other writers can interleave with.
 
     For a changed tokenizer or a repaired file; returns the number of mentions queued for indexing.
     One short transaction empties the index and marks every mention pending;
