@@ -89,11 +89,6 @@ def assign(store: Store, mention_id: int, assignee: str | None, operator: str, *
     return True
 
 
-def assignee_of(store: Store, mention_id: int) -> str | None:
-    row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
-    return row[0] if row else None
-
-
 @dataclass(frozen=True, slots=True)
 class Claim:
     operator: str
@@ -174,13 +169,20 @@ def leave_handover_note(store: Store, text: str, operator: str) -> int:
     return note_id
 
 
-def handover_notes_since(store: Store, since: str) -> list[tuple[str, str, str]]:
-    """(operator, at, text) of handover notes after `since`, oldest first.
+@dataclass(frozen=True, slots=True)
+class HandoverNote:
+    operator: str
+    at: str
+    text: str
+
+
+def handover_notes_since(store: Store, since: str) -> list[HandoverNote]:
+    """Handover notes after `since`, oldest first.
 
     Cleaned on the way out too: they greet every operator at start, and a
     file written by an older version may hold escape codes.
     """
-    return [(clean_line(operator, 64), at, clean_text(text)) for operator, at, text in store.conn.execute(
+    return [HandoverNote(clean_line(operator, 64), at, clean_text(text)) for operator, at, text in store.conn.execute(
         "SELECT operator, at, text FROM handover_notes WHERE at > ? ORDER BY id", (since,)
     )]
 

@@ -97,8 +97,8 @@ def test_a_handover_report_of_raw_legacy_rows_is_clean(store, mention_id):
                        (mention_id, EVE, EVE, at))
     report = handover_report(store, "2025-01-01T00:00:00.000Z")
     assert_clean(repr(report))
-    assert report["assigned"] == {"eve": [mention_id]} and report["replied"] == {"eve": {"failed": 1}}
-    assert desk.handover_notes_since(store, "2025-01-01") == [("eve", at, "h")]
+    assert report.assigned == {"eve": [mention_id]} and report.replied == {"eve": {"failed": 1}}
+    assert desk.handover_notes_since(store, "2025-01-01") == [desk.HandoverNote("eve", at, "h")]
 
 
 # --- operator names ---------------------------------------------------------------

@@ -658,7 +658,7 @@ class MainScreen(Screen):
     async def _greet(self) -> None:
         """Show the handover notes left since this operator was last here."""
         notes = await self.db(desk.handover_notes_since, self._session_since)
-        others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
+        others = [note for note in notes if note.operator != self.app.operator]
         if others:
-            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
+            body = "\n\n".join(f"{note.operator} at {self._when(note.at)}:\n{note.text}" for note in others)
             await self.app.push_screen_wait(ShowText("Handover notes for you", body))
