@@ -107,11 +107,17 @@ def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], N
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class LineError:
+    number: int  # 1-based line number in the input
+    reason: str
+
+
 @dataclass
 class ImportReport:
     imported: int = 0
     duplicates: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
 
 
 class BadLine(ValueError):
@@ -129,8 +135,48 @@ def _text_field(record: dict, name: str, *, required: bool = False) -> str | Non
     return str(value)
 
 
-def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str | None]:
-    """One export line -> (mention, tags, status, replies, received_at). Raises BadLine."""
+@dataclass(frozen=True, slots=True)
+class ImportedReply:
+    """A reply from an export line, cleaned; None: filled in when it is stored."""
+
+    text: str
+    state: str  # sent, failed or manual: an import never queues anything to send
+    operator: str | None
+    created_at: str | None
+    sent_at: str | None
+    remote_id: str | None
+    remote_url: str | None
+    error: str | None
+
+    @classmethod
+    def from_json(cls, reply: dict[str, Any]) -> ImportedReply:
+        given = reply.get("state")
+        state = given if given in ("sent", "failed", "manual") else "failed"
+        error = "imported unsent: retry to send" if state == "failed" and given != "failed" else reply.get("error")
+        operator, created_at = reply.get("operator"), reply.get("created_at")
+        return cls(
+            text=clean_text(reply["text"]),
+            state=state,
+            operator=clean_line(operator) if operator else None,
+            created_at=clean_line(created_at) if created_at else None,
+            sent_at=clean_line(reply.get("sent_at")) or None,
+            remote_id=clean_line(reply.get("remote_id")) or None,
+            remote_url=clean_line(reply.get("remote_url"), 2000) or None,
+            error=clean_line(error) or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    mention: NewMention  # already cleaned
+    tags: list[str]
+    status: str
+    replies: list[ImportedReply]
+    received_at: str | None
+
+
+def parse_record(line: str) -> ParsedRecord:
+    """One export line, checked and cleaned. Raises BadLine."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -183,25 +229,27 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
     if not cleaned.network or not cleaned.remote_id:
         raise BadLine("'network' or 'remote_id' is empty once control characters are removed")
     received_at = clean_line(_text_field(record, "received_at"), 64) or None
-    return cleaned, sorted(set(tags)), status, replies, received_at
+    return ParsedRecord(cleaned, sorted(set(tags)), status, [ImportedReply.from_json(r) for r in replies], received_at)
 
 
-Parsed = tuple[NewMention, list[str], str, list[dict], str | None]
+# (records, bad lines, number of the chunk's last line)
+ParsedChunk = tuple[list[ParsedRecord], list[LineError], int]
 
 
-def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> tuple[list[Parsed], list[tuple[int, str]], int]:
-    """Parse numbered lines: (records, bad lines with reasons, last line number)."""
-    parsed, errors = [], []
+def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> ParsedChunk:
+    """Parse numbered lines."""
+    parsed: list[ParsedRecord] = []
+    errors: list[LineError] = []
     for number, line in chunk:
         if isinstance(line, Overlong):
-            errors.append((number, f"line over {MAX_LINE_BYTES >> 20} MiB ({line.size:,}+ bytes), not read"))
+            errors.append(LineError(number, f"line over {MAX_LINE_BYTES >> 20} MiB ({line.size:,}+ bytes), not read"))
             continue
         if not line.strip():
             continue
         try:
             parsed.append(parse_record(line))
         except BadLine as exc:
-            errors.append((number, str(exc)))
+            errors.append(LineError(number, str(exc)))
     return parsed, errors, chunk[-1][0] if chunk else 0
 
 
@@ -224,7 +272,7 @@ def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Ite
         yield chunk
 
 
-def _parsed_in_child(chunks: Iterator[list[tuple[int, str]]]) -> Iterator[tuple[list[Parsed], list, int]]:
+def _parsed_in_child(chunks: Iterator[list[tuple[int, str]]]) -> Iterator[ParsedChunk]:
     """Parse on the other core while this one inserts; results in input order.
 
     A forked child: JSON decoding and cleaning are a third of an import's
@@ -272,22 +320,22 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
     report = ImportReport()
     known_ids: dict[tuple[str, str, str], int] = {}  # authors recur across batches of one import
 
-    def flush(pending: list[Parsed]) -> None:
+    def flush(pending: list[ParsedRecord]) -> None:
         if not pending:
             return
         with store.write():
-            ids = insert_rows(store, ((mention, status, received) for mention, _, status, _, received in pending),
+            ids = insert_rows(store, ((p.mention, p.status, p.received_at) for p in pending),
                               cleaned=True, ids=known_ids)
             seen, tag_rows, now = [], [], store.now()
-            for mention_id, (_, tags, status, replies, _) in zip(ids, pending):
+            for mention_id, parsed in zip(ids, pending):
                 if mention_id is None:
                     report.duplicates += 1
                     continue
                 report.imported += 1
-                tag_rows += [(mention_id, tag, operator, now) for tag in tags]
-                for reply in replies:
+                tag_rows += [(mention_id, tag, operator, now) for tag in parsed.tags]
+                for reply in parsed.replies:
                     _insert_reply(store, mention_id, reply, operator)
-                if status == "done" or tags or replies:
+                if parsed.status == "done" or parsed.tags or parsed.replies:
                     seen.append((mention_id,))
             store.conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)", tag_rows)
             store.conn.executemany("UPDATE mentions SET seen = 1 WHERE id = ?", seen)
@@ -307,17 +355,12 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
     return report
 
 
-def _insert_reply(store: Store, mention_id: int, reply: dict, operator: str) -> None:
-    state = reply.get("state") if reply.get("state") in ("sent", "failed", "manual") else "failed"
-    error = reply.get("error")
-    if state == "failed" and reply.get("state") != "failed":
-        error = "imported unsent: retry to send"
+def _insert_reply(store: Store, mention_id: int, reply: ImportedReply, operator: str) -> None:
     store.conn.execute(
         """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key, sent_at,
                remote_id, remote_url, error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (mention_id, clean_text(reply["text"]), clean_line(reply.get("operator") or operator),
-         clean_line(reply.get("created_at") or store.now()), state, new_reply_key(),
-         clean_line(reply.get("sent_at")) or None, clean_line(reply.get("remote_id")) or None,
-         clean_line(reply.get("remote_url"), 2000) or None, clean_line(error) or None),
+        (mention_id, reply.text, clean_line(operator) if reply.operator is None else reply.operator,
+         store.now() if reply.created_at is None else reply.created_at, reply.state, new_reply_key(),
+         reply.sent_at, reply.remote_id, reply.remote_url, reply.error),
     )

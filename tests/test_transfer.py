@@ -159,8 +159,8 @@ def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh, parallel):
         line(remote_id="dict-text", text={"a": 1}),       # 13
     ]
     report = import_lines(fresh, lines, "importer", batch=2, parallel=parallel)
-    assert [number for number, _ in report.errors] == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13]
-    reasons = dict(report.errors)
+    assert [error.number for error in report.errors] == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13]
+    reasons = {error.number: error.reason for error in report.errors}
     assert reasons[2].startswith("not JSON")
     assert reasons[3] == "missing 'network'"
     assert "tags" in reasons[5]
@@ -223,7 +223,7 @@ def test_imported_text_is_made_inert(fresh):
 def test_an_id_made_only_of_controls_is_a_bad_line(fresh):
     report = import_lines(fresh, [line(remote_id="\u202e\x1b[0m")], "importer")
     assert report.duplicates == 0
-    assert [number for number, _ in report.errors] == [1]
+    assert [error.number for error in report.errors] == [1]
 
 
 def test_a_lone_surrogate_line_does_not_abort_the_import(fresh):
