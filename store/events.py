@@ -32,6 +32,3 @@ def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[tuple
         "SELECT id, action, mention_id FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
     ).fetchall()
 
-
-def latest_event_id(store: Store) -> int:
-    return store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
