@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from store.db import Store
 from store.redact import redact_detail
@@ -26,9 +27,18 @@ def log_event(store: Store, operator: str, action: str, mention_id: int | None =
     return cursor.lastrowid
 
 
-def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[tuple[int, str, int | None]]:
-    """(id, action, mention_id) of events after `after_id`, oldest first."""
-    return store.conn.execute(
+@dataclass(frozen=True, slots=True)
+class EventMark:
+    """What the change feed needs of one event."""
+
+    id: int
+    action: str
+    mention_id: int | None
+
+
+def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[EventMark]:
+    """Events after `after_id`, oldest first."""
+    return [EventMark(*row) for row in store.conn.execute(
         "SELECT id, action, mention_id FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
-    ).fetchall()
+    )]
 

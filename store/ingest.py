@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from store.db import Store
 from store.records import NewMention
@@ -124,7 +125,18 @@ def set_source_status(store: Store, source: str, state: str, detail: str = "",
         )
 
 
-def source_statuses(store: Store) -> list[dict]:
-    return list(store.db.query(
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How an adapter's connection is doing, as the ingest leader last wrote it."""
+
+    source: str
+    state: str
+    detail: str
+    updated_at: str
+    last_event_at: str | None
+
+
+def source_statuses(store: Store) -> list[SourceStatus]:
+    return [SourceStatus(*row) for row in store.conn.execute(
         "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
-    ))
+    )]

@@ -34,6 +34,12 @@ class Lease:
     prev_expires_at: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    holder: str
+    expires_at: str
+
+
 class LeaseLost(Exception):
     """This process no longer holds the lease (or not with time to spare)."""
 
@@ -96,10 +102,10 @@ def release(store: Store, holder: str, name: str = LEADER) -> None:
                            (store.now(), name, holder))
 
 
-def current_holder(store: Store, name: str = LEADER) -> tuple[str, str] | None:
-    """(holder, expires_at) of a live lease, or None."""
+def current_holder(store: Store, name: str = LEADER) -> LeaseHolder | None:
+    """Who holds the live lease, or None."""
     row = store.conn.execute(
         "SELECT holder, expires_at FROM leases WHERE name = ? AND expires_at > ? AND holder != ''",
         (name, store.now())
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    return LeaseHolder(row[0], row[1]) if row else None

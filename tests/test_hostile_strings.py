@@ -75,7 +75,7 @@ def test_a_reply_queued_raw_by_an_older_version_is_sent_clean(store, mention_id)
 def test_account_states_and_reply_errors_are_stored_clean(store, mention_id, clock):
     set_source_status(store, "bluesky:brand", f"auth failed{CLEAR}", f"PDS said: {TITLE}{CLIPBOARD}nope\n")
     status = source_statuses(store)[0]
-    assert (status["state"], status["detail"]) == ("auth failed", "PDS said: nope")
+    assert (status.state, status.detail) == ("auth failed", "PDS said: nope")
     actions.queue_reply(store, mention_id, "hello", "ana")
     reply = claim_due(store)[0]
     schedule_retry(store, reply, 5, f"try later{TITLE}", uncertain=False)
