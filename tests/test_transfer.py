@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 
@@ -232,3 +233,19 @@ def test_a_lone_surrogate_line_does_not_abort_the_import(fresh):
     report = import_lines(fresh, lines, "importer")
     assert (report.imported, report.errors) == (3, [])
     assert [(r["remote_id"], r["text"]) for r in iter_export(fresh)] == [("ok-1", "t"), ("odd", "ab"), ("ok-2", "t")]
+
+
+def test_the_export_bytes_are_stable(store, history):
+    """Scripts parse exports: field order, types and escaping stay exactly as released."""
+    jsonl, table = io.StringIO(), io.StringIO()
+    write_jsonl(iter_export(store), jsonl)
+    write_csv(iter_export(store), table)
+    first = jsonl.getvalue().splitlines()[0]
+    assert first.startswith('{"id": 1, "network": "mastodon", "remote_id": "109", "account": "@brand@social.example"')
+    assert '"replies": [{"text": "Désolés ! Nous regardons.", "state": "sent", "operator": "carla"' in first
+    assert hashlib.sha256(jsonl.getvalue().encode()).hexdigest() == JSONL_DIGEST
+    assert hashlib.sha256(table.getvalue().encode()).hexdigest() == CSV_DIGEST
+
+
+JSONL_DIGEST = "f14ac0a76156354a380f174a6467cd348934e4e565adc89844dad05bb2fd8207"
+CSV_DIGEST = "9693e3b3046c19743627ce5191df5ea3a81eddddde92de681d784cdb383662e3"
