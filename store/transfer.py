@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
 from store.actions import TAGS
@@ -27,55 +27,110 @@ from store.records import NewMention
 from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
 
-EXPORT_FIELDS = [
-    "id", "network", "remote_id", "account", "author_handle", "author_name", "text", "url",
-    "created_at", "received_at", "lang", "parent_remote_id", "root_remote_id", "tags", "status",
-    "replies",
-]
-_REPLY_FIELDS = ("text", "state", "operator", "created_at", "sent_at", "remote_id", "remote_url", "error")
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord:
+    """A reply as exported, and as read back from an export line: cleaned, None filled in when stored."""
+
+    text: str
+    state: str  # sent, failed or manual: an import never queues anything to send
+    operator: str | None
+    created_at: str | None
+    sent_at: str | None
+    remote_id: str | None
+    remote_url: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in _REPLY_FIELDS}
+
+    @classmethod
+    def from_json(cls, reply: dict[str, Any]) -> ReplyRecord:
+        given = reply.get("state")
+        state = given if given in ("sent", "failed", "manual") else "failed"
+        error = "imported unsent: retry to send" if state == "failed" and given != "failed" else reply.get("error")
+        operator, created_at = reply.get("operator"), reply.get("created_at")
+        return cls(
+            text=clean_text(reply["text"]),
+            state=state,
+            operator=clean_line(operator) if operator else None,
+            created_at=clean_line(created_at) if created_at else None,
+            sent_at=clean_line(reply.get("sent_at")) or None,
+            remote_id=clean_line(reply.get("remote_id")) or None,
+            remote_url=clean_line(reply.get("remote_url"), 2000) or None,
+            error=clean_line(error) or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One mention with its tags and replies; field order is the export's column order."""
+
+    id: int
+    network: str
+    remote_id: str
+    account: str
+    author_handle: str
+    author_name: str
+    text: str
+    url: str | None
+    created_at: str
+    received_at: str
+    lang: str | None
+    parent_remote_id: str | None
+    root_remote_id: str | None
+    tags: list[str]
+    status: str
+    replies: list[ReplyRecord]
+
+    def as_json(self) -> dict[str, Any]:
+        record = {name: getattr(self, name) for name in EXPORT_FIELDS}
+        record["replies"] = [reply.as_json() for reply in self.replies]
+        return record
+
+
+EXPORT_FIELDS = [column.name for column in fields(ExportRecord)]
+_REPLY_FIELDS = tuple(column.name for column in fields(ReplyRecord))
 
 
 def count_mentions(store: Store) -> int:
     return store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
 
 
-def iter_export(store: Store, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+def iter_export(store: Store, chunk: int = 5000) -> Iterator[ExportRecord]:
     """Every mention with tags and replies, oldest first, in bounded memory."""
     last = 0
     while True:
-        rows = list(store.db.query(
-            """SELECT m.id, m.network, m.remote_id, acc.handle AS account, a.handle AS author_handle,
-                      a.display_name AS author_name, m.text, m.url, m.created_at, m.received_at, m.lang,
-                      m.parent_remote_id, m.root_remote_id, m.status
+        rows = store.conn.execute(
+            """SELECT m.id, m.network, m.remote_id, acc.handle, a.handle, a.display_name, m.text, m.url,
+                      m.created_at, m.received_at, m.lang, m.parent_remote_id, m.root_remote_id, m.status
                FROM mentions m JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
                WHERE m.id > ? ORDER BY m.id LIMIT ?""",
             (last, chunk),
-        ))
+        ).fetchall()
         if not rows:
             return
-        first, last = rows[0]["id"], rows[-1]["id"]
+        first, last = rows[0][0], rows[-1][0]
         tags: dict[int, list[str]] = {}
         for mid, tag in store.conn.execute(
             "SELECT mention_id, tag FROM tags WHERE mention_id BETWEEN ? AND ? ORDER BY tag", (first, last)
         ):
             tags.setdefault(mid, []).append(tag)
-        replies: dict[int, list[dict]] = {}
+        replies: dict[int, list[ReplyRecord]] = {}
         for values in store.conn.execute(
             f"""SELECT mention_id, {', '.join(_REPLY_FIELDS)} FROM replies
                 WHERE mention_id BETWEEN ? AND ? ORDER BY id""",
             (first, last),
         ):
-            replies.setdefault(values[0], []).append(dict(zip(_REPLY_FIELDS, values[1:])))
-        for record in rows:
-            record["tags"] = tags.get(record["id"], [])
-            record["replies"] = replies.get(record["id"], [])
-            yield {name: record[name] for name in EXPORT_FIELDS}
+            replies.setdefault(values[0], []).append(ReplyRecord(*values[1:]))
+        for *head, status in rows:
+            yield ExportRecord(*head, tags=tags.get(head[0], []), status=status, replies=replies.get(head[0], []))
 
 
-def write_jsonl(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+def write_jsonl(records: Iterable[ExportRecord], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     count = 0
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
         count += 1
         if progress and count % 1000 == 0:
             progress(count)
@@ -92,14 +147,14 @@ def defuse_cell(value: Any) -> Any:
     return value
 
 
-def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+def write_csv(records: Iterable[ExportRecord], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:
-        flat = dict(record)
-        flat["tags"] = ",".join(record["tags"])
-        flat["replies"] = json.dumps(record["replies"], ensure_ascii=False)
+        flat = record.as_json()
+        flat["tags"] = ",".join(record.tags)
+        flat["replies"] = json.dumps(flat["replies"], ensure_ascii=False)
         writer.writerow({name: defuse_cell(value) for name, value in flat.items()})
         count += 1
         if progress and count % 1000 == 0:
@@ -136,42 +191,11 @@ def _text_field(record: dict, name: str, *, required: bool = False) -> str | Non
 
 
 @dataclass(frozen=True, slots=True)
-class ImportedReply:
-    """A reply from an export line, cleaned; None: filled in when it is stored."""
-
-    text: str
-    state: str  # sent, failed or manual: an import never queues anything to send
-    operator: str | None
-    created_at: str | None
-    sent_at: str | None
-    remote_id: str | None
-    remote_url: str | None
-    error: str | None
-
-    @classmethod
-    def from_json(cls, reply: dict[str, Any]) -> ImportedReply:
-        given = reply.get("state")
-        state = given if given in ("sent", "failed", "manual") else "failed"
-        error = "imported unsent: retry to send" if state == "failed" and given != "failed" else reply.get("error")
-        operator, created_at = reply.get("operator"), reply.get("created_at")
-        return cls(
-            text=clean_text(reply["text"]),
-            state=state,
-            operator=clean_line(operator) if operator else None,
-            created_at=clean_line(created_at) if created_at else None,
-            sent_at=clean_line(reply.get("sent_at")) or None,
-            remote_id=clean_line(reply.get("remote_id")) or None,
-            remote_url=clean_line(reply.get("remote_url"), 2000) or None,
-            error=clean_line(error) or None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class ParsedRecord:
     mention: NewMention  # already cleaned
     tags: list[str]
     status: str
-    replies: list[ImportedReply]
+    replies: list[ReplyRecord]
     received_at: str | None
 
 
@@ -229,7 +253,7 @@ def parse_record(line: str) -> ParsedRecord:
     if not cleaned.network or not cleaned.remote_id:
         raise BadLine("'network' or 'remote_id' is empty once control characters are removed")
     received_at = clean_line(_text_field(record, "received_at"), 64) or None
-    return ParsedRecord(cleaned, sorted(set(tags)), status, [ImportedReply.from_json(r) for r in replies], received_at)
+    return ParsedRecord(cleaned, sorted(set(tags)), status, [ReplyRecord.from_json(r) for r in replies], received_at)
 
 
 # (records, bad lines, number of the chunk's last line)
@@ -355,7 +379,7 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
     return report
 
 
-def _insert_reply(store: Store, mention_id: int, reply: ImportedReply, operator: str) -> None:
+def _insert_reply(store: Store, mention_id: int, reply: ReplyRecord, operator: str) -> None:
     store.conn.execute(
         """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key, sent_at,
                remote_id, remote_url, error)

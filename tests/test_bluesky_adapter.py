@@ -277,7 +277,7 @@ async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, w
     stored = (await worker.run(get_account_value, SESSION_SOURCE, "session")).value
     assert PASSWORD not in stored and not any(token in stored for token in pds.access)
     assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
-    exported = json.dumps(await worker.run(lambda store: list(iter_export(store))))
+    exported = json.dumps(await worker.run(lambda store: [r.as_json() for r in iter_export(store)]))
     assert kept["refresh"] not in exported and "refresh" not in exported
 
 
@@ -840,7 +840,7 @@ async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds
         assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
     (fetch,) = pds.calls("app.bsky.feed.getPosts")
     assert sorted(fetch.query.getall("uris")) == sorted([quoted["uri"], gone])
-    exported = await worker.run(lambda store: [r["text"] for r in iter_export(store)])
+    exported = await worker.run(lambda store: [r.text for r in iter_export(store)])
     assert exported == rows
 
 

@@ -24,7 +24,6 @@ INTERNAL = {
     "store.redact.redact_detail": "an event's free-form JSON detail",
     "store.search_index.term_spans": "tokenizer offsets, read by store.search",
     "store.transfer.defuse_cell": "one CSV cell of any type",
-    "store.transfer.iter_export": "export records: the JSON/CSV export format itself",
 }
 SCALARS = (int, float, str, bool, bytes, type(None))
 
