@@ -72,7 +72,7 @@ class HandoverReport:
 
 def _age_seconds(created: str, now: datetime) -> float:
     try:
-        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(created)
     except ValueError:
         return 0.0
     return (now - moment).total_seconds()

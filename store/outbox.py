@@ -243,7 +243,7 @@ def adopt_after(lease: Lease, margin: float) -> str | None:
     """When claims of epochs before `lease`'s are surely over: the old lease's end plus `margin`."""
     if lease.prev_expires_at is None:
         return "" if lease.epoch <= 1 else None
-    moment = datetime.fromisoformat(lease.prev_expires_at.replace("Z", "+00:00")) + timedelta(seconds=margin)
+    moment = datetime.fromisoformat(lease.prev_expires_at) + timedelta(seconds=margin)
     return iso(moment)
 
 
