@@ -101,16 +101,17 @@ def iter_export(store: Store, chunk: int = 5000) -> Iterator[ExportRecord]:
     """Every mention with tags and replies, oldest first, in bounded memory."""
     last = 0
     while True:
-        rows = store.conn.execute(
-            """SELECT m.id, m.network, m.remote_id, acc.handle, a.handle, a.display_name, m.text, m.url,
-                      m.created_at, m.received_at, m.lang, m.parent_remote_id, m.root_remote_id, m.status
+        rows = list(store.db.query(
+            """SELECT m.id, m.network, m.remote_id, acc.handle AS account, a.handle AS author_handle,
+                      a.display_name AS author_name, m.text, m.url, m.created_at, m.received_at, m.lang,
+                      m.parent_remote_id, m.root_remote_id, m.status
                FROM mentions m JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
                WHERE m.id > ? ORDER BY m.id LIMIT ?""",
             (last, chunk),
-        ).fetchall()
+        ))
         if not rows:
             return
-        first, last = rows[0][0], rows[-1][0]
+        first, last = rows[0]["id"], rows[-1]["id"]
         tags: dict[int, list[str]] = {}
         for mid, tag in store.conn.execute(
             "SELECT mention_id, tag FROM tags WHERE mention_id BETWEEN ? AND ? ORDER BY tag", (first, last)
@@ -123,8 +124,8 @@ def iter_export(store: Store, chunk: int = 5000) -> Iterator[ExportRecord]:
             (first, last),
         ):
             replies.setdefault(values[0], []).append(ReplyRecord(*values[1:]))
-        for *head, status in rows:
-            yield ExportRecord(*head, tags=tags.get(head[0], []), status=status, replies=replies.get(head[0], []))
+        for row in rows:
+            yield ExportRecord(**row, tags=tags.get(row["id"], []), replies=replies.get(row["id"], []))
 
 
 def write_jsonl(records: Iterable[ExportRecord], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
