@@ -62,7 +62,7 @@ class ReplyRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: an export builds millions, and a frozen __init__ takes twice as long
 class ExportRecord:
     """One mention with its tags and replies; field order is the export's column order."""
 
