@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from store.actions import ActionError, _require_mention
-from store.db import Store, iso
+from store.db import Store, inserted_id, iso
 from store.events import log_event
 from store.operators import check_operator
 from store.sanitize import clean_line, clean_text
@@ -52,10 +52,10 @@ def add_note(store: Store, mention_id: int, text: str, operator: str) -> int:
         raise ActionError("the note is empty")
     with store.write():
         _require_mention(store, mention_id)
-        note_id = store.conn.execute(
+        note_id = inserted_id(store.conn.execute(
             "INSERT INTO notes (mention_id, operator, at, text) VALUES (?, ?, ?, ?)",
             (mention_id, operator, store.now(), text),
-        ).lastrowid
+        ))
         log_event(store, operator, "note.add", mention_id, note_id=note_id, text=text[:200])
     return note_id
 
@@ -162,9 +162,9 @@ def leave_handover_note(store: Store, text: str, operator: str) -> int:
     if not text:
         raise ActionError("the handover note is empty")
     with store.write():
-        note_id = store.conn.execute(
+        note_id = inserted_id(store.conn.execute(
             "INSERT INTO handover_notes (operator, at, text) VALUES (?, ?, ?)", (operator, store.now(), text)
-        ).lastrowid
+        ))
         log_event(store, operator, "handover.note", None, note_id=note_id, text=text[:200])
     return note_id
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from store.db import Store
+from store.db import Store, inserted_id
 from store.redact import redact_detail
 from store.operators import check_operator
 
@@ -24,7 +24,7 @@ def log_event(store: Store, operator: str, action: str, mention_id: int | None =
             (store.now(), operator, action, mention_id,
              json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
         )
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 @dataclass(frozen=True, slots=True)

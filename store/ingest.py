@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from store.db import Store
+from store.db import Store, inserted_id
 from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
@@ -23,7 +23,7 @@ def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | 
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     cursor = store.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at: str | None = None,
@@ -78,7 +78,7 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
              json.dumps(m.raw, default=str) if m.raw is not None else None),
         )
         if cursor.rowcount:
-            mention_id = cursor.lastrowid
+            mention_id = inserted_id(cursor)
             result.append(mention_id)
             indexed.append((mention_id, m.text, m.author_handle, m.author_name))
         else:

@@ -180,15 +180,20 @@ class BadLine(ValueError):
     pass
 
 
-def _text_field(record: dict, name: str, *, required: bool = False) -> str | None:
+def _text_field(record: dict, name: str) -> str | None:
     value = record.get(name)
     if value is None or value == "":
-        if required:
-            raise BadLine(f"missing {name!r}")
         return None
     if not isinstance(value, (str, int, float)):
         raise BadLine(f"{name!r} must be text")
     return str(value)
+
+
+def _required_text(record: dict, name: str) -> str:
+    value = _text_field(record, name)
+    if value is None:
+        raise BadLine(f"missing {name!r}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,11 +219,11 @@ def parse_record(line: str) -> ParsedRecord:
         raise BadLine(f"not usable JSON ({str(exc)[:80]})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
-    network = _text_field(record, "network", required=True)
+    network = _required_text(record, "network")
     remote_id = _text_field(record, "remote_id") or _text_field(record, "url")
     if not remote_id:
         raise BadLine("missing 'remote_id'")
-    text = _text_field(record, "text", required=True)
+    text = _required_text(record, "text")
     tags = record.get("tags") or []
     if isinstance(tags, str):
         tags = [tag for tag in tags.split(",") if tag]
@@ -240,11 +245,11 @@ def parse_record(line: str) -> ParsedRecord:
         network=network,
         account=_text_field(record, "account") or "imported",
         remote_id=remote_id,
-        author_handle=_text_field(record, "author_handle", required=True),
+        author_handle=_required_text(record, "author_handle"),
         author_name=_text_field(record, "author_name") or "",
         text=text,
         url=_text_field(record, "url"),
-        created_at=_text_field(record, "created_at", required=True),
+        created_at=_required_text(record, "created_at"),
         lang=_text_field(record, "lang"),
         parent_remote_id=_text_field(record, "parent_remote_id"),
         root_remote_id=_text_field(record, "root_remote_id"),
@@ -257,11 +262,12 @@ def parse_record(line: str) -> ParsedRecord:
     return ParsedRecord(cleaned, sorted(set(tags)), status, [ReplyRecord.from_json(r) for r in replies], received_at)
 
 
+NumberedLine = tuple[int, str | Overlong]
 # (records, bad lines, number of the chunk's last line)
 ParsedChunk = tuple[list[ParsedRecord], list[LineError], int]
 
 
-def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> ParsedChunk:
+def _parse_chunk(chunk: list[NumberedLine]) -> ParsedChunk:
     """Parse numbered lines."""
     parsed: list[ParsedRecord] = []
     errors: list[LineError] = []
@@ -281,13 +287,16 @@ def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> ParsedChunk:
 CHUNK_BYTES = 16 << 20  # lines up to 1 MiB each: a chunk is bounded by bytes too, not only by count
 
 
-def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Iterator[list[tuple[int, str]]]:
+def _chunks(lines: Iterable[str | NumberedLine], size: int) -> Iterator[list[NumberedLine]]:
     """Numbered chunks; `lines` is plain text lines, or (number, line) pairs from a LineReader."""
-    chunk: list[tuple[int, str | Overlong]] = []
+    chunk: list[NumberedLine] = []
     held = 0
-    for number, line in enumerate(lines, start=1):
-        if isinstance(line, tuple):
-            number, line = line
+    for number, item in enumerate(lines, start=1):
+        line: str | Overlong
+        if isinstance(item, tuple):
+            number, line = item
+        else:
+            line = item
         chunk.append((number, line))
         held += len(line) if isinstance(line, str) else 0
         if len(chunk) >= size or held >= CHUNK_BYTES:
@@ -297,7 +306,7 @@ def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Ite
         yield chunk
 
 
-def _parsed_in_child(chunks: Iterator[list[tuple[int, str]]]) -> Iterator[ParsedChunk]:
+def _parsed_in_child(chunks: Iterator[list[NumberedLine]]) -> Iterator[ParsedChunk]:
     """Parse on the other core while this one inserts; results in input order.
 
     A forked child: JSON decoding and cleaning are a third of an import's
@@ -339,7 +348,7 @@ def _die_with_parent(watch: int, lifeline: int) -> None:
     threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
 
 
-def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: int = 5000,
+def import_lines(store: Store, lines: Iterable[str | NumberedLine], operator: str, *, batch: int = 5000,
                  progress: Callable[[int], None] | None = None, parallel: bool = False) -> ImportReport:
     """Import export-shaped JSONL lines; `parallel` parses in a forked child (POSIX)."""
     report = ImportReport()
