@@ -25,6 +25,7 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -246,6 +247,9 @@ class _Tokenizer:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from store.search_index import _serve; _serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # Popen types its pipes Optional; with PIPE asked for they are always there.
+        self._to_helper: IO[bytes] = self.process.stdin  # type: ignore[assignment]
+        self._from_helper: IO[bytes] = self.process.stdout  # type: ignore[assignment]
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.outstanding = 0
         threading.Thread(target=self._read, name="search-tokenizer-reader", daemon=True).start()
@@ -253,13 +257,13 @@ class _Tokenizer:
     def _read(self) -> None:
         try:
             while True:
-                self.results.put(pickle.load(self.process.stdout))
+                self.results.put(pickle.load(self._from_helper))
         except Exception:  # noqa: BLE001 - EOF or a dead helper: tell the waiting side
             self.results.put(None)
 
     def send(self, rows: list[tuple[int, str, str, str]]) -> None:
-        pickle.dump(rows, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.process.stdin.flush()
+        pickle.dump(rows, self._to_helper, protocol=pickle.HIGHEST_PROTOCOL)
+        self._to_helper.flush()
         self.outstanding += 1
 
     def ready(self) -> bool:
@@ -274,12 +278,12 @@ class _Tokenizer:
 
     def close(self) -> None:
         try:
-            self.process.stdin.close()
+            self._to_helper.close()
             self.process.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
-        self.process.stdout.close()
+        self._from_helper.close()
 
 
 class _Bulk:
