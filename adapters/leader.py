@@ -122,7 +122,7 @@ class Leadership:
 
     async def _become_leader(self, held: HeldLease) -> None:
         try:
-            self._events_seen, _ = await self.worker.run(reply_requests_since, None)
+            self._events_seen = (await self.worker.run(reply_requests_since, None)).newest_event
         except Exception:
             self._events_seen = None
         self.held = held
@@ -194,12 +194,13 @@ class Leadership:
     async def _log_operator_replies(self) -> None:
         """Replies queued or retried by any process since the last round, one line each."""
         try:
-            self._events_seen, changes = await self.worker.run(reply_requests_since, self._events_seen)
+            found = await self.worker.run(reply_requests_since, self._events_seen)
         except Exception:
             return  # the next round tries again; the lease check says what is wrong
-        for reply_id, action, operator in changes:
-            log_state(log, "reply", reply=reply_id, state="queued" if action == "reply.queue" else "retry",
-                      operator=operator)
+        self._events_seen = found.newest_event
+        for request in found.requests:
+            log_state(log, "reply", reply=request.reply_id,
+                      state="queued" if request.action == "reply.queue" else "retry", operator=request.operator)
 
     async def _round(self) -> None:
         if self.is_leader:

@@ -257,8 +257,8 @@ async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapt
     return adapter
 
 
-def kept_session(worker: StoreWorker) -> dict:
-    found = worker.run_sync(get_account_value, SESSION_SOURCE, "session")
+async def kept_session(worker: StoreWorker) -> dict:
+    found = await worker.run(get_account_value, SESSION_SOURCE, "session")
     assert found is not None
     return json.loads(found.value)
 
@@ -270,14 +270,14 @@ async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, w
     for _ in range(6):
         await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (1, 5)
-    assert worker.run_sync(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
-    kept = kept_session(worker)
+    assert await worker.run(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
+    kept = await kept_session(worker)
     assert kept["refresh"] in pds.refresh  # the rotated token is written back every time
     assert (kept["did"], kept["pds"]) == (pds.accounts[BRAND].did, pds.url)
-    stored = worker.run_sync(get_account_value, SESSION_SOURCE, "session").value
+    stored = (await worker.run(get_account_value, SESSION_SOURCE, "session")).value
     assert PASSWORD not in stored and not any(token in stored for token in pds.access)
     assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
-    exported = json.dumps(worker.run_sync(lambda store: list(iter_export(store))))
+    exported = json.dumps(await worker.run(lambda store: [r.as_json() for r in iter_export(store)]))
     assert kept["refresh"] not in exported and "refresh" not in exported
 
 
@@ -286,7 +286,7 @@ async def test_a_refused_kept_session_falls_back_to_signing_in(h, pds, worker):
     pds.revoke_refresh_tokens()  # e.g. revoked from the app's settings, or older than 90 days
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (2, 1)
-    assert kept_session(worker)["refresh"] in pds.refresh
+    assert (await kept_session(worker))["refresh"] in pds.refresh
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (2, 2)
 
@@ -295,7 +295,7 @@ async def test_a_kept_session_survives_a_pds_outage_and_is_not_used_for_another_
     await run_once(h, worker)
     pds.faults["com.atproto.server.refreshSession"].append(Fail(502, "UpstreamFailure", "busy"))
     await run_once(h, worker)  # the refresh failed for the server's reasons: the token is kept, not replaced
-    assert pds.logins == 1 and kept_session(worker)["refresh"] in pds.refresh
+    assert pds.logins == 1 and (await kept_session(worker))["refresh"] in pds.refresh
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (1, 1)
     assert len(pds.calls("com.atproto.server.refreshSession")) == 2
@@ -833,13 +833,14 @@ async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds
         pds.post_notification(BRAND, author="alice.bsky.social", text=f"@brand.bsky.social {text}".strip(),
                               at=T0 + timedelta(seconds=i), clock_id=i, embed=embed)
     await run_once(h, worker)
-    rows = worker.run_sync(lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
+    rows = await worker.run(
+        lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
     for row, (text, _, lines) in zip(rows, shapes):
         head = f"@brand.bsky.social {text}".strip()
         assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
     (fetch,) = pds.calls("app.bsky.feed.getPosts")
     assert sorted(fetch.query.getall("uris")) == sorted([quoted["uri"], gone])
-    exported = worker.run_sync(lambda store: [r["text"] for r in iter_export(store)])
+    exported = await worker.run(lambda store: [r.text for r in iter_export(store)])
     assert exported == rows
 
 
@@ -983,10 +984,11 @@ async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup,
 async def test_the_outbox_marks_a_reply_into_a_gated_thread_failed_not_sent(h, pds, worker):
     mention, root = thread_mention(pds)
     pds.gated_roots.add(root["uri"])
-    (mention_id,) = worker.run_sync(save_batch, SESSION_SOURCE, [mention], None)
-    worker.run_sync(queue_reply, mention_id, "Thanks for the feedback!", "ana")
+    (mention_id,) = await worker.run(save_batch, SESSION_SOURCE, [mention], None)
+    await worker.run(queue_reply, mention_id, "Thanks for the feedback!", "ana")
     assert await ReplySender(worker, [h.adapter()]).run_once() == 1
-    state, error = worker.run_sync(lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
+    state, error = await worker.run(
+        lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
     assert state == "failed" and "threadgate" in error
     assert pds.records == {}
 

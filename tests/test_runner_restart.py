@@ -78,8 +78,8 @@ async def test_an_adapter_that_keeps_dying_is_reported_dead_with_the_reason(db_p
     try:
         await until(lambda: dead, what="the adapter reported dead")
         assert dead == [("demo:@brand", "RuntimeError: stream crashed (3)")]
-        await until(lambda: worker.run(lambda s: [x["detail"] for x in source_statuses(s)
-                                                  if x["detail"].startswith("stopped after 3 failures")]),
+        await until(lambda: worker.run(lambda s: [x.detail for x in source_statuses(s)
+                                                  if x.detail.startswith("stopped after 3 failures")]),
                     what="the final state written")
     finally:
         await runner.stop()

@@ -305,7 +305,7 @@ async def test_credentials_quoted_in_errors_never_reach_the_store_or_export(db_p
         stored = json.dumps([list(r) for r in store.conn.execute("SELECT * FROM replies")])
         stored += json.dumps([list(r) for r in store.conn.execute("SELECT * FROM events")])
         stored += json.dumps([list(r) for r in store.conn.execute("SELECT * FROM source_status")])
-        stored += json.dumps(list(iter_export(store)))
+        stored += json.dumps([record.as_json() for record in iter_export(store)])
     finally:
         store.close()
     assert stored.count("/reply?token=***") == 4  # the error is kept where it is useful, masked

@@ -18,15 +18,15 @@ def list_accounts(settings: Settings, store: Store) -> int:
     if not settings.accounts:
         print(f"no accounts configured in {settings.config_path}; the demo stream is the default")
         return 0
-    statuses = {status["source"]: status for status in source_statuses(store)}
+    statuses = {status.source: status for status in source_statuses(store)}
     for account in settings.accounts:
         where = f"env {account.secret_env}" if account.secret_env else f"file {account.secret_file}"
         status = statuses.get(account.label)
         # Stored states quote servers' errors; a desk file from an older version holds them raw.
         if status:
-            detail = clean_line(status["detail"], 300)
+            detail = clean_line(status.detail, 300)
             reason = f": {detail}" if detail else ""
-            state = f"{clean_line(status['state'])}{reason} (at {clean_line(status['updated_at'])})"
+            state = f"{clean_line(status.state)}{reason} (at {clean_line(status.updated_at)})"
         else:
             state = "never connected"
         server = f" {account.server}" if account.server else ""

@@ -7,6 +7,7 @@ import time
 from dataclasses import replace
 import sqlite3
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -19,7 +20,7 @@ from textual.widgets import Input, Static
 from store import actions, desk
 from store.db import StoreError, iso
 from store.handover import format_report, handover_report
-from store.lease import current_holder
+from store.lease import LeaseHolder, current_holder
 from store.changes import Marks, marks_now, poll
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
 from tui.dbtrouble import DATABASE_ERRORS, describe
@@ -27,6 +28,9 @@ from tui.render import age, clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.widgets.composer import ReplyComposer
 from tui.topbar import compact_count, fit, view_bar
+
+if TYPE_CHECKING:
+    from store.ingest import SourceStatus  # imported lazily: see _refresh_topbar
 from tui.widgets.inbox import InboxList
 from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
@@ -75,8 +79,8 @@ class MainScreen(Screen):
         self._counted_at = 0.0
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
         self._session_since = ""
-        self._holder: tuple | None = None
-        self._statuses: list = []
+        self._holder: LeaseHolder | None = None
+        self._statuses: list[SourceStatus] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="banner")
@@ -148,9 +152,10 @@ class MainScreen(Screen):
             await self.load_view(self.view, keep_selection=False)
             self.run_worker(self._refresh_topbar(), group="topbar")  # counts must not delay the first rows
             return
-        changes, self._marks = await self.db(poll, self._marks, force=force, operator=self.app.operator)
-        for mention_id, by in changes.assigned_to_me:
-            self.notify(f"{by} assigned #{mention_id} to you (6: Mine)", title="Assigned to you",
+        changes = await self.db(poll, self._marks, force=force, operator=self.app.operator)
+        self._marks = changes.marks
+        for assigned in changes.assigned_to_me:
+            self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
         if changes.assigned_to_me:
             self.run_worker(self._refresh_topbar(), group="topbar")  # the Mine count, now
@@ -223,20 +228,20 @@ class MainScreen(Screen):
         if leadership is not None and leadership.is_leader:
             pieces.append(Text("· ingesting", "green"))
         elif self._holder is not None:
-            pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
+            pieces.append([Text(f"· ingest by {self._holder.holder}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not self.app.adapters:
             pieces.append(Text("· no ingest running", "yellow"))
         now = self.app.clock()
         for status in self._statuses:
-            state = status["state"]
+            state = status.state
             style = {"connected": "green", "auth failed": "bold red", "stopped": "red",
                      "rate-limited": "yellow", "reconnecting": "yellow"}.get(state, "cyan")
-            short = Text(f"● {status['source']} {state}", style)
+            short = Text(f"● {status.source} {state}", style)
             full = short.copy()
-            if status["detail"]:
-                full.append(f" ({status['detail']})", "dim")
-            if status["last_event_at"]:
-                full.append(f" · last {age(status['last_event_at'], now)} ago", "dim")
+            if status.detail:
+                full.append(f" ({status.detail})", "dim")
+            if status.last_event_at:
+                full.append(f" · last {age(status.last_event_at, now)} ago", "dim")
             pieces.append([full, short] if full.cell_len > short.cell_len else short)
         self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
 
@@ -658,7 +663,7 @@ class MainScreen(Screen):
     async def _greet(self) -> None:
         """Show the handover notes left since this operator was last here."""
         notes = await self.db(desk.handover_notes_since, self._session_since)
-        others = [(o, at, t) for o, at, t in notes if o != self.app.operator]
+        others = [note for note in notes if note.operator != self.app.operator]
         if others:
-            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
+            body = "\n\n".join(f"{note.operator} at {self._when(note.at)}:\n{note.text}" for note in others)
             await self.app.push_screen_wait(ShowText("Handover notes for you", body))
