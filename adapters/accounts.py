@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from adapters.base import Adapter, CleanError
-from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
-from adapters.bluesky_records import LANG_TAG
+from adapters import registry
+from adapters.base import CleanError
+from adapters.bluesky.notifications import MAX_BACKFILL
+from adapters.bluesky.records import LANG_TAG
 from store.sanitize import clean_line
 
-NETWORKS = ("mastodon", "bluesky", "webhook")
+NETWORKS = registry.configurable()
 
 
 class ConfigError(CleanError):
@@ -121,7 +122,7 @@ def load_config(path: Path | str) -> Config:
         if not handle:
             raise ConfigError(f"{file}: accounts entry {index} ({network}) has no handle")
         server = str(entry.get("server", "")).strip()
-        if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
+        if registry.NETWORKS[network].needs_server and not server.startswith(("https://", "http://")):
             raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
         if network == "webhook":
             _check_webhook(entry, f"{file}: webhook:{handle}")
@@ -167,12 +168,13 @@ def parse_duration(value: object) -> float | None:
 
 def _check_webhook(entry: dict[str, Any], where: str) -> None:
     """URLs without credentials in them, and positive listener limits, or one line why not."""
-    from adapters.webhook_bridge import url_problem
+    from adapters.webhook.bridge import url_problem
+    from adapters.webhook.guard import LISTENER_SECONDS
 
     for name in ("outbound_url", "lookup_url"):
         if name in entry and (problem := url_problem(entry[name], name)):
             raise ConfigError(f"{where}: {problem}")
-    for name in (*_WEBHOOK_SECONDS, "max_connections"):
+    for name in (*LISTENER_SECONDS, "max_connections"):
         value = entry.get(name, 1)
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
             unit = "" if name == "max_connections" else " of seconds"
@@ -189,35 +191,3 @@ def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | N
     backfill = options.get("backfill")
     if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
         raise ConfigError(f"{where}: backfill must be a whole number from 0 to {MAX_BACKFILL:,}")
-
-
-def build_adapter(account: Account, session) -> Adapter:
-    """The adapter for one account (session: an aiohttp.ClientSession); reads its secret now."""
-    options = account.options
-    if account.network == "mastodon":
-        from adapters.mastodon import MastodonAdapter
-
-        return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
-                               session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 15.0)))
-    if account.network == "bluesky":
-        from adapters.bluesky import BlueskyAdapter
-
-        return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
-                              session=session, poll_interval=float(options.get("poll_interval", 15.0)),
-                              backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))
-    from adapters.webhook import WebhookAdapter
-
-    return WebhookAdapter(account=account.handle, secret=account.secret(),
-                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
-                          verify_token=account.option_secret("verify_token"),
-                          meta_secret=account.option_secret("meta_secret"),
-                          max_body=int(options.get("max_body", 1_048_576)),
-                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
-                          outbound_secret=account.option_secret("outbound_secret"), session=session,
-                          **{name: float(options[name]) for name in _WEBHOOK_SECONDS if name in options},
-                          max_connections=int(options.get("max_connections", 256)))
-
-
-# Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
-_WEBHOOK_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")

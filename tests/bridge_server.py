@@ -23,7 +23,7 @@ from collections import defaultdict
 
 from aiohttp import web
 
-from adapters.webhook import SIGNATURE_HEADER, signature_valid
+from adapters.webhook.adapter import SIGNATURE_HEADER, signature_valid
 
 
 class FakeBridge:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Batch, ReplyError, ReplyRequest, SourceState
-from adapters.bluesky import (
+from adapters.bluesky.adapter import (
     AuthError,
     BlueskyAdapter,
     MalformedNotification,
@@ -26,13 +26,13 @@ from adapters.bluesky import (
     mention_from_notification,
     sift_page,
 )
-from adapters.bluesky_facets import LINK, MENTION
+from adapters.bluesky.facets import LINK, MENTION
 from adapters.http import USER_AGENT
-from adapters.accounts import ConfigError, build_adapter, load_config
-from adapters.bluesky_records import post_url
-from adapters.rules import DEFAULT_RULES
-from adapters.runner import IngestRunner
-from adapters.sender import ReplySender
+from adapters.accounts import ConfigError, load_config
+from adapters.bluesky.records import post_url
+from adapters import registry
+from adapters.runtime.runner import IngestRunner
+from adapters.runtime.sender import ReplySender
 from adapters.textcount import bluesky_length, graphemes
 from store.account_state import get_account_value
 from store.actions import queue_reply
@@ -860,7 +860,7 @@ async def test_a_failed_quote_lookup_still_takes_the_mention(h, pds):
 def test_the_bluesky_count_is_over_300_exactly_when_the_post_is_too_long(text):
     too_long = graphemes(text) > 300 or len(text.encode()) > 3000
     assert (bluesky_length(text) > 300) == too_long
-    assert (DEFAULT_RULES["bluesky"].remaining(text) < 0) == too_long
+    assert (registry.NETWORKS["bluesky"].rule.remaining(text) < 0) == too_long
 
 
 def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
@@ -936,10 +936,10 @@ def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
            'secret_env = "BSKY_PW"\n'
     config.write_text('lang = "pt-BR"\n' + base + "backfill = 2500\n")
     (account,) = load_config(config).accounts
-    adapter = build_adapter(account, session=None)
+    adapter = registry.build(account, session=None)
     assert (adapter.backfill, adapter.lang) == (2500, "pt-BR")
     config.write_text(base + 'lang = "en"\n')
-    adapter = build_adapter(load_config(config).accounts[0], session=None)
+    adapter = registry.build(load_config(config).accounts[0], session=None)
     assert (adapter.backfill, adapter.lang) == (100, "en")
     for bad, message in [("backfill = 20000", "backfill must be a whole number from 0 to 10,000"),
                          ("backfill = -1", "backfill must be"), ('backfill = "all"', "backfill must be"),

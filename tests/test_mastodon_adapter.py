@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
 from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
                            parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters.mastodon import Identity, MastodonAdapter, id_key, parse_notifications
+from adapters.mastodon.adapter import Identity, MastodonAdapter, id_key, parse_notifications
 from adapters.textcount import count_as
 from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
@@ -932,7 +932,7 @@ TEXT_SHAPES = [
 
 async def deliver_with_lost_answer(server, session, store, db_path, text: str):
     """Queue a reply, let the server post it but drop the answer, then run the sender again."""
-    from adapters.sender import ReplySender
+    from adapters.runtime.sender import ReplySender
     from store.actions import queue_reply
     from store.ingest import save_batch
     from store.outbox import claim_due
@@ -1033,7 +1033,7 @@ def test_counting_as_each_server_does():
 
 async def stored_limits_and_mention(server, session, db_path) -> int:
     """Run the leader's ingest on `server` until the account's limits are stored; the mention's id."""
-    from adapters.runner import IngestRunner
+    from adapters.runtime.runner import IngestRunner
     from store.worker import StoreWorker
 
     server.add_mention("my order is late")
@@ -1191,8 +1191,8 @@ _TOKENS = ["thanks", "Order", "www.example.com", "shop.example.org/help", "https
 @given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12),
        st.sampled_from(["mastodon", "gotosocial", "takahe"]))
 def test_any_text_is_recognised_after_each_servers_rewriting(tokens, rewrite):
-    from adapters.mastodon_html import html_to_text
-    from adapters.mastodon_parse import comparable_text
+    from adapters.mastodon.html import html_to_text
+    from adapters.mastodon.parse import comparable_text
 
     text = " ".join(tokens).strip() or "x"
     fake = FakeMastodon()

@@ -23,8 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import ManualReply, ReplyError, SourceState, SourceStatus
-from adapters.runner import IngestRunner
-from adapters.webhook import (
+from adapters.runtime.runner import IngestRunner
+from adapters.webhook.adapter import (
     GENERIC_PATH,
     HEALTH_PATH,
     META_PATH,
@@ -33,7 +33,7 @@ from adapters.webhook import (
     WebhookAdapter,
     sign,
 )
-from adapters.webhook_shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import open_store
 from store.ingest import save_batch
 from store.worker import StoreWorker
@@ -523,7 +523,7 @@ def test_the_documented_openssl_signing_matches():
 
 
 def test_adapter_modules_do_not_import_textual():
-    code = "import sys, adapters.webhook; assert 'textual' not in sys.modules, 'textual imported'"
+    code = "import sys, adapters.webhook.adapter; assert 'textual' not in sys.modules, 'textual imported'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=str(__import__("pathlib").Path(__file__).parents[1]))
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.webhook import GENERIC_PATH, HEALTH_PATH, SIGNATURE_HEADER, sign
+from adapters.webhook.adapter import GENERIC_PATH, HEALTH_PATH, SIGNATURE_HEADER, sign
 from tests.procs import ROOT, clean_env
 
 pytestmark = pytest.mark.serial

@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import Adapter, Batch, ReplyRequest, SentReply, TextRule
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, ReplyRequest, SentReply, TextRule
 from adapters.textcount import mastodon_length
 from store.db import iso, open_store
 from store.ingest import save_batch
@@ -75,6 +75,8 @@ class ScriptedAdapter(Adapter):
         self.queue: asyncio.Queue[Batch] = asyncio.Queue()
         self.sent: list[ReplyRequest] = []
         self.started = asyncio.Event()
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
 
     @property
     def text_rule(self) -> TextRule:

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 
 from adapters.base import Batch, ReplyRequest
-from adapters.runner import IngestRunner
-from adapters.webhook import SIGNATURE_HEADER, WebhookAdapter, sign
+from adapters.runtime.runner import IngestRunner
+from adapters.webhook.adapter import SIGNATURE_HEADER, WebhookAdapter, sign
 from store.worker import StoreWorker
 
 SECRET = "test-secret"

@@ -147,13 +147,11 @@ def _adapter_builder(config, args):
     rate = args.demo_rate if args.demo_rate is not None else (config.demo_rate or 30.0)
 
     def build(get_session):
-        from adapters.accounts import build_adapter
+        from adapters import registry
 
-        adapters = [build_adapter(account, get_session()) for account in config.accounts]
+        adapters = [registry.build(account, get_session()) for account in config.accounts]
         if demo:
-            from adapters.demo import DemoAdapter
-
-            adapters.append(DemoAdapter(rate_per_minute=rate))
+            adapters.append(registry.demo(rate))
         return adapters
 
     return build, demo, rate

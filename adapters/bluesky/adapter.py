@@ -3,11 +3,11 @@
 The adapter is the polling loop and the sender; the pieces it stands on
 live in their own modules:
 
-- `bluesky_session`: XRPC calls to the account's PDS under an app-password
+- `session`: XRPC calls to the account's PDS under an app-password
   session (created once, refreshed before it lapses, renewed on 401).
-- `bluesky_notifications`: the stored cursor (listNotifications cannot be
+- `notifications`: the stored cursor (listNotifications cannot be
   resumed by itself) and notification -> NewMention.
-- `bluesky_records`: at-URIs and strong refs, read from mentions and written
+- `records`: at-URIs and strong refs, read from mentions and written
   into replies.
 
 Outgoing: the reply's key (a TID stored before sending) is the record key,
@@ -24,14 +24,17 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from adapters.account_values import AccountValues
+from adapters.runtime.account_values import AccountValues
 from adapters.base import (
     Adapter,
     Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
     ReplyError,
     ReplyRequest,
     SentReply,
@@ -39,9 +42,9 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
-from adapters.bluesky_embeds import quoted_uris
-from adapters.bluesky_facets import build_facets, handles_in
-from adapters.bluesky_notifications import (
+from adapters.bluesky.embeds import quoted_uris
+from adapters.bluesky.facets import build_facets, handles_in
+from adapters.bluesky.notifications import (
     DEFAULT_BACKFILL,
     MAX_BACKFILL,
     ONE_MICROSECOND,
@@ -53,9 +56,9 @@ from adapters.bluesky_notifications import (
     post_langs,
     sift_page,
 )
-from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
-from adapters.bluesky_visibility import BLOCKED, DELETED, Hidden, hidden_reason
-from adapters.bluesky_session import Session, Unreachable, XrpcClient, XrpcError
+from adapters.bluesky.records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
+from adapters.bluesky.session import Session, Unreachable, XrpcClient, XrpcError
 from adapters.http import (
     AuthError,
     Backoff,
@@ -64,10 +67,13 @@ from adapters.http import (
     rate_limit_reset,
     seconds_until,
 )
-from adapters.rules import DEFAULT_RULES
+from adapters import registry
 from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
+
+if TYPE_CHECKING:
+    from adapters.accounts import Account
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +88,6 @@ _TID = re.compile(r"[234567a-j][234567abcdefghijklmnopqrstuvwxyz]{12}")
 # Answers meaning "that record key is taken": the reference PDS says a
 # generic 500; others say 409 or one of these names.
 _KEY_TAKEN = frozenset({"RecordAlreadyExists", "AlreadyExists", "InvalidSwap", "Conflict", "DuplicateRecord"})
-
 
 def _session_shaped(exc: Exception) -> bool:
     """An answer that a lost account or session gives: a server error, or a refusal other than a rate limit."""
@@ -203,9 +208,12 @@ class BlueskyAdapter(Adapter):
 
     # -- incoming ------------------------------------------------------------------
 
+    capabilities = Capabilities(Ingest.POLLING, LimitFrom.NETWORK, "graphemes, and bytes: 10 bytes = 1",
+                                finds_replies=True)  # the record key is chosen before sending
+
     @property
     def text_rule(self) -> TextRule:
-        return DEFAULT_RULES["bluesky"]
+        return registry.NETWORKS["bluesky"].rule
 
     def _status(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         if (state, detail, until) != self._last_status:
@@ -610,3 +618,11 @@ class BlueskyAdapter(Adapter):
     async def aclose(self) -> None:
         # The aiohttp session belongs to the caller; forget the tokens.
         self._xrpc.forget()
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> BlueskyAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secret now."""
+    options = account.options
+    return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
+                          session=session, poll_interval=float(options.get("poll_interval", 15.0)),
+                          backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))

@@ -45,9 +45,9 @@ A reply whose answer was lost is looked up before it is sent again
 only breaking ties; when unsure it is held for the operator.
 
 This module is the adapter itself (REST calls, catch-up, live loop,
-replies, check); notification -> mention mapping is in mastodon_parse,
-opening and decoding the SSE/WebSocket streams in mastodon_stream, which
-answered threads to re-read for follow-ups in mastodon_threads.
+replies, check); notification -> mention mapping is in parse.py,
+opening and decoding the SSE/WebSocket streams in stream.py, which
+answered threads to re-read for follow-ups in threads.py.
 """
 
 from __future__ import annotations
@@ -62,30 +62,45 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from yarl import URL
 
-from adapters.base import (Adapter, Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply, SourceState,
-                           StatusCallback, TextRule)
+from adapters.base import (
+    Adapter,
+    Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
+    ReplyError,
+    ReplyNeedsCheck,
+    ReplyRequest,
+    SentReply,
+    SourceState,
+    StatusCallback,
+    TextRule,
+)
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
                            jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters import mastodon_threads as threads
-from adapters.mastodon_html import html_to_text
+from adapters.mastodon import threads as threads
+from adapters.mastodon.html import html_to_text
 # Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
 # and callers import them from here.
-from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
+from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
                                      domain_of, id_key, key_time, local_part, max_id, min_id_of,
                                      parse_notification, parse_notifications, status_time, text_id,
                                      web_url, with_author_mention)
-from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
+from adapters.mastodon.stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
 from adapters.rules import stored_rule
 from store.account_settings import TextLimits
 from store.db import iso, utc_now
 from store.records import NewMention
 from store.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from adapters.accounts import Account
 
 __all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "parse_notification",
            "parse_notifications"]
@@ -113,7 +128,6 @@ STREAM_REPROBE_SECONDS = 1800.0
 _VISIBILITY_RANK = {"public": 0, "unlisted": 1, "private": 2, "direct": 3}
 # Ids are opaque, but anything we put in a URL path must stay one segment.
 _PATH_ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,127}$")
-
 
 # --- internal errors ----------------------------------------------------------
 
@@ -214,6 +228,11 @@ class MastodonAdapter(Adapter):
         self._auth_backoff = Backoff(base=300.0, cap=3600.0)
 
     # --- public API ---------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(Ingest.STREAMING if self._streaming else Ingest.POLLING, LimitFrom.SERVER,
+                            "links count 23 (or the server's weight), mention domains free", finds_replies=True)
 
     @property
     def text_rule(self) -> TextRule:
@@ -610,7 +629,7 @@ class MastodonAdapter(Adapter):
         await self._sleep(self._watch.interval)
 
     async def _watch_threads(self) -> Batch | None:
-        """Follow-ups in threads we answered that no notification announced (mastodon_threads).
+        """Follow-ups in threads we answered that no notification announced (threads.py).
 
         The store ignores one it already has (same uri), so a notification
         and this watch may both deliver it.
@@ -1034,3 +1053,11 @@ def _maybe_sent(exc: BaseException) -> bool:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.ClientSSLError):
         return False
     return not isinstance(exc, ssl.SSLError)
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> MastodonAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secret now."""
+    options = account.options
+    return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
+                           session=session, streaming=bool(options.get("streaming", True)),
+                           poll_interval=float(options.get("poll_interval", DEFAULT_POLL)))

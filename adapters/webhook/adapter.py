@@ -11,7 +11,7 @@ Retry-After, so the sender retries and nothing acknowledged is ever lost.
 The listener outlives the stream: when a commit fails (a stalled or full
 database ends the runner's loop) it keeps answering 503 and reports
 "degraded", and a new `stream()` picks up where it left; only `aclose()`
-stops it. Replies go to the bridge (adapters/webhook_bridge.py).
+stops it. Replies go to the bridge (adapters/webhook/bridge.py).
 
 Routes and the generic shape are documented in docs/webhooks.md.
 """
@@ -24,12 +24,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 from aiohttp import web
 
 from adapters.base import (
     Adapter,
     Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
     ManualReply,
     ReplyRequest,
     SentReply,
@@ -38,10 +43,13 @@ from adapters.base import (
     TextRule,
 )
 from adapters.textcount import graphemes
-from adapters.webhook_bridge import SIGNATURE_HEADER, Bridge, outbound_body, sign, url_problem
-from adapters.webhook_guard import ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
-from adapters.webhook_shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, outbound_body, sign, url_problem
+from adapters.webhook.guard import LISTENER_SECONDS, ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
+from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import utc_now
+
+if TYPE_CHECKING:
+    from adapters.accounts import Account
 
 __all__ = ["GENERIC_PATH", "HEALTH_PATH", "META_PATH", "META_SIGNATURE_HEADER", "SIGNATURE_HEADER",
            "WebhookAdapter", "outbound_body", "sign", "signature_valid", "url_problem"]
@@ -53,7 +61,6 @@ META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Instagram's comment limit; the bridge behind outbound_url enforces stricter per-network ones.
 TEXT_RULE = TextRule(2200, graphemes, "2,200 characters")
 _CHUNK = 64 * 1024
-
 
 def signature_valid(secret: str | bytes, body: bytes, header: str | None) -> bool:
     """Constant-time check of a "sha256=<hex>" header against the raw body bytes."""
@@ -134,6 +141,11 @@ class WebhookAdapter(Adapter):
         self._arrival = asyncio.Event()
         #: why deliveries are answered 503 now ("" while healthy)
         self.degraded = ""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(Ingest.LISTENING, LimitFrom.NETWORK, "characters (graphemes)",
+                            finds_replies=self._bridge is not None and self._bridge.lookup_url is not None)
 
     @property
     def text_rule(self) -> TextRule:
@@ -377,3 +389,17 @@ async def _read_capped(request: web.Request, limit: int, timeout: float) -> byte
     except TimeoutError:
         raise _TooSlow from None
     return bytes(body)
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secrets now."""
+    options = account.options
+    return WebhookAdapter(account=account.handle, secret=account.secret(),
+                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
+                          verify_token=account.option_secret("verify_token"),
+                          meta_secret=account.option_secret("meta_secret"),
+                          max_body=int(options.get("max_body", 1_048_576)),
+                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
+                          outbound_secret=account.option_secret("outbound_secret"), session=session,
+                          **{name: float(options[name]) for name in LISTENER_SECONDS if name in options},
+                          max_connections=int(options.get("max_connections", 256)))

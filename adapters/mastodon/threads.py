@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.mastodon_parse import Identity, ancestor_chain, status_time, text_id, web_url
+from adapters.mastodon.parse import Identity, ancestor_chain, status_time, text_id, web_url
 
 HOURS = 48
 MAX = 10

@@ -13,7 +13,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from adapters.account_values import StoredValues
+from adapters.runtime.account_values import StoredValues
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from adapters.http import Backoff, human_seconds
 from adapters.logline import log_state

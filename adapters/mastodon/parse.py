@@ -1,6 +1,6 @@
 """Mastodon API objects as mentiondesk records: pure functions, no I/O.
 
-A notification becomes a `NewMention` here (see adapters/mastodon.py for
+A notification becomes a `NewMention` here (see adapters/mastodon/adapter.py for
 the identifier and thread-link scheme this implements); the adapter adds
 the thread links it has to look up. Also the small readers the adapter
 shares with this mapping: ids, accts, URLs, and the text comparisons used
@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from adapters.mastodon_html import status_text
+from adapters.mastodon.html import status_text
 from store.db import iso
 from store.records import NewMention
 from store.sanitize import clean_line

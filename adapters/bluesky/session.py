@@ -29,10 +29,10 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from adapters.account_values import AccountValues, MemoryValues
+from adapters.runtime.account_values import AccountValues, MemoryValues
 from adapters.base import CleanError
-from adapters.bluesky_facets import is_handle
-from adapters.bluesky_records import DID
+from adapters.bluesky.facets import is_handle
+from adapters.bluesky.records import DID
 from adapters.http import USER_AGENT, AuthError, redact
 from store.sanitize import clean_line
 
