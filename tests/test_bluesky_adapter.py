@@ -17,20 +17,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters import registry
+from adapters.accounts import ConfigError, load_config
 from adapters.base import Batch, ReplyError, ReplyRequest, SourceState
-from adapters.bluesky.adapter import (
-    AuthError,
-    BlueskyAdapter,
+from adapters.bluesky.adapter import BlueskyAdapter
+from adapters.bluesky.facets import LINK, MENTION
+from adapters.bluesky.notifications import (
     MalformedNotification,
     NotificationCursor,
     mention_from_notification,
     sift_page,
 )
-from adapters.bluesky.facets import LINK, MENTION
-from adapters.http import USER_AGENT
-from adapters.accounts import ConfigError, load_config
 from adapters.bluesky.records import post_url
-from adapters import registry
+from adapters.http import USER_AGENT, AuthError
 from adapters.runtime.runner import IngestRunner
 from adapters.runtime.sender import ReplySender
 from adapters.textcount import bluesky_length, graphemes
@@ -38,16 +37,16 @@ from store.account_state import get_account_value
 from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
-from store.transfer import iter_export
 from store.keys import new_reply_key
+from store.transfer import iter_export
 from store.worker import StoreWorker
+from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 from tests.procs import clean_env, cli_command
 from tests.tui_support import frozen_clock, screen_text, wait_until
 from tests.tui_support import mention as tui_mention
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
-from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -741,13 +740,13 @@ async def test_a_slow_create_is_waited_for_and_a_timeout_is_an_unknown_outcome(h
     request = request_for(mention, "slower")
     never = Hold()
     pds.faults[CREATE].append(never)
-    adapter.request_timeout = 0.2
+    adapter.limit_request_time(0.2)
     with pytest.raises(ReplyError, match="did not answer") as caught:
         await adapter.send_reply(request)
     assert caught.value.unknown_outcome
     never.release.set()  # the server finishes the write after we gave up
     await never.finished.wait()
-    adapter.request_timeout = 30.0
+    adapter.limit_request_time(30.0)
     assert await adapter.find_reply(request) is not None
 
 

@@ -16,9 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
-from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
-                           parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters.mastodon.adapter import Identity, MastodonAdapter, id_key, parse_notifications
+from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, links_of, parse_http_time,
+                           rate_limit_reset, redact, seconds_until)
+from adapters.mastodon.adapter import MastodonAdapter
+from adapters.mastodon.parse import Identity, id_key, parse_notifications
 from adapters.textcount import count_as
 from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
@@ -865,19 +866,37 @@ async def test_token_without_account_scope_still_ingests_and_asks_once(server, s
 
 # --- shared HTTP helpers -----------------------------------------------------------------------
 
-def test_link_header_parsing_is_tolerant():
-    value = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
-             '<https://x.example/api/v1/notifications?min_id=9&types[]=mention>; rel="prev"')
-    assert parse_link_header(value) == {"next": "https://x.example/api/v1/notifications?max_id=7",
-                                        "prev": "https://x.example/api/v1/notifications?min_id=9&types[]=mention"}
-    assert parse_link_header('<a>; rel=next; title="x", junk, <b>;rel="prev last"') == {
-        "next": "a", "prev": "b", "last": "b"}
-    assert parse_link_header(None) == {} and parse_link_header("garbage") == {}
+async def test_link_headers_come_from_aiohttp_and_a_hostile_one_is_ignored():
+    async def page(request: web.Request) -> web.Response:
+        return web.json_response([], headers={"Link": request.query["link"]})
+
+    app = web.Application()
+    app.router.add_get("/page", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    good = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
+            '</api/v1/notifications?min_id=9>; rel="prev"')
+    try:
+        async with aiohttp.ClientSession() as session:
+            async def links(value: str):
+                async with session.get(f"http://127.0.0.1:{port}/page", params={"link": value}) as response:
+                    return links_of(response)
+
+            found = await links(good)
+            assert str(found["next"]["url"]) == "https://x.example/api/v1/notifications?max_id=7"
+            assert str(found["prev"]["url"]) == f"http://127.0.0.1:{port}/api/v1/notifications?min_id=9"
+            assert await links("<http://x.example:99999999/>; rel=prev") == {}  # yarl refuses the port
+    finally:
+        await runner.cleanup()
 
 
 def test_reset_times_in_every_form_servers_use():
     now = FakeClock().now
     assert parse_http_time("2026-05-01T12:05:00.000000Z", now) == now + timedelta(minutes=5)
+    assert parse_http_time("2026-05-01t12:05:00z", now) == now + timedelta(minutes=5)
     assert parse_http_time("2026-05-01T12:05:00", now) == now + timedelta(minutes=5)
     assert parse_http_time("30", now) == now + timedelta(seconds=30)
     assert parse_http_time(str(int((now + timedelta(hours=1)).timestamp())), now) == now + timedelta(hours=1)
@@ -894,6 +913,15 @@ def test_backoff_grows_with_jitter_and_resets():
     backoff.reset()
     low = Backoff(base=1, cap=10, rand=lambda: 0.0)
     assert backoff.next() == 1 and low.next() == 0.5
+
+
+def test_the_sender_retries_on_the_same_backoff(monkeypatch):
+    from adapters.runtime import sender
+
+    monkeypatch.setattr("adapters.http.random.random", lambda: 1.0)
+    assert [sender._retry_delay(n) for n in (1, 2, 3, 9, 40)] == [2, 4, 8, 300, 300]
+    monkeypatch.setattr("adapters.http.random.random", lambda: 0.0)
+    assert [sender._retry_delay(n) for n in (1, 9)] == [1, 150]  # jittered, never zero
 
 
 def test_sse_decoder_across_chunks_crlf_comments_and_oversize():

@@ -12,7 +12,8 @@ import aiohttp
 
 from adapters.base import Batch, ReplyRequest
 from adapters.runtime.runner import IngestRunner
-from adapters.webhook.adapter import SIGNATURE_HEADER, WebhookAdapter, sign
+from adapters.webhook.adapter import WebhookAdapter
+from adapters.webhook.bridge import SIGNATURE_HEADER, sign
 from store.worker import StoreWorker
 
 SECRET = "test-secret"

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from adapters.runtime.account_values import AccountValues
+from adapters import registry
 from adapters.base import (
     Adapter,
     Batch,
@@ -57,8 +57,8 @@ from adapters.bluesky.notifications import (
     sift_page,
 )
 from adapters.bluesky.records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
-from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky.session import Session, Unreachable, XrpcClient, XrpcError
+from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.http import (
     AuthError,
     Backoff,
@@ -67,7 +67,7 @@ from adapters.http import (
     rate_limit_reset,
     seconds_until,
 )
-from adapters import registry
+from adapters.runtime.account_values import AccountValues
 from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
@@ -78,9 +78,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The names tests and callers have always imported from here stay importable here.
-__all__ = ["AuthError", "BlueskyAdapter", "MalformedNotification", "NotificationCursor",
-           "mention_from_notification", "sift_page"]
-
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 
@@ -98,23 +95,6 @@ def _clock_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M:%SZ")
 
 
-class _ClientSetting:
-    """An HTTP tunable kept on the adapter's XrpcClient, read and set through the adapter.
-
-    The client does the HTTP now, but callers (and tests) have always tuned
-    these on the adapter, instance or class.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, adapter: BlueskyAdapter | None, owner: type | None = None) -> Any:
-        return getattr(XrpcClient if adapter is None else adapter._xrpc, self.name)
-
-    def __set__(self, adapter: BlueskyAdapter, value: Any) -> None:
-        setattr(adapter._xrpc, self.name, value)
-
-
 class BlueskyAdapter(Adapter):
     network = "bluesky"
 
@@ -124,10 +104,6 @@ class BlueskyAdapter(Adapter):
     late_window = timedelta(minutes=10)
     #: most URIs the stored cursor remembers
     seen_cap = 1000
-    #: seconds one HTTP exchange may take
-    request_timeout = _ClientSetting()
-    #: renew the access token this long before its `exp`
-    refresh_margin = _ClientSetting()
     #: consecutive session-shaped poll failures before asking whether the PDS still knows the session
     suspect_after = 3
     #: least seconds between two sign-ins made because the PDS lost the session (doubles, up to an hour)
@@ -210,6 +186,13 @@ class BlueskyAdapter(Adapter):
 
     capabilities = Capabilities(Ingest.POLLING, LimitFrom.NETWORK, "graphemes, and bytes: 10 bytes = 1",
                                 finds_replies=True)  # the record key is chosen before sending
+
+    @property
+    def max_request_time(self) -> float:
+        return float(self._xrpc.request_timeout)
+
+    def limit_request_time(self, seconds: float) -> None:
+        self._xrpc.request_timeout = seconds
 
     @property
     def text_rule(self) -> TextRule:

@@ -29,11 +29,11 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from adapters.runtime.account_values import AccountValues, MemoryValues
 from adapters.base import CleanError
 from adapters.bluesky.facets import is_handle
 from adapters.bluesky.records import DID
 from adapters.http import USER_AGENT, AuthError, redact
+from adapters.runtime.account_values import AccountValues, MemoryValues
 from store.sanitize import clean_line
 
 log = logging.getLogger(__name__)

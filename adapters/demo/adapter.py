@@ -30,7 +30,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from adapters.demo import content as content
 from adapters.base import (
     Adapter,
     Batch,
@@ -44,6 +43,7 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.demo import content
 from adapters.textcount import mastodon_length
 from store import db
 from store.records import NewMention

@@ -82,14 +82,12 @@ from adapters.base import (
     TextRule,
 )
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
-                           jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters.mastodon import threads as threads
+                           Links, jitter, links_of, rate_limit_reset, redact, seconds_until)
+from adapters.mastodon import threads
 from adapters.mastodon.html import html_to_text
-# Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
-# and callers import them from here.
 from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
                                      domain_of, id_key, key_time, local_part, max_id, min_id_of,
-                                     parse_notification, parse_notifications, status_time, text_id,
+                                     parse_notifications, status_time, text_id,
                                      web_url, with_author_mention)
 from adapters.mastodon.stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
@@ -101,9 +99,6 @@ from store.sanitize import clean_line
 
 if TYPE_CHECKING:
     from adapters.accounts import Account
-
-__all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "parse_notification",
-           "parse_notifications"]
 
 log = logging.getLogger(__name__)
 
@@ -520,7 +515,7 @@ class MastodonAdapter(Adapter):
             return
         query_from = self._cursor
         while True:
-            items, headers = await self._notifications([("min_id", query_from)])
+            items, links = await self._notifications([("min_id", query_from)])
             if isinstance(items, list) and not items:
                 return
             before = self._cursor
@@ -530,11 +525,12 @@ class MastodonAdapter(Adapter):
             if self._cursor is None or before is not None and id_key(self._cursor) <= id_key(before):
                 return  # nothing newer in this page: the server ignored min_id, or sent junk
             query_from = self._cursor
-            hint = min_id_of(parse_link_header(headers.get("Link")).get("prev"))
+            prev = links.get("prev")
+            hint = min_id_of(str(prev["url"])) if prev and "url" in prev else None
             if hint and id_key(hint) > id_key(query_from):
                 query_from = hint
 
-    async def _notifications(self, extra: list[tuple[str, str]]) -> tuple[Any, Mapping[str, str]]:
+    async def _notifications(self, extra: list[tuple[str, str]]) -> tuple[Any, Links]:
         params = [("types[]", "mention"), ("limit", str(PAGE_LIMIT)), *extra]
         try:
             return await self._call("GET", "api/v1/notifications", params=params)
@@ -896,15 +892,15 @@ class MastodonAdapter(Adapter):
 
     async def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                     json_body: Any = None, extra_headers: Mapping[str, str] | None = None
-                    ) -> tuple[Any, Mapping[str, str]]:
-        """One REST call: parsed JSON and headers, or _ApiError / _Unreachable."""
+                    ) -> tuple[Any, Links]:
+        """One REST call: parsed JSON and the Link header's links by rel, or _ApiError / _Unreachable."""
         url = self._base / path
         headers = self._headers({"Accept": "application/json", **(extra_headers or {})})
         try:
             async with self._session.request(method, url, params=params, json=json_body, headers=headers,
                                              timeout=self.request_timeout, allow_redirects=False) as response:
                 body = await _read_capped(response)
-                status, response_headers = response.status, response.headers
+                status, response_headers, links = response.status, response.headers, links_of(response)
         except _ApiError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
@@ -919,7 +915,7 @@ class MastodonAdapter(Adapter):
                 raise _ApiError(status, "the answer is not JSON", response_headers,
                                 not_api=text.lstrip().startswith("<")) from None
         if 200 <= status < 300:
-            return data, response_headers
+            return data, links
         message = _error_field(data) or _plain_words(text) or f"HTTP {status}"
         raise _ApiError(status, self._scrub(message), response_headers,
                         not_api=data is None and text.lstrip().startswith("<"),

@@ -99,7 +99,7 @@ def _timestamp(*values: object) -> str | None:
         if not isinstance(value, str):
             continue
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.strip())
         except ValueError:
             continue
         if moment.tzinfo is None:
@@ -299,4 +299,4 @@ def key_time(key: str) -> datetime | None:
 
 def status_time(status: dict[str, Any]) -> datetime | None:
     stamp = _timestamp(status.get("created_at"))
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    return datetime.fromisoformat(stamp) if stamp else None

@@ -58,7 +58,7 @@ class HeldLease:
     clock: Callable[[], datetime]
 
     def remaining(self) -> float:
-        expires = datetime.fromisoformat(self.lease.expires_at.replace("Z", "+00:00"))
+        expires = datetime.fromisoformat(self.lease.expires_at)
         return (expires - self.clock()).total_seconds()
 
 

@@ -43,16 +43,13 @@ from adapters.base import (
     TextRule,
 )
 from adapters.textcount import graphemes
-from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, outbound_body, sign, url_problem
+from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, sign
 from adapters.webhook.guard import LISTENER_SECONDS, ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
 from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import utc_now
 
 if TYPE_CHECKING:
     from adapters.accounts import Account
-
-__all__ = ["GENERIC_PATH", "HEALTH_PATH", "META_PATH", "META_SIGNATURE_HEADER", "SIGNATURE_HEADER",
-           "WebhookAdapter", "outbound_body", "sign", "signature_valid", "url_problem"]
 
 GENERIC_PATH = "/webhook/generic"
 META_PATH = "/webhook/meta"
