@@ -58,13 +58,13 @@ import json
 import logging
 import re
 import ssl
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from cachetools import LRUCache
 from yarl import URL
 
 from adapters.base import (
@@ -113,6 +113,8 @@ DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
+# Notification ids seen and statuses whose thread we know, kept for dedupe and linking.
+REMEMBERED = 20_000
 # A server that is starting answers 502-504 for a while: `check` asks again before giving up.
 CHECK_ATTEMPTS = 3
 # How far a server's clock may lag ours when telling our earlier post from older ones.
@@ -213,8 +215,8 @@ class MastodonAdapter(Adapter):
         self._preferred_pair: tuple[URL, str] | None = None  # (streaming base, transport) that last worked
         self._stream_note = ""  # which address/transport failed before the one that works
         self._cursor: str | None = None
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
+        self._seen: LRUCache[str, None] = LRUCache(REMEMBERED)
+        self._threads: LRUCache[str, tuple[str, str]] = LRUCache(REMEMBERED)  # local id -> (uri, root uri)
         self._context_allowed = True
         self._watch = threads.ThreadWatch(thread_watch_interval)
         self._polling_steady = False
@@ -666,16 +668,11 @@ class MastodonAdapter(Adapter):
 
     def _mark_seen(self, notification_id: str) -> None:
         self._seen[notification_id] = None
-        while len(self._seen) > 20_000:
-            self._seen.popitem(last=False)
 
     # --- thread links ----------------------------------------------------------------
 
     def _remember(self, status_id: str, uri: str, root: str) -> None:
         self._threads[status_id] = (uri, root)
-        self._threads.move_to_end(status_id)
-        while len(self._threads) > 20_000:
-            self._threads.popitem(last=False)
 
     async def _link_threads(self, entries: list[Parsed]) -> list[NewMention]:
         budget = CONTEXT_LOOKUPS_PER_BATCH
