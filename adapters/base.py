@@ -212,25 +212,12 @@ class Adapter(abc.ABC):
         """The longest one network call of `send_reply`/`find_reply` may take (seconds).
 
         The leader's lease must outlast it: a send starts only while the
-        lease has more than this left. Network adapters keep their limit in
-        `request_timeout` (seconds or an aiohttp.ClientTimeout) or
-        `_reply_timeout`; one with neither makes no network calls (demo).
+        lease has more than this left. 0: the adapter makes no network calls (demo).
         """
-        timeout = getattr(self, "request_timeout", None) or getattr(self, "_reply_timeout", None)
-        total = getattr(timeout, "total", timeout)
-        return float(total) if isinstance(total, (int, float)) and total > 0 else 0.0
+        return 0.0
 
     def limit_request_time(self, seconds: float) -> None:
         """Make every request of this adapter end within `seconds` (scaled-down tests, tight leases)."""
-        timeout = getattr(self, "request_timeout", None)
-        if hasattr(timeout, "total"):
-            self.request_timeout = type(timeout)(total=seconds, connect=min(seconds, timeout.connect or seconds),
-                                                 sock_connect=min(seconds, timeout.sock_connect or seconds),
-                                                 sock_read=min(seconds, timeout.sock_read or seconds))
-        elif timeout is not None:
-            self.request_timeout = seconds
-        if hasattr(self, "_reply_timeout"):
-            self._reply_timeout = seconds
 
     @property
     @abc.abstractmethod

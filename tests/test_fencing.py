@@ -183,7 +183,7 @@ async def test_a_lease_too_short_for_the_longest_request_shortens_the_requests_a
 
     caplog.set_level(logging.WARNING)
     adapter = ScriptedAdapter()
-    adapter.request_timeout = 30.0
+    adapter.request_time = 30.0
     worker = StoreWorker(str(tmp_path / "desk.db"))
     leadership = Leadership(worker, [adapter], holder="short", ttl=6)
     leadership.stop()

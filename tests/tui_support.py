@@ -77,6 +77,16 @@ class ScriptedAdapter(Adapter):
         self.started = asyncio.Event()
 
     capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
+    #: seconds one scripted "network call" may take; 0: it makes none
+    request_time = 0.0
+
+    @property
+    def max_request_time(self) -> float:
+        return self.request_time
+
+    def limit_request_time(self, seconds: float) -> None:
+        if self.request_time:
+            self.request_time = seconds
 
     @property
     def text_rule(self) -> TextRule:

@@ -232,6 +232,16 @@ class MastodonAdapter(Adapter):
                             "links count 23 (or the server's weight), mention domains free", finds_replies=True)
 
     @property
+    def max_request_time(self) -> float:
+        return float(self.request_timeout.total or 0.0)
+
+    def limit_request_time(self, seconds: float) -> None:
+        old = self.request_timeout
+        self.request_timeout = aiohttp.ClientTimeout(
+            total=seconds, connect=min(seconds, old.connect or seconds),
+            sock_connect=min(seconds, old.sock_connect or seconds), sock_read=min(seconds, old.sock_read or seconds))
+
+    @property
     def text_rule(self) -> TextRule:
         limits = self.text_limits or TextLimits(self._max_chars, self._counting, self._url_weight, self._me.domain)
         return stored_rule(limits)

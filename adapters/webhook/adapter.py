@@ -145,6 +145,13 @@ class WebhookAdapter(Adapter):
                             finds_replies=self._bridge is not None and self._bridge.lookup_url is not None)
 
     @property
+    def max_request_time(self) -> float:
+        return self._reply_timeout
+
+    def limit_request_time(self, seconds: float) -> None:
+        self._reply_timeout = seconds
+
+    @property
     def text_rule(self) -> TextRule:
         return TEXT_RULE
 
