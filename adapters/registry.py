@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from adapters.base import TextRule
+from adapters.base import LimitFrom, TextRule
 from adapters.textcount import bluesky_length, graphemes, mastodon_length
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class Network:
     configurable: bool = True
     #: an account needs an http(s) `server`
     needs_server: bool = False
+    #: SERVER: each server announces its limit and counting, stored per account by the leader
+    limit_from: LimitFrom = LimitFrom.NETWORK
 
     def builder(self) -> Callable[..., Adapter]:
         return importlib.import_module(self.module).from_account  # type: ignore[no-any-return]
@@ -45,7 +47,8 @@ class Network:
 _MASTODON_RULE = TextRule(500, mastodon_length, "500 characters, links count 23")
 
 NETWORKS: dict[str, Network] = {network.name: network for network in (
-    Network("mastodon", "mast", _MASTODON_RULE, "adapters.mastodon.adapter", needs_server=True),
+    Network("mastodon", "mast", _MASTODON_RULE, "adapters.mastodon.adapter", needs_server=True,
+            limit_from=LimitFrom.SERVER),
     Network("bluesky", "bsky", TextRule(300, bluesky_length, "300 graphemes, 3,000 bytes: 10 bytes = 1"),
             "adapters.bluesky.adapter", needs_server=True),
     Network("webhook", "hook", TextRule(2200, graphemes, "2,200 characters"), "adapters.webhook.adapter"),

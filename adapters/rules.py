@@ -11,7 +11,7 @@ puts in front. Without it, a live adapter's rule, then the defaults below.
 from __future__ import annotations
 
 from adapters import registry
-from adapters.base import TextRule
+from adapters.base import LimitFrom, TextRule
 from adapters.textcount import count_as
 from store.account_settings import ReplyTarget, TextLimits, reply_target
 from store.db import Store
@@ -52,7 +52,8 @@ def stored_rule(limits: TextLimits, acct: str | None = None) -> TextRule:
 
 
 def target_rule(target: ReplyTarget, live: dict[str, TextRule] | None = None) -> TextRule:
-    if target.limits is not None and registry.family(target.network) == "mastodon":
+    known = registry.find(target.network)
+    if target.limits is not None and known is not None and known.limit_from is LimitFrom.SERVER:
         acct = target.reply_ref.get("acct")
         return stored_rule(target.limits, acct.strip().lstrip("@") if isinstance(acct, str) and acct.strip() else None)
     return rule_for(target.network, live)

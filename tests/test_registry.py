@@ -27,6 +27,7 @@ def test_every_configurable_network_builds_an_adapter_that_declares_what_it_can_
     assert isinstance(caps, Capabilities) and caps.counting
     assert caps.ingest in Ingest and caps.limit_from in LimitFrom
     assert adapter.text_rule.limit == registry.NETWORKS[name].rule.limit
+    assert caps.limit_from is registry.NETWORKS[name].limit_from
 
 
 def test_capabilities_follow_the_account(monkeypatch):
