@@ -73,6 +73,23 @@ def links_of(response: aiohttp.ClientResponse) -> Links:
         return {}
 
 
+# --- Bodies -------------------------------------------------------------------
+
+async def read_capped(content: aiohttp.StreamReader, limit: int, declared: int | None = None) -> bytes | None:
+    """A body of at most `limit` bytes, or None once it is known to be longer (declared or actual size).
+
+    Requests and answers alike: nothing from outside may make us buffer without bound.
+    """
+    if declared is not None and declared > limit:
+        return None
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 # --- Rate limits -------------------------------------------------------------
 
 def parse_http_time(value: str | None, now: datetime) -> datetime | None:

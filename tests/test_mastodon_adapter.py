@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
 from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, links_of, parse_http_time,
-                           rate_limit_reset, redact, seconds_until)
+                           rate_limit_reset, read_capped, redact, seconds_until)
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.parse import Identity, id_key, parse_notifications
 from adapters.textcount import count_as
@@ -866,31 +867,62 @@ async def test_token_without_account_scope_still_ingests_and_asks_once(server, s
 
 # --- shared HTTP helpers -----------------------------------------------------------------------
 
-async def test_link_headers_come_from_aiohttp_and_a_hostile_one_is_ignored():
-    async def page(request: web.Request) -> web.Response:
-        return web.json_response([], headers={"Link": request.query["link"]})
-
+@contextlib.asynccontextmanager
+async def _loopback(handler):
+    """A one-route loopback server answering `handler` at /page, and a client session."""
     app = web.Application()
-    app.router.add_get("/page", page)
+    app.router.add_get("/page", handler)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
-    good = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
-            '</api/v1/notifications?min_id=9>; rel="prev"')
     try:
         async with aiohttp.ClientSession() as session:
-            async def links(value: str):
-                async with session.get(f"http://127.0.0.1:{port}/page", params={"link": value}) as response:
-                    return links_of(response)
-
-            found = await links(good)
-            assert str(found["next"]["url"]) == "https://x.example/api/v1/notifications?max_id=7"
-            assert str(found["prev"]["url"]) == f"http://127.0.0.1:{port}/api/v1/notifications?min_id=9"
-            assert await links("<http://x.example:99999999/>; rel=prev") == {}  # yarl refuses the port
+            yield session, f"http://127.0.0.1:{port}/page"
     finally:
         await runner.cleanup()
+
+
+async def test_link_headers_come_from_aiohttp_and_a_hostile_one_is_ignored():
+    async def page(request: web.Request) -> web.Response:
+        return web.json_response([], headers={"Link": request.query["link"]})
+
+    good = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
+            '</api/v1/notifications?min_id=9>; rel="prev"')
+    async with _loopback(page) as (session, base):
+        async def links(value: str):
+            async with session.get(base, params={"link": value}) as response:
+                return links_of(response)
+
+        found = await links(good)
+        assert str(found["next"]["url"]) == "https://x.example/api/v1/notifications?max_id=7"
+        assert str(found["prev"]["url"]) == base.replace("/page", "/api/v1/notifications?min_id=9")
+        assert await links("<http://x.example:99999999/>; rel=prev") == {}  # yarl refuses the port
+
+
+async def test_one_capped_reader_for_every_body_declared_or_streamed():
+    async def body(request: web.Request) -> web.StreamResponse:
+        size = int(request.query["size"])
+        if "chunked" in request.query:  # no Content-Length: only counting can stop it
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for _ in range(size // 1000):
+                await response.write(b"x" * 1000)
+            await response.write_eof()
+            return response
+        return web.Response(body=b"x" * size)
+
+    async with _loopback(body) as (session, base):
+        async def read(query: str, limit: int = 5000):
+            async with session.get(f"{base}?{query}") as response:
+                return await read_capped(response.content, limit, response.content_length)
+
+        assert await read("size=5000") == b"x" * 5000
+        assert await read("size=5001") is None  # declared
+        assert await read("size=5000&chunked=1") == b"x" * 5000
+        assert await read("size=200000&chunked=1") is None  # streamed past the cap
 
 
 def test_reset_times_in_every_form_servers_use():

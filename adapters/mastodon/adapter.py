@@ -82,7 +82,7 @@ from adapters.base import (
     TextRule,
 )
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
-                           Links, jitter, links_of, rate_limit_reset, redact, seconds_until)
+                           Links, jitter, links_of, rate_limit_reset, read_capped, redact, seconds_until)
 from adapters.mastodon import threads
 from adapters.mastodon.html import html_to_text
 from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
@@ -1037,13 +1037,10 @@ def _error_field(data: Any) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int = MAX_BODY) -> bytes:
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            raise _ApiError(response.status, "the answer is too large", response.headers)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_capped(response.content, cap, response.content_length)
+    if body is None:
+        raise _ApiError(response.status, "the answer is too large", response.headers)
+    return body
 
 
 def _is_tls(exc: BaseException) -> bool:

@@ -42,6 +42,7 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.http import read_capped
 from adapters.textcount import graphemes
 from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, sign
 from adapters.webhook.guard import LISTENER_SECONDS, ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
@@ -57,7 +58,6 @@ HEALTH_PATH = "/healthz"
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Instagram's comment limit; the bridge behind outbound_url enforces stricter per-network ones.
 TEXT_RULE = TextRule(2200, graphemes, "2,200 characters")
-_CHUNK = 64 * 1024
 
 def signature_valid(secret: str | bytes, body: bytes, header: str | None) -> bool:
     """Constant-time check of a "sha256=<hex>" header against the raw body bytes."""
@@ -290,7 +290,7 @@ class WebhookAdapter(Adapter):
         if self._inbox is None:
             return self._unavailable()
         try:
-            body = await _read_capped(request, self.max_body, self.body_timeout)
+            body = await _read_within(request, self.max_body, self.body_timeout)
         except _TooSlow:
             self.quiet.problem(f"closed connections whose body took over {self.body_timeout:g} s")
             response = _error(408, f"body not received within {self.body_timeout:g} s")
@@ -379,20 +379,13 @@ class WebhookAdapter(Adapter):
         await self.reset()
 
 
-async def _read_capped(request: web.Request, limit: int, timeout: float) -> bytes | None:
-    """The body, or None once it is known to exceed `limit` (declared or actual size)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    body = bytearray()
+async def _read_within(request: web.Request, limit: int, timeout: float) -> bytes | None:
+    """The body, or None when it exceeds `limit`; _TooSlow when it takes over `timeout` seconds."""
     try:
         async with asyncio.timeout(timeout):
-            while chunk := await request.content.read(_CHUNK):
-                body += chunk
-                if len(body) > limit:
-                    return None
+            return await read_capped(request.content, limit, request.content_length)
     except TimeoutError:
         raise _TooSlow from None
-    return bytes(body)
 
 
 def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAdapter:
