@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from adapters.base import Adapter, CleanError
-from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
-from adapters.bluesky_records import LANG_TAG
+from adapters import registry
+from adapters.base import CleanError
+from adapters.bluesky.notifications import MAX_BACKFILL
+from adapters.bluesky.records import LANG_TAG
 from store.sanitize import clean_line
 
-NETWORKS = ("mastodon", "bluesky", "webhook")
+NETWORKS = registry.configurable()
 
 
 class ConfigError(CleanError):
@@ -58,7 +59,7 @@ class Account:
     def check_builds(self) -> None:
         """Build the adapter once, unconnected: whatever its constructor refuses becomes one ConfigError line."""
         try:
-            build_adapter(self, session=None)
+            registry.build(self, session=None)
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"{self.label}: {exc}") from None
 
@@ -116,14 +117,13 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
-_SECRET_OPTIONS = ("verify_token", "meta_secret", "outbound_secret")
-_WEBHOOK_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")
-NETWORK_OPTIONS = {
-    "mastodon": ("streaming", "poll_interval"),
-    "bluesky": ("poll_interval", "backfill"),
-    "webhook": ("host", "port", "max_body", "max_connections", "outbound_url", "lookup_url", *_WEBHOOK_SECONDS,
-                *(f"{name}_{how}" for name in _SECRET_OPTIONS for how in ("env", "file"))),
-}
+_SECRET_OPTIONS = registry.WEBHOOK_SECRETS
+_WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
+
+
+def network_options(network: str) -> tuple[str, ...]:
+    """The keys an account of `network` may have beyond the common ones (the registry says)."""
+    return registry.NETWORKS[network].options
 
 
 def shown(value: object) -> str:
@@ -224,13 +224,13 @@ def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Ac
         raise bad_value(f"{file}: accounts entry {index} ({network})", "handle", handle, "a non-empty string")
     handle = handle.strip()
     where = f"{file}: {network}:{handle}"
-    unknown_keys(where, entry, (*_ACCOUNT_KEYS, *NETWORK_OPTIONS[network]))
+    unknown_keys(where, entry, (*_ACCOUNT_KEYS, *network_options(network)))
     for key in ("server", "secret_env", "secret_file", "host",
                 *(f"{name}_{how}" for name in _SECRET_OPTIONS for how in ("env", "file"))):
         if key in entry and not isinstance(entry[key], str):
             raise bad_value(where, key, entry[key], "a string")
     server = entry.get("server", "").strip()
-    if network in ("mastodon", "bluesky") and (problem := _server_problem(server, network)):
+    if registry.NETWORKS[network].needs_server and (problem := _server_problem(server, network)):
         raise bad_value(where, "server", server, problem)
     if "streaming" in entry and not isinstance(entry["streaming"], bool):
         raise bad_value(where, "streaming", entry["streaming"], "true or false")
@@ -281,7 +281,7 @@ def _server_problem(server: str, network: str) -> str | None:
 
 def _check_webhook(entry: dict[str, Any], where: str) -> None:
     """URLs without credentials in them, and positive listener limits, or one line why not."""
-    from adapters.webhook_bridge import url_problem
+    from adapters.webhook.bridge import url_problem
 
     for name in ("outbound_url", "lookup_url"):
         if name in entry and (problem := url_problem(entry[name], name)):
@@ -311,32 +311,3 @@ def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | N
     backfill = options.get("backfill")
     if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
         raise bad_value(where, "backfill", backfill, f"a whole number from 0 to {MAX_BACKFILL:,}")
-
-
-def build_adapter(account: Account, session) -> Adapter:
-    """The adapter for one account (session: an aiohttp.ClientSession); reads its secret now."""
-    options = account.options
-    if account.network == "mastodon":
-        from adapters.mastodon import MastodonAdapter
-
-        return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
-                               session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 15.0)))
-    if account.network == "bluesky":
-        from adapters.bluesky import BlueskyAdapter
-
-        return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
-                              session=session, poll_interval=float(options.get("poll_interval", 15.0)),
-                              backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))
-    from adapters.webhook import WebhookAdapter
-
-    return WebhookAdapter(account=account.handle, secret=account.secret(),
-                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
-                          verify_token=account.option_secret("verify_token"),
-                          meta_secret=account.option_secret("meta_secret"),
-                          max_body=int(options.get("max_body", 1_048_576)),
-                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
-                          outbound_secret=account.option_secret("outbound_secret"), session=session,
-                          **{name: float(options[name]) for name in _WEBHOOK_SECONDS if name in options},
-                          max_connections=int(options.get("max_connections", 256)))
-

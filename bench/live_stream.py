@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 from textual import events  # noqa: E402
 
-from adapters.demo import DemoAdapter  # noqa: E402
+from adapters.demo.adapter import DemoAdapter  # noqa: E402
 from bench.copydb import copy_db, remove_db  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
 

@@ -33,10 +33,10 @@ import heapq
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -181,9 +181,9 @@ class Vocabulary:
         return out
 
 
-_VOCABULARIES: OrderedDict[str, Vocabulary] = OrderedDict()
-_REGISTRY_LOCK = threading.Lock()
 _MAX_FILES = 8
+_VOCABULARIES: LRUCache[str, Vocabulary] = LRUCache(_MAX_FILES)
+_REGISTRY_LOCK = threading.Lock()
 
 
 def vocabulary_for(store: Store) -> Vocabulary:
@@ -198,9 +198,6 @@ def vocabulary_for(store: Store) -> Vocabulary:
         vocab = _VOCABULARIES.get(path)
         if vocab is None or vocab.identity != identity:
             vocab = _VOCABULARIES[path] = Vocabulary(identity)
-        _VOCABULARIES.move_to_end(path)
-        while len(_VOCABULARIES) > _MAX_FILES:
-            _VOCABULARIES.popitem(last=False)
     with vocab.lock:
         vocab.refresh(store.conn)
     return vocab

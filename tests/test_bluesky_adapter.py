@@ -17,37 +17,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters import registry
+from adapters.accounts import ConfigError, load_config
 from adapters.base import Batch, ReplyError, ReplyRequest, SourceState
-from adapters.bluesky import (
-    AuthError,
-    BlueskyAdapter,
+from adapters.bluesky.adapter import BlueskyAdapter
+from adapters.bluesky.facets import LINK, MENTION
+from adapters.bluesky.notifications import (
     MalformedNotification,
     NotificationCursor,
     mention_from_notification,
     sift_page,
 )
-from adapters.bluesky_facets import LINK, MENTION
-from adapters.http import USER_AGENT
-from adapters.accounts import ConfigError, build_adapter, load_config
-from adapters.bluesky_records import post_url
-from adapters.rules import DEFAULT_RULES
-from adapters.runner import IngestRunner
-from adapters.sender import ReplySender
+from adapters.bluesky.records import post_url
+from adapters.http import USER_AGENT, AuthError
+from adapters.runtime.runner import IngestRunner
+from adapters.runtime.sender import ReplySender
 from adapters.textcount import bluesky_length, graphemes
 from store.account_state import get_account_value
 from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
-from store.transfer import iter_export
 from store.keys import new_reply_key
+from store.transfer import iter_export
 from store.worker import StoreWorker
+from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 from tests.procs import clean_env, cli_command
 from tests.tui_support import frozen_clock, screen_text, wait_until
 from tests.tui_support import mention as tui_mention
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
-from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -741,13 +740,13 @@ async def test_a_slow_create_is_waited_for_and_a_timeout_is_an_unknown_outcome(h
     request = request_for(mention, "slower")
     never = Hold()
     pds.faults[CREATE].append(never)
-    adapter.request_timeout = 0.2
+    adapter.limit_request_time(0.2)
     with pytest.raises(ReplyError, match="did not answer") as caught:
         await adapter.send_reply(request)
     assert caught.value.unknown_outcome
     never.release.set()  # the server finishes the write after we gave up
     await never.finished.wait()
-    adapter.request_timeout = 30.0
+    adapter.limit_request_time(30.0)
     assert await adapter.find_reply(request) is not None
 
 
@@ -861,7 +860,7 @@ async def test_a_failed_quote_lookup_still_takes_the_mention(h, pds):
 def test_the_bluesky_count_is_over_300_exactly_when_the_post_is_too_long(text):
     too_long = graphemes(text) > 300 or len(text.encode()) > 3000
     assert (bluesky_length(text) > 300) == too_long
-    assert (DEFAULT_RULES["bluesky"].remaining(text) < 0) == too_long
+    assert (registry.NETWORKS["bluesky"].rule.remaining(text) < 0) == too_long
 
 
 def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
@@ -937,10 +936,10 @@ def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
            'secret_env = "BSKY_PW"\n'
     config.write_text('lang = "pt-BR"\n' + base + "backfill = 2500\n")
     (account,) = load_config(config).accounts
-    adapter = build_adapter(account, session=None)
+    adapter = registry.build(account, session=None)
     assert (adapter.backfill, adapter.lang) == (2500, "pt-BR")
     config.write_text(base + 'lang = "en"\n')
-    adapter = build_adapter(load_config(config).accounts[0], session=None)
+    adapter = registry.build(load_config(config).accounts[0], session=None)
     assert (adapter.backfill, adapter.lang) == (100, "en")
     for bad, message in [("backfill = 20000", "backfill must be a whole number from 0 to 10,000"),
                          ("backfill = -1", "backfill must be"), ('backfill = "all"', "backfill must be"),

@@ -10,10 +10,10 @@ import sqlite3
 
 import aiohttp
 
-from adapters.base import Adapter, Batch, TextRule
-from adapters.leader import Leadership
-from adapters.runner import IngestRunner
-from adapters.webhook import GENERIC_PATH, WebhookAdapter
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, TextRule
+from adapters.runtime.leader import Leadership
+from adapters.runtime.runner import IngestRunner
+from adapters.webhook.adapter import GENERIC_PATH, WebhookAdapter
 from store.ingest import save_batch, source_statuses
 from store.worker import StoreWorker
 from tests.conftest import new_mention
@@ -32,6 +32,8 @@ class Crashing(Adapter):
         super().__init__(account="@brand")
         self.crashes = crashes
         self.starts = 0
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
 
     @property
     def text_rule(self) -> TextRule:

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from adapters.base import Adapter, Batch, ReplyError, SentReply, TextRule
-from adapters.sender import ReplySender
-from adapters.webhook import WebhookAdapter
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, ReplyError, SentReply, TextRule
+from adapters.runtime.sender import ReplySender
+from adapters.webhook.adapter import WebhookAdapter
 from store.actions import queue_reply, retry_reply
 from store.db import open_store
 from store.ingest import save_batch, set_source_status
@@ -174,6 +174,8 @@ class Flaky(Adapter):
         self.errors = errors
         self.sends = 0
         self.lookups = 0
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
 
     @property
     def text_rule(self) -> TextRule:

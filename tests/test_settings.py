@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
-from adapters.accounts import NETWORK_OPTIONS, TOP_KEYS, ConfigError, build_adapter, load_config
+from adapters import registry
+from adapters.accounts import TOP_KEYS, ConfigError, load_config
 from tests.procs import clean_env
 from tests.support import assert_one_line_refusal
 from tui import cli
@@ -153,8 +154,8 @@ def test_a_relative_db_in_the_file_is_beside_the_file(home, monkeypatch):
 
 
 def test_the_defaults_are_the_runtimes_own():
-    from adapters.leader import LEASE_TTL
-    from adapters.sender import REPLY_DEADLINE
+    from adapters.runtime.leader import LEASE_TTL
+    from adapters.runtime.sender import REPLY_DEADLINE
 
     assert (DEFAULT_LEASE_TTL, DEFAULT_REPLY_DEADLINE) == (LEASE_TTL, REPLY_DEADLINE)
 
@@ -241,11 +242,11 @@ for name in ("verify_token", "meta_secret", "outbound_secret"):
 
 @st.composite
 def accounts(draw) -> dict:
-    network = draw(st.sampled_from([*NETWORK_OPTIONS, "myspace"]))
+    network = draw(st.sampled_from([*registry.configurable(), "myspace"]))
     entry = {"network": network, "handle": draw(st.sampled_from(["b", "", "@b@m.example"])),
              "secret_env": "R10_TOKEN"}
-    if network in NETWORK_OPTIONS:
-        keys = ["server", "secret_file", "lang", "bogus", *NETWORK_OPTIONS[network]]
+    if network in registry.configurable():
+        keys = ["server", "secret_file", "lang", "bogus", *registry.NETWORKS[network].options]
         entry["server"] = "https://m.example"
         for key in draw(st.lists(st.sampled_from(keys), unique=True, max_size=5)):
             entry[key] = draw(st.sampled_from(LIKELY[key]) if key in LIKELY else VALUES)
@@ -284,13 +285,13 @@ def toml_document(top: dict) -> str:
 def test_any_config_loads_and_builds_or_is_refused_in_one_line(tmp_path, monkeypatch, top):
     # a key added to the config gets fuzzed too
     assert {*TOP_LIKELY, "accounts"} == set(TOP_KEYS)
-    assert {key for keys in NETWORK_OPTIONS.values() for key in keys} <= set(LIKELY)
+    assert {key for network in registry.NETWORKS.values() for key in network.options} <= set(LIKELY)
     monkeypatch.setenv("R10_TOKEN", "token")
     path = tmp_path / "config.toml"
     path.write_text(toml_document(top), encoding="utf-8")
     try:
         config = load_config(path)
         for account in config.accounts:
-            build_adapter(account, session=None)  # what serve and the console do: no ValueError, no TypeError
+            registry.build(account, session=None)  # what serve and the console do: no ValueError, no TypeError
     except ConfigError as exc:
         assert "\n" not in str(exc) and str(exc).strip(), str(exc)

@@ -13,7 +13,7 @@ from textual.worker import WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from adapters.leader import Leadership, holder_name
+from adapters.runtime.leader import Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
 from store.worker import StoreWorker

@@ -135,13 +135,11 @@ def _adapter_builder(settings: Settings):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
 
     def build(get_session):
-        from adapters.accounts import build_adapter
+        from adapters import registry
 
-        adapters = [build_adapter(account, get_session()) for account in settings.accounts]
+        adapters = [registry.build(account, get_session()) for account in settings.accounts]
         if settings.runs_demo:
-            from adapters.demo import DemoAdapter
-
-            adapters.append(DemoAdapter(rate_per_minute=settings.demo_rate))
+            adapters.append(registry.demo(settings.demo_rate))
         return adapters
 
     return build

@@ -6,7 +6,7 @@ import asyncio
 
 import aiohttp
 
-from adapters.accounts import build_adapter
+from adapters import registry
 from adapters.http import USER_AGENT
 from store.db import Store
 from store.ingest import source_statuses
@@ -40,12 +40,11 @@ async def _check_all(settings: Settings) -> int:
     async with aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": USER_AGENT}) as session:
         for account in settings.accounts:
             try:
-                adapter = build_adapter(account, session)
-                check = getattr(adapter, "check", None)
-                if check is None:
+                described = await registry.build(account, session).check()
+                if described is None:
                     print(f"{account.label}: ok (configuration valid; nothing to verify remotely)")
                     continue
-                print(f"{account.label}: {clean_line(await check(), 500)}")  # it describes the remote account
+                print(f"{account.label}: {clean_line(described, 500)}")  # it describes the remote account
             except Exception as exc:  # AuthError and friends carry a precise, token-free message
                 failures += 1
                 print(f"{account.label}: FAILED: {clean_line(exc, 500)}")

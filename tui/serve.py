@@ -16,8 +16,8 @@ import aiohttp
 
 from adapters.base import Adapter
 from adapters.http import USER_AGENT
-from adapters.leader import Leadership, holder_name
 from adapters.logline import log_state
+from adapters.runtime.leader import Leadership, holder_name
 from store.worker import StoreWorker
 
 log = logging.getLogger("mentiondesk.serve")

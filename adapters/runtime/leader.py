@@ -26,8 +26,8 @@ from datetime import datetime
 
 from adapters.base import Adapter
 from adapters.logline import log_state
-from adapters.runner import IngestRunner
-from adapters.sender import REPLY_DEADLINE, ReplySender
+from adapters.runtime.runner import IngestRunner
+from adapters.runtime.sender import REPLY_DEADLINE, ReplySender
 from store.lease import Lease, acquire, release
 from store.outbox import reply_requests_since
 from store.worker import StoreWorker
@@ -58,7 +58,7 @@ class HeldLease:
     clock: Callable[[], datetime]
 
     def remaining(self) -> float:
-        expires = datetime.fromisoformat(self.lease.expires_at.replace("Z", "+00:00"))
+        expires = datetime.fromisoformat(self.lease.expires_at)
         return (expires - self.clock()).total_seconds()
 
 
