@@ -19,13 +19,15 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from adapters.base import Adapter, CleanError
-from adapters.bluesky_notifications import DEFAULT_BACKFILL, MAX_BACKFILL
-from adapters.bluesky_records import LANG_TAG
+from adapters import registry
+from adapters.base import CleanError
+from adapters.bluesky.notifications import MAX_BACKFILL
+from adapters.bluesky.records import LANG_TAG
 from store.sanitize import clean_line
 
-NETWORKS = ("mastodon", "bluesky", "webhook")
+NETWORKS = registry.configurable()
 
 
 class ConfigError(CleanError):
@@ -48,6 +50,19 @@ class Account:
     def secret(self) -> str:
         return _read_secret(self.secret_env, self.secret_file, self.label, "secret")
 
+    def check_secrets(self) -> None:
+        """Read every secret the account names now, so a missing one is one line before anything runs."""
+        self.secret()
+        for name in _SECRET_OPTIONS:
+            self.option_secret(name)
+
+    def check_builds(self) -> None:
+        """Build the adapter once, unconnected: whatever its constructor refuses becomes one ConfigError line."""
+        try:
+            registry.build(self, session=None)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{self.label}: {exc}") from None
+
     def option_secret(self, name: str) -> str | None:
         env, path = self.options.get(f"{name}_env", ""), self.options.get(f"{name}_file", "")
         if not env and not path:
@@ -63,6 +78,11 @@ class Config:
     path: str = ""
     #: seconds a reply may wait for an unreachable network before it fails (None: the default, 24h)
     reply_deadline: float | None = None
+    lease_ttl: float | None = None
+    lang: str | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    db: str | None = None
+    operator: str | None = None
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -94,8 +114,54 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
     raise ConfigError(f"{label}: no {what}: set secret_env or secret_file")
 
 
+# What a config file may say, and what each network's account may say (anything else is a typo).
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts")
+_ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
+_SECRET_OPTIONS = registry.WEBHOOK_SECRETS
+_WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
+
+
+def network_options(network: str) -> tuple[str, ...]:
+    """The keys an account of `network` may have beyond the common ones (the registry says)."""
+    return registry.NETWORKS[network].options
+
+
+def shown(value: object) -> str:
+    """A config value as the file wrote it, short and on one line, for a message naming it."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif isinstance(value, dict):
+        text = "a table"
+    elif isinstance(value, list):
+        text = "a list"
+    else:
+        text = str(value)
+    return clean_line(text if len(text) <= 60 else text[:57] + "...", 80)
+
+
+def bad_value(where: str, key: str, value: object, allowed: str) -> ConfigError:
+    """The one line for a value that is not allowed: where, which key, the value, what would do."""
+    return ConfigError(f"{where}: {key} must be {allowed} (got {shown(value)})")
+
+
+def unknown_keys(where: str, table: dict[str, Any], allowed: tuple[str, ...], what: str = "key") -> None:
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown {what} {shown(key)} (allowed: {', '.join(allowed)})")
+
+
+def _number(where: str, key: str, value: object, *, low: float = 0, high: float = float("inf"),
+            whole: bool = False, allowed: str = "a positive number of seconds") -> float:
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low < value < high:
+        raise bad_value(where, key, value, allowed)
+    return value
+
+
 def load_config(path: Path | str) -> Config:
-    """Parse the config file; a missing file is an empty config."""
+    """Parse and check the config file; a missing file is an empty config."""
     file = Path(path).expanduser()
     if not file.exists():
         return Config([], path=str(file))
@@ -103,45 +169,79 @@ def load_config(path: Path | str) -> Config:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {file}: {exc.strerror}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {file}: {getattr(exc, 'strerror', None) or exc}") from None
+    unknown_keys(str(file), data, TOP_KEYS)
     desk_lang = data.get("lang")
     if desk_lang is not None and not (isinstance(desk_lang, str) and LANG_TAG.fullmatch(desk_lang)):
-        raise ConfigError(f"{file}: lang must be a language tag such as \"en\" or \"pt-BR\"")
-    accounts = []
-    for index, entry in enumerate(data.get("accounts", []), start=1):
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{file}: accounts entry {index} is not a table")
-        # A config file may come from someone else: its values end up in labels, messages and the top bar.
-        entry = {key: clean_line(value, 2000) if isinstance(value, str) else value for key, value in entry.items()}
-        network = str(entry.get("network", "")).lower()
-        if network not in NETWORKS:
-            raise ConfigError(f"{file}: accounts entry {index}: network must be one of {', '.join(NETWORKS)}")
-        handle = str(entry.get("handle", "")).strip()
-        if not handle:
-            raise ConfigError(f"{file}: accounts entry {index} ({network}) has no handle")
-        server = str(entry.get("server", "")).strip()
-        if network in ("mastodon", "bluesky") and not server.startswith(("https://", "http://")):
-            raise ConfigError(f"{file}: {network}:{handle}: server must be an http(s) URL")
-        if network == "webhook":
-            _check_webhook(entry, f"{file}: webhook:{handle}")
-        known = {"network", "handle", "server", "secret_env", "secret_file"}
-        options = {k: v for k, v in entry.items() if k not in known}
-        _check_reply_options(options, f"{file}: {network}:{handle}", desk_lang)
-        accounts.append(Account(network, handle, server, str(entry.get("secret_env", "")),
-                                str(entry.get("secret_file", "")), options))
+        raise bad_value(str(file), "lang", desk_lang, 'a language tag such as "en" or "pt-BR"')
+    entries = data.get("accounts", [])
+    if not isinstance(entries, list):
+        raise bad_value(str(file), "accounts", entries, "a list of [[accounts]] tables")
+    accounts = [_account(entry, index, file, desk_lang) for index, entry in enumerate(entries, start=1)]
     demo = data.get("demo")
     if demo is not None and not isinstance(demo, bool):
-        raise ConfigError(f"{file}: demo must be true or false")
+        raise bad_value(str(file), "demo", demo, "true or false")
     rate = data.get("demo_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 60_000):
-        raise ConfigError(f"{file}: demo_rate must be a number of mentions per minute, above 0 and at most 60000")
+    if rate is not None:
+        _number(str(file), "demo_rate", rate, high=60_000.0001,
+                allowed="a number of mentions per minute, above 0 and at most 60000")
+    ttl = data.get("lease_ttl")
+    if ttl is not None:
+        _number(str(file), "lease_ttl", ttl, high=86_400, allowed="a number of seconds above 0 and below 86400")
     deadline = data.get("reply_deadline")
     if deadline is not None:
-        deadline = parse_duration(deadline)
-        if deadline is None:
-            raise ConfigError(f"{file}: reply_deadline must be a duration such as \"24h\", \"90m\" or seconds")
-    return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline)
+        if (seconds := parse_duration(deadline)) is None:
+            raise bad_value(str(file), "reply_deadline", deadline, 'a duration such as "24h", "90m" or seconds')
+        deadline = seconds
+    texts = {}
+    for key in ("db", "operator"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, str) and value.strip()):
+            raise bad_value(str(file), key, value, "a non-empty string")
+        texts[key] = value
+    keymap = data.get("keymap", {})
+    if not isinstance(keymap, dict):
+        raise bad_value(str(file), "keymap", keymap, "a [keymap] table of action = \"keys\"")
+    for action, keys in keymap.items():
+        if not isinstance(keys, str):
+            raise bad_value(f"{file}: [keymap]", action, keys, 'a string of keys such as "ctrl+r" or "r,f5"')
+    return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
+                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap), **texts)
+
+
+def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Account:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{file}: accounts entry {index} is not a table")
+    # A config file may come from someone else: its values end up in labels, messages and the top bar.
+    entry = {key: clean_line(value, 2000) if isinstance(value, str) else value for key, value in entry.items()}
+    network = entry.get("network", "")
+    if not isinstance(network, str) or network.lower() not in NETWORKS:
+        raise bad_value(f"{file}: accounts entry {index}", "network", network, f"one of {', '.join(NETWORKS)}")
+    network = network.lower()
+    handle = entry.get("handle", "")
+    if not isinstance(handle, str) or not handle.strip():
+        raise bad_value(f"{file}: accounts entry {index} ({network})", "handle", handle, "a non-empty string")
+    handle = handle.strip()
+    where = f"{file}: {network}:{handle}"
+    unknown_keys(where, entry, (*_ACCOUNT_KEYS, *network_options(network)))
+    for key in ("server", "secret_env", "secret_file", "host",
+                *(f"{name}_{how}" for name in _SECRET_OPTIONS for how in ("env", "file"))):
+        if key in entry and not isinstance(entry[key], str):
+            raise bad_value(where, key, entry[key], "a string")
+    server = entry.get("server", "").strip()
+    if registry.NETWORKS[network].needs_server and (problem := _server_problem(server, network)):
+        raise bad_value(where, "server", server, problem)
+    if "streaming" in entry and not isinstance(entry["streaming"], bool):
+        raise bad_value(where, "streaming", entry["streaming"], "true or false")
+    if "poll_interval" in entry:
+        _number(where, "poll_interval", entry["poll_interval"], high=86_400,
+                allowed="a positive number of seconds below 86400")
+    if network == "webhook":
+        _check_webhook(entry, where)
+    options = {k: v for k, v in entry.items() if k not in ("network", "handle", "server", "secret_env", "secret_file")}
+    _check_reply_options(options, where, desk_lang)
+    return Account(network, handle, server, entry.get("secret_env", ""), entry.get("secret_file", ""), options)
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -165,18 +265,40 @@ def parse_duration(value: object) -> float | None:
     return seconds if 0 < seconds < float("inf") else None
 
 
+def _server_problem(server: str, network: str) -> str | None:
+    """What the server address must be, if it is not; the adapters refuse the same (with a traceback)."""
+    try:
+        parts = urlsplit(server)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "an http(s) URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "an http(s) URL with a host"
+    if network == "mastodon" and parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return "an https URL (the access token never goes over plain http, except to this machine)"
+    return None
+
+
 def _check_webhook(entry: dict[str, Any], where: str) -> None:
     """URLs without credentials in them, and positive listener limits, or one line why not."""
-    from adapters.webhook_bridge import url_problem
+    from adapters.webhook.bridge import url_problem
 
     for name in ("outbound_url", "lookup_url"):
         if name in entry and (problem := url_problem(entry[name], name)):
-            raise ConfigError(f"{where}: {problem}")
-    for name in (*_WEBHOOK_SECONDS, "max_connections"):
-        value = entry.get(name, 1)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 86_400:
-            unit = "" if name == "max_connections" else " of seconds"
-            raise ConfigError(f"{where}: {name} must be a positive number{unit}")
+            raise ConfigError(f"{where}: {problem} (got {shown(entry[name])})"
+                              if "credentials" not in problem else f"{where}: {problem}")
+    if "outbound_url" in entry and not ({"outbound_secret_env", "outbound_secret_file"} & entry.keys()):
+        raise ConfigError(f"{where}: outbound_url needs outbound_secret_env or outbound_secret_file "
+                          "(the key that signs every reply)")
+    if "lookup_url" in entry and "outbound_url" not in entry:
+        raise ConfigError(f"{where}: lookup_url needs an outbound_url (it looks up what was posted there)")
+    for name in _WEBHOOK_SECONDS:
+        if name in entry:
+            _number(where, name, entry[name], high=86_400)
+    for name, high in (("max_connections", 86_400), ("max_body", 2**31), ("port", 65_536)):
+        if name in entry:
+            _number(where, name, entry[name], low=-1 if name == "port" else 0, high=high, whole=True,
+                    allowed=f"a whole number from {0 if name == 'port' else 1} to {high - 1}")
 
 
 def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | None) -> None:
@@ -185,39 +307,7 @@ def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | N
         options["lang"] = desk_lang
     lang = options.get("lang")
     if lang is not None and not (isinstance(lang, str) and LANG_TAG.fullmatch(lang)):
-        raise ConfigError(f"{where}: lang must be a language tag such as \"en\" or \"pt-BR\"")
+        raise bad_value(where, "lang", lang, 'a language tag such as "en" or "pt-BR"')
     backfill = options.get("backfill")
     if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
-        raise ConfigError(f"{where}: backfill must be a whole number from 0 to {MAX_BACKFILL:,}")
-
-
-def build_adapter(account: Account, session) -> Adapter:
-    """The adapter for one account (session: an aiohttp.ClientSession); reads its secret now."""
-    options = account.options
-    if account.network == "mastodon":
-        from adapters.mastodon import MastodonAdapter
-
-        return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
-                               session=session, streaming=bool(options.get("streaming", True)),
-                               poll_interval=float(options.get("poll_interval", 15.0)))
-    if account.network == "bluesky":
-        from adapters.bluesky import BlueskyAdapter
-
-        return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
-                              session=session, poll_interval=float(options.get("poll_interval", 15.0)),
-                              backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))
-    from adapters.webhook import WebhookAdapter
-
-    return WebhookAdapter(account=account.handle, secret=account.secret(),
-                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
-                          verify_token=account.option_secret("verify_token"),
-                          meta_secret=account.option_secret("meta_secret"),
-                          max_body=int(options.get("max_body", 1_048_576)),
-                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
-                          outbound_secret=account.option_secret("outbound_secret"), session=session,
-                          **{name: float(options[name]) for name in _WEBHOOK_SECONDS if name in options},
-                          max_connections=int(options.get("max_connections", 256)))
-
-
-# Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
-_WEBHOOK_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")
+        raise bad_value(where, "backfill", backfill, f"a whole number from 0 to {MAX_BACKFILL:,}")

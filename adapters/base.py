@@ -151,6 +151,34 @@ class SourceStatus:
 StatusCallback = Callable[[SourceStatus], None]
 
 
+class Ingest(enum.StrEnum):
+    """How mentions arrive."""
+
+    STREAMING = "streaming"  # a connection the network pushes into
+    POLLING = "polling"  # we ask every few seconds
+    LISTENING = "listening"  # the network (or a bridge) posts to our own HTTP listener
+
+
+class LimitFrom(enum.StrEnum):
+    """Where a reply's length limit comes from."""
+
+    NETWORK = "network"  # fixed by the network's rules (registry rule)
+    SERVER = "server"  # each server announces its own; the leader stores it per account
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a network can do; the desk and the README read it instead of asking by name."""
+
+    ingest: Ingest
+    limit_from: LimitFrom
+    #: how reply length is counted, in words for the operator
+    counting: str
+    #: whether `find_reply` can tell that a reply whose send outcome is unknown was posted,
+    #: so the sender re-sends safely after a crash; False: sends are idempotent or held for the operator
+    finds_replies: bool
+
+
 class Adapter(abc.ABC):
     """Base class for a network adapter bound to one account."""
 
@@ -171,7 +199,7 @@ class Adapter(abc.ABC):
         self._on_status = callback
 
     def bind_values(self, values: Any) -> None:
-        """Where to keep per-account values across restarts (an `adapters.account_values.AccountValues`).
+        """Where to keep per-account values across restarts (an `adapters.runtime.account_values.AccountValues`).
 
         The runner binds the database; adapters that keep nothing ignore it.
         """
@@ -184,25 +212,24 @@ class Adapter(abc.ABC):
         """The longest one network call of `send_reply`/`find_reply` may take (seconds).
 
         The leader's lease must outlast it: a send starts only while the
-        lease has more than this left. Network adapters keep their limit in
-        `request_timeout` (seconds or an aiohttp.ClientTimeout) or
-        `_reply_timeout`; one with neither makes no network calls (demo).
+        lease has more than this left. 0: the adapter makes no network calls (demo).
         """
-        timeout = getattr(self, "request_timeout", None) or getattr(self, "_reply_timeout", None)
-        total = getattr(timeout, "total", timeout)
-        return float(total) if isinstance(total, (int, float)) and total > 0 else 0.0
+        return 0.0
 
     def limit_request_time(self, seconds: float) -> None:
         """Make every request of this adapter end within `seconds` (scaled-down tests, tight leases)."""
-        timeout = getattr(self, "request_timeout", None)
-        if hasattr(timeout, "total"):
-            self.request_timeout = type(timeout)(total=seconds, connect=min(seconds, timeout.connect or seconds),
-                                                 sock_connect=min(seconds, timeout.sock_connect or seconds),
-                                                 sock_read=min(seconds, timeout.sock_read or seconds))
-        elif timeout is not None:
-            self.request_timeout = seconds
-        if hasattr(self, "_reply_timeout"):
-            self._reply_timeout = seconds
+
+    @property
+    @abc.abstractmethod
+    def capabilities(self) -> Capabilities:
+        """What this network can do (see `Capabilities`)."""
+
+    async def check(self) -> str | None:
+        """Verify the account against the network: one line describing it, or raise a CleanError saying why not.
+
+        None: nothing to verify remotely (the configuration was checked when loaded).
+        """
+        return None
 
     @property
     @abc.abstractmethod

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import email.utils
 import random
-import re
 import socket
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import aiohttp
 
@@ -59,25 +59,35 @@ def redact(text: str, *secrets: str) -> str:
     return text
 
 
-# --- Link headers (RFC 8288, tolerant) -------------------------------------
+# --- Link headers -------------------------------------------------------------
 
-_LINK_VALUE = re.compile(r"<([^>]*)>\s*((?:;\s*[^;,]*)*)")
-_LINK_PARAM = re.compile(r";\s*([A-Za-z*-]+)\s*=\s*(\"[^\"]*\"|[^;,\s]*)")
+#: aiohttp's `ClientResponse.links`: rel -> {"url": absolute URL, other params}
+Links = Mapping[str, Mapping[str, Any]]
 
 
-def parse_link_header(value: str | None) -> dict[str, str]:
-    """Map each `rel` of a Link header to its target URL; junk is ignored."""
-    links: dict[str, str] = {}
-    if not value:
-        return links
-    for match in _LINK_VALUE.finditer(value):
-        target, params = match.group(1).strip(), match.group(2)
-        for name, raw in _LINK_PARAM.findall(params):
-            if name.lower() != "rel":
-                continue
-            for rel in raw.strip('"').split():
-                links.setdefault(rel.lower(), target)
-    return links
+def links_of(response: aiohttp.ClientResponse) -> Links:
+    """The Link header by rel (aiohttp parses it); none when a server sends a URL yarl refuses."""
+    try:
+        return response.links
+    except ValueError:  # e.g. a port out of range: hostile or broken, never a crash
+        return {}
+
+
+# --- Bodies -------------------------------------------------------------------
+
+async def read_capped(content: aiohttp.StreamReader, limit: int, declared: int | None = None) -> bytes | None:
+    """A body of at most `limit` bytes, or None once it is known to be longer (declared or actual size).
+
+    Requests and answers alike: nothing from outside may make us buffer without bound.
+    """
+    if declared is not None and declared > limit:
+        return None
+    body = bytearray()
+    async for chunk in content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
 
 # --- Rate limits -------------------------------------------------------------
@@ -107,7 +117,7 @@ def parse_http_time(value: str | None, now: datetime) -> datetime | None:
                 return None
         return now + timedelta(seconds=number)
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        moment = datetime.fromisoformat(text.upper())  # 3.11 reads Z, not z
     except ValueError:
         try:
             moment = email.utils.parsedate_to_datetime(text)
@@ -140,13 +150,19 @@ def seconds_until(moment: datetime | None, now: datetime, *, default: float, low
 
 # --- Backoff -------------------------------------------------------------------
 
+def backoff(attempt: int, *, base: float, cap: float, rand: Callable[[], float] | None = None) -> float:
+    """The wait before retry `attempt` (0 for the first): base, 2*base, 4*base ... capped.
+
+    Each delay is drawn from [delay/2, delay] so clients that failed together
+    do not come back in lockstep, yet the wait still grows.
+    """
+    ceiling = min(cap, base * (2 ** min(max(attempt, 0), 32)))
+    return ceiling / 2 + ceiling / 2 * (rand or random.random)()
+
+
 @dataclass
 class Backoff:
-    """Exponential backoff with jitter: base, 2*base, 4*base ... capped.
-
-    Each delay is drawn from [delay/2, delay] so reconnecting clients do not
-    arrive in lockstep, yet the wait still grows.
-    """
+    """`backoff` for a loop that counts its own failures (reset after a success)."""
 
     base: float = 1.0
     cap: float = 300.0
@@ -154,9 +170,9 @@ class Backoff:
     attempt: int = 0
 
     def next(self) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(self.attempt, 32)))
+        delay = backoff(self.attempt, base=self.base, cap=self.cap, rand=self.rand)
         self.attempt += 1
-        return ceiling / 2 + ceiling / 2 * self.rand()
+        return delay
 
     def reset(self) -> None:
         self.attempt = 0
@@ -182,10 +198,6 @@ def human_seconds(seconds: float) -> str:
 class SSEEvent:
     event: str
     data: str
-
-
-class SSETooLarge(ValueError):
-    pass
 
 
 class SSEDecoder:
@@ -267,10 +279,3 @@ def _line_end(buffer: bytes) -> tuple[int, int] | None:
         return None
     return newline, 1
 
-
-def first_text(values: Iterable[object]) -> str:
-    """The first non-empty string among `values` (JSON fields of unknown type)."""
-    for value in values:
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return ""

@@ -10,17 +10,12 @@ puts in front. Without it, a live adapter's rule, then the defaults below.
 
 from __future__ import annotations
 
-from adapters.base import TextRule
-from adapters.textcount import bluesky_length, count_as, graphemes, mastodon_length
+from adapters import registry
+from adapters.base import LimitFrom, TextRule
+from adapters.textcount import count_as
 from store.account_settings import ReplyTarget, TextLimits, reply_target
 from store.db import Store
 
-DEFAULT_RULES: dict[str, TextRule] = {
-    "mastodon": TextRule(500, mastodon_length, "500 characters, links count 23"),
-    "bluesky": TextRule(300, bluesky_length, "300 graphemes, 3,000 bytes: 10 bytes = 1"),
-    "demo": TextRule(500, mastodon_length, "500 characters, links count 23"),
-    "webhook": TextRule(2200, graphemes, "2,200 characters"),
-}
 
 _COUNTING_WORDS = {
     "mastodon": "links count {weight}, mention domains free",
@@ -31,12 +26,11 @@ _COUNTING_WORDS = {
 
 
 def rule_for(network: str, live: dict[str, TextRule] | None = None) -> TextRule:
-    family = network.split(":", 1)[0]
     if live:
-        for key in (network, family):
+        for key in (network, registry.family(network)):
             if key in live:
                 return live[key]
-    return DEFAULT_RULES.get(family, DEFAULT_RULES["webhook"])
+    return (registry.find(network) or registry.FALLBACK).rule
 
 
 def limits_description(limits: TextLimits) -> str:
@@ -47,7 +41,7 @@ def limits_description(limits: TextLimits) -> str:
 
 def stored_rule(limits: TextLimits, acct: str | None = None) -> TextRule:
     """The server's rule; with `acct`, counting the `@acct ` the adapter adds when the text lacks it."""
-    from adapters.mastodon_parse import with_author_mention  # yarl: not at console start
+    from adapters.mastodon.parse import with_author_mention  # yarl: not at console start
 
     def count(text: str) -> int:
         sent = with_author_mention(text.strip(), acct, limits.domain) if acct else text
@@ -58,7 +52,8 @@ def stored_rule(limits: TextLimits, acct: str | None = None) -> TextRule:
 
 
 def target_rule(target: ReplyTarget, live: dict[str, TextRule] | None = None) -> TextRule:
-    if target.limits is not None and target.network.split(":", 1)[0] == "mastodon":
+    known = registry.find(target.network)
+    if target.limits is not None and known is not None and known.limit_from is LimitFrom.SERVER:
         acct = target.reply_ref.get("acct")
         return stored_rule(target.limits, acct.strip().lstrip("@") if isinstance(acct, str) and acct.strip() else None)
     return rule_for(target.network, live)

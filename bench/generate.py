@@ -31,8 +31,8 @@ if __package__ in (None, ""):
 from bench.corpus import cast, text_for  # noqa: E402
 from store.db import iso, open_store  # noqa: E402
 from store.ingest import insert_mentions  # noqa: E402
-from store.search_index import deferred_indexing  # noqa: E402
 from store.records import NewMention  # noqa: E402
+from store.search_index import deferred_indexing  # noqa: E402
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -133,7 +133,8 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {"rows": done, "deferred_index": deferred,
               "helper_cpu_seconds": (children.ru_utime + children.ru_stime
-                                     - children_before.ru_utime - children_before.ru_stime), "insert_seconds": insert_seconds,
+                                     - children_before.ru_utime - children_before.ru_stime),
+              "insert_seconds": insert_seconds,
               "insert_cpu_seconds": insert_cpu, "index_seconds": index_seconds, "index_cpu_seconds": index_cpu,
               "checkpoint_seconds": checkpoint, "total_seconds": time.perf_counter() - started,
               "batch": batch, "seed": seed, "load_before": load_before, "load_after": os.getloadavg()[0],
@@ -152,7 +153,7 @@ def _insert(store, chunk: list[Row]) -> None:
             if len(ids) != len(group):
                 raise SystemExit("duplicate remote ids in generated rows")
             conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
-                             [(mention_id, tag, "bench", iso(START)) for mention_id, row in zip(ids, group)
+                             [(mention_id, tag, "bench", iso(START)) for mention_id, row in zip(ids, group, strict=True)
                               for tag in row.tags])
 
 

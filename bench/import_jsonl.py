@@ -51,7 +51,8 @@ def measure(db_path: Path, size: int) -> list[tuple[str, str, str]]:
         remove_db(target)
     per_million = elapsed * 1_000_000 / max(lines, 1)
     return [(
-        f"import {lines:,} mentions from JSONL (`mentiondesk import`, {jsonl.stat().st_size / 1e6:.0f} MB), index included",
+        f"import {lines:,} mentions from JSONL (`mentiondesk import`, {jsonl.stat().st_size / 1e6:.0f} MB), "
+        "index included",
         f"{elapsed:.0f} s wall ({lines / elapsed:,.0f} rows/s; {cpu:.0f} s CPU with the tokenizer helper); "
         f"{searchable} after",
         f"1M in ≤ {TARGET_S_PER_1M:.0f} s" + ("" if lines >= 1_000_000 else f" (scaled: {per_million:.0f} s per 1M)"),

@@ -25,7 +25,7 @@ if __package__ in (None, ""):
 
 from textual import events  # noqa: E402
 
-from adapters.demo import DemoAdapter  # noqa: E402
+from adapters.demo.adapter import DemoAdapter  # noqa: E402
 from bench.copydb import copy_db, remove_db  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
 
@@ -44,7 +44,7 @@ async def _run(db: Path, seconds: float) -> dict:
     app = ConsoleApp(str(db), operator="bench", adapters=[adapter])
     lags: list[float] = []
     key_ms: list[float] = []
-    async with app.run_test(size=(120, 40)) as pilot:
+    async with app.run_test(size=(120, 40)):
         start = time.perf_counter()
         stop = start + seconds
 
@@ -110,7 +110,8 @@ def measure(db_path: Path, size: int, seconds: float = 60.0) -> list[tuple[str, 
          f"({len(lags):,} probes)",
          f"p99 ≤ {TARGET_LAG_MS:.0f} ms"),
         ("live stream: key press → selection moved, p50 / p99",
-         f"{_pct(result['keys'], 0.5):.0f} / {_pct(result['keys'], 0.99):.0f} ms ({len(result['keys'])} presses of j/k)",
+         f"{_pct(result['keys'], 0.5):.0f} / {_pct(result['keys'], 0.99):.0f} ms "
+         f"({len(result['keys'])} presses of j/k)",
          "responsive"),
         ("live stream: creation → stored and searchable, p50 / p99 / max",
          f"{_pct(latency, 0.5) * 1000:.0f} / {_pct(latency, 0.99) * 1000:.0f} / {max(latency) * 1000:.0f} ms",

@@ -273,8 +273,9 @@ def _build_row(label: str, build: dict) -> str:
               if build.get("deferred_index") else "indexed in every transaction")
     return (f"| {label}: {build['rows']:,} mentions via store.ingest.insert_mentions, {build['batch']:,} per "
             f"transaction, search index included | {seconds:.0f} s wall ({phases}); "
-            f"{build['rows'] / seconds:,.0f} rows/s; {cpu:.0f} s CPU (helper process included); load {build['load_before']:.1f}→"
-            f"{build['load_after']:.1f}; built {build.get('built_at', '?')} | 1M in ≤ {TARGETS['import_s_per_1m']:.0f} s |")
+            f"{build['rows'] / seconds:,.0f} rows/s; {cpu:.0f} s CPU (helper process included); "
+            f"load {build['load_before']:.1f}→{build['load_after']:.1f}; built {build.get('built_at', '?')} "
+            f"| 1M in ≤ {TARGETS['import_s_per_1m']:.0f} s |")
 
 
 def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], run: dict, sizes: dict,
@@ -308,7 +309,8 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
     usual = [r for r in results if r["kind"] != "long typo"]
     ms = [r["ms"] for r in usual]
     cpu = [r["cpu_ms"] for r in usual]
-    lines.append(f"| search, all {len(usual)} queries of 1-3 words and/or filters, p50 / p95 | {percentile(ms, .5):.1f} / "
+    lines.append(f"| search, all {len(usual)} queries of 1-3 words and/or filters, p50 / p95 | "
+                 f"{percentile(ms, .5):.1f} / "
                  f"{percentile(ms, .95):.1f} ms wall; {percentile(cpu, .5):.1f} / {percentile(cpu, .95):.1f} ms CPU | "
                  f"p50 ≤ 15 ms, p95 ≤ 50 ms |")
     repeat = [r["repeat_ms"] for r in usual]
@@ -325,7 +327,8 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
                          f"{statistics.mean(recalls):.3f} / {min(recalls):.3f} | ≥ {TARGETS['recall']} |")
     recalls = [r["recall"] for r in text_queries if r.get("recall") is not None and r["kind"] != "long typo"]
     if recalls:
-        lines.append(f"| recall@20 vs brute force, all queries of 1-3 words, mean | {statistics.mean(recalls):.3f} | ≥ 0.95 |")
+        lines.append(f"| recall@20 vs brute force, all queries of 1-3 words, mean | {statistics.mean(recalls):.3f} "
+                     "| ≥ 0.95 |")
     elif args.skip_truth:
         lines.append("| recall@20 vs brute force | not measured (--skip-truth) | ≥ 0.95 |")
     lines.append(f"| resident memory, DB open and all queries run (now / peak) | {run['rss_mb']:.0f} / "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.db import Store
+from store.db import Store, inserted_id
 from store.errors import ActionError
 from store.events import log_event
 from store.keys import new_reply_key
@@ -185,11 +185,11 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
         _require_mention(store, mention_id)
         if guard is not None:
             _check_guard(store, mention_id, operator, guard)
-        reply_id = store.conn.execute(
+        reply_id = inserted_id(store.conn.execute(
             """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key)
                VALUES (?, ?, ?, ?, ?, ?)""",
             (mention_id, text, operator, store.now(), state, key),
-        ).lastrowid
+        ))
         store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
         log_event(store, operator, "reply.queue", mention_id, reply_id=reply_id, state=state,
                   chars=len(text))

@@ -27,13 +27,21 @@ class Marks:
 
 
 @dataclass(frozen=True, slots=True)
+class Assigned:
+    """A mention someone else assigned to the polling operator."""
+
+    mention_id: int
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Changes:
+    marks: Marks  # pass them to the next poll
     new_mentions: int = 0
     touched: frozenset[int] = field(default_factory=frozenset)
     membership_changed: bool = False
     actions: tuple[str, ...] = ()
-    # (mention id, by whom) of mentions someone else assigned to the polling operator.
-    assigned_to_me: tuple[tuple[int, str], ...] = ()
+    assigned_to_me: tuple[Assigned, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -50,7 +58,7 @@ def marks_now(store: Store) -> Marks:
     )
 
 
-def poll(store: Store, marks: Marks, *, force: bool = False, operator: str = "") -> tuple[Changes, Marks]:
+def poll(store: Store, marks: Marks, *, force: bool = False, operator: str = "") -> Changes:
     """Changes since `marks` as `operator` sees them; `force` also sees this connection's own commits.
 
     Mentions `operator` read in another console count as touched (their
@@ -58,19 +66,19 @@ def poll(store: Store, marks: Marks, *, force: bool = False, operator: str = "")
     """
     version = store.conn.execute("PRAGMA data_version").fetchone()[0]
     if version == marks.data_version and not force:
-        return Changes(), marks
+        return Changes(marks)
     top = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
     events = events_since(store, marks.event_id, EVENTS_PER_POLL)
-    touched = {mention_id for _, _, mention_id in events if mention_id is not None}
-    actions = tuple(action for _, action, _ in events)
-    event_top = events[-1][0] if events else marks.event_id
-    assigned: tuple[tuple[int, str], ...] = ()
+    touched = {event.mention_id for event in events if event.mention_id is not None}
+    actions = tuple(event.action for event in events)
+    event_top = events[-1].id if events else marks.event_id
+    assigned: tuple[Assigned, ...] = ()
     if operator and "assign" in actions:
-        assigned = tuple(store.conn.execute(
+        assigned = tuple(Assigned(*row) for row in store.conn.execute(
             """SELECT mention_id, operator FROM events WHERE id > ? AND id <= ? AND action = 'assign'
                AND json_extract(detail, '$.to') = ? AND operator != ? ORDER BY id""",
             (marks.event_id, event_top, operator, operator),
-        ).fetchall())
+        ))
     # Every operator's reads since the last poll are scanned (few per interval); only ours count.
     read_top = min(store.conn.execute("SELECT coalesce(max(id), 0) FROM reads").fetchone()[0],
                    marks.read_id + EVENTS_PER_POLL)
@@ -78,14 +86,13 @@ def poll(store: Store, marks: Marks, *, force: bool = False, operator: str = "")
         touched.update(mention_id for (mention_id,) in store.conn.execute(
             "SELECT mention_id FROM reads WHERE id > ? AND id <= ? AND operator = ?",
             (marks.read_id, read_top, operator)))
-    changes = Changes(
+    # A capped read leaves more to fetch: forget the version so the next poll reads on.
+    capped = len(events) >= EVENTS_PER_POLL or read_top == marks.read_id + EVENTS_PER_POLL
+    return Changes(
+        marks=Marks(-1 if capped else version, max(top, marks.mention_id), event_top, read_top),
         new_mentions=max(0, top - marks.mention_id),
         touched=frozenset(touched),
         membership_changed=any(action in MEMBERSHIP_ACTIONS for action in actions),
         actions=actions,
         assigned_to_me=assigned,
     )
-    # A capped read leaves more to fetch: forget the version so the next poll reads on.
-    capped = len(events) >= EVENTS_PER_POLL or read_top == marks.read_id + EVENTS_PER_POLL
-    version = -1 if capped else version
-    return changes, Marks(version, max(top, marks.mention_id), event_top, read_top)

@@ -34,12 +34,20 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT just made (sqlite3 types it Optional for other statements)."""
+    if cursor.lastrowid is None:
+        raise sqlite3.InterfaceError("no row was inserted")
+    return cursor.lastrowid
+
+
 class Store:
     """One connection to the database, for the thread that opened it."""
 
     def __init__(self, conn: sqlite3.Connection, path: str, clock: Callable[[], datetime]):
         self.conn = conn
         self._db = None
+        self._depth = 0  # open SAVEPOINTs inside the current write
         self.path = path
         self.clock = clock
 
@@ -61,12 +69,17 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A short write transaction, taken eagerly so it cannot deadlock.
+        """A short write transaction, taken eagerly so it cannot deadlock; nests.
 
         BEGIN IMMEDIATE waits (busy_timeout) for other writers up front; a
         still-busy database is retried with backoff instead of surfacing
-        "database is locked" to an operator.
+        "database is locked" to an operator. Inside an open transaction it is
+        a SAVEPOINT: an error undoes only the inner block, and nothing is
+        committed before the outermost block ends.
         """
+        if self.conn.in_transaction:
+            yield from self._savepoint()
+            return
         delay = 0.02
         for attempt in range(12):
             try:
@@ -80,10 +93,28 @@ class Store:
         try:
             yield self.conn
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (disk full, interrupt): keep the real error.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
         else:
             self.conn.execute("COMMIT")
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        self._depth += 1
+        name = f"write_{self._depth}"
+        self.conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield self.conn
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            self.conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
     def close(self) -> None:
         self.conn.close()

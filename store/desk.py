@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from store.actions import ActionError, _require_mention
-from store.db import Store, iso
+from store.db import Store, inserted_id, iso
 from store.events import log_event
 from store.operators import check_operator
 from store.sanitize import clean_line, clean_text
@@ -52,10 +52,10 @@ def add_note(store: Store, mention_id: int, text: str, operator: str) -> int:
         raise ActionError("the note is empty")
     with store.write():
         _require_mention(store, mention_id)
-        note_id = store.conn.execute(
+        note_id = inserted_id(store.conn.execute(
             "INSERT INTO notes (mention_id, operator, at, text) VALUES (?, ?, ?, ?)",
             (mention_id, operator, store.now(), text),
-        ).lastrowid
+        ))
         log_event(store, operator, "note.add", mention_id, note_id=note_id, text=text[:200])
     return note_id
 
@@ -87,11 +87,6 @@ def assign(store: Store, mention_id: int, assignee: str | None, operator: str, *
             store.conn.execute("DELETE FROM assignments WHERE mention_id = ?", (mention_id,))
             log_event(store, operator, "unassign", mention_id, previous=current)
     return True
-
-
-def assignee_of(store: Store, mention_id: int) -> str | None:
-    row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
-    return row[0] if row else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,20 +162,27 @@ def leave_handover_note(store: Store, text: str, operator: str) -> int:
     if not text:
         raise ActionError("the handover note is empty")
     with store.write():
-        note_id = store.conn.execute(
+        note_id = inserted_id(store.conn.execute(
             "INSERT INTO handover_notes (operator, at, text) VALUES (?, ?, ?)", (operator, store.now(), text)
-        ).lastrowid
+        ))
         log_event(store, operator, "handover.note", None, note_id=note_id, text=text[:200])
     return note_id
 
 
-def handover_notes_since(store: Store, since: str) -> list[tuple[str, str, str]]:
-    """(operator, at, text) of handover notes after `since`, oldest first.
+@dataclass(frozen=True, slots=True)
+class HandoverNote:
+    operator: str
+    at: str
+    text: str
+
+
+def handover_notes_since(store: Store, since: str) -> list[HandoverNote]:
+    """Handover notes after `since`, oldest first.
 
     Cleaned on the way out too: they greet every operator at start, and a
     file written by an older version may hold escape codes.
     """
-    return [(clean_line(operator, 64), at, clean_text(text)) for operator, at, text in store.conn.execute(
+    return [HandoverNote(clean_line(operator, 64), at, clean_text(text)) for operator, at, text in store.conn.execute(
         "SELECT operator, at, text FROM handover_notes WHERE at > ? ORDER BY id", (since,)
     )]
 

@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
-from store.db import Store
+from store.db import Store, inserted_id
 from store.redact import redact_detail
 from store.operators import check_operator
 
 
 def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,
               **detail: object) -> int:
-    """Append one event; call inside the transaction that made the change.
+    """Append one event, in the same transaction as the change it records.
 
     Every operator action logs one, so an unusable operator name (escape
     codes, invisible characters) aborts the whole change here, whatever the caller.
     """
     check_operator(operator)
-    cursor = store.conn.execute(
-        "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
-        (store.now(), operator, action, mention_id, json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
-    )
-    return cursor.lastrowid
+    with store.write() as conn:
+        cursor = conn.execute(
+            "INSERT INTO events (at, operator, action, mention_id, detail) VALUES (?, ?, ?, ?, ?)",
+            (store.now(), operator, action, mention_id,
+             json.dumps(redact_detail(detail), ensure_ascii=False, default=str)),
+        )
+    return inserted_id(cursor)
 
 
-def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[tuple[int, str, int | None]]:
-    """(id, action, mention_id) of events after `after_id`, oldest first."""
-    return store.conn.execute(
+@dataclass(frozen=True, slots=True)
+class EventMark:
+    """What the change feed needs of one event."""
+
+    id: int
+    action: str
+    mention_id: int | None
+
+
+def events_since(store: Store, after_id: int, limit: int = 10_000) -> list[EventMark]:
+    """Events after `after_id`, oldest first."""
+    return [EventMark(*row) for row in store.conn.execute(
         "SELECT id, action, mention_id FROM events WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
-    ).fetchall()
+    )]
 
-
-def latest_event_id(store: Store) -> int:
-    return store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]

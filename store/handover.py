@@ -2,18 +2,77 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
 from store.db import Store
-from store.desk import handover_notes_since
+from store.desk import HandoverNote, handover_notes_since
 from store.sanitize import clean_line, clean_text
 
 AGE_BUCKETS = (("under 1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("over 24h", None))
 
 
+@dataclass(frozen=True, slots=True)
+class OldestOpen:
+    id: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Arrived:
+    total: int
+    by_network: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class StillOpen:
+    total: int
+    by_tag: dict[str, int]
+    by_age: dict[str, int]
+    oldest: OldestOpen | None
+
+
+@dataclass(frozen=True, slots=True)
+class NoteLine:
+    mention_id: int
+    operator: str
+    at: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FailedReply:
+    reply_id: int
+    mention_id: int
+    operator: str
+    error: str
+    may_have_posted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverReport:
+    """Field names and order are the `handover --json` format: scripts read it."""
+
+    since: str
+    generated_at: str
+    arrived: Arrived
+    open: StillOpen
+    replied: dict[str, dict[str, int]]  # operator -> reply state -> count
+    done: dict[str, int]  # operator -> mentions closed (and still done)
+    assigned: dict[str, list[int]]  # operator -> open mention ids
+    notes: list[NoteLine]
+    failed_replies: list[FailedReply]
+    handover_notes: list[HandoverNote]
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def _age_seconds(created: str, now: datetime) -> float:
     try:
-        moment = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(created)
     except ValueError:
         return 0.0
     return (now - moment).total_seconds()
@@ -25,7 +84,7 @@ def _who(operator: str | None) -> str:
     return clean_line(operator, 64) or "?"
 
 
-def handover_report(store: Store, since: str) -> dict:
+def handover_report(store: Store, since: str) -> HandoverReport:
     conn = store.conn
     now = store.clock()
     arrived = dict(conn.execute(
@@ -33,7 +92,7 @@ def handover_report(store: Store, since: str) -> dict:
     ).fetchall())
     open_by_tag = {"care": 0, "marketing": 0, "both": 0, "untriaged": 0}
     open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
-    oldest: dict | None = None
+    oldest: OldestOpen | None = None
     for mention_id, created, tags in conn.execute(
         """SELECT m.id, m.created_at, (SELECT group_concat(tag) FROM tags t WHERE t.mention_id = m.id)
            FROM mentions m WHERE m.status = 'open' ORDER BY m.id"""
@@ -46,8 +105,8 @@ def handover_report(store: Store, since: str) -> dict:
             if limit is None or seconds < limit:
                 open_by_age[label] += 1
                 break
-        if oldest is None or created < oldest["created_at"]:
-            oldest = {"id": mention_id, "created_at": created}
+        if oldest is None or created < oldest.created_at:
+            oldest = OldestOpen(mention_id, created)
     replies = conn.execute(
         """SELECT operator, CASE WHEN state = 'pending' AND waiting THEN 'waiting for network' ELSE state END AS shown,
                   count(*) FROM replies WHERE created_at > ? GROUP BY operator, shown""", (since,)
@@ -74,68 +133,66 @@ def handover_report(store: Store, since: str) -> dict:
     ):
         assigned.setdefault(_who(operator), []).append(mention_id)
     notes = [
-        {"mention_id": mention_id, "operator": _who(operator), "at": at, "text": clean_text(text)}
+        NoteLine(mention_id, _who(operator), at, clean_text(text))
         for mention_id, operator, at, text in conn.execute(
             "SELECT mention_id, operator, at, text FROM notes WHERE at > ? ORDER BY id", (since,)
         )
     ]
     failed = [
-        {"reply_id": reply_id, "mention_id": mention_id, "operator": _who(operator), "error": clean_line(error, 500),
-         "may_have_posted": bool(uncertain)}
+        FailedReply(reply_id, mention_id, _who(operator), clean_line(error, 500), bool(uncertain))
         for reply_id, mention_id, operator, error, uncertain in conn.execute(
             "SELECT id, mention_id, operator, error, uncertain FROM replies WHERE state = 'failed' ORDER BY id"
         )
     ]
-    return {
-        "since": since,
-        "generated_at": store.now(),
-        "arrived": {"total": sum(arrived.values()), "by_network": arrived},
-        "open": {"total": sum(open_by_tag.values()), "by_tag": open_by_tag, "by_age": open_by_age,
-                 "oldest": oldest},
-        "replied": replied,
-        "done": closed,
-        "assigned": assigned,
-        "notes": notes,
-        "failed_replies": failed,
-        "handover_notes": [{"operator": o, "at": at, "text": t} for o, at, t in handover_notes_since(store, since)],
-    }
+    return HandoverReport(
+        since=since,
+        generated_at=store.now(),
+        arrived=Arrived(sum(arrived.values()), arrived),
+        open=StillOpen(sum(open_by_tag.values()), open_by_tag, open_by_age, oldest),
+        replied=replied,
+        done=closed,
+        assigned=assigned,
+        notes=notes,
+        failed_replies=failed,
+        handover_notes=handover_notes_since(store, since),
+    )
 
 
-def format_report(report: dict, when=lambda moment: moment) -> str:
+def format_report(report: HandoverReport, when: Callable[[str], str] = lambda moment: moment) -> str:
     """The report as plain text for a terminal or a shift chat; `when` formats stored times."""
-    lines = [f"Handover since {when(report['since'])} (at {when(report['generated_at'])})", ""]
-    arrived = report["arrived"]
-    networks = ", ".join(f"{n} {c}" for n, c in arrived["by_network"].items()) or "none"
-    lines.append(f"Arrived: {arrived['total']} ({networks})")
-    opened = report["open"]
-    lines.append(f"Still open: {opened['total']} — " + ", ".join(f"{k} {v}" for k, v in opened["by_tag"].items()))
-    lines.append("  by age: " + ", ".join(f"{k} {v}" for k, v in opened["by_age"].items()))
-    if opened["oldest"]:
-        lines.append(f"  oldest open: #{opened['oldest']['id']} from {when(opened['oldest']['created_at'])}")
-    if report["replied"]:
+    lines = [f"Handover since {when(report.since)} (at {when(report.generated_at)})", ""]
+    arrived = report.arrived
+    networks = ", ".join(f"{n} {c}" for n, c in arrived.by_network.items()) or "none"
+    lines.append(f"Arrived: {arrived.total} ({networks})")
+    opened = report.open
+    lines.append(f"Still open: {opened.total} — " + ", ".join(f"{k} {v}" for k, v in opened.by_tag.items()))
+    lines.append("  by age: " + ", ".join(f"{k} {v}" for k, v in opened.by_age.items()))
+    if opened.oldest:
+        lines.append(f"  oldest open: #{opened.oldest.id} from {when(opened.oldest.created_at)}")
+    if report.replied:
         lines.append("Replied:")
-        for operator, states in sorted(report["replied"].items()):
+        for operator, states in sorted(report.replied.items()):
             lines.append(f"  {operator}: " + ", ".join(f"{s} {c}" for s, c in sorted(states.items())))
     else:
         lines.append("Replied: none")
-    if report["done"]:
-        lines.append("Closed (still done): " + ", ".join(f"{o} {c}" for o, c in sorted(report["done"].items())))
-    if report["assigned"]:
+    if report.done:
+        lines.append("Closed (still done): " + ", ".join(f"{o} {c}" for o, c in sorted(report.done.items())))
+    if report.assigned:
         lines.append("Assigned (open):")
-        for operator, ids in report["assigned"].items():
+        for operator, ids in report.assigned.items():
             shown = " ".join(f"#{i}" for i in ids[:12]) + (" …" if len(ids) > 12 else "")
             lines.append(f"  {operator}: {len(ids)} — {shown}")
-    if report["failed_replies"]:
-        lines.append(f"Failed replies: {len(report['failed_replies'])}")
-        for item in report["failed_replies"][:10]:
-            maybe = " (may have been posted: it is looked up before any retry)" if item["may_have_posted"] else ""
-            lines.append(f"  #{item['mention_id']} ({item['operator']}): {item['error']}{maybe}")
-    if report["notes"]:
+    if report.failed_replies:
+        lines.append(f"Failed replies: {len(report.failed_replies)}")
+        for item in report.failed_replies[:10]:
+            maybe = " (may have been posted: it is looked up before any retry)" if item.may_have_posted else ""
+            lines.append(f"  #{item.mention_id} ({item.operator}): {item.error}{maybe}")
+    if report.notes:
         lines.append("Notes:")
-        for note in report["notes"][-20:]:
-            lines.append(f"  #{note['mention_id']} {note['operator']}: {' '.join(note['text'].split())}")
-    if report["handover_notes"]:
+        for note in report.notes[-20:]:
+            lines.append(f"  #{note.mention_id} {note.operator}: {' '.join(note.text.split())}")
+    if report.handover_notes:
         lines.append("Handover notes:")
-        for note in report["handover_notes"]:
-            lines.append(f"  {note['operator']} at {when(note['at'])}: {note['text']}")
+        for handover in report.handover_notes:
+            lines.append(f"  {handover.operator} at {when(handover.at)}: {handover.text}")
     return "\n".join(lines)

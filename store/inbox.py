@@ -258,7 +258,7 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
     ]
     total = conn.execute("SELECT count(*) FROM mentions WHERE author_id = ?", (author_id,)).fetchone()[0]
     replies = [
-        Reply(*values[:9], bool(values[9]), bool(values[10]))
+        Reply(*values[:9], *(bool(flag) for flag in values[9:]))  # waiting, uncertain
         for values in conn.execute(
             """SELECT id, text, operator, created_at, state, attempts, sent_at, remote_url, error, waiting, uncertain
                FROM replies WHERE mention_id = ? ORDER BY id""",

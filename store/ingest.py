@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from store.db import Store
+from store.db import Store, inserted_id
 from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
@@ -22,12 +23,12 @@ def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | 
     names = ", ".join(columns)
     marks = ", ".join("?" for _ in columns)
     cursor = store.conn.execute(f"INSERT INTO {table} ({names}) VALUES ({marks})", tuple(columns.values()))
-    return cursor.lastrowid
+    return inserted_id(cursor)
 
 
 def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at: str | None = None,
                     status: str = "open") -> list[int]:
-    """Insert inside the caller's transaction; returns ids of mentions that were new.
+    """Insert (joining the caller's transaction, if any); returns ids of mentions that were new.
 
     A mention already stored (same network + remote id) is skipped, so
     replays after reconnects, crashes or re-imports are harmless.
@@ -38,17 +39,22 @@ def insert_mentions(store: Store, mentions: Iterable[NewMention], *, received_at
 
 def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], *,
                 cleaned: bool = False, ids: dict[tuple[str, str, str], int] | None = None) -> list[int | None]:
-    """(mention, status, received_at) rows -> the new id of each, or None for a duplicate.
+    """(mention, status, received_at) rows -> the new id of each, or None for a duplicate; one write.
 
     `cleaned`: the caller already ran NewMention.cleaned() (import does, to
     report bad lines), so the text is not scanned twice. `ids` caches author
     and account ids across calls in one long import: only pass a dict whose
     entries were all committed (or will be, in the same transaction).
     """
+    with store.write():
+        return _insert_rows(store, rows, cleaned, {} if ids is None else ids)
+
+
+def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], cleaned: bool,
+                 known: dict[tuple[str, str, str], int]) -> list[int | None]:
     now = store.now()
     result: list[int | None] = []
     indexed: list[tuple[int, str, str, str]] = []
-    known = {} if ids is None else ids
     for mention, status, received_at in rows:
         m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:
@@ -72,7 +78,7 @@ def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]]
              json.dumps(m.raw, default=str) if m.raw is not None else None),
         )
         if cursor.rowcount:
-            mention_id = cursor.lastrowid
+            mention_id = inserted_id(cursor)
             result.append(mention_id)
             indexed.append((mention_id, m.text, m.author_handle, m.author_name))
         else:
@@ -119,7 +125,18 @@ def set_source_status(store: Store, source: str, state: str, detail: str = "",
         )
 
 
-def source_statuses(store: Store) -> list[dict]:
-    return list(store.db.query(
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    """How an adapter's connection is doing, as the ingest leader last wrote it."""
+
+    source: str
+    state: str
+    detail: str
+    updated_at: str
+    last_event_at: str | None
+
+
+def source_statuses(store: Store) -> list[SourceStatus]:
+    return [SourceStatus(**row) for row in store.db.query(
         "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
-    ))
+    )]

@@ -34,6 +34,12 @@ class Lease:
     prev_expires_at: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    holder: str
+    expires_at: str
+
+
 class LeaseLost(Exception):
     """This process no longer holds the lease (or not with time to spare)."""
 
@@ -78,8 +84,12 @@ def try_acquire(store: Store, holder: str, ttl: float, name: str = LEADER) -> bo
 
 
 def check_held(store: Store, holder: str, epoch: int, margin: float, name: str = LEADER) -> None:
-    """Inside a write transaction: raise LeaseLost unless `holder` holds `epoch` for `margin` more seconds."""
-    row = store.conn.execute("SELECT holder, epoch, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
+    """Raise LeaseLost unless `holder` holds `epoch` for `margin` more seconds.
+
+    It proves the lease for the write it is part of: call it in the transaction it fences.
+    """
+    with store.write() as conn:
+        row = conn.execute("SELECT holder, epoch, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
     need = iso(store.clock() + timedelta(seconds=margin))
     if row is None or row[0] != holder or row[1] != epoch or row[2] <= need:
         raise LeaseLost(f"{holder} no longer holds the {name} lease at epoch {epoch} with {margin:g}s to spare")
@@ -92,10 +102,10 @@ def release(store: Store, holder: str, name: str = LEADER) -> None:
                            (store.now(), name, holder))
 
 
-def current_holder(store: Store, name: str = LEADER) -> tuple[str, str] | None:
-    """(holder, expires_at) of a live lease, or None."""
+def current_holder(store: Store, name: str = LEADER) -> LeaseHolder | None:
+    """Who holds the live lease, or None."""
     row = store.conn.execute(
         "SELECT holder, expires_at FROM leases WHERE name = ? AND expires_at > ? AND holder != ''",
         (name, store.now())
     ).fetchone()
-    return (row[0], row[1]) if row else None
+    return LeaseHolder(row[0], row[1]) if row else None

@@ -243,23 +243,36 @@ def adopt_after(lease: Lease, margin: float) -> str | None:
     """When claims of epochs before `lease`'s are surely over: the old lease's end plus `margin`."""
     if lease.prev_expires_at is None:
         return "" if lease.epoch <= 1 else None
-    moment = datetime.fromisoformat(lease.prev_expires_at.replace("Z", "+00:00")) + timedelta(seconds=margin)
+    moment = datetime.fromisoformat(lease.prev_expires_at) + timedelta(seconds=margin)
     return iso(moment)
 
 
-def reply_requests_since(store: Store, after: int | None) -> tuple[int, list[tuple[int, str, str]]]:
-    """(newest event id, [(reply id, action, operator)]) of replies queued or retried after `after`.
+@dataclass(frozen=True, slots=True)
+class ReplyRequest:
+    reply_id: int
+    action: str  # reply.queue or reply.retry
+    operator: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyRequests:
+    newest_event: int  # pass it as `after` next time
+    requests: list[ReplyRequest]
+
+
+def reply_requests_since(store: Store, after: int | None) -> ReplyRequests:
+    """Replies queued or retried after event `after`.
 
     None starts from now: a new leader does not replay history.
     """
     newest = store.conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
     if after is None:
-        return newest, []
+        return ReplyRequests(newest, [])
     rows = store.conn.execute(
         """SELECT json_extract(detail, '$.reply_id'), action, operator FROM events
            WHERE id > ? AND id <= ? AND action IN ('reply.queue', 'reply.retry') ORDER BY id""",
-        (after, newest)).fetchall()
-    return newest, [(row[0], row[1], row[2]) for row in rows]
+        (after, newest))
+    return ReplyRequests(newest, [ReplyRequest(*row) for row in rows])
 
 
 def reply_counts(store: Store) -> dict[str, int]:

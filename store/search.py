@@ -33,10 +33,10 @@ import heapq
 import os
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
@@ -113,9 +113,9 @@ class Vocabulary:
                 self.last_id = max(self.last_id, term_id)
             self.words = new
         else:
-            rows = conn.execute("SELECT id, term FROM search_vocab WHERE id > ?", (self.last_id,)).fetchall()
-            new = [term for _, term in rows]
-            self.last_id = max([self.last_id, *(term_id for term_id, _ in rows)])
+            added = conn.execute("SELECT id, term FROM search_vocab WHERE id > ?", (self.last_id,)).fetchall()
+            new = [term for _, term in added]
+            self.last_id = max([self.last_id, *(term_id for term_id, _ in added)])
             if len(new) > 1000:
                 self.words.extend(new)
                 self.words.sort()
@@ -167,7 +167,7 @@ class Vocabulary:
             # second half, but for its first letter, is intact.
             size, head = len(term), term[: len(term) // 2]
             tail = term[len(term) // 2 + 1:]
-            found = set()
+            found: set[str] = set()
             for prefix in _edits1(head, alphabet) | {head}:
                 found.update(w for w in self._prefixed(prefix) if abs(len(w) - size) <= 2)
             found.update(w for w in self.by_suffix.get(term[-3:], ())
@@ -181,9 +181,9 @@ class Vocabulary:
         return out
 
 
-_VOCABULARIES: OrderedDict[str, Vocabulary] = OrderedDict()
-_REGISTRY_LOCK = threading.Lock()
 _MAX_FILES = 8
+_VOCABULARIES: LRUCache[str, Vocabulary] = LRUCache(_MAX_FILES)
+_REGISTRY_LOCK = threading.Lock()
 
 
 def vocabulary_for(store: Store) -> Vocabulary:
@@ -198,9 +198,6 @@ def vocabulary_for(store: Store) -> Vocabulary:
         vocab = _VOCABULARIES.get(path)
         if vocab is None or vocab.identity != identity:
             vocab = _VOCABULARIES[path] = Vocabulary(identity)
-        _VOCABULARIES.move_to_end(path)
-        while len(_VOCABULARIES) > _MAX_FILES:
-            _VOCABULARIES.popitem(last=False)
     with vocab.lock:
         vocab.refresh(store.conn)
     return vocab
@@ -386,11 +383,18 @@ class _RareGroups:
             self.ids[key] = frozenset(row[0] for row in rows) if len(rows) <= RARE_MAX else None
         return self.ids[key]
 
+    def held(self, key: tuple[int, int]) -> frozenset[int]:
+        """The ids of a group `get` found rare."""
+        ids = self.ids[key]
+        if ids is None:
+            raise KeyError(key)
+        return ids
+
     def never_together(self, rare: tuple[tuple[int, int], ...]) -> bool:
         if len(rare) < 2:
             return False
         if rare not in self.disjoint:
-            sets = sorted((self.ids[key] for key in rare), key=len)
+            sets = sorted((self.held(key) for key in rare), key=len)
             common = set(sets[0])
             for ids in sets[1:]:
                 common &= ids
@@ -446,8 +450,8 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
             if rare.never_together(rare_picked):
                 continue
             if rare_picked:
-                key = min(rare_picked, key=lambda item: len(rare.ids[item]))
-                ids = sorted(rare.ids[key] - ranking.scores.keys())
+                key = min(rare_picked, key=lambda item: len(rare.held(item)))
+                ids = sorted(rare.held(key) - ranking.scores.keys())
                 for mention_id, text in _rows_where(conn, ids, flt):
                     value = _text_score(text_terms(text), candidates)
                     if value > 0:

@@ -7,7 +7,7 @@ without spaces, become overlapping character pairs so a word inside a
 sentence can be found. Mentions and queries go through the same functions,
 so they always agree.
 
-Writing: `index_mentions` (called by store.ingest inside its transaction)
+Writing: `index_mentions` (called by store.ingest in its insert's transaction)
 indexes rows as they are inserted; `deferred_indexing` is the bulk mode for
 imports; `unindex_mentions`, `rebuild_index` and `index_pending` repair.
 """
@@ -25,6 +25,7 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Iterator
+from typing import IO
 from contextlib import contextmanager
 from functools import lru_cache
 
@@ -246,6 +247,9 @@ class _Tokenizer:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from store.search_index import _serve; _serve()"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        # Popen types its pipes Optional; with PIPE asked for they are always there.
+        self._to_helper: IO[bytes] = self.process.stdin  # type: ignore[assignment]
+        self._from_helper: IO[bytes] = self.process.stdout  # type: ignore[assignment]
         self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.outstanding = 0
         threading.Thread(target=self._read, name="search-tokenizer-reader", daemon=True).start()
@@ -253,13 +257,13 @@ class _Tokenizer:
     def _read(self) -> None:
         try:
             while True:
-                self.results.put(pickle.load(self.process.stdout))
+                self.results.put(pickle.load(self._from_helper))
         except Exception:  # noqa: BLE001 - EOF or a dead helper: tell the waiting side
             self.results.put(None)
 
     def send(self, rows: list[tuple[int, str, str, str]]) -> None:
-        pickle.dump(rows, self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-        self.process.stdin.flush()
+        pickle.dump(rows, self._to_helper, protocol=pickle.HIGHEST_PROTOCOL)
+        self._to_helper.flush()
         self.outstanding += 1
 
     def ready(self) -> bool:
@@ -274,12 +278,12 @@ class _Tokenizer:
 
     def close(self) -> None:
         try:
-            self.process.stdin.close()
+            self._to_helper.close()
             self.process.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             self.process.kill()
             self.process.wait()
-        self.process.stdout.close()
+        self._from_helper.close()
 
 
 class _Bulk:
@@ -339,7 +343,7 @@ _BULK: weakref.WeakKeyDictionary[Store, _Bulk] = weakref.WeakKeyDictionary()
 
 
 def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
-    """Index (id, text, author_handle, author_name) rows, inside the caller's transaction.
+    """Index (id, text, author_handle, author_name) rows, in the caller's transaction if there is one.
 
     Authors are found with the from: filter, not by free text, so the name
     is not indexed. Inside `deferred_indexing` the rows go to the bulk
@@ -352,10 +356,11 @@ def index_mentions(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
     if bulk is not None:
         bulk.add(store, rows)
         return
-    networks = _networks(store, [row[0] for row in rows])
-    _write(store, [(row[0], row[1], row[2], networks.get(row[0], "")) for row in rows])
-    if store.conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone():
-        _index_pending_chunk(store, CATCH_UP)
+    with store.write():
+        networks = _networks(store, [row[0] for row in rows])
+        _write(store, [(row[0], row[1], row[2], networks.get(row[0], "")) for row in rows])
+        if store.conn.execute("SELECT 1 FROM search_pending LIMIT 1").fetchone():
+            _index_pending_chunk(store, CATCH_UP)
 
 
 @contextmanager
@@ -372,7 +377,6 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
     far less). If the import stops half way the pending ids stay committed
     and later writes index them a few thousand at a time (or call
     `index_pending`); until then those mentions are stored but not found.
-    Use it outside any transaction.
     """
     bulk = _BULK.get(store)
     outermost = bulk is None
@@ -400,7 +404,7 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
 
 def index_pending(store: Store, *, chunk: int = 100_000, progress: Callable[[int], None] | None = None,
                   budget: float | None = None) -> int:
-    """Index every pending mention, `chunk` per transaction (call outside a transaction).
+    """Index every pending mention, `chunk` per write (each commits unless a caller's transaction is open).
 
     With a `budget` (seconds) the chunk adapts so each transaction holds the
     write lock about that long. Returns how many pending entries were consumed.
@@ -437,25 +441,26 @@ def _index_pending_chunk(store: Store, limit: int) -> int:
 
 
 def unindex_mentions(store: Store, mention_ids: Iterable[int]) -> None:
-    """Remove mentions from the index; call inside the transaction that deletes them, before the delete.
+    """Remove mentions from the index; call before deleting them, in the same transaction as the delete.
 
     The table keeps no copy of the text, so FTS5 needs the terms it indexed,
     recomputed here from the stored text. Vocabulary terms stay: a term no
     mention contains any more just finds nothing.
     """
     ids = list(mention_ids)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        marks = ", ".join("?" for _ in chunk)
-        rows = store.conn.execute(f"{_SOURCE} WHERE m.id IN ({marks})", chunk).fetchall()
-        store.conn.executemany(
-            "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
-            _fts_rows(rows, set()),
-        )
+    with store.write() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = conn.execute(f"{_SOURCE} WHERE m.id IN ({marks})", chunk).fetchall()
+            conn.executemany(
+                "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', ?, ?)",
+                _fts_rows(rows, set()),
+            )
 
 
 def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int], None] | None = None) -> int:
-    """Re-create the whole index from the mentions table; call outside a transaction.
+    """Re-create the whole index from the mentions table, in writes other writers can interleave with.
 
     For a changed tokenizer or a repaired file; returns the number of mentions queued for indexing.
     One short transaction empties the index and marks every mention pending;

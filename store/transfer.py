@@ -14,7 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import IO, Any
 
 from store.actions import TAGS
@@ -27,19 +27,77 @@ from store.records import NewMention
 from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
 
-EXPORT_FIELDS = [
-    "id", "network", "remote_id", "account", "author_handle", "author_name", "text", "url",
-    "created_at", "received_at", "lang", "parent_remote_id", "root_remote_id", "tags", "status",
-    "replies",
-]
-_REPLY_FIELDS = ("text", "state", "operator", "created_at", "sent_at", "remote_id", "remote_url", "error")
+
+@dataclass(frozen=True, slots=True)
+class ReplyRecord:
+    """A reply as exported, and as read back from an export line: cleaned, None filled in when stored."""
+
+    text: str
+    state: str  # sent, failed or manual: an import never queues anything to send
+    operator: str | None
+    created_at: str | None
+    sent_at: str | None
+    remote_id: str | None
+    remote_url: str | None
+    error: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in _REPLY_FIELDS}
+
+    @classmethod
+    def from_json(cls, reply: dict[str, Any]) -> ReplyRecord:
+        given = reply.get("state")
+        state = given if given in ("sent", "failed", "manual") else "failed"
+        error = "imported unsent: retry to send" if state == "failed" and given != "failed" else reply.get("error")
+        operator, created_at = reply.get("operator"), reply.get("created_at")
+        return cls(
+            text=clean_text(reply["text"]),
+            state=state,
+            operator=clean_line(operator) if operator else None,
+            created_at=clean_line(created_at) if created_at else None,
+            sent_at=clean_line(reply.get("sent_at")) or None,
+            remote_id=clean_line(reply.get("remote_id")) or None,
+            remote_url=clean_line(reply.get("remote_url"), 2000) or None,
+            error=clean_line(error) or None,
+        )
+
+
+@dataclass(slots=True)  # not frozen: an export builds millions, and a frozen __init__ takes twice as long
+class ExportRecord:
+    """One mention with its tags and replies; field order is the export's column order."""
+
+    id: int
+    network: str
+    remote_id: str
+    account: str
+    author_handle: str
+    author_name: str
+    text: str
+    url: str | None
+    created_at: str
+    received_at: str
+    lang: str | None
+    parent_remote_id: str | None
+    root_remote_id: str | None
+    tags: list[str]
+    status: str
+    replies: list[ReplyRecord]
+
+    def as_json(self) -> dict[str, Any]:
+        record = {name: getattr(self, name) for name in EXPORT_FIELDS}
+        record["replies"] = [reply.as_json() for reply in self.replies]
+        return record
+
+
+EXPORT_FIELDS = [column.name for column in fields(ExportRecord)]
+_REPLY_FIELDS = tuple(column.name for column in fields(ReplyRecord))
 
 
 def count_mentions(store: Store) -> int:
     return store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
 
 
-def iter_export(store: Store, chunk: int = 5000) -> Iterator[dict[str, Any]]:
+def iter_export(store: Store, chunk: int = 5000) -> Iterator[ExportRecord]:
     """Every mention with tags and replies, oldest first, in bounded memory."""
     last = 0
     while True:
@@ -59,23 +117,21 @@ def iter_export(store: Store, chunk: int = 5000) -> Iterator[dict[str, Any]]:
             "SELECT mention_id, tag FROM tags WHERE mention_id BETWEEN ? AND ? ORDER BY tag", (first, last)
         ):
             tags.setdefault(mid, []).append(tag)
-        replies: dict[int, list[dict]] = {}
+        replies: dict[int, list[ReplyRecord]] = {}
         for values in store.conn.execute(
             f"""SELECT mention_id, {', '.join(_REPLY_FIELDS)} FROM replies
                 WHERE mention_id BETWEEN ? AND ? ORDER BY id""",
             (first, last),
         ):
-            replies.setdefault(values[0], []).append(dict(zip(_REPLY_FIELDS, values[1:])))
-        for record in rows:
-            record["tags"] = tags.get(record["id"], [])
-            record["replies"] = replies.get(record["id"], [])
-            yield {name: record[name] for name in EXPORT_FIELDS}
+            replies.setdefault(values[0], []).append(ReplyRecord(*values[1:]))
+        for row in rows:
+            yield ExportRecord(**row, tags=tags.get(row["id"], []), replies=replies.get(row["id"], []))
 
 
-def write_jsonl(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+def write_jsonl(records: Iterable[ExportRecord], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     count = 0
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(record.as_json(), ensure_ascii=False) + "\n")
         count += 1
         if progress and count % 1000 == 0:
             progress(count)
@@ -92,14 +148,14 @@ def defuse_cell(value: Any) -> Any:
     return value
 
 
-def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
+def write_csv(records: Iterable[ExportRecord], out: IO[str], progress: Callable[[int], None] | None = None) -> int:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:
-        flat = dict(record)
-        flat["tags"] = ",".join(record["tags"])
-        flat["replies"] = json.dumps(record["replies"], ensure_ascii=False)
+        flat = record.as_json()
+        flat["tags"] = ",".join(record.tags)
+        flat["replies"] = json.dumps(flat["replies"], ensure_ascii=False)
         writer.writerow({name: defuse_cell(value) for name, value in flat.items()})
         count += 1
         if progress and count % 1000 == 0:
@@ -107,30 +163,50 @@ def write_csv(records: Iterable[dict], out: IO[str], progress: Callable[[int], N
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class LineError:
+    number: int  # 1-based line number in the input
+    reason: str
+
+
 @dataclass
 class ImportReport:
     imported: int = 0
     duplicates: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
+    errors: list[LineError] = field(default_factory=list)
 
 
 class BadLine(ValueError):
     pass
 
 
-def _text_field(record: dict, name: str, *, required: bool = False) -> str | None:
+def _text_field(record: dict, name: str) -> str | None:
     value = record.get(name)
     if value is None or value == "":
-        if required:
-            raise BadLine(f"missing {name!r}")
         return None
     if not isinstance(value, (str, int, float)):
         raise BadLine(f"{name!r} must be text")
     return str(value)
 
 
-def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str | None]:
-    """One export line -> (mention, tags, status, replies, received_at). Raises BadLine."""
+def _required_text(record: dict, name: str) -> str:
+    value = _text_field(record, name)
+    if value is None:
+        raise BadLine(f"missing {name!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedRecord:
+    mention: NewMention  # already cleaned
+    tags: list[str]
+    status: str
+    replies: list[ReplyRecord]
+    received_at: str | None
+
+
+def parse_record(line: str) -> ParsedRecord:
+    """One export line, checked and cleaned. Raises BadLine."""
     try:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -143,11 +219,11 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
         raise BadLine(f"not usable JSON ({str(exc)[:80]})") from None
     if not isinstance(record, dict):
         raise BadLine("not a JSON object")
-    network = _text_field(record, "network", required=True)
+    network = _required_text(record, "network")
     remote_id = _text_field(record, "remote_id") or _text_field(record, "url")
     if not remote_id:
         raise BadLine("missing 'remote_id'")
-    text = _text_field(record, "text", required=True)
+    text = _required_text(record, "text")
     tags = record.get("tags") or []
     if isinstance(tags, str):
         tags = [tag for tag in tags.split(",") if tag]
@@ -169,11 +245,11 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
         network=network,
         account=_text_field(record, "account") or "imported",
         remote_id=remote_id,
-        author_handle=_text_field(record, "author_handle", required=True),
+        author_handle=_required_text(record, "author_handle"),
         author_name=_text_field(record, "author_name") or "",
         text=text,
         url=_text_field(record, "url"),
-        created_at=_text_field(record, "created_at", required=True),
+        created_at=_required_text(record, "created_at"),
         lang=_text_field(record, "lang"),
         parent_remote_id=_text_field(record, "parent_remote_id"),
         root_remote_id=_text_field(record, "root_remote_id"),
@@ -183,38 +259,44 @@ def parse_record(line: str) -> tuple[NewMention, list[str], str, list[dict], str
     if not cleaned.network or not cleaned.remote_id:
         raise BadLine("'network' or 'remote_id' is empty once control characters are removed")
     received_at = clean_line(_text_field(record, "received_at"), 64) or None
-    return cleaned, sorted(set(tags)), status, replies, received_at
+    return ParsedRecord(cleaned, sorted(set(tags)), status, [ReplyRecord.from_json(r) for r in replies], received_at)
 
 
-Parsed = tuple[NewMention, list[str], str, list[dict], str | None]
+NumberedLine = tuple[int, str | Overlong]
+# (records, bad lines, number of the chunk's last line)
+ParsedChunk = tuple[list[ParsedRecord], list[LineError], int]
 
 
-def _parse_chunk(chunk: list[tuple[int, str | Overlong]]) -> tuple[list[Parsed], list[tuple[int, str]], int]:
-    """Parse numbered lines: (records, bad lines with reasons, last line number)."""
-    parsed, errors = [], []
+def _parse_chunk(chunk: list[NumberedLine]) -> ParsedChunk:
+    """Parse numbered lines."""
+    parsed: list[ParsedRecord] = []
+    errors: list[LineError] = []
     for number, line in chunk:
         if isinstance(line, Overlong):
-            errors.append((number, f"line over {MAX_LINE_BYTES >> 20} MiB ({line.size:,}+ bytes), not read"))
+            errors.append(LineError(number, f"line over {MAX_LINE_BYTES >> 20} MiB ({line.size:,}+ bytes), not read"))
             continue
         if not line.strip():
             continue
         try:
             parsed.append(parse_record(line))
         except BadLine as exc:
-            errors.append((number, str(exc)))
+            errors.append(LineError(number, str(exc)))
     return parsed, errors, chunk[-1][0] if chunk else 0
 
 
 CHUNK_BYTES = 16 << 20  # lines up to 1 MiB each: a chunk is bounded by bytes too, not only by count
 
 
-def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Iterator[list[tuple[int, str]]]:
+def _chunks(lines: Iterable[str | NumberedLine], size: int) -> Iterator[list[NumberedLine]]:
     """Numbered chunks; `lines` is plain text lines, or (number, line) pairs from a LineReader."""
-    chunk: list[tuple[int, str | Overlong]] = []
+    chunk: list[NumberedLine] = []
     held = 0
-    for number, line in enumerate(lines, start=1):
-        if isinstance(line, tuple):
-            number, line = line
+    for number, item in enumerate(lines, start=1):
+        line: str | Overlong
+        if isinstance(item, tuple):
+            number, line = item
+        else:
+            line = item
         chunk.append((number, line))
         held += len(line) if isinstance(line, str) else 0
         if len(chunk) >= size or held >= CHUNK_BYTES:
@@ -224,7 +306,7 @@ def _chunks(lines: Iterable[str | tuple[int, str | Overlong]], size: int) -> Ite
         yield chunk
 
 
-def _parsed_in_child(chunks: Iterator[list[tuple[int, str]]]) -> Iterator[tuple[list[Parsed], list, int]]:
+def _parsed_in_child(chunks: Iterator[list[NumberedLine]]) -> Iterator[ParsedChunk]:
     """Parse on the other core while this one inserts; results in input order.
 
     A forked child: JSON decoding and cleaning are a third of an import's
@@ -266,28 +348,28 @@ def _die_with_parent(watch: int, lifeline: int) -> None:
     threading.Thread(target=wait_for_eof, name="parent-watch", daemon=True).start()
 
 
-def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: int = 5000,
+def import_lines(store: Store, lines: Iterable[str | NumberedLine], operator: str, *, batch: int = 5000,
                  progress: Callable[[int], None] | None = None, parallel: bool = False) -> ImportReport:
     """Import export-shaped JSONL lines; `parallel` parses in a forked child (POSIX)."""
     report = ImportReport()
     known_ids: dict[tuple[str, str, str], int] = {}  # authors recur across batches of one import
 
-    def flush(pending: list[Parsed]) -> None:
+    def flush(pending: list[ParsedRecord]) -> None:
         if not pending:
             return
         with store.write():
-            ids = insert_rows(store, ((mention, status, received) for mention, _, status, _, received in pending),
+            ids = insert_rows(store, ((p.mention, p.status, p.received_at) for p in pending),
                               cleaned=True, ids=known_ids)
             seen, tag_rows, now = [], [], store.now()
-            for mention_id, (_, tags, status, replies, _) in zip(ids, pending):
+            for mention_id, parsed in zip(ids, pending):
                 if mention_id is None:
                     report.duplicates += 1
                     continue
                 report.imported += 1
-                tag_rows += [(mention_id, tag, operator, now) for tag in tags]
-                for reply in replies:
+                tag_rows += [(mention_id, tag, operator, now) for tag in parsed.tags]
+                for reply in parsed.replies:
                     _insert_reply(store, mention_id, reply, operator)
-                if status == "done" or tags or replies:
+                if parsed.status == "done" or parsed.tags or parsed.replies:
                     seen.append((mention_id,))
             store.conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)", tag_rows)
             store.conn.executemany("UPDATE mentions SET seen = 1 WHERE id = ?", seen)
@@ -307,17 +389,12 @@ def import_lines(store: Store, lines: Iterable[str], operator: str, *, batch: in
     return report
 
 
-def _insert_reply(store: Store, mention_id: int, reply: dict, operator: str) -> None:
-    state = reply.get("state") if reply.get("state") in ("sent", "failed", "manual") else "failed"
-    error = reply.get("error")
-    if state == "failed" and reply.get("state") != "failed":
-        error = "imported unsent: retry to send"
+def _insert_reply(store: Store, mention_id: int, reply: ReplyRecord, operator: str) -> None:
     store.conn.execute(
         """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key, sent_at,
                remote_id, remote_url, error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (mention_id, clean_text(reply["text"]), clean_line(reply.get("operator") or operator),
-         clean_line(reply.get("created_at") or store.now()), state, new_reply_key(),
-         clean_line(reply.get("sent_at")) or None, clean_line(reply.get("remote_id")) or None,
-         clean_line(reply.get("remote_url"), 2000) or None, clean_line(error) or None),
+        (mention_id, reply.text, clean_line(operator) if reply.operator is None else reply.operator,
+         store.now() if reply.created_at is None else reply.created_at, reply.state, new_reply_key(),
+         reply.sent_at, reply.remote_id, reply.remote_url, reply.error),
     )

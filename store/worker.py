@@ -12,11 +12,10 @@ import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from store.db import Store, open_store, utc_now
 
-P = ParamSpec("P")
 T = TypeVar("T")
 
 
@@ -40,10 +39,6 @@ class StoreWorker:
         """Run fn(store, *args, **kwargs) on the store thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self._call, fn, args, kwargs)
-
-    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Same, for threads that may block (tests, CLI)."""
-        return self._executor.submit(self._call, fn, args, kwargs).result()
 
     def close(self) -> None:
         def _close(store: Store | None = None) -> None:

@@ -23,7 +23,8 @@ from collections import defaultdict
 
 from aiohttp import web
 
-from adapters.webhook import SIGNATURE_HEADER, signature_valid
+from adapters.webhook.adapter import signature_valid
+from adapters.webhook.bridge import SIGNATURE_HEADER
 
 
 class FakeBridge:

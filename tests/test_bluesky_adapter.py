@@ -17,37 +17,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters import registry
+from adapters.accounts import ConfigError, load_config
 from adapters.base import Batch, ReplyError, ReplyRequest, SourceState
-from adapters.bluesky import (
-    AuthError,
-    BlueskyAdapter,
+from adapters.bluesky.adapter import BlueskyAdapter
+from adapters.bluesky.facets import LINK, MENTION
+from adapters.bluesky.notifications import (
     MalformedNotification,
     NotificationCursor,
     mention_from_notification,
     sift_page,
 )
-from adapters.bluesky_facets import LINK, MENTION
-from adapters.http import USER_AGENT
-from adapters.accounts import ConfigError, build_adapter, load_config
-from adapters.bluesky_records import post_url
-from adapters.rules import DEFAULT_RULES
-from adapters.runner import IngestRunner
-from adapters.sender import ReplySender
+from adapters.bluesky.records import post_url
+from adapters.http import USER_AGENT, AuthError
+from adapters.runtime.runner import IngestRunner
+from adapters.runtime.sender import ReplySender
 from adapters.textcount import bluesky_length, graphemes
 from store.account_state import get_account_value
 from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
-from store.transfer import iter_export
 from store.keys import new_reply_key
+from store.transfer import iter_export
 from store.worker import StoreWorker
+from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 from tests.procs import clean_env, cli_command
 from tests.tui_support import frozen_clock, screen_text, wait_until
 from tests.tui_support import mention as tui_mention
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
-from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 
 BRAND = "brand.bsky.social"
 PASSWORD = "abcd-efgh-ijkl-mnop"
@@ -257,8 +256,8 @@ async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapt
     return adapter
 
 
-def kept_session(worker: StoreWorker) -> dict:
-    found = worker.run_sync(get_account_value, SESSION_SOURCE, "session")
+async def kept_session(worker: StoreWorker) -> dict:
+    found = await worker.run(get_account_value, SESSION_SOURCE, "session")
     assert found is not None
     return json.loads(found.value)
 
@@ -270,14 +269,14 @@ async def test_restarts_refresh_the_kept_session_instead_of_signing_in(h, pds, w
     for _ in range(6):
         await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (1, 5)
-    assert worker.run_sync(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
-    kept = kept_session(worker)
+    assert await worker.run(lambda store: store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]) == 2
+    kept = await kept_session(worker)
     assert kept["refresh"] in pds.refresh  # the rotated token is written back every time
     assert (kept["did"], kept["pds"]) == (pds.accounts[BRAND].did, pds.url)
-    stored = worker.run_sync(get_account_value, SESSION_SOURCE, "session").value
+    stored = (await worker.run(get_account_value, SESSION_SOURCE, "session")).value
     assert PASSWORD not in stored and not any(token in stored for token in pds.access)
     assert not any(token in caplog.text for token in [*pds.access, *pds.refresh, PASSWORD])
-    exported = json.dumps(worker.run_sync(lambda store: list(iter_export(store))))
+    exported = json.dumps(await worker.run(lambda store: [r.as_json() for r in iter_export(store)]))
     assert kept["refresh"] not in exported and "refresh" not in exported
 
 
@@ -286,7 +285,7 @@ async def test_a_refused_kept_session_falls_back_to_signing_in(h, pds, worker):
     pds.revoke_refresh_tokens()  # e.g. revoked from the app's settings, or older than 90 days
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (2, 1)
-    assert kept_session(worker)["refresh"] in pds.refresh
+    assert (await kept_session(worker))["refresh"] in pds.refresh
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (2, 2)
 
@@ -295,7 +294,7 @@ async def test_a_kept_session_survives_a_pds_outage_and_is_not_used_for_another_
     await run_once(h, worker)
     pds.faults["com.atproto.server.refreshSession"].append(Fail(502, "UpstreamFailure", "busy"))
     await run_once(h, worker)  # the refresh failed for the server's reasons: the token is kept, not replaced
-    assert pds.logins == 1 and kept_session(worker)["refresh"] in pds.refresh
+    assert pds.logins == 1 and (await kept_session(worker))["refresh"] in pds.refresh
     await run_once(h, worker)
     assert (pds.logins, pds.refreshes) == (1, 1)
     assert len(pds.calls("com.atproto.server.refreshSession")) == 2
@@ -741,13 +740,13 @@ async def test_a_slow_create_is_waited_for_and_a_timeout_is_an_unknown_outcome(h
     request = request_for(mention, "slower")
     never = Hold()
     pds.faults[CREATE].append(never)
-    adapter.request_timeout = 0.2
+    adapter.limit_request_time(0.2)
     with pytest.raises(ReplyError, match="did not answer") as caught:
         await adapter.send_reply(request)
     assert caught.value.unknown_outcome
     never.release.set()  # the server finishes the write after we gave up
     await never.finished.wait()
-    adapter.request_timeout = 30.0
+    adapter.limit_request_time(30.0)
     assert await adapter.find_reply(request) is not None
 
 
@@ -833,13 +832,14 @@ async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds
         pds.post_notification(BRAND, author="alice.bsky.social", text=f"@brand.bsky.social {text}".strip(),
                               at=T0 + timedelta(seconds=i), clock_id=i, embed=embed)
     await run_once(h, worker)
-    rows = worker.run_sync(lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
+    rows = await worker.run(
+        lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
     for row, (text, _, lines) in zip(rows, shapes):
         head = f"@brand.bsky.social {text}".strip()
         assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
     (fetch,) = pds.calls("app.bsky.feed.getPosts")
     assert sorted(fetch.query.getall("uris")) == sorted([quoted["uri"], gone])
-    exported = worker.run_sync(lambda store: [r["text"] for r in iter_export(store)])
+    exported = await worker.run(lambda store: [r.text for r in iter_export(store)])
     assert exported == rows
 
 
@@ -860,7 +860,7 @@ async def test_a_failed_quote_lookup_still_takes_the_mention(h, pds):
 def test_the_bluesky_count_is_over_300_exactly_when_the_post_is_too_long(text):
     too_long = graphemes(text) > 300 or len(text.encode()) > 3000
     assert (bluesky_length(text) > 300) == too_long
-    assert (DEFAULT_RULES["bluesky"].remaining(text) < 0) == too_long
+    assert (registry.NETWORKS["bluesky"].rule.remaining(text) < 0) == too_long
 
 
 def test_the_cli_refuses_a_reply_of_300_graphemes_but_over_3000_bytes(tmp_path):
@@ -936,10 +936,10 @@ def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
            'secret_env = "BSKY_PW"\n'
     config.write_text('lang = "pt-BR"\n' + base + "backfill = 2500\n")
     (account,) = load_config(config).accounts
-    adapter = build_adapter(account, session=None)
+    adapter = registry.build(account, session=None)
     assert (adapter.backfill, adapter.lang) == (2500, "pt-BR")
     config.write_text(base + 'lang = "en"\n')
-    adapter = build_adapter(load_config(config).accounts[0], session=None)
+    adapter = registry.build(load_config(config).accounts[0], session=None)
     assert (adapter.backfill, adapter.lang) == (100, "en")
     for bad, message in [("backfill = 20000", "backfill must be a whole number from 0 to 10,000"),
                          ("backfill = -1", "backfill must be"), ('backfill = "all"', "backfill must be"),
@@ -983,10 +983,11 @@ async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup,
 async def test_the_outbox_marks_a_reply_into_a_gated_thread_failed_not_sent(h, pds, worker):
     mention, root = thread_mention(pds)
     pds.gated_roots.add(root["uri"])
-    (mention_id,) = worker.run_sync(save_batch, SESSION_SOURCE, [mention], None)
-    worker.run_sync(queue_reply, mention_id, "Thanks for the feedback!", "ana")
+    (mention_id,) = await worker.run(save_batch, SESSION_SOURCE, [mention], None)
+    await worker.run(queue_reply, mention_id, "Thanks for the feedback!", "ana")
     assert await ReplySender(worker, [h.adapter()]).run_once() == 1
-    state, error = worker.run_sync(lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
+    state, error = await worker.run(
+        lambda store: store.conn.execute("SELECT state, error FROM replies").fetchone())
     assert state == "failed" and "threadgate" in error
     assert pds.records == {}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.bluesky_facets import (
+from adapters.bluesky.facets import (
     LINK,
     MENTION,
     build_facets,

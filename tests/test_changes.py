@@ -23,20 +23,22 @@ def test_nothing_committed_elsewhere_means_no_changes(store, other, make_mention
     save_batch(store, "demo", [make_mention()], None)
     marks = marks_now(store)
     for _ in range(3):
-        changes, after = poll(store, marks)
-        assert changes == Changes() and changes.empty
+        changes = poll(store, marks)
+        after = changes.marks
+        assert changes == Changes(marks) and changes.empty
         assert after == marks
     # Reads by the other connection are not commits either.
     other.conn.execute("SELECT count(*) FROM mentions").fetchone()
-    assert poll(store, marks)[0].empty
+    assert poll(store, marks).empty
 
 
 def test_own_commits_are_seen_only_when_forced(store, make_mention):
     marks = marks_now(store)
     [mention_id] = save_batch(store, "demo", [make_mention()], None)
     set_tag(store, mention_id, "care", True, "ana")
-    assert poll(store, marks)[0].empty
-    changes, after = poll(store, marks, force=True)
+    assert poll(store, marks).empty
+    changes = poll(store, marks, force=True)
+    after = changes.marks
     assert changes.new_mentions == 1
     assert changes.touched == frozenset({mention_id})
     assert after.mention_id == mention_id
@@ -45,21 +47,22 @@ def test_own_commits_are_seen_only_when_forced(store, make_mention):
 def test_new_mentions_from_another_connection(store, other, make_mention):
     marks = marks_now(store)
     ids = save_batch(other, "demo", [make_mention(), make_mention()], None)
-    changes, marks = poll(store, marks)
+    changes = poll(store, marks)
+    marks = changes.marks
     assert changes.new_mentions == 2
     assert changes.touched == frozenset()
     assert not changes.membership_changed
     assert not changes.empty
     assert marks.mention_id == max(ids)
-    assert poll(store, marks)[0].empty  # consumed
+    assert poll(store, marks).empty  # consumed
 
 
 def test_replays_are_not_new_mentions(store, other, make_mention):
     batch = [make_mention()]
     save_batch(other, "demo", batch, None)
-    marks = poll(store, marks_now(store))[1]
+    marks = poll(store, marks_now(store)).marks
     save_batch(other, "demo", batch, "cursor-2")  # commits the cursor, no new mention
-    changes, _ = poll(store, marks)
+    changes = poll(store, marks)
     assert changes.new_mentions == 0 and changes.empty
 
 
@@ -75,7 +78,8 @@ def test_tag_and_status_changes_touch_the_mention_and_change_membership(store, o
     [mention_id] = save_batch(store, "demo", [make_mention()], None)
     marks = marks_now(store)
     act(other, mention_id)
-    changes, marks = poll(store, marks)
+    changes = poll(store, marks)
+    marks = changes.marks
     assert changes.touched == frozenset({mention_id})
     assert changes.membership_changed
     assert changes.actions == (action,)
@@ -89,7 +93,7 @@ def test_tag_removal_and_reopening_change_membership(store, other, make_mention)
     marks = marks_now(store)
     set_tag(other, mention_id, "care", False, "bo")
     set_status(other, mention_id, "open", "bo")
-    changes, _ = poll(store, marks)
+    changes = poll(store, marks)
     assert changes.actions == ("tag.remove", "status.open")
     assert changes.membership_changed
 
@@ -99,7 +103,7 @@ def test_a_reply_touches_without_changing_membership(store, other, make_mention)
     marks = marks_now(store)
     queue_reply(other, a, "hello", "bo")
     queue_reply(other, b, "hello", "bo")
-    changes, _ = poll(store, marks)
+    changes = poll(store, marks)
     assert changes.touched == frozenset({a, b})
     assert changes.actions == ("reply.queue", "reply.queue")
     assert not changes.membership_changed
@@ -109,16 +113,18 @@ def test_a_commit_without_events_or_mentions_is_empty(store, other, make_mention
     [mention_id] = save_batch(store, "demo", [make_mention()], None)
     marks = marks_now(store)
     mark_seen(other, mention_id, "bo")
-    changes, after = poll(store, marks)
+    changes = poll(store, marks)
+    after = changes.marks
     assert changes.empty
     assert after.data_version != marks.data_version  # the version is consumed all the same
-    assert poll(store, after)[0].empty
+    assert poll(store, after).empty
 
 
 def test_fresh_marks_see_everything_already_there(store, other, make_mention):
     [mention_id] = save_batch(other, "demo", [make_mention()], None)
     set_tag(other, mention_id, "marketing", True, "bo")
-    changes, marks = poll(store, Marks())
+    changes = poll(store, Marks())
+    marks = changes.marks
     assert changes.new_mentions == 1
     assert changes.touched == frozenset({mention_id})
     assert marks == marks_now(store)
@@ -130,8 +136,10 @@ def test_a_capped_read_continues_on_the_next_poll(store, other, make_mention, mo
     marks = marks_now(store)
     for mention_id in ids:
         set_tag(other, mention_id, "care", True, "bo")
-    first, marks = poll(store, marks)
-    second, marks = poll(store, marks)  # nothing new committed, but the first read was capped
+    first = poll(store, marks)
+    marks = first.marks
+    second = poll(store, marks)  # nothing new committed, but the first read was capped
+    marks = second.marks
     assert first.touched | second.touched == frozenset(ids)
     assert len(first.actions) == 2 and len(second.actions) == 1
-    assert poll(store, marks)[0].empty
+    assert poll(store, marks).empty

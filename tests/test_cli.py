@@ -9,7 +9,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import subprocess
 import sys
 
@@ -18,7 +17,6 @@ import pytest
 from store.db import open_store
 from store.ingest import save_batch
 from store.records import NewMention
-from store.schema import SCHEMA_VERSION
 from store.transfer import EXPORT_FIELDS
 from tests.support import assert_one_line_refusal, foreign_sqlite, header_then_garbage, newer_schema, random_bytes
 
@@ -341,3 +339,51 @@ def test_reindex_finishes_an_interrupted_import_and_rebuilds(tmp_path):
                           capture_output=True, text=True)
     assert full.returncode == 0 and "rebuilt: 1" in full.stderr
     assert "where is my refund" in search().stdout
+
+
+def test_handover_json_keeps_its_shape(tmp_path, make_mention):
+    """The typed report serializes to exactly the JSON `handover --json` has always printed."""
+    from store import desk
+    from store.actions import queue_reply, set_tag, toggle_done
+    db = tmp_path / "desk.db"
+    store = open_store(db)
+    try:
+        first, second, third = save_batch(store, "demo", [
+            make_mention(remote_id="h1", network="demo", created_at="2025-03-14T09:00:00.000Z"),
+            make_mention(remote_id="h2", network="demo", created_at="2025-03-14T08:00:00.000Z"),
+            make_mention(remote_id="h3", network="mastodon", created_at="2025-03-14T07:00:00.000Z")], None)
+        set_tag(store, first, "care", True, "ana")
+        set_tag(store, first, "marketing", True, "ana")
+        set_tag(store, second, "care", True, "ana")
+        toggle_done(store, third, "bob")
+        desk.assign(store, second, "bob", "ana", allow_new=True)
+        desk.add_note(store, first, "called  them\nback", "ana")
+        desk.leave_handover_note(store, "watch the refunds", "bob")
+        queue_reply(store, first, "thanks", "ana")
+        reply = queue_reply(store, second, "sorry", "bob")
+        store.conn.execute("UPDATE replies SET state = 'failed', error = 'HTTP 500', uncertain = 1 WHERE id = ?",
+                           (reply.id,))
+        times = dict(store.conn.execute("SELECT text, at FROM notes UNION ALL SELECT text, at FROM handover_notes"))
+    finally:
+        store.close()
+    result = run(tmp_path, "handover", "--json", "--since", "2000-01-01T00:00:00Z")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report.pop("generated_at") > "2025"
+    assert report == {
+        "since": "2000-01-01T00:00:00.000Z",
+        "arrived": {"total": 3, "by_network": {"demo": 2, "mastodon": 1}},
+        "open": {"total": 2, "by_tag": {"care": 1, "marketing": 0, "both": 1, "untriaged": 0},
+                 "by_age": {"under 1h": 0, "1-4h": 0, "4-24h": 0, "over 24h": 2},
+                 "oldest": {"id": second, "created_at": "2025-03-14T08:00:00.000Z"}},
+        "replied": {"ana": {"pending": 1}, "bob": {"failed": 1}},
+        "done": {"bob": 1},
+        "assigned": {"bob": [second]},
+        "notes": [{"mention_id": first, "operator": "ana", "at": times["called  them\nback"],
+                   "text": "called  them\nback"}],
+        "failed_replies": [{"reply_id": reply.id, "mention_id": second, "operator": "bob", "error": "HTTP 500",
+                            "may_have_posted": True}],
+        "handover_notes": [{"operator": "bob", "at": times["watch the refunds"], "text": "watch the refunds"}],
+    }
+    assert list(report) == ["since", "arrived", "open", "replied", "done", "assigned", "notes", "failed_replies",
+                            "handover_notes"]

@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters import demo_content as content
 from adapters.base import Batch, ReplyError, ReplyRequest, SourceState, SourceStatus
-from adapters.demo import DemoAdapter
+from adapters.demo import content as content
+from adapters.demo.adapter import DemoAdapter
 from store.records import NewMention
 from store.sanitize import clean_line, clean_text
 

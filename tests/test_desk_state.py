@@ -7,7 +7,7 @@ import pytest
 
 from store import actions, desk
 from store.actions import AlreadyAnswered, ClaimedByOther, ReplyGuard, mark_seen, queue_reply, reply_mark
-from store.changes import marks_now, poll
+from store.changes import Assigned, marks_now, poll
 from store.db import open_store
 from store.inbox import mention_detail, rows_by_id
 from store.ingest import save_batch
@@ -153,9 +153,10 @@ def test_the_change_feed_carries_an_operators_reads_to_their_other_consoles(stor
     marks = marks_now(store)
     mark_seen(other, a, "ana")  # ana's other console
     mark_seen(other, b, "bo")
-    changes, marks = poll(store, marks, operator="ana")
+    changes = poll(store, marks, operator="ana")
+    marks = changes.marks
     assert changes.touched == frozenset({a})
-    assert poll(store, marks, force=True, operator="ana")[0].empty
+    assert poll(store, marks, force=True, operator="ana").empty
 
 
 # -- assignment -------------------------------------------------------------------------------------
@@ -181,11 +182,12 @@ def test_a_name_from_the_event_log_is_known(store, target):
 def test_the_change_feed_tells_the_assignee(store, other, target):
     marks = marks_now(store)
     desk.assign(other, target, "ana", "bo", allow_new=True)
-    changes, marks = poll(store, marks, operator="ana")
-    assert changes.assigned_to_me == ((target, "bo"),)
+    changes = poll(store, marks, operator="ana")
+    marks = changes.marks
+    assert changes.assigned_to_me == (Assigned(target, "bo"),)
     desk.assign(other, target, "cy", "bo", allow_new=True)
     desk.assign(store, target, "ana", "ana")  # assigning yourself is no news
-    changes, _ = poll(store, marks, force=True, operator="ana")
+    changes = poll(store, marks, force=True, operator="ana")
     assert changes.assigned_to_me == ()
     assert changes.membership_changed
 

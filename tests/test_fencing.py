@@ -177,13 +177,13 @@ async def test_a_lease_too_short_for_the_longest_request_shortens_the_requests_a
     """ttl and request timeouts must agree, or no reply could ever start: the requests are fitted to the lease."""
     import logging
 
-    from adapters.leader import Leadership
+    from adapters.runtime.leader import Leadership
     from store.worker import StoreWorker
     from tests.tui_support import ScriptedAdapter
 
     caplog.set_level(logging.WARNING)
     adapter = ScriptedAdapter()
-    adapter.request_timeout = 30.0
+    adapter.request_time = 30.0
     worker = StoreWorker(str(tmp_path / "desk.db"))
     leadership = Leadership(worker, [adapter], holder="short", ttl=6)
     leadership.stop()

@@ -16,7 +16,7 @@ import pytest
 
 from adapters.accounts import ConfigError, load_config
 from adapters.base import ReplyError
-from adapters.bluesky_session import Unreachable, XrpcError
+from adapters.bluesky.session import Unreachable, XrpcError
 from adapters.http import AuthError
 from store import actions, desk
 from store.actions import ActionError
@@ -75,7 +75,7 @@ def test_a_reply_queued_raw_by_an_older_version_is_sent_clean(store, mention_id)
 def test_account_states_and_reply_errors_are_stored_clean(store, mention_id, clock):
     set_source_status(store, "bluesky:brand", f"auth failed{CLEAR}", f"PDS said: {TITLE}{CLIPBOARD}nope\n")
     status = source_statuses(store)[0]
-    assert (status["state"], status["detail"]) == ("auth failed", "PDS said: nope")
+    assert (status.state, status.detail) == ("auth failed", "PDS said: nope")
     actions.queue_reply(store, mention_id, "hello", "ana")
     reply = claim_due(store)[0]
     schedule_retry(store, reply, 5, f"try later{TITLE}", uncertain=False)
@@ -97,8 +97,8 @@ def test_a_handover_report_of_raw_legacy_rows_is_clean(store, mention_id):
                        (mention_id, EVE, EVE, at))
     report = handover_report(store, "2025-01-01T00:00:00.000Z")
     assert_clean(repr(report))
-    assert report["assigned"] == {"eve": [mention_id]} and report["replied"] == {"eve": {"failed": 1}}
-    assert desk.handover_notes_since(store, "2025-01-01") == [("eve", at, "h")]
+    assert report.assigned == {"eve": [mention_id]} and report.replied == {"eve": {"failed": 1}}
+    assert desk.handover_notes_since(store, "2025-01-01") == [desk.HandoverNote("eve", at, "h")]
 
 
 # --- operator names ---------------------------------------------------------------

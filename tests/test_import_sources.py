@@ -283,3 +283,21 @@ def test_csv_cells_that_a_spreadsheet_would_run_get_a_leading_quote(store, make_
     write_jsonl(iter_export(store), jsonl)
     exported = [json.loads(text) for text in jsonl.getvalue().splitlines()]
     assert exported[0]["text"] == FORMULAS[0] and exported[0]["author_handle"] == "@a0"
+
+
+def test_parse_record_gives_a_typed_cleaned_record():
+    line = json.dumps({"network": "demo", "remote_id": "m\u00071", "author_handle": "@ana", "text": "hi",
+                       "created_at": "2025-03-14T09:00:00Z", "tags": "marketing,care,care", "status": "done",
+                       "received_at": "2025-03-14T09:00:01Z",
+                       "replies": [{"text": "sent\u202e one", "state": "sent", "operator": "bo\u001b[2Jb",
+                                    "remote_url": "https://x/1"},
+                                   {"text": "queued", "state": "pending", "error": "ignored"}]})
+    parsed = parse_record(line)
+    assert parsed.mention.remote_id == "m1" and parsed.mention.text == "hi"
+    assert parsed.tags == ["care", "marketing"] and parsed.status == "done"
+    assert parsed.received_at == "2025-03-14T09:00:01Z"
+    sent, unsent = parsed.replies
+    assert (sent.text, sent.state, sent.operator, sent.remote_url, sent.error) == (
+        "sent one", "sent", "bob", "https://x/1", None)
+    assert sent.created_at is None  # stamped when stored
+    assert (unsent.state, unsent.error, unsent.operator) == ("failed", "imported unsent: retry to send", None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -16,9 +17,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
-from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, parse_http_time,
-                           parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters.mastodon import Identity, MastodonAdapter, id_key, parse_notifications
+from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, links_of, parse_http_time,
+                           rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.mastodon.adapter import MastodonAdapter
+from adapters.mastodon.parse import Identity, id_key, parse_notifications
 from adapters.textcount import count_as
 from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
@@ -865,19 +867,68 @@ async def test_token_without_account_scope_still_ingests_and_asks_once(server, s
 
 # --- shared HTTP helpers -----------------------------------------------------------------------
 
-def test_link_header_parsing_is_tolerant():
-    value = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
-             '<https://x.example/api/v1/notifications?min_id=9&types[]=mention>; rel="prev"')
-    assert parse_link_header(value) == {"next": "https://x.example/api/v1/notifications?max_id=7",
-                                        "prev": "https://x.example/api/v1/notifications?min_id=9&types[]=mention"}
-    assert parse_link_header('<a>; rel=next; title="x", junk, <b>;rel="prev last"') == {
-        "next": "a", "prev": "b", "last": "b"}
-    assert parse_link_header(None) == {} and parse_link_header("garbage") == {}
+@contextlib.asynccontextmanager
+async def _loopback(handler):
+    """A one-route loopback server answering `handler` at /page, and a client session."""
+    app = web.Application()
+    app.router.add_get("/page", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        async with aiohttp.ClientSession() as session:
+            yield session, f"http://127.0.0.1:{port}/page"
+    finally:
+        await runner.cleanup()
+
+
+async def test_link_headers_come_from_aiohttp_and_a_hostile_one_is_ignored():
+    async def page(request: web.Request) -> web.Response:
+        return web.json_response([], headers={"Link": request.query["link"]})
+
+    good = ('<https://x.example/api/v1/notifications?max_id=7>; rel="next", '
+            '</api/v1/notifications?min_id=9>; rel="prev"')
+    async with _loopback(page) as (session, base):
+        async def links(value: str):
+            async with session.get(base, params={"link": value}) as response:
+                return links_of(response)
+
+        found = await links(good)
+        assert str(found["next"]["url"]) == "https://x.example/api/v1/notifications?max_id=7"
+        assert str(found["prev"]["url"]) == base.replace("/page", "/api/v1/notifications?min_id=9")
+        assert await links("<http://x.example:99999999/>; rel=prev") == {}  # yarl refuses the port
+
+
+async def test_one_capped_reader_for_every_body_declared_or_streamed():
+    async def body(request: web.Request) -> web.StreamResponse:
+        size = int(request.query["size"])
+        if "chunked" in request.query:  # no Content-Length: only counting can stop it
+            response = web.StreamResponse()
+            response.enable_chunked_encoding()
+            await response.prepare(request)
+            for _ in range(size // 1000):
+                await response.write(b"x" * 1000)
+            await response.write_eof()
+            return response
+        return web.Response(body=b"x" * size)
+
+    async with _loopback(body) as (session, base):
+        async def read(query: str, limit: int = 5000):
+            async with session.get(f"{base}?{query}") as response:
+                return await read_capped(response.content, limit, response.content_length)
+
+        assert await read("size=5000") == b"x" * 5000
+        assert await read("size=5001") is None  # declared
+        assert await read("size=5000&chunked=1") == b"x" * 5000
+        assert await read("size=200000&chunked=1") is None  # streamed past the cap
 
 
 def test_reset_times_in_every_form_servers_use():
     now = FakeClock().now
     assert parse_http_time("2026-05-01T12:05:00.000000Z", now) == now + timedelta(minutes=5)
+    assert parse_http_time("2026-05-01t12:05:00z", now) == now + timedelta(minutes=5)
     assert parse_http_time("2026-05-01T12:05:00", now) == now + timedelta(minutes=5)
     assert parse_http_time("30", now) == now + timedelta(seconds=30)
     assert parse_http_time(str(int((now + timedelta(hours=1)).timestamp())), now) == now + timedelta(hours=1)
@@ -894,6 +945,15 @@ def test_backoff_grows_with_jitter_and_resets():
     backoff.reset()
     low = Backoff(base=1, cap=10, rand=lambda: 0.0)
     assert backoff.next() == 1 and low.next() == 0.5
+
+
+def test_the_sender_retries_on_the_same_backoff(monkeypatch):
+    from adapters.runtime import sender
+
+    monkeypatch.setattr("adapters.http.random.random", lambda: 1.0)
+    assert [sender._retry_delay(n) for n in (1, 2, 3, 9, 40)] == [2, 4, 8, 300, 300]
+    monkeypatch.setattr("adapters.http.random.random", lambda: 0.0)
+    assert [sender._retry_delay(n) for n in (1, 9)] == [1, 150]  # jittered, never zero
 
 
 def test_sse_decoder_across_chunks_crlf_comments_and_oversize():
@@ -932,7 +992,7 @@ TEXT_SHAPES = [
 
 async def deliver_with_lost_answer(server, session, store, db_path, text: str):
     """Queue a reply, let the server post it but drop the answer, then run the sender again."""
-    from adapters.sender import ReplySender
+    from adapters.runtime.sender import ReplySender
     from store.actions import queue_reply
     from store.ingest import save_batch
     from store.outbox import claim_due
@@ -1033,7 +1093,7 @@ def test_counting_as_each_server_does():
 
 async def stored_limits_and_mention(server, session, db_path) -> int:
     """Run the leader's ingest on `server` until the account's limits are stored; the mention's id."""
-    from adapters.runner import IngestRunner
+    from adapters.runtime.runner import IngestRunner
     from store.worker import StoreWorker
 
     server.add_mention("my order is late")
@@ -1191,8 +1251,8 @@ _TOKENS = ["thanks", "Order", "www.example.com", "shop.example.org/help", "https
 @given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12),
        st.sampled_from(["mastodon", "gotosocial", "takahe"]))
 def test_any_text_is_recognised_after_each_servers_rewriting(tokens, rewrite):
-    from adapters.mastodon_html import html_to_text
-    from adapters.mastodon_parse import comparable_text
+    from adapters.mastodon.html import html_to_text
+    from adapters.mastodon.parse import comparable_text
 
     text = " ".join(tokens).strip() or "x"
     fake = FakeMastodon()

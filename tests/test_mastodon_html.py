@@ -8,7 +8,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.mastodon_html import html_to_text, status_text
+from adapters.mastodon.html import html_to_text, status_text
 from store.sanitize import clean_text
 
 BOB = {"id": "7", "username": "bob", "acct": "bob@other.example", "url": "https://other.example/@bob"}

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from adapters.base import ReplyError
-from adapters.sender import ReplySender
+from adapters.runtime.sender import ReplySender
 from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch

@@ -10,10 +10,10 @@ import sqlite3
 
 import aiohttp
 
-from adapters.base import Adapter, Batch, TextRule
-from adapters.leader import Leadership
-from adapters.runner import IngestRunner
-from adapters.webhook import GENERIC_PATH, WebhookAdapter
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, TextRule
+from adapters.runtime.leader import Leadership
+from adapters.runtime.runner import IngestRunner
+from adapters.webhook.adapter import GENERIC_PATH, WebhookAdapter
 from store.ingest import save_batch, source_statuses
 from store.worker import StoreWorker
 from tests.conftest import new_mention
@@ -32,6 +32,8 @@ class Crashing(Adapter):
         super().__init__(account="@brand")
         self.crashes = crashes
         self.starts = 0
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
 
     @property
     def text_rule(self) -> TextRule:
@@ -78,8 +80,8 @@ async def test_an_adapter_that_keeps_dying_is_reported_dead_with_the_reason(db_p
     try:
         await until(lambda: dead, what="the adapter reported dead")
         assert dead == [("demo:@brand", "RuntimeError: stream crashed (3)")]
-        await until(lambda: worker.run(lambda s: [x["detail"] for x in source_statuses(s)
-                                                  if x["detail"].startswith("stopped after 3 failures")]),
+        await until(lambda: worker.run(lambda s: [x.detail for x in source_statuses(s)
+                                                  if x.detail.startswith("stopped after 3 failures")]),
                     what="the final state written")
     finally:
         await runner.stop()

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from adapters.base import Adapter, Batch, ReplyError, SentReply, TextRule
-from adapters.sender import ReplySender
-from adapters.webhook import WebhookAdapter
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, ReplyError, SentReply, TextRule
+from adapters.runtime.sender import ReplySender
+from adapters.webhook.adapter import WebhookAdapter
 from store.actions import queue_reply, retry_reply
 from store.db import open_store
 from store.ingest import save_batch, set_source_status
@@ -175,6 +175,8 @@ class Flaky(Adapter):
         self.sends = 0
         self.lookups = 0
 
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
+
     @property
     def text_rule(self) -> TextRule:
         return TextRule(1000, len, "characters")
@@ -305,7 +307,7 @@ async def test_credentials_quoted_in_errors_never_reach_the_store_or_export(db_p
         stored = json.dumps([list(r) for r in store.conn.execute("SELECT * FROM replies")])
         stored += json.dumps([list(r) for r in store.conn.execute("SELECT * FROM events")])
         stored += json.dumps([list(r) for r in store.conn.execute("SELECT * FROM source_status")])
-        stored += json.dumps(list(iter_export(store)))
+        stored += json.dumps([record.as_json() for record in iter_export(store)])
     finally:
         store.close()
     assert stored.count("/reply?token=***") == 4  # the error is kept where it is useful, masked

@@ -215,6 +215,55 @@ def test_a_failed_write_rolls_back(store):
     assert not store.conn.in_transaction
 
 
+def cursor_sources(store) -> list[str]:
+    return [row[0] for row in store.conn.execute("SELECT source FROM cursors ORDER BY source")]
+
+
+def add_cursor(conn, source: str) -> None:
+    conn.execute("INSERT INTO cursors (source, cursor, updated_at) VALUES (?, 'c', 't')", (source,))
+
+
+def test_a_nested_write_commits_with_the_outer_one(store, db_path):
+    other = open_store(db_path)
+    try:
+        with store.write() as conn:
+            add_cursor(conn, "outer")
+            with store.write() as inner:
+                add_cursor(inner, "inner")
+            assert store.conn.in_transaction  # the inner block did not commit
+            assert cursor_sources(other) == []
+        assert cursor_sources(other) == ["inner", "outer"]
+    finally:
+        other.close()
+    assert not store.conn.in_transaction
+
+
+def test_a_failed_nested_write_undoes_only_itself(store):
+    with store.write() as conn:
+        add_cursor(conn, "kept")
+        with pytest.raises(RuntimeError):
+            with store.write() as inner:
+                add_cursor(inner, "undone")
+                with store.write() as innermost:
+                    add_cursor(innermost, "undone too")
+                raise RuntimeError("boom")
+        with store.write() as again:
+            add_cursor(again, "after")
+    assert cursor_sources(store) == ["after", "kept"]
+    assert not store.conn.in_transaction
+
+
+def test_a_failure_under_a_nested_write_rolls_back_everything(store):
+    with pytest.raises(RuntimeError):
+        with store.write() as conn:
+            add_cursor(conn, "outer")
+            with store.write() as inner:
+                add_cursor(inner, "inner")
+                raise RuntimeError("boom")
+    assert cursor_sources(store) == []
+    assert not store.conn.in_transaction
+
+
 def test_now_comes_from_the_injected_clock(store, clock):
     assert store.now() == "2025-03-14T09:26:53.000Z"
     clock.advance(seconds=1.5)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -12,7 +14,7 @@ from store.actions import queue_reply, set_status, set_tag
 from store.db import open_store
 from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
-from store.transfer import EXPORT_FIELDS, count_mentions, import_lines, iter_export, write_csv, write_jsonl
+from store.transfer import EXPORT_FIELDS, ExportRecord, count_mentions, import_lines, iter_export, write_csv, write_jsonl
 
 
 @pytest.fixture
@@ -52,10 +54,10 @@ def history(store, make_mention, clock) -> list[int]:
     return ids
 
 
-def comparable(records: list[dict]) -> list[dict]:
+def comparable(records: list[ExportRecord]) -> list[ExportRecord]:
     """Export records without the local id (ids belong to one database file) and received_at
     (checked on its own below)."""
-    return [{key: value for key, value in record.items() if key not in ("id", "received_at")} for record in records]
+    return [replace(record, id=0, received_at="") for record in records]
 
 
 def export_text(store) -> str:
@@ -65,7 +67,7 @@ def export_text(store) -> str:
 
 
 def test_export_holds_every_field(store, history):
-    records = list(iter_export(store))
+    records = [record.as_json() for record in iter_export(store)]
     assert [sorted(record) for record in records] == [sorted(EXPORT_FIELDS)] * 3
     first = records[0]
     assert first["tags"] == ["care", "marketing"]
@@ -92,7 +94,7 @@ def test_export_then_import_round_trips(store, history, fresh, parallel):
 
 def test_export_reads_in_chunks(store, make_mention):
     save_batch(store, "demo", [make_mention() for _ in range(7)], None)
-    assert [r["remote_id"] for r in iter_export(store, chunk=3)] == [r["remote_id"] for r in iter_export(store)]
+    assert [r.remote_id for r in iter_export(store, chunk=3)] == [r.remote_id for r in iter_export(store)]
     assert len(list(iter_export(store, chunk=3))) == count_mentions(store) == 7
 
 
@@ -100,7 +102,7 @@ def test_received_at_round_trips(store, history, fresh, clock):
     text = export_text(store)
     clock.advance(days=30)
     import_lines(fresh, text.splitlines(), "importer")
-    assert [r["received_at"] for r in iter_export(fresh)] == [r["received_at"] for r in iter_export(store)]
+    assert [r.received_at for r in iter_export(fresh)] == [r.received_at for r in iter_export(store)]
 
 
 def test_imported_state_is_attributed_and_logged(store, history, fresh):
@@ -159,8 +161,8 @@ def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh, parallel):
         line(remote_id="dict-text", text={"a": 1}),       # 13
     ]
     report = import_lines(fresh, lines, "importer", batch=2, parallel=parallel)
-    assert [number for number, _ in report.errors] == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13]
-    reasons = dict(report.errors)
+    assert [error.number for error in report.errors] == [2, 3, 5, 6, 8, 9, 10, 11, 12, 13]
+    reasons = {error.number: error.reason for error in report.errors}
     assert reasons[2].startswith("not JSON")
     assert reasons[3] == "missing 'network'"
     assert "tags" in reasons[5]
@@ -172,14 +174,14 @@ def test_bad_lines_are_reported_by_number_and_the_rest_imports(fresh, parallel):
     assert reasons[12] == "missing 'author_handle'"
     assert reasons[13] == "'text' must be text"
     assert report.imported == 2
-    assert [r["remote_id"] for r in iter_export(fresh)] == ["good-1", "good-2"]
-    assert [r["tags"] for r in iter_export(fresh)] == [[], ["care"]]
+    assert [r.remote_id for r in iter_export(fresh)] == ["good-1", "good-2"]
+    assert [r.tags for r in iter_export(fresh)] == [[], ["care"]]
 
 
 def test_the_url_stands_in_for_a_missing_remote_id(fresh):
     report = import_lines(fresh, [line(remote_id=..., url="https://x/1")], "importer")
     assert report.imported == 1
-    assert [r["remote_id"] for r in iter_export(fresh)] == ["https://x/1"]
+    assert [r.remote_id for r in iter_export(fresh)] == ["https://x/1"]
 
 
 def test_csv_style_tags_and_replies_strings_are_accepted(fresh):
@@ -187,8 +189,8 @@ def test_csv_style_tags_and_replies_strings_are_accepted(fresh):
     report = import_lines(fresh, [line(tags="marketing,care", replies=replies)], "importer")
     assert report.errors == [] and report.imported == 1
     [record] = iter_export(fresh)
-    assert record["tags"] == ["care", "marketing"]
-    assert [(r["text"], r["state"], r["remote_id"]) for r in record["replies"]] == [("sent one", "sent", "9")]
+    assert record.tags == ["care", "marketing"]
+    assert [(r.text, r.state, r.remote_id) for r in record.replies] == [("sent one", "sent", "9")]
 
 
 @pytest.mark.parametrize("state", ["pending", "sending", None, "bogus"])
@@ -216,14 +218,14 @@ def test_imported_text_is_made_inert(fresh):
                               replies=[{"text": "ok\x1b[0m", "state": "sent", "operator": "c\x07arla"}])],
                  "importer")
     [record] = iter_export(fresh)
-    assert (record["text"], record["author_handle"]) == ("hi there", "@x")
-    assert (record["replies"][0]["text"], record["replies"][0]["operator"]) == ("ok", "carla")
+    assert (record.text, record.author_handle) == ("hi there", "@x")
+    assert (record.replies[0].text, record.replies[0].operator) == ("ok", "carla")
 
 
 def test_an_id_made_only_of_controls_is_a_bad_line(fresh):
     report = import_lines(fresh, [line(remote_id="\u202e\x1b[0m")], "importer")
     assert report.duplicates == 0
-    assert [number for number, _ in report.errors] == [1]
+    assert [error.number for error in report.errors] == [1]
 
 
 def test_a_lone_surrogate_line_does_not_abort_the_import(fresh):
@@ -231,4 +233,20 @@ def test_a_lone_surrogate_line_does_not_abort_the_import(fresh):
              '"text": "a\\ud800b", "created_at": "2025"}', line(remote_id="ok-2")]
     report = import_lines(fresh, lines, "importer")
     assert (report.imported, report.errors) == (3, [])
-    assert [(r["remote_id"], r["text"]) for r in iter_export(fresh)] == [("ok-1", "t"), ("odd", "ab"), ("ok-2", "t")]
+    assert [(r.remote_id, r.text) for r in iter_export(fresh)] == [("ok-1", "t"), ("odd", "ab"), ("ok-2", "t")]
+
+
+def test_the_export_bytes_are_stable(store, history):
+    """Scripts parse exports: field order, types and escaping stay exactly as released."""
+    jsonl, table = io.StringIO(), io.StringIO()
+    write_jsonl(iter_export(store), jsonl)
+    write_csv(iter_export(store), table)
+    first = jsonl.getvalue().splitlines()[0]
+    assert first.startswith('{"id": 1, "network": "mastodon", "remote_id": "109", "account": "@brand@social.example"')
+    assert '"replies": [{"text": "Désolés ! Nous regardons.", "state": "sent", "operator": "carla"' in first
+    assert hashlib.sha256(jsonl.getvalue().encode()).hexdigest() == JSONL_DIGEST
+    assert hashlib.sha256(table.getvalue().encode()).hexdigest() == CSV_DIGEST
+
+
+JSONL_DIGEST = "f14ac0a76156354a380f174a6467cd348934e4e565adc89844dad05bb2fd8207"
+CSV_DIGEST = "9693e3b3046c19743627ce5191df5ea3a81eddddde92de681d784cdb383662e3"

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest
-from adapters.webhook import WebhookAdapter
+from adapters.webhook.adapter import WebhookAdapter
 from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch

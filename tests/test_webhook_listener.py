@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from adapters.base import SourceState, SourceStatus
-from adapters.webhook import GENERIC_PATH, HEALTH_PATH
+from adapters.webhook.adapter import GENERIC_PATH, HEALTH_PATH
 from tests.webhook_support import encode, generic, only_batch, post, post_full, serving, within
 
 

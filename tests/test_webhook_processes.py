@@ -22,7 +22,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.webhook import GENERIC_PATH, HEALTH_PATH, SIGNATURE_HEADER, sign
+from adapters.webhook.adapter import GENERIC_PATH, HEALTH_PATH
+from adapters.webhook.bridge import SIGNATURE_HEADER, sign
 from tests.procs import ROOT, clean_env
 
 pytestmark = pytest.mark.serial

@@ -8,7 +8,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import Adapter, Batch, ReplyRequest, SentReply, TextRule
+from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, ReplyRequest, SentReply, TextRule
 from adapters.textcount import mastodon_length
 from store.db import iso, open_store
 from store.ingest import save_batch
@@ -75,6 +75,18 @@ class ScriptedAdapter(Adapter):
         self.queue: asyncio.Queue[Batch] = asyncio.Queue()
         self.sent: list[ReplyRequest] = []
         self.started = asyncio.Event()
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
+    #: seconds one scripted "network call" may take; 0: it makes none
+    request_time = 0.0
+
+    @property
+    def max_request_time(self) -> float:
+        return self.request_time
+
+    def limit_request_time(self, seconds: float) -> None:
+        if self.request_time:
+            self.request_time = seconds
 
     @property
     def text_rule(self) -> TextRule:

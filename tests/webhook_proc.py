@@ -23,7 +23,7 @@ async def _ingest(db: str, busy_ms: str, commit_timeout: str) -> None:
     import store.db
     store.db.BUSY_TIMEOUT_MS = int(busy_ms)
 
-    from adapters.webhook import WebhookAdapter
+    from adapters.webhook.adapter import WebhookAdapter
     from store.ingest import save_batch
     from store.worker import StoreWorker
 

@@ -11,8 +11,9 @@ from typing import Any
 import aiohttp
 
 from adapters.base import Batch, ReplyRequest
-from adapters.runner import IngestRunner
-from adapters.webhook import SIGNATURE_HEADER, WebhookAdapter, sign
+from adapters.runtime.runner import IngestRunner
+from adapters.webhook.adapter import WebhookAdapter
+from adapters.webhook.bridge import SIGNATURE_HEADER, sign
 from store.worker import StoreWorker
 
 SECRET = "test-secret"

@@ -12,7 +12,7 @@ from textual.screen import Screen
 from textual.worker import WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter
-from adapters.leader import Leadership, holder_name
+from adapters.runtime.leader import Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
 from store.worker import StoreWorker

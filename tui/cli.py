@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from adapters.accounts import ConfigError
 from store.actions import ActionError
 from store.db import StoreError, open_store
 from store.files import make_private
-from store.operators import OperatorNameError, check_operator
 from tui.cli_common import fail, terminal_safe_output
-from tui.paths import (DEFAULT_DB, DEMO_DB, data_dir, default_config_path, default_db_path, default_operator,
-                       demo_db_path)
-
+from tui.paths import DEFAULT_DB, DEMO_DB, data_dir, demo_db_path
+from tui.settings import Settings, build_settings
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 MAX_DEMO_RATE = 60_000.0  # a thousand a second: beyond that the demo only measures the disk
@@ -63,13 +61,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
                         help="database file (default: $MENTIONDESK_DB or the user data dir)")
     common.add_argument("--operator", metavar="NAME", default=argparse.SUPPRESS,
                         help="who acts, recorded in the event log (default: your login name)")
     common.add_argument("--config", metavar="PATH", type=Path, default=argparse.SUPPRESS,
-                        help="accounts config (default: $MENTIONDESK_CONFIG or the user config dir)")
+                        help="config file (default: $MENTIONDESK_CONFIG or the user config dir)")
     parser = _Parser(
         prog="mentiondesk", parents=[common],
         description="A keyboard-driven console for a brand's social mentions. With no command, opens the console.")
@@ -128,35 +126,30 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("folder", metavar="FOLDER")
     init.add_argument("--group", required=True, metavar="GROUP", help="the Unix group every operator is in")
     sub.add_parser("serve", parents=[common], help="run ingest and sending without a UI (SIGTERM stops)")
+    sub.add_parser("config", parents=[common],
+                   help="print the effective settings and where each came from (secrets redacted)")
     return parser
 
 
-def _runs_demo(config, args) -> bool:
-    return not args.no_demo and (args.demo or (config.demo if config.demo is not None else not config.accounts))
-
-
-def _demo_only(config, args) -> bool:
-    """The demo stream and no real account: its data belongs in its own file."""
-    return _runs_demo(config, args) and not config.accounts
-
-
-def _adapter_builder(config, args):
+def _adapter_builder(settings: Settings):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
 
-    demo = _runs_demo(config, args)
-    rate = args.demo_rate if args.demo_rate is not None else (config.demo_rate or 30.0)
-
     def build(get_session):
-        from adapters.accounts import build_adapter
+        from adapters import registry
 
-        adapters = [build_adapter(account, get_session()) for account in config.accounts]
-        if demo:
-            from adapters.demo import DemoAdapter
-
-            adapters.append(DemoAdapter(rate_per_minute=rate))
+        adapters = [registry.build(account, get_session()) for account in settings.accounts]
+        if settings.runs_demo:
+            adapters.append(registry.demo(settings.demo_rate))
         return adapters
 
-    return build, demo, rate
+    return build
+
+
+def _cli_values(args: argparse.Namespace) -> dict[str, object]:
+    """The settings the command line gave (None: not given, a lower layer decides)."""
+    demo = False if getattr(args, "no_demo", False) else True if getattr(args, "demo", False) else None
+    return {"db": getattr(args, "db", None), "operator": getattr(args, "operator", None),
+            "config": getattr(args, "config", None), "demo": demo, "demo_rate": getattr(args, "demo_rate", None)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,32 +163,23 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.command == "desk":
         from tui.cli_deskfiles import cmd_desk
         return cmd_desk(args)
-    chosen_db = getattr(args, "db", None) or os.environ.get("MENTIONDESK_DB")
-    db_path = Path(chosen_db or default_db_path()).expanduser()
-    try:
-        operator = check_operator(getattr(args, "operator", None) or default_operator())
-    except OperatorNameError as exc:
-        return fail(f"{exc} (set it with --operator NAME or MENTIONDESK_OPERATOR)")
-    config_path = Path(getattr(args, "config", None) or default_config_path()).expanduser()
     command = args.command
-    for name in ("no_demo", "demo", "demo_rate"):
-        if not hasattr(args, name):
-            setattr(args, name, None if name == "demo_rate" else False)
-
-    config = None
-    if command in (None, "accounts", "serve"):
-        from adapters.accounts import ConfigError, load_config  # aiohttp: only where networks are
-
-        try:
-            config = load_config(config_path)
-            if command in (None, "serve"):
-                for account in config.accounts:
-                    account.secret()  # fail now, in one line, not inside the running console
-        except ConfigError as exc:
-            return fail(str(exc))
-    if not chosen_db:
+    try:
+        settings = build_settings(_cli_values(args))
+        if command in (None, "serve"):
+            for account in settings.accounts:  # fail now, in one line, not inside the running console
+                account.check_secrets()
+                account.check_builds()
+    except ConfigError as exc:
+        return fail(str(exc))
+    if command == "config":
+        from tui.cli_config import print_settings
+        return print_settings(settings)
+    db_path = settings.db_path
+    if not settings.db_chosen:
         make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # earlier builds left it 0755/0644
-        if command in (None, "serve") and _demo_only(config, args):
+        if command in (None, "serve") and settings.runs_demo and not settings.accounts:
+            # The demo stream and no real account: its data belongs in its own file.
             db_path = demo_db_path()
             args.notice = demo_notice(db_path)
             print(f"mentiondesk: {args.notice}", file=sys.stderr)
@@ -205,7 +189,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except StoreError as exc:
         return fail(str(exc))
     try:
-        return _dispatch(command, store, args, operator, config, db_path)
+        return _dispatch(command, store, args, settings, db_path)
     except (StoreError, ActionError) as exc:
         return fail(str(exc))
     except sqlite3.Error as exc:
@@ -216,7 +200,8 @@ def _main(argv: Sequence[str] | None) -> int:
         store.close()
 
 
-def _dispatch(command, store, args, operator, config, db_path) -> int:
+def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
+    operator = settings.operator
     if command == "search":
         from tui.cli_data import cmd_search
         return cmd_search(store, args)
@@ -240,23 +225,24 @@ def _dispatch(command, store, args, operator, config, db_path) -> int:
         return cmd_reindex(store, args)
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
-        return check_accounts(config) if args.action == "check" else list_accounts(config, store)
-    build, _, _ = _adapter_builder(config, args)
+        return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
+    build = _adapter_builder(settings)
     store.close()
     if command == "serve":
         from tui.serve import run_serve
-        return run_serve(str(db_path), build, reply_deadline=config.reply_deadline)
+        return run_serve(str(db_path), build, reply_deadline=settings.reply_deadline, ttl=settings.lease_ttl)
+    from tui.actions import KeymapError, resolve_keymap
     from tui.terminal import NO_TERMINAL, has_terminal
 
+    try:
+        resolve_keymap(settings.keymap)  # action ids are the console's: checked before anything starts
+    except KeymapError as exc:
+        return fail(f"{settings.config_path}: {exc}")
     if not has_terminal():
         return fail(NO_TERMINAL)
-    from tui.actions import KeymapError
-
-    try:
-        app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
-                          reply_deadline=config.reply_deadline)
-    except KeymapError as exc:
-        return fail(str(exc))
+    app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
+                      reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
+                      keymap=settings.keymap)
     app.run()
     return app.return_code or 0
 
@@ -266,13 +252,14 @@ def demo_notice(db_path: Path) -> str:
 
 
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
-                reply_deadline: float | None = None, keymap: Mapping[str, str] | None = None):
+                reply_deadline: float | None = None, lease_ttl: float | None = None,
+                keymap: Mapping[str, str] | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
-                     reply_deadline=reply_deadline, keymap=keymap)
+                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

@@ -144,8 +144,8 @@ def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    for number, reason in report.errors[:200]:
-        print(f"{label}:{number}: skipped: {reason}", file=sys.stderr)
+    for error in report.errors[:200]:
+        print(f"{label}:{error.number}: skipped: {error.reason}", file=sys.stderr)
     if len(report.errors) > 200:
         print(f"... and {len(report.errors) - 200} more bad line(s)", file=sys.stderr)
     print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "

@@ -95,5 +95,5 @@ def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
     except ValueError as exc:
         return fail(str(exc))
     report = handover_report(store, since)
-    print(json.dumps(report, ensure_ascii=False, indent=1) if args.json else format_report(report))
+    print(json.dumps(report.as_json(), ensure_ascii=False, indent=1) if args.json else format_report(report))
     return 0

@@ -1,9 +1,8 @@
-"""Where things live by default; environment variables point every shift at one file."""
+"""Where things live when no setting says otherwise (tui/settings.py layers the rest on top)."""
 
 from __future__ import annotations
 
 import getpass
-import os
 from pathlib import Path
 
 import platformdirs
@@ -19,9 +18,7 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP))
 
 
-def default_db_path() -> Path:
-    if env := os.environ.get("MENTIONDESK_DB"):
-        return Path(env).expanduser()
+def platform_db_path() -> Path:
     return data_dir() / DEFAULT_DB
 
 
@@ -29,15 +26,11 @@ def demo_db_path() -> Path:
     return data_dir() / DEMO_DB
 
 
-def default_config_path() -> Path:
-    if env := os.environ.get("MENTIONDESK_CONFIG"):
-        return Path(env).expanduser()
+def platform_config_path() -> Path:
     return Path(platformdirs.user_config_dir(APP)) / "config.toml"
 
 
 def default_operator() -> str:
-    if env := os.environ.get("MENTIONDESK_OPERATOR"):
-        return env
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers

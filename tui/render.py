@@ -6,11 +6,12 @@ from datetime import UTC, datetime, tzinfo
 
 from rich.text import Text
 
+from adapters import registry
+
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
 STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
 TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
-NETWORK_SHORT = {"mastodon": "mast", "bluesky": "bsky", "demo": "demo", "webhook": "hook"}
 
 
 def parse_time(value: str) -> datetime | None:
@@ -54,8 +55,8 @@ def clock_time(value: str, now: datetime, tz: tzinfo | None = None) -> str:
 
 
 def network_short(network: str) -> str:
-    family = network.split(":", 1)[0]
-    return NETWORK_SHORT.get(family, family[:4])
+    known = registry.find(network)
+    return known.short if known else registry.family(network)[:4]
 
 
 def one_line(text: str) -> str:

@@ -16,8 +16,8 @@ import aiohttp
 
 from adapters.base import Adapter
 from adapters.http import USER_AGENT
-from adapters.leader import Leadership, holder_name
 from adapters.logline import log_state
+from adapters.runtime.leader import Leadership, holder_name
 from store.worker import StoreWorker
 
 log = logging.getLogger("mentiondesk.serve")
@@ -54,7 +54,7 @@ async def serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSessio
 
 
 def run_serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSession]], list[Adapter]], *,
-              reply_deadline: float | None = None) -> int:
+              reply_deadline: float | None = None, ttl: float | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s mentiondesk serve: %(message)s")
-    return asyncio.run(serve(db_path, build, reply_deadline=reply_deadline))
+    return asyncio.run(serve(db_path, build, reply_deadline=reply_deadline, ttl=ttl))

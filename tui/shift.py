@@ -12,20 +12,21 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
 from store import actions, desk
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
-from store.handover import handover_report
+from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
-from store.lease import current_holder
+from store.lease import LeaseHolder, current_holder
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
-    from adapters.leader import Leadership
+    from adapters.runtime.leader import Leadership
+    from store.ingest import SourceStatus
     from store.search import Hit
     from textual.dom import DOMNode
 
@@ -56,10 +57,10 @@ class Shift:
         if self.leadership is not None:
             self.leadership.wake_sender()
 
-    async def ingest_holder(self) -> tuple[str, str] | None:
+    async def ingest_holder(self) -> LeaseHolder | None:
         return await self.searcher.run(current_holder)
 
-    async def source_statuses(self) -> list[dict[str, Any]]:
+    async def source_statuses(self) -> list[SourceStatus]:
         from store.ingest import source_statuses
 
         return await self.searcher.run(source_statuses)
@@ -68,7 +69,7 @@ class Shift:
     async def marks(self) -> Marks:
         return await self.store.run(marks_now)
 
-    async def changes(self, marks: Marks, *, force: bool = False) -> tuple[Changes, Marks]:
+    async def changes(self, marks: Marks, *, force: bool = False) -> Changes:
         return await self.store.run(poll, marks, force=force, operator=self.operator)
 
     async def view_ids(self, view: str, limit: int | None = None) -> array:
@@ -154,13 +155,13 @@ class Shift:
 
         return await self.store.run(since)
 
-    async def handover_report(self, since: str) -> dict[str, Any]:
+    async def handover_report(self, since: str) -> HandoverReport:
         return await self.store.run(handover_report, since)
 
-    async def handover_notes(self, since: str) -> list[tuple[str, str, str]]:
-        """(operator, at, text) left by others since `since`, oldest first."""
+    async def handover_notes(self, since: str) -> list[desk.HandoverNote]:
+        """Notes others left since `since`, oldest first."""
         notes = await self.store.run(desk.handover_notes_since, since)
-        return [note for note in notes if note[0] != self.operator]
+        return [note for note in notes if note.operator != self.operator]
 
     async def leave_handover_note(self, text: str) -> int:
         return await self.store.run(desk.leave_handover_note, text, self.operator)

@@ -68,5 +68,5 @@ class DeskDialogs:
         """Show the handover notes others left since this operator was last here."""
         others = await self._shift.handover_notes(since)
         if others:
-            body = "\n\n".join(f"{o} at {self._when(at)}:\n{t}" for o, at, t in others)
+            body = "\n\n".join(f"{note.operator} at {self._when(note.at)}:\n{note.text}" for note in others)
             await self._ask(ShowText("Handover notes for you", body))

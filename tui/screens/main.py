@@ -118,9 +118,10 @@ class MainScreen(Screen):
             await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
-        changes, self._marks = await self.shift.changes(self._marks, force=force)
-        for mention_id, by in changes.assigned_to_me:
-            self.notify(f"{by} assigned #{mention_id} to you (6: Mine)", title="Assigned to you",
+        changes = await self.shift.changes(self._marks, force=force)
+        self._marks = changes.marks
+        for assigned in changes.assigned_to_me:
+            self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
         if changes.assigned_to_me:
             self.status.recount()  # the Mine count, now

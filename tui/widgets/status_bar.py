@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,12 +11,16 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from store.inbox import VIEWS
+from store.lease import LeaseHolder
 from tui.actions import VIEW_KEYS
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.render import age
 from tui.shift import Shift, console_of
 from tui.topbar import fit, view_bar
+
+if TYPE_CHECKING:
+    from store.ingest import SourceStatus  # the module loads lazily, with the first count
 
 SOURCE_STYLE = {"connected": "green", "auth failed": "bold red", "stopped": "red",
                 "rate-limited": "yellow", "reconnecting": "yellow"}
@@ -31,8 +35,8 @@ class StatusBar(Vertical):
         self.counted_at = 0.0  # time.monotonic() of the last count
         self._view: str | None = "open"  # None while searching
         self._listed = 0  # the list's length: the current view's count until the first count arrives
-        self._statuses: list[dict[str, Any]] = []
-        self._holder: tuple[str, str] | None = None
+        self._statuses: list[SourceStatus] = []
+        self._holder: LeaseHolder | None = None
 
     @property
     def shift(self) -> Shift:
@@ -81,18 +85,17 @@ class StatusBar(Vertical):
         if shift.is_leader:
             pieces.append(Text("· ingesting", "green"))
         elif self._holder is not None:
-            pieces.append([Text(f"· ingest by {self._holder[0]}", "dim"), Text("· ingest elsewhere", "dim")])
+            pieces.append([Text(f"· ingest by {self._holder.holder}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not shift.has_adapters:
             pieces.append(Text("· no ingest running", "yellow"))
         now = shift.clock()
         for status in self._statuses:
-            state = status["state"]
-            short = Text(f"● {status['source']} {state}", SOURCE_STYLE.get(state, "cyan"))
+            short = Text(f"● {status.source} {status.state}", SOURCE_STYLE.get(status.state, "cyan"))
             full = short.copy()
-            if status["detail"]:
-                full.append(f" ({status['detail']})", "dim")
-            if status["last_event_at"]:
-                full.append(f" · last {age(status['last_event_at'], now)} ago", "dim")
+            if status.detail:
+                full.append(f" ({status.detail})", "dim")
+            if status.last_event_at:
+                full.append(f" · last {age(status.last_event_at, now)} ago", "dim")
             pieces.append([full, short] if full.cell_len > short.cell_len else short)
         self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
 

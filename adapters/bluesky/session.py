@@ -29,11 +29,11 @@ from urllib.parse import urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from adapters.account_values import AccountValues, MemoryValues
 from adapters.base import CleanError
-from adapters.bluesky_facets import is_handle
-from adapters.bluesky_records import DID
-from adapters.http import USER_AGENT, AuthError, redact
+from adapters.bluesky.facets import is_handle
+from adapters.bluesky.records import DID
+from adapters.http import USER_AGENT, AuthError, read_capped, redact
+from adapters.runtime.account_values import AccountValues, MemoryValues
 from store.sanitize import clean_line
 
 log = logging.getLogger(__name__)
@@ -73,22 +73,6 @@ class Unreachable(CleanError):
     def __init__(self, message: str, *, maybe_sent: bool):
         super().__init__(message)
         self.maybe_sent = maybe_sent
-
-
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_limited(response: aiohttp.ClientResponse, limit: int) -> bytes:
-    if response.content_length is not None and response.content_length > limit:
-        raise _TooLarge
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(65536):
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 # --- the session ----------------------------------------------------------------
@@ -192,7 +176,7 @@ class XrpcClient:
             async with self._http.request(method, f"{base or self.base}/xrpc/{nsid}", params=params, json=body,
                                           headers=headers, timeout=timeout, allow_redirects=False) as response:
                 status, answer_headers = response.status, CIMultiDict(response.headers)
-                data = await _read_limited(response, MAX_BODY)
+                data = await read_capped(response.content, MAX_BODY, response.content_length)
         except TimeoutError:
             raise Unreachable(f"{self.host} did not answer within {self.request_timeout:g}s",
                               maybe_sent=True) from None
@@ -202,8 +186,8 @@ class XrpcClient:
         except aiohttp.ClientError as exc:
             raise Unreachable(f"connection to {self.host} failed ({type(exc).__name__})",
                               maybe_sent=True) from None
-        except _TooLarge:
-            raise XrpcError(200, None, f"{nsid} over {MAX_BODY} bytes", xrpc=False) from None
+        if data is None:
+            raise XrpcError(200, None, f"{nsid} over {MAX_BODY} bytes", xrpc=False)
         log.debug("%s %s -> %s", method, nsid, status)
         return self._decode(status, answer_headers, data)
 

@@ -1,6 +1,6 @@
 """Mastodon API objects as mentiondesk records: pure functions, no I/O.
 
-A notification becomes a `NewMention` here (see adapters/mastodon.py for
+A notification becomes a `NewMention` here (see adapters/mastodon/adapter.py for
 the identifier and thread-link scheme this implements); the adapter adds
 the thread links it has to look up. Also the small readers the adapter
 shares with this mapping: ids, accts, URLs, and the text comparisons used
@@ -19,7 +19,7 @@ from typing import Any
 
 from yarl import URL
 
-from adapters.mastodon_html import status_text
+from adapters.mastodon.html import status_text
 from store.db import iso
 from store.records import NewMention
 from store.sanitize import clean_line
@@ -99,7 +99,7 @@ def _timestamp(*values: object) -> str | None:
         if not isinstance(value, str):
             continue
         try:
-            moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(value.strip())
         except ValueError:
             continue
         if moment.tzinfo is None:
@@ -299,4 +299,4 @@ def key_time(key: str) -> datetime | None:
 
 def status_time(status: dict[str, Any]) -> datetime | None:
     stamp = _timestamp(status.get("created_at"))
-    return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    return datetime.fromisoformat(stamp) if stamp else None

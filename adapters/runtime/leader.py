@@ -26,8 +26,8 @@ from datetime import datetime
 
 from adapters.base import Adapter
 from adapters.logline import log_state
-from adapters.runner import IngestRunner
-from adapters.sender import REPLY_DEADLINE, ReplySender
+from adapters.runtime.runner import IngestRunner
+from adapters.runtime.sender import REPLY_DEADLINE, ReplySender
 from store.lease import Lease, acquire, release
 from store.outbox import reply_requests_since
 from store.worker import StoreWorker
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 # A dead leader is replaced within ttl + one renewal; a cleanly stopped one within a renewal.
 # Tests shorten both (MENTIONDESK_REQUEST_TIMEOUT caps every adapter's requests; a short ttl
 # alone also shortens them, see Leadership._fit_requests_to_lease).
-LEASE_TTL = float(os.environ.get("MENTIONDESK_LEASE_TTL", "45"))
+LEASE_TTL = 45.0  # the default; settings (lease_ttl, MENTIONDESK_LEASE_TTL) choose another
 RENEW_EVERY = 5.0
 REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
 
@@ -58,7 +58,7 @@ class HeldLease:
     clock: Callable[[], datetime]
 
     def remaining(self) -> float:
-        expires = datetime.fromisoformat(self.lease.expires_at.replace("Z", "+00:00"))
+        expires = datetime.fromisoformat(self.lease.expires_at)
         return (expires - self.clock()).total_seconds()
 
 
@@ -122,7 +122,7 @@ class Leadership:
 
     async def _become_leader(self, held: HeldLease) -> None:
         try:
-            self._events_seen, _ = await self.worker.run(reply_requests_since, None)
+            self._events_seen = (await self.worker.run(reply_requests_since, None)).newest_event
         except Exception:
             self._events_seen = None
         self.held = held
@@ -194,12 +194,13 @@ class Leadership:
     async def _log_operator_replies(self) -> None:
         """Replies queued or retried by any process since the last round, one line each."""
         try:
-            self._events_seen, changes = await self.worker.run(reply_requests_since, self._events_seen)
+            found = await self.worker.run(reply_requests_since, self._events_seen)
         except Exception:
             return  # the next round tries again; the lease check says what is wrong
-        for reply_id, action, operator in changes:
-            log_state(log, "reply", reply=reply_id, state="queued" if action == "reply.queue" else "retry",
-                      operator=operator)
+        self._events_seen = found.newest_event
+        for request in found.requests:
+            log_state(log, "reply", reply=request.reply_id,
+                      state="queued" if request.action == "reply.queue" else "retry", operator=request.operator)
 
     async def _round(self) -> None:
         if self.is_leader:

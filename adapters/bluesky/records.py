@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from adapters.bluesky_facets import is_handle
+from adapters.bluesky.facets import is_handle
 
 POST = "app.bsky.feed.post"
 

@@ -14,12 +14,13 @@ may make.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from adapters.mastodon_parse import Identity, ancestor_chain, status_time, text_id, web_url
+from cachetools import LRUCache
+
+from adapters.mastodon.parse import Identity, ancestor_chain, status_time, text_id, web_url
 
 HOURS = 48
 MAX = 10
@@ -30,7 +31,7 @@ class ThreadWatch:
     def __init__(self, interval: float = INTERVAL):
         self.interval = interval  # <= 0: off
         self.last: datetime | None = None
-        self._yielded: OrderedDict[str, None] = OrderedDict()  # follow-up uris handed out already
+        self._yielded: LRUCache[str, None] = LRUCache(20_000)  # follow-up uris handed out already
 
     def due(self, now: datetime) -> bool:
         if self.interval <= 0:
@@ -77,5 +78,3 @@ class ThreadWatch:
     def handed_out(self, uris: list[str]) -> None:
         for uri in uris:
             self._yielded[uri] = None
-        while len(self._yielded) > 20_000:
-            self._yielded.popitem(last=False)

@@ -45,9 +45,9 @@ A reply whose answer was lost is looked up before it is sent again
 only breaking ties; when unsure it is held for the operator.
 
 This module is the adapter itself (REST calls, catch-up, live loop,
-replies, check); notification -> mention mapping is in mastodon_parse,
-opening and decoding the SSE/WebSocket streams in mastodon_stream, which
-answered threads to re-read for follow-ups in mastodon_threads.
+replies, check); notification -> mention mapping is in parse.py,
+opening and decoding the SSE/WebSocket streams in stream.py, which
+answered threads to re-read for follow-ups in threads.py.
 """
 
 from __future__ import annotations
@@ -58,28 +58,38 @@ import json
 import logging
 import re
 import ssl
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from cachetools import LRUCache
 from yarl import URL
 
-from adapters.base import (Adapter, Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply, SourceState,
-                           StatusCallback, TextRule)
+from adapters.base import (
+    Adapter,
+    Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
+    ReplyError,
+    ReplyNeedsCheck,
+    ReplyRequest,
+    SentReply,
+    SourceState,
+    StatusCallback,
+    TextRule,
+)
 from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
-                           jitter, parse_link_header, rate_limit_reset, redact, seconds_until)
-from adapters import mastodon_threads as threads
-from adapters.mastodon_html import html_to_text
-# Identity, Parsed, parse_notification(s) and id_key are re-exported: tests
-# and callers import them from here.
-from adapters.mastodon_parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
+                           Links, jitter, links_of, rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.mastodon import threads
+from adapters.mastodon.html import html_to_text
+from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
                                      domain_of, id_key, key_time, local_part, max_id, min_id_of,
-                                     parse_notification, parse_notifications, status_time, text_id,
+                                     parse_notifications, status_time, text_id,
                                      web_url, with_author_mention)
-from adapters.mastodon_stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
+from adapters.mastodon.stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
                                       open_ws, transport_reason)
 from adapters.rules import stored_rule
 from store.account_settings import TextLimits
@@ -87,8 +97,8 @@ from store.db import iso, utc_now
 from store.records import NewMention
 from store.sanitize import clean_line
 
-__all__ = ["AuthError", "Identity", "MastodonAdapter", "Parsed", "id_key", "parse_notification",
-           "parse_notifications"]
+if TYPE_CHECKING:
+    from adapters.accounts import Account
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +113,8 @@ DEFAULT_URL_WEIGHT = 23
 PAGE_LIMIT = 80
 MAX_BODY = 8 * 1024 * 1024
 CONTEXT_LOOKUPS_PER_BATCH = 20
+# Notification ids seen and statuses whose thread we know, kept for dedupe and linking.
+REMEMBERED = 20_000
 # A server that is starting answers 502-504 for a while: `check` asks again before giving up.
 CHECK_ATTEMPTS = 3
 # How far a server's clock may lag ours when telling our earlier post from older ones.
@@ -113,7 +125,6 @@ STREAM_REPROBE_SECONDS = 1800.0
 _VISIBILITY_RANK = {"public": 0, "unlisted": 1, "private": 2, "direct": 3}
 # Ids are opaque, but anything we put in a URL path must stay one segment.
 _PATH_ID = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]{0,127}$")
-
 
 # --- internal errors ----------------------------------------------------------
 
@@ -204,8 +215,8 @@ class MastodonAdapter(Adapter):
         self._preferred_pair: tuple[URL, str] | None = None  # (streaming base, transport) that last worked
         self._stream_note = ""  # which address/transport failed before the one that works
         self._cursor: str | None = None
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._threads: OrderedDict[str, tuple[str, str]] = OrderedDict()  # local id -> (uri, root uri)
+        self._seen: LRUCache[str, None] = LRUCache(REMEMBERED)
+        self._threads: LRUCache[str, tuple[str, str]] = LRUCache(REMEMBERED)  # local id -> (uri, root uri)
         self._context_allowed = True
         self._watch = threads.ThreadWatch(thread_watch_interval)
         self._polling_steady = False
@@ -214,6 +225,21 @@ class MastodonAdapter(Adapter):
         self._auth_backoff = Backoff(base=300.0, cap=3600.0)
 
     # --- public API ---------------------------------------------------------------
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(Ingest.STREAMING if self._streaming else Ingest.POLLING, LimitFrom.SERVER,
+                            "links count 23 (or the server's weight), mention domains free", finds_replies=True)
+
+    @property
+    def max_request_time(self) -> float:
+        return float(self.request_timeout.total or 0.0)
+
+    def limit_request_time(self, seconds: float) -> None:
+        old = self.request_timeout
+        self.request_timeout = aiohttp.ClientTimeout(
+            total=seconds, connect=min(seconds, old.connect or seconds),
+            sock_connect=min(seconds, old.sock_connect or seconds), sock_read=min(seconds, old.sock_read or seconds))
 
     @property
     def text_rule(self) -> TextRule:
@@ -501,7 +527,7 @@ class MastodonAdapter(Adapter):
             return
         query_from = self._cursor
         while True:
-            items, headers = await self._notifications([("min_id", query_from)])
+            items, links = await self._notifications([("min_id", query_from)])
             if isinstance(items, list) and not items:
                 return
             before = self._cursor
@@ -511,11 +537,12 @@ class MastodonAdapter(Adapter):
             if self._cursor is None or before is not None and id_key(self._cursor) <= id_key(before):
                 return  # nothing newer in this page: the server ignored min_id, or sent junk
             query_from = self._cursor
-            hint = min_id_of(parse_link_header(headers.get("Link")).get("prev"))
+            prev = links.get("prev")
+            hint = min_id_of(str(prev["url"])) if prev and "url" in prev else None
             if hint and id_key(hint) > id_key(query_from):
                 query_from = hint
 
-    async def _notifications(self, extra: list[tuple[str, str]]) -> tuple[Any, Mapping[str, str]]:
+    async def _notifications(self, extra: list[tuple[str, str]]) -> tuple[Any, Links]:
         params = [("types[]", "mention"), ("limit", str(PAGE_LIMIT)), *extra]
         try:
             return await self._call("GET", "api/v1/notifications", params=params)
@@ -610,7 +637,7 @@ class MastodonAdapter(Adapter):
         await self._sleep(self._watch.interval)
 
     async def _watch_threads(self) -> Batch | None:
-        """Follow-ups in threads we answered that no notification announced (mastodon_threads).
+        """Follow-ups in threads we answered that no notification announced (threads.py).
 
         The store ignores one it already has (same uri), so a notification
         and this watch may both deliver it.
@@ -651,16 +678,11 @@ class MastodonAdapter(Adapter):
 
     def _mark_seen(self, notification_id: str) -> None:
         self._seen[notification_id] = None
-        while len(self._seen) > 20_000:
-            self._seen.popitem(last=False)
 
     # --- thread links ----------------------------------------------------------------
 
     def _remember(self, status_id: str, uri: str, root: str) -> None:
         self._threads[status_id] = (uri, root)
-        self._threads.move_to_end(status_id)
-        while len(self._threads) > 20_000:
-            self._threads.popitem(last=False)
 
     async def _link_threads(self, entries: list[Parsed]) -> list[NewMention]:
         budget = CONTEXT_LOOKUPS_PER_BATCH
@@ -877,15 +899,15 @@ class MastodonAdapter(Adapter):
 
     async def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
                     json_body: Any = None, extra_headers: Mapping[str, str] | None = None
-                    ) -> tuple[Any, Mapping[str, str]]:
-        """One REST call: parsed JSON and headers, or _ApiError / _Unreachable."""
+                    ) -> tuple[Any, Links]:
+        """One REST call: parsed JSON and the Link header's links by rel, or _ApiError / _Unreachable."""
         url = self._base / path
         headers = self._headers({"Accept": "application/json", **(extra_headers or {})})
         try:
             async with self._session.request(method, url, params=params, json=json_body, headers=headers,
                                              timeout=self.request_timeout, allow_redirects=False) as response:
                 body = await _read_capped(response)
-                status, response_headers = response.status, response.headers
+                status, response_headers, links = response.status, response.headers, links_of(response)
         except _ApiError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
@@ -900,7 +922,7 @@ class MastodonAdapter(Adapter):
                 raise _ApiError(status, "the answer is not JSON", response_headers,
                                 not_api=text.lstrip().startswith("<")) from None
         if 200 <= status < 300:
-            return data, response_headers
+            return data, links
         message = _error_field(data) or _plain_words(text) or f"HTTP {status}"
         raise _ApiError(status, self._scrub(message), response_headers,
                         not_api=data is None and text.lstrip().startswith("<"),
@@ -1015,13 +1037,10 @@ def _error_field(data: Any) -> str:
 
 
 async def _read_capped(response: aiohttp.ClientResponse, cap: int = MAX_BODY) -> bytes:
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            raise _ApiError(response.status, "the answer is too large", response.headers)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    body = await read_capped(response.content, cap, response.content_length)
+    if body is None:
+        raise _ApiError(response.status, "the answer is too large", response.headers)
+    return body
 
 
 def _is_tls(exc: BaseException) -> bool:
@@ -1034,3 +1053,11 @@ def _maybe_sent(exc: BaseException) -> bool:
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError | aiohttp.ClientSSLError):
         return False
     return not isinstance(exc, ssl.SSLError)
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> MastodonAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secret now."""
+    options = account.options
+    return MastodonAdapter(account=account.handle, server=account.server, token=account.secret(),
+                           session=session, streaming=bool(options.get("streaming", True)),
+                           poll_interval=float(options.get("poll_interval", DEFAULT_POLL)))

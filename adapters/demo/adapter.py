@@ -30,10 +30,12 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from adapters import demo_content as content
 from adapters.base import (
     Adapter,
     Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
     ReplyError,
     ReplyRequest,
     SentReply,
@@ -41,6 +43,7 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.demo import content
 from adapters.textcount import mastodon_length
 from store import db
 from store.records import NewMention
@@ -145,6 +148,9 @@ class DemoAdapter(Adapter):
         self._answers: list[tuple[datetime, int, _Answer]] = []
         self._answers_lock = threading.Lock()
         self._answer_order = 0
+
+    capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters, links count 23",
+                                finds_replies=True)
 
     @property
     def text_rule(self) -> TextRule:

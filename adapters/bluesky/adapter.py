@@ -3,11 +3,11 @@
 The adapter is the polling loop and the sender; the pieces it stands on
 live in their own modules:
 
-- `bluesky_session`: XRPC calls to the account's PDS under an app-password
+- `session`: XRPC calls to the account's PDS under an app-password
   session (created once, refreshed before it lapses, renewed on 401).
-- `bluesky_notifications`: the stored cursor (listNotifications cannot be
+- `notifications`: the stored cursor (listNotifications cannot be
   resumed by itself) and notification -> NewMention.
-- `bluesky_records`: at-URIs and strong refs, read from mentions and written
+- `records`: at-URIs and strong refs, read from mentions and written
   into replies.
 
 Outgoing: the reply's key (a TID stored before sending) is the record key,
@@ -24,14 +24,17 @@ import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from adapters.account_values import AccountValues
+from adapters import registry
 from adapters.base import (
     Adapter,
     Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
     ReplyError,
     ReplyRequest,
     SentReply,
@@ -39,9 +42,9 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
-from adapters.bluesky_embeds import quoted_uris
-from adapters.bluesky_facets import build_facets, handles_in
-from adapters.bluesky_notifications import (
+from adapters.bluesky.embeds import quoted_uris
+from adapters.bluesky.facets import build_facets, handles_in
+from adapters.bluesky.notifications import (
     DEFAULT_BACKFILL,
     MAX_BACKFILL,
     ONE_MICROSECOND,
@@ -53,9 +56,9 @@ from adapters.bluesky_notifications import (
     post_langs,
     sift_page,
 )
-from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
-from adapters.bluesky_visibility import BLOCKED, DELETED, Hidden, hidden_reason
-from adapters.bluesky_session import Session, Unreachable, XrpcClient, XrpcError
+from adapters.bluesky.records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky.session import Session, Unreachable, XrpcClient, XrpcError
+from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.http import (
     AuthError,
     Backoff,
@@ -64,17 +67,17 @@ from adapters.http import (
     rate_limit_reset,
     seconds_until,
 )
-from adapters.rules import DEFAULT_RULES
+from adapters.runtime.account_values import AccountValues
 from adapters.textcount import graphemes
 from store.db import iso, utc_now
 from store.records import NewMention
 
+if TYPE_CHECKING:
+    from adapters.accounts import Account
+
 log = logging.getLogger(__name__)
 
 # The names tests and callers have always imported from here stay importable here.
-__all__ = ["AuthError", "BlueskyAdapter", "MalformedNotification", "NotificationCursor",
-           "mention_from_notification", "sift_page"]
-
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
 
@@ -83,7 +86,6 @@ _TID = re.compile(r"[234567a-j][234567abcdefghijklmnopqrstuvwxyz]{12}")
 # generic 500; others say 409 or one of these names.
 _KEY_TAKEN = frozenset({"RecordAlreadyExists", "AlreadyExists", "InvalidSwap", "Conflict", "DuplicateRecord"})
 
-
 def _session_shaped(exc: Exception) -> bool:
     """An answer that a lost account or session gives: a server error, or a refusal other than a rate limit."""
     return isinstance(exc, XrpcError) and exc.xrpc and (exc.status >= 500 or exc.status in (400, 401, 403))
@@ -91,23 +93,6 @@ def _session_shaped(exc: Exception) -> bool:
 
 def _clock_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%H:%M:%SZ")
-
-
-class _ClientSetting:
-    """An HTTP tunable kept on the adapter's XrpcClient, read and set through the adapter.
-
-    The client does the HTTP now, but callers (and tests) have always tuned
-    these on the adapter, instance or class.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, adapter: BlueskyAdapter | None, owner: type | None = None) -> Any:
-        return getattr(XrpcClient if adapter is None else adapter._xrpc, self.name)
-
-    def __set__(self, adapter: BlueskyAdapter, value: Any) -> None:
-        setattr(adapter._xrpc, self.name, value)
 
 
 class BlueskyAdapter(Adapter):
@@ -119,10 +104,6 @@ class BlueskyAdapter(Adapter):
     late_window = timedelta(minutes=10)
     #: most URIs the stored cursor remembers
     seen_cap = 1000
-    #: seconds one HTTP exchange may take
-    request_timeout = _ClientSetting()
-    #: renew the access token this long before its `exp`
-    refresh_margin = _ClientSetting()
     #: consecutive session-shaped poll failures before asking whether the PDS still knows the session
     suspect_after = 3
     #: least seconds between two sign-ins made because the PDS lost the session (doubles, up to an hour)
@@ -203,9 +184,19 @@ class BlueskyAdapter(Adapter):
 
     # -- incoming ------------------------------------------------------------------
 
+    capabilities = Capabilities(Ingest.POLLING, LimitFrom.NETWORK, "graphemes, and bytes: 10 bytes = 1",
+                                finds_replies=True)  # the record key is chosen before sending
+
+    @property
+    def max_request_time(self) -> float:
+        return float(self._xrpc.request_timeout)
+
+    def limit_request_time(self, seconds: float) -> None:
+        self._xrpc.request_timeout = seconds
+
     @property
     def text_rule(self) -> TextRule:
-        return DEFAULT_RULES["bluesky"]
+        return registry.NETWORKS["bluesky"].rule
 
     def _status(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         if (state, detail, until) != self._last_status:
@@ -610,3 +601,11 @@ class BlueskyAdapter(Adapter):
     async def aclose(self) -> None:
         # The aiohttp session belongs to the caller; forget the tokens.
         self._xrpc.forget()
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> BlueskyAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secret now."""
+    options = account.options
+    return BlueskyAdapter(account=account.handle, pds=account.server, password=account.secret(),
+                          session=session, poll_interval=float(options.get("poll_interval", 15.0)),
+                          backfill=options.get("backfill", DEFAULT_BACKFILL), lang=options.get("lang"))

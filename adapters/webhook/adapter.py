@@ -11,7 +11,7 @@ Retry-After, so the sender retries and nothing acknowledged is ever lost.
 The listener outlives the stream: when a commit fails (a stalled or full
 database ends the runner's loop) it keeps answering 503 and reports
 "degraded", and a new `stream()` picks up where it left; only `aclose()`
-stops it. Replies go to the bridge (adapters/webhook_bridge.py).
+stops it. Replies go to the bridge (adapters/webhook/bridge.py).
 
 Routes and the generic shape are documented in docs/webhooks.md.
 """
@@ -24,12 +24,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from typing import TYPE_CHECKING
+
 import aiohttp
 from aiohttp import web
 
 from adapters.base import (
     Adapter,
     Batch,
+    Capabilities,
+    Ingest,
+    LimitFrom,
     ManualReply,
     ReplyRequest,
     SentReply,
@@ -37,14 +42,15 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
+from adapters.http import read_capped
 from adapters.textcount import graphemes
-from adapters.webhook_bridge import SIGNATURE_HEADER, Bridge, outbound_body, sign, url_problem
-from adapters.webhook_guard import ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
-from adapters.webhook_shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, sign
+from adapters.webhook.guard import LISTENER_SECONDS, ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
+from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import utc_now
 
-__all__ = ["GENERIC_PATH", "HEALTH_PATH", "META_PATH", "META_SIGNATURE_HEADER", "SIGNATURE_HEADER",
-           "WebhookAdapter", "outbound_body", "sign", "signature_valid", "url_problem"]
+if TYPE_CHECKING:
+    from adapters.accounts import Account
 
 GENERIC_PATH = "/webhook/generic"
 META_PATH = "/webhook/meta"
@@ -52,8 +58,6 @@ HEALTH_PATH = "/healthz"
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Instagram's comment limit; the bridge behind outbound_url enforces stricter per-network ones.
 TEXT_RULE = TextRule(2200, graphemes, "2,200 characters")
-_CHUNK = 64 * 1024
-
 
 def signature_valid(secret: str | bytes, body: bytes, header: str | None) -> bool:
     """Constant-time check of a "sha256=<hex>" header against the raw body bytes."""
@@ -134,6 +138,18 @@ class WebhookAdapter(Adapter):
         self._arrival = asyncio.Event()
         #: why deliveries are answered 503 now ("" while healthy)
         self.degraded = ""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(Ingest.LISTENING, LimitFrom.NETWORK, "characters (graphemes)",
+                            finds_replies=self._bridge is not None and self._bridge.lookup_url is not None)
+
+    @property
+    def max_request_time(self) -> float:
+        return self._reply_timeout
+
+    def limit_request_time(self, seconds: float) -> None:
+        self._reply_timeout = seconds
 
     @property
     def text_rule(self) -> TextRule:
@@ -274,7 +290,7 @@ class WebhookAdapter(Adapter):
         if self._inbox is None:
             return self._unavailable()
         try:
-            body = await _read_capped(request, self.max_body, self.body_timeout)
+            body = await _read_within(request, self.max_body, self.body_timeout)
         except _TooSlow:
             self.quiet.problem(f"closed connections whose body took over {self.body_timeout:g} s")
             response = _error(408, f"body not received within {self.body_timeout:g} s")
@@ -363,17 +379,24 @@ class WebhookAdapter(Adapter):
         await self.reset()
 
 
-async def _read_capped(request: web.Request, limit: int, timeout: float) -> bytes | None:
-    """The body, or None once it is known to exceed `limit` (declared or actual size)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    body = bytearray()
+async def _read_within(request: web.Request, limit: int, timeout: float) -> bytes | None:
+    """The body, or None when it exceeds `limit`; _TooSlow when it takes over `timeout` seconds."""
     try:
         async with asyncio.timeout(timeout):
-            while chunk := await request.content.read(_CHUNK):
-                body += chunk
-                if len(body) > limit:
-                    return None
+            return await read_capped(request.content, limit, request.content_length)
     except TimeoutError:
         raise _TooSlow from None
-    return bytes(body)
+
+
+def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAdapter:
+    """The adapter for a [[accounts]] entry (registry); reads its secrets now."""
+    options = account.options
+    return WebhookAdapter(account=account.handle, secret=account.secret(),
+                          host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
+                          verify_token=account.option_secret("verify_token"),
+                          meta_secret=account.option_secret("meta_secret"),
+                          max_body=int(options.get("max_body", 1_048_576)),
+                          outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
+                          outbound_secret=account.option_secret("outbound_secret"), session=session,
+                          **{name: float(options[name]) for name in LISTENER_SECONDS if name in options},
+                          max_connections=int(options.get("max_connections", 256)))

@@ -13,10 +13,10 @@ import logging
 import os
 from collections.abc import Callable
 
-from adapters.account_values import StoredValues
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from adapters.http import Backoff, human_seconds
 from adapters.logline import log_state
+from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
@@ -34,13 +34,11 @@ HEALTHY = 120.0
 
 class IngestRunner:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter],
-                 on_committed: Callable[[Adapter, list[int]], None] | None = None,
                  on_dead: Callable[[str, str], None] | None = None, *,
                  restart_base: float | None = None, restart_cap: float = RESTART_CAP,
                  give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY):
         self.worker = worker
         self.adapters = adapters
-        self._on_committed = on_committed
         self._on_dead = on_dead or (lambda source, reason: None)
         self._restart_base = RESTART_BASE if restart_base is None else restart_base
         self._restart_cap = restart_cap
@@ -96,9 +94,7 @@ class IngestRunner:
             self.skipped.append((source, reason))
         if not batch.mentions and batch.cursor is None:
             return
-        new_ids = await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
-        if new_ids and self._on_committed:
-            self._on_committed(adapter, new_ids)
+        await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
 
     async def _guarded(self, adapter: Adapter) -> None:
         """Run one adapter for ever: a stream that dies is restarted with capped backoff.

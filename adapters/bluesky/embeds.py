@@ -15,8 +15,8 @@ from collections.abc import Mapping
 
 import regex
 
-from adapters.bluesky_facets import render_text
-from adapters.bluesky_records import parse_post_uri, post_url
+from adapters.bluesky.facets import render_text
+from adapters.bluesky.records import parse_post_uri, post_url
 
 IMAGES = "app.bsky.embed.images"
 EXTERNAL = "app.bsky.embed.external"

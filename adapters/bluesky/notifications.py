@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from adapters.bluesky_embeds import with_embeds
-from adapters.bluesky_facets import is_handle, render_text
-from adapters.bluesky_records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
+from adapters.bluesky.embeds import with_embeds
+from adapters.bluesky.facets import is_handle, render_text
+from adapters.bluesky.records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
 from store.db import iso
 from store.records import NewMention
 

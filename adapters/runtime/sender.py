@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Protocol
 
 from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
-from adapters.http import human_seconds, never_reached
+from adapters.http import backoff, human_seconds, never_reached
 from adapters.logline import log_state
 from store.lease import Lease, LeaseLost
 from store.outbox import (Fence, OutgoingReply, Route, adopt_after, claim_due, deadline_passed, mark_failed,
@@ -38,12 +38,13 @@ MAX_ATTEMPTS = 8
 REPLY_DEADLINE = 24 * 3600.0
 #: longest pause between tries while a network is unreachable
 NETWORK_RETRY_CAP = 60.0
+#: first and longest pause between tries of a reply that failed for another reason
+RETRY_BASE, RETRY_CAP = 2.0, 300.0
 
 
-def backoff(attempt: int, *, base: float = 2.0, cap: float = 300.0, rng: random.Random | None = None) -> float:
-    """Exponential backoff with full jitter (seconds)."""
-    rng = rng or random
-    return rng.uniform(0, min(cap, base * 2 ** max(0, attempt - 1)))
+def _retry_delay(attempts: int) -> float:
+    """After the `attempts`-th failed try: 2 s, 4 s ... up to 5 min, jittered."""
+    return backoff(attempts - 1, base=RETRY_BASE, cap=RETRY_CAP)
 
 
 class HeldLease(Protocol):
@@ -207,7 +208,7 @@ class ReplySender:
         except Exception as exc:  # unknown failure: the request may have gone out
             log.exception("sending reply %s", reply.id)
             reason = f"{type(exc).__name__}: {exc}"
-            delay = backoff(reply.attempts)
+            delay = _retry_delay(reply.attempts)
             await self._record(schedule_retry, reply, delay, reason, uncertain=True)
             log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="retry", account=source,
                       uncertain=1, delay=f"{delay:.1f}s", reason=reason)
@@ -236,7 +237,7 @@ class ReplySender:
             log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="failed", account=source,
                       uncertain=int(uncertain), reason=reason)
             return "failed"
-        delay = max(exc.retry_after or 0.0, backoff(reply.attempts))
+        delay = max(exc.retry_after or 0.0, _retry_delay(reply.attempts))
         await self._record(schedule_retry, reply, delay, reason, uncertain=uncertain)
         log_state(log, "reply", level=logging.WARNING, reply=reply.id, state="retry", account=source,
                   uncertain=int(uncertain), delay=f"{delay:.1f}s", reason=reason)
@@ -245,7 +246,7 @@ class ReplySender:
     def _network_delay(self, reply: OutgoingReply, exc: ReplyError) -> float:
         """Try again soon after a short outage, every `network_retry_cap` seconds in a long one."""
         try:
-            queued = datetime.fromisoformat(reply.created_at.replace("Z", "+00:00"))
+            queued = datetime.fromisoformat(reply.created_at)
             waited = max(0.0, (datetime.now(queued.tzinfo) - queued).total_seconds())
         except ValueError:
             waited = 0.0

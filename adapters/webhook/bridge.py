@@ -27,7 +27,7 @@ import aiohttp
 from yarl import URL
 
 from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply
-from adapters.webhook_shapes import NETWORK_PREFIX
+from adapters.webhook.shapes import NETWORK_PREFIX
 from store.sanitize import clean_line
 
 SIGNATURE_HEADER = "X-Mentiondesk-Signature"

@@ -30,7 +30,10 @@ from typing import Any
 
 from aiohttp import web
 
-log = logging.getLogger("adapters.webhook")
+log = logging.getLogger("adapters.webhook.adapter")
+
+# Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
+LISTENER_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")
 
 _FULL = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\n"
          b"Connection: close\r\nContent-Length: 46\r\n\r\n"
@@ -225,3 +228,4 @@ class GuardedSite(web.BaseSite):
         guard.factory = server
         self._server = await asyncio.get_running_loop().create_server(
             lambda: _Guarded(guard), self._host, self._port, backlog=self._backlog)
+

@@ -1,0 +1,54 @@
+"""`mentiondesk config`: the effective settings, each with where it came from, secrets redacted."""
+
+from __future__ import annotations
+
+from adapters.accounts import Account, ConfigError, shown
+from store.redact import redact_error
+from tui.settings import Settings
+
+ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang")
+
+
+def _value(value: object) -> str:
+    # Secrets never live in settings (only the names of their variables and files), but a URL may carry one.
+    return redact_error(shown(str(value) if hasattr(value, "__fspath__") else value)) or ""
+
+
+def _secret_state(account: Account, key: str) -> str:
+    """Whether a secret the account names can be read (never its value)."""
+    if not key.endswith(("_env", "_file")):
+        return ""
+    name = key.rsplit("_", 1)[0]
+    try:
+        account.secret() if name == "secret" else account.option_secret(name)
+    except ConfigError as exc:
+        return f"  # not usable: {str(exc).removeprefix(account.label + ': ')}"
+    return "  # readable"
+
+
+def settings_lines(settings: Settings) -> list[str]:
+    values = {"config": settings.config_path, "db": settings.db_path, "operator": settings.operator,
+              "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
+              "reply_deadline": settings.reply_deadline, "lang": settings.lang}
+    lines = ["# defaults < config file < environment < command line; each line says which one set it"]
+    for name in ORDER:
+        value = values[name]
+        if value is None:
+            text = "(on only when no account is configured)" if name == "demo" else "(not set)"
+        else:
+            text = _value(value)
+        lines.append(f"{name} = {text}  # {settings.sources.get(name, 'default')}")
+    lines.append(f"[keymap]  # {'file' if settings.keymap else 'default: the built-in keys'}")
+    lines += [f"{action} = {_value(keys)}" for action, keys in settings.keymap.items()]
+    for account in settings.accounts:
+        lines.append("[[accounts]]  # file")
+        fields = {"network": account.network, "handle": account.handle, "server": account.server,
+                  "secret_env": account.secret_env, "secret_file": account.secret_file, **account.options}
+        lines += [f"{key} = {_value(value)}{_secret_state(account, key)}" for key, value in fields.items()
+                  if value != ""]
+    return lines
+
+
+def print_settings(settings: Settings) -> int:
+    print("\n".join(settings_lines(settings)))
+    return 0
