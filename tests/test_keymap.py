@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from store.db import open_store
-from tests.tui_support import frozen_clock, screen_text, seed, wait_until, console_ready
+from tests.procs import clean_env
+from tests.support import assert_one_line_refusal
+from tests.tui_support import console_ready, frozen_clock, screen_text, seed, wait_until
 from tui.actions import ACTIONS, KeymapError, bindings, resolve_keymap
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
@@ -72,3 +76,32 @@ def test_every_action_has_an_id_a_description_and_one_binding():
     bound = [b.id for scope in ("app", "main", "inbox") for b in bindings(scope)]
     assert sorted(bound) == sorted(ids)
     assert resolve_keymap(None)["help"] == "question_mark"  # defaults alone never clash
+
+
+def write_config(tmp_path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return str(path)
+
+
+async def test_a_keymap_in_the_config_file_remaps_a_key_in_the_console(db_path, tmp_path):
+    from tui.cli import console_app
+    from tui.settings import build_settings
+
+    config = write_config(tmp_path, '[keymap]\ntag-care = "t"\n')
+    settings = build_settings({"config": config, "db": db_path, "operator": "alice"}, environ={})
+    app = console_app(db_path, "alice", None, None, keymap=settings.keymap)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("c")
+        await pilot.press("t")
+        await wait_until(pilot, lambda: tag_count(db_path) == 1)
+    assert tag_count(db_path) == 1  # t tagged it; c, pressed first, did nothing (else t untagged it)
+
+
+def test_an_unknown_action_in_the_config_file_is_one_line_before_the_console_starts(db_path, tmp_path):
+    config = write_config(tmp_path, '[keymap]\ntag-kare = "t"\n')
+    result = subprocess.run([sys.executable, "-m", "tui", "--config", config, "--db", db_path, "--operator", "alice"],
+                            capture_output=True, text=True, env=clean_env(tmp_path), timeout=60)
+    line = assert_one_line_refusal(result)
+    assert config in line and "unknown action 'tag-kare'" in line and "tag-care" in line

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.keys import _normalize_key_list
 
 from store.inbox import VIEWS
@@ -77,7 +77,7 @@ ACTIONS: tuple[Action, ...] = (
 BY_ID = {action.id: action for action in ACTIONS}
 
 
-def bindings(scope: str) -> list[Binding]:
+def bindings(scope: str) -> list[BindingType]:
     return [Binding(a.keys, a.action, a.label, show=a.show, priority=a.priority, id=a.id, tooltip=a.description)
             for a in ACTIONS if a.scope == scope]
 

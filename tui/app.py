@@ -9,20 +9,20 @@ from datetime import datetime
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.worker import WorkerCancelled, WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter
-from adapters.runtime.leader import Leadership, holder_name
+from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
 from store.worker import StoreWorker
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
+from tui.render import guard_terminal_output
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
-from tui.render import guard_terminal_output
 
 
 class ConsoleApp(App):
@@ -55,7 +55,7 @@ class ConsoleApp(App):
                            store=StoreWorker(db_path, clock=clock, name="ui-store"),
                            searcher=StoreWorker(db_path, clock=clock, name="search"), adapters=self.adapters)
         self.leadership: Leadership | None = None
-        self._leader_worker = None
+        self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
@@ -76,16 +76,14 @@ class ConsoleApp(App):
             # Every console contends for the ingest lease; only the holder runs
             # the adapters and the sender, so two consoles never double-ingest.
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
-            options = {"ttl": self._leader_ttl} if self._leader_ttl else {}
-            if self._reply_deadline:
-                options["reply_deadline"] = self._reply_deadline
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
-                                         sender_poll=self._sender_poll, **options)
+                                         sender_poll=self._sender_poll, ttl=self._leader_ttl or LEASE_TTL,
+                                         reply_deadline=self._reply_deadline or REPLY_DEADLINE)
             self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 
     async def on_unmount(self) -> None:
-        if self.leadership:
+        if self.leadership and self._leader_worker:
             # Hand the lease on cleanly; other workers (a detail load, a dialog) are just cancelled.
             self.leadership.stop()
             try:

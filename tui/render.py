@@ -97,5 +97,5 @@ def guard_terminal_output() -> None:
         def strip(text: str, *args, _original=original) -> str:
             return _original(terminal_safe(text), *args)
 
-        strip.terminal_safe = True
+        strip.terminal_safe = True  # type: ignore[attr-defined]  # marks the wrapper: installed once
         setattr(module, name, strip)

@@ -25,11 +25,11 @@ from store.lease import LeaseHolder, current_holder
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
     from adapters.runtime.leader import Leadership
     from store.ingest import SourceStatus
     from store.search import Hit
-    from textual.dom import DOMNode
-
     from tui.app import ConsoleApp
 
 

@@ -28,7 +28,7 @@ def help_rows(app: App) -> list[tuple[str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:
         table = Table(title="mentiondesk keys", box=None, padding=(0, 2), show_header=False)
@@ -40,5 +40,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table)
             yield Static(Text("escape closes", style="dim"))
 
-    def action_dismiss(self) -> None:
+    def action_close(self) -> None:
         self.dismiss(None)

@@ -17,15 +17,15 @@ from tui.actions import bindings
 from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
-from tui.shift import Shift, console_of
 from tui.screens.desk_dialogs import DeskDialogs
+from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
-from tui.widgets.keybar import KeyBar
 from tui.widgets.inbox_pane import InboxPane
+from tui.widgets.keybar import KeyBar
+from tui.widgets.mention_view import MentionView
 from tui.widgets.search_bar import SearchBar
 from tui.widgets.status_bar import StatusBar, TroubleBanner
-from tui.widgets.mention_view import MentionView
 
 T = TypeVar("T")
 

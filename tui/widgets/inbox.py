@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
-from datetime import datetime
 
 from rich.segment import Segment
 from rich.style import Style
@@ -25,7 +24,7 @@ from textual.strip import Strip
 from store.db import iso
 from store.inbox import InboxRow
 from tui.actions import bindings
-from tui.render import TAG_BADGE, STATE_GLYPH, age, highlighted, network_short, one_line
+from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
@@ -59,7 +58,7 @@ class InboxList(ScrollView, can_focus=True):
 
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._ids: array | list[int] = array("q")
+        self._ids: Sequence[int] = array("q")
         self._rows: LRUCache[int, InboxRow] = LRUCache(CACHE_ROWS)
         self._wanted: set[int] = set()
         self._spans: dict[int, list[tuple[int, int]]] = {}

@@ -20,7 +20,6 @@ from tui.topbar import compact_count
 from tui.widgets.inbox import InboxList
 from tui.widgets.search_bar import SearchBar
 
-
 FIRST_PAGE = 200
 
 

@@ -17,9 +17,8 @@ from store.db import iso
 from store.inbox import MentionDetail, Reply
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
+from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
 from tui.shift import console_of
-from tui.render import (NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short,
-                        one_line)
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
 REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
