@@ -125,6 +125,10 @@ class ConsoleApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def keys_shown(self, action_id: str) -> list[str]:
+        """An action's keys as the footer writes them (`^s`, `/`), after the keymap."""
+        return [self.get_key_display(Binding(key, "")) for key in self.keys[action_id].split(",")]
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         if not isinstance(screen, MainScreen):
@@ -132,7 +136,7 @@ class ConsoleApp(App):
         for action in ACTIONS:
             if action.palette is None:
                 continue
-            keys = ", ".join(self.get_key_display(Binding(key, "")) for key in self.keys[action.id].split(","))
+            keys = ", ".join(self.keys_shown(action.id))
             help_text = f"{action.description[:1].upper()}{action.description[1:]} ({keys})"
             target = self if action.scope == "app" else screen
             yield SystemCommand(action.palette, help_text,

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from tui.actions import ACTIONS
+from tui.shift import console_of
+
+if TYPE_CHECKING:
+    from tui.app import ConsoleApp
 
 
-def help_rows(app: App) -> list[tuple[str, str]]:
+def help_rows(app: ConsoleApp) -> list[tuple[str, str]]:
     """(keys, what) for every action, with the keys the keymap gave it."""
-    keys = getattr(app, "keys", {})
     rows = []
     for action in ACTIONS:
         if action.id == "help":
             rows.append((app.get_key_display(Binding(app.COMMAND_PALETTE_BINDING, "")),
                          "command palette: every action by name"))
-        shown = [app.get_key_display(Binding(key, "")) for key in keys.get(action.id, action.keys).split(",")]
-        rows.append((" / ".join(shown), action.description))
+        rows.append((" / ".join(app.keys_shown(action.id)), action.description))
     return rows
 
 
@@ -34,7 +38,7 @@ class HelpScreen(ModalScreen[None]):
         table = Table(title="mentiondesk keys", box=None, padding=(0, 2), show_header=False)
         table.add_column(style="bold")
         table.add_column()
-        for key, what in help_rows(self.app):
+        for key, what in help_rows(console_of(self)):
             table.add_row(Text(key), Text(what))
         with VerticalScroll(id="help-box"):
             yield Static(table)
