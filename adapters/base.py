@@ -29,8 +29,6 @@ from store.records import NewMention
 from store.sanitize import clean_line
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class TextRule:
     """A network's length limit and how it counts."""

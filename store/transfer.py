@@ -24,8 +24,8 @@ from store.ingest import insert_rows
 from store.keys import new_reply_key
 from store.lines import MAX_LINE_BYTES, Overlong
 from store.records import NewMention
-from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
+from store.search_index import deferred_indexing
 
 
 @dataclass(frozen=True, slots=True)

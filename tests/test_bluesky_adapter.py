@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 import logging
 import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -223,7 +223,7 @@ async def test_secrets_never_reach_messages_or_logs(h, pds, caplog):
     await adapter.check()
     tokens = list(pds.access) + list(pds.refresh)
     pds.faults[LIST] += [Fail(500, "InternalServerError", f"oops {tokens[0]}")]
-    setattr(pds.accounts[BRAND], "password", "changed")
+    pds.accounts[BRAND].password = "changed"
     pds.revoke_refresh_tokens()
     pds.expire_access_tokens()
     await h.polls(adapter, None, waits=3)

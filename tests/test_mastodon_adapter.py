@@ -12,13 +12,24 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from yarl import URL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
-from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, links_of, parse_http_time,
-                           rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.http import (
+    USER_AGENT,
+    AuthError,
+    Backoff,
+    SSEDecoder,
+    SSEEvent,
+    links_of,
+    parse_http_time,
+    rate_limit_reset,
+    read_capped,
+    redact,
+    seconds_until,
+)
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.parse import Identity, id_key, parse_notifications
 from adapters.textcount import count_as

@@ -42,10 +42,10 @@ from tests.procs import (
     wait_for,
     worker_command,
 )
+from tests.support import assert_one_line_refusal as one_line_refusal
 from tests.tui_support import mention, screen_text, seed
 from tui.app import ConsoleApp
 from tui.widgets.mention_view import MentionView
-from tests.support import assert_one_line_refusal as one_line_refusal
 
 pytestmark = pytest.mark.serial
 

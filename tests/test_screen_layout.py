@@ -7,13 +7,13 @@ import re
 import pytest
 
 from adapters.base import Batch
+from store import actions
+from store.db import open_store
+from store.inbox import VIEWS
 from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import VIEW_KEYS, MainScreen
 from tui.topbar import compact_count, fit, view_bar
-from store import actions
-from store.db import open_store
-from store.inbox import VIEWS
 
 
 @pytest.fixture

@@ -8,17 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import store.search as search_module
+import store.search_index as search_index
 from bench.corpus import mistype
 from bench.generate import rows as generated_rows
 from bench.truth import BruteForce, recall_at
 from store.actions import set_status, set_tag
 from store.db import open_store
 from store.ingest import insert_mentions
-import store.search as search_module
 from store.search import Hit, search
-import store.search_index as search_index
 from store.search_index import deferred_indexing, index_pending, rebuild_index, unindex_mentions
-
 from tests.conftest import new_mention
 
 TEXTS = {

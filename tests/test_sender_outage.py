@@ -51,7 +51,7 @@ class Bridge:
             await asyncio.Event().wait()
         return web.json_response({"id": f"bridge-{key}"})
 
-    async def start(self) -> "Bridge":
+    async def start(self) -> Bridge:
         app = web.Application()
         app.router.add_post("/reply", self._reply)
         self._server = TestServer(app, host="127.0.0.1", port=self.port)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from store.actions import mark_seen, queue_reply, set_status, set_tag
-from store.ingest import save_batch
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
 
 

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import struct
 import subprocess
-import sys
 import termios
 
 import pytest

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from store.db import open_store
-from store.inbox import view_ids
-from tests.tui_support import HOSTILE, ScriptedAdapter, frozen_clock, mention, screen_text, seed, wait_until
+from tests.tui_support import ScriptedAdapter, frozen_clock, mention, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen

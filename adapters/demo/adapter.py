@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
-import threading
 import random
 import re
+import threading
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass

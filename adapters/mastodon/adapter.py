@@ -81,16 +81,51 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
-from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
-                           Links, jitter, links_of, rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.http import (
+    REQUEST_TIMEOUT,
+    STREAM_TIMEOUT,
+    USER_AGENT,
+    AuthError,
+    Backoff,
+    Links,
+    human_seconds,
+    jitter,
+    links_of,
+    rate_limit_reset,
+    read_capped,
+    redact,
+    seconds_until,
+)
 from adapters.mastodon import threads
 from adapters.mastodon.html import html_to_text
-from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
-                                     domain_of, id_key, key_time, local_part, max_id, min_id_of,
-                                     parse_notifications, status_time, text_id,
-                                     web_url, with_author_mention)
-from adapters.mastodon.stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
-                                      open_ws, transport_reason)
+from adapters.mastodon.parse import (
+    NETWORK,
+    Identity,
+    Parsed,
+    acct_of,
+    ancestor_chain,
+    comparable_text,
+    domain_of,
+    id_key,
+    key_time,
+    local_part,
+    max_id,
+    min_id_of,
+    parse_notifications,
+    status_time,
+    text_id,
+    web_url,
+    with_author_mention,
+)
+from adapters.mastodon.stream import (
+    Connection,
+    StreamDown,
+    StreamDropped,
+    StreamUnsupported,
+    open_sse,
+    open_ws,
+    transport_reason,
+)
 from adapters.rules import stored_rule
 from store.account_settings import TextLimits
 from store.db import iso, utc_now
@@ -910,7 +945,7 @@ class MastodonAdapter(Adapter):
                 status, response_headers, links = response.status, response.headers, links_of(response)
         except _ApiError:
             raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
             raise _Unreachable(self._scrub(transport_reason(exc)), sent=_maybe_sent(exc),
                                tls=_is_tls(exc)) from None
         text = body.decode("utf-8", "replace")

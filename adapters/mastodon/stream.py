@@ -124,7 +124,7 @@ async def open_sse(session: aiohttp.ClientSession, base: URL, headers: Mapping[s
     headers = {**headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
     try:
         response = await session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
         raise StreamDown(f"SSE: {transport_reason(exc)}") from None
     if response.status == 200 and response.content_type == "text/event-stream":
         return SSEConnection(response)
@@ -157,7 +157,7 @@ async def open_ws(session: aiohttp.ClientSession, base: URL, headers: Mapping[st
         if exc.status in (401, 403):
             raise StreamUnsupported(f"token refused by the streaming server ({exc.status})") from None
         raise StreamUnsupported(f"HTTP {exc.status}") from None
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
         raise StreamDown(f"WebSocket: {transport_reason(exc)}") from None
     return WSConnection(ws)
 
