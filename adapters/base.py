@@ -196,7 +196,7 @@ class Adapter(abc.ABC):
         """Where status reports go (the runner binds its store writer)."""
         self._on_status = callback
 
-    def bind_values(self, values: Any) -> None:
+    def bind_values(self, values: Any) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Where to keep per-account values across restarts (an `adapters.runtime.account_values.AccountValues`).
 
         The runner binds the database; adapters that keep nothing ignore it.
@@ -214,7 +214,7 @@ class Adapter(abc.ABC):
         """
         return 0.0
 
-    def limit_request_time(self, seconds: float) -> None:
+    def limit_request_time(self, seconds: float) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Make every request of this adapter end within `seconds` (scaled-down tests, tight leases)."""
 
     @property
@@ -265,5 +265,5 @@ class Adapter(abc.ABC):
         """
         await self.aclose()
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Release connections."""

@@ -361,7 +361,7 @@ def import_lines(store: Store, lines: Iterable[str | NumberedLine], operator: st
             ids = insert_rows(store, ((p.mention, p.status, p.received_at) for p in pending),
                               cleaned=True, ids=known_ids)
             seen, tag_rows, now = [], [], store.now()
-            for mention_id, parsed in zip(ids, pending):
+            for mention_id, parsed in zip(ids, pending, strict=True):
                 if mention_id is None:
                     report.duplicates += 1
                     continue
