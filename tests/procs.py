@@ -80,7 +80,7 @@ def run_all(commands: list[list[str]], home: Path, *, timeout: float = 60) -> li
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
                               env=env, cwd=home) for c in commands]
     results = []
-    for command, proc in zip(commands, procs):
+    for command, proc in zip(commands, procs, strict=True):
         out, err = proc.communicate(timeout=timeout)
         results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     return results
@@ -185,7 +185,8 @@ def permission_runner() -> Runner | None:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     site = os.pathsep.join(dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib")))
     candidates = [sys.executable, os.path.realpath(sys.executable), getattr(sys, "_base_executable", ""),
-                  shutil.which(f"python{version}") or "", f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
+                  shutil.which(f"python{version}") or "", f"/usr/bin/python{version}",
+                  f"/usr/local/bin/python{version}"]
     check = (f"import sys; assert sys.version_info[:2] == {tuple(sys.version_info[:2])}; "
              "import textual, aiohttp, sqlite_utils, rapidfuzz, regex, platformdirs, tui.cli")
     for python in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):

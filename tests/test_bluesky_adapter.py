@@ -11,6 +11,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import aiohttp
 import pytest
@@ -357,7 +358,7 @@ async def test_signing_in_again_is_bounded(h, pds, clock):
     await h.polls(adapter, cursor, waits=40)
     logins = [call.at for call in pds.calls("com.atproto.server.createSession")]
     assert len(logins) >= 3
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(logins[1:], logins[2:])]
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(logins[1:])]
     assert min(gaps) >= 150  # bsky.social allows 30 per 5 minutes: never close to it
     assert h.states()[-1] == SourceState.AUTH_FAILED
 
@@ -834,7 +835,7 @@ async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds
     await run_once(h, worker)
     rows = await worker.run(
         lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
-    for row, (text, _, lines) in zip(rows, shapes):
+    for row, (text, _, lines) in zip(rows, shapes, strict=True):
         head = f"@brand.bsky.social {text}".strip()
         assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
     (fetch,) = pds.calls("app.bsky.feed.getPosts")
@@ -1076,7 +1077,7 @@ def test_malformed_items_never_crash_and_good_ones_are_kept(bad, good_count):
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 30)), max_size=60), st.integers(1, 20))
 def test_cursor_floor_only_rises_and_keeps_everything_above_it(events, cap):
     cursor = NotificationCursor()
-    for step, (offset, n) in enumerate(events):
+    for step, (offset, _n) in enumerate(events):
         moment = T0 + timedelta(seconds=offset)
         previous = cursor
         cursor = cursor.advanced([(f"at://u{step}", moment)], None, late_window=timedelta(seconds=600), cap=cap)

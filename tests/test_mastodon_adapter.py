@@ -7,6 +7,7 @@ import contextlib
 import json
 import socket
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import aiohttp
@@ -130,7 +131,7 @@ async def test_catch_up_pages_gaplessly_over_80_pending_after_opening_the_stream
     pages = [r for r in server.requests if r.path == NOTIFICATIONS]
     assert all(("types[]", "mention") in r.query and ("limit", "80") in r.query for r in pages)
     min_ids = [dict(r.query)["min_id"] for r in pages]
-    assert min_ids[0] == start["id"] and all(id_key(a) < id_key(b) for a, b in zip(min_ids, min_ids[1:]))
+    assert min_ids[0] == start["id"] and all(id_key(a) < id_key(b) for a, b in pairwise(min_ids))
     first_page = server.requests.index(pages[0])
     first_stream = next(i for i, r in enumerate(server.requests) if r.path.startswith("/api/v1/streaming"))
     assert first_stream < first_page  # stream opened before the catch-up: nothing falls in between

@@ -95,7 +95,8 @@ async def test_hostile_rows_render_inert_everywhere(db_path):
         await wait_until(pilot, lambda: "watch the refund queue" in screen_text(app))
         assert_frame_inert(app)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.selected_id == mention_id)
+        await wait_until(pilot,
+                         lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.selected_id == mention_id)
         # Top bar (account error), inbox row (assignee), mention view (note, failed reply, its error, history).
         await wait_until(pilot, lambda: "PDS said" in screen_text(app) and "call back" in screen_text(app)
                          and "rejected" in screen_text(app))

@@ -115,7 +115,7 @@ async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, star
                     actions.toggle_done(other, mention_id, "bob")
                     closed += 1
                 other.close()
-            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 4 - closed)
+            await wait_until(pilot, lambda total=total, closed=closed: len(screen.inbox.ids) == total + 4 - closed)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (start, screen.inbox.cursor, screen.inbox.scroll_offset.y)
 
@@ -131,7 +131,7 @@ async def test_the_selected_row_stays_on_screen_when_the_list_first_outgrows_the
         for n in range(screen.inbox.size.height // 2 + 2):  # one at a time, past a screenful
             total = len(screen.inbox.ids)
             await adapter.queue.put(Batch([mention(300 + n)], str(300 + n)))
-            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 1)
+            await wait_until(pilot, lambda total=total: len(screen.inbox.ids) == total + 1)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (n, screen.inbox.cursor, screen.inbox.scroll_offset.y)
 

@@ -87,8 +87,8 @@ def reply_row(db: str, reply_id: int) -> dict:
     store = open_store(db)
     try:
         names = ("state", "attempts", "uncertain", "waiting", "error")
-        return dict(zip(names, store.conn.execute(f"SELECT {', '.join(names)} FROM replies WHERE id = ?",
-                                                  (reply_id,)).fetchone()))
+        row = store.conn.execute(f"SELECT {', '.join(names)} FROM replies WHERE id = ?", (reply_id,)).fetchone()
+        return dict(zip(names, row, strict=True))
     finally:
         store.close()
 
