@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,7 +241,7 @@ class Adapter(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         """New mentions from `cursor` on, forever (until cancelled)."""
 
     @abc.abstractmethod

@@ -15,7 +15,7 @@ import asyncio
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -48,7 +48,7 @@ class Connection:
 
     kind = ""
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -63,7 +63,7 @@ class SSEConnection(Connection):
         self.response = response
         self.decoder = SSEDecoder()
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         async for chunk in self.response.content.iter_any():
             oversized = self.decoder.oversized
             for event in self.decoder.feed(chunk):
@@ -86,7 +86,7 @@ class WSConnection(Connection):
     def __init__(self, ws: aiohttp.ClientWebSocketResponse):
         self.ws = ws
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         async for message in self.ws:
             if message.type == aiohttp.WSMsgType.ERROR:
                 raise StreamDropped(f"websocket error: {type(self.ws.exception()).__name__}")

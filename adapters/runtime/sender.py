@@ -63,7 +63,8 @@ def _retry_delay(attempts: int) -> float:
 class HeldLease(Protocol):
     """The leader's view of its lease: what it holds, and for how much longer (monotonic)."""
 
-    lease: Lease
+    @property
+    def lease(self) -> Lease: ...
 
     def remaining(self) -> float: ...
 
