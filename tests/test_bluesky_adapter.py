@@ -12,6 +12,7 @@ import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 import aiohttp
 import pytest
@@ -39,6 +40,7 @@ from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
 from store.keys import new_reply_key
+from store.records import NewMention
 from store.transfer import iter_export
 from store.worker import StoreWorker
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
@@ -102,21 +104,27 @@ async def http():
         yield session
 
 
+class SleepyAdapter(BlueskyAdapter):
+    """The adapter under test, keeping the fake sleep it waits on so tests can read its delays."""
+
+    def __init__(self, *, test_sleep: FakeSleep, **options: Any) -> None:
+        super().__init__(sleep=test_sleep, **options)
+        self.test_sleep = test_sleep
+
+
 class Harness:
     def __init__(self, pds: FakePds, http: aiohttp.ClientSession, clock: Clock):
         self.pds, self.http, self.clock = pds, http, clock
         self.statuses: list = []
 
-    def adapter(self, **overrides) -> BlueskyAdapter:
-        sleep = FakeSleep(self.clock)
-        options = dict(account=BRAND, pds=self.pds.url, password=PASSWORD, session=self.http,
-                       on_status=self.statuses.append, sleep=sleep, clock=self.clock, poll_interval=15.0)
+    def adapter(self, **overrides: Any) -> SleepyAdapter:
+        options: dict[str, Any] = dict(account=BRAND, pds=self.pds.url, password=PASSWORD, session=self.http,
+                                       on_status=self.statuses.append, test_sleep=FakeSleep(self.clock),
+                                       clock=self.clock, poll_interval=15.0)
         options.update(overrides)
-        adapter = BlueskyAdapter(**options)
-        adapter.test_sleep = sleep
-        return adapter
+        return SleepyAdapter(**options)
 
-    async def polls(self, adapter: BlueskyAdapter, cursor: str | None, waits: int = 1) -> list[Batch]:
+    async def polls(self, adapter: SleepyAdapter, cursor: str | None, waits: int = 1) -> list[Batch]:
         """Run the stream until it has waited `waits` more times; return what it yielded."""
         sleep = adapter.test_sleep
         sleep.stop_after = len(sleep.delays) + waits
@@ -246,7 +254,7 @@ def worker(tmp_path):
     store_worker.close()
 
 
-async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapter:
+async def run_once(h: Harness, worker: StoreWorker, **overrides) -> SleepyAdapter:
     """One start of the ingest runner with a fresh adapter: one poll, then the adapter stops."""
     adapter = h.adapter(**overrides)
     adapter.test_sleep.stop_after = 1
@@ -955,6 +963,11 @@ def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
 THREAD = "app.bsky.feed.getPostThread"
 
 
+def _deleted_in_not_found_shape(pds: FakePds, m: NewMention, root: dict[str, Any]) -> None:
+    pds.deleted.add(m.remote_id)
+    pds.not_found_shape = True
+
+
 def thread_mention(pds: FakePds):
     """A reply to the brand inside carol's thread: the parent is alice's, the root carol's."""
     root = pds.add_post("carol.bsky.social", text="a thread", at=T0 - timedelta(hours=1))
@@ -967,8 +980,7 @@ def thread_mention(pds: FakePds):
     (lambda pds, m, root: pds.blocked_by.add(m.reply_ref["author_did"]), "@alice.bsky.social blocks the brand"),
     (lambda pds, m, root: pds.blocking.add(m.reply_ref["author_did"]), "the brand blocks @alice.bsky.social"),
     (lambda pds, m, root: pds.deleted.add(m.remote_id), "the post was deleted"),
-    (lambda pds, m, root: (pds.deleted.add(m.remote_id), setattr(pds, "not_found_shape", True)),
-     "the post was deleted"),
+    (_deleted_in_not_found_shape, "the post was deleted"),
     (lambda pds, m, root: pds.blocked_by.add(root["author"]["did"]), "blocks the brand (it started the thread)"),
 ])
 async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup, expected):

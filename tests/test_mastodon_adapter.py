@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -69,7 +70,7 @@ class Harness:
         self.adapter = MastodonAdapter(
             account=options.pop("account", f"@brand@{DOMAIN}"), server=base, token=options.pop("token", TOKEN),
             session=session, on_status=self._status, sleep=self.sleep, clock=self.clock, **options)
-        self.gen = None
+        self.gen: AsyncGenerator[Batch, None] | None = None
 
     def _status(self, status: SourceStatus) -> None:
         self.statuses.append(status)
@@ -84,6 +85,7 @@ class Harness:
         return self
 
     async def next(self, timeout: float = 5.0) -> Batch:
+        assert self.gen is not None, "call stream() first"
         return await asyncio.wait_for(anext(self.gen), timeout)
 
     async def close(self) -> None:
@@ -1007,7 +1009,7 @@ async def deliver_with_lost_answer(server, session, store, db_path, text: str):
     from adapters.runtime.sender import ReplySender
     from store.actions import queue_reply
     from store.ingest import save_batch
-    from store.outbox import claim_due
+    from store.outbox import OutgoingReply, claim_due
     from store.worker import StoreWorker
 
     h, mention = await first_mention(server, session)
@@ -1019,7 +1021,8 @@ async def deliver_with_lost_answer(server, session, store, db_path, text: str):
         server.fail("POST", "/api/v1/statuses", 0, after=True)  # posted; the connection dies unanswered
         [first] = await worker.run(claim_due)
         assert await sender.deliver(first) == "pending"
-        [again] = await worker.run(claim_due, reclaim_sending=True, limit=10) or [None]
+        claimed: list[OutgoingReply | None] = [*await worker.run(claim_due, reclaim_sending=True, limit=10)]
+        [again] = claimed or [None]
         if again is None:  # waiting out its backoff: a new leader takes it now
             store.conn.execute("UPDATE replies SET next_attempt_at = NULL WHERE id = ?", (reply.id,))
             [again] = await worker.run(claim_due)

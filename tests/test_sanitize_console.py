@@ -42,7 +42,8 @@ def frame_bytes(app) -> str:
 def assert_frame_inert(app) -> None:
     frame = frame_bytes(app)
     rest = _TEXTUAL_OWN.sub("", frame).replace("\r\n", "\n")
-    assert not _DANGEROUS.search(rest), repr(_DANGEROUS.search(rest).group())
+    dangerous = _DANGEROUS.search(rest)
+    assert dangerous is None, repr(dangerous.group())
     for payload in ("PWNED-TITLE", "Y3VybCBldmlsLnNofHNo", "]52;", "]0;"):
         assert payload not in frame
 

@@ -32,7 +32,7 @@ async def ready(pilot) -> MainScreen:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
                      and len(pilot.app.screen.inbox.ids) > 0
                      and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None
-                     and pilot.app.screen._counts)
+                     and bool(pilot.app.screen._counts))
     await pilot.pause()
     return pilot.app.screen
 

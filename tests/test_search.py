@@ -320,7 +320,7 @@ def test_filtered_ranking_equals_brute_force_scoring(history, plan, ranking_mode
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+@given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80)
        | st.lists(st.sampled_from(['"', "(", ")", "*", "NEAR", "-", ":", "tag:care", "from:@a", "refund",
                                    "AND", "OR", "NOT", "^", "status:open", "net:demo", "é", "delivry"]),
                   max_size=12).map(" ".join))

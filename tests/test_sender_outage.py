@@ -56,6 +56,7 @@ class Bridge:
         app.router.add_post("/reply", self._reply)
         self._server = TestServer(app, host="127.0.0.1", port=self.port)
         await self._server.start_server()
+        assert self._server.port is not None  # set by start_server
         self.port = self._server.port
         return self
 
