@@ -386,7 +386,7 @@ async def _console_unreadable(db: str) -> dict:
         # Connections already open keep working; one opened from now on meets the locked file.
         # Which of the console's threads opens late is a detail of its start-up, so make it the
         # search thread's: a fresh worker, as after a reconnect.
-        stale, app.searcher = app.searcher, StoreWorker(db, name="search")
+        stale, app.shift.searcher = app.shift.searcher, StoreWorker(db, name="search")
         stale.close()
         await pilot.press("slash", *"refund")
         deadline = time.monotonic() + 3
@@ -435,9 +435,10 @@ async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
     from tui.screens.main import MainScreen
+    from tui.widgets.composer import ReplyComposer
 
-    MainScreen.claim_ttl = timedelta(seconds=float(ttl))
-    MainScreen.claim_renew = float(renew)
+    ReplyComposer.claim_ttl = timedelta(seconds=float(ttl))
+    ReplyComposer.claim_renew = float(renew)
     app = ConsoleApp(db, operator=operator, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen

@@ -46,7 +46,7 @@ def banner(screen) -> str:
 async def test_a_read_only_desk_keeps_browsing_and_searching_and_refuses_writes_in_one_line(db_path):
     app = ConsoleApp(db_path, operator="bob", clock=frozen_clock)
     # The console's own connection may read but not write, as with a 0644 -wal left by another user.
-    await app.store.run(lambda store: store.conn.execute("PRAGMA query_only = ON"))
+    await app.shift.store.run(lambda store: store.conn.execute("PRAGMA query_only = ON"))
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.query(MentionView)
                          and app.screen.query_one(MentionView).detail is not None)
@@ -68,12 +68,12 @@ async def test_a_read_only_desk_keeps_browsing_and_searching_and_refuses_writes_
 
 
 async def test_a_database_error_in_a_worker_goes_to_the_banner_not_a_traceback(db_path, monkeypatch):
-    import tui.screens.main as main
+    import tui.shift
 
     def broken(*_args, **_kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(main, "handover_report", broken)
+    monkeypatch.setattr(tui.shift, "handover_report", broken)
     app = ConsoleApp(db_path, operator="bob", clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) > 0)

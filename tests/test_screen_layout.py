@@ -11,8 +11,9 @@ from store import actions
 from store.db import open_store
 from store.inbox import VIEWS
 from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait_until
+from tui.actions import VIEW_KEYS
 from tui.app import ConsoleApp
-from tui.screens.main import VIEW_KEYS, MainScreen
+from tui.screens.main import MainScreen
 from tui.topbar import compact_count, fit, view_bar
 
 
@@ -32,7 +33,7 @@ async def ready(pilot) -> MainScreen:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
                      and len(pilot.app.screen.inbox.ids) > 0
                      and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None
-                     and bool(pilot.app.screen._counts))
+                     and bool(pilot.app.screen.status.counts))
     await pilot.pause()
     return pilot.app.screen
 
@@ -64,7 +65,7 @@ async def test_at_80x24_every_view_count_and_whole_footer_words_are_on_screen(db
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await ready(pilot)
         lines = screen_lines(app)
-        every_view_shown(lines[1], screen._counts)
+        every_view_shown(lines[1], screen.status.counts)
         footer = lines[-1].strip()
         pieces = footer.split("  ")
         descriptions = {b.description for b in [*screen.BINDINGS, *app.BINDINGS]} | {"Commands"}
@@ -74,11 +75,11 @@ async def test_at_80x24_every_view_count_and_whole_footer_words_are_on_screen(db
         await pilot.press("G")
         await adapter.queue.put(Batch([mention(100 + i) for i in range(5)], "35"))
         await wait_until(pilot, lambda: screen.inbox.new_above == 5)
-        await screen._refresh_topbar()
+        await screen.status.refresh_counts()
         await pilot.pause()
         lines = screen_lines(app)
         assert "↑ 5 new" in lines[2]
-        every_view_shown(lines[1], screen._counts)
+        every_view_shown(lines[1], screen.status.counts)
 
 
 def selected_in_view(screen) -> bool:

@@ -45,7 +45,7 @@ def test_main_120x36_triaged(app, snap_compare):
         await pilot.press("j", "c", "m", "j", "j", "c")
         await wait_until(pilot, lambda: sum(len(screen.inbox.row(i).tags) for i in screen.inbox.ids[:4]
                                             if screen.inbox.row(i)) == 3)
-        await screen._refresh_topbar()  # counts refresh on a timer; take them now
+        await screen.status.refresh_counts()  # counts refresh on a timer; take them now
         pilot.app.clear_notifications()
         await settled(pilot)
     assert snap_compare(app, terminal_size=(120, 36), run_before=run_before)

@@ -56,10 +56,11 @@ async def test_relative_times_stay_live_and_redraw_only_when_they_change(tmp_pat
         assert "11:59" in screen_text(app)  # its clock time, local (UTC here), no seconds
         shown = []
         view.show = lambda detail, show=view.show: (shown.append(detail), show(detail))[1]
-        screen._refresh_ages()
+        view.refresh_ages()
+        screen.inbox.refresh_ages()
         assert shown == []  # nothing changed: nothing redrawn
         now[0] = FROZEN + timedelta(minutes=3)
-        # The screen's own one-second timer brings the ages up to date.
+        # The widgets' own one-second timers bring the ages up to date.
         deadline = time.monotonic() + 5
         while "3m ago" not in screen_text(app) and time.monotonic() < deadline:
             await pilot.pause(0.05)

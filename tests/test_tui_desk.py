@@ -12,7 +12,7 @@ from store.db import open_store
 from store.outbox import claim_due, mark_failed
 from tests.procs import run_cli
 from tests.support import assert_one_line_refusal
-from tests.tui_support import frozen_clock, screen_text, seed, wait_until
+from tests.tui_support import console_ready, frozen_clock, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
@@ -41,11 +41,7 @@ def query(db_path, sql, *params):
         return store.conn.execute(sql, params).fetchall()
 
 
-async def ready(pilot) -> MainScreen:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
-                     and len(pilot.app.screen.inbox.ids) > 0
-                     and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None)
-    return pilot.app.screen
+ready = console_ready
 
 
 def dialog(app) -> str:
@@ -74,7 +70,7 @@ async def test_the_open_composer_renews_its_claim(db_path, monkeypatch):
     from tests.tui_support import FROZEN
 
     now = [FROZEN]
-    monkeypatch.setattr(MainScreen, "claim_renew", 0.05)
+    monkeypatch.setattr(ReplyComposer, "claim_renew", 0.05)
     app = ConsoleApp(db_path, operator="alice", clock=lambda: now[0])
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await ready(pilot)
@@ -156,12 +152,12 @@ async def test_the_assignee_is_told_live_and_mine_counts_it(db_path):
     async with app.run_test(size=(120, 34)) as pilot:
         screen = await ready(pilot)
         target = screen.inbox.ids[4]
-        await wait_until(pilot, lambda: screen._counts.get("mine") == 0)
+        await wait_until(pilot, lambda: screen.status.counts.get("mine") == 0)
         with other_console(db_path) as bob:
             desk.assign(bob, target, "alice", "bob")  # alice's console registered her name
         await wait_until(pilot, lambda: any(f"bob assigned #{target} to you" in n.message
                                             for n in app._notifications))
-        await wait_until(pilot, lambda: screen._counts.get("mine") == 1)
+        await wait_until(pilot, lambda: screen.status.counts.get("mine") == 1)
 
 
 async def test_assigning_to_a_name_nobody_used_asks_first(db_path):

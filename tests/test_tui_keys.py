@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from store.db import open_store
-from tests.tui_support import ScriptedAdapter, frozen_clock, mention, screen_text, seed, wait_until
+from tests.tui_support import (
+    ScriptedAdapter,
+    console_ready,
+    frozen_clock,
+    mention,
+    screen_text,
+    seed,
+    wait_until,
+)
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -31,11 +39,7 @@ def query(db_path, sql, *params):
         store.close()
 
 
-async def ready(pilot) -> MainScreen:
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
-                     and len(pilot.app.screen.inbox.ids) > 0
-                     and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None)
-    return pilot.app.screen
+ready = console_ready
 
 
 async def test_moves_and_top_bottom(db_path):

@@ -100,3 +100,13 @@ class ScriptedAdapter(Adapter):
     async def send_reply(self, request: ReplyRequest) -> SentReply:
         self.sent.append(request)
         return SentReply(f"demo:reply:{request.key}", None)
+
+
+async def console_ready(pilot):
+    """Wait until the split view shows its first row; returns the MainScreen."""
+    from tui.screens.main import MainScreen
+
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
+                     and len(pilot.app.screen.inbox.ids) > 0
+                     and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None)
+    return pilot.app.screen

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from adapters.accounts import ConfigError
@@ -231,12 +231,18 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "serve":
         from tui.serve import run_serve
         return run_serve(str(db_path), build, reply_deadline=settings.reply_deadline, ttl=settings.lease_ttl)
+    from tui.actions import KeymapError, resolve_keymap
     from tui.terminal import NO_TERMINAL, has_terminal
 
+    try:
+        resolve_keymap(settings.keymap)  # action ids are the console's: checked before anything starts
+    except KeymapError as exc:
+        return fail(f"{settings.config_path}: {exc}")
     if not has_terminal():
         return fail(NO_TERMINAL)
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
-                      reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl)
+                      reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
+                      keymap=settings.keymap)
     app.run()
     return app.return_code or 0
 
@@ -246,13 +252,14 @@ def demo_notice(db_path: Path) -> str:
 
 
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
-                reply_deadline: float | None = None, lease_ttl: float | None = None):
+                reply_deadline: float | None = None, lease_ttl: float | None = None,
+                keymap: Mapping[str, str] | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
-                     reply_deadline=reply_deadline, leader_ttl=lease_ttl)
+                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

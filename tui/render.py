@@ -8,13 +8,6 @@ from rich.text import Text
 
 from adapters import registry
 
-STATE_STYLE = {
-    "new": ("●", "bold $accent"),
-    "open": ("○", ""),
-    "queued": ("⧗", "$warning"),
-    "replied": ("↩", "$success"),
-    "done": ("✓", "dim"),
-}
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
 STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
@@ -104,5 +97,5 @@ def guard_terminal_output() -> None:
         def strip(text: str, *args, _original=original) -> str:
             return _original(terminal_safe(text), *args)
 
-        strip.terminal_safe = True
+        strip.terminal_safe = True  # type: ignore[attr-defined]  # marks the wrapper: installed once
         setattr(module, name, strip)

@@ -7,6 +7,8 @@ so every view and its count stay visible at 80 columns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
 
 # Label tiers, widest first: full names, then abbreviations, then keys alone.
@@ -24,7 +26,7 @@ def compact_count(count: int | None) -> str:
     return f"{count / 1_000_000:.1f}M".replace(".0M", "M")
 
 
-def fit(pieces: list[Text | list[Text]], width: int, separator: str = " ") -> Text:
+def fit(pieces: Sequence[Text | list[Text]], width: int, separator: str = " ") -> Text:
     """As many whole pieces as fit in `width`, in order of importance (earlier first).
 
     A piece may be a list of alternatives, longest first: the first that fits is used.

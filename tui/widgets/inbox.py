@@ -9,14 +9,12 @@ Never a widget per mention.
 from __future__ import annotations
 
 from array import array
-from collections import OrderedDict
 from collections.abc import Sequence
-from datetime import datetime
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.binding import Binding
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -25,7 +23,8 @@ from textual.strip import Strip
 
 from store.db import iso
 from store.inbox import InboxRow
-from tui.render import TAG_BADGE, STATE_GLYPH, age, highlighted, network_short, one_line
+from tui.actions import bindings
+from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
@@ -34,14 +33,7 @@ CACHE_ROWS = 2000
 class InboxList(ScrollView, can_focus=True):
     """Mentions newest first; selection follows the mention, not the position."""
 
-    BINDINGS = [
-        Binding("j,down", "move(1)", "Down", show=False),
-        Binding("k,up", "move(-1)", "Up", show=False),
-        Binding("g,home", "first", "Top", show=False),
-        Binding("G,end", "last", "Bottom", show=False),
-        Binding("pagedown,ctrl+d", "page(1)", "Page down", show=False),
-        Binding("pageup,ctrl+u", "page(-1)", "Page up", show=False),
-    ]
+    BINDINGS = bindings("inbox")
     COMPONENT_CLASSES = {
         "inbox--cursor", "inbox--meta", "inbox--new", "inbox--done", "inbox--replied",
         "inbox--failed", "inbox--placeholder",
@@ -66,8 +58,8 @@ class InboxList(ScrollView, can_focus=True):
 
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._ids: array | list[int] = array("q")
-        self._rows: OrderedDict[int, InboxRow] = OrderedDict()
+        self._ids: Sequence[int] = array("q")
+        self._rows: LRUCache[int, InboxRow] = LRUCache(CACHE_ROWS)
         self._wanted: set[int] = set()
         self._spans: dict[int, list[tuple[int, int]]] = {}
         # A fetch that started before a row was forgotten may carry stale data.
@@ -154,13 +146,12 @@ class InboxList(ScrollView, can_focus=True):
         for mention_id, row in rows.items():
             if self._forgotten_at.get(mention_id, -1) > epoch:
                 continue
-            self._rows[mention_id] = row
-            self._rows.move_to_end(mention_id)
+            self._rows.discard(mention_id)  # LRUCache.set keeps an existing key's old value
+            self._rows.set(mention_id, row)
             self._wanted.discard(mention_id)
             self._stale.discard(mention_id)
-        while len(self._rows) > CACHE_ROWS:
-            evicted, _ = self._rows.popitem(last=False)
-            self._stale.discard(evicted)
+        if len(self._stale) > CACHE_ROWS:
+            self._stale.intersection_update(self._rows.keys())  # evicted rows are fetched anew anyway
         self.refresh()
 
     def forget(self, ids: set[int] | frozenset[int]) -> None:

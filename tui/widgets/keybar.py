@@ -8,7 +8,6 @@ from textual.widgets import Input, TextArea
 
 from tui.topbar import fit
 
-
 NAMED_KEYS = {"escape", "tab", "enter", "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
               "backspace", "delete", "insert"}
 
@@ -31,7 +30,7 @@ class KeyBar(Widget):
         active = self.screen.active_bindings
         seen: set[str] = set()
         # The screen's keys of the moment first (ctrl+s Send while composing).
-        context = getattr(self.screen, "footer_keys", lambda: [])()
+        context: list[tuple[str, str]] = getattr(self.screen, "footer_keys", lambda: [])()
         pieces: list[Text] = [self._piece(key, description) for key, description in context]
         typing = isinstance(self.screen.focused, (Input, TextArea))
         for _node, binding, enabled, _tooltip in active.values():

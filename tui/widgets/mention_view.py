@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import asyncio
+from collections.abc import Callable
+from dataclasses import replace
 
 from rich.console import Group
 from rich.rule import Rule
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from store.db import iso
-from store.inbox import MentionDetail
-from tui.render import (NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short,
-                        one_line)
+from store.inbox import MentionDetail, Reply
+from tui.dbtrouble import DATABASE_ERRORS
+from tui.messages import DatabaseTrouble
+from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.shift import console_of
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
 REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
@@ -42,6 +47,13 @@ def describe_event(action: str, detail: dict) -> str:
 class MentionView(VerticalScroll, can_focus=True):
     """Read-only; everything from the network is rendered as plain Text."""
 
+    class Read(Message):
+        """The operator has read the mention: its row is no longer new."""
+
+        def __init__(self, mention_id: int) -> None:
+            super().__init__()
+            self.mention_id = mention_id
+
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
         self._clock = clock
@@ -51,6 +63,9 @@ class MentionView(VerticalScroll, can_focus=True):
 
     def compose(self):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_ages)  # "16s" does not freeze; redrawn only if an age changed
 
     def show(self, detail: MentionDetail | None) -> None:
         self.detail = detail
@@ -62,6 +77,37 @@ class MentionView(VerticalScroll, can_focus=True):
         body.update(self._detail_renderable(detail))
         now = self._clock()
         self._ages = tuple(age(stamp, now) for stamp in self._stamps)
+
+    async def load(self, mention_id: int | None, selected: Callable[[], int | None]) -> None:
+        """Fetch and show the mention if it is still `selected()` then; showing it marks it read."""
+        if mention_id is None:
+            self.show(None)
+            return
+        await asyncio.sleep(0)  # let a held key's next move cancel this load first
+        shift = console_of(self).shift
+        try:
+            detail = await shift.detail(mention_id)
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            return
+        if selected() != mention_id:
+            return
+        if detail is not None and not detail.row.seen:
+            try:
+                await shift.mark_seen(mention_id)
+            except DATABASE_ERRORS as exc:
+                self.post_message(DatabaseTrouble(exc))  # read-only: show it anyway, it stays "new"
+            else:
+                self.post_message(self.Read(mention_id))
+                detail = replace(detail, row=replace(detail.row, seen=True))  # it is being read now
+        if selected() == mention_id:
+            self.show(detail)
+
+    def failed_replies(self, mention_id: int) -> list[Reply]:
+        """The shown mention's failed replies, oldest first (none if another mention is shown)."""
+        detail = self.detail
+        replies = detail.replies if detail and detail.row.id == mention_id else []
+        return [reply for reply in replies if reply.state == "failed"]
 
     def refresh_ages(self) -> None:
         """Called every second: redraw only when an age on screen ("16s" → "17s") changed."""

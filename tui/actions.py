@@ -1,0 +1,106 @@
+"""Every key of the console, once: bindings, the command palette, `?` help and the footer come from here.
+
+An action's `id` is its name in a `[keymap]` table (action id → keys, Textual's key names,
+comma separated); the check below turns a bad keymap into one line before the console starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from textual.binding import Binding, BindingType
+from textual.keys import _normalize_key_list
+
+from store.inbox import VIEWS
+
+
+class KeymapError(ValueError):
+    """A keymap that cannot work: unknown action id, a key bound twice, an empty key list."""
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    keys: str  # default keys, comma separated
+    action: str  # the Textual action it runs
+    label: str  # the footer's word
+    description: str  # `?` help and the palette's help line
+    scope: str  # "app", "main" (the split view) or "inbox" (the list's cursor)
+    show: bool = False  # in the footer
+    priority: bool = False
+    palette: str | None = None  # the palette's title, if the palette offers it
+
+
+VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
+_VIEW_WORDS = {"mine": "mine (assigned to you)", "all": "every mention"}
+
+ACTIONS: tuple[Action, ...] = (
+    Action("down", "j,down", "move(1)", "Down", "move down", "inbox"),
+    Action("up", "k,up", "move(-1)", "Up", "move up", "inbox"),
+    Action("top", "g,home", "first", "Top", "go to the top", "inbox"),
+    Action("bottom", "G,end", "last", "Bottom", "go to the bottom", "inbox"),
+    Action("page-down", "pagedown,ctrl+d", "page(1)", "Page down", "page down", "inbox"),
+    Action("page-up", "pageup,ctrl+u", "page(-1)", "Page up", "page up", "inbox"),
+    Action("tag-care", "c", "tag('care')", "Care", "toggle the care tag", "main", show=True,
+           palette="Toggle care tag"),
+    Action("tag-marketing", "m", "tag('marketing')", "Marketing", "toggle the marketing tag", "main", show=True,
+           palette="Toggle marketing tag"),
+    Action("done", "e", "done", "Done/reopen", "mark done / reopen", "main", show=True,
+           palette="Mark done / reopen"),
+    Action("reply", "r", "reply", "Reply",
+           "reply: opens the composer and claims the mention (others see ✎you)", "main", show=True,
+           palette="Reply"),
+    Action("send", "ctrl+s", "send", "Send", "send the reply", "main", priority=True),
+    Action("search", "slash", "search", "Search",
+           "fuzzy search: words, typos ok; filters tag:care status:open from:@h net:demo", "main", show=True,
+           palette="Search"),
+    Action("back", "escape", "back", "Back", "cancel the composer / leave search", "main"),
+    Action("retry", "R", "retry", "Retry failed", "retry the latest failed reply", "main",
+           palette="Retry failed reply"),
+    Action("edit-failed", "E", "edit_failed", "Edit failed reply", "edit the latest failed reply and send it again",
+           "main", palette="Edit failed reply"),
+    Action("note", "n", "note", "Note", "internal note on the mention (never sent)", "main",
+           palette="Internal note"),
+    Action("assign", "a", "assign", "Assign", "assign the mention to an operator (empty unassigns)", "main",
+           palette="Assign"),
+    Action("handover", "H", "handover", "Handover",
+           "shift handover report; n there leaves a note for the next shift", "main", palette="Shift handover"),
+    Action("switch-pane", "tab", "switch_pane", "Switch pane", "switch focus between inbox and mention", "main"),
+    *(Action(f"view-{name}", key, f"view('{name}')", VIEWS[name].label,
+             f"view: {_VIEW_WORDS.get(name, name)}; its count is in the bar at the top", "main",
+             palette=f"View: {VIEWS[name].label}")
+      for key, name in VIEW_KEYS.items()),
+    Action("help", "question_mark", "help", "Help", "every key (this help)", "app", show=True, palette="Keys"),
+    Action("quit", "q", "quit", "Quit", "quit", "app", show=True),
+)
+BY_ID = {action.id: action for action in ACTIONS}
+
+
+def bindings(scope: str) -> list[BindingType]:
+    return [Binding(a.keys, a.action, a.label, show=a.show, priority=a.priority, id=a.id, tooltip=a.description)
+            for a in ACTIONS if a.scope == scope]
+
+
+def resolve_keymap(keymap: Mapping[str, str] | None) -> dict[str, str]:
+    """Every action's keys once `keymap` is applied (normalized: `?` is `question_mark`).
+
+    Raises KeymapError, one line, for an unknown action id, an empty key list or a key bound twice.
+    """
+    keymap = dict(keymap or {})
+    for action_id, keys in keymap.items():
+        if action_id not in BY_ID:
+            raise KeymapError(f"keymap: unknown action {action_id!r}; actions are: {', '.join(BY_ID)}")
+        if not isinstance(keys, str) or not [key for key in keys.split(",") if key.strip()]:
+            raise KeymapError(f"keymap: {action_id} = {keys!r} names no key; "
+                              "give key names separated by commas, e.g. \"c,ctrl+t\"")
+    effective = {action.id: _normalize_key_list(keymap.get(action.id, action.keys)) for action in ACTIONS}
+    # Every scope is live at once on the split view, so a key may mean one action only.
+    owner: dict[str, str] = {}
+    for action_id, keys in effective.items():
+        for key in keys.split(","):
+            key = key.strip()
+            if key in owner and owner[key] != action_id:
+                raise KeymapError(f"keymap: key {key!r} is bound to both {owner[key]!r} and {action_id!r}")
+            owner[key] = action_id
+    return effective

@@ -1,0 +1,177 @@
+"""The operator's shift: everything a screen asks of the desk, typed, bound once.
+
+A `Shift` knows who is at the keys, what time it is, which store threads to use
+and whether this console leads ingest; screens call its async methods and never
+pass the operator or pick a store thread themselves. Reads that may be slow
+(search, counts, the lease) go to the search thread so they never queue behind
+an action.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from adapters.base import Adapter, TextRule
+from adapters.rules import rule_for, rule_for_mention
+from store import actions, desk
+from store.changes import Changes, Marks, marks_now, poll
+from store.db import Store, iso
+from store.handover import HandoverReport, handover_report
+from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.lease import LeaseHolder, current_holder
+from store.worker import StoreWorker
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from adapters.runtime.leader import Leadership
+    from store.ingest import SourceStatus
+    from store.search import Hit
+    from tui.app import ConsoleApp
+
+
+class Shift:
+    def __init__(self, *, operator: str, clock: Callable[[], datetime], db_path: str, store: StoreWorker,
+                 searcher: StoreWorker, adapters: list[Adapter]) -> None:
+        self.operator = operator
+        self.clock = clock
+        self.db_path = db_path
+        self.store = store  # actions and the change feed
+        self.searcher = searcher  # slow reads: search, counts, the lease
+        self._adapters = adapters  # the app's list: network adapters join it once the loop runs
+        self.leadership: Leadership | None = None  # set by the app when it contends for ingest
+
+    # -- who ingests ---------------------------------------------------------------
+    @property
+    def is_leader(self) -> bool:
+        return self.leadership is not None and self.leadership.is_leader
+
+    @property
+    def has_adapters(self) -> bool:
+        return bool(self._adapters)
+
+    def wake_sender(self) -> None:
+        if self.leadership is not None:
+            self.leadership.wake_sender()
+
+    async def ingest_holder(self) -> LeaseHolder | None:
+        return await self.searcher.run(current_holder)
+
+    async def source_statuses(self) -> list[SourceStatus]:
+        from store.ingest import source_statuses
+
+        return await self.searcher.run(source_statuses)
+
+    # -- the inbox ------------------------------------------------------------------
+    async def marks(self) -> Marks:
+        return await self.store.run(marks_now)
+
+    async def changes(self, marks: Marks, *, force: bool = False) -> Changes:
+        return await self.store.run(poll, marks, force=force, operator=self.operator)
+
+    async def view_ids(self, view: str, limit: int | None = None) -> array:
+        return await self.store.run(view_ids, view, self.operator, limit)
+
+    async def view_ids_after(self, view: str, after_id: int) -> list[int]:
+        return await self.store.run(view_ids_after, view, after_id, self.operator)
+
+    async def view_counts(self) -> dict[str, int]:
+        return await self.searcher.run(view_counts, self.operator)
+
+    async def rows(self, ids: list[int]) -> dict[int, InboxRow]:
+        return await self.store.run(rows_by_id, ids, self.operator)
+
+    async def detail(self, mention_id: int) -> MentionDetail | None:
+        return await self.store.run(mention_detail, mention_id, self.operator)
+
+    async def mark_seen(self, mention_id: int) -> bool:
+        return await self.store.run(actions.mark_seen, mention_id, self.operator)
+
+    async def search(self, text: str, *, limit: int = 200, complete_last: bool = False) -> list[Hit]:
+        from store.search import search
+
+        return await self.searcher.run(search, text, limit=limit, complete_last=complete_last)
+
+    # -- triage -----------------------------------------------------------------------
+    async def toggle_tag(self, mention_id: int, tag: str) -> bool:
+        return await self.store.run(actions.toggle_tag, mention_id, tag, self.operator)
+
+    async def toggle_done(self, mention_id: int) -> str:
+        return await self.store.run(actions.toggle_done, mention_id, self.operator)
+
+    # -- replying ----------------------------------------------------------------------
+    async def claim(self, mention_id: int, ttl: timedelta, *, take: bool = False) -> desk.Claim | None:
+        """Claim (or renew) for replying; another operator's live claim is returned, not taken,
+        unless `take` (the operator confirmed)."""
+        if take:
+            await self.store.run(desk.take_claim, mention_id, self.operator, ttl)
+            return None
+        return await self.store.run(desk.claim, mention_id, self.operator, ttl)
+
+    async def release_claims(self, mention_ids: set[int]) -> int:
+        return await self.store.run(desk.release_claims, sorted(mention_ids), self.operator)
+
+    async def reply_mark(self, mention_id: int) -> int:
+        return await self.store.run(actions.reply_mark, mention_id)
+
+    async def text_rule(self, network: str, mention_id: int) -> TextRule:
+        """The server's stored rule for the mention's account (it also counts the @author the
+        adapter adds), else the live adapter's, else the network's default."""
+        live = {adapter.network: adapter.text_rule for adapter in self._adapters}
+
+        def lookup(store: Store) -> TextRule:
+            stored = rule_for_mention(store, mention_id, live)
+            return stored if stored is not None else rule_for(network, live)
+
+        return await self.store.run(lookup)
+
+    async def queue_reply(self, mention_id: int, text: str, guard: actions.ReplyGuard) -> actions.QueuedReply:
+        return await self.store.run(actions.queue_reply, mention_id, text, self.operator, guard=guard)
+
+    async def retry_reply(self, reply_id: int, guard: actions.ReplyGuard, text: str | None = None) -> int:
+        return await self.store.run(actions.retry_reply, reply_id, self.operator, text, guard=guard)
+
+    # -- the shared desk -------------------------------------------------------------------
+    async def register(self) -> None:
+        await self.store.run(desk.register_operator, self.operator)
+
+    async def add_note(self, mention_id: int, text: str) -> int:
+        return await self.store.run(desk.add_note, mention_id, text, self.operator)
+
+    async def assign(self, mention_id: int, assignee: str | None, *, allow_new: bool = False) -> bool:
+        return await self.store.run(desk.assign, mention_id, assignee, self.operator, allow_new=allow_new)
+
+    async def handover_since(self) -> str:
+        """Since this operator last acted before this session, else the last 12 hours."""
+        operator = self.operator
+
+        def since(store: Store) -> str:
+            last = desk.last_seen_by(store, operator)
+            fallback = iso(store.clock() - timedelta(hours=12))
+            return last if last and last > fallback else fallback
+
+        return await self.store.run(since)
+
+    async def handover_report(self, since: str) -> HandoverReport:
+        return await self.store.run(handover_report, since)
+
+    async def handover_notes(self, since: str) -> list[desk.HandoverNote]:
+        """Notes others left since `since`, oldest first."""
+        notes = await self.store.run(desk.handover_notes_since, since)
+        return [note for note in notes if note.operator != self.operator]
+
+    async def leave_handover_note(self, text: str) -> int:
+        return await self.store.run(desk.leave_handover_note, text, self.operator)
+
+
+def console_of(node: DOMNode) -> ConsoleApp:
+    """The console `node` is in: the typed way for screens and widgets to reach the app."""
+    from tui.app import ConsoleApp  # at call time: the app module imports the screens
+
+    app = node.app
+    if not isinstance(app, ConsoleApp):
+        raise TypeError(f"{node!r} is not in a ConsoleApp")
+    return app

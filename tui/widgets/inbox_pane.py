@@ -1,0 +1,116 @@
+"""The left pane: the search box, the list's title and the inbox; it fetches the rows the list draws."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, Static
+
+from store.db import StoreError
+from store.inbox import VIEWS
+from tui.dbtrouble import DATABASE_ERRORS
+from tui.messages import DatabaseTrouble
+from tui.shift import console_of
+from tui.topbar import compact_count
+from tui.widgets.inbox import InboxList
+from tui.widgets.search_bar import SearchBar
+
+FIRST_PAGE = 200
+
+
+class InboxPane(Vertical):
+    search_bar: SearchBar
+    inbox: InboxList
+
+    class Listed(Message):
+        """What the list holds changed: the view bar follows."""
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.view = "open"  # the view listed (while searching: the one searched from)
+
+    def compose(self) -> ComposeResult:
+        self.search_bar = SearchBar(id="search")
+        self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
+        yield self.search_bar
+        yield Static(id="inbox-title")
+        yield self.inbox
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self._refresh_sending)
+        # Relative times stay true ("16s" does not freeze); the list redraws only if one changed.
+        self.set_interval(1.0, self.inbox.refresh_ages)
+        self.run_worker(self._refresh_sending(), group="sending")
+
+    def update_title(self) -> None:
+        inbox = self.inbox
+        title = Text()
+        if self.search_bar.searching:
+            title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
+        else:
+            title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+        if inbox.new_above:
+            # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
+            title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
+        self.query_one("#inbox-title", Static).update(title)
+
+    async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        inbox, shift = self.inbox, console_of(self).shift
+        bar = self.search_bar
+        if not keep_selection:
+            # First screenful now, the rest (a second for a million rows) right after.
+            first = await shift.view_ids(view, FIRST_PAGE)
+            self.view = view
+            inbox.set_ids(first, keep_selection=False)
+            self.post_message(self.Listed())
+            if len(first) < FIRST_PAGE:
+                return
+        ids = await shift.view_ids(view)
+        if bar.searching or (not keep_selection and self.view != view):
+            return
+        self.view = view
+        inbox.set_ids(ids, keep_selection=True)
+        self.post_message(self.Listed())
+
+    @on(SearchBar.Left)
+    def _search_left(self, message: SearchBar.Left) -> None:
+        self.inbox.focus()
+        if message.view is not None:
+            self.run_worker(self.load_view(message.view), group="view", exclusive=True)
+
+    @on(InboxList.RowsWanted)
+    async def _fetch_rows(self, message: InboxList.RowsWanted) -> None:
+        inbox = self.inbox
+        try:
+            rows = await console_of(self).shift.rows(message.ids)
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            inbox.forget(set(message.ids))  # asked for again on the next draw
+            return
+        inbox.put_rows(rows, message.epoch)
+        self.update_title()
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self) -> None:
+        self.inbox.focus()
+
+    @on(SearchBar.Found)
+    def _search_found(self, message: SearchBar.Found) -> None:
+        self.inbox.set_ids(message.ids, spans=message.spans, keep_selection=message.keep_selection)
+        self.update_title()
+
+    async def _refresh_sending(self) -> None:
+        """Whether any process holds the leader lease, so queued replies are really going out."""
+        inbox = self.inbox
+        try:
+            alive = await console_of(self).shift.ingest_holder() is not None
+        except (sqlite3.Error, StoreError):
+            return
+        if alive != inbox.sender_alive:
+            inbox.sender_alive = alive
+            inbox.refresh()

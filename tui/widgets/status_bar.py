@@ -1,0 +1,123 @@
+"""The top two lines: who is at the desk and who ingests, then every view with its key and count."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+from store.inbox import VIEWS
+from store.lease import LeaseHolder
+from tui.actions import VIEW_KEYS
+from tui.dbtrouble import DATABASE_ERRORS
+from tui.messages import DatabaseTrouble
+from tui.render import age
+from tui.shift import Shift, console_of
+from tui.topbar import fit, view_bar
+
+if TYPE_CHECKING:
+    from store.ingest import SourceStatus  # the module loads lazily, with the first count
+
+SOURCE_STYLE = {"connected": "green", "auth failed": "bold red", "stopped": "red",
+                "rate-limited": "yellow", "reconnecting": "yellow"}
+
+
+class StatusBar(Vertical):
+    DEFAULT_CSS = "StatusBar { height: auto; }"
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.counts: dict[str, int] = {}
+        self.counted_at = 0.0  # time.monotonic() of the last count
+        self._view: str | None = "open"  # None while searching
+        self._listed = 0  # the list's length: the current view's count until the first count arrives
+        self._statuses: list[SourceStatus] = []
+        self._holder: LeaseHolder | None = None
+
+    @property
+    def shift(self) -> Shift:
+        return console_of(self).shift
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Static(id="viewbar")
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self.recount)
+
+    def on_resize(self) -> None:
+        self._draw()
+
+    def show_view(self, view: str | None, listed: int) -> None:
+        """The view on screen (None: a search) and how many rows its list has."""
+        self._view, self._listed = view, listed
+        self._draw_views()
+
+    def recount(self, *, exclusive: bool = False) -> None:
+        """Counts, sources and the lease again, in the background."""
+        self.run_worker(self.refresh_counts(), group="topbar", exclusive=exclusive)
+
+    async def refresh_counts(self) -> None:
+        self.counted_at = time.monotonic()
+        try:
+            # Counting is the slowest read on a long history: its own connection and thread.
+            statuses = await self.shift.source_statuses()
+            self.counts = await self.shift.view_counts()
+            self._holder = await self.shift.ingest_holder()
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            return
+        self._statuses = statuses
+        self._draw()
+
+    def _draw(self) -> None:
+        self._draw_top()
+        self._draw_views()
+
+    def _draw_top(self) -> None:
+        """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
+        shift = self.shift
+        pieces: list[Text | list[Text]] = [Text(" mentiondesk ", "bold reverse"), Text(shift.operator, "bold")]
+        if shift.is_leader:
+            pieces.append(Text("· ingesting", "green"))
+        elif self._holder is not None:
+            pieces.append([Text(f"· ingest by {self._holder.holder}", "dim"), Text("· ingest elsewhere", "dim")])
+        elif not shift.has_adapters:
+            pieces.append(Text("· no ingest running", "yellow"))
+        now = shift.clock()
+        for status in self._statuses:
+            short = Text(f"● {status.source} {status.state}", SOURCE_STYLE.get(status.state, "cyan"))
+            full = short.copy()
+            if status.detail:
+                full.append(f" ({status.detail})", "dim")
+            if status.last_event_at:
+                full.append(f" · last {age(status.last_event_at, now)} ago", "dim")
+            pieces.append([full, short] if full.cell_len > short.cell_len else short)
+        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
+
+    def _draw_views(self) -> None:
+        views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
+        counts = {**self.counts}
+        if self._view is not None:
+            counts.setdefault(self._view, self._listed)  # until the first count arrives
+        self.query_one("#viewbar", Static).update(view_bar(views, counts, self._view, self.size.width))
+
+
+class TroubleBanner(Static):
+    """What the database refused, in one line above everything; gone once a write goes through."""
+
+    def on_mount(self) -> None:
+        self.display = False
+
+    def show(self, line: str) -> str:
+        self.update(Text(f" ⚠ {line}"))
+        self.display = True
+        return line
+
+    def clear(self) -> None:
+        if self.display:
+            self.display = False
