@@ -20,15 +20,13 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from store.account_settings import TextLimits
 from store.records import NewMention
 from store.sanitize import clean_line
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +196,7 @@ class Adapter(abc.ABC):
         """Where status reports go (the runner binds its store writer)."""
         self._on_status = callback
 
-    def bind_values(self, values: Any) -> None:
+    def bind_values(self, values: Any) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Where to keep per-account values across restarts (an `adapters.runtime.account_values.AccountValues`).
 
         The runner binds the database; adapters that keep nothing ignore it.
@@ -216,7 +214,7 @@ class Adapter(abc.ABC):
         """
         return 0.0
 
-    def limit_request_time(self, seconds: float) -> None:
+    def limit_request_time(self, seconds: float) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Make every request of this adapter end within `seconds` (scaled-down tests, tight leases)."""
 
     @property
@@ -243,7 +241,7 @@ class Adapter(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         """New mentions from `cursor` on, forever (until cancelled)."""
 
     @abc.abstractmethod
@@ -267,5 +265,5 @@ class Adapter(abc.ABC):
         """
         await self.aclose()
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook; doing nothing is the right default
         """Release connections."""

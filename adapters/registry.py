@@ -43,7 +43,7 @@ class Network:
     options: tuple[str, ...] = ()
 
     def builder(self) -> Callable[..., Adapter]:
-        return importlib.import_module(self.module).from_account  # type: ignore[no-any-return]
+        return importlib.import_module(self.module).from_account
 
 
 _MASTODON_RULE = TextRule(500, mastodon_length, "500 characters, links count 23")

@@ -16,7 +16,6 @@ from adapters.textcount import count_as
 from store.account_settings import ReplyTarget, TextLimits, reply_target
 from store.db import Store
 
-
 _COUNTING_WORDS = {
     "mastodon": "links count {weight}, mention domains free",
     "codepoints": "links and mentions count in full",

@@ -289,8 +289,8 @@ def text_for(author: Author, rng: random.Random, friend: str = "", pool: int = 1
         parts.append(f"https://example.com/p/{rng.randrange(16**8):08x}")
     text = " ".join(part for part in parts if part)
     if author.typos:
-        words = text.split(" ")
-        text = " ".join(mistype(w, rng) if rng.random() < author.typos else w for w in words)
+        tokens = text.split(" ")
+        text = " ".join(mistype(w, rng) if rng.random() < author.typos else w for w in tokens)
     if not author.accents:
         text = text.translate(_NO_ACCENTS)
     if author.lowercase:

@@ -28,6 +28,7 @@ from textual import events  # noqa: E402
 from adapters.demo.adapter import DemoAdapter  # noqa: E402
 from bench.copydb import copy_db, remove_db  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
+from tui.screens.main import MainScreen  # noqa: E402
 
 RATE_PER_S = 2000
 TARGET_LAG_MS = 50.0
@@ -58,11 +59,13 @@ async def _run(db: Path, seconds: float) -> dict:
         async def operator() -> None:
             while time.perf_counter() < stop:
                 screen = app.screen
+                assert isinstance(screen, MainScreen)
                 before_cursor = screen.inbox.cursor
                 pressed = time.perf_counter()
                 key = "j" if len(key_ms) % 2 == 0 else "k"
                 event = events.Key(key, key)  # the way a terminal's key arrives: through the driver
                 event.set_sender(app)
+                assert app._driver is not None  # run_test drives the app headless
                 app._driver.send_message(event)
                 while screen.inbox.cursor == before_cursor and time.perf_counter() - pressed < 5:
                     await asyncio.sleep(0.001)
@@ -71,6 +74,7 @@ async def _run(db: Path, seconds: float) -> dict:
 
         await asyncio.gather(probe(), operator())
         elapsed = time.perf_counter() - start
+        assert isinstance(app.screen, MainScreen)
         shown = len(app.screen.inbox.ids)
     return {"before": before, "lags": lags, "keys": key_ms, "elapsed": elapsed, "shown": shown,
             "last_seq": adapter_last_seq(db)}

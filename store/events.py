@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 
 from store.db import Store, inserted_id
-from store.redact import redact_detail
 from store.operators import check_operator
+from store.redact import redact_detail
 
 
 def log_event(store: Store, operator: str, action: str, mention_id: int | None = None,

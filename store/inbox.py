@@ -242,7 +242,7 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
         thread.append(ThreadEntry("mention", mention_id, row.author_handle, row.text, row.created_at,
                                   row.state, True))
     marks = ",".join("?" * len(member_ids))
-    for rid, mid, text, operator, created, state, sent_at in conn.execute(
+    for _rid, mid, text, operator, created, state, sent_at in conn.execute(
         f"""SELECT id, mention_id, text, operator, created_at, state, sent_at FROM replies
             WHERE mention_id IN ({marks}) ORDER BY id""",
         member_ids,

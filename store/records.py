@@ -32,7 +32,7 @@ class NewMention:
     reply_ref: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] | None = None
 
-    def cleaned(self) -> "NewMention":
+    def cleaned(self) -> NewMention:
         """A copy with every network-supplied string made inert."""
         return NewMention(
             network=clean_line(self.network, 64),

@@ -316,7 +316,7 @@ def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
 def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...],
                       also: str | None = None) -> str | None:
     wanted = [f"({_quote(term_groups[picked][1])})"
-              for term_groups, picked in zip(groups, choice) if picked < len(term_groups)]
+              for term_groups, picked in zip(groups, choice, strict=True) if picked < len(term_groups)]
     if not wanted:
         return None
     return " AND ".join([*wanted, also] if also else wanted)
@@ -327,7 +327,7 @@ def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[floa
     count = len(groups)
 
     def score(choice: tuple[int, ...]) -> float:
-        return sum(g[c][0] for g, c in zip(groups, choice) if c < len(g)) / count
+        return sum(g[c][0] for g, c in zip(groups, choice, strict=True) if c < len(g)) / count
 
     start = (0,) * count
     heap = [(-score(start), start)]

@@ -25,9 +25,9 @@ import time
 import unicodedata
 import weakref
 from collections.abc import Callable, Iterable, Iterator
-from typing import IO
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import IO
 
 from store.db import Store
 

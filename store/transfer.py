@@ -24,8 +24,8 @@ from store.ingest import insert_rows
 from store.keys import new_reply_key
 from store.lines import MAX_LINE_BYTES, Overlong
 from store.records import NewMention
-from store.search_index import deferred_indexing
 from store.sanitize import clean_line, clean_text
+from store.search_index import deferred_indexing
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,7 +361,7 @@ def import_lines(store: Store, lines: Iterable[str | NumberedLine], operator: st
             ids = insert_rows(store, ((p.mention, p.status, p.received_at) for p in pending),
                               cleaned=True, ids=known_ids)
             seen, tag_rows, now = [], [], store.now()
-            for mention_id, parsed in zip(ids, pending):
+            for mention_id, parsed in zip(ids, pending, strict=True):
                 if mention_id is None:
                     report.duplicates += 1
                     continue

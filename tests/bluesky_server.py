@@ -269,9 +269,9 @@ class FakePds:
         return account
 
     def add_notification(self, to: str, payload: Any, sort_at: datetime, cid: str | None = None) -> None:
-        cid = cid or (payload.get("cid") if isinstance(payload, dict) and isinstance(payload.get("cid"), str)
-                      else fake_cid([payload, sort_at.isoformat()]))
-        self.notifications[self.accounts[to].did].append(StoredNotification(sort_at, cid, payload))
+        given = payload.get("cid") if isinstance(payload, dict) else None
+        stored = cid or (given if isinstance(given, str) else fake_cid([payload, sort_at.isoformat()]))
+        self.notifications[self.accounts[to].did].append(StoredNotification(sort_at, stored, payload))
 
     def post_notification(self, to: str, *, author: str, text: str, at: datetime, reason: str = "mention",
                           reply: dict | None = None, facets: list | None = None, langs: list | None = None,
@@ -373,10 +373,10 @@ class FakePds:
             if fault.raw is not None:
                 return web.Response(status=fault.status, body=fault.raw, content_type=fault.content_type,
                                     headers=fault.headers)
-            answer = {"error": fault.error, "message": fault.message} if fault.error else {}
-            return web.json_response(answer, status=fault.status, headers=fault.headers)
+            error = {"error": fault.error, "message": fault.message} if fault.error else {}
+            return web.json_response(error, status=fault.status, headers=fault.headers)
         if isinstance(fault, Drop) and not fault.after_work:
-            request.transport.close()
+            _drop(request)
             return web.Response()
         handler = self._handlers.get(nsid)
         if handler is None:
@@ -387,7 +387,7 @@ class FakePds:
         except XrpcFail as fail:
             answer = web.json_response({"error": fail.error, "message": fail.message}, status=fail.status)
         if isinstance(fault, Drop):
-            request.transport.close()
+            _drop(request)
         if isinstance(fault, Hold):
             fault.finished.set()
         return answer
@@ -593,3 +593,9 @@ class FakePds:
             raise XrpcFail(400, "InvalidRequest", "uris must not have more than 25 elements")
         return {"posts": [self._post_view(uri) for uri in uris
                           if uri in self.posts and uri not in self.deleted and self._block_view(uri) is None]}
+
+
+def _drop(request: web.Request) -> None:
+    """Cut the connection (a transport already gone needs no cutting)."""
+    if request.transport is not None:
+        request.transport.close()

@@ -204,7 +204,7 @@ class FakeMastodon:
         return notification
 
     def add_notification(self, kind: str = "favourite") -> dict[str, Any]:
-        notification = {"id": self.new_id(), "type": kind, "created_at": "2026-05-01T10:00:00.000Z",
+        notification: dict[str, Any] = {"id": self.new_id(), "type": kind, "created_at": "2026-05-01T10:00:00.000Z",
                          "account": {"id": "acc-x", "acct": f"x@{REMOTE}", "username": "x"}}
         self._append(notification["id"], kind, notification)
         return notification
@@ -446,10 +446,10 @@ class FakeMastodon:
 
         def piece(match: re.Match[str]) -> str:
             if match.group("mention"):
-                return mention(re.match(r"@(\w+)(?:@([\w.-]+\.\w+))?", match.group("mention")))
+                return mention(_matched(r"@(\w+)(?:@([\w.-]+\.\w+))?", match.group("mention")))
             if match.group("link"):
                 return link(match)
-            return hashtag(re.match(r"#(\w+)", match.group("tag")))
+            return hashtag(_matched(r"#(\w+)", match.group("tag")))
 
         paragraphs = []
         for block in re.split(r"\n{2,}", text.strip()):
@@ -606,3 +606,10 @@ class FakeSleep:
         if self.clock is not None:
             self.clock.advance(seconds)
         await asyncio.sleep(0)
+
+
+def _matched(pattern: str, text: str) -> re.Match[str]:
+    """re.match where the caller's own pattern already guarantees a match."""
+    found = re.match(pattern, text)
+    assert found is not None, (pattern, text)
+    return found

@@ -80,7 +80,7 @@ def run_all(commands: list[list[str]], home: Path, *, timeout: float = 60) -> li
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
                               env=env, cwd=home) for c in commands]
     results = []
-    for command, proc in zip(commands, procs):
+    for command, proc in zip(commands, procs, strict=True):
         out, err = proc.communicate(timeout=timeout)
         results.append(subprocess.CompletedProcess(command, proc.returncode, out, err))
     return results
@@ -90,12 +90,13 @@ def start(command: list[str], home: Path, log: Path, *, err: Path | None = None,
     """A long-running process writing to files (a full pipe would block it): stdout to `log`,
     stderr to `err`, or to `log` too."""
     out = log.open("w", encoding="utf-8")
-    errors = err.open("w", encoding="utf-8") if err is not None else subprocess.STDOUT
+    errors = err.open("w", encoding="utf-8") if err is not None else None
     try:
-        return subprocess.Popen(command, stdout=out, stderr=errors, env=clean_env(home, **env), cwd=home, text=True)
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT if errors is None else errors,
+                                env=clean_env(home, **env), cwd=home, text=True)
     finally:
         out.close()  # the child holds its own copies
-        if err is not None:
+        if errors is not None:
             errors.close()
 
 
@@ -166,9 +167,10 @@ class Runner:
 
     def run(self, args: Sequence[str], home: Path, *, timeout: float = 30) -> subprocess.CompletedProcess:
         env = clean_env(home, PYTHONPATH=self.path, PYTHONDONTWRITEBYTECODE="1", HOME=str(home))
-        identity = {"user": self.user, "group": self.user, "extra_groups": []} if self.user is not None else {}
+        # user/group/extra_groups None (subprocess's defaults): run as ourselves.
         return subprocess.run([self.python, *args], capture_output=True, text=True, encoding="utf-8", env=env,
-                              cwd=home, timeout=timeout, **identity)
+                              cwd=home, timeout=timeout, user=self.user, group=self.user,
+                              extra_groups=None if self.user is None else [])
 
     def can_read(self, path: Path, home: Path) -> bool:
         probe = self.run(["-c", "import os, sys; sys.exit(0 if os.access(sys.argv[1], os.R_OK) else 1)",
@@ -185,7 +187,8 @@ def permission_runner() -> Runner | None:
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     site = os.pathsep.join(dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib")))
     candidates = [sys.executable, os.path.realpath(sys.executable), getattr(sys, "_base_executable", ""),
-                  shutil.which(f"python{version}") or "", f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
+                  shutil.which(f"python{version}") or "", f"/usr/bin/python{version}",
+                  f"/usr/local/bin/python{version}"]
     check = (f"import sys; assert sys.version_info[:2] == {tuple(sys.version_info[:2])}; "
              "import textual, aiohttp, sqlite_utils, rapidfuzz, regex, platformdirs, tui.cli")
     for python in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):
@@ -215,9 +218,11 @@ def _desk(db: str, operator: str, action: str, mention_id: str) -> dict:
         if action == "claim":
             other = desk.claim(store, int(mention_id), operator)
         elif action == "take":
-            other = desk.take_claim(store, int(mention_id), operator)
+            desk.take_claim(store, int(mention_id), operator)
+            other = None
         elif action == "release":
-            other = desk.release_claim(store, int(mention_id), operator)
+            desk.release_claim(store, int(mention_id), operator)
+            other = None
         elif action == "active":
             other = desk.active_claim(store, int(mention_id))
         else:
@@ -327,6 +332,7 @@ def _writer(db: str, operator: str, index: str, writers: str, seconds: str, outd
                 continue
             kind = rng.choice(("tag", "tag", "status", "note", "reply", "assign"))
             target = rng.randint(1, top)
+            entry: str | None
             if kind == "tag":
                 own = range(index_n or writers_n, top + 1, writers_n)
                 target = own[rng.randrange(len(own))]
@@ -360,6 +366,7 @@ async def _console_unreadable(db: str) -> dict:
     from store.worker import StoreWorker
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
 
     app = ConsoleApp(db, operator="carol", poll_interval=0.1)
     seen: list[str] = []
@@ -369,10 +376,12 @@ async def _console_unreadable(db: str) -> dict:
         seen.append(str(message))
         return notify(message, **kwargs)
 
-    app.notify = recording
+    # A spy on this one instance (a subclass would move CSS_PATH's base to tests/); no pytest here to monkeypatch.
+    app.notify = recording  # type: ignore[method-assign]
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]))
+        assert isinstance(screen, MainScreen)
+        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]) is not None)
         os.chmod(db, 0)
         # Connections already open keep working; one opened from now on meets the locked file.
         # Which of the console's threads opens late is a detail of its start-up, so make it the
@@ -425,6 +434,7 @@ async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
 
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
     from tui.widgets.composer import ReplyComposer
 
     ReplyComposer.claim_ttl = timedelta(seconds=float(ttl))
@@ -432,7 +442,8 @@ async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
     app = ConsoleApp(db, operator=operator, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]))
+        assert isinstance(screen, MainScreen)
+        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]) is not None)
         await pilot.press("r", *"typing")
         while app.is_running:  # until the test kills this process
             await pilot.pause(0.05)

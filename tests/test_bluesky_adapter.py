@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
 import logging
 import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import Any
 
 import aiohttp
 import pytest
@@ -38,6 +40,7 @@ from store.actions import queue_reply
 from store.db import open_store
 from store.ingest import save_batch
 from store.keys import new_reply_key
+from store.records import NewMention
 from store.transfer import iter_export
 from store.worker import StoreWorker
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
@@ -101,21 +104,27 @@ async def http():
         yield session
 
 
+class SleepyAdapter(BlueskyAdapter):
+    """The adapter under test, keeping the fake sleep it waits on so tests can read its delays."""
+
+    def __init__(self, *, test_sleep: FakeSleep, **options: Any) -> None:
+        super().__init__(sleep=test_sleep, **options)
+        self.test_sleep = test_sleep
+
+
 class Harness:
     def __init__(self, pds: FakePds, http: aiohttp.ClientSession, clock: Clock):
         self.pds, self.http, self.clock = pds, http, clock
         self.statuses: list = []
 
-    def adapter(self, **overrides) -> BlueskyAdapter:
-        sleep = FakeSleep(self.clock)
-        options = dict(account=BRAND, pds=self.pds.url, password=PASSWORD, session=self.http,
-                       on_status=self.statuses.append, sleep=sleep, clock=self.clock, poll_interval=15.0)
+    def adapter(self, **overrides: Any) -> SleepyAdapter:
+        options: dict[str, Any] = dict(account=BRAND, pds=self.pds.url, password=PASSWORD, session=self.http,
+                                       on_status=self.statuses.append, test_sleep=FakeSleep(self.clock),
+                                       clock=self.clock, poll_interval=15.0)
         options.update(overrides)
-        adapter = BlueskyAdapter(**options)
-        adapter.test_sleep = sleep
-        return adapter
+        return SleepyAdapter(**options)
 
-    async def polls(self, adapter: BlueskyAdapter, cursor: str | None, waits: int = 1) -> list[Batch]:
+    async def polls(self, adapter: SleepyAdapter, cursor: str | None, waits: int = 1) -> list[Batch]:
         """Run the stream until it has waited `waits` more times; return what it yielded."""
         sleep = adapter.test_sleep
         sleep.stop_after = len(sleep.delays) + waits
@@ -223,7 +232,7 @@ async def test_secrets_never_reach_messages_or_logs(h, pds, caplog):
     await adapter.check()
     tokens = list(pds.access) + list(pds.refresh)
     pds.faults[LIST] += [Fail(500, "InternalServerError", f"oops {tokens[0]}")]
-    setattr(pds.accounts[BRAND], "password", "changed")
+    pds.accounts[BRAND].password = "changed"
     pds.revoke_refresh_tokens()
     pds.expire_access_tokens()
     await h.polls(adapter, None, waits=3)
@@ -245,7 +254,7 @@ def worker(tmp_path):
     store_worker.close()
 
 
-async def run_once(h: Harness, worker: StoreWorker, **overrides) -> BlueskyAdapter:
+async def run_once(h: Harness, worker: StoreWorker, **overrides) -> SleepyAdapter:
     """One start of the ingest runner with a fresh adapter: one poll, then the adapter stops."""
     adapter = h.adapter(**overrides)
     adapter.test_sleep.stop_after = 1
@@ -357,7 +366,7 @@ async def test_signing_in_again_is_bounded(h, pds, clock):
     await h.polls(adapter, cursor, waits=40)
     logins = [call.at for call in pds.calls("com.atproto.server.createSession")]
     assert len(logins) >= 3
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(logins[1:], logins[2:])]
+    gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(logins[1:])]
     assert min(gaps) >= 150  # bsky.social allows 30 per 5 minutes: never close to it
     assert h.states()[-1] == SourceState.AUTH_FAILED
 
@@ -834,7 +843,7 @@ async def test_quotes_links_and_images_show_in_the_mention_and_its_export(h, pds
     await run_once(h, worker)
     rows = await worker.run(
         lambda store: [r[0] for r in store.conn.execute("SELECT text FROM mentions ORDER BY id")])
-    for row, (text, _, lines) in zip(rows, shapes):
+    for row, (text, _, lines) in zip(rows, shapes, strict=True):
         head = f"@brand.bsky.social {text}".strip()
         assert row == (head + "\n\n" + "\n".join(lines) if lines else head)
     (fetch,) = pds.calls("app.bsky.feed.getPosts")
@@ -954,6 +963,11 @@ def test_backfill_and_lang_come_from_the_config(tmp_path, monkeypatch):
 THREAD = "app.bsky.feed.getPostThread"
 
 
+def _deleted_in_not_found_shape(pds: FakePds, m: NewMention, root: dict[str, Any]) -> None:
+    pds.deleted.add(m.remote_id)
+    pds.not_found_shape = True
+
+
 def thread_mention(pds: FakePds):
     """A reply to the brand inside carol's thread: the parent is alice's, the root carol's."""
     root = pds.add_post("carol.bsky.social", text="a thread", at=T0 - timedelta(hours=1))
@@ -966,8 +980,7 @@ def thread_mention(pds: FakePds):
     (lambda pds, m, root: pds.blocked_by.add(m.reply_ref["author_did"]), "@alice.bsky.social blocks the brand"),
     (lambda pds, m, root: pds.blocking.add(m.reply_ref["author_did"]), "the brand blocks @alice.bsky.social"),
     (lambda pds, m, root: pds.deleted.add(m.remote_id), "the post was deleted"),
-    (lambda pds, m, root: (pds.deleted.add(m.remote_id), setattr(pds, "not_found_shape", True)),
-     "the post was deleted"),
+    (_deleted_in_not_found_shape, "the post was deleted"),
     (lambda pds, m, root: pds.blocked_by.add(root["author"]["did"]), "blocks the brand (it started the thread)"),
 ])
 async def test_a_reply_nobody_would_see_is_refused_before_sending(h, pds, setup, expected):
@@ -1076,7 +1089,7 @@ def test_malformed_items_never_crash_and_good_ones_are_kept(bad, good_count):
 @given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 30)), max_size=60), st.integers(1, 20))
 def test_cursor_floor_only_rises_and_keeps_everything_above_it(events, cap):
     cursor = NotificationCursor()
-    for step, (offset, n) in enumerate(events):
+    for step, (offset, _n) in enumerate(events):
         moment = T0 + timedelta(seconds=offset)
         previous = cursor
         cursor = cursor.advanced([(f"at://u{step}", moment)], None, late_window=timedelta(seconds=600), cap=cap)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from store.db import StoreError
 from tests.procs import clean_env, permission_runner
 from tests.tui_support import frozen_clock, screen_text, seed, wait_until
-from store.db import StoreError
 from tui.app import ConsoleApp
 from tui.dbtrouble import describe
 from tui.screens.main import MainScreen

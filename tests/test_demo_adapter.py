@@ -11,6 +11,7 @@ import collections
 import re
 from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -228,7 +229,7 @@ def test_bursts_are_incidents_at_a_higher_rate(corpus):
         newcomers = sum(m.author_handle not in seen for m in first_posts)
         assert newcomers >= 0.4 * len(first_posts)
     # Bursts come about every burst_every (240 s) apart.
-    gaps = [(at(b[0]) - at(a[0])).total_seconds() for a, b in zip(complete, complete[1:])]
+    gaps = [(at(b[0]) - at(a[0])).total_seconds() for a, b in pairwise(complete)]
     assert all(180 <= gap <= 330 for gap in gaps), gaps
 
 
@@ -238,7 +239,7 @@ def test_every_template_renders():
 
     rng = random.Random(1)
     author = content.CAST[0]
-    for (topic, lang), templates in content.TEMPLATES.items():
+    for (_topic, lang), templates in content.TEMPLATES.items():
         for template in templates:
             text = content.fill(template, rng, lang, {"b": "@brightloop", "friend": "@sam_h"})
             assert "{" not in text and "}" not in text, template
@@ -246,7 +247,7 @@ def test_every_template_renders():
         for template in templates:
             assert "{" not in content.fill(template, rng, lang, {"b": "@brightloop", "p": "@sam_h"})
         assert "{" not in content.thread_post(rng, group, who, author, lang, "@brightloop", "")
-    for (group, outcome, lang), templates in content.REPLY_FOLLOWUPS.items():
+    for (_group, _outcome, lang), templates in content.REPLY_FOLLOWUPS.items():
         for template in templates:
             assert "{" not in content.fill(template, rng, lang, {"b": "@brightloop"})
     for incident in content.INCIDENTS:

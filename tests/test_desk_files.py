@@ -194,15 +194,17 @@ class Operator:
         return subprocess.run([self.runner.python, "-m", "tui", *args], capture_output=True, text=True,
                               encoding="utf-8", timeout=60, **self._spawn_args(umask))
 
-    def hold(self, db: Path, umask: int = 0o077) -> subprocess.Popen:
+    def hold(self, db: Path, umask: int = 0o077) -> subprocess.Popen[str]:
         """A process keeping the desk open (its -wal/-shm exist) until its stdin closes."""
         proc = subprocess.Popen([self.runner.python, "-c", HOLD, str(db)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **self._spawn_args(umask))
+        assert proc.stdout is not None and proc.stderr is not None  # PIPEs asked for above
         assert proc.stdout.readline() == "holding\n", proc.stderr.read()
         return proc
 
 
-def release(proc: subprocess.Popen) -> None:
+def release(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None and proc.stderr is not None  # hold() made them PIPEs
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
 

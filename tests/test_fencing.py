@@ -20,6 +20,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -61,7 +62,7 @@ class WatchedRelease(asyncio.Event):
         super().__init__()
         self.open = False
 
-    async def wait(self) -> bool:
+    async def wait(self) -> Literal[True]:
         self.open = True
         try:
             return await super().wait()

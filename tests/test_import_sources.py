@@ -167,13 +167,14 @@ def test_a_giant_line_is_skipped_in_bounded_memory():
 
 
 @settings(max_examples=200, deadline=None)
-@given(lines=st.lists(st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=40), max_size=12),
+@given(lines=st.lists(st.text(alphabet=st.characters(exclude_characters="\n", exclude_categories=["Cs"]),
+                              max_size=40), max_size=12),
        block=st.integers(1, 50), limit=st.integers(1, 60))
 def test_line_reader_splits_like_split_and_marks_only_overlong_lines(lines, block, limit):
     data = "\n".join(lines).encode()
 
     class Chunks(io.BytesIO):
-        def read1(self, n: int = -1) -> bytes:
+        def read1(self, n: int | None = -1) -> bytes:
             return super().read1(block)
 
     got = list(LineReader(Chunks(data), limit=limit))
@@ -181,7 +182,7 @@ def test_line_reader_splits_like_split_and_marks_only_overlong_lines(lines, bloc
     if expected[-1] == b"":  # a final newline ends the last line; it does not start another
         expected.pop()
     assert [number for number, _ in got] == list(range(1, len(expected) + 1))
-    for (_, value), raw in zip(got, expected):
+    for (_, value), raw in zip(got, expected, strict=True):
         if len(raw) > limit:
             assert value == Overlong(len(raw))
         else:

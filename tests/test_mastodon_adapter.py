@@ -6,19 +6,32 @@ import asyncio
 import contextlib
 import json
 import socket
+from collections.abc import AsyncGenerator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
-from yarl import URL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, SourceState, SourceStatus
-from adapters.http import (USER_AGENT, AuthError, Backoff, SSEDecoder, SSEEvent, links_of, parse_http_time,
-                           rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.http import (
+    USER_AGENT,
+    AuthError,
+    Backoff,
+    SSEDecoder,
+    SSEEvent,
+    links_of,
+    parse_http_time,
+    rate_limit_reset,
+    read_capped,
+    redact,
+    seconds_until,
+)
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.parse import Identity, id_key, parse_notifications
 from adapters.textcount import count_as
@@ -57,7 +70,7 @@ class Harness:
         self.adapter = MastodonAdapter(
             account=options.pop("account", f"@brand@{DOMAIN}"), server=base, token=options.pop("token", TOKEN),
             session=session, on_status=self._status, sleep=self.sleep, clock=self.clock, **options)
-        self.gen = None
+        self.gen: AsyncGenerator[Batch, None] | None = None
 
     def _status(self, status: SourceStatus) -> None:
         self.statuses.append(status)
@@ -72,6 +85,7 @@ class Harness:
         return self
 
     async def next(self, timeout: float = 5.0) -> Batch:
+        assert self.gen is not None, "call stream() first"
         return await asyncio.wait_for(anext(self.gen), timeout)
 
     async def close(self) -> None:
@@ -119,7 +133,7 @@ async def test_catch_up_pages_gaplessly_over_80_pending_after_opening_the_stream
     pages = [r for r in server.requests if r.path == NOTIFICATIONS]
     assert all(("types[]", "mention") in r.query and ("limit", "80") in r.query for r in pages)
     min_ids = [dict(r.query)["min_id"] for r in pages]
-    assert min_ids[0] == start["id"] and all(id_key(a) < id_key(b) for a, b in zip(min_ids, min_ids[1:]))
+    assert min_ids[0] == start["id"] and all(id_key(a) < id_key(b) for a, b in pairwise(min_ids))
     first_page = server.requests.index(pages[0])
     first_stream = next(i for i, r in enumerate(server.requests) if r.path.startswith("/api/v1/streaming"))
     assert first_stream < first_page  # stream opened before the catch-up: nothing falls in between
@@ -995,7 +1009,7 @@ async def deliver_with_lost_answer(server, session, store, db_path, text: str):
     from adapters.runtime.sender import ReplySender
     from store.actions import queue_reply
     from store.ingest import save_batch
-    from store.outbox import claim_due
+    from store.outbox import OutgoingReply, claim_due
     from store.worker import StoreWorker
 
     h, mention = await first_mention(server, session)
@@ -1007,7 +1021,8 @@ async def deliver_with_lost_answer(server, session, store, db_path, text: str):
         server.fail("POST", "/api/v1/statuses", 0, after=True)  # posted; the connection dies unanswered
         [first] = await worker.run(claim_due)
         assert await sender.deliver(first) == "pending"
-        [again] = await worker.run(claim_due, reclaim_sending=True, limit=10) or [None]
+        claimed: list[OutgoingReply | None] = [*await worker.run(claim_due, reclaim_sending=True, limit=10)]
+        [again] = claimed or [None]
         if again is None:  # waiting out its backoff: a new leader takes it now
             store.conn.execute("UPDATE replies SET next_attempt_at = NULL WHERE id = ?", (reply.id,))
             [again] = await worker.run(claim_due)

@@ -40,7 +40,8 @@ def test_links_use_href_not_truncated_visible_text():
 
 
 def test_link_whose_label_is_not_its_address_shows_both():
-    content = '<p><a href="https://evil.example/login">https://bank.example</a> and <a href="https://x.example/doc">the docs</a></p>'
+    content = ('<p><a href="https://evil.example/login">https://bank.example</a> and '
+               '<a href="https://x.example/doc">the docs</a></p>')
     assert html_to_text(content) == ("https://bank.example (https://evil.example/login) and "
                                      "the docs (https://x.example/doc)")
 
@@ -50,7 +51,8 @@ def test_bare_domain_label_becomes_the_full_url():
 
 
 def test_hashtags_keep_their_text():
-    content = '<p>love it <a href="https://example.social/tags/Coffee" class="mention hashtag" rel="tag">#<span>Coffee</span></a></p>'
+    content = ('<p>love it <a href="https://example.social/tags/Coffee" class="mention hashtag" rel="tag">'
+               '#<span>Coffee</span></a></p>')
     assert html_to_text(content) == "love it #Coffee"
 
 

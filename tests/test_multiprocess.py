@@ -42,10 +42,10 @@ from tests.procs import (
     wait_for,
     worker_command,
 )
+from tests.support import assert_one_line_refusal as one_line_refusal
 from tests.tui_support import mention, screen_text, seed
 from tui.app import ConsoleApp
 from tui.widgets.mention_view import MentionView
-from tests.support import assert_one_line_refusal as one_line_refusal
 
 pytestmark = pytest.mark.serial
 
@@ -154,7 +154,7 @@ def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path):
     db = tmp_path / "desk.db"
     # All start on a file that does not exist yet: creating and migrating it must not race.
     serves = [start_serve(tmp_path, db, tmp_path / f"serve-{n}.log", rate=1200, ttl=LEASE_TTL) for n in (1, 2, 3)]
-    logs = {proc.pid: tmp_path / f"serve-{n}.log" for n, proc in zip((1, 2, 3), serves)}
+    logs = {proc.pid: tmp_path / f"serve-{n}.log" for n, proc in zip((1, 2, 3), serves, strict=True)}
     try:
         holder, _ = wait_for(lambda: lease(db), timeout=15, what="a leader")
         leader = next(p for p in serves if p.pid == holder_pid(holder))
@@ -347,7 +347,7 @@ def test_simultaneous_claims_have_one_winner(tmp_path):
     names = ["alice", "bob", "carol"]
     results = run_all([worker_command("desk", db, name, "claim", 2) for name in names], tmp_path)
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
-    answers = {name: json.loads(r.stdout)["claim"] for name, r in zip(names, results)}
+    answers = {name: json.loads(r.stdout)["claim"] for name, r in zip(names, results, strict=True)}
     winners = [name for name, claim in answers.items() if claim is None]
     assert len(winners) == 1, answers
     assert all(claim["operator"] == winners[0] for claim in answers.values() if claim is not None)

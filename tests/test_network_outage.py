@@ -9,7 +9,6 @@ posted exactly once when the server is back.
 from __future__ import annotations
 
 import asyncio
-
 from datetime import timedelta
 
 import aiohttp

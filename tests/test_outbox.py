@@ -13,7 +13,7 @@ def reply_row(store, reply_id: int) -> dict:
     names = ("state", "attempts", "uncertain", "claimed_at", "next_attempt_at", "sent_at", "remote_id",
              "remote_url", "error")
     values = store.conn.execute(f"SELECT {', '.join(names)} FROM replies WHERE id = ?", (reply_id,)).fetchone()
-    return dict(zip(names, values))
+    return dict(zip(names, values, strict=True))
 
 
 def last_event(store) -> tuple:

@@ -16,7 +16,8 @@ from tui.render import network_short
 
 def _account(network: str, monkeypatch: pytest.MonkeyPatch, **options: object) -> Account:
     monkeypatch.setenv("REGISTRY_TEST_SECRET", "s3cret")
-    return Account(network, "@brand@example.test", "https://example.test", "REGISTRY_TEST_SECRET", options=dict(options))
+    return Account(network, "@brand@example.test", "https://example.test", "REGISTRY_TEST_SECRET",
+                   options=dict(options))
 
 
 @pytest.mark.parametrize("name", registry.configurable())

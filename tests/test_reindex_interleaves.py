@@ -16,7 +16,7 @@ from store.ingest import save_batch
 from store.search import search
 from store.search_index import deferred_indexing
 from tests.conftest import new_mention
-from tests.procs import cli_command, clean_env
+from tests.procs import clean_env, cli_command
 
 MENTIONS = 100_000
 

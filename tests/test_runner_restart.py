@@ -21,8 +21,6 @@ from tests.support import until
 from tests.test_webhook_adapter import NOW, SECRET, encode, generic, post
 
 
-
-
 class Crashing(Adapter):
     """stream() raises `crashes` times, then yields one mention and stays live."""
 

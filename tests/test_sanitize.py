@@ -167,7 +167,8 @@ def test_lone_surrogates_are_dropped(value, expected):
         ("می\u200cخواهم", "می\u200cخواهم"),  # Persian spelling needs its ZWNJ
         ("क्\u200dष", "क्\u200dष"),  # Devanagari half form
         ("1\ufe0f\u20e3", "1\ufe0f\u20e3"),  # keycap: two marks
-        ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f", "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"),
+        ("🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+         "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"),
         ("hi\U000e0069\U000e0067\U000e006e\U000e006f\U000e0072\U000e0065 there", "hi there"),  # hidden tag text
         ("Z" + "\u0336" * 40 + "algo", "Z\u0336\u0336\u0336algo"),
         ("Vi\u1ec7t \u0e01\u0e34\u0e48", "Vi\u1ec7t \u0e01\u0e34\u0e48"),  # Vietnamese and Thai marks untouched

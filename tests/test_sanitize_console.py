@@ -42,7 +42,8 @@ def frame_bytes(app) -> str:
 def assert_frame_inert(app) -> None:
     frame = frame_bytes(app)
     rest = _TEXTUAL_OWN.sub("", frame).replace("\r\n", "\n")
-    assert not _DANGEROUS.search(rest), repr(_DANGEROUS.search(rest).group())
+    dangerous = _DANGEROUS.search(rest)
+    assert dangerous is None, repr(dangerous.group())
     for payload in ("PWNED-TITLE", "Y3VybCBldmlsLnNofHNo", "]52;", "]0;"):
         assert payload not in frame
 
@@ -95,7 +96,8 @@ async def test_hostile_rows_render_inert_everywhere(db_path):
         await wait_until(pilot, lambda: "watch the refund queue" in screen_text(app))
         assert_frame_inert(app)
         await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.selected_id == mention_id)
+        await wait_until(pilot,
+                         lambda: isinstance(app.screen, MainScreen) and app.screen.inbox.selected_id == mention_id)
         # Top bar (account error), inbox row (assignee), mention view (note, failed reply, its error, history).
         await wait_until(pilot, lambda: "PDS said" in screen_text(app) and "call back" in screen_text(app)
                          and "rejected" in screen_text(app))

@@ -7,14 +7,14 @@ import re
 import pytest
 
 from adapters.base import Batch
-from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait_until
-from tui.app import ConsoleApp
-from tui.actions import VIEW_KEYS
-from tui.screens.main import MainScreen
-from tui.topbar import compact_count, fit, view_bar
 from store import actions
 from store.db import open_store
 from store.inbox import VIEWS
+from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait_until
+from tui.actions import VIEW_KEYS
+from tui.app import ConsoleApp
+from tui.screens.main import MainScreen
+from tui.topbar import compact_count, fit, view_bar
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ async def ready(pilot) -> MainScreen:
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, MainScreen)
                      and len(pilot.app.screen.inbox.ids) > 0
                      and pilot.app.screen.inbox.row(pilot.app.screen.inbox.ids[0]) is not None
-                     and pilot.app.screen.status.counts)
+                     and bool(pilot.app.screen.status.counts))
     await pilot.pause()
     return pilot.app.screen
 
@@ -116,7 +116,7 @@ async def test_arrivals_keep_the_selected_row_in_view_and_selected(db_path, star
                     actions.toggle_done(other, mention_id, "bob")
                     closed += 1
                 other.close()
-            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 4 - closed)
+            await wait_until(pilot, lambda total=total, closed=closed: len(screen.inbox.ids) == total + 4 - closed)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (start, screen.inbox.cursor, screen.inbox.scroll_offset.y)
 
@@ -132,7 +132,7 @@ async def test_the_selected_row_stays_on_screen_when_the_list_first_outgrows_the
         for n in range(screen.inbox.size.height // 2 + 2):  # one at a time, past a screenful
             total = len(screen.inbox.ids)
             await adapter.queue.put(Batch([mention(300 + n)], str(300 + n)))
-            await wait_until(pilot, lambda: len(screen.inbox.ids) == total + 1)
+            await wait_until(pilot, lambda total=total: len(screen.inbox.ids) == total + 1)
             assert screen.inbox.selected_id == selected
             assert selected_in_view(screen), (n, screen.inbox.cursor, screen.inbox.scroll_offset.y)
 

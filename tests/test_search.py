@@ -8,17 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import store.search as search_module
+import store.search_index as search_index
 from bench.corpus import mistype
 from bench.generate import rows as generated_rows
 from bench.truth import BruteForce, recall_at
 from store.actions import set_status, set_tag
 from store.db import open_store
 from store.ingest import insert_mentions
-import store.search as search_module
 from store.search import Hit, search
-import store.search_index as search_index
 from store.search_index import deferred_indexing, index_pending, rebuild_index, unindex_mentions
-
 from tests.conftest import new_mention
 
 TEXTS = {
@@ -321,7 +320,7 @@ def test_filtered_ranking_equals_brute_force_scoring(history, plan, ranking_mode
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(text=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=80)
+@given(text=st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=80)
        | st.lists(st.sampled_from(['"', "(", ")", "*", "NEAR", "-", ":", "tag:care", "from:@a", "refund",
                                    "AND", "OR", "NOT", "^", "status:open", "net:demo", "é", "delivry"]),
                   max_size=12).map(" ".join))

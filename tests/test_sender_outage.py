@@ -51,11 +51,12 @@ class Bridge:
             await asyncio.Event().wait()
         return web.json_response({"id": f"bridge-{key}"})
 
-    async def start(self) -> "Bridge":
+    async def start(self) -> Bridge:
         app = web.Application()
         app.router.add_post("/reply", self._reply)
         self._server = TestServer(app, host="127.0.0.1", port=self.port)
         await self._server.start_server()
+        assert self._server.port is not None  # set by start_server
         self.port = self._server.port
         return self
 
@@ -87,8 +88,8 @@ def reply_row(db: str, reply_id: int) -> dict:
     store = open_store(db)
     try:
         names = ("state", "attempts", "uncertain", "waiting", "error")
-        return dict(zip(names, store.conn.execute(f"SELECT {', '.join(names)} FROM replies WHERE id = ?",
-                                                  (reply_id,)).fetchone()))
+        row = store.conn.execute(f"SELECT {', '.join(names)} FROM replies WHERE id = ?", (reply_id,)).fetchone()
+        return dict(zip(names, row, strict=True))
     finally:
         store.close()
 

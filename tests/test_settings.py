@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -126,7 +127,8 @@ def test_the_reported_serve_traceback_is_one_line_in_a_real_process(tmp_path):
     assert "poll_interval" in line and '"often"' in line
 
 
-def test_layers_command_line_over_environment_over_file_over_default(home, monkeypatch):
+def test_layers_command_line_over_environment_over_file_over_default(home: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     config = home / "config.toml"
     config.write_text(f'db = "{home / "file.db"}"\noperator = "from-file"\nlease_ttl = 12\ndemo_rate = 5\n',
                       encoding="utf-8")
@@ -229,6 +231,7 @@ VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=2),
                    st.dictionaries(st.text(st.characters(exclude_categories=["Cs"]), max_size=4), SCALARS, max_size=2))
 # Plausible values per key (some still wrong, and wrong together): all-junk accounts would rarely get past
 # the first check, and the rules between keys (outbound_url needs its secret) would never be reached.
+LIKELY: dict[str, list[Any]]
 LIKELY = {"server": ["https://m.example", "http://127.0.0.1:1", "http://h.example", "https://", "m.example"],
           "poll_interval": [1, 15.5, 0.01], "streaming": [True, False], "backfill": [0, 100, 10_000],
           "lang": ["en", "pt-BR"], "host": ["127.0.0.1", "localhost"], "port": [0, 8787, 65_535],
@@ -255,6 +258,7 @@ def accounts(draw) -> dict:
     return entry
 
 
+TOP_LIKELY: dict[str, list[Any]]
 TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
               "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}]}

@@ -8,6 +8,7 @@ from tests.tui_support import frozen_clock, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.inbox import InboxList
+from tui.widgets.mention_view import MentionView
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ async def settled(pilot) -> MainScreen:
         screen = pilot.app.screen
         if not isinstance(screen, MainScreen) or not screen.query(InboxList) or not len(screen.inbox.ids):
             return False
-        view = screen.query_one("MentionView")
+        view = screen.query_one(MentionView)
         visible = screen.inbox.visible_ids(margin=0)
         return (view.detail is not None and view.detail.row.id == screen.inbox.selected_id
                 and all(screen.inbox.row(i) is not None for i in visible))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from store.actions import mark_seen, queue_reply, set_status, set_tag
-from store.ingest import save_batch
 from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
 
 
@@ -15,7 +15,7 @@ def desk(store, make_mention) -> dict[str, int]:
     """Six mentions covering every view; ids grow in this order."""
     names = ["plain", "care", "both", "marketing_done", "replied", "care_done"]
     ids = save_batch(store, "demo", [make_mention(remote_id=name) for name in names], None)
-    desk = dict(zip(names, ids))
+    desk = dict(zip(names, ids, strict=True))
     set_tag(store, desk["care"], "care", True, "ana")
     set_tag(store, desk["both"], "care", True, "ana")
     set_tag(store, desk["both"], "marketing", True, "ana")
@@ -139,7 +139,7 @@ def thread(store, make_mention, clock) -> dict[str, int]:
         make_mention(network="mastodon", remote_id="r9", author_handle="@ana", text="other network",
                      created_at=t.format(6), root_remote_id="root"),
     ], None)
-    return dict(zip(["root", "r1", "r2", "other"], ids))
+    return dict(zip(["root", "r1", "r2", "other"], ids, strict=True))
 
 
 def test_mention_detail_fields(store, thread):

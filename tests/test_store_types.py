@@ -16,7 +16,7 @@ from store.changes import Changes, marks_now, poll
 from store.events import EventMark, events_since
 from store.ingest import SourceStatus, save_batch, set_source_status, source_statuses
 from store.lease import LeaseHolder, acquire, current_holder
-from store.outbox import ReplyRequest, ReplyRequests, mark_failed, claim_due, reply_requests_since
+from store.outbox import ReplyRequest, ReplyRequests, claim_due, mark_failed, reply_requests_since
 
 # Helpers only the store itself calls, whose loose shape is the point.
 INTERNAL = {

@@ -17,7 +17,6 @@ import signal
 import sqlite3
 import struct
 import subprocess
-import sys
 import termios
 
 import pytest
@@ -40,7 +39,8 @@ class Console:
     """`mentiondesk` on the slave side of a pty (80×24); the test holds the master."""
 
     def __init__(self, home, db) -> None:
-        self.master, slave = pty.openpty()
+        master, slave = pty.openpty()
+        self.master: int | None = master
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.proc = subprocess.Popen(cli_command(db, operator="bob"), stdin=slave, stdout=slave, stderr=slave,
                                      env=clean_env(home, TERM="xterm-256color"), cwd=ROOT, start_new_session=True)
@@ -56,9 +56,11 @@ class Console:
                 return
 
     def press(self, key: bytes) -> None:
+        assert self.master is not None, "pressed after hanging up"
         os.write(self.master, key)
 
     def hang_up(self) -> None:
+        assert self.master is not None, "hung up twice"
         os.close(self.master)
         self.master = None
 

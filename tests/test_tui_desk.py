@@ -12,7 +12,7 @@ from store.db import open_store
 from store.outbox import claim_due, mark_failed
 from tests.procs import run_cli
 from tests.support import assert_one_line_refusal
-from tests.tui_support import frozen_clock, screen_text, seed, wait_until, console_ready
+from tests.tui_support import console_ready, frozen_clock, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
@@ -167,7 +167,7 @@ async def test_the_assignee_is_told_live_and_mine_counts_it(db_path):
 async def test_assigning_to_a_name_nobody_used_asks_first(db_path):
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(110, 30)) as pilot:
-        screen = await ready(pilot)
+        await ready(pilot)
         for answer, expected in (("n", []), ("y", [("opnigth",)])):
             await pilot.press("a")
             await wait_until(pilot, lambda: dialog(app) == "AskText")
@@ -176,7 +176,8 @@ async def test_assigning_to_a_name_nobody_used_asks_first(db_path):
             assert "Nobody called 'opnigth' has used this desk yet" in screen_text(app)
             await pilot.press(answer)
             await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
-            await wait_until(pilot, lambda: query(db_path, "SELECT operator FROM assignments") == expected)
+            await wait_until(pilot, lambda expected=expected:
+                             query(db_path, "SELECT operator FROM assignments") == expected)
 
 
 def test_cli_assign_to_an_unknown_name_needs_new_operator(db_path, tmp_path):

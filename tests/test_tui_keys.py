@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from store.db import open_store
-from store.inbox import view_ids
-from tests.tui_support import HOSTILE, ScriptedAdapter, frozen_clock, mention, screen_text, seed, wait_until, console_ready
+from tests.tui_support import (
+    ScriptedAdapter,
+    console_ready,
+    frozen_clock,
+    mention,
+    screen_text,
+    seed,
+    wait_until,
+)
 from tui.app import ConsoleApp
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -56,9 +63,11 @@ async def test_tags_toggle_and_are_logged(db_path):
         await pilot.press("j")
         target = screen.inbox.selected_id
         await pilot.press("c")
-        await wait_until(pilot, lambda: screen.inbox.row(target) is not None and "care" in screen.inbox.row(target).tags)
+        await wait_until(pilot,
+                         lambda: screen.inbox.row(target) is not None and "care" in screen.inbox.row(target).tags)
         await pilot.press("m")
-        await wait_until(pilot, lambda: screen.inbox.row(target) is not None and "marketing" in screen.inbox.row(target).tags)
+        await wait_until(pilot,
+                         lambda: screen.inbox.row(target) is not None and "marketing" in screen.inbox.row(target).tags)
     assert query(db_path, "SELECT tag, operator FROM tags WHERE mention_id = ? ORDER BY tag", target) == [
         ("care", "alice"), ("marketing", "alice")]
     events = query(db_path, "SELECT action, operator FROM events WHERE mention_id = ? ORDER BY id", target)
@@ -72,7 +81,8 @@ async def test_untag_with_second_press(db_path):
         await pilot.press("c")
         await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM tags")[0][0] == 1)
         await pilot.press("c")
-        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM events WHERE action='tag.remove'")[0][0] == 1)
+        await wait_until(pilot,
+                         lambda: query(db_path, "SELECT count(*) FROM events WHERE action='tag.remove'")[0][0] == 1)
     assert query(db_path, "SELECT count(*) FROM tags WHERE mention_id = ?", target) == [(0,)]
 
 
@@ -241,7 +251,8 @@ async def test_palette_command_runs_the_action(db_path):
         target = screen.inbox.selected_id
         command = next(c for c in app.get_system_commands(screen) if c.title == "Toggle care tag")
         command.callback()
-        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM tags WHERE mention_id = ?", target)[0][0] == 1)
+        await wait_until(pilot,
+                         lambda: query(db_path, "SELECT count(*) FROM tags WHERE mention_id = ?", target)[0][0] == 1)
 
 
 async def test_note_assign_and_mine_view(db_path):

@@ -22,13 +22,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.base import ManualReply, ReplyError, SourceState, SourceStatus
-from adapters.runtime.runner import IngestRunner
 from adapters.webhook.adapter import GENERIC_PATH, HEALTH_PATH, META_PATH, META_SIGNATURE_HEADER, WebhookAdapter
 from adapters.webhook.bridge import SIGNATURE_HEADER, sign
 from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import open_store
 from store.ingest import save_batch
-from store.worker import StoreWorker
 from tests.webhook_support import (
     NOW,
     SECRET,
@@ -43,7 +41,6 @@ from tests.webhook_support import (
     serving,
     within,
 )
-
 
 # --- acknowledging after commit ------------------------------------------
 

@@ -102,7 +102,7 @@ def seed(db: Path) -> dict[str, str]:
                     for name in SCRIPTS]
         ids = save_batch(store, "webhook:bridge", mentions, None)
         return {queue_reply(store, mention_id, f"answer to {name}", "alice").key: name
-                for mention_id, name in zip(ids, SCRIPTS)}
+                for mention_id, name in zip(ids, SCRIPTS, strict=True)}
     finally:
         store.close()
 

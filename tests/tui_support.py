@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
 
 from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, ReplyRequest, SentReply, TextRule
@@ -92,7 +92,7 @@ class ScriptedAdapter(Adapter):
     def text_rule(self) -> TextRule:
         return TextRule(500, mastodon_length, "500 characters, links count 23")
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    async def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         self.started.set()
         while True:
             yield await self.queue.get()

@@ -17,6 +17,7 @@ import asyncio
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 
 
 async def _ingest(db: str, busy_ms: str, commit_timeout: str) -> None:
@@ -64,4 +65,5 @@ def _lock(db: str) -> None:
 
 if __name__ == "__main__":
     kind, *rest = sys.argv[1:]
-    {"ingest": _serve, "lock": _lock}[kind](*rest)
+    commands: dict[str, Callable[..., None]] = {"ingest": _serve, "lock": _lock}
+    commands[kind](*rest)

@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,7 @@ from adapters.http import (
 )
 from adapters.runtime.account_values import AccountValues
 from adapters.textcount import graphemes
+from adapters.wire import as_dict
 from store.db import iso, utc_now
 from store.records import NewMention
 
@@ -326,7 +327,7 @@ class BlueskyAdapter(Adapter):
     def _advance(self, state: NotificationCursor, taken: list, lower: datetime | None) -> NotificationCursor:
         return state.advanced(taken, lower, late_window=self.late_window, cap=self.seen_cap)
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    async def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         """Mentions, replies and quotes from the notification list, forever.
 
         A sign-in failure is reported as AUTH_FAILED and retried only every
@@ -473,8 +474,8 @@ class BlueskyAdapter(Adapter):
         uri = found.get("uri")
         if not isinstance(uri, str) or parse_post_uri(uri) is None:
             raise ReplyError("getRecord answered without a post uri", unknown_outcome=True)
-        value = found.get("value") if isinstance(found.get("value"), dict) else {}
-        reply = value.get("reply") if isinstance(value.get("reply"), dict) else {}
+        value = as_dict(found.get("value"))
+        reply = as_dict(value.get("reply"))
         existing_parent = reply.get("parent", {}).get("uri") if isinstance(reply.get("parent"), dict) else None
         if existing_parent is not None and existing_parent != parent["uri"]:
             raise ReplyError(f"record key {request.key} already holds a reply to another post ({uri})",

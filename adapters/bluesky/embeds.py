@@ -17,6 +17,7 @@ import regex
 
 from adapters.bluesky.facets import render_text
 from adapters.bluesky.records import parse_post_uri, post_url
+from adapters.wire import as_dict, as_str
 
 IMAGES = "app.bsky.embed.images"
 EXTERNAL = "app.bsky.embed.external"
@@ -32,14 +33,6 @@ _KINDS = {"app.bsky.feed.generator": "a feed", "app.bsky.graph.list": "a list",
 _GRAPHEME = regex.compile(r"\X")
 
 
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _str(value: object) -> str:
-    return value if isinstance(value, str) else ""
-
-
 def _one_line(text: str, graphemes: int = _QUOTE_GRAPHEMES) -> str:
     flat = " ".join(text.split())
     clusters = _GRAPHEME.findall(flat[: graphemes * 8])
@@ -52,35 +45,35 @@ def _line(text: str) -> str:
 
 def _record_ref(embed: dict) -> str:
     """The at-URI a record embed points at ("" if none)."""
-    kind = _str(embed.get("$type"))
+    kind = as_str(embed.get("$type"))
     if kind == RECORD:
-        return _str(_dict(embed.get("record")).get("uri"))
+        return as_str(as_dict(embed.get("record")).get("uri"))
     if kind == RECORD_WITH_MEDIA:
-        return _str(_dict(_dict(embed.get("record")).get("record")).get("uri"))
+        return as_str(as_dict(as_dict(embed.get("record")).get("record")).get("uri"))
     return ""
 
 
 def quoted_uris(record: object) -> list[str]:
     """URIs of posts the record quotes (to fetch their views)."""
-    uri = _record_ref(_dict(_dict(record).get("embed")))
+    uri = _record_ref(as_dict(as_dict(record).get("embed")))
     return [uri] if parse_post_uri(uri) is not None else []
 
 
 def _media_lines(media: dict) -> list[str]:
-    kind = _str(media.get("$type"))
+    kind = as_str(media.get("$type"))
     lines = []
     if kind == IMAGES:
         images = media.get("images")
         for image in images[:4] if isinstance(images, list) else []:
-            alt = _one_line(_str(_dict(image).get("alt")), 1000)
+            alt = _one_line(as_str(as_dict(image).get("alt")), 1000)
             lines.append(_line(f"image: {alt}" if alt else "image (no description)"))
     elif kind == VIDEO:
-        alt = _one_line(_str(media.get("alt")), 1000)
+        alt = _one_line(as_str(media.get("alt")), 1000)
         lines.append(_line(f"video: {alt}" if alt else "video (no description)"))
     elif kind == EXTERNAL:
-        external = _dict(media.get("external"))
-        uri = _str(external.get("uri")).strip()
-        title = _one_line(_str(external.get("title")), 200)
+        external = as_dict(media.get("external"))
+        uri = as_str(external.get("uri")).strip()
+        title = _one_line(as_str(external.get("title")), 200)
         if uri or title:
             lines.append(_line(f"link: {title} <{uri}>" if title and uri else f"link: {title or uri}"))
     return lines
@@ -91,28 +84,28 @@ def _quote_line(uri: str, views: Mapping[str, dict]) -> str:
     if target is None:
         collection = uri.split("/")[3] if uri.count("/") >= 4 else ""
         return _line(f"embeds {_KINDS.get(collection, 'a record')}: {uri}") if uri.startswith("at://") else ""
-    view = _dict(views.get(uri))
-    author = _dict(view.get("author"))
-    handle = _str(author.get("handle"))
-    record = _dict(view.get("record"))
+    view = as_dict(views.get(uri))
+    author = as_dict(view.get("author"))
+    handle = as_str(author.get("handle"))
+    record = as_dict(view.get("record"))
     if not view or not handle:
         return _line(f"quoting a post that is not available: {post_url(target[0], target[1])}")
     text = _one_line(render_text(record.get("text"), record.get("facets")))
-    extras = [line[len(MARK) + 1:] for line in _media_lines(_dict(record.get("embed")))]
+    extras = [line[len(MARK) + 1:] for line in _media_lines(as_dict(record.get("embed")))]
     body = text + "".join(f" [{extra}]" for extra in extras)
     return _line(f"quoting @{handle}: {body}".rstrip())
 
 
 def embed_lines(record: object, views: Mapping[str, dict] | None = None) -> list[str]:
     """One "↪ …" line per thing the post embeds."""
-    embed = _dict(_dict(record).get("embed"))
-    kind = _str(embed.get("$type"))
+    embed = as_dict(as_dict(record).get("embed"))
+    kind = as_str(embed.get("$type"))
     lines = []
     if kind in (RECORD, RECORD_WITH_MEDIA):
         quote = _quote_line(_record_ref(embed), views or {})
         if quote:
             lines.append(quote)
-    lines += _media_lines(_dict(embed.get("media")) if kind == RECORD_WITH_MEDIA else embed)
+    lines += _media_lines(as_dict(embed.get("media")) if kind == RECORD_WITH_MEDIA else embed)
     return lines
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from adapters.bluesky.embeds import with_embeds
 from adapters.bluesky.facets import is_handle, render_text
 from adapters.bluesky.records import DID, LANG_TAG, POST, parse_post_uri, post_url, strong_ref
+from adapters.wire import as_dict
 from store.db import iso
 from store.records import NewMention
 
@@ -154,7 +155,7 @@ def mention_from_notification(raw: object, account: str, views: Mapping[str, dic
         raise MalformedNotification("not a JSON object")
     uri = raw.get("uri")
     target = parse_post_uri(uri)
-    if target is None:
+    if not isinstance(uri, str) or target is None:
         raise MalformedNotification("uri is not an app.bsky.feed.post at-uri")
     cid = raw.get("cid")
     if not isinstance(cid, str) or not cid.strip():
@@ -183,9 +184,9 @@ def mention_from_notification(raw: object, account: str, views: Mapping[str, dic
         created = indexed
     if created is None:
         raise MalformedNotification("neither createdAt nor indexedAt is a valid time")
-    reply = record.get("reply") if isinstance(record.get("reply"), dict) else {}
-    parent = reply.get("parent") if isinstance(reply.get("parent"), dict) else {}
-    root = reply.get("root") if isinstance(reply.get("root"), dict) else {}
+    reply = as_dict(record.get("reply"))
+    parent = as_dict(reply.get("parent"))
+    root = as_dict(reply.get("root"))
     langs = post_langs(record)
     name = author.get("displayName")
     return NewMention(

@@ -36,7 +36,7 @@ def strong_ref(value: object) -> dict[str, str] | None:
     if not isinstance(value, dict):
         return None
     uri, cid = value.get("uri"), value.get("cid")
-    if parse_post_uri(uri) is None or not isinstance(cid, str) or not cid.strip():
+    if not isinstance(uri, str) or parse_post_uri(uri) is None or not isinstance(cid, str) or not cid.strip():
         return None
     return {"uri": uri, "cid": cid.strip()}
 

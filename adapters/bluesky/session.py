@@ -392,7 +392,8 @@ class XrpcClient:
             return await self.request(method, nsid, token=self.session.access, base=self.service(), **kwargs)
         except XrpcError as exc:
             if exc.auth_expired:
-                raise AuthError(self.redact(f"{self.host} rejected a fresh session for @{self.identifier}: {exc}"))
+                raise AuthError(
+                    self.redact(f"{self.host} rejected a fresh session for @{self.identifier}: {exc}")) from exc
             raise
 
     # -- identity ------------------------------------------------------------------

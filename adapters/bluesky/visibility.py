@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from adapters.wire import as_dict, as_str
+
 DELETED = "deleted"
 BLOCKED = "blocked"
 GATED = "gated"
@@ -24,10 +26,6 @@ class Hidden:
 
     kind: str
     reason: str
-
-
-def _dict(value: object) -> dict:
-    return value if isinstance(value, dict) else {}
 
 
 def _who(author: dict, known: str | None) -> str:
@@ -57,19 +55,19 @@ def hidden_reason(answer: object, who: str | None = None) -> Hidden | None:
 
     `who` names the post's author when the view does not (e.g. "@alice.bsky.social").
     """
-    thread = _dict(_dict(answer).get("thread"))
-    kind = thread.get("$type") if isinstance(thread.get("$type"), str) else ""
+    thread = as_dict(as_dict(answer).get("thread"))
+    kind = as_str(thread.get("$type"))
     if kind.endswith("#notFoundPost") or thread.get("notFound") is True:
         return deleted()
-    author = _dict(thread.get("author"))
+    author = as_dict(thread.get("author"))
     if kind.endswith("#blockedPost") or thread.get("blocked") is True:
         name = _who(author, who)
-        return _block(_dict(author.get("viewer")), name) or Hidden(BLOCKED, f"{name} and the brand block each other")
-    post = _dict(thread.get("post"))
-    author = _dict(post.get("author"))
-    blocked = _block(_dict(author.get("viewer")), _who(author, who))
+        return _block(as_dict(author.get("viewer")), name) or Hidden(BLOCKED, f"{name} and the brand block each other")
+    post = as_dict(thread.get("post"))
+    author = as_dict(post.get("author"))
+    blocked = _block(as_dict(author.get("viewer")), _who(author, who))
     if blocked is not None:
         return blocked
-    if _dict(post.get("viewer")).get("replyDisabled") is True:
+    if as_dict(post.get("viewer")).get("replyDisabled") is True:
         return Hidden(GATED, "the thread's author limits who can reply (threadgate) and the brand is not included")
     return None

@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import bisect
 import heapq
-import threading
 import random
 import re
+import threading
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -270,6 +270,8 @@ class DemoAdapter(Adapter):
     # --- mentions ------------------------------------------------------------
 
     def _mention(self, n: int, created: datetime, answer: _Answer | None = None) -> NewMention:
+        parent: str | None
+        root: str | None
         if answer is not None:
             author, text, lang = answer.author, answer.text, answer.lang
             parent, root = answer.parent_remote_id, answer.root_remote_id
@@ -318,7 +320,7 @@ class DemoAdapter(Adapter):
             return self._mention(n, created, answer)
         return self._mention(n, created)
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    async def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         try:
             last = max(0, int(cursor)) if cursor else 0
         except ValueError:
@@ -343,7 +345,7 @@ class DemoAdapter(Adapter):
                 yield Batch(mentions=mentions, cursor=str(n - 1))
 
     def _make_batch(self, n: int, due: float, elapsed: float, start: datetime) -> tuple[list[NewMention], int, float]:
-        mentions = []
+        mentions: list[NewMention] = []
         while due <= elapsed and len(mentions) < MAX_BATCH:
             mentions.append(self._next_mention(n, start + timedelta(seconds=due)))
             n += 1
@@ -383,12 +385,14 @@ class DemoAdapter(Adapter):
 
     @staticmethod
     def _mention_seq(request: ReplyRequest) -> int | None:
-        seq = request.reply_ref.get("seq") if isinstance(request.reply_ref, dict) else None
-        if seq is None:
+        given: object = request.reply_ref.get("seq") if isinstance(request.reply_ref, dict) else None
+        if given is None:
             found = re.fullmatch(r"demo:(\d+)", request.mention_remote_id or "")
-            seq = found and found.group(1)
+            given = found.group(1) if found else None
+        if not isinstance(given, str | int | float):
+            return None
         try:
-            seq = int(seq)
+            seq = int(given)
         except (TypeError, ValueError):
             return None
         return seq if seq >= 1 else None

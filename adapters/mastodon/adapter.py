@@ -58,7 +58,7 @@ import json
 import logging
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -81,17 +81,53 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
-from adapters.http import (REQUEST_TIMEOUT, STREAM_TIMEOUT, USER_AGENT, AuthError, Backoff, human_seconds,
-                           Links, jitter, links_of, rate_limit_reset, read_capped, redact, seconds_until)
+from adapters.http import (
+    REQUEST_TIMEOUT,
+    STREAM_TIMEOUT,
+    USER_AGENT,
+    AuthError,
+    Backoff,
+    Links,
+    human_seconds,
+    jitter,
+    links_of,
+    rate_limit_reset,
+    read_capped,
+    redact,
+    seconds_until,
+)
 from adapters.mastodon import threads
 from adapters.mastodon.html import html_to_text
-from adapters.mastodon.parse import (NETWORK, Identity, Parsed, acct_of, ancestor_chain, comparable_text,
-                                     domain_of, id_key, key_time, local_part, max_id, min_id_of,
-                                     parse_notifications, status_time, text_id,
-                                     web_url, with_author_mention)
-from adapters.mastodon.stream import (Connection, StreamDown, StreamDropped, StreamUnsupported, open_sse,
-                                      open_ws, transport_reason)
+from adapters.mastodon.parse import (
+    NETWORK,
+    Identity,
+    Parsed,
+    acct_of,
+    ancestor_chain,
+    comparable_text,
+    domain_of,
+    id_key,
+    key_time,
+    local_part,
+    max_id,
+    min_id_of,
+    parse_notifications,
+    status_time,
+    text_id,
+    web_url,
+    with_author_mention,
+)
+from adapters.mastodon.stream import (
+    Connection,
+    StreamDown,
+    StreamDropped,
+    StreamUnsupported,
+    open_sse,
+    open_ws,
+    transport_reason,
+)
 from adapters.rules import stored_rule
+from adapters.wire import as_dict
 from store.account_settings import TextLimits
 from store.db import iso, utc_now
 from store.records import NewMention
@@ -288,7 +324,7 @@ class MastodonAdapter(Adapter):
             live = f"no streaming ({why}), polling every {human_seconds(self.poll_interval)}"
         return f"ok: {handle} on {host}, limit {self._max_chars} chars, {live}"
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    async def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         self._cursor = text_id(cursor)
         self.report(SourceState.CONNECTING, f"connecting to {self._base.host}")
         while True:
@@ -405,7 +441,7 @@ class MastodonAdapter(Adapter):
             for status in page:
                 if not isinstance(status, dict) or text_id(status.get("in_reply_to_id")) != status_id:
                     continue
-                author = _dict(status.get("account"))
+                author = as_dict(status.get("account"))
                 own_id = text_id(status.get("id"))
                 if own_id and self._me.is_own(author.get("id"), author.get("acct")):
                     found.setdefault(own_id, status)
@@ -463,7 +499,7 @@ class MastodonAdapter(Adapter):
         self.report(state, f"{why}; next try in {human_seconds(delay)}", until=iso(until))
         await self._sleep(delay)
 
-    async def _cycle(self) -> AsyncIterator[Batch]:
+    async def _cycle(self) -> AsyncGenerator[Batch, None]:
         """One connection's life: open stream, catch up, then live until it drops."""
         await self._prepare()
         connection, why, down = await self._connect_stream()
@@ -474,9 +510,9 @@ class MastodonAdapter(Adapter):
                 yield batch
             self._rest_backoff.reset()
             if connection is None and self._watch.due(self._clock()):
-                batch = await self._watch_threads()
-                if batch is not None:
-                    yield batch
+                follow_ups = await self._watch_threads()
+                if follow_ups is not None:
+                    yield follow_ups
             if connection is None:
                 if down:
                     delay = min(self._stream_backoff.next(), self.poll_interval)
@@ -516,7 +552,7 @@ class MastodonAdapter(Adapter):
             return _Transient(f"{self._base.host} is unavailable (HTTP {exc.status}{_words(exc)})")
         return _Transient(self._describe(exc))
 
-    async def _catch_up(self, *, announce: bool = True) -> AsyncIterator[Batch]:
+    async def _catch_up(self, *, announce: bool = True) -> AsyncGenerator[Batch, None]:
         if announce:
             self.report(SourceState.CATCHING_UP, "since the last mention" if self._cursor else "newest mentions")
         if self._cursor is None:
@@ -568,7 +604,7 @@ class MastodonAdapter(Adapter):
             return None
         return Batch(mentions=mentions, cursor=cursor, skipped=skipped)
 
-    async def _live(self, connection: Connection) -> AsyncIterator[Batch]:
+    async def _live(self, connection: Connection) -> AsyncGenerator[Batch, None]:
         events = connection.events()
         opened = self._clock()
         safety_interval = max(300.0, 5 * self.poll_interval)
@@ -775,10 +811,10 @@ class MastodonAdapter(Adapter):
             if exc.status in (401, 429):
                 raise
         if isinstance(v2, dict) and v2.get("configuration") is not None:
-            config = _dict(v2.get("configuration"))
-            self._apply_limits(_dict(config.get("statuses")), v2)
+            config = as_dict(v2.get("configuration"))
+            self._apply_limits(as_dict(config.get("statuses")), v2)
             self._set_domain(v2.get("domain"))
-            self._stream_base = self._streaming_url(_dict(config.get("urls")).get("streaming"))
+            self._stream_base = self._streaming_url(as_dict(config.get("urls")).get("streaming"))
             self._instance_loaded = True
             return
         try:
@@ -788,9 +824,9 @@ class MastodonAdapter(Adapter):
                 raise
             return  # defaults for now; asked again on the next connection
         if isinstance(v1, dict):
-            self._apply_limits(_dict(_dict(v1.get("configuration")).get("statuses")), v1)
+            self._apply_limits(as_dict(as_dict(v1.get("configuration")).get("statuses")), v1)
             self._set_domain(v1.get("uri"))
-            self._stream_base = self._streaming_url(_dict(v1.get("urls")).get("streaming_api"))
+            self._stream_base = self._streaming_url(as_dict(v1.get("urls")).get("streaming_api"))
             self._instance_loaded = True
 
     def _apply_limits(self, statuses: dict[str, Any], top: dict[str, Any]) -> None:
@@ -804,8 +840,8 @@ class MastodonAdapter(Adapter):
 
     def _set_domain(self, value: object) -> None:
         if isinstance(value, str) and value.strip():
-            domain = value.strip()
-            domain = URL(domain).host if "://" in domain else domain.split("/")[0]
+            given = value.strip()
+            domain = URL(given).host if "://" in given else given.split("/")[0]
             if domain and re.fullmatch(r"[\w.-]+(?::\d{1,5})?", domain):
                 self._me = replace(self._me, domain=domain.lower())
 
@@ -910,7 +946,7 @@ class MastodonAdapter(Adapter):
                 status, response_headers, links = response.status, response.headers, links_of(response)
         except _ApiError:
             raise
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
             raise _Unreachable(self._scrub(transport_reason(exc)), sent=_maybe_sent(exc),
                                tls=_is_tls(exc)) from None
         text = body.decode("utf-8", "replace")
@@ -973,10 +1009,6 @@ class MastodonAdapter(Adapter):
 
 def _pair_label(base: URL, kind: str) -> str:
     return f"{kind} to {base.host}" + (f":{base.port}" if base.port and not base.is_default_port() else "")
-
-
-def _dict(value: object) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 # How servers other than Mastodon count a status (their validators, read 2026):

@@ -15,7 +15,7 @@ import asyncio
 import json
 import re
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -48,7 +48,7 @@ class Connection:
 
     kind = ""
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -63,7 +63,7 @@ class SSEConnection(Connection):
         self.response = response
         self.decoder = SSEDecoder()
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         async for chunk in self.response.content.iter_any():
             oversized = self.decoder.oversized
             for event in self.decoder.feed(chunk):
@@ -86,7 +86,7 @@ class WSConnection(Connection):
     def __init__(self, ws: aiohttp.ClientWebSocketResponse):
         self.ws = ws
 
-    async def events(self) -> AsyncIterator[tuple[str, Any]]:
+    async def events(self) -> AsyncGenerator[tuple[str, Any], None]:
         async for message in self.ws:
             if message.type == aiohttp.WSMsgType.ERROR:
                 raise StreamDropped(f"websocket error: {type(self.ws.exception()).__name__}")
@@ -124,7 +124,7 @@ async def open_sse(session: aiohttp.ClientSession, base: URL, headers: Mapping[s
     headers = {**headers, "Accept": "text/event-stream", "Cache-Control": "no-cache"}
     try:
         response = await session.get(url, headers=headers, timeout=timeout, allow_redirects=False)
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
         raise StreamDown(f"SSE: {transport_reason(exc)}") from None
     if response.status == 200 and response.content_type == "text/event-stream":
         return SSEConnection(response)
@@ -157,7 +157,7 @@ async def open_ws(session: aiohttp.ClientSession, base: URL, headers: Mapping[st
         if exc.status in (401, 403):
             raise StreamUnsupported(f"token refused by the streaming server ({exc.status})") from None
         raise StreamUnsupported(f"HTTP {exc.status}") from None
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ssl.SSLError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:
         raise StreamDown(f"WebSocket: {transport_reason(exc)}") from None
     return WSConnection(ws)
 

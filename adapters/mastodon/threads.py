@@ -21,6 +21,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from adapters.mastodon.parse import Identity, ancestor_chain, status_time, text_id, web_url
+from adapters.wire import as_dict
 
 HOURS = 48
 MAX = 10
@@ -57,8 +58,8 @@ class ThreadWatch:
         root = chain[0][1] if chain else reply_uri
         if not reply_uri or not root:
             return []
-        for status_id, uri in [*chain, (text_id(reply.get("id")) or "", reply_uri)]:
-            remember(status_id, uri, root)
+        for chain_id, chain_uri in [*chain, (text_id(reply.get("id")) or "", reply_uri)]:
+            remember(chain_id, chain_uri, root)
         descendants = context.get("descendants") if isinstance(context, dict) else None
         found = []
         for status in descendants if isinstance(descendants, list) else []:
@@ -68,7 +69,7 @@ class ThreadWatch:
             uri = web_url(status.get("uri"))
             if uri:
                 remember(status_id, uri, root)
-            author = status.get("account") if isinstance(status.get("account"), dict) else {}
+            author = as_dict(status.get("account"))
             if text_id(status.get("in_reply_to_id")) not in own_ids or me.is_own(author.get("id"), author.get("acct")):
                 continue
             if uri not in self._yielded:

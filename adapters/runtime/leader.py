@@ -207,11 +207,13 @@ class Leadership:
             await self._log_operator_replies()
         held = await self._renew()
         if self.is_leader:
+            mine = self.held
+            assert mine is not None, "held is set before is_leader becomes True"
             if held is None:
                 await self._step_down("lease not renewed")
-            elif held.lease.epoch != self.held.lease.epoch:
+            elif held.lease.epoch != mine.lease.epoch:
                 # It lapsed in between (a late renewal): what we sent under the old epoch is uncertain.
-                await self._step_down(f"lease lapsed (epoch {self.held.lease.epoch} -> {held.lease.epoch})")
+                await self._step_down(f"lease lapsed (epoch {mine.lease.epoch} -> {held.lease.epoch})")
                 await self._release_now()
             else:
                 self.held = held

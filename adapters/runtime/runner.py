@@ -62,7 +62,9 @@ class IngestRunner:
         def record(status: SourceStatus) -> None:
             nonlocal stored
             self._write_status(source, status.state.value, status.detail)
-            limits = adapter.text_limits if adapter is not None else None
+            if adapter is None:
+                return
+            limits = adapter.text_limits
             if limits is not None and limits != stored:
                 stored = limits
                 self._background(self.worker.run(save_text_limits, adapter.network, adapter.account, limits))

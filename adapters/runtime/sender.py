@@ -27,8 +27,21 @@ from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
 from adapters.http import backoff, human_seconds, never_reached
 from adapters.logline import log_state
 from store.lease import Lease, LeaseLost
-from store.outbox import (Fence, OutgoingReply, Route, adopt_after, claim_due, deadline_passed, mark_failed,
-                          mark_manual, mark_sent, mark_sent_earlier, schedule_retry, unclaim, wait_for_network)
+from store.outbox import (
+    Fence,
+    OutgoingReply,
+    Route,
+    adopt_after,
+    claim_due,
+    deadline_passed,
+    mark_failed,
+    mark_manual,
+    mark_sent,
+    mark_sent_earlier,
+    schedule_retry,
+    unclaim,
+    wait_for_network,
+)
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
@@ -50,7 +63,8 @@ def _retry_delay(attempts: int) -> float:
 class HeldLease(Protocol):
     """The leader's view of its lease: what it holds, and for how much longer (monotonic)."""
 
-    lease: Lease
+    @property
+    def lease(self) -> Lease: ...
 
     def remaining(self) -> float: ...
 

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -45,7 +44,14 @@ from adapters.base import (
 from adapters.http import read_capped
 from adapters.textcount import graphemes
 from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, sign
-from adapters.webhook.guard import LISTENER_SECONDS, ConnectionGuard, GuardedSite, QuietLog, QuietServerLogger
+from adapters.webhook.guard import (
+    LISTENER_SECONDS,
+    ConnectionGuard,
+    GuardedSite,
+    ListenerSeconds,
+    QuietLog,
+    QuietServerLogger,
+)
 from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
 from store.db import utc_now
 
@@ -201,7 +207,7 @@ class WebhookAdapter(Adapter):
         self.port = runner.addresses[0][1]
         self.started.set()
 
-    async def stream(self, cursor: str | None) -> AsyncIterator[Batch]:
+    async def stream(self, cursor: str | None) -> AsyncGenerator[Batch, None]:
         """Listen, and yield what arrives; webhooks have no cursor (senders retry instead)."""
         if self._inbox is not None:
             raise RuntimeError("this webhook adapter is already streaming")
@@ -391,6 +397,10 @@ async def _read_within(request: web.Request, limit: int, timeout: float) -> byte
 def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAdapter:
     """The adapter for a [[accounts]] entry (registry); reads its secrets now."""
     options = account.options
+    seconds: ListenerSeconds = {}
+    for name in LISTENER_SECONDS:
+        if name in options:
+            seconds[name] = float(options[name])
     return WebhookAdapter(account=account.handle, secret=account.secret(),
                           host=str(options.get("host", "127.0.0.1")), port=int(options.get("port", 8787)),
                           verify_token=account.option_secret("verify_token"),
@@ -398,5 +408,5 @@ def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAda
                           max_body=int(options.get("max_body", 1_048_576)),
                           outbound_url=options.get("outbound_url"), lookup_url=options.get("lookup_url"),
                           outbound_secret=account.option_secret("outbound_secret"), session=session,
-                          **{name: float(options[name]) for name in LISTENER_SECONDS if name in options},
+                          **seconds,
                           max_connections=int(options.get("max_connections", 256)))

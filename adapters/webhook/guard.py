@@ -26,14 +26,24 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from aiohttp import web
 
 log = logging.getLogger("adapters.webhook.adapter")
 
 # Listener limits a webhook account may tune (seconds); see docs/webhooks.md.
-LISTENER_SECONDS = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")
+ListenerSecond = Literal["commit_timeout", "header_timeout", "body_timeout", "retry_after"]
+LISTENER_SECONDS: tuple[ListenerSecond, ...] = ("commit_timeout", "header_timeout", "body_timeout", "retry_after")
+
+
+class ListenerSeconds(TypedDict, total=False):
+    """The tuned ones among LISTENER_SECONDS, as keyword arguments of WebhookAdapter."""
+
+    commit_timeout: float
+    header_timeout: float
+    body_timeout: float
+    retry_after: float
 
 _FULL = (b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 5\r\nContent-Type: application/json\r\n"
          b"Connection: close\r\nContent-Length: 46\r\n\r\n"
@@ -197,13 +207,14 @@ class ConnectionGuard:
 
     @web.middleware
     async def middleware(self, request: web.Request, handler: Callable) -> web.StreamResponse:
-        connection = self._open.get(request.transport) if request.transport is not None else None
+        transport = request.transport
+        connection = self._open.get(transport) if transport is not None else None
         if connection is not None:
             connection.serving()
         try:
             return await handler(request)
         finally:
-            if connection is not None and self._open.get(request.transport) is connection:
+            if connection is not None and transport is not None and self._open.get(transport) is connection:
                 connection.waiting()
 
 

@@ -14,8 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal, overload
 
+from adapters.wire import as_dict
 from store.db import iso
 from store.records import NewMention
 from store.sanitize import clean_line
@@ -170,6 +171,10 @@ def id_problem(text: str) -> str | None:
     return None
 
 
+@overload
+def _ident(value: Any, name: str, *, required: Literal[True] = True) -> str: ...
+@overload
+def _ident(value: Any, name: str, *, required: Literal[False]) -> str | None: ...
 def _ident(value: Any, name: str, *, required: bool = True) -> str | None:
     """An id given as a string or an integer (Meta sends both), stored exactly as sent."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -376,7 +381,7 @@ def _instagram_comment(field_name: str, value: dict, change: dict, ctx: _EntryCo
     handle = _string(author.get("username")) or author_id
     if not handle:
         raise ItemError("value.from has neither username nor id")
-    media = value.get("media") if isinstance(value.get("media"), dict) else {}
+    media = as_dict(value.get("media"))
     media_id = _ident(media.get("id"), "value.media.id", required=False)
     return _finish(NewMention(
         network=NETWORK_PREFIX + "instagram",
@@ -468,7 +473,7 @@ def _meta_message(event: Any, ctx: _EntryContext) -> NewMention | None:
         text = "[attachment]" if message.get("attachments") else ""
     if not isinstance(text, str):
         raise ItemError("message.text must be a string")
-    reply_to = message.get("reply_to") if isinstance(message.get("reply_to"), dict) else {}
+    reply_to = as_dict(message.get("reply_to"))
     kind = "instagram_message" if ctx.network == "instagram" else "messenger_message"
     return _finish(NewMention(
         network=NETWORK_PREFIX + ctx.network,
