@@ -191,14 +191,47 @@ def permission_runner() -> Runner | None:
                   f"/usr/local/bin/python{version}"]
     check = (f"import sys; assert sys.version_info[:2] == {tuple(sys.version_info[:2])}; "
              "import textual, aiohttp, sqlite_utils, rapidfuzz, regex, platformdirs, tui.cli")
-    for python in dict.fromkeys(c for c in candidates if c and os.path.exists(c)):
-        runner = Runner(python, NOBODY, os.pathsep.join((site, str(ROOT))))
-        try:
-            if runner.run(["-c", check], Path("/"), timeout=30).returncode == 0:
-                return runner
-        except (OSError, subprocess.SubprocessError):
-            continue  # this one is not executable for that user
+    pythons = list(dict.fromkeys(c for c in candidates if c and os.path.exists(c)))
+    paths = os.pathsep.join((site, str(ROOT)))
+    for attempt in range(2):
+        for python in pythons:
+            runner = Runner(python, NOBODY, paths)
+            try:
+                if runner.run(["-c", check], Path("/"), timeout=30).returncode == 0:
+                    return runner
+            except (OSError, subprocess.SubprocessError):
+                continue  # this one is not executable for that user
+        if attempt == 0:
+            # A checkout in a private folder (CI's clone, a mktemp dir): the user cannot reach the
+            # project or its venv there, so give it a copy it can read, hard-linked where possible.
+            paths = _readable_copy([*site.split(os.pathsep), str(ROOT)])
     return None
+
+
+def _readable_copy(folders: list[str]) -> str:
+    """Copies of `folders` under a new world-readable temporary folder, as a PYTHONPATH."""
+    import atexit
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="mentiondesk-readable-"))
+    atexit.register(shutil.rmtree, base, ignore_errors=True)
+    base.chmod(0o755)
+    copies = []
+    for index, folder in enumerate(folders):
+        target = base / str(index)
+
+        def link_or_copy(src: str, dst: str) -> object:
+            try:
+                return os.link(src, dst)
+            except OSError:  # another filesystem
+                return shutil.copy2(src, dst)
+
+        ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.db", "*.db-*")
+        shutil.copytree(folder, target, copy_function=link_or_copy, ignore=ignore, symlinks=True)
+        for directory, _, _ in os.walk(target):
+            os.chmod(directory, 0o755)
+        copies.append(str(target))
+    return os.pathsep.join(copies)
 
 
 # -- the worker side -----------------------------------------------------------------------------------
