@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from store.search import typo_budget
-from store.search_index import is_vocab_term, text_terms
+from store.search_terms import is_vocab_term, text_terms
+from store.search_vocabulary import typo_budget
 
 
 class BruteForce:

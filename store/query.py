@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.search_index import query_terms
+from store.search_terms import query_terms
 
 TAGS = ("care", "marketing")
 STATUSES = ("open", "done")

@@ -1,12 +1,12 @@
 """DDL of the search index (part of schema v1).
 
-The full-text table holds *terms*, not text: store.search_index tokenizes
+The full-text table holds *terms*, not text: store.search_terms tokenizes
 and folds each mention in Python and writes the distinct terms separated by
 spaces. FTS5's `ascii` tokenizer then splits on the spaces only (every
 non-ASCII character is a token character to it), so the index, the query
 side and the in-memory vocabulary agree on what a term is, whatever the
 Unicode version of the SQLite build. Each row also carries filter terms
-for its author and network (see store.search_index.filter_terms), so from:
+for its author and network (see store.search_terms.author_terms), so from:
 and net: are intersections inside FTS5. `detail='none'` and `columnsize=0`
 keep just term -> mention ids, which is all the search reads (match spans
 are computed from the text of the few hits).

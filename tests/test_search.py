@@ -8,8 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import store.search as search_module
+import store.search_bulk as search_bulk
+import store.search_filters as search_filters
 import store.search_index as search_index
+import store.search_ranking as search_ranking
 from bench.corpus import mistype
 from bench.generate import rows as generated_rows
 from bench.truth import BruteForce, recall_at
@@ -55,8 +57,8 @@ def desk(store):
 def plan(request, monkeypatch):
     """Run a test both ways a filtered query can be answered."""
     if request.param != "small sets from text":
-        monkeypatch.setattr(search_module, "DIRECT_MAX", -1)
-        monkeypatch.setattr(search_module, "TAGGED_DRIVE_MAX", -1)
+        monkeypatch.setattr(search_filters, "DIRECT_MAX", -1)
+        monkeypatch.setattr(search_filters, "TAGGED_DRIVE_MAX", -1)
     return request.param
 
 
@@ -64,8 +66,8 @@ def plan(request, monkeypatch):
 def ranking_mode(request, monkeypatch):
     """Run a ranking test both ways a combination of score groups can be resolved."""
     if request.param != "FTS5 per combination":
-        monkeypatch.setattr(search_module, "PRUNE_AFTER", 0)
-        monkeypatch.setattr(search_module, "RARE_MAX", 10_000)
+        monkeypatch.setattr(search_ranking, "PRUNE_AFTER", 0)
+        monkeypatch.setattr(search_ranking, "RARE_MAX", 10_000)
     return request.param
 
 
@@ -206,7 +208,7 @@ def test_unindex_and_rebuild(store, desk):
 @pytest.mark.parametrize("helper, chunk", [(False, 5000), (True, 5000), (True, 1)],
                          ids=["no helper process", "helper, indexed at the end", "helper, indexed while inserting"])
 def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, helper, chunk):
-    monkeypatch.setattr(search_index, "BULK_CHUNK", chunk)
+    monkeypatch.setattr(search_bulk, "BULK_CHUNK", chunk)
     with deferred_indexing(store, helper=helper):
         ids = []
         for n in range(6):
@@ -216,7 +218,7 @@ def test_deferred_indexing_indexes_everything(store, desk, monkeypatch, helper, 
         # Stored, and indexed only as jobs come back: at most IN_FLIGHT jobs are outstanding.
         indexed_inside = len(search(store, "glockenspiel", limit=10))
         if helper and chunk == 1:
-            assert indexed_inside >= 6 - search_index.IN_FLIGHT
+            assert indexed_inside >= 6 - search_bulk.IN_FLIGHT
         else:
             assert indexed_inside == 0
     assert found(search(store, "glockenspeil", limit=10)) == list(reversed(ids))

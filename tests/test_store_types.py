@@ -22,7 +22,7 @@ from store.outbox import ReplyRequest, ReplyRequests, claim_due, mark_failed, re
 INTERNAL = {
     "store.account_settings.get_setting": "any JSON value, read by get_text_limits",
     "store.redact.redact_detail": "an event's free-form JSON detail",
-    "store.search_index.term_spans": "tokenizer offsets, read by store.search",
+    "store.search_terms.term_spans": "tokenizer offsets, read by store.search",
     "store.transfer.defuse_cell": "one CSV cell of any type",
 }
 SCALARS = (int, float, str, bool, bytes, type(None))

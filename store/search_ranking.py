@@ -1,0 +1,203 @@
+"""Ranking: the best-scoring mentions for the query terms' typo candidates (see store.search)."""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import sqlite3
+from collections.abc import Iterable, Iterator
+
+from store.search_filters import _Filter, _marks, _quote
+from store.search_terms import text_terms
+
+MAX_GROUP_QUERIES = 64
+FALLBACK_POOL = 600
+RARE_MAX = 1000  # a typo group in at most this many mentions is intersected in Python
+PRUNE_AFTER = 4  # empty FTS answers before combinations are first checked in Python
+MAX_COMBINATIONS = 1024
+
+
+def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
+    by_score: dict[float, list[str]] = {}
+    for word, score in candidates.items():
+        by_score.setdefault(round(score, 6), []).append(word)
+    return sorted(by_score.items(), key=lambda item: -item[0])
+
+
+def _match_expression(groups: list[list[tuple[float, list[str]]]], choice: tuple[int, ...],
+                      also: str | None = None) -> str | None:
+    wanted = [f"({_quote(term_groups[picked][1])})"
+              for term_groups, picked in zip(groups, choice, strict=True) if picked < len(term_groups)]
+    if not wanted:
+        return None
+    return " AND ".join([*wanted, also] if also else wanted)
+
+
+def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[float, tuple[int, ...]]]:
+    """Every combination of one group per term (or none), best mean score first."""
+    count = len(groups)
+
+    def score(choice: tuple[int, ...]) -> float:
+        return sum(g[c][0] for g, c in zip(groups, choice, strict=True) if c < len(g)) / count
+
+    start = (0,) * count
+    heap = [(-score(start), start)]
+    seen = {start}
+    while heap:
+        negative, choice = heapq.heappop(heap)
+        yield -negative, choice
+        for index in range(count):
+            if choice[index] < len(groups[index]):
+                step = choice[:index] + (choice[index] + 1,) + choice[index + 1:]
+                if step not in seen:
+                    seen.add(step)
+                    heapq.heappush(heap, (-score(step), step))
+
+
+def _text_score(terms: set[str], candidates: list[dict[str, float]]) -> float:
+    total = 0.0
+    for term_candidates in candidates:
+        total += max((term_candidates.get(term, 0.0) for term in terms), default=0.0)
+    return total / len(candidates)
+
+
+def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, float]],
+                    limit: int, skip: set[int] | None = None) -> list[tuple[float, int]]:
+    scored = []
+    for mention_id, text in rows:
+        if skip and mention_id in skip:
+            continue
+        score = _text_score(text_terms(text), candidates)
+        if score > 0:
+            scored.append((score, mention_id))
+    scored.sort(key=lambda item: (-item[0], -item[1]))
+    return scored[:limit]
+
+
+class _RareGroups:
+    """Mention ids of each term's score group, fetched on demand, kept when the group is rare."""
+
+    def __init__(self, conn: sqlite3.Connection, groups: list[list[tuple[float, list[str]]]], flt: _Filter):
+        self.conn, self.groups, self.flt = conn, groups, flt
+        self.ids: dict[tuple[int, int], frozenset[int] | None] = {}
+        self.disjoint: dict[tuple[tuple[int, int], ...], bool] = {}
+
+    def get(self, key: tuple[int, int]) -> frozenset[int] | None:
+        """The ids, or None for a group too common to hold in memory."""
+        if key not in self.ids:
+            term, group = key
+            expression = f"({_quote(self.groups[term][group][1])})"
+            if self.flt.match:
+                expression += f" AND {self.flt.match}"
+            rows = self.conn.execute("SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?",
+                                     (expression, RARE_MAX + 1)).fetchall()
+            self.ids[key] = frozenset(row[0] for row in rows) if len(rows) <= RARE_MAX else None
+        return self.ids[key]
+
+    def held(self, key: tuple[int, int]) -> frozenset[int]:
+        """The ids of a group `get` found rare."""
+        ids = self.ids[key]
+        if ids is None:
+            raise KeyError(key)
+        return ids
+
+    def never_together(self, rare: tuple[tuple[int, int], ...]) -> bool:
+        if len(rare) < 2:
+            return False
+        if rare not in self.disjoint:
+            sets = sorted((self.held(key) for key in rare), key=len)
+            common = set(sets[0])
+            for ids in sets[1:]:
+                common &= ids
+                if not common:
+                    break
+            self.disjoint[rare] = not common
+        return self.disjoint[rare]
+
+
+class _Ranking:
+    """Exact scores found so far, and how many reach a given score."""
+
+    def __init__(self) -> None:
+        self.scores: dict[int, float] = {}
+        self.ordered: list[float] = []
+
+    def add(self, mention_id: int, score: float) -> None:
+        if mention_id not in self.scores:
+            self.scores[mention_id] = score
+            bisect.insort(self.ordered, score)
+
+    def reaching(self, score: float) -> int:
+        return len(self.ordered) - bisect.bisect_left(self.ordered, score - 1e-9)
+
+    def best(self, limit: int) -> list[tuple[float, int]]:
+        return sorted(((score, mention_id) for mention_id, score in self.scores.items()),
+                      key=lambda item: (-item[0], -item[1]))[:limit]
+
+
+def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], flt: _Filter,
+                     limit: int) -> list[tuple[float, int]]:
+    groups = [_groups(c) for c in candidates]
+    where = f" AND {flt.sql}" if flt.sql else ""
+    select = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+              f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
+    rare = _RareGroups(conn, groups, flt)
+    ranking = _Ranking()
+    expanded: set[tuple[int, int]] = set()
+    queries = empty = 0
+    for explored, (score, choice) in enumerate(_choices(groups)):
+        if score <= 0 or ranking.reaching(score) >= limit:
+            return ranking.best(limit)
+        if queries >= MAX_GROUP_QUERIES or explored >= MAX_COMBINATIONS:
+            break
+        picked = [(term, group) for term, group in enumerate(choice) if group < len(groups[term])]
+        if not picked or expanded.intersection(picked):
+            continue  # every mention with an expanded group's words is scored already
+        if empty >= PRUNE_AFTER and len(picked) > 1:
+            # Sparse territory (typo variants of several words): settle rare
+            # groups in Python rather than with FTS5 queries that walk big
+            # doclists to find nothing.
+            rare_picked = tuple(key for key in picked if rare.get(key) is not None)
+            if rare.never_together(rare_picked):
+                continue
+            if rare_picked:
+                key = min(rare_picked, key=lambda item: len(rare.held(item)))
+                ids = sorted(rare.held(key) - ranking.scores.keys())
+                for mention_id, text in _rows_where(conn, ids, flt):
+                    value = _text_score(text_terms(text), candidates)
+                    if value > 0:
+                        ranking.add(mention_id, value)
+                expanded.add(key)
+                continue
+        queries += 1
+        # A mention also matches every worse combination of its words and is
+        # met first in its best one (combinations run best first), where it
+        # got its score; the rest of this one's rows score exactly `score`.
+        # At most len(scores) rows are such repeats, hence the limit.
+        rows = conn.execute(select, [_match_expression(groups, choice, flt.match), *flt.params,
+                                     limit + len(ranking.scores)]).fetchall()
+        empty += not rows
+        for (mention_id,) in rows:
+            ranking.add(mention_id, score)
+    # Too many combinations (many words, few mentions with most of them):
+    # finish from the newest mentions containing any candidate, scored from text.
+    everything = f"({_quote(sorted({word for c in candidates for word in c}))})"
+    if flt.match:
+        everything = f"{everything} AND {flt.match}"
+    pool = conn.execute(
+        "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+        f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
+        [everything, *flt.params, FALLBACK_POOL],
+    ).fetchall()
+    for score, mention_id in _rank_from_text(pool, candidates, FALLBACK_POOL, set(ranking.scores)):
+        ranking.add(mention_id, score)
+    return ranking.best(limit)
+
+
+def _rows_where(conn: sqlite3.Connection, ids: list[int], flt: _Filter) -> Iterator[tuple[int, str]]:
+    """(id, text) of those of `ids` passing the status:/tag: filters."""
+    where = f" AND {flt.sql}" if flt.sql else ""
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        yield from conn.execute(f"SELECT m.id, m.text FROM mentions m WHERE m.id IN ({_marks(chunk)}){where}",
+                                [*chunk, *flt.params]).fetchall()
