@@ -220,11 +220,12 @@ def _readable_copy(folders: list[str]) -> str:
     for index, folder in enumerate(folders):
         target = base / str(index)
 
-        def link_or_copy(src: str, dst: str) -> object:
+        def link_or_copy(src: str, dst: str) -> str:
             try:
-                return os.link(src, dst)
+                os.link(src, dst)
             except OSError:  # another filesystem
-                return shutil.copy2(src, dst)
+                shutil.copy2(src, dst)
+            return dst
 
         ignore = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.db", "*.db-*")
         shutil.copytree(folder, target, copy_function=link_or_copy, ignore=ignore, symlinks=True)
