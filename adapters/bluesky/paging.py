@@ -39,7 +39,6 @@ class NotificationPaging(Adapter):
     seen_cap = 1000
 
     _xrpc: XrpcClient
-    #: how many of the newest mentions a new database takes
     backfill: int
     _send_reasons: bool
     _reported: set[str]

@@ -43,7 +43,6 @@ class ReplySending(Adapter):
 
     _xrpc: XrpcClient
     _clock: Callable[[], datetime]
-    #: the language of replies to mentions that declare none
     lang: str | None
     _handles: dict[str, tuple[str | None, datetime]]
 
