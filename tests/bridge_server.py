@@ -23,8 +23,8 @@ from collections import defaultdict
 
 from aiohttp import web
 
-from adapters.webhook.adapter import signature_valid
 from adapters.webhook.bridge import SIGNATURE_HEADER
+from adapters.webhook.inbound import signature_valid
 
 
 class FakeBridge:

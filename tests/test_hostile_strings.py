@@ -16,7 +16,7 @@ import pytest
 
 from adapters.accounts import ConfigError, load_config
 from adapters.base import ReplyError
-from adapters.bluesky.session import Unreachable, XrpcError
+from adapters.bluesky.xrpc_errors import Unreachable, XrpcError
 from adapters.http import AuthError
 from store import actions, desk
 from store.actions import ActionError

@@ -24,7 +24,9 @@ from hypothesis import strategies as st
 from adapters.base import ManualReply, ReplyError, SourceState, SourceStatus
 from adapters.webhook.adapter import GENERIC_PATH, HEALTH_PATH, META_PATH, META_SIGNATURE_HEADER, WebhookAdapter
 from adapters.webhook.bridge import SIGNATURE_HEADER, sign
-from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook.generic_shape import parse_generic
+from adapters.webhook.meta_shape import parse_meta
+from adapters.webhook.shapes import Parsed, ShapeError, decode_json
 from store.db import open_store
 from store.ingest import save_batch
 from tests.webhook_support import (

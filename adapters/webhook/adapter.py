@@ -41,9 +41,9 @@ from adapters.base import (
     StatusCallback,
     TextRule,
 )
-from adapters.http import read_capped
 from adapters.textcount import graphemes
-from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge, sign
+from adapters.webhook.bridge import SIGNATURE_HEADER, Bridge
+from adapters.webhook.generic_shape import parse_generic
 from adapters.webhook.guard import (
     LISTENER_SECONDS,
     ConnectionGuard,
@@ -52,7 +52,9 @@ from adapters.webhook.guard import (
     QuietLog,
     QuietServerLogger,
 )
-from adapters.webhook.shapes import Parsed, ShapeError, decode_json, parse_generic, parse_meta
+from adapters.webhook.inbound import TooSlow, error_response, read_within, signature_valid
+from adapters.webhook.meta_shape import parse_meta
+from adapters.webhook.shapes import Parsed, ShapeError, decode_json
 from store.db import utc_now
 
 if TYPE_CHECKING:
@@ -65,33 +67,12 @@ META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 # Instagram's comment limit; the bridge behind outbound_url enforces stricter per-network ones.
 TEXT_RULE = TextRule(2200, graphemes, "2,200 characters")
 
-def signature_valid(secret: str | bytes, body: bytes, header: str | None) -> bool:
-    """Constant-time check of a "sha256=<hex>" header against the raw body bytes."""
-    if not header:
-        return False
-    header = header.strip()
-    if header[:7].lower() != "sha256=":
-        return False
-    expected = sign(secret, body)[7:].encode("ascii")
-    given = header[7:].strip().lower().encode("ascii", "replace")
-    return hmac.compare_digest(expected, given)
-
-
 @dataclass(eq=False, slots=True)
 class _Delivery:
     """One accepted request, waiting for its batch to be committed."""
 
     parsed: Parsed
     answer: asyncio.Future[bool]  # True: committed; False: not (stream stopped, or too slow)
-
-
-class _TooSlow(Exception):
-    """The client took longer than body_timeout to send its body."""
-
-
-def _error(status: int, message: str, *, retry_after: float | None = None) -> web.Response:
-    headers = {"Retry-After": f"{max(1, round(retry_after))}"} if retry_after is not None else None
-    return web.json_response({"error": message}, status=status, headers=headers)
 
 
 class WebhookAdapter(Adapter):
@@ -289,34 +270,34 @@ class WebhookAdapter(Adapter):
         if self._inbox is None and self._runner is not None:
             self._set_degraded("the database is not taking deliveries (its last write failed)")
         reason = self.degraded or "not accepting deliveries"
-        return _error(503, f"{reason}; retry later", retry_after=self.retry_after)
+        return error_response(503, f"{reason}; retry later", retry_after=self.retry_after)
 
     async def _receive(self, request: web.Request, header: str, secret: str,
                        parse: Callable[..., Parsed]) -> web.Response:
         if self._inbox is None:
             return self._unavailable()
         try:
-            body = await _read_within(request, self.max_body, self.body_timeout)
-        except _TooSlow:
+            body = await read_within(request, self.max_body, self.body_timeout)
+        except TooSlow:
             self.quiet.problem(f"closed connections whose body took over {self.body_timeout:g} s")
-            response = _error(408, f"body not received within {self.body_timeout:g} s")
+            response = error_response(408, f"body not received within {self.body_timeout:g} s")
             response.force_close()
             return response
         except Exception as exc:  # the client went away or sent a broken body: its problem, one quiet line
             self.quiet.problem(f"dropped a request whose body could not be read: {type(exc).__name__}")
-            response = _error(400, "request body could not be read")
+            response = error_response(400, "request body could not be read")
             response.force_close()
             return response
         self._guard.received(request)
         if body is None:
-            return _error(413, f"body larger than {self.max_body} bytes")
+            return error_response(413, f"body larger than {self.max_body} bytes")
         # Over the raw bytes, before any parsing: re-encoded JSON would not match.
         if not signature_valid(secret, body, request.headers.get(header)):
-            return _error(401, f"missing or invalid {header}")
+            return error_response(401, f"missing or invalid {header}")
         try:
             parsed = parse(decode_json(body), account=self.account, received_at=self._clock())
         except ShapeError as exc:
-            return _error(400, str(exc))
+            return error_response(400, str(exc))
         if parsed.mentions or parsed.skipped:
             inbox = self._inbox
             if inbox is None:  # the stream stopped while the body was being read
@@ -383,15 +364,6 @@ class WebhookAdapter(Adapter):
     async def aclose(self) -> None:
         await self._shutdown()
         await self.reset()
-
-
-async def _read_within(request: web.Request, limit: int, timeout: float) -> bytes | None:
-    """The body, or None when it exceeds `limit`; _TooSlow when it takes over `timeout` seconds."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await read_capped(request.content, limit, request.content_length)
-    except TimeoutError:
-        raise _TooSlow from None
 
 
 def from_account(account: Account, session: aiohttp.ClientSession) -> WebhookAdapter:
