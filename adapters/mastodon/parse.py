@@ -1,7 +1,7 @@
 """Mastodon API objects as mentiondesk records: pure functions, no I/O.
 
 A notification becomes a `NewMention` here (see adapters/mastodon/adapter.py for
-the identifier and thread-link scheme this implements); the adapter adds
+the identifier and thread-link scheme this implements); links.py adds
 the thread links it has to look up. Also the small readers the adapter
 shares with this mapping: ids, accts, URLs, and the text comparisons used
 to recognise our own earlier replies.

@@ -5,8 +5,8 @@ Two transports carry the same notifications: SSE
 (`/api/v1/streaming?stream=user:notification`, Mastodon 3.3+, GoToSocial,
 Pleroma/Akkoma). Opening one either yields a `Connection` or says whether
 the server lacks it (`StreamUnsupported`: skip it from then on) or is
-merely down (`StreamDown`: retry later); which one to try, and when, is the
-adapter's business.
+merely down (`StreamDown`: retry later); which one to try, and when, is
+transports.py's business.
 """
 
 from __future__ import annotations
