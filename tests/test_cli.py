@@ -23,10 +23,10 @@ from tests.support import assert_one_line_refusal, foreign_sqlite, header_then_g
 OPERATOR = "cli-tester"
 
 
-def run(tmp_path, *args: str, db=None) -> subprocess.CompletedProcess:
+def run(tmp_path, *args: str, db=None, **extra_env: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if not key.startswith("MENTIONDESK_")}
     env.update(MENTIONDESK_OPERATOR=OPERATOR, PYTHONIOENCODING="utf-8", PYTHONUTF8="1",
-               XDG_DATA_HOME=str(tmp_path / "xdg-data"), XDG_CONFIG_HOME=str(tmp_path / "xdg-config"))
+               XDG_DATA_HOME=str(tmp_path / "xdg-data"), XDG_CONFIG_HOME=str(tmp_path / "xdg-config"), **extra_env)
     command = [sys.executable, "-m", "tui", *args, "--db", str(db if db is not None else tmp_path / "desk.db")]
     return subprocess.run(command, capture_output=True, text=True, encoding="utf-8", env=env, cwd=tmp_path,
                           timeout=60)
@@ -387,3 +387,18 @@ def test_handover_json_keeps_its_shape(tmp_path, make_mention):
     }
     assert list(report) == ["since", "arrived", "open", "replied", "done", "assigned", "notes", "failed_replies",
                             "handover_notes"]
+
+
+def test_handover_text_reads_in_the_operators_time_zone(tmp_path, make_mention):
+    """People read local minutes (TZ honoured); only --json keeps the stored UTC times."""
+    store = open_store(tmp_path / "desk.db")
+    try:
+        save_batch(store, "demo", [make_mention(remote_id="h1", network="demo",
+                                                created_at="2025-03-14T09:00:00.000Z")], None)
+    finally:
+        store.close()
+    result = run(tmp_path, "handover", "--since", "2025-03-14T08:30:00Z", TZ="JST-9")  # a POSIX rule: needs no zoneinfo files
+    assert result.returncode == 0, result.stderr
+    assert "Handover since 2025-03-14 17:30 (at " in result.stdout
+    assert "oldest open: #1 from 2025-03-14 18:00" in result.stdout
+    assert ".000Z" not in result.stdout

@@ -10,6 +10,7 @@ from store import actions, desk
 from store.db import Store, iso
 from store.handover import format_report, handover_report
 from tui.cli_common import fail
+from tui.render import clock_time
 
 
 def cmd_tag(store: Store, args: argparse.Namespace, operator: str) -> int:
@@ -95,5 +96,8 @@ def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
     except ValueError as exc:
         return fail(str(exc))
     report = handover_report(store, since)
-    print(json.dumps(report.as_json(), ensure_ascii=False, indent=1) if args.json else format_report(report))
+    if args.json:  # machines get the stored UTC times; people get their own clock
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
+    else:
+        print(format_report(report, lambda moment: clock_time(moment, store.clock())))
     return 0
