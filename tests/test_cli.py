@@ -397,7 +397,8 @@ def test_handover_text_reads_in_the_operators_time_zone(tmp_path, make_mention):
                                                 created_at="2025-03-14T09:00:00.000Z")], None)
     finally:
         store.close()
-    result = run(tmp_path, "handover", "--since", "2025-03-14T08:30:00Z", TZ="JST-9")  # a POSIX rule: needs no zoneinfo files
+    # JST-9 is a POSIX rule (UTC+9): it needs no zoneinfo files on the machine.
+    result = run(tmp_path, "handover", "--since", "2025-03-14T08:30:00Z", TZ="JST-9")
     assert result.returncode == 0, result.stderr
     assert "Handover since 2025-03-14 17:30 (at " in result.stdout
     assert "oldest open: #1 from 2025-03-14 18:00" in result.stdout
