@@ -1,17 +1,14 @@
 """Small HTTP helpers any network adapter can share.
 
 Nothing here knows about a particular network: the User-Agent, parsing of
-rate-limit and Link headers, exponential backoff with jitter, a tolerant
-server-sent-events decoder, and keeping secrets out of messages.
+rate-limit and Link headers, a tolerant server-sent-events decoder, and keeping secrets out of messages.
 """
 
 from __future__ import annotations
 
 import email.utils
-import random
-import socket
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,22 +30,6 @@ class AuthError(CleanError):
 
     It often quotes the server's error body, so it is cleaned when made (see CleanError).
     """
-
-
-def never_reached(exc: BaseException | None) -> bool:
-    """Whether a failed request provably never reached the server.
-
-    A refused connection, a failed DNS lookup and a connect timeout end
-    before a byte of the request is written; anything later (a read
-    timeout, a dropped connection) may have been processed.
-    """
-    while exc is not None:
-        if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-            return True
-        if isinstance(exc, ConnectionRefusedError | socket.gaierror):
-            return True
-        exc = exc.__cause__
-    return False
 
 
 def redact(text: str, *secrets: str) -> str:
@@ -146,50 +127,6 @@ def seconds_until(moment: datetime | None, now: datetime, *, default: float, low
     if moment is None:
         return default
     return min(high, max(low, (moment - now).total_seconds()))
-
-
-# --- Backoff -------------------------------------------------------------------
-
-def backoff(attempt: int, *, base: float, cap: float, rand: Callable[[], float] | None = None) -> float:
-    """The wait before retry `attempt` (0 for the first): base, 2*base, 4*base ... capped.
-
-    Each delay is drawn from [delay/2, delay] so clients that failed together
-    do not come back in lockstep, yet the wait still grows.
-    """
-    ceiling = min(cap, base * (2 ** min(max(attempt, 0), 32)))
-    return ceiling / 2 + ceiling / 2 * (rand or random.random)()
-
-
-@dataclass
-class Backoff:
-    """`backoff` for a loop that counts its own failures (reset after a success)."""
-
-    base: float = 1.0
-    cap: float = 300.0
-    rand: Callable[[], float] = field(default=random.random)
-    attempt: int = 0
-
-    def next(self) -> float:
-        delay = backoff(self.attempt, base=self.base, cap=self.cap, rand=self.rand)
-        self.attempt += 1
-        return delay
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
-def jitter(seconds: float, rand: Callable[[], float] = random.random, spread: float = 2.0) -> float:
-    """`seconds` plus up to `spread` seconds, so a crowd waiting for a reset spreads out."""
-    return seconds + spread * rand()
-
-
-def human_seconds(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{round(seconds / 60)}m"
-    return f"{round(seconds / 3600)}h"
 
 
 # --- Server-sent events --------------------------------------------------------

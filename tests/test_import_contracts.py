@@ -85,3 +85,14 @@ def test_importing_every_module_loads_no_higher_layer(package):
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == []
+
+
+def test_the_console_starts_without_importing_aiohttp():
+    """aiohttp costs ~0.1 s of cold start; only a console with network accounts should pay it.
+
+    The leader, runner and sender are imported at start, so their retry helpers live in
+    adapters/retry.py, apart from adapters/http.py.
+    """
+    code = "import sys, tui.cli, tui.app; print('aiohttp' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "False"

@@ -22,7 +22,6 @@ from adapters.base import Batch, ReplyError, ReplyNeedsCheck, ReplyRequest, Sour
 from adapters.http import (
     USER_AGENT,
     AuthError,
-    Backoff,
     SSEDecoder,
     SSEEvent,
     links_of,
@@ -34,6 +33,7 @@ from adapters.http import (
 )
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.mastodon.parse import Identity, id_key, parse_notifications
+from adapters.retry import Backoff
 from adapters.textcount import count_as
 from store.account_settings import TextLimits, get_text_limits
 from store.db import iso
@@ -964,9 +964,9 @@ def test_backoff_grows_with_jitter_and_resets():
 def test_the_sender_retries_on_the_same_backoff(monkeypatch):
     from adapters.runtime import sender
 
-    monkeypatch.setattr("adapters.http.random.random", lambda: 1.0)
+    monkeypatch.setattr("adapters.retry.random.random", lambda: 1.0)
     assert [sender._retry_delay(n) for n in (1, 2, 3, 9, 40)] == [2, 4, 8, 300, 300]
-    monkeypatch.setattr("adapters.http.random.random", lambda: 0.0)
+    monkeypatch.setattr("adapters.retry.random.random", lambda: 0.0)
     assert [sender._retry_delay(n) for n in (1, 9)] == [1, 150]  # jittered, never zero
 
 

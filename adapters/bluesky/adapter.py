@@ -42,14 +42,8 @@ from adapters.bluesky.records import LANG_TAG
 from adapters.bluesky.replies import ReplySending
 from adapters.bluesky.session import XrpcClient
 from adapters.bluesky.xrpc_errors import Unreachable, XrpcError
-from adapters.http import (
-    AuthError,
-    Backoff,
-    human_seconds,
-    jitter,
-    rate_limit_reset,
-    seconds_until,
-)
+from adapters.http import AuthError, rate_limit_reset, seconds_until
+from adapters.retry import Backoff, human_seconds, jitter
 from adapters.runtime.account_values import AccountValues
 from store.db import iso, utc_now
 

@@ -21,7 +21,8 @@ from adapters.bluesky.records import DID, POST, parse_post_uri, post_url, strong
 from adapters.bluesky.session import Session, XrpcClient
 from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky.xrpc_errors import Unreachable, XrpcError
-from adapters.http import AuthError, human_seconds, rate_limit_reset, seconds_until
+from adapters.http import AuthError, rate_limit_reset, seconds_until
+from adapters.retry import human_seconds
 from adapters.textcount import graphemes
 from adapters.wire import as_dict
 from store.db import iso

@@ -54,13 +54,14 @@ import aiohttp
 from cachetools import LRUCache
 
 from adapters.base import Capabilities, Ingest, LimitFrom, StatusCallback, TextRule
-from adapters.http import REQUEST_TIMEOUT, STREAM_TIMEOUT, AuthError, Backoff, human_seconds
+from adapters.http import REQUEST_TIMEOUT, STREAM_TIMEOUT, AuthError
 from adapters.mastodon import threads
 from adapters.mastodon.ingest import IngestLoop
 from adapters.mastodon.instance import DEFAULT_LIMIT, DEFAULT_URL_WEIGHT
 from adapters.mastodon.parse import NETWORK, Identity, acct_of, domain_of, local_part
 from adapters.mastodon.replies import ReplySending
 from adapters.mastodon.rest import ApiError, Unreachable, retry_after, server_base
+from adapters.retry import Backoff, human_seconds
 from adapters.rules import stored_rule
 from store.account_settings import TextLimits
 from store.db import utc_now

@@ -19,7 +19,7 @@ from typing import Any
 from cachetools import LRUCache
 
 from adapters.base import Adapter, Batch, SourceState
-from adapters.http import Backoff, Links, human_seconds, jitter, rate_limit_reset, seconds_until
+from adapters.http import Links, rate_limit_reset, seconds_until
 from adapters.mastodon import threads
 from adapters.mastodon.instance import InstanceFacts
 from adapters.mastodon.links import ThreadLinks
@@ -27,6 +27,7 @@ from adapters.mastodon.parse import id_key, max_id, min_id_of, parse_notificatio
 from adapters.mastodon.rest import PATH_ID, ApiError, Unreachable, token_refused, words
 from adapters.mastodon.stream import Connection, StreamDropped, transport_reason
 from adapters.mastodon.transports import StreamTransports
+from adapters.retry import Backoff, human_seconds, jitter
 from store.db import iso
 from store.sanitize import clean_line
 

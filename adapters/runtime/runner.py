@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable
 
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
-from adapters.http import Backoff, human_seconds
 from adapters.logline import log_state
+from adapters.retry import Backoff, human_seconds
 from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status

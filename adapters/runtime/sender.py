@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Protocol
 
 from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
-from adapters.http import backoff, human_seconds, never_reached
 from adapters.logline import log_state
+from adapters.retry import backoff, human_seconds, never_reached
 from store.lease import Lease, LeaseLost
 from store.outbox import (
     Fence,
