@@ -156,11 +156,21 @@ def _readonly_check(path: Path) -> None:
         raise StoreError(f"{path} is not a mentiondesk database (schema {version} without mentions)")
 
 
+class NotWritable(StoreError):
+    """A desk file this user may not write (the message names it and the fix); reading may still work."""
+
+
 def _prepare_files(path: Path) -> None:
     """The folder (private when we make it), every desk file writable, a new file with the right mode."""
     try:
         files.make_folder(path.parent)
+    except files.DeskFileError as exc:
+        raise StoreError(str(exc)) from None
+    try:
         files.check_writable(path)
+    except files.DeskFileError as exc:
+        raise NotWritable(str(exc)) from None
+    try:
         files.create_database_file(path)
     except files.DeskFileError as exc:
         raise StoreError(str(exc)) from None
@@ -234,3 +244,15 @@ def open_store(
         conn.close()
         raise StoreError(f"cannot use database {target}: {exc}") from None
     return Store(conn, str(target), clock)
+
+
+def open_for_reading(path: str | os.PathLike[str], *, clock: Callable[[], datetime] = utc_now) -> Store:
+    """A desk this user may read but not write (NotWritable): a read-only connection, if its
+    schema is this version's; a desk that still needs migrating cannot be read without writing."""
+    store = open_store(path, clock=clock, readonly=True)
+    version = store.conn.execute("PRAGMA user_version").fetchone()[0]
+    if version != SCHEMA_VERSION:
+        store.close()
+        raise StoreError(f"{path} needs an upgrade to schema {SCHEMA_VERSION} (it has {version}), "
+                         "which this user cannot write; open it once as a user who can")
+    return store

@@ -14,14 +14,18 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from store.db import Store, open_store, utc_now
+from store.db import NotWritable, Store, open_for_reading, open_store, utc_now
 
 T = TypeVar("T")
 
 
 class StoreWorker:
-    def __init__(self, path: str, *, clock: Callable[[], datetime] = utc_now, name: str = "store"):
+    def __init__(self, path: str, *, clock: Callable[[], datetime] = utc_now, name: str = "store",
+                 read_only_fallback: bool = False):
         self.path = path
+        # A console on a desk it may not write still reads it (browse, search); why it cannot write:
+        self.read_only_fallback = read_only_fallback
+        self.read_only_reason: str | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._store: Store | None = None
         self._clock = clock
@@ -29,7 +33,13 @@ class StoreWorker:
 
     def _open(self) -> Store:
         if self._store is None:
-            self._store = open_store(self.path, clock=self._clock)
+            try:
+                self._store = open_store(self.path, clock=self._clock)
+            except NotWritable as exc:
+                if not self.read_only_fallback:
+                    raise
+                self._store = open_for_reading(self.path, clock=self._clock)
+                self.read_only_reason = str(exc)
         return self._store
 
     def _call(self, fn: Callable[..., T], args: tuple, kwargs: dict) -> T:

@@ -434,14 +434,19 @@ async def _console_read_only(db: str) -> dict:
     """A console on a desk it may not write (the -wal left 0644 by another operator): keys, no crash."""
     from tests.tui_support import wait_until
     from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
 
     app = ConsoleApp(db, operator="carol", poll_interval=0.1)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         banner = app.screen.query_one("#banner")
         await wait_until(pilot, lambda: banner.display)
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0)  # it reads the desk read-only
+        rows = len(screen.inbox.ids)
         await pilot.press("j", "c", "slash", *"refund", "escape", "2")
         await pilot.pause()
-        return {"banner": str(banner.render()), "running": app.is_running}
+        return {"banner": str(banner.render()), "running": app.is_running, "rows": rows}
 
 
 def _guarded_reply(db: str, operator: str, mention_id: str, since: str, outdir: str) -> dict:

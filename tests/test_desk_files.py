@@ -311,6 +311,10 @@ def test_a_desk_file_the_second_account_cannot_write_is_named_with_the_fix(opera
         result = ben.run("tag", "1", "care", "--db", str(db))
         line = assert_one_line_refusal(result)
         assert f"{victim} " in line and "permission denied" in line and f"chmod g+rw {victim}" in line, line
+        # Reading needs no write: search (like the console) works read-only and says why.
+        found = ben.run("search", "refund", "--db", str(db))
+        assert found.returncode == 0 and "refund?" in found.stdout, found.stderr
+        assert found.stderr.startswith("mentiondesk: read-only: ") and f"chmod g+rw {victim}" in found.stderr
     finally:
         release(holder)
 

@@ -52,8 +52,9 @@ class ConsoleApp(App):
         self._sender_poll = sender_poll
         self._ingest_store: StoreWorker | None = None
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
-                           store=StoreWorker(db_path, clock=clock, name="ui-store"),
-                           searcher=StoreWorker(db_path, clock=clock, name="search"), adapters=self.adapters)
+                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
+                           searcher=StoreWorker(db_path, clock=clock, name="search",
+                                                    read_only_fallback=True), adapters=self.adapters)
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl

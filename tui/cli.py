@@ -10,7 +10,7 @@ from pathlib import Path
 
 from adapters.accounts import ConfigError
 from store.actions import ActionError
-from store.db import StoreError, open_store
+from store.db import NotWritable, StoreError, open_for_reading, open_store
 from store.files import make_private
 from tui.cli_common import fail, terminal_safe_output
 from tui.paths import DEFAULT_DB, DEMO_DB, data_dir, demo_db_path
@@ -186,6 +186,16 @@ def _main(argv: Sequence[str] | None) -> int:
 
     try:
         store = open_store(db_path)  # checks and migrates before anything else runs
+    except NotWritable as exc:
+        # A desk this user may only read still serves the console (browse, search) and read-only verbs.
+        if not _reads_only(command, args):
+            return fail(str(exc))
+        try:
+            store = open_for_reading(db_path)
+        except StoreError:
+            return fail(str(exc))
+        if command is not None:  # the console says it in its banner
+            print(f"mentiondesk: read-only: {exc}", file=sys.stderr)
     except StoreError as exc:
         return fail(str(exc))
     try:
@@ -198,6 +208,11 @@ def _main(argv: Sequence[str] | None) -> int:
         return 0
     finally:
         store.close()
+
+
+def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
+    """Whether the command can do its work on a desk it may not write."""
+    return command in (None, "search", "export") or (command == "handover" and not args.leave)
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:

@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
 from store.changes import Marks
+from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.actions import bindings
 from tui.attempt import attempt
@@ -89,6 +90,8 @@ class MainScreen(Screen):
             # Read before the first rows are fetched: this console's own actions must not count.
             self._session_since = await self.shift.handover_since()
             await self.sync(initial=True)
+            if self.shift.store.read_only_reason:
+                self.database_trouble(StoreError(self.shift.store.read_only_reason))
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # the timers below try again
         try:
@@ -100,8 +103,8 @@ class MainScreen(Screen):
 
     # -- database trouble: a banner, never a traceback ----------------------
     def database_trouble(self, error: BaseException) -> str:
-        """Show what failed in the banner; the console keeps browsing (and searching)."""
-        return self.banner.show(describe(error, self.shift.db_path))
+        """Show what failed in the banner (on a read-only desk: which file, and the fix); browsing goes on."""
+        return self.banner.show(self.shift.store.read_only_reason or describe(error, self.shift.db_path))
 
     @on(DatabaseTrouble)
     def _trouble_reported(self, message: DatabaseTrouble) -> None:
@@ -109,7 +112,8 @@ class MainScreen(Screen):
 
     @on(DatabaseOk)
     def _database_ok(self) -> None:
-        self.banner.clear()
+        if not self.shift.store.read_only_reason:  # a read working says nothing about writing
+            self.banner.clear()
 
     async def sync(self, *, initial: bool = False, force: bool = False) -> None:
         """Bring the screen up to date with the database (all consoles' changes)."""
@@ -227,8 +231,13 @@ class MainScreen(Screen):
         return row
 
     def _latest_failed(self) -> Reply | None:
-        failed = [] if (mention_id := self._selected()) is None else self.mention.failed_replies(mention_id)
-        if mention_id is not None and not failed:
+        if (mention_id := self._selected()) is None:
+            return None
+        if not self.mention.shows(mention_id):
+            self.notify("Still loading that mention.", severity="warning")
+            return None
+        failed = self.mention.failed_replies(mention_id)
+        if not failed:
             self.notify("No failed reply on this mention.", severity="warning")
         return failed[-1] if failed else None
 
