@@ -222,6 +222,7 @@ async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_q
         assert screen.inbox.selected_id == target
         composer = screen.query_one(ReplyComposer)
         await wait_until(pilot, lambda: "reply failed" in screen_text(app))
+        await wait_until(pilot, lambda: screen.mention.failed_replies(target))  # the mention view has loaded
         await pilot.press("E")
         await wait_until(pilot, lambda: composer.display and "Never sent by opday" in composer.text)
         await pilot.press("ctrl+s")

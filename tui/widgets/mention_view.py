@@ -103,6 +103,10 @@ class MentionView(VerticalScroll, can_focus=True):
         if selected() == mention_id:
             self.show(detail)
 
+    def shows(self, mention_id: int) -> bool:
+        """Whether this mention's detail has loaded (a fast key press can come before it)."""
+        return self.detail is not None and self.detail.row.id == mention_id
+
     def failed_replies(self, mention_id: int) -> list[Reply]:
         """The shown mention's failed replies, oldest first (none if another mention is shown)."""
         detail = self.detail
