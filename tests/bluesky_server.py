@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import regex
@@ -599,3 +600,21 @@ def _drop(request: web.Request) -> None:
     """Cut the connection (a transport already gone needs no cutting)."""
     if request.transport is not None:
         request.transport.close()
+
+
+def bluesky_desk(pds: FakePds, tmp_path: Path) -> tuple[Account, str, Path]:
+    """A brand account with one mention waiting, and a desk configured for it (password in
+    TEST_BSKY_PASSWORD): what the real-process crash and fencing tests start `serve` on."""
+    brand = pds.add_account("brand.test", "app-pass-1234")
+    pds.post_notification("brand.test", author="ana.test", text="my order is late @brand.test",
+                          at=datetime.now(UTC))
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[[accounts]]
+network = "bluesky"
+server = "{pds.url}"
+handle = "brand.test"
+secret_env = "TEST_BSKY_PASSWORD"
+poll_interval = 0.2
+""")
+    return brand, str(tmp_path / "desk.db"), config

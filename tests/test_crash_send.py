@@ -17,11 +17,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 import pytest
 
-from tests.bluesky_server import POST, FakePds, Hold
+from tests.bluesky_server import POST, FakePds, Hold, bluesky_desk
 
 pytestmark = pytest.mark.serial
 
@@ -73,19 +72,7 @@ async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path):
     pds = FakePds()
     await pds.start()
     try:
-        brand = pds.add_account("brand.test", "app-pass-1234")
-        pds.post_notification("brand.test", author="ana.test", text="my order is late @brand.test",
-                              at=datetime.now(UTC))
-        db = str(tmp_path / "desk.db")
-        config = tmp_path / "config.toml"
-        config.write_text(f"""
-[[accounts]]
-network = "bluesky"
-server = "{pds.url}"
-handle = "brand.test"
-secret_env = "TEST_BSKY_PASSWORD"
-poll_interval = 0.2
-""")
+        brand, db, config = bluesky_desk(pds, tmp_path)
         env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": "1",
                "MENTIONDESK_OPERATOR": "alice"}
         first = start_serve(db, str(config), env)

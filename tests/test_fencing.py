@@ -18,13 +18,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from tests.bluesky_server import POST, FakePds, Hold
+from tests.bluesky_server import POST, FakePds, Hold, bluesky_desk
 from tests.procs import holder_pid, worker_command
 from tests.support import until
 
@@ -83,19 +83,7 @@ async def test_a_stalled_leader_and_its_successor_post_a_reply_once(tmp_path, st
     procs: list[subprocess.Popen] = []
     stopped: subprocess.Popen | None = None
     try:
-        brand = pds.add_account("brand.test", "app-pass-1234")
-        pds.post_notification("brand.test", author="ana.test", text="my order is late @brand.test",
-                              at=datetime.now(UTC))
-        db = str(tmp_path / "desk.db")
-        config = tmp_path / "config.toml"
-        config.write_text(f"""
-[[accounts]]
-network = "bluesky"
-server = "{pds.url}"
-handle = "brand.test"
-secret_env = "TEST_BSKY_PASSWORD"
-poll_interval = 0.2
-""")
+        brand, db, config = bluesky_desk(pds, tmp_path)
         env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": str(TTL),
                "MENTIONDESK_REQUEST_TIMEOUT": str(REQUEST), "MENTIONDESK_OPERATOR": "alice"}
         procs.append(serve(db, config, env, tmp_path / "one.log"))
