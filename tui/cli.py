@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
+    from tui.cli_kit import add_parsers
+    add_parsers(sub, common, mention_id)
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -212,7 +215,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
-    return command in (None, "search", "export") or (command == "handover" and not args.leave)
+    return (command in (None, "search", "export") or (command == "handover" and not args.leave)
+            or (command == "replies" and args.replies_command in ("list", "export")))
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
@@ -235,6 +239,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
         return cmd_reply(store, args, operator,
                          lambda network: rule_for_mention(store, args.id) or rule_for(network))
+    if command in ("replies", "snooze", "unsnooze"):
+        from tui import cli_kit
+        return getattr(cli_kit, f"cmd_{command}")(store, args, operator)
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
