@@ -13,7 +13,7 @@ from store.db import Store, iso
 from store.snooze_time import parse_until
 from tui.cli_common import fail
 from tui.cli_data import open_private_output
-from tui.render import clock_time
+from tui.render import wake_time
 
 MAX_IMPORT_BYTES = 8 * 1024 * 1024
 
@@ -151,7 +151,7 @@ def cmd_snooze(store: Store, args: argparse.Namespace, operator: str) -> int:
     changed = {change.mention_id for change in changes}
     for mention_id in args.ids:
         note = "" if mention_id in changed else " (no change)"
-        print(f"#{mention_id} snoozed until {clock_time(iso(until), now)}{note}")
+        print(f"#{mention_id} snoozed until {wake_time(iso(until), now)}{note}")
     return 0
 
 
