@@ -314,3 +314,25 @@ def test_the_draft_file_is_private():
         seen["mode"] = open(record).read().strip()
     assert seen["mode"] == "600"
     assert stat.S_IMODE(0o600) == 0o600
+
+
+async def test_the_picker_puts_the_reply_in_the_mentions_language_first(db_path):
+    store = open_store(db_path, clock=frozen_clock)
+    try:
+        save_batch(store, "demo:@brightloop", [mention(200, text="Où est mon remboursement ?", lang="fr")], None)
+        saved_replies.add_reply(store, "Refund delay — EN", "Hi {author}, your refund is on its way.", "ana",
+                                lang="en")
+        saved_replies.add_reply(store, "Refund delay — FR", "Bonjour {author}, le remboursement arrive.", "ana",
+                                lang="fr")
+    finally:
+        store.close()
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        assert screen.inbox.row(screen.inbox.selected_id).text.startswith("Où est")
+        composer = await open_composer(pilot, screen)
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: dialog(app) == "ReplyPicker")
+        await pilot.press(*"refnd", "enter")
+        await wait_until(pilot, lambda: composer.text.startswith("Bonjour User"))
+        assert composer.text.endswith("le remboursement arrive.")

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
-    from tui.cli_kit import add_parsers
+    from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
 
     reindex = sub.add_parser("reindex", parents=[common],
