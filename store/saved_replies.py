@@ -68,7 +68,30 @@ def unfilled(text: str, names: Iterable[str]) -> list[str]:
     return [name for name in names if name in present]
 
 
-def mention_values(store: Store, mention_id: int, operator: str) -> dict[str, str | None]:
+@dataclass(frozen=True, slots=True)
+class MentionValues:
+    """What a saved reply's variables become for one mention (None: nothing to fill in)."""
+
+    author: str | None
+    handle: str | None
+    network: str
+    account: str | None
+    url: str | None
+    lang: str | None
+    id: str
+    operator: str
+
+    def mapping(self) -> dict[str, str | None]:
+        return {name: getattr(self, name) for name in VARIABLES}
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    added: int
+    updated: int
+
+
+def mention_values(store: Store, mention_id: int, operator: str) -> MentionValues:
     row = store.conn.execute(
         """SELECT a.display_name, a.handle, m.network, acc.handle, m.url, m.lang FROM mentions m
            JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id WHERE m.id = ?""",
@@ -76,8 +99,8 @@ def mention_values(store: Store, mention_id: int, operator: str) -> dict[str, st
     if row is None:
         raise ActionError(f"no mention with id {mention_id}")
     author, handle, network, account, url, lang = row
-    return {"author": author or None, "handle": handle or None, "network": network, "account": account or None,
-            "url": url or None, "lang": lang or None, "id": str(mention_id), "operator": operator}
+    return MentionValues(author or None, handle or None, network, account or None, url or None, lang or None,
+                         str(mention_id), operator)
 
 
 def _checked(name: str, body: str, lang: str, tags: Iterable[str]) -> tuple[str, str, str, str]:
@@ -164,7 +187,7 @@ def remove_reply(store: Store, name: str, operator: str) -> None:
         log_event(store, operator, "saved_reply.remove", None, name=old.name)
 
 
-def import_replies(store: Store, records: Iterable[Mapping[str, object]], operator: str) -> tuple[int, int]:
+def import_replies(store: Store, records: Iterable[Mapping[str, object]], operator: str) -> Imported:
     """Add or update (by name) every record, all or nothing; returns (added, updated)."""
     added = updated = 0
     with store.write():
@@ -190,7 +213,7 @@ def import_replies(store: Store, records: Iterable[Mapping[str, object]], operat
                     added += 1
             except ActionError as exc:
                 raise ActionError(f"entry {number}: {exc}") from None
-    return added, updated
+    return Imported(added, updated)
 
 
 def rank(replies: Iterable[SavedReply], query: str, *, lang: str | None, tags: Iterable[str]) -> list[SavedReply]:

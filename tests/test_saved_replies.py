@@ -40,7 +40,7 @@ def test_bad_saved_replies_are_refused_in_one_line(store, kwargs, message):
 
 def test_filling_leaves_what_it_cannot_fill_visible(store):
     mention_id = insert_mentions(store, [new_mention(author_name="", author_handle="@mara", url=None)])[0]
-    values = sr.mention_values(store, mention_id, "ana")
+    values = sr.mention_values(store, mention_id, "ana").mapping()
     filled = sr.fill("Hi {author} ({handle}) on {network}, {operator} here. {url}", values)
     assert filled.text == "Hi {author} (@mara) on demo, ana here. {url}"
     assert filled.missing == ("author", "url")

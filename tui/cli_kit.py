@@ -108,8 +108,8 @@ def _import(store: Store, args: argparse.Namespace, operator: str) -> int:
                 return fail(f"{args.file}: expected [[reply]] tables (name, lang, tags, body) and nothing else")
     except (ValueError, RecursionError) as exc:  # json and tomllib errors are ValueErrors
         return fail(f"{args.file}: not valid {_format(args.format, args.file).upper()}: {exc}")
-    added, updated = saved_replies.import_replies(store, records, operator)
-    print(f"imported saved replies: {added} added, {updated} updated")
+    imported = saved_replies.import_replies(store, records, operator)
+    print(f"imported saved replies: {imported.added} added, {imported.updated} updated")
     return 0
 
 

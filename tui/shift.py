@@ -155,7 +155,9 @@ class Shift:
         return await self.store.run(replies_store.list_replies)
 
     async def mention_values(self, mention_id: int) -> dict[str, str | None]:
-        return await self.store.run(replies_store.mention_values, mention_id, self.operator)
+        """What a saved reply's variables become for this mention."""
+        found = await self.store.run(replies_store.mention_values, mention_id, self.operator)
+        return found.mapping()
 
     async def save_reply(self, old_name: str | None, fields: dict) -> replies_store.SavedReply:
         """Add (no `old_name`) or edit a saved reply from the console's form."""

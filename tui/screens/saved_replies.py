@@ -45,6 +45,9 @@ class ReplyForm(ModalScreen[dict | None]):
             yield Static(Text("ctrl+s saves · escape cancels", style="dim"))
 
     def on_mount(self) -> None:
+        for selector, title in (("#form-name", "name"), ("#form-lang", "language (empty: any)"),
+                                ("#form-tags", "tags: care, marketing"), ("#form-body", "body")):
+            self.query_one(selector).border_title = title  # the fields keep a label once filled in
         self.query_one("#form-name", Input).focus()
 
     def action_save(self) -> None:

@@ -77,6 +77,9 @@ class ReplyComposer(ComposerKit):
         self.set_interval(self.claim_renew, self._renew_claim)
 
     async def on_unmount(self) -> None:
+        if self.is_open and self.mention_id is not None and self._draft_timer is not None:
+            # Quitting within the debounce: save the last keystrokes now, not never.
+            await attempt(self, self.shift.save_draft(self.mention_id, self.text))
         if self._claimed:
             await self._release(set(self._claimed), quiet=True)
 
