@@ -92,8 +92,7 @@ class ReplyComposer(ComposerKit):
         self.rule = rule
         self.target = target
         self.query_one("#composer-title", Static).update(
-            Text.assemble(("Reply to ", "bold"), (target, "bold"),
-                          ("  ctrl+s send · ctrl+t saved reply · ctrl+g editor · esc cancel", "dim"))
+            Text.assemble(("Reply to ", "bold"), (target, "bold"), ("  ctrl+s send · esc cancel", "dim"))
         )
         area = self.query_one(TextArea)
         area.load_text(draft)
