@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from store import saved_replies as sr
+from store.db import open_store
 from store.errors import ActionError
 from store.ingest import insert_mentions
 from tests.conftest import new_mention
@@ -112,3 +116,35 @@ def test_edit_and_rm_of_an_unknown_name_are_one_line(tmp_path, capsys):
     assert cli(tmp_path / "d.db", "replies", "rm", "nope") == 2
     assert cli(tmp_path / "d.db", "replies", "edit", "nope", "--body", "x") == 2
     assert capsys.readouterr().err.count("no saved reply named 'nope'") == 2
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=1, max_size=30), body=st.text(min_size=1, max_size=200),
+       fmt=st.sampled_from(["toml", "jsonl"]))
+def test_any_saved_reply_survives_the_round_trip(tmp_path_factory, name, body, fmt):
+    folder = tmp_path_factory.mktemp("trip")
+    first = open_store(folder / "a.db")
+    try:
+        try:
+            sr.add_reply(first, name, body, "ana", lang="fr", tags=["care"])
+        except ActionError:
+            return  # refused in one line (empty, an unknown {variable}...): nothing to carry
+        before = [r.record() for r in sr.list_replies(first)]
+    finally:
+        first.close()
+    out = folder / f"replies.{fmt}"
+    assert cli(folder / "a.db", "replies", "export", "-o", str(out)) == 0
+    assert cli(folder / "b.db", "replies", "import", str(out)) == 0
+    second = open_store(folder / "b.db")
+    try:
+        assert [r.record() for r in sr.list_replies(second)] == before
+    finally:
+        second.close()
+
+
+@given(st.text(max_size=80))
+def test_filling_never_raises_and_names_exactly_what_is_left(body):
+    values = {"author": "Mara", "handle": None, "operator": "ana"}
+    filled = sr.fill(body, values)
+    assert "{author}" not in filled.text and "{operator}" not in filled.text
+    assert set(filled.missing) <= set(re.findall(r"\{([A-Za-z_][A-Za-z0-9_]{0,31})\}", body)) - {"author", "operator"}
