@@ -4,7 +4,6 @@ ctrl+t (insert a saved reply), ctrl+g ($EDITOR), and drafts kept in the database
 from __future__ import annotations
 
 import os
-import stat
 import textwrap
 from datetime import timedelta
 
@@ -299,21 +298,22 @@ async def test_s_lists_adds_edits_and_deletes_saved_replies(db_path):
                                                                      "saved_reply.remove"]
 
 
-def test_the_draft_file_is_private():
+def test_the_editor_gets_a_private_file_that_is_gone_afterwards(tmp_path):
     from tui.editor import run_editor
 
-    seen = {}
+    record = tmp_path / "seen"
+    # The "editor" records the file's mode and name, and changes nothing.
+    env = {"VISUAL": f"sh -c 'stat -c %a \"$0\" > {record}; echo \"$0\" >> {record}'"}
+    assert run_editor("x", env) == "x"
+    mode, path = record.read_text().split()
+    assert mode == "600" and not os.path.exists(path)
 
-    def editor_env(path):
-        return {"VISUAL": f"sh -c 'stat -c %a \"$0\" > {path}'"}
 
-    import tempfile
-    with tempfile.TemporaryDirectory() as folder:
-        record = os.path.join(folder, "mode")
-        assert run_editor("x", editor_env(record)) == "x"
-        seen["mode"] = open(record).read().strip()
-    assert seen["mode"] == "600"
-    assert stat.S_IMODE(0o600) == 0o600
+def test_an_editor_that_cannot_start_is_one_line():
+    from tui.editor import EditorError, run_editor
+
+    with pytest.raises(EditorError, match="cannot run the editor '/nonexistent/vim'"):
+        run_editor("x", {"VISUAL": "/nonexistent/vim"})
 
 
 async def test_the_picker_puts_the_reply_in_the_mentions_language_first(db_path):
