@@ -128,7 +128,7 @@ def build_report(store: Store, since: str, until: str | None = None, *, by: str 
                  zone: tzinfo | None = None, policy: SlaPolicy | None = None) -> Report:
     conn = store.conn
     now = store.clock()
-    until = until or iso(now)
+    until = until or iso(now + timedelta(milliseconds=1))  # the period includes what happened just now
     start, end = parse_stored(since), parse_stored(until)
     if start is None or end is None:
         raise ValueError("since and until must be ISO times")

@@ -128,6 +128,12 @@ class ConsoleApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_reports(self) -> None:
+        from tui.screens.reports import ReportsScreen  # plotext loads on first use, not at start
+
+        if not isinstance(self.screen, ReportsScreen):
+            self.push_screen(ReportsScreen())
+
     def keys_shown(self, action_id: str) -> list[str]:
         """An action's keys as the footer writes them (`^s`, `/`), after the keymap."""
         return [self.get_key_display(Binding(key, "")) for key in self.keys[action_id].split(",")]
