@@ -76,3 +76,25 @@ async def test_reports_in_the_palette_and_help(db_path):
         await console_ready(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: "reports: arrivals, backlog" in screen_text(pilot.app))
+
+
+async def test_unanswered_mentions_show_their_sla_clock_in_the_row_and_the_view(tmp_path):
+    path = str(tmp_path / "sla.db")
+    seed(path)  # mentions 1..31 arrived 99..69 minutes before the frozen clock
+    policy = SlaPolicy.from_table({"default": 3600.0, "care": 80 * 60.0}, ("care", "marketing"))
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock, sla=policy)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        newest = screen.inbox.selected_id
+        await wait_until(pilot, lambda: "first reply late 9m (target 1h)" in screen_text(pilot.app))
+        assert " · late 9m" in screen_text(pilot.app)  # the row says it in words, not only in red
+        await pilot.press("c")  # care: 80 minutes allowed, so 11 minutes are left (the last quarter)
+        await wait_until(pilot, lambda: "first reply due 11m (target 1h20m)" not in screen_text(pilot.app)
+                         and "first reply due 11m (target 1h)" in screen_text(pilot.app))
+        assert " · due 11m" in screen_text(pilot.app)
+        store = open_store(path, clock=frozen_clock)
+        try:
+            actions.queue_reply(store, newest, "on it", "alice")
+        finally:
+            store.close()
+        await wait_until(pilot, lambda: "first reply" not in screen_text(pilot.app))
