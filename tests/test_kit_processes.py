@@ -43,7 +43,7 @@ async def test_a_saved_reply_added_by_another_process_shows_within_a_second(desk
     app = ConsoleApp(str(desk), operator="alice")
     async with app.run_test(size=(100, 30)) as pilot:
         await console_ready(pilot)
-        await pilot.press("S")
+        await pilot.press("T")
         await wait_until(pilot, lambda: isinstance(app.screen, SavedRepliesScreen))
         added = run_cli(tmp_path, desk, "replies", "add", "Late parcel", "--body", "Sorry {author}!",
                         operator="bo")

@@ -1,4 +1,4 @@
-"""Pilot tests of the daily kit's keys: z (snooze) and Z (snoozed view), S (saved replies),
+"""Pilot tests of the daily kit's keys: z (snooze) and Z (snoozed view), T (saved replies),
 ctrl+t (insert a saved reply), ctrl+g ($EDITOR), and drafts kept in the database."""
 
 from __future__ import annotations
@@ -262,12 +262,12 @@ async def test_ctrl_t_inserts_a_saved_reply_by_a_typod_name_and_refuses_to_send_
     assert query(db_path, "SELECT text FROM replies") == [(f"Bonjour {author}, c'est alice. (fr)",)]
 
 
-async def test_s_lists_adds_edits_and_deletes_saved_replies(db_path):
+async def test_t_lists_adds_edits_and_deletes_saved_replies(db_path):
     add_replies(db_path)
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(100, 30)) as pilot:
         await console_ready(pilot)
-        await pilot.press("S")
+        await pilot.press("T")
         await wait_until(pilot, lambda: dialog(app) == "SavedRepliesScreen" and "Giveaway rules" in screen_text(app))
         await pilot.press("a")
         await wait_until(pilot, lambda: dialog(app) == "ReplyForm")

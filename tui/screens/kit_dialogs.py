@@ -1,4 +1,4 @@
-"""The daily kit's dialogs on the split view: snoozing (`z`) and the saved replies (`S`)."""
+"""The daily kit's dialogs on the split view: snoozing (`z`) and the saved replies (`T`)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`S`: the desk's saved replies — list, add (a), edit (e / enter), delete (d).
+"""`T`: the desk's saved replies — list, add (a), edit (e / enter), delete (d).
 
 The list follows other consoles within a second (it re-reads the small table off the event
 loop); every change goes through the same store code as `mentiondesk replies`.

@@ -111,7 +111,7 @@ class ComposerKit(Vertical):
         if replies is None or values is None:
             return
         if not replies:
-            self.notify("No saved replies yet: S opens them, or `mentiondesk replies add`.", severity="warning")
+            self.notify("No saved replies yet: T opens them, or `mentiondesk replies add`.", severity="warning")
             return
         tags = (await shift.rows([mention_id])).get(mention_id)
         chosen = await console_of(self).push_screen_wait(
