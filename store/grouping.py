@@ -75,7 +75,7 @@ def stem(term: str) -> str:
 def content_terms(text: str) -> set[str]:
     """The folded terms that carry meaning: no links, handles, numbers or common words."""
     plain = _HANDLE.sub(" ", _URL.sub(" ", text))
-    return {t for t in text_terms(plain) if len(t) >= 3 and not any(c.isdigit() for c in t) and t not in STOP}
+    return {t for t in text_terms(plain) if len(t) >= 3 and t.isalpha() and t not in STOP}
 
 
 def concepts(text: str) -> set[str]:
@@ -124,6 +124,9 @@ class Grouper:
         self._df: Counter[str] = Counter()  # concept -> recent mentions having it
         self._seen = 0
         self._dirty: set[int] = set()  # clusters changed since similar_pairs last looked
+        self._frequent: list[str] = []
+        self._frequent_at = 0
+        self._vectors: dict[int, tuple[dict[str, float], float]] = {}  # cluster -> (profile, norm), until it changes
 
     def __len__(self) -> int:
         return len(self.clusters)
@@ -133,9 +136,11 @@ class Grouper:
         """A concept as the recent stream spells it: a misspelling maps to a frequent concept nearby."""
         if self._df.get(concept, 0) >= 2 or len(concept) < 5:
             return concept
-        frequent = [c for c, n in self._df.most_common(400) if n >= 3 and abs(len(c) - len(concept)) <= 2]
+        if self._seen >= self._frequent_at:  # the frequent concepts, refreshed now and then (sorting is costly)
+            self._frequent = [c for c, n in self._df.most_common(400) if n >= 3]
+            self._frequent_at = self._seen + 10
         limit = 2 if len(concept) >= 8 else 1
-        found = process.extractOne(concept, frequent, scorer=Levenshtein.distance, score_cutoff=limit)
+        found = process.extractOne(concept, self._frequent, scorer=Levenshtein.distance, score_cutoff=limit)
         return found[0] if found else concept
 
     def concepts_of(self, text: str) -> set[str]:
@@ -157,6 +162,7 @@ class Grouper:
             self.forget(next(iter(self.clusters)))
 
     def forget(self, key: int) -> None:
+        self._vectors.pop(key, None)
         cluster = self.clusters.pop(key, None)
         if cluster is None:
             return
@@ -212,8 +218,9 @@ class Grouper:
         self._touch(cluster)
         return Placement(mention_id, cluster.key, score, seed_mention)
 
-    def _vector(self, cluster: Cluster) -> dict[str, float]:
-        return {c: self._weight(c) * n / cluster.size for c, n in cluster.terms.items()}
+    def _vector(self, cluster: Cluster, top: int = 40) -> dict[str, float]:
+        """The cluster's profile: its `top` most shared concepts, weighted by rarity (enough to compare)."""
+        return {c: self._weight(c) * n / cluster.size for c, n in cluster.terms.most_common(top)}
 
     def similar_pairs(self, recent: int = 300, cutoff: float = 0.3) -> list[tuple[int, int, float]]:
         """Pairs of recent clusters (of 2+ members) saying the same thing in different words: merge candidates.
@@ -223,9 +230,15 @@ class Grouper:
         """
         keys = [k for k in list(self.clusters)[-recent:] if self.clusters[k].size >= 2]
         changed = [k for k in keys if k in self._dirty]  # only what moved since the last look
+        for key in self._dirty:
+            self._vectors.pop(key, None)
         self._dirty.clear()
-        vectors = {k: self._vector(self.clusters[k]) for k in keys}
-        norms = {k: math.sqrt(sum(v * v for v in vec.values())) or 1.0 for k, vec in vectors.items()}
+        for key in keys:
+            if key not in self._vectors:
+                vector = self._vector(self.clusters[key])
+                self._vectors[key] = (vector, math.sqrt(sum(v * v for v in vector.values())) or 1.0)
+        vectors = {k: self._vectors[k][0] for k in keys}
+        norms = {k: self._vectors[k][1] for k in keys}
         pairs = []
         done: set[tuple[int, int]] = set()
         for a in changed:

@@ -164,8 +164,10 @@ SELECT g.id, g.label, g.size,
        (SELECT count(*) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id
         WHERE gm.group_id = g.id AND m.status = 'open'
           AND NOT EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id AND r.state != 'failed')),
-       (SELECT min(m.created_at) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id WHERE gm.group_id = g.id),
-       (SELECT max(m.created_at) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id WHERE gm.group_id = g.id),
+       (SELECT min(m.created_at) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id
+        WHERE gm.group_id = g.id),
+       (SELECT max(m.created_at) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id
+        WHERE gm.group_id = g.id),
        (SELECT group_concat(DISTINCT m.network) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id
         WHERE gm.group_id = g.id),
        (SELECT count(DISTINCT m.author_id) FROM group_members gm JOIN mentions m ON m.id = gm.mention_id

@@ -3,7 +3,8 @@
 The test, run every few seconds by the leader over the last `window`:
 - volume: arrivals in the window ≥ `factor` × the baseline and ≥ `min_mentions`. The baseline is
   the same window of the day on up to 7 earlier days (median) when the history reaches back that far,
-  else the average window of the hour before;
+  else the average window of the hour before; a desk with less than `min_history` before the window
+  has no baseline yet and raises nothing on volume (a new desk's first minutes are not a surge);
 - topic: one near-duplicate group gained ≥ `min_topic` members in the window and is ≥ `topic_share`
   of the window's arrivals (a new complaint has no baseline of its own: its share is the test).
 While an incident of the same kind and topic is open or acknowledged it is updated, not raised again.
@@ -27,9 +28,10 @@ LEADER = "leader"  # the event log's operator for what the ingest leader raises
 
 @dataclass(frozen=True, slots=True)
 class SurgeRule:
-    window: float = 300.0  # seconds
+    window: float = 120.0  # seconds
     factor: float = 3.0
-    min_mentions: int = 30
+    min_mentions: int = 50
+    min_history: float = 600.0  # seconds of history before the window needed for a baseline
     min_topic: int = 15
     topic_share: float = 0.10
 
@@ -79,16 +81,20 @@ def _count(store: Store, start: datetime, end: datetime) -> int:
                               (iso(start), iso(end))).fetchone()[0]
 
 
-def baseline(store: Store, now: datetime, window: float) -> float:
+def baseline(store: Store, now: datetime, window: float, min_history: float = 0.0) -> float | None:
+    """Mentions expected in the window ending `now`; None while the history is too short to say."""
     span = timedelta(seconds=window)
     oldest = store.conn.execute("SELECT min(created_at) FROM mentions").fetchone()[0]
     first = parse_stored(oldest) if oldest else None
+    if first is None or first > now - span - timedelta(seconds=min_history):
+        return None
     earlier = [_count(store, now - span - timedelta(days=k), now - timedelta(days=k)) for k in range(1, 8)
-               if first is not None and first <= now - span - timedelta(days=k)]
+               if first <= now - span - timedelta(days=k)]
     if len(earlier) >= 2:
         return float(median(earlier))
-    hour = _count(store, now - span - timedelta(hours=1), now - span)
-    return hour * window / 3600.0
+    start = max(first, now - span - timedelta(hours=1))
+    seconds = (now - span - start).total_seconds()
+    return _count(store, start, now - span) * window / seconds if seconds > 0 else None
 
 
 def _start_of_run(store: Store, now: datetime, per_minute: float, group_id: int | None = None) -> datetime:
@@ -155,9 +161,9 @@ def detect(store: Store, rule: SurgeRule = SurgeRule()) -> list[Incident]:
     raised: list[Incident] = []
     with store.write():
         seen = _count(store, now - span, now + timedelta(seconds=1))
-        base = baseline(store, now, rule.window)
+        base = baseline(store, now, rule.window, rule.min_history)
         minutes = rule.window / 60
-        if seen >= rule.min_mentions and seen >= rule.factor * base:
+        if base is not None and seen >= rule.min_mentions and seen >= rule.factor * base:
             per_minute = max(rule.factor * base / minutes, 1.0)
             found = _raise_or_update(store, "volume", "", f"Surge: {seen} mentions in {minutes:g} min "
                                      f"(usually {base:.0f})", now, base, seen, None, per_minute)

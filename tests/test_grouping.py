@@ -90,9 +90,9 @@ def test_a_correction_holds_for_new_arrivals_and_survives_a_leader_restart(store
     (parcel,) = list_groups(store)
     assert parcel.size == 2
     move_member(store, first[2], parcel.id, "ana")  # an operator says the crash report belongs here
-    assert group_detail(store, parcel.id).summary.size == 3  # type: ignore[union-attr]
+    assert group_detail(store, parcel.id).summary.size == 3
     split = split_member(store, first[2], "ana")  # ...and changes her mind: its own group
-    assert group_detail(store, parcel.id).summary.size == 2  # type: ignore[union-attr]
+    assert group_detail(store, parcel.id).summary.size == 2
     restarted = Grouper()
     warm_grouper(store, restarted)
     later = insert_mentions(store, [new_mention(text="app crashes when I open the order page again")])

@@ -16,6 +16,9 @@ from store.ingest import insert_mentions
 from tests.conftest import FROZEN_AT, new_mention
 
 
+RULE = SurgeRule(window=300.0, min_mentions=30)  # five-minute windows, as the tests were written
+
+
 def arrive(store, minutes_ago: float, count: int, text: str = "hello {n}", over: float = 1) -> list[int]:
     """`count` mentions spread evenly over `over` minutes, starting `minutes_ago` before the frozen clock."""
     start = FROZEN_AT - timedelta(minutes=minutes_ago)
@@ -25,9 +28,9 @@ def arrive(store, minutes_ago: float, count: int, text: str = "hello {n}", over:
 
 def test_a_calm_hour_raises_nothing_and_a_surge_is_raised_once(store, clock):
     arrive(store, 65, 60, over=60)  # one a minute for the hour before the window
-    assert detect(store) == []
+    assert detect(store, RULE) == []
     arrive(store, 4, 100, "the show is cancelled?? {n}", over=4)  # 25 a minute for the last four minutes
-    raised = detect(store)
+    raised = detect(store, RULE)
     assert len(raised) == 1 and raised[0].kind == "volume" and raised[0].state == "open"
     incident = raised[0]
     assert incident.baseline == pytest.approx(5, abs=1)  # 60 an hour = 5 per five minutes
@@ -36,7 +39,7 @@ def test_a_calm_hour_raises_nothing_and_a_surge_is_raised_once(store, clock):
     assert store.conn.execute("SELECT count(*) FROM events WHERE action = 'incident.raise'").fetchone()[0] == 1
     clock.advance(seconds=20)
     arrive(store, 0, 40, "still cancelled {n}", over=0.3)  # within the 20 seconds since
-    assert detect(store) == []  # the same surge: updated, not raised again
+    assert detect(store, RULE) == []  # the same surge: updated, not raised again
     assert get_incident(store, incident.id).mentions >= 135  # from its first busy minute on
 
 
@@ -45,15 +48,21 @@ def test_baseline_uses_the_same_window_on_earlier_days_when_history_reaches_back
         arrive(store, day * 24 * 60 + 4, 50, over=4)  # a busy time of day, every day
     assert baseline(store, FROZEN_AT, 300) == pytest.approx(50, abs=1)
     arrive(store, 4, 100, over=4)
-    assert detect(store) == []  # 100 against 50: under the factor of 3
-    assert detect(store, SurgeRule(factor=1.5)) != []
+    assert detect(store, RULE) == []  # 100 against 50: under the factor of 3
+    assert detect(store, SurgeRule(window=300.0, factor=1.5)) != []
+
+
+def test_a_new_desk_has_no_baseline_and_raises_no_volume_incident(store):
+    arrive(store, 8, 400, over=8)  # a busy first eight minutes: no history to compare with
+    assert baseline(store, FROZEN_AT, 120, 600) is None
+    assert detect(store) == []
 
 
 def test_a_topic_spike_names_its_group(store, clock):
     arrive(store, 65, 120, over=60)
     arrive(store, 4, 30, "no shuttle at the airport, stuck here {n}", over=4)
     group_new_mentions(store, Grouper())
-    raised = detect(store, SurgeRule(min_mentions=1000))  # no volume surge: the topic alone
+    raised = detect(store, SurgeRule(window=300.0, min_mentions=1000))  # no volume surge: the topic alone
     assert [i.kind for i in raised] == ["topic"]
     assert raised[0].title.startswith("Spike: no shuttle at the airport") and raised[0].mentions >= 29
 
@@ -61,7 +70,7 @@ def test_a_topic_spike_names_its_group(store, clock):
 def test_acknowledge_rename_close_are_logged_and_measured(store, clock):
     arrive(store, 65, 12, over=60)
     ids = arrive(store, 4, 60, "refund my tickets {n}", over=4)
-    (incident,) = detect(store)
+    (incident,) = detect(store, RULE)
     clock.advance(minutes=2)
     actions.queue_reply(store, ids[0], "We're on it", "ana")
     clock.advance(minutes=3)

@@ -122,6 +122,21 @@ def build_parser() -> argparse.ArgumentParser:
     report_format.add_argument("--json", action="store_true")
     report_format.add_argument("--csv", action="store_true")
 
+    incidents = sub.add_parser("incidents", parents=[common], help="surges raised by the ingest leader")
+    incidents.add_argument("action", nargs="?", choices=("list", "show", "ack", "close", "reopen", "rename"))
+    incidents.add_argument("id", nargs="?", type=mention_id, metavar="ID")
+    incidents.add_argument("title", nargs="*", help="the new title (rename)")
+    incidents.add_argument("--json", action="store_true")
+    incidents.add_argument("--all", action="store_true", help="closed ones too")
+    group_cmd = sub.add_parser("groups", parents=[common], help="near-duplicate groups of mentions")
+    group_cmd.add_argument("action", nargs="?", choices=("list", "show", "split", "move", "merge", "rename"),
+                           help="show GROUP | split MENTION | move MENTION GROUP | merge GROUP INTO | "
+                                "rename GROUP --name TEXT")
+    group_cmd.add_argument("numbers", nargs="*", type=mention_id, metavar="ID")
+    group_cmd.add_argument("--name", help="the new name (rename)")
+    group_cmd.add_argument("--min", type=mention_id, default=2, help="smallest group listed (default 2)")
+    group_cmd.add_argument("--json", action="store_true")
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -220,6 +235,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
+    if command in ("incidents", "groups"):
+        return args.action in (None, "list", "show")
     return command in (None, "search", "export", "report") or (command == "handover" and not args.leave)
 
 
@@ -246,6 +263,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
         return cmd_reply(store, args, operator,
                          lambda network: rule_for_mention(store, args.id) or rule_for(network))
+    if command in ("incidents", "groups"):
+        from tui import cli_flood
+        return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
