@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -54,8 +55,16 @@ def grouped_up_to(store: Store) -> int:
     return int(row[0]) if row and row[0] and row[0].isdigit() else 0
 
 
+_LINKS = re.compile(r"https?://\S+|www\.\S+", re.I)
+# What people put around a complaint: addressing the brand, quoting someone, tags at the end.
+_LEAD = re.compile(r"^(?:\s*(?:RT\s+)?@[\w.\-@]+:?|\s*(?:hey|hi|ok|so|alors|bon)\b[,.!]?)+\s*", re.I)
+_TAIL = re.compile(r"(?:\s+#\w+|\s+[^\w\s]+)+\s*$")
+
+
 def _label(text: str) -> str:
-    return clean_line(" ".join(text.split()), 80)
+    """A group's name from its first mention: the complaint itself, without handles, links or trailing tags."""
+    plain = _TAIL.sub("", _LEAD.sub("", _LINKS.sub(" ", text)))
+    return clean_line(" ".join(plain.split()) or " ".join(text.split()), 80)
 
 
 def _create_group(store: Store, first: int, text: str, now: str) -> int:

@@ -71,6 +71,8 @@ ACTIONS: tuple[Action, ...] = (
            palette="Reports"),
     Action("flood", "F", "flood", "Flood", "flood mode: open incidents and near-duplicate groups (enter opens a "
            "group's members here)", "app", palette="Incidents and groups"),
+    Action("demo-flood", "ctrl+f", "demo_flood", "Demo flood", "start a flood on the demo network (a cancelled "
+           "festival day), to see incidents and groups", "app", palette="Start a demo flood"),
     Action("group-split", "X", "group_split", "Split from group",
            "take the mention out of its group into its own (mentions like it follow)", "app",
            palette="Split mention from its group"),

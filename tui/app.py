@@ -136,6 +136,18 @@ class ConsoleApp(App):
         if not isinstance(self.screen, FloodScreen):
             self.push_screen(FloodScreen(), self._open_group)
 
+    def action_demo_flood(self) -> None:
+        """Start the demo's flood now, if this console runs the demo stream (it leads ingest)."""
+        from adapters.demo.adapter import DemoAdapter
+
+        demos = [a for a in self.adapters if isinstance(a, DemoAdapter)]
+        if not demos or not self.shift.is_leader:
+            self.notify("Only the console running the demo stream (the ingest leader) can start its flood; "
+                        "or start one with: mentiondesk --demo-flood", severity="warning", timeout=6, markup=False)
+            return
+        demos[0].start_flood(demos[0].next_seq + 3)
+        self.notify("Demo flood started: a cancelled festival day. Watch the incident banner, then F.", timeout=5)
+
     def _open_group(self, group_id: int | None) -> None:
         """A group chosen on the flood screen: its members in the split view, as a search."""
         from tui.screens.main import MainScreen

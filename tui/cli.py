@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="run the demo stream even with accounts configured")
     parser.add_argument("--demo-rate", type=demo_rate, default=None, metavar="N",
                         help="demo mentions per minute (default 30)")
+    parser.add_argument("--demo-flood", action="store_true",
+                        help="the demo stream, with a flood (a cancelled festival day) starting at once")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     search = sub.add_parser("search", parents=[common], help="fuzzy-search the history")
@@ -154,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _adapter_builder(settings: Settings):
+def _adapter_builder(settings: Settings, flood: bool = False):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
 
     def build(get_session):
@@ -162,7 +164,7 @@ def _adapter_builder(settings: Settings):
 
         adapters = [registry.build(account, get_session()) for account in settings.accounts]
         if settings.runs_demo:
-            adapters.append(registry.demo(settings.demo_rate))
+            adapters.append(registry.demo(settings.demo_rate, flood=flood))
         return adapters
 
     return build
@@ -170,7 +172,8 @@ def _adapter_builder(settings: Settings):
 
 def _cli_values(args: argparse.Namespace) -> dict[str, object]:
     """The settings the command line gave (None: not given, a lower layer decides)."""
-    demo = False if getattr(args, "no_demo", False) else True if getattr(args, "demo", False) else None
+    demo = False if getattr(args, "no_demo", False) else True if (
+        getattr(args, "demo", False) or getattr(args, "demo_flood", False)) else None
     return {"db": getattr(args, "db", None), "operator": getattr(args, "operator", None),
             "config": getattr(args, "config", None), "demo": demo, "demo_rate": getattr(args, "demo_rate", None)}
 
@@ -275,7 +278,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
         return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
-    build = _adapter_builder(settings)
+    build = _adapter_builder(settings, flood=getattr(args, "demo_flood", False))
     store.close()
     if command == "serve":
         from tui.serve import run_serve

@@ -19,6 +19,11 @@ from tui.screens.dialogs import AskText
 from tui.shift import console_of
 
 
+def _one_line(text: Text, width: int) -> Text:
+    text.truncate(max(10, width), overflow="ellipsis")
+    return text
+
+
 class FloodScreen(ModalScreen[int | None]):
     """Dismisses with a group id to open (its members in the split view), or None."""
 
@@ -59,7 +64,7 @@ class FloodScreen(ModalScreen[int | None]):
             line = Text(f"#{item.id} {item.state:<12} since {clock_time(item.started_at, shift.clock())} "
                         f"{item.mentions:>5} mentions  ")
             line.append(item.title)
-            incidents.add_option(Option(line, id=f"i{item.id}"))
+            incidents.add_option(Option(_one_line(line, incidents.size.width - 4), id=f"i{item.id}"))
         if not self._incidents:
             incidents.add_option(Option(Text("no open incident", style="dim"), disabled=True))
         groups = self.query_one("#flood-groups", OptionList)
@@ -67,10 +72,13 @@ class FloodScreen(ModalScreen[int | None]):
         for group in self._groups:
             line = Text(f"{group.size:>5} · {group.waiting:>4} waiting · {group.authors:>4} people · ")
             line.append(group.label)
-            groups.add_option(Option(line, id=f"g{group.id}"))
+            groups.add_option(Option(_one_line(line, groups.size.width - 4), id=f"g{group.id}"))
         if not self._groups:
             groups.add_option(Option(Text("no groups yet: the ingest leader groups mentions as they arrive",
                                           style="dim"), disabled=True))
+        for options in (incidents, groups):
+            if options.option_count:
+                options.highlighted = 0
         (groups if self._groups else incidents).focus()
 
     def _current(self, list_id: str) -> int | None:
