@@ -1,10 +1,9 @@
-"""Writing parsed import rows: one transaction per chunk, mentions and their search documents together.
+"""Writing parsed import rows: one transaction per write, mentions and their search documents together.
 
 Set-based on purpose: a million rows cost what SQLite needs to store them,
-not a Python round trip per statement. Ids are given explicitly (above the
-largest, under the write lock) so one executemany inserts the whole chunk
-and still tells which rows were new; the search documents are written in
-the same transaction, so whatever an interrupted import committed is
+not a Python round trip per statement (store.mention_rows inserts a whole
+write with one statement and still tells which rows were new). The search
+documents are written in the same transaction, so whatever an interrupted import committed is
 searchable, and re-running it skips exactly the committed rows.
 """
 
@@ -17,14 +16,9 @@ from store.events import log_event
 from store.import_rows import ReplyRecord, Row
 from store.ingest import _ids_for
 from store.keys import new_reply_key
+from store.mention_rows import MentionRow, insert_mention_rows
 from store.sanitize import clean_line
 from store.search_terms import AUTHOR_MARK, NETWORK_MARK, is_vocab_term
-
-_INSERT_MENTION = """
-    INSERT INTO mentions (id, network, remote_id, account_id, author_id, text, url, lang, created_at,
-        received_at, parent_remote_id, root_remote_id, status, seen)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (network, remote_id) DO NOTHING"""
 
 
 class ImportWriter:
@@ -47,40 +41,33 @@ class ImportWriter:
         with store.write():
             now = store.now()
             pending_ids: dict[tuple[str, str, str], int] = {}
-            first = (conn.execute("SELECT max(id) FROM mentions").fetchone()[0] or 0) + 1
-            params = self._mention_params(rows, first, now, pending_ids)
-            before = conn.total_changes
-            conn.executemany(_INSERT_MENTION, params)
-            inserted = conn.total_changes - before
-            last = first + len(rows) - 1
-            if inserted == len(rows):
-                new: range | list[int] = range(len(rows))
-            else:  # duplicates: the ids in our range that exist are the rows that went in
-                stored = {row[0] for row in conn.execute(
-                    "SELECT id FROM mentions WHERE id BETWEEN ? AND ?", (first, last))}
-                new = [index for index in range(len(rows)) if first + index in stored]
-                vocab = self._vocab_of(documents[index] for index in new)
+            mention_ids = insert_mention_rows(store, self._mention_rows(rows, now, pending_ids))
+            new = [(index, mention_id) for index, mention_id in enumerate(mention_ids) if mention_id is not None]
+            if len(new) < len(rows):  # the chunk's vocabulary is of all its rows: only the new ones count
+                vocab = self._vocab_of(documents[index] for index, _ in new)
             self.duplicates += len(rows) - len(new)
             self.imported += len(new)
             conn.executemany("INSERT INTO tags (mention_id, tag, operator, at) VALUES (?, ?, ?, ?)",
-                             [(first + index, tag, self.operator, now) for index in new for tag in rows[index][13]])
-            for index in new:
+                             [(mention_id, tag, self.operator, now) for index, mention_id in new
+                              for tag in rows[index][13]])
+            for index, mention_id in new:
                 for reply in rows[index][14]:
-                    self._insert_reply(first + index, reply, now)
+                    self._insert_reply(mention_id, reply, now)
             conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)",
-                             [(first + index, documents[index]) for index in new])
+                             [(mention_id, documents[index]) for index, mention_id in new])
             fresh = [term for term in vocab if term not in self.vocab]
             conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)", [(term,) for term in fresh])
             log_event(store, self.operator, "import.batch", None, imported=self.imported)
         self.ids.update(pending_ids)
         self.vocab.update(fresh)
 
-    def _mention_params(self, rows: list[Row], first: int, now: str,
-                        pending_ids: dict[tuple[str, str, str], int]) -> list[tuple]:
-        """Parameters of the mention inserts; new authors and accounts are inserted on the way."""
-        ids, store, params = self.ids, self.store, []
-        for offset, (network, remote_id, account, handle, name, text, url, lang, created_at, received_at,
-                     parent, root, status, tags, replies) in enumerate(rows):
+    def _mention_rows(self, rows: list[Row], now: str, pending_ids: dict[tuple[str, str, str], int]
+                      ) -> list[MentionRow]:
+        """The rows as stored; new authors and accounts are inserted on the way."""
+        ids, store = self.ids, self.store
+        out: list[MentionRow] = []
+        for (network, remote_id, account, handle, name, text, url, lang, created_at, received_at,
+             parent, root, status, tags, replies) in rows:
             akey, hkey = ("accounts", network, account), ("authors", network, handle)
             account_id = ids.get(akey) or pending_ids.get(akey)
             if account_id is None:
@@ -90,9 +77,9 @@ class ImportWriter:
                 author_id = pending_ids[hkey] = _ids_for(store, "authors", network, handle, {"display_name": name})
             # A mention someone already handled is not "new" on this desk.
             seen = 1 if status == "done" or tags or replies else 0
-            params.append((first + offset, network, remote_id, account_id, author_id, text, url, lang, created_at,
-                   received_at or now, parent, root, status, seen))
-        return params
+            out.append((network, remote_id, account_id, author_id, text, url, lang, created_at, received_at or now,
+                        parent, root, status, seen, "{}", None))
+        return out
 
     @staticmethod
     def _vocab_of(documents: Iterable[str]) -> list[str]:
