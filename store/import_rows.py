@@ -126,6 +126,8 @@ def _loads(line: str | bytes) -> Any:
 
 def _text_field(record: dict, name: str) -> str | None:
     value = record.get(name)
+    if type(value) is str:  # nearly always: skip the checks below
+        return value or None
     if value is None or value == "":
         return None
     if not isinstance(value, (str, int, float)):
