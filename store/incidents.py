@@ -195,6 +195,12 @@ def list_incidents(store: Store, *, include_closed: bool = True, limit: int = 10
         f"SELECT {_COLUMNS} FROM incidents {where} ORDER BY id DESC LIMIT ?", (limit,))]
 
 
+def incidents_since(store: Store, since: str) -> list[Incident]:
+    """Incidents that started in the period or are still open: what a handover names."""
+    return [_incident(row) for row in store.conn.execute(
+        f"SELECT {_COLUMNS} FROM incidents WHERE started_at >= ? OR state != 'closed' ORDER BY id", (since,))]
+
+
 def set_state(store: Store, incident_id: int, state: str, operator: str) -> bool:
     if state not in ("acknowledged", "closed", "open"):
         raise ActionError(f"unknown incident state {state!r}")
