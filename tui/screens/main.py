@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
-from store.changes import Marks
+from store.changes import Backlog, Marks
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.actions import bindings
@@ -42,6 +42,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._marks = Marks()
+        self._backlog = Backlog()  # during a storm, arrivals are shown once a second
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
@@ -81,7 +82,6 @@ class MainScreen(Screen):
     @property
     def inbox(self) -> InboxList:
         return self.pane.inbox
-
 
     async def on_mount(self) -> None:
         self.inbox.focus()
@@ -124,6 +124,8 @@ class MainScreen(Screen):
             return
         changes = await self.shift.changes(self._marks, force=force)
         self._marks = changes.marks
+        if (changes := self._backlog.offer(changes, force=force)) is None:
+            return  # shown with the next ones (a storm): nothing is lost
         for assigned in changes.assigned_to_me:
             self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
@@ -175,7 +177,8 @@ class MainScreen(Screen):
 
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
-        self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
+        # The moved selection is painted first, then the mention (a layout of the right pane).
+        self.call_after_refresh(self.run_worker, self._load_detail(message.mention_id), group="detail", exclusive=True)
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)

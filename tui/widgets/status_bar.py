@@ -18,6 +18,7 @@ from tui.messages import DatabaseTrouble
 from tui.render import age
 from tui.shift import Shift, console_of
 from tui.topbar import fit, view_bar
+from tui.widgets.line import Line
 
 if TYPE_CHECKING:
     from store.ingest import SourceStatus  # the module loads lazily, with the first count
@@ -43,8 +44,8 @@ class StatusBar(Vertical):
         return console_of(self).shift
 
     def compose(self) -> ComposeResult:
-        yield Static(id="topbar")
-        yield Static(id="viewbar")
+        yield Line(id="topbar")
+        yield Line(id="viewbar")
 
     def on_mount(self) -> None:
         self.set_interval(2.0, self.recount)
@@ -97,14 +98,14 @@ class StatusBar(Vertical):
             if status.last_event_at:
                 full.append(f" · last {age(status.last_event_at, now)} ago", "dim")
             pieces.append([full, short] if full.cell_len > short.cell_len else short)
-        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
+        self.query_one("#topbar", Line).show(fit(pieces, self.size.width))
 
     def _draw_views(self) -> None:
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
         counts = {**self.counts}
         if self._view is not None:
             counts.setdefault(self._view, self._listed)  # until the first count arrives
-        self.query_one("#viewbar", Static).update(view_bar(views, counts, self._view, self.size.width))
+        self.query_one("#viewbar", Line).show(view_bar(views, counts, self._view, self.size.width))
 
 
 class TroubleBanner(Static):
