@@ -122,9 +122,8 @@ class MainScreen(Screen):
             await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
-        changes = await self.shift.changes(self._marks, force=force)
-        self._marks = changes.marks
-        if (changes := self._backlog.offer(changes, force=force)) is None:
+        self._marks = (polled := await self.shift.changes(self._marks, force=force)).marks
+        if (changes := self._backlog.offer(polled, force=force)) is None:
             return  # shown with the next ones (a storm): nothing is lost
         for assigned in changes.assigned_to_me:
             self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
@@ -150,15 +149,14 @@ class MainScreen(Screen):
             self.status.recount(exclusive=True)
 
     async def _tick(self) -> None:
-        if self._polling:
-            return
-        self._polling = True
-        try:
-            await self.sync()
-        except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-            self.database_trouble(exc)
-        finally:
-            self._polling = False
+        if not self._polling:
+            self._polling = True
+            try:
+                await self.sync()
+            except Exception as exc:  # the file may be gone or unreachable: say so, keep going
+                self.database_trouble(exc)
+            finally:
+                self._polling = False
 
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
@@ -178,7 +176,8 @@ class MainScreen(Screen):
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         # The moved selection is painted first, then the mention (a layout of the right pane).
-        self.call_after_refresh(self.run_worker, self._load_detail(message.mention_id), group="detail", exclusive=True)
+        self.call_after_refresh(lambda: self.run_worker(self._load_detail(message.mention_id), group="detail",
+                                                        exclusive=True))
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)
