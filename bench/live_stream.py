@@ -59,6 +59,20 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def _cpu_s(pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the console's main thread (the event loop) and of all its other threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+    main = others = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        used = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if task.name == str(pid):
+            main += used
+        else:
+            others += used
+    return main, others
+
+
 def _start(db: Path, lag_file: Path, session: str, *extra: str) -> Screen:
     command = [PYTHON, "-m", "bench.lag_probe", str(lag_file), "--", "--db", str(db), "--operator", "bench", *extra]
     screen = Screen(session, ["sh", "-c", f"cd {ROOT} && exec \"$@\"", "sh", *command])
@@ -119,6 +133,7 @@ def _storm(db: Path, work: Path, session: str, seconds: float) -> dict:
     pid = _console_pid(screen)
     start = time.monotonic()
     samples: list[tuple[float, float, int, int, int]] = []  # t, rss MB, wal bytes, segments, mentions
+    cpu: list[tuple[float, float, float]] = []  # t, event-loop thread CPU s, other threads' CPU s
     stop = threading.Event()
 
     def sample() -> None:
@@ -129,6 +144,8 @@ def _storm(db: Path, work: Path, session: str, seconds: float) -> dict:
                 top = reader.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
                 samples.append((time.monotonic() - start, _rss_mb(pid) if pid else float("nan"), wal,
                                 fts_segments(reader), top - before))
+                if pid:
+                    cpu.append((time.monotonic() - start, *_cpu_s(pid)))
             except (sqlite3.Error, OSError):
                 continue
         reader.close()
@@ -145,7 +162,7 @@ def _storm(db: Path, work: Path, session: str, seconds: float) -> dict:
         elapsed = time.monotonic() - start
         _quit(screen, pid)
     return {"before": before, "keys": keys, "lags": _lags(lag_file, start + WARM_UP_S),
-            "samples": samples, "elapsed": elapsed}
+            "samples": samples, "elapsed": elapsed, "cpu": cpu}
 
 
 def _latencies(db: Path, after_id: int) -> list[float]:
@@ -164,6 +181,15 @@ def _keys(values: list[float | None]) -> str:
     missed = len(values) - len(got)
     return (f"{pct(got, 0.5):.0f} / {pct(got, 0.95):.0f} ms ({len(got)} presses"
             f"{f', {missed} never moved within 5 s' if missed else ''})")
+
+
+def _cpu_share(cpu: list[tuple[float, float, float]]) -> str:
+    warm = [c for c in cpu if c[0] >= WARM_UP_S] or cpu
+    if len(warm) < 2:
+        return "not sampled"
+    (t0, main0, other0), (t1, main1, other1) = warm[0], warm[-1]
+    span = t1 - t0
+    return f"{(main1 - main0) / span:.0%} / {(other1 - other0) / span:.0%} of a core"
 
 
 def _timeline(samples: list[tuple[float, float, int, int, int]]) -> str:
@@ -211,6 +237,8 @@ def measure(db_path: Path, size: int, seconds: float | None = None) -> list[tupl
          f"{max(s[2] for s in samples) / 1e6:.1f} / {samples[-1][2] / 1e6:.1f} MB", "bounded"),
         ("live storm: search-index segments start / max / end",
          f"{samples[0][3]} / {max(s[3] for s in samples)} / {samples[-1][3]}", "bounded, merged in the background"),
+        ("live storm: console CPU after warm-up, event-loop thread / other threads (ingest, store)",
+         _cpu_share(run["cpu"]), "the loop's share is what keys compete with"),
         ("live storm: creation → stored and searchable, p50 / p99 / max",
          f"{pct(latency, 0.5):.0f} / {pct(latency, 0.99):.0f} / {max(latency, default=float('nan')):.0f} ms",
          "≤ 1 s"),

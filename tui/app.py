@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -23,6 +24,10 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
+
+# Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
+# a key waiting for the GIL behind them waits up to one switch interval per hop (5 ms by default).
+GIL_SWITCH_S = 0.001
 
 
 class ConsoleApp(App):
@@ -66,6 +71,7 @@ class ConsoleApp(App):
         return MainScreen()
 
     async def on_mount(self) -> None:
+        sys.setswitchinterval(GIL_SWITCH_S)
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)
             watch.install(asyncio.get_running_loop())
