@@ -3,8 +3,11 @@ search unchanged, and the console's throttled change feed loses no update."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
+import sys
+import time
 
 import pytest
 
@@ -15,7 +18,7 @@ from store.ingest import save_batch
 from store.maintenance import checkpoint, fts_segments, housekeep, merge_step, wal_bytes
 from store.search import search
 from tests.tui_support import console_ready, frozen_clock, mention, seed, wait_until
-from tui.app import ConsoleApp
+from tui.app import GIL_SWITCH_S, ConsoleApp
 
 WORDS = ["refund", "delivery", "broken", "charger", "giveaway", "launch", "login", "package", "invoice", "screen"]
 
@@ -158,3 +161,50 @@ async def test_the_console_holds_a_storm_back_then_shows_every_arrival_and_chang
             assert set(screen.inbox.ids) == open_ids
     finally:
         other.close()
+
+
+async def test_counts_run_one_at_a_time_and_a_change_during_one_is_counted_after(tmp_path, monkeypatch):
+    db_path = str(tmp_path / "desk.db")
+    seed(db_path, hostile=False)
+    other = open_store(db_path, clock=frozen_clock)
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await console_ready(pilot)
+            assert sys.getswitchinterval() == GIL_SWITCH_S  # keys wait less behind ingest's threads
+            status = screen.status
+            await wait_until(pilot, lambda: not status._counting)
+            gate, calls, real = asyncio.Event(), [], app.shift.view_counts
+
+            async def held_count() -> dict[str, int]:
+                calls.append(len(calls))
+                await gate.wait()
+                return await real()
+
+            monkeypatch.setattr(app.shift, "view_counts", held_count)
+            status.recount()
+            await wait_until(pilot, lambda: len(calls) == 1)
+            status.recount()
+            status.recount()
+            for _ in range(10):
+                await pilot.pause()
+            assert len(calls) == 1  # asked again while counting: no second count queued behind it
+            set_tag(other, screen.inbox.ids[0], "care", True, "bob")  # lands while the first count runs
+            gate.set()
+            await wait_until(pilot, lambda: len(calls) >= 2 and not status._counting)
+            care = other.conn.execute("SELECT count(*) FROM mentions m JOIN tags t ON t.mention_id = m.id "
+                                      "WHERE t.tag = 'care' AND m.status = 'open'").fetchone()[0]
+            assert status.counts["care"] == care
+    finally:
+        other.close()
+
+
+def test_a_slow_count_is_not_repeated_every_second():
+    from tui.widgets.status_bar import COUNT_SHARE, StatusBar
+
+    status = StatusBar()
+    status.counted_at = time.monotonic() - 1.5
+    status.count_cost = 0.05
+    assert status.count_due()  # cheap counts follow arrivals within a second
+    status.count_cost = 1.5 * COUNT_SHARE * 2  # a count costing more than its share of 1.5 s
+    assert not status.count_due()

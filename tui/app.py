@@ -28,6 +28,9 @@ from tui.terminal import HUNG_UP, TerminalWatch
 # Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
 # a key waiting for the GIL behind them waits up to one switch interval per hop (5 ms by default).
 GIL_SWITCH_S = 0.001
+# The screen's and search's connections read; only ingest's inserts need the big cache (store.db).
+# Each cache fills as a storm grows the file: 8 + 8 + 16 MB is the console's ceiling for them.
+READER_CACHE_KIB = 8 * 1024
 
 
 class ConsoleApp(App):
@@ -57,9 +60,10 @@ class ConsoleApp(App):
         self._sender_poll = sender_poll
         self._ingest_store: StoreWorker | None = None
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
-                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
-                           searcher=StoreWorker(db_path, clock=clock, name="search",
-                                                    read_only_fallback=True), adapters=self.adapters)
+                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True,
+                                             cache_kib=READER_CACHE_KIB),
+                           searcher=StoreWorker(db_path, clock=clock, name="search", read_only_fallback=True,
+                                                cache_kib=READER_CACHE_KIB), adapters=self.adapters)
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl

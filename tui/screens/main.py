@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -144,9 +143,8 @@ class MainScreen(Screen):
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
-        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self.status.counted_at > 1.0:
-            # The view bar's counts follow the list within a second, not at the next 2 s tick.
-            self.status.recount(exclusive=True)
+        if (changes.new_mentions or changes.membership_changed) and self.status.count_due():
+            self.status.recount()  # the view bar's counts follow the list, not the next 2 s tick
 
     async def _tick(self) -> None:
         if not self._polling:
