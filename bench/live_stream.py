@@ -82,15 +82,22 @@ def _start(db: Path, lag_file: Path, session: str, *extra: str) -> Screen:
     return screen
 
 
-def _ready_to_press(screen: Screen) -> None:
-    """Away from the top (arrivals then never move the selection), the selection colour learnt."""
+def _ready_to_press(screen: Screen, selection: str = "") -> str:
+    """Away from the top (arrivals then never move the selection), the selection colour known.
+
+    It is learnt on the idle console (during a storm rows move by themselves, and a tag
+    badge's colour would pass for the selection's) and then reused for the storm.
+    """
     time.sleep(2.0)
     screen.send("G")
     time.sleep(1.0)
     screen.send("k")
     time.sleep(0.5)
-    if not screen.learn("k", columns=34):
+    if selection:
+        screen.selection, screen.columns = selection, 34
+    elif not screen.learn("k", columns=34):
         raise RuntimeError("could not find the selection on screen")
+    return screen.selection
 
 
 def _lags(lag_file: Path, after: float | None = None) -> list[float]:
@@ -114,19 +121,19 @@ def _quit(screen: Screen, pid: int | None) -> None:
     screen.close()
 
 
-def _idle(db: Path, work: Path, session: str) -> tuple[list[float | None], list[float]]:
+def _idle(db: Path, work: Path, session: str) -> tuple[list[float | None], list[float], str]:
     lag_file = work / "idle.lag"
     screen = _start(db, lag_file, session, "--no-demo")
     try:
-        _ready_to_press(screen)
+        selection = _ready_to_press(screen)
         started = time.monotonic()
         keys = presses(screen, 80)
-        return keys, _lags(lag_file, started)
+        return keys, _lags(lag_file, started), selection
     finally:
         _quit(screen, _console_pid(screen))
 
 
-def _storm(db: Path, work: Path, session: str, seconds: float) -> dict:
+def _storm(db: Path, work: Path, session: str, seconds: float, selection: str) -> dict:
     lag_file = work / "storm.lag"
     before = sqlite3.connect(db).execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
     screen = _start(db, lag_file, session, "--demo-rate", f"{RATE_PER_S * 60}")
@@ -154,7 +161,7 @@ def _storm(db: Path, work: Path, session: str, seconds: float) -> dict:
     sampler.start()
     keys: list[float | None] = []
     try:
-        _ready_to_press(screen)
+        _ready_to_press(screen, selection)
         keys = presses(screen, 0, gap=0.3, until=start + seconds)
     finally:
         stop.set()
@@ -210,9 +217,9 @@ def measure(db_path: Path, size: int, seconds: float | None = None) -> list[tupl
         try:
             load = [os.getloadavg()[0]]
             reference = trivial_reference(f"{session}-trivial", PYTHON, 80)
-            idle_keys, idle_lags = _idle(copy, work, f"{session}-idle")
+            idle_keys, idle_lags, selection = _idle(copy, work, f"{session}-idle")
             load.append(os.getloadavg()[0])
-            run = _storm(copy, work, f"{session}-live", seconds)
+            run = _storm(copy, work, f"{session}-live", seconds, selection)
             load.append(os.getloadavg()[0])
             latency = _latencies(copy, run["before"])
         finally:

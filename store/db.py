@@ -22,7 +22,7 @@ BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 16 * 1024
 # After a checkpoint restarts the WAL, SQLite cuts the file back to this: a storm's WAL does not
 # stay at its high-water mark for ever (the leader's checkpoints restart it: store.maintenance).
-JOURNAL_LIMIT_BYTES = 32 * 1024 * 1024
+JOURNAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 class StoreError(Exception):

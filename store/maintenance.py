@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from store.db import BUSY_TIMEOUT_MS, Store
 
 MERGE_PAGES = 50  # leaf pages (4 KiB each) one merge step may write: ≤ 30 ms on a 1M index, never a stall
-WAL_SOFT_LIMIT = 16 * 1024 * 1024  # above this the round truncates the WAL (else a PASSIVE checkpoint)
+WAL_SOFT_LIMIT = 8 * 1024 * 1024  # above this the round truncates the WAL (else a PASSIVE checkpoint)
 CHECKPOINT_BUSY_MS = 50  # how long a TRUNCATE checkpoint waits for readers before trying next round
 V2_STRUCTURE = b"\xff\x00\x00\x01"  # FTS5's marker for the newer structure record (secure-delete)
 
@@ -104,5 +104,8 @@ def housekeep(store: Store, *, max_steps: int = 4, wal_limit: int = WAL_SOFT_LIM
     merged = 0
     while merged < max_steps and merge_step(store):
         merged += 1
-    mode = "TRUNCATE" if wal_bytes(store) > wal_limit else "PASSIVE"
-    return Housekeeping(merged, fts_segments(store.conn), checkpoint(store, mode))
+    size = wal_bytes(store)
+    mode = "TRUNCATE" if size > wal_limit else "PASSIVE"
+    # Readers kept it from truncating for several rounds: wait longer for them (ingest waits, not keys).
+    busy_ms = CHECKPOINT_BUSY_MS * (10 if size > 4 * wal_limit else 1)
+    return Housekeeping(merged, fts_segments(store.conn), checkpoint(store, mode, busy_ms=busy_ms))
