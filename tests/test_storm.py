@@ -208,3 +208,20 @@ def test_a_slow_count_is_not_repeated_every_second():
     assert status.count_due()  # cheap counts follow arrivals within a second
     status.count_cost = 1.5 * COUNT_SHARE * 2  # a count costing more than its share of 1.5 s
     assert not status.count_due()
+
+
+async def test_the_periodic_recount_keeps_to_the_pace_of_a_slow_count(tmp_path, monkeypatch):
+    db_path = str(tmp_path / "desk.db")
+    seed(db_path, hostile=False)
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        status = screen.status
+        calls: list[int] = []
+        monkeypatch.setattr(status, "recount", lambda: calls.append(1))
+        status.counted_at, status.count_cost = time.monotonic() - 3.0, 10.0  # took 10 s, 3 s ago
+        status._recount_if_due()
+        assert calls == []
+        status.count_cost = 0.1
+        status._recount_if_due()
+        assert calls == [1]

@@ -53,7 +53,11 @@ class StatusBar(Vertical):
         yield Line(id="viewbar")
 
     def on_mount(self) -> None:
-        self.set_interval(2.0, self.recount)
+        self.set_interval(2.0, self._recount_if_due)
+
+    def _recount_if_due(self) -> None:
+        if self.count_due():  # a slow count is not restarted every 2 s either (its reads hold the WAL)
+            self.recount()
 
     def on_resize(self) -> None:
         self._draw()
