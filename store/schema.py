@@ -192,5 +192,12 @@ ALTER TABLE replies ADD COLUMN prior_key TEXT;
 ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER]
+# Reports, spikes and the handover read periods of arrival time (covering what they group by
+# without reading the rows, which hold the texts), and the oldest waiting mentions first.
+V2_REPORTS = """
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
+CREATE INDEX tags_by_time ON tags (at);
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS]
 SCHEMA_VERSION = len(MIGRATIONS)
