@@ -18,7 +18,8 @@ from store.events import events_since
 # Actions that can move a mention into or out of a quick view.
 EVENTS_PER_POLL = 10_000
 SHOW_EVERY = 1.0  # seconds between showings of a storm's changes (Backlog)
-MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign"}
+MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign",
+                      "snooze", "unsnooze", "snooze.wake"}
 
 
 @dataclass(frozen=True, slots=True)
