@@ -186,8 +186,8 @@ def load_config(path: Path | str) -> Config:
         raise bad_value(str(file), "demo", demo, "true or false")
     rate = data.get("demo_rate")
     if rate is not None:
-        _number(str(file), "demo_rate", rate, high=60_000.0001,
-                allowed="a number of mentions per minute, above 0 and at most 60000")
+        _number(str(file), "demo_rate", rate, high=120_000.0001,
+                allowed="a number of mentions per minute, above 0 and at most 120000")
     ttl = data.get("lease_ttl")
     if ttl is not None:
         _number(str(file), "lease_ttl", ttl, high=86_400, allowed="a number of seconds above 0 and below 86400")

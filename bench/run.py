@@ -354,8 +354,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--inline-too", action="store_true",
                         help="also build a copy indexing in every transaction, to compare import strategies")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--storm-seconds", type=float, default=600.0,
+                        help="how long the live storm runs (bench/live_stream.py; 600 for the report)")
     parser.add_argument("--worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    os.environ["MENTIONDESK_STORM_SECONDS"] = f"{args.storm_seconds:g}"
     if args.worker:
         worker(*args.worker)
         return 0
@@ -403,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# Benchmark results\n\nMeasured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} with:\n\n"
         f"    {command.strip()}\n\n{table}\n\n## Slowest queries\n\n{slowest}\n\n"
         f"## Queries below full recall\n\n{detail or '- none'}\n"
+        + (f"\n{storm.SECTION}" if (storm := sys.modules.get("bench.live_stream")) and storm.SECTION else "")
     )
     print(f"\nwritten to {args.out}", file=sys.stderr)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -26,6 +27,13 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
+
+# Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
+# a key waiting for the GIL behind them waits up to one switch interval per hop (5 ms by default).
+GIL_SWITCH_S = 0.001
+# The screen's and search's connections read; only ingest's inserts need the big cache (store.db).
+# Each cache fills as a storm grows the file: 8 + 8 + 16 MB is the console's ceiling for them.
+READER_CACHE_KIB = 8 * 1024
 
 
 class ConsoleApp(App):
@@ -55,9 +63,10 @@ class ConsoleApp(App):
         self._sender_poll = sender_poll
         self._ingest_store: StoreWorker | None = None
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
-                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
-                           searcher=StoreWorker(db_path, clock=clock, name="search",
-                                                    read_only_fallback=True), adapters=self.adapters,
+                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True,
+                                             cache_kib=READER_CACHE_KIB),
+                           searcher=StoreWorker(db_path, clock=clock, name="search", read_only_fallback=True,
+                                                cache_kib=READER_CACHE_KIB), adapters=self.adapters,
                            sla=sla or SlaPolicy())
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
@@ -70,6 +79,7 @@ class ConsoleApp(App):
         return MainScreen()
 
     async def on_mount(self) -> None:
+        sys.setswitchinterval(GIL_SWITCH_S)
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)
             watch.install(asyncio.get_running_loop())

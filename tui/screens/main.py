@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -11,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 
-from store.changes import Marks
+from store.changes import Backlog, Marks
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.actions import bindings
@@ -44,6 +43,7 @@ class MainScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self._marks = Marks()
+        self._backlog = Backlog()  # during a storm, arrivals are shown once a second
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
@@ -125,8 +125,9 @@ class MainScreen(Screen):
             await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
-        changes = await self.shift.changes(self._marks, force=force)
-        self._marks = changes.marks
+        self._marks = (polled := await self.shift.changes(self._marks, force=force)).marks
+        if (changes := self._backlog.offer(polled, force=force)) is None:
+            return  # shown with the next ones (a storm): nothing is lost
         for assigned in changes.assigned_to_me:
             self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
@@ -146,20 +147,18 @@ class MainScreen(Screen):
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
-        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self.status.counted_at > 1.0:
-            # The view bar's counts follow the list within a second, not at the next 2 s tick.
-            self.status.recount(exclusive=True)
+        if (changes.new_mentions or changes.membership_changed) and self.status.count_due():
+            self.status.recount()  # the view bar's counts follow the list, not the next 2 s tick
 
     async def _tick(self) -> None:
-        if self._polling:
-            return
-        self._polling = True
-        try:
-            await self.sync()
-        except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-            self.database_trouble(exc)
-        finally:
-            self._polling = False
+        if not self._polling:
+            self._polling = True
+            try:
+                await self.sync()
+            except Exception as exc:  # the file may be gone or unreachable: say so, keep going
+                self.database_trouble(exc)
+            finally:
+                self._polling = False
 
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
@@ -180,7 +179,9 @@ class MainScreen(Screen):
 
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
-        self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
+        # The moved selection is painted first, then the mention (a layout of the right pane).
+        self.call_after_refresh(lambda: self.run_worker(self._load_detail(message.mention_id), group="detail",
+                                                        exclusive=True))
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)

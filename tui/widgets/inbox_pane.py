@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from store.db import StoreError
 from store.inbox import VIEWS
@@ -18,6 +18,7 @@ from tui.messages import DatabaseTrouble
 from tui.shift import console_of
 from tui.topbar import compact_count
 from tui.widgets.inbox import InboxList
+from tui.widgets.line import Line
 from tui.widgets.search_bar import SearchBar
 
 FIRST_PAGE = 200
@@ -39,7 +40,7 @@ class InboxPane(Vertical):
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
         self.inbox.sla = console_of(self).shift.sla
         yield self.search_bar
-        yield Static(id="inbox-title")
+        yield Line(id="inbox-title")
         yield self.inbox
 
     def on_mount(self) -> None:
@@ -58,7 +59,7 @@ class InboxPane(Vertical):
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
-        self.query_one("#inbox-title", Static).update(title)
+        self.query_one("#inbox-title", Line).show(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         inbox, shift = self.inbox, console_of(self).shift
