@@ -54,20 +54,34 @@ def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[floa
                     heapq.heappush(heap, (-score(step), step))
 
 
-def _text_score(terms: set[str], candidates: list[dict[str, float]]) -> float:
-    total = 0.0
-    for term_candidates in candidates:
-        total += max((term_candidates.get(term, 0.0) for term in terms), default=0.0)
-    return total / len(candidates)
+class _Scorer:
+    """A mention's score from its terms: the mean over query terms of its best option."""
+
+    def __init__(self, candidates: list[dict[str, float]]):
+        self.candidates = candidates
+        # Run-together readings ("refund now") need every part: checked apart from plain words.
+        self.together = [[(value, option.split(" ")) for option, value in options.items() if " " in option]
+                         for options in candidates]
+
+    def __call__(self, terms: set[str]) -> float:
+        total = 0.0
+        for options, together in zip(self.candidates, self.together, strict=True):
+            best = max((options.get(term, 0.0) for term in terms), default=0.0)
+            for value, words in together:
+                if value > best and all(word in terms for word in words):
+                    best = value
+            total += best
+        return total / len(self.candidates)
 
 
 def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, float]],
                     limit: int, skip: set[int] | None = None) -> list[tuple[float, int]]:
     scored = []
+    text_score = _Scorer(candidates)
     for mention_id, text in rows:
         if skip and mention_id in skip:
             continue
-        score = _text_score(text_terms(text), candidates)
+        score = text_score(text_terms(text))
         if score > 0:
             scored.append((score, mention_id))
     scored.sort(key=lambda item: (-item[0], -item[1]))
@@ -143,6 +157,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
               f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
     rare = _RareGroups(conn, groups, flt)
     ranking = _Ranking()
+    text_score = _Scorer(candidates)
     expanded: set[tuple[int, int]] = set()
     queries = empty = 0
     for explored, (score, choice) in enumerate(_choices(groups)):
@@ -164,7 +179,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
                 key = min(rare_picked, key=lambda item: len(rare.held(item)))
                 ids = sorted(rare.held(key) - ranking.scores.keys())
                 for mention_id, text in _rows_where(conn, ids, flt):
-                    value = _text_score(text_terms(text), candidates)
+                    value = text_score(text_terms(text))
                     if value > 0:
                         ranking.add(mention_id, value)
                 expanded.add(key)
