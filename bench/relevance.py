@@ -103,8 +103,9 @@ def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
             value = precision(result["ids"], relevant)
             if value is not None:
                 precisions.append(value)
-                if reference is not None and reference[index] is not None:
-                    ref_precisions.append(precision(reference[index]["ids"], relevant) or 0.0)
+                answer = reference[index] if reference is not None else None
+                if answer is not None:
+                    ref_precisions.append(precision(answer["ids"], relevant) or 0.0)
             from store.query import parse_query
 
             expected = truth.scores(list(parse_query(item.query).terms), complete_last=item.complete_last)
@@ -115,7 +116,7 @@ def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
         cpu = [result["cpu_ms"] for _, result, _ in chosen]
         ref = "not installed"
         if reference is not None:
-            ref_times = [reference[i]["ms"] for _, _, i in chosen if reference[i] is not None]
+            ref_times = [answer["ms"] for _, _, i in chosen if (answer := reference[i]) is not None]
             ref = f"{_mean(ref_precisions)} / {percentile(ref_times, 0.95):.1f} ms"
         rows.append(f"| {kind} ({len(chosen)}) | {_mean(precisions)} | {_mean(recalls)} | "
                     f"{percentile(times, 0.5):.1f} / {percentile(times, 0.95):.1f} ms | "

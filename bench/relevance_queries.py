@@ -140,11 +140,11 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
         return None
     start = rng.randrange(len(tokens) - size + 1)
     window = tokens[start:start + size]
-    typed = list(window)
-    long_words = [i for i, w in enumerate(typed) if len(w) >= 5 and w.isalpha()]
+    pasted = list(window)
+    long_words = [i for i, w in enumerate(pasted) if len(w) >= 5 and w.isalpha()]
     for index in rng.sample(long_words, min(len(long_words), rng.randint(1, 3))):
-        typed[index] = mistype(typed[index], rng)
+        pasted[index] = mistype(pasted[index], rng)
     intended = parse_query(" ".join(window)).terms
     if not intended:
         return None
-    return Labelled(kind, " ".join(typed), tuple(intended), kind.endswith("as typed"))
+    return Labelled(kind, " ".join(pasted), tuple(intended), kind.endswith("as typed"))
