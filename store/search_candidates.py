@@ -91,8 +91,9 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
         best = max([*likely.values(), *(value for value, _ in readings)])
         # A run-together reading is a guess: kept only when it is more than a last resort.
         likely.update((option, value) for value, option in readings if _score(best, value) > FLOOR)
-        kept = sorted(likely.items(), key=lambda item: (-item[1], item[0]))[:MAX_OPTIONS]
-        out.append({option: _score(best, value) for option, value in kept})
+        kept = dict(sorted(likely.items(), key=lambda item: (-item[1], item[0]))[:MAX_OPTIONS])
+        kept[term] = likely[term]  # the word typed is always an option
+        out.append({option: _score(best, value) for option, value in kept.items()})
     return out
 
 
