@@ -19,6 +19,7 @@ Writes a "Search relevance" section into RESULTS.md (replacing an older one).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -103,6 +104,7 @@ def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
             value = precision(result["ids"], relevant)
             if value is not None:
                 precisions.append(value)
+                result["precision"] = value
                 answer = reference[index] if reference is not None else None
                 if answer is not None:
                     ref_precisions.append(precision(answer["ids"], relevant) or 0.0)
@@ -112,6 +114,7 @@ def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
             value = recall_at(result["ids"], expected, TOP)
             if value is not None:
                 recalls.append(value)
+                result["recall"] = value
         times = [result["ms"] for _, result, _ in chosen]
         cpu = [result["cpu_ms"] for _, result, _ in chosen]
         ref = "not installed"
@@ -126,6 +129,12 @@ def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
     all_precisions = [p for item, r in zip(queries, results, strict=True)
                       if (p := precision(r["ids"], holders(truth, item.intended))) is not None]
     examples = "\n".join(f"- {kind}: `{next(q.query for q in queries if q.kind == kind)}`" for kind in KINDS)
+    detail = [{"kind": item.kind, "query": item.query, "intended": item.intended, **result}
+              for item, result in zip(queries, results, strict=True)]
+    db.with_name(db.name + ".relevance.json").write_text(json.dumps(detail, ensure_ascii=False, indent=1))
+    worst = sorted((d for d in detail if d.get("precision", 1) < 1), key=lambda d: d["precision"])[:12]
+    examples += "\n\nLowest precision (intended words in brackets):\n\n" + ("\n".join(
+        f"- {d['kind']}: `{d['query']}` [{' '.join(d['intended'])}]: {d['precision']:.2f}" for d in worst) or "- none")
     return "\n".join([
         SECTION, "",
         f"{len(truth.postings):,} distinct terms; load average (1 min) at start / end of the searches: "

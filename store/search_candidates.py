@@ -17,6 +17,11 @@ COMPLETION_COST, a joined word nothing. The best option of a term scores 100,
 others lose POINTS per factor 10 of likelihood, down to FLOOR (still found,
 after every better reading). Mentions then score the mean over terms of
 their best option (store.search_ranking).
+
+A query of PASTED_FROM words or more is pasted text (a sentence copied from a
+mention, typos and all): a word of it that exists in the history scores 100
+as written, so the mention it came from is not outranked by ones holding a
+corrected spelling; words found nowhere are still corrected.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ FLOOR = 50.0
 MAX_OPTIONS = 48  # per term, the likeliest
 SPLITS = 2  # run-together readings per term, the likeliest
 PART_MIN = 2  # letters of each word of a run-together reading
+PASTED_FROM = 6  # query terms from which the query is pasted text, taken as written
 
 
 def parts(option: str) -> list[str]:
@@ -93,7 +99,11 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
         likely.update((option, value) for value, option in readings if _score(best, value) > FLOOR)
         kept = dict(sorted(likely.items(), key=lambda item: (-item[1], item[0]))[:MAX_OPTIONS])
         kept[term] = likely[term]  # the word typed is always an option
-        out.append({option: _score(best, value) for option, value in kept.items()})
+        if len(terms) >= PASTED_FROM and counts.get(term, 0):
+            out.append({option: 100.0 if option == term else min(99.0, _score(likely[term], value))
+                        for option, value in kept.items()})
+        else:
+            out.append({option: _score(best, value) for option, value in kept.items()})
     return out
 
 

@@ -55,7 +55,10 @@ class Frequencies:
                 out[term] = count
         if missing:
             _ensure_table(conn)
-            for term in missing:
-                row = conn.execute(f"SELECT doc FROM {_VOCAB_TABLE} WHERE term = ?", (term,)).fetchone()
-                out[term] = self.counts[term] = row[0] if row else 0
+            for start in range(0, len(missing), 500):
+                chunk = missing[start:start + 500]
+                found = dict(conn.execute(f"SELECT term, doc FROM {_VOCAB_TABLE} WHERE term IN "
+                                          f"({', '.join('?' for _ in chunk)})", chunk).fetchall())
+                for term in chunk:
+                    out[term] = self.counts[term] = found.get(term, 0)
         return out

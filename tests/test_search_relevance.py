@@ -18,7 +18,8 @@ from tests.conftest import new_mention
 
 HISTORY = (
     [f"my delivery number {n} was late" for n in range(250)]
-    + ["the dilivery guy never rang"]  # a rare misspelling, literally
+    + ["ok the dilivery guy never rang"]  # a rare misspelling, literally
+    + ["ok the delivery guy never rang"]
     + [f"shipping costs too much {n}" for n in range(40)]
     + [f"shopping for a new charger {n}" for n in range(60)]
     + ["the firmware update bricked it", "new firmware please"]
@@ -47,13 +48,13 @@ def texts(store, hits) -> list[str]:
 def test_frequent_correction_beats_rare_literal_match(store, history):
     hits = search(store, "dilivery", limit=200)
     found = texts(store, hits)
-    # 250 mentions of the word meant (one typo away) outweigh 1 of the word typed.
+    # 251 mentions of the word meant (one typo away) outweigh 1 of the word typed.
     assert all("delivery" in text for text in found[:200])
     hits = search(store, "dilivery", limit=300)
     found = texts(store, hits)
     # The literal misspelling is still found, after every mention of the word meant.
-    assert found[250] == "the dilivery guy never rang"
-    assert hits[0].score == 100 and hits[250].score < 100
+    assert found[251] == "ok the dilivery guy never rang"
+    assert hits[0].score == 100 and hits[251].score < 100
 
 
 def test_exact_word_that_is_frequent_itself_stays_first(store, history):
@@ -156,3 +157,12 @@ def test_search_never_raises_and_hits_are_sane(store, history, text, typing):
     assert len({hit.mention_id for hit in hits}) == len(hits)
     assert all(0 <= hit.score <= 100 for hit in hits)
     assert [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)
+
+
+def test_pasted_sentence_is_taken_as_written(store, history):
+    # Six words or more: pasted from a mention, its misspelling included. "dilivery"
+    # alone reads as delivery (above); inside the pasted sentence it is taken as written.
+    pasted = texts(store, search(store, "ok the dilivery guy never rang"))
+    assert pasted[:2] == ["ok the dilivery guy never rang", "ok the delivery guy never rang"]
+    typed = texts(store, search(store, "the dilivery guy never rang"))
+    assert typed[:2] == ["ok the delivery guy never rang", "ok the dilivery guy never rang"]
