@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import statistics
 import sys
 import time
@@ -78,12 +79,28 @@ def run_searches(db: Path, queries: list[Labelled]) -> tuple[list[dict], float]:
         store.close()
 
 
+def brute_force(db: Path, conn) -> BruteForce:
+    """bench.truth's postings of every mention, kept beside the database while it is unchanged."""
+    stamp = db.stat()
+    cache = db.with_name(db.name + ".truth.pickle")
+    key = (stamp.st_size, stamp.st_mtime_ns)
+    if cache.exists():
+        with cache.open("rb") as source:
+            if pickle.load(source) == key:
+                return pickle.load(source)
+    print("relevance: tokenizing every mention (brute force) ...", file=sys.stderr, flush=True)
+    truth = BruteForce(conn.execute("SELECT id, text FROM mentions"))
+    with cache.open("wb") as sink:
+        pickle.dump(key, sink)
+        pickle.dump(truth, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    return truth
+
+
 def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
     import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    print("relevance: tokenizing every mention (brute force) ...", file=sys.stderr, flush=True)
-    truth = BruteForce(conn.execute("SELECT id, text FROM mentions"))
+    truth = brute_force(db, conn)
     queries = make(conn, count, truth.count, pool)
     load = [os.getloadavg()[0]]
     print(f"relevance: {len(queries)} queries through store.search ...", file=sys.stderr, flush=True)

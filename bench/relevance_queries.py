@@ -2,9 +2,11 @@
 
 Intended words come from the generator's own dictionary (the phrase banks of
 bench.corpus and its long-tail words), never from mention texts, which hold
-authors' typos; queries are then mistyped the way bench.corpus mistypes. A
-pasted sentence is the exception: it is cut from a mention, and what was
-meant is that mention's words as written.
+authors' typos; queries are then mistyped the way bench.corpus mistypes,
+keeping a word within the rules (one typo from 5 letters, two from 8: a
+dropped letter can make "watch" a 4-letter word no rule corrects). A pasted
+sentence is the exception: it is cut from a mention, and what was meant is
+that mention's words as written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rapidfuzz.distance import OSA
 
 from bench.corpus import PHRASES, PRODUCTS, mistype, tail_word
 from store.query import parse_query
+from store.search_candidates import PART_MIN
 from store.search_terms import query_terms
 
 KINDS = ("one typo", "two typos", "run-together", "split", "accents", "pasted sentence", "prefix",
@@ -60,11 +63,12 @@ def strip_accents(word: str) -> str:
 
 
 def _typos(word: str, rng: random.Random, count: int) -> str | None:
+    """`word` with `count` typos, still as long as the typo budget asks (5 letters for one, 8 for two)."""
     for _ in range(20):
         typed = word
         for _ in range(count):
             typed = mistype(typed, rng)
-        if OSA.distance(typed, word) == count:
+        if OSA.distance(typed, word) == count and len(typed) >= (5 if count == 1 else 8):
             return typed
     return None
 
@@ -121,7 +125,7 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
     if kind == "run-together":
         pairs = [(a, b) for a, b in zip(tokens, tokens[1:], strict=False)
                  if a.isalpha() and b.isalpha() and count_of(a.lower()) >= 20 and count_of(b.lower()) >= 20
-                 and len(a) + len(b) >= 7]
+                 and min(len(a), len(b)) >= PART_MIN and len(a) + len(b) >= 7]
         if not pairs:
             return None
         a, b = rng.choice(pairs)
@@ -143,7 +147,7 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
     pasted = list(window)
     long_words = [i for i, w in enumerate(pasted) if len(w) >= 5 and w.isalpha()]
     for index in rng.sample(long_words, min(len(long_words), rng.randint(1, 3))):
-        pasted[index] = mistype(pasted[index], rng)
+        pasted[index] = _typos(pasted[index], rng, 1) or pasted[index]
     intended = parse_query(" ".join(window)).terms
     if not intended:
         return None
