@@ -37,6 +37,7 @@ COMPLETION_COST = 1.0
 POINTS = 10.0
 FLOOR = 50.0
 MAX_OPTIONS = 48  # per term, the likeliest
+PRESELECT = 64  # typo candidates weighed per term, the earliest seen, when there are more
 SPLITS = 2  # run-together readings per term, the likeliest
 PART_MIN = 2  # letters of each word of a run-together reading
 PASTED_FROM = 6  # query terms from which the query is pasted text, taken as written
@@ -50,7 +51,12 @@ def parts(option: str) -> list[str]:
 def _costs(vocab: Vocabulary, terms: list[str], complete_last: bool) -> list[dict[str, float]]:
     out = []
     for index, term in enumerate(terms):
-        costs = {word: EDIT_COST * edits for word, edits in vocab.typos(term).items()}
+        typos = vocab.typos(term)
+        if len(typos) > PRESELECT:
+            # Counting mentions costs a lookup per word: weigh those seen first (the common ones).
+            kept = sorted(typos, key=vocab.first_seen_of)[:PRESELECT]
+            typos = {word: typos[word] for word in [term, *kept]}
+        costs = {word: EDIT_COST * edits for word, edits in typos.items()}
         if complete_last and index == len(terms) - 1:
             for word in vocab.completions(term):
                 costs.setdefault(word, COMPLETION_COST)

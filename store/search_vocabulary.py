@@ -94,6 +94,11 @@ class Vocabulary:
         for char in set("".join(new)):
             self.alphabets.setdefault(ord(char) >> 7, set()).add(char)
 
+    def first_seen_of(self, word: str) -> int:
+        """The vocabulary id of `word` (smaller for words seen earlier: common ones); huge if absent."""
+        index = bisect.bisect_left(self.words, word)
+        return self.first_seen[index] if index < len(self.words) and self.words[index] == word else 1 << 32
+
     def __contains__(self, word: str) -> bool:
         index = bisect.bisect_left(self.words, word)
         return index < len(self.words) and self.words[index] == word
