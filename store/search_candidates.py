@@ -19,9 +19,10 @@ after every better reading). Mentions then score the mean over terms of
 their best option (store.search_ranking).
 
 A query of PASTED_FROM words or more is pasted text (a sentence copied from a
-mention, typos and all): a word of it that exists in the history scores 100
-as written, so the mention it came from is not outranked by ones holding a
-corrected spelling; words found nowhere are still corrected.
+mention, typos and all): a word of it that exists in the history is taken as
+written, without corrections, so the mention it came from is not outranked
+by ones holding a corrected spelling (and the ranking has far fewer
+combinations to walk); words found nowhere are still corrected.
 """
 
 from __future__ import annotations
@@ -93,9 +94,10 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
     now), scored as if in none; a run-together reading needs both parts found.
     """
     out = []
+    pasted = len(terms) >= PASTED_FROM
     for term, term_costs, term_splits in zip(terms, costs, splits, strict=True):
-        if len(term_costs) == 1 and not term_splits:
-            out.append({term: 100.0})  # nothing to weigh: the literal word
+        if (len(term_costs) == 1 and not term_splits) or (pasted and counts.get(term, 0)):
+            out.append({term: 100.0})  # nothing to weigh, or pasted text taken as written
             continue
         likely = {option: _likelihood(counts, option, cost) for option, cost in term_costs.items()}
         readings = sorted(((_likelihood(counts, f"{a} {b}", EDIT_COST), f"{a} {b}") for a, b in term_splits
@@ -105,11 +107,7 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
         likely.update((option, value) for value, option in readings if _score(best, value) > FLOOR)
         kept = dict(sorted(likely.items(), key=lambda item: (-item[1], item[0]))[:MAX_OPTIONS])
         kept[term] = likely[term]  # the word typed is always an option
-        if len(terms) >= PASTED_FROM and counts.get(term, 0):
-            out.append({option: 100.0 if option == term else min(99.0, _score(likely[term], value))
-                        for option, value in kept.items()})
-        else:
-            out.append({option: _score(best, value) for option, value in kept.items()})
+        out.append({option: _score(best, value) for option, value in kept.items()})
     return out
 
 

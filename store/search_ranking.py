@@ -169,6 +169,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
     ranking = _Ranking()
     text_score = _Scorer(candidates)
     expanded: set[tuple[int, int]] = set()
+    asked: set[tuple[int, ...]] = set()  # combinations whose rows are in `ranking` already
     queries = empty = explored = 0
     while True:
         # Every mention holding an expanded group is scored already: the
@@ -187,7 +188,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
             choice = tuple(indexes[pick] if pick < len(indexes) else len(groups[term])
                            for term, (indexes, pick) in enumerate(zip(live, reduced, strict=True)))
             picked = [(term, group) for term, group in enumerate(choice) if group < len(groups[term])]
-            if not picked:
+            if not picked or choice in asked:
                 continue
             if len(picked) > 1:
                 # Sparse territory (typo variants of several words, a rare word
@@ -210,6 +211,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
                     restart = True
                     break
             queries += 1
+            asked.add(choice)
             # A mention also matches every worse combination of its words and is
             # met first in its best one (combinations run best first), where it
             # got its score; the rest of this one's rows score exactly `score`.
