@@ -131,13 +131,18 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
         a, b = rng.choice(pairs)
         return Labelled(kind, (a + b).lower(), (*query_terms(a), *query_terms(b)))
     if kind == "prefix":
-        word = meant(6)
-        before = [w.lower() for w in tokens if w.isalpha() and count_of(w.lower()) >= 20]
-        typed = word[:rng.randrange(4, len(word))]
-        if before and rng.random() < 0.5:
-            first = rng.choice(before)
-            return Labelled(kind, f"{first} {typed}", (*query_terms(first), word), True)
-        return Labelled(kind, typed, (word,), True)
+        if rng.random() < 0.5:
+            word = meant(6)
+            return Labelled(kind, word[:rng.randrange(4, len(word))], (word,), True)
+        # Two words as they stand in a mention, the second still being typed.
+        pairs = [(a.lower(), b.lower()) for a, b in zip(tokens, tokens[1:], strict=False)
+                 if a.isalpha() and b.isalpha() and len(b) >= 6
+                 and count_of(a.lower()) >= 20 and count_of(b.lower()) >= 20]
+        if not pairs:
+            return None
+        first, word = rng.choice(pairs)
+        return Labelled(kind, f"{first} {word[:rng.randrange(4, len(word))]}", (*query_terms(first), *query_terms(word)),
+                        True)
     # Pasted sentences: 8-15 words of a mention, one to three of them mistyped.
     size = rng.randint(8, 15)
     if len(tokens) < size:
