@@ -141,8 +141,8 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
         if not pairs:
             return None
         first, word = rng.choice(pairs)
-        return Labelled(kind, f"{first} {word[:rng.randrange(4, len(word))]}", (*query_terms(first), *query_terms(word)),
-                        True)
+        typed = word[:rng.randrange(4, len(word))]
+        return Labelled(kind, f"{first} {typed}", (*query_terms(first), *query_terms(word)), True)
     # Pasted sentences: 8-15 words of a mention, one to three of them mistyped.
     size = rng.randint(8, 15)
     if len(tokens) < size:
