@@ -80,7 +80,10 @@ class Vocabulary:
                              (self.last_id,)).fetchall()
         new = [term for _, term in added]
         self.last_id = max([self.last_id, *(term_id for term_id, _ in added)])
-        if len(added) > 1000 or not self.words:
+        if not self.words:  # already in order
+            self.words = new
+            self.first_seen = array("I", (term_id for term_id, _ in added))
+        elif len(added) > 1000:
             pairs = sorted([*zip(self.words, self.first_seen, strict=True), *((t, i) for i, t in added)])
             self.words = [term for term, _ in pairs]
             self.first_seen = array("I", (term_id for _, term_id in pairs))
