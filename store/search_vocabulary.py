@@ -31,7 +31,7 @@ ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 8
 # completions are weighed by frequency; beyond this many, the earliest seen
 # (the common ones) are weighed.
 PREFIX_FROM = 4
-PREFIX_SCAN = 256
+PREFIX_SCAN = 64
 
 
 def typo_budget(term: str) -> int:
