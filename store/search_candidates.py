@@ -19,10 +19,11 @@ after every better reading). Mentions then score the mean over terms of
 their best option (store.search_ranking).
 
 A query of PASTED_FROM words or more is pasted text (a sentence copied from a
-mention, typos and all): a word of it that exists in the history is taken as
-written, without corrections, so the mention it came from is not outranked
-by ones holding a corrected spelling (and the ranking has far fewer
-combinations to walk); words found nowhere are still corrected.
+mention, typos and all, or typed at length): a word of it matches as written
+(when it exists) and as its likeliest reading (when likelier) alike, 100
+each, so the mention a sentence came from, its author's typos included, is
+not outranked by ones holding a corrected spelling, nor the reverse. No
+other option: a long query's combinations stay few.
 """
 
 from __future__ import annotations
@@ -96,8 +97,8 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
     out = []
     pasted = len(terms) >= PASTED_FROM
     for term, term_costs, term_splits in zip(terms, costs, splits, strict=True):
-        if (len(term_costs) == 1 and not term_splits) or (pasted and counts.get(term, 0)):
-            out.append({term: 100.0})  # nothing to weigh, or pasted text taken as written
+        if len(term_costs) == 1 and not term_splits:
+            out.append({term: 100.0})  # nothing to weigh: the literal word
             continue
         likely = {option: _likelihood(counts, option, cost) for option, cost in term_costs.items()}
         readings = sorted(((_likelihood(counts, f"{a} {b}", EDIT_COST), f"{a} {b}") for a, b in term_splits
@@ -105,10 +106,22 @@ def weigh(terms: list[str], costs: list[dict[str, float]], splits: list[list[tup
         best = max([*likely.values(), *(value for value, _ in readings)])
         # A run-together reading is a guess: kept only when it is more than a last resort.
         likely.update((option, value) for value, option in readings if _score(best, value) > FLOOR)
+        if pasted:
+            out.append(_as_written(term, likely, counts))
+            continue
         kept = dict(sorted(likely.items(), key=lambda item: (-item[1], item[0]))[:MAX_OPTIONS])
         kept[term] = likely[term]  # the word typed is always an option
         out.append({option: _score(best, value) for option, value in kept.items()})
     return out
+
+
+def _as_written(term: str, likely: dict[str, float], counts: dict[str, int]) -> dict[str, float]:
+    """A word of pasted text: itself if it exists, and its likeliest reading if likelier, equally."""
+    out = {term: 100.0} if counts.get(term, 0) else {}
+    reading = max(((value, option) for option, value in likely.items() if option != term), default=None)
+    if reading is not None and reading[0] > likely[term]:
+        out[reading[1]] = 100.0
+    return out or {term: 100.0}
 
 
 def _score(best: float, value: float) -> float:
