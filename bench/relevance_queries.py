@@ -78,6 +78,7 @@ def make(conn: sqlite3.Connection, count: int, count_of: Callable[[str], int], p
     """`count` labelled queries of each kind; `count_of(word)` is its number of mentions."""
     rng = random.Random(seed)
     words, accented = dictionary()
+    spelled = frozenset(words)
     known = [word for word in words if count_of(word) >= 20]
     top = conn.execute("SELECT max(id) FROM mentions").fetchone()[0]
 
@@ -97,7 +98,7 @@ def make(conn: sqlite3.Connection, count: int, count_of: Callable[[str], int], p
     for kind in KINDS:
         made = 0
         while made < count:
-            item = _one(kind, rng, meant, mention_words, accented, count_of)
+            item = _one(kind, rng, meant, mention_words, accented, count_of, spelled)
             if item is not None:
                 out.append(item)
                 made += 1
@@ -105,7 +106,7 @@ def make(conn: sqlite3.Connection, count: int, count_of: Callable[[str], int], p
 
 
 def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_words: Callable[[], list[str]],
-         accented: list[str], count_of: Callable[[str], int]) -> Labelled | None:
+         accented: list[str], count_of: Callable[[str], int], spelled: frozenset[str]) -> Labelled | None:
     if kind in ("one typo", "two typos"):
         word = meant(5 if kind == "one typo" else 8)
         typed = _typos(word, rng, 1 if kind == "one typo" else 2)
@@ -143,14 +144,16 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
         first, word = rng.choice(pairs)
         typed = word[:rng.randrange(4, len(word))]
         return Labelled(kind, f"{first} {typed}", (*query_terms(first), *query_terms(word)), True)
-    # Pasted sentences: 8-15 words of a mention, one to three of them mistyped.
+    # Pasted sentences: 8-15 words of a mention, one to three of them mistyped (none if it has no
+    # correctly spelled word of 5+ letters: pasted as is).
     size = rng.randint(8, 15)
     if len(tokens) < size:
         return None
     start = rng.randrange(len(tokens) - size + 1)
     window = tokens[start:start + size]
     pasted = list(window)
-    long_words = [i for i, w in enumerate(pasted) if len(w) >= 5 and w.isalpha()]
+    # Mistyped: correctly spelled words (a typo on top of the author's own is no one's intention).
+    long_words = [i for i, w in enumerate(pasted) if len(w) >= 5 and w.isalpha() and w.lower() in spelled]
     for index in rng.sample(long_words, min(len(long_words), rng.randint(1, 3))):
         pasted[index] = _typos(pasted[index], rng, 1) or pasted[index]
     intended = parse_query(" ".join(window)).terms
