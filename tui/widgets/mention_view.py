@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from rich.console import Group
 from rich.rule import Rule
@@ -15,9 +16,21 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail, Reply
+from store.report_buckets import parse_stored
+from store.sla import short_span, sla_state
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
-from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.render import (
+    NOBODY_SENDING,
+    STATE_COLOR,
+    STATE_GLYPH,
+    TAG_BADGE,
+    age,
+    clock_time,
+    network_short,
+    one_line,
+    wake_time,
+)
 from tui.shift import console_of
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
@@ -33,6 +46,8 @@ EVENT_WORDS = {
     "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
+    "snooze": "snoozed it", "unsnooze": "woke it", "snooze.wake": "woke ({reason})",
+    "draft.save": "started a draft", "draft.clear": "dropped a draft",
 }
 
 
@@ -125,6 +140,19 @@ class MentionView(VerticalScroll, can_focus=True):
         self._stamps.append(stamp)
         return age(stamp, now)
 
+    def _sla(self, d: MentionDetail, now: datetime) -> str:
+        """Where an unanswered open mention stands against its first-response target."""
+        row = d.row
+        policy = console_of(self).shift.sla
+        created = parse_stored(row.created_at)
+        if row.status != "open" or created is None or any(r.state != "failed" for r in d.replies):
+            return ""
+        state = sla_state(policy, row.tags, row.network, created, now)
+        if state is None:
+            return ""
+        target = short_span(state.target)
+        return f"first reply {state.label()} (target {target})"
+
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
         row = d.row
@@ -142,13 +170,21 @@ class MentionView(VerticalScroll, can_focus=True):
             who.append(f"  {d.author_name}")
         who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
+        if sla := self._sla(d, now):
+            parts.append(Text(sla, "bold red" if sla.startswith("first reply late") else "dim"))
         if row.state == "queued" and not row.sender_alive:
             parts.append(Text(NOBODY_SENDING, "bold red"))
         desk = Text()
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", "bold cyan")
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
+            desk.append(f"✎ {d.claimed_by} is replying  ", "bold yellow")
+        if row.snoozed_until:
+            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", "bold magenta")
+        me = console_of(self).shift.operator
+        for draft in d.drafts:
+            whose = "your draft (r reopens it)" if draft.operator == me else f"draft by {draft.operator}"
+            desk.append(f"✐ {whose}, {clock_time(draft.updated_at, now)}  ", "bold")
         if desk:
             parts.append(desk)
         parts += [Text(""), Text(row.text), Text("")]
