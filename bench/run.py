@@ -351,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=60, help="queries of each kind")
     parser.add_argument("--rebuild", action="store_true", help="delete and rebuild the database (import benchmark)")
     parser.add_argument("--skip-truth", action="store_true", help="skip the brute-force recall check")
+    parser.add_argument("--skip-relevance", action="store_true",
+                        help="skip the labelled relevance evaluation (bench/relevance.py)")
     parser.add_argument("--inline-too", action="store_true",
                         help="also build a copy indexing in every transaction, to compare import strategies")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
@@ -408,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
         f"## Queries below full recall\n\n{detail or '- none'}\n"
         + (f"\n{storm.SECTION}" if (storm := sys.modules.get("bench.live_stream")) and storm.SECTION else "")
     )
+    if not args.skip_relevance:
+        from bench import relevance
+
+        relevance.main(["--size", args.size, "--db", str(args.db), "--out", str(args.out)])
     print(f"\nwritten to {args.out}", file=sys.stderr)
     return 0
 
