@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from store.db import Store
 from store.lease import current_holder
+from store.view_counts import view_counts  # noqa: F401  (re-exported: callers count views here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,19 +160,6 @@ def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -
     sql = (f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} > :after "
            f"ORDER BY {spec.id_column} DESC")
     return [row[0] for row in store.conn.execute(sql, {"after": after_id, "operator": operator})]
-
-
-def view_counts(store: Store, operator: str = "") -> dict[str, int]:
-    """How many mentions each view holds.
-
-    Open work is a small slice of a long history, so the open views are
-    counted directly; "done" is derived instead of scanning most of the table.
-    """
-    counts = {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
-              for name, spec in VIEWS.items() if name not in ("done", "all")}
-    counts["all"] = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
-    counts["done"] = counts["all"] - counts["open"]
-    return counts
 
 
 # "seen": handled by anyone (replied, done, imported) or read by this operator.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
 from store.search_index import index_mentions
+from store.view_counts import count_new
 
 
 def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | None = None) -> int:
@@ -55,6 +57,7 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
     now = store.now()
     result: list[int | None] = []
     indexed: list[tuple[int, str, str, str]] = []
+    added: Counter[str] = Counter()
     for mention, status, received_at in rows:
         m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:
@@ -80,10 +83,12 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
         if cursor.rowcount:
             mention_id = inserted_id(cursor)
             result.append(mention_id)
+            added[status] += 1
             indexed.append((mention_id, m.text, m.author_handle, m.author_name))
         else:
             result.append(None)
     index_mentions(store, indexed)
+    count_new(store, added)
     return result
 
 
