@@ -214,7 +214,10 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
     row = rows_by_id(store, [mention_id], operator)[mention_id]
     root = root or remote_id
     members = conn.execute(
-        f"""{_ROW_SQL} WHERE m.network = :network AND (m.remote_id = :root OR m.root_remote_id = :root)
+        # Two index searches: an OR here would not use the partial mentions_by_root index.
+        f"""{_ROW_SQL} WHERE m.id IN (SELECT id FROM mentions WHERE network = :network AND remote_id = :root
+                                   UNION ALL SELECT id FROM mentions WHERE network = :network
+                                                                    AND root_remote_id = :root)
             ORDER BY m.created_at, m.id LIMIT 200""",
         {"network": network, "root": root, "operator": operator},
     ).fetchall()

@@ -21,6 +21,7 @@ from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.inbox_window import IdPage, view_page, view_slice
 from store.lease import LeaseHolder, current_holder
 from store.worker import StoreWorker
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from store.ingest import SourceStatus
     from store.search import Hit
     from tui.app import ConsoleApp
+    from tui.widgets.id_window import Wanted
 
 
 class Shift:
@@ -74,6 +76,13 @@ class Shift:
 
     async def view_ids(self, view: str, limit: int | None = None) -> array:
         return await self.store.run(view_ids, view, self.operator, limit)
+
+    async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
+        return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)
+
+    async def view_slice(self, view: str, wanted: Wanted, total: int) -> tuple[int, array]:
+        return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
+                                    total=total, below=wanted.below, above=wanted.above)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
         return await self.store.run(view_ids_after, view, after_id, self.operator)

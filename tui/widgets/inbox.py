@@ -1,14 +1,14 @@
 """The inbox: a virtual list that draws only the visible rows.
 
-It holds the view's ids (8 bytes each, so a million fit) and a bounded
-cache of rows; rows missing from the cache are fetched from the store by
-the screen (off the event loop) and drawn as a placeholder until then.
+It holds the view's length and a loaded slice of its ids (an IdWindow: a
+page around what is on screen, never the whole backlog) and a bounded cache
+of rows; ids and rows missing for the rows on screen are fetched from the
+store by the pane (off the event loop) and drawn as a placeholder until then.
 Never a widget per mention.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Sequence
 
 from rich.segment import Segment
@@ -25,9 +25,11 @@ from store.db import iso
 from store.inbox import InboxRow
 from tui.actions import bindings
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
+from tui.widgets.id_window import IdWindow, Wanted
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
+ID_MARGIN = 50  # rows beyond the screen whose ids are fetched ahead of j/k and pgdn
 
 
 class InboxList(ScrollView, can_focus=True):
@@ -56,9 +58,21 @@ class InboxList(ScrollView, can_focus=True):
             self.ids = ids
             self.epoch = epoch
 
+    class IdsWanted(Message):
+        """The ids of these positions are needed to draw the list (see IdWindow.wanted)."""
+
+        def __init__(self, wanted: Wanted, generation: int) -> None:
+            super().__init__()
+            self.wanted = wanted
+            self.generation = generation
+
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._ids: Sequence[int] = array("q")
+        self._ids = IdWindow(0)
+        # Positions move when the list is replaced or grows at the top: older fetches are dropped.
+        self._generation = 0
+        self._ids_wanted: Wanted | None = None
+        self._announced: int | None = None
         self._rows: LRUCache[int, InboxRow] = LRUCache(CACHE_ROWS)
         self._wanted: set[int] = set()
         self._spans: dict[int, list[tuple[int, int]]] = {}
@@ -74,33 +88,37 @@ class InboxList(ScrollView, can_focus=True):
 
     # -- data in -------------------------------------------------------
     @property
-    def ids(self) -> Sequence[int]:
+    def ids(self) -> IdWindow:
         return self._ids
 
     @property
-    def selected_id(self) -> int | None:
-        if 0 <= self.cursor < len(self._ids):
-            return self._ids[self.cursor]
-        return None
+    def newest_id(self) -> int | None:
+        """The list's first id, loaded or not (arrivals are what is newer)."""
+        return self._ids.newest
 
-    def set_ids(self, ids: Sequence[int], *, spans: dict[int, list[tuple[int, int]]] | None = None,
+    @property
+    def selected_id(self) -> int | None:
+        """None also while the selected position's id is being fetched."""
+        return self._ids.get(self.cursor)
+
+    def set_ids(self, ids: Sequence[int] | IdWindow, *, spans: dict[int, list[tuple[int, int]]] | None = None,
                 keep_selection: bool = True) -> None:
         """Replace the list (a new view, a reload or search results)."""
         previous = self.selected_id if keep_selection else None
         old_cursor = self.cursor
         # Where the selected row sits on screen, so a reload (arrivals, others' work) keeps it there.
         old_row_top = old_cursor * ROW_HEIGHT - self.scroll_offset.y
-        old_newest = self._ids[0] if len(self._ids) else None
+        old_newest = self._ids.newest
         new_above = self.new_above
+        ids = ids if isinstance(ids, IdWindow) else IdWindow.whole(ids)
         self._ids = ids
+        self._generation += 1
+        self._ids_wanted = None
         self._spans = spans or {}
         self.new_above = 0
-        index = None
-        if previous is not None:
-            try:
-                index = ids.index(previous)
-            except ValueError:
-                index = None
+        index = ids.position(previous) if previous is not None else None
+        if index is None and keep_selection and ids.anchor is not None:
+            index = min(ids.anchor, max(0, len(ids) - 1))  # where it was: the next one takes its place
         if index is None:
             # The selected mention left the view (done, untagged): stay at its place.
             index = min(old_cursor, max(0, len(ids) - 1)) if keep_selection else 0
@@ -114,7 +132,7 @@ class InboxList(ScrollView, can_focus=True):
             target = max(0, min(index * ROW_HEIGHT - row_top, len(ids) * ROW_HEIGHT - height))
             self._scroll_rows_to(target)
             if target > 0 and old_newest is not None:
-                self.new_above = new_above + sum(1 for i in ids[:index] if i > old_newest)
+                self.new_above = new_above + ids.count_newer(index, old_newest)
         self.refresh()
         self._request_visible()
 
@@ -126,10 +144,9 @@ class InboxList(ScrollView, can_focus=True):
         if not len(self._ids):
             self.set_ids(list(new_ids), keep_selection=False)
             return
-        if isinstance(self._ids, array):
-            self._ids = array("q", new_ids) + self._ids
-        else:
-            self._ids = list(new_ids) + list(self._ids)
+        self._ids.prepend(new_ids)
+        self._generation += 1
+        self._ids_wanted = None
         at_top = self.scroll_offset.y == 0
         self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
         self.set_reactive(InboxList.cursor, self.cursor + count)
@@ -141,6 +158,22 @@ class InboxList(ScrollView, can_focus=True):
             self._scroll_rows_to(self.scroll_offset.y + count * ROW_HEIGHT)
             self.refresh()
         self._request_visible()
+
+    def put_ids(self, start: int, ids: Sequence[int], generation: int) -> None:
+        """Fetched ids for positions from `start` (dropped if the list changed meanwhile)."""
+        if generation != self._generation:
+            return
+        self._ids_wanted = None
+        self._ids.put(start, ids)
+        self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
+        if self.selected_id != self._announced:
+            self._announce()
+        self.refresh()
+        self._request_visible()
+
+    def _announce(self) -> None:
+        self._announced = self.selected_id
+        self.post_message(self.Highlighted(self._announced))
 
     def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:
         for mention_id, row in rows.items():
@@ -173,9 +206,15 @@ class InboxList(ScrollView, can_focus=True):
         count = self._view_height // ROW_HEIGHT + 1
         start = max(0, first - margin)
         end = min(len(self._ids), first + count + margin)
-        return [self._ids[i] for i in range(start, end)]
+        return [i for p in range(start, end) if (i := self._ids.get(p)) is not None]
 
     def _request_visible(self) -> None:
+        first = self.scroll_offset.y // ROW_HEIGHT
+        wanted = self._ids.wanted(min(first, self.cursor) - ID_MARGIN,
+                                  max(first + self._view_height // ROW_HEIGHT, self.cursor) + 1 + ID_MARGIN)
+        if wanted is not None and wanted != self._ids_wanted:
+            self._ids_wanted = wanted
+            self.post_message(self.IdsWanted(wanted, self._generation))
         missing = [i for i in self.visible_ids()
                    if (i not in self._rows or i in self._stale) and i not in self._wanted]
         if missing:
@@ -227,7 +266,8 @@ class InboxList(ScrollView, can_focus=True):
 
     def watch_cursor(self, old: int, new: int) -> None:
         self.refresh()
-        self.post_message(self.Highlighted(self.selected_id))
+        self._announce()
+        self._request_visible()  # a jump (G, a click) may land outside the loaded ids
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
@@ -270,8 +310,8 @@ class InboxList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if index >= len(self._ids):
             return Strip.blank(width, base)
-        mention_id = self._ids[index]
-        row = self._rows.get(mention_id)
+        mention_id = self._ids.get(index)
+        row = self._rows.get(mention_id) if mention_id is not None else None
         style = base
         if index == self.cursor:
             style = base + self.get_component_rich_style("inbox--cursor")

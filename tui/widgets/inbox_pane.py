@@ -17,10 +17,9 @@ from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
 from tui.topbar import compact_count
+from tui.widgets.id_window import IdWindow
 from tui.widgets.inbox import InboxList
 from tui.widgets.search_bar import SearchBar
-
-FIRST_PAGE = 200
 
 
 class InboxPane(Vertical):
@@ -60,22 +59,29 @@ class InboxPane(Vertical):
         self.query_one("#inbox-title", Static).update(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        """The view's first page (or, keeping the selection, the page around it); more as the list scrolls."""
         inbox, shift = self.inbox, console_of(self).shift
-        bar = self.search_bar
-        if not keep_selection:
-            # First screenful now, the rest (a second for a million rows) right after.
-            first = await shift.view_ids(view, FIRST_PAGE)
-            self.view = view
-            inbox.set_ids(first, keep_selection=False)
-            self.post_message(self.Listed())
-            if len(first) < FIRST_PAGE:
-                return
-        ids = await shift.view_ids(view)
-        if bar.searching or (not keep_selection and self.view != view):
+        if keep_selection:
+            page = await shift.view_page(view, around=inbox.selected_id, newer_than=inbox.newest_id)
+        else:
+            page = await shift.view_page(view)
+        if keep_selection and self.search_bar.searching:
             return
         self.view = view
-        inbox.set_ids(ids, keep_selection=True)
+        inbox.set_ids(IdWindow.from_page(page), keep_selection=keep_selection)
         self.post_message(self.Listed())
+
+    @on(InboxList.IdsWanted)
+    async def _fetch_ids(self, message: InboxList.IdsWanted) -> None:
+        inbox, wanted = self.inbox, message.wanted
+        if self.search_bar.searching:
+            return  # search results are whole lists
+        try:
+            start, ids = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids))
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            return
+        inbox.put_ids(start, ids, message.generation)
 
     @on(SearchBar.Left)
     def _search_left(self, message: SearchBar.Left) -> None:
