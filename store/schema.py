@@ -247,7 +247,9 @@ BEGIN
 END;
 CREATE TRIGGER view_counts_assign_in AFTER INSERT ON assignments
 BEGIN
-    INSERT OR IGNORE INTO view_counts (name, n) VALUES ('mine:' || NEW.operator, 0);
+    -- Not OR IGNORE: inside a trigger the outer statement's conflict policy (an upsert's) wins.
+    INSERT INTO view_counts (name, n) SELECT 'mine:' || NEW.operator, 0
+        WHERE NOT EXISTS (SELECT 1 FROM view_counts WHERE name = 'mine:' || NEW.operator);
     UPDATE view_counts SET n = n + 1 WHERE name = 'mine:' || NEW.operator
         AND (SELECT status FROM mentions WHERE id = NEW.mention_id) = 'open';
 END;
@@ -259,7 +261,9 @@ END;
 CREATE TRIGGER view_counts_assign_move AFTER UPDATE OF operator ON assignments
     WHEN OLD.operator != NEW.operator
 BEGIN
-    INSERT OR IGNORE INTO view_counts (name, n) VALUES ('mine:' || NEW.operator, 0);
+    -- Not OR IGNORE: inside a trigger the outer statement's conflict policy (an upsert's) wins.
+    INSERT INTO view_counts (name, n) SELECT 'mine:' || NEW.operator, 0
+        WHERE NOT EXISTS (SELECT 1 FROM view_counts WHERE name = 'mine:' || NEW.operator);
     UPDATE view_counts SET n = n + CASE WHEN name = 'mine:' || NEW.operator THEN 1 ELSE -1 END
         WHERE name IN ('mine:' || NEW.operator, 'mine:' || OLD.operator)
           AND (SELECT status FROM mentions WHERE id = NEW.mention_id) = 'open';
