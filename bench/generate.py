@@ -145,7 +145,8 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
               "insert_seconds": insert_seconds,
               "insert_cpu_seconds": insert_cpu, "index_seconds": index_seconds, "index_cpu_seconds": index_cpu,
               "checkpoint_seconds": checkpoint, "total_seconds": time.perf_counter() - started,
-              "batch": batch, "seed": seed, "open_share": open_share, "load_before": load_before, "load_after": os.getloadavg()[0],
+              "batch": batch, "seed": seed, "open_share": open_share,
+              "load_before": load_before, "load_after": os.getloadavg()[0],
               "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
     build_record(path).write_text(json.dumps(result, indent=1))
     return result

@@ -12,13 +12,14 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from store.db import Store
-from store.inbox import VIEWS
+from store.inbox import VIEWS, InboxRow, rows_by_id
 from store.view_counts import view_counts
 
 PAGE = 400
+ROWS = 60  # rows read with a page: a tall screen's worth around the anchor, drawn in one paint
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,7 @@ class IdPage:
     anchor: int | None = None
     newer: int | None = None
     newest: int | None = None  # the view's newest id (position 0), loaded or not
+    rows: dict[int, InboxRow] = field(default_factory=dict)  # the first screenful's rows
 
 
 @contextmanager
@@ -65,7 +67,16 @@ def _newer(store: Store, view: str, operator: str, than: int) -> int:
 
 def view_page(store: Store, view: str, operator: str = "", *, around: int | None = None,
               newer_than: int | None = None, size: int = PAGE) -> IdPage:
-    """The view's length and a page of its ids: the newest, or centred on `around`."""
+    """The view's length and a page of its ids (the newest, or centred on `around`), with the rows
+    of the screenful where the list will show it."""
+    page = _page(store, view, operator, around, newer_than, size)
+    middle = (page.anchor or 0) - page.start
+    shown = list(page.ids[max(0, middle - ROWS // 2):max(0, middle - ROWS // 2) + ROWS])
+    return replace(page, rows=rows_by_id(store, shown, operator))
+
+
+def _page(store: Store, view: str, operator: str, around: int | None, newer_than: int | None,
+          size: int) -> IdPage:
     with _snapshot(store):
         total = view_counts(store, operator)[view]
         newer = _newer(store, view, operator, newer_than) if newer_than is not None else None

@@ -8,8 +8,8 @@ import pytest
 
 from store import actions, desk
 from store.db import open_store
-from store.ingest import save_batch
 from store.inbox_window import PAGE
+from store.ingest import save_batch
 from tests.test_multiprocess import within
 from tests.test_view_counts import brute, mixed_writes
 from tests.tui_support import console_ready, frozen_clock, mention, screen_text

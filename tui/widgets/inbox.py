@@ -10,25 +10,24 @@ Never a widget per mention.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from store.db import iso
 from store.inbox import InboxRow
 from tui.actions import bindings
-from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
+from tui.render import age
 from tui.widgets.id_window import IdWindow, Wanted
+from tui.widgets.inbox_lines import RowCache, RowPainter
 
 ROW_HEIGHT = 2
-CACHE_ROWS = 2000
 ID_MARGIN = 50  # rows beyond the screen whose ids are fetched ahead of j/k and pgdn
 
 
@@ -43,28 +42,25 @@ class InboxList(ScrollView, can_focus=True):
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
+    @dataclass
     class Highlighted(Message):
-        """The selected mention changed (None: the list is empty)."""
+        """The selected mention changed (None: the list is empty, or its id is being fetched)."""
 
-        def __init__(self, mention_id: int | None) -> None:
-            super().__init__()
-            self.mention_id = mention_id
+        mention_id: int | None
 
+    @dataclass
     class RowsWanted(Message):
         """Rows for these ids are needed to draw the visible window."""
 
-        def __init__(self, ids: list[int], epoch: int) -> None:
-            super().__init__()
-            self.ids = ids
-            self.epoch = epoch
+        ids: list[int]
+        epoch: int
 
+    @dataclass
     class IdsWanted(Message):
         """The ids of these positions are needed to draw the list (see IdWindow.wanted)."""
 
-        def __init__(self, wanted: Wanted, generation: int) -> None:
-            super().__init__()
-            self.wanted = wanted
-            self.generation = generation
+        wanted: Wanted
+        generation: int
 
     def __init__(self, *, clock, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -73,23 +69,32 @@ class InboxList(ScrollView, can_focus=True):
         self._generation = 0
         self._ids_wanted: Wanted | None = None
         self._announced: int | None = None
-        self._rows: LRUCache[int, InboxRow] = LRUCache(CACHE_ROWS)
-        self._wanted: set[int] = set()
+        self._rows = RowCache()
         self._spans: dict[int, list[tuple[int, int]]] = {}
-        # A fetch that started before a row was forgotten may carry stale data.
-        self._epoch = 0
-        self._forgotten_at: dict[int, int] = {}
-        self._stale: set[int] = set()
         self._clock = clock
         self.new_above = 0
         self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
-        self.sender_alive = True  # set by the screen from the leader lease
+        self._painter = RowPainter(self, clock)
+
+    @property
+    def sender_alive(self) -> bool:
+        """Whether a live ingest leader sends queued replies (set by the pane from the lease)."""
+        return self._painter.sender_alive
+
+    @sender_alive.setter
+    def sender_alive(self, alive: bool) -> None:
+        self._painter.sender_alive = alive
 
     # -- data in -------------------------------------------------------
     @property
     def ids(self) -> IdWindow:
         return self._ids
+
+    @property
+    def epoch(self) -> int:
+        """Rows read now are at least this fresh (see put_rows)."""
+        return self._rows.epoch
 
     @property
     def newest_id(self) -> int | None:
@@ -176,28 +181,12 @@ class InboxList(ScrollView, can_focus=True):
         self.post_message(self.Highlighted(self._announced))
 
     def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:
-        for mention_id, row in rows.items():
-            if self._forgotten_at.get(mention_id, -1) > epoch:
-                continue
-            self._rows.discard(mention_id)  # LRUCache.set keeps an existing key's old value
-            self._rows.set(mention_id, row)
-            self._wanted.discard(mention_id)
-            self._stale.discard(mention_id)
-        if len(self._stale) > CACHE_ROWS:
-            self._stale.intersection_update(self._rows.keys())  # evicted rows are fetched anew anyway
+        self._rows.put(rows, epoch)
         self.refresh()
 
     def forget(self, ids: set[int] | frozenset[int]) -> None:
         """Rows changed elsewhere: drop them so they are fetched again."""
-        self._epoch += 1
-        for mention_id in ids:
-            # Keep drawing the old row until the fresh one arrives.
-            if mention_id in self._rows:
-                self._stale.add(mention_id)
-            self._wanted.discard(mention_id)
-            self._forgotten_at[mention_id] = self._epoch
-        if len(self._forgotten_at) > 4 * CACHE_ROWS:
-            self._forgotten_at.clear()  # only in-flight fetches matter; old marks are moot
+        self._rows.forget(ids)
         self._request_visible()
         self.refresh()
 
@@ -215,11 +204,8 @@ class InboxList(ScrollView, can_focus=True):
         if wanted is not None and wanted != self._ids_wanted:
             self._ids_wanted = wanted
             self.post_message(self.IdsWanted(wanted, self._generation))
-        missing = [i for i in self.visible_ids()
-                   if (i not in self._rows or i in self._stale) and i not in self._wanted]
-        if missing:
-            self._wanted.update(missing)
-            self.post_message(self.RowsWanted(missing, self._epoch))
+        if missing := self._rows.claim_missing(self.visible_ids()):
+            self.post_message(self.RowsWanted(missing, self._rows.epoch))
 
     def refresh_ages(self) -> None:
         """Called every second: redraw only when an age on a visible row changed."""
@@ -312,50 +298,11 @@ class InboxList(ScrollView, can_focus=True):
             return Strip.blank(width, base)
         mention_id = self._ids.get(index)
         row = self._rows.get(mention_id) if mention_id is not None else None
-        style = base
-        if index == self.cursor:
-            style = base + self.get_component_rich_style("inbox--cursor")
         if row is None:
             text = Text("  …" if part == 0 else "", style=self.get_component_rich_style("inbox--placeholder"))
-        elif part == 0:
-            text = self._meta_line(row)
-        else:
-            text = Text("  ") + highlighted(one_line(row.text), self._spans.get(mention_id))
-            if row.status == "done":
-                text.stylize(self.get_component_rich_style("inbox--done"))
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        text.truncate(width, overflow="ellipsis", pad=True)
-        segments = list(text.render(self.app.console))
-        return Strip(segments, width).apply_style(style).crop(0, width)
+            return self._painter.strip(text, width, self._line_style(base, index))
+        spans = self._spans.get(row.id) if part else None
+        return self._painter.line(row, part, width, self._line_style(base, index), spans)
 
-    def _meta_line(self, row: InboxRow) -> Text:
-        state = row.state
-        failed = row.reply_state == "failed"
-        glyph = "!" if failed else STATE_GLYPH[state]
-        style_name = "inbox--failed" if failed else {
-            "new": "inbox--new", "done": "inbox--done", "replied": "inbox--replied"}.get(state, "inbox--meta")
-        text = Text()
-        text.append(f"{glyph} ", self.get_component_rich_style(style_name))
-        for tag in ("care", "marketing"):
-            if tag in row.tags:
-                label, badge = TAG_BADGE[tag]
-                text.append(label, Style.parse(badge))
-                text.append(" ")
-        meta = self.get_component_rich_style("inbox--meta")
-        text.append(row.author_handle, Style(bold=True))
-        text.append(f" · {network_short(row.network)} · {age(row.created_at, self._clock())}", meta)
-        if row.claimed_by and row.claim_expires and row.claim_expires > iso(self._clock()):
-            text.append(f" ✎{row.claimed_by}", self.get_component_rich_style("inbox--new"))
-        if row.assignee:
-            text.append(f" →{row.assignee}", meta)
-        if failed:
-            text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
-        elif state == "queued" and row.reply_state == "waiting" and self.sender_alive:
-            text.append(" · waiting for network", self.get_component_rich_style("inbox--failed"))
-        elif state == "queued":
-            text.append(" · queued" if self.sender_alive else " · queued, nobody sending",
-                        self.get_component_rich_style("inbox--new" if self.sender_alive else "inbox--failed"))
-        elif state == "new":
-            text.append(" · new", self.get_component_rich_style("inbox--new"))
-        return text
+    def _line_style(self, base: Style, index: int) -> Style:
+        return base + self.get_component_rich_style("inbox--cursor") if index == self.cursor else base

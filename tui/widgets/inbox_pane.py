@@ -68,6 +68,7 @@ class InboxPane(Vertical):
         if keep_selection and self.search_bar.searching:
             return
         self.view = view
+        inbox.put_rows(page.rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
         inbox.set_ids(IdWindow.from_page(page), keep_selection=keep_selection)
         self.post_message(self.Listed())
 
