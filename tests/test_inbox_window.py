@@ -140,3 +140,15 @@ async def test_view_switches_and_counts_match_a_brute_force_count(db_path):
                 await selected_is(pilot, screen, expected[0], f"the top of {view}")
                 await pilot.press("G")
                 await selected_is(pilot, screen, expected[-1], f"the bottom of {view}")
+
+
+async def test_an_empty_search_lists_the_view_a_window_at_a_time(db_path):
+    everything = view_ids(db_path)
+    async with make_app(db_path).run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        await pilot.press("/")
+        await within(pilot, lambda: screen.searching and len(screen.inbox.ids) == SIZE
+                     and not screen.inbox.ids.complete, 10, "the whole view, windowed, under an empty search")
+        screen.inbox.focus()
+        await pilot.press("G")
+        await selected_is(pilot, screen, everything[-1], "the oldest mention under an empty search")

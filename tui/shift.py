@@ -20,7 +20,7 @@ from store import actions, desk
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
-from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after
 from store.inbox_window import IdPage, view_page, view_slice
 from store.lease import LeaseHolder, current_holder
 from store.worker import StoreWorker
@@ -73,9 +73,6 @@ class Shift:
 
     async def changes(self, marks: Marks, *, force: bool = False) -> Changes:
         return await self.store.run(poll, marks, force=force, operator=self.operator)
-
-    async def view_ids(self, view: str, limit: int | None = None) -> array:
-        return await self.store.run(view_ids, view, self.operator, limit)
 
     async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
         return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)

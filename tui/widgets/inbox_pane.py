@@ -74,9 +74,8 @@ class InboxPane(Vertical):
 
     @on(InboxList.IdsWanted)
     async def _fetch_ids(self, message: InboxList.IdsWanted) -> None:
+        # Search results are whole lists: only a view (or an empty search of one) asks for ids.
         inbox, wanted = self.inbox, message.wanted
-        if self.search_bar.searching:
-            return  # search results are whole lists
         try:
             start, ids = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids))
         except DATABASE_ERRORS as exc:
