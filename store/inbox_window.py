@@ -48,7 +48,7 @@ def _snapshot(store: Store) -> Iterator[None]:
 
 
 def _ids(store: Store, view: str, operator: str, condition: str, order: str, limit: int, offset: int = 0,
-         **params: int) -> array:
+         **params: int | None) -> array:
     spec = VIEWS[view]
     column = spec.id_column
     sql = (f"SELECT {column} {spec.source}{condition.format(id=column)} "
@@ -91,20 +91,22 @@ def _page(store: Store, view: str, operator: str, around: int | None, newer_than
 
 
 def view_slice(store: Store, view: str, operator: str = "", *, start: int, limit: int, total: int,
-               below: int | None = None, above: int | None = None) -> tuple[int, array]:
+               below: int | None = None, above: int | None = None, newest: int | None = None) -> tuple[int, array]:
     """Ids at positions start..start+limit, as (position of the first, ids).
 
     `below`: the id just before `start` is loaded (ids older than it follow);
     `above`: the id just after the range is (ids newer than it precede). Else a jump.
+    `newest`: the list's first id; later arrivals are not in it yet, so positions count from there.
     """
+    cap = "" if newest is None else " AND {id} <= :newest"
     with _snapshot(store):
         if below is not None:
             return start, _ids(store, view, operator, " AND {id} < :below", "DESC", limit, below=below)
         if above is not None:
-            ids = _ids(store, view, operator, " AND {id} > :above", "ASC", limit, above=above)
+            ids = _ids(store, view, operator, " AND {id} > :above" + cap, "ASC", limit, above=above, newest=newest)
             return start + limit - len(ids), ids
         if start <= total // 2:
-            return start, _ids(store, view, operator, "", "DESC", limit, start)
+            return start, _ids(store, view, operator, cap, "DESC", limit, start, newest=newest)
         # Nearer the oldest end: skip from there (`G` reads one page, not the whole view).
         skip = max(0, total - start - limit)
         ids = _ids(store, view, operator, "", "ASC", min(limit, total - start), skip)

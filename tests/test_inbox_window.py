@@ -152,3 +152,24 @@ async def test_an_empty_search_lists_the_view_a_window_at_a_time(db_path):
         screen.inbox.focus()
         await pilot.press("G")
         await selected_is(pilot, screen, everything[-1], "the oldest mention under an empty search")
+
+
+def test_slices_count_positions_from_the_lists_own_top_while_arrivals_wait(db_path):
+    """Mentions stored after the list was read are not in it yet: a jump must not shift by them."""
+    from store.inbox_window import view_page, view_slice
+
+    listed = view_ids(db_path)
+    store = open_store(db_path)
+    try:
+        page = view_page(store, "open")
+        assert (page.total, list(page.ids), page.newest) == (SIZE, listed[:PAGE], listed[0])
+        save_batch(store, "demo:@brightloop", [mention(SIZE + i) for i in range(1, 6)], None)
+        for start in (PAGE + 10, 10, SIZE - 30):
+            first, ids = view_slice(store, "open", start=start, limit=20, total=SIZE, newest=page.newest)
+            assert (first, list(ids)) == (start, listed[start:start + 20]), start
+        first, ids = view_slice(store, "open", start=PAGE, limit=20, total=SIZE, below=listed[PAGE - 1])
+        assert (first, list(ids)) == (PAGE, listed[PAGE:PAGE + 20])
+        first, ids = view_slice(store, "open", start=2, limit=8, total=SIZE, above=listed[10], newest=page.newest)
+        assert (first, list(ids)) == (2, listed[2:10])
+    finally:
+        store.close()

@@ -77,9 +77,9 @@ class Shift:
     async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
         return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)
 
-    async def view_slice(self, view: str, wanted: Wanted, total: int) -> tuple[int, array]:
+    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None) -> tuple[int, array]:
         return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
-                                    total=total, below=wanted.below, above=wanted.above)
+                                    total=total, below=wanted.below, above=wanted.above, newest=newest)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
         return await self.store.run(view_ids_after, view, after_id, self.operator)
