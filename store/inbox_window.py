@@ -91,8 +91,8 @@ def _page(store: Store, view: str, operator: str, around: int | None, newer_than
 
 
 def view_slice(store: Store, view: str, operator: str = "", *, start: int, limit: int, total: int,
-               below: int | None = None, above: int | None = None, newest: int | None = None) -> tuple[int, array]:
-    """Ids at positions start..start+limit, as (position of the first, ids).
+               below: int | None = None, above: int | None = None, newest: int | None = None) -> IdPage:
+    """Ids at positions start..start+limit (the page's `start`: where the first one sits).
 
     `below`: the id just before `start` is loaded (ids older than it follow);
     `above`: the id just after the range is (ids newer than it precede). Else a jump.
@@ -101,13 +101,13 @@ def view_slice(store: Store, view: str, operator: str = "", *, start: int, limit
     cap = "" if newest is None else " AND {id} <= :newest"
     with _snapshot(store):
         if below is not None:
-            return start, _ids(store, view, operator, " AND {id} < :below", "DESC", limit, below=below)
+            return IdPage(total, start, _ids(store, view, operator, " AND {id} < :below", "DESC", limit, below=below))
         if above is not None:
             ids = _ids(store, view, operator, " AND {id} > :above" + cap, "ASC", limit, above=above, newest=newest)
-            return start + limit - len(ids), ids
+            return IdPage(total, start + limit - len(ids), ids)
         if start <= total // 2:
-            return start, _ids(store, view, operator, cap, "DESC", limit, start, newest=newest)
+            return IdPage(total, start, _ids(store, view, operator, cap, "DESC", limit, start, newest=newest))
         # Nearer the oldest end: skip from there (`G` reads one page, not the whole view).
         skip = max(0, total - start - limit)
         ids = _ids(store, view, operator, "", "ASC", min(limit, total - start), skip)
-        return total - skip - len(ids), ids
+        return IdPage(total, total - skip - len(ids), ids)

@@ -165,11 +165,11 @@ def test_slices_count_positions_from_the_lists_own_top_while_arrivals_wait(db_pa
         assert (page.total, list(page.ids), page.newest) == (SIZE, listed[:PAGE], listed[0])
         save_batch(store, "demo:@brightloop", [mention(SIZE + i) for i in range(1, 6)], None)
         for start in (PAGE + 10, 10, SIZE - 30):
-            first, ids = view_slice(store, "open", start=start, limit=20, total=SIZE, newest=page.newest)
-            assert (first, list(ids)) == (start, listed[start:start + 20]), start
-        first, ids = view_slice(store, "open", start=PAGE, limit=20, total=SIZE, below=listed[PAGE - 1])
-        assert (first, list(ids)) == (PAGE, listed[PAGE:PAGE + 20])
-        first, ids = view_slice(store, "open", start=2, limit=8, total=SIZE, above=listed[10], newest=page.newest)
-        assert (first, list(ids)) == (2, listed[2:10])
+            got = view_slice(store, "open", start=start, limit=20, total=SIZE, newest=page.newest)
+            assert (got.start, list(got.ids)) == (start, listed[start:start + 20]), start
+        got = view_slice(store, "open", start=PAGE, limit=20, total=SIZE, below=listed[PAGE - 1])
+        assert (got.start, list(got.ids)) == (PAGE, listed[PAGE:PAGE + 20])
+        got = view_slice(store, "open", start=2, limit=8, total=SIZE, above=listed[10], newest=page.newest)
+        assert (got.start, list(got.ids)) == (2, listed[2:10])
     finally:
         store.close()

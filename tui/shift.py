@@ -9,7 +9,6 @@ an action.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -77,7 +76,7 @@ class Shift:
     async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
         return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)
 
-    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None) -> tuple[int, array]:
+    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None) -> IdPage:
         return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
                                     total=total, below=wanted.below, above=wanted.above, newest=newest)
 

@@ -77,12 +77,12 @@ class InboxPane(Vertical):
         # Search results are whole lists: only a view (or an empty search of one) asks for ids.
         inbox, wanted = self.inbox, message.wanted
         try:
-            start, ids = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids),
+            page = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids),
                                                                     inbox.newest_id)
         except DATABASE_ERRORS as exc:
             self.post_message(DatabaseTrouble(exc))
             return
-        inbox.put_ids(start, ids, message.generation)
+        inbox.put_ids(page.start, page.ids, message.generation)
 
     @on(SearchBar.Left)
     def _search_left(self, message: SearchBar.Left) -> None:
