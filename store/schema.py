@@ -274,5 +274,12 @@ CREATE INDEX mentions_by_root ON mentions (network, root_remote_id) WHERE root_r
 CREATE INDEX mentions_by_parent ON mentions (network, parent_remote_id) WHERE parent_remote_id IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_VIEW_COUNTS]
+# Reports, spikes and the handover read periods of arrival time (covering what they group by
+# without reading the rows, which hold the texts), and the oldest waiting mentions first.
+V2_REPORTS = """
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
+CREATE INDEX tags_by_time ON tags (at);
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_VIEW_COUNTS]
 SCHEMA_VERSION = len(MIGRATIONS)

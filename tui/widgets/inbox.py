@@ -75,16 +75,8 @@ class InboxList(ScrollView, can_focus=True):
         self.new_above = 0
         self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
-        self._painter = RowPainter(self, clock)
-
-    @property
-    def sender_alive(self) -> bool:
-        """Whether a live ingest leader sends queued replies (set by the pane from the lease)."""
-        return self._painter.sender_alive
-
-    @sender_alive.setter
-    def sender_alive(self, alive: bool) -> None:
-        self._painter.sender_alive = alive
+        # Draws the rows; the pane sets its `sender_alive` (the lease) and `sla` (the shift's targets).
+        self.painter = RowPainter(self, clock)
 
     # -- data in -------------------------------------------------------
     @property
@@ -210,8 +202,8 @@ class InboxList(ScrollView, can_focus=True):
     def refresh_ages(self) -> None:
         """Called every second: redraw only when an age on a visible row changed."""
         now = self._clock()
-        ages = tuple(age(row.created_at, now) for i in self.visible_ids(margin=0)
-                     if (row := self._rows.get(i)) is not None)
+        ages = tuple(age(row.created_at, now) + self.painter.sla_label(row, now)
+                     for i in self.visible_ids(margin=0) if (row := self._rows.get(i)) is not None)
         if ages != self._ages:
             self._ages = ages
             self.refresh()
@@ -300,9 +292,9 @@ class InboxList(ScrollView, can_focus=True):
         row = self._rows.get(mention_id) if mention_id is not None else None
         if row is None:
             text = Text("  …" if part == 0 else "", style=self.get_component_rich_style("inbox--placeholder"))
-            return self._painter.strip(text, width, self._line_style(base, index))
+            return self.painter.strip(text, width, self._line_style(base, index))
         spans = self._spans.get(row.id) if part else None
-        return self._painter.line(row, part, width, self._line_style(base, index), spans)
+        return self.painter.line(row, part, width, self._line_style(base, index), spans)
 
     def _line_style(self, base: Style, index: int) -> Style:
         return base + self.get_component_rich_style("inbox--cursor") if index == self.cursor else base

@@ -21,6 +21,8 @@ from textual.widget import Widget
 
 from store.db import iso
 from store.inbox import InboxRow
+from store.report_buckets import parse_stored
+from store.sla import SlaPolicy, sla_state
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
 
 CACHE_LINES = 400
@@ -75,6 +77,7 @@ class RowPainter:
         self._clock = clock
         self._lines: LRUCache[tuple, Strip] = LRUCache(CACHE_LINES)
         self.sender_alive = True  # set by the screen from the leader lease
+        self.sla = SlaPolicy()  # set by the pane from the shift: first-response targets
 
     def _style(self, name: str) -> Style:
         return self._widget.get_component_rich_style(name)
@@ -84,13 +87,14 @@ class RowPainter:
         if part == 0:
             now = self._clock()
             claim_live = bool(row.claimed_by and row.claim_expires and row.claim_expires > iso(now))
-            key: tuple = (row, part, width, style, age(row.created_at, now), claim_live, self.sender_alive)
+            key: tuple = (row, part, width, style, age(row.created_at, now), claim_live, self.sender_alive,
+                          self.sla_label(row, now))
         else:
             key = (row, part, width, style, tuple(map(tuple, spans or ())))
         key += (self._widget.app.theme,)
         strip = self._lines.get(key)
         if strip is None:
-            text = self._meta_line(row, key[4], key[5]) if part == 0 else self._text_line(row, spans)
+            text = self._meta_line(row, key[4], key[5], key[7]) if part == 0 else self._text_line(row, spans)
             strip = self.strip(text, width, style)
             self._lines.set(key, strip)
         return strip
@@ -108,7 +112,17 @@ class RowPainter:
             text.stylize(self._style("inbox--done"))
         return text
 
-    def _meta_line(self, row: InboxRow, shown_age: str, claim_live: bool) -> Text:
+    def sla_label(self, row: InboxRow, now: datetime) -> str:
+        """`late 2h` for an unanswered open mention past its target; `due 9m` in the last quarter."""
+        if not self.sla or row.status != "open" or row.reply_state not in (None, "failed"):
+            return ""
+        created = parse_stored(row.created_at)
+        state = sla_state(self.sla, row.tags, row.network, created, now) if created else None
+        if state is None or (not state.late and state.left > state.target / 4):
+            return ""
+        return state.label()
+
+    def _meta_line(self, row: InboxRow, shown_age: str, claim_live: bool, sla: str) -> Text:
         state = row.state
         failed = row.reply_state == "failed"
         glyph = "!" if failed else STATE_GLYPH[state]
@@ -124,6 +138,8 @@ class RowPainter:
         meta = self._style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
         text.append(f" · {network_short(row.network)} · {shown_age}", meta)
+        if sla:
+            text.append(f" · {sla}", self._style("inbox--failed" if sla.startswith("late") else "inbox--new"))
         if claim_live:
             text.append(f" ✎{row.claimed_by}", self._style("inbox--new"))
         if row.assignee:

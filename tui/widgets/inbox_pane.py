@@ -36,6 +36,7 @@ class InboxPane(Vertical):
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
+        self.inbox.painter.sla = console_of(self).shift.sla
         yield self.search_bar
         yield Static(id="inbox-title")
         yield self.inbox
@@ -118,6 +119,6 @@ class InboxPane(Vertical):
             alive = await console_of(self).shift.ingest_holder() is not None
         except (sqlite3.Error, StoreError):
             return
-        if alive != inbox.sender_alive:
-            inbox.sender_alive = alive
+        if alive != inbox.painter.sender_alive:
+            inbox.painter.sender_alive = alive
             inbox.refresh()
