@@ -39,8 +39,10 @@ def _newest_handle(db: Path) -> str:
         conn.close()
 
 
-def launch_once(db: Path, marker: bytes, timeout: float = 30.0, argv: list[str] | None = None) -> float:
-    """Seconds from spawn to `marker` on the terminal; `argv` replaces the console (a reference app)."""
+def launch_once(db: Path, marker: bytes, timeout: float = 30.0, argv: list[str] | None = None,
+                cpu: list[float] | None = None) -> float:
+    """Seconds from spawn to `marker` on the terminal; `argv` replaces the console (a reference app).
+    `cpu` gets the child's CPU seconds up to then (user + system): what a busy machine does not inflate."""
     argv = argv or [sys.executable, "-m", "tui", "--db", str(db), "--no-demo"]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "MENTIONDESK_OPERATOR": "bench"}
     env.pop("TEXTUAL", None)
@@ -65,7 +67,9 @@ def launch_once(db: Path, marker: bytes, timeout: float = 30.0, argv: list[str] 
         raise RuntimeError("the inbox never painted")
     finally:
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        usage = os.wait4(pid, 0)[2]
+        if cpu is not None:
+            cpu.append(usage.ru_utime + usage.ru_stime)
         os.close(fd)
 
 
