@@ -3,6 +3,7 @@
     python -m bench.run                    # 1M mentions; builds bench/data/1m.db first if missing
     python -m bench.run --size 100k        # quicker
     python -m bench.run --rebuild          # re-measure the import too
+    python -m bench.run --profile flood --size 5m   # the flood profile (bench/flood.py): 70 % open
 
 Searches run in a child process that only opens the database and searches,
 so its memory is what a console holding the same database would hold. The
@@ -31,7 +32,7 @@ if __package__ in (None, ""):
 import rapidfuzz  # noqa: E402
 
 from bench.corpus import mistype  # noqa: E402
-from bench.generate import SIZES, build_record, write_db  # noqa: E402
+from bench.generate import PROFILES, SIZES, build_record, write_db  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"p50_ms": 15.0, "p95_ms": 50.0, "recall": 0.95, "import_s_per_1m": 60.0, "rss_mb": 150.0}
@@ -358,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--storm-seconds", type=float, default=600.0,
                         help="how long the live storm runs (bench/live_stream.py; 600 for the report)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="usual",
+                        help="flood: 70 %% open, measured by bench/flood.py into its own section")
     parser.add_argument("--worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["MENTIONDESK_STORM_SECONDS"] = f"{args.storm_seconds:g}"
@@ -365,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         worker(*args.worker)
         return 0
     size = SIZES[args.size]
+    if args.profile == "flood":
+        from bench.flood import run_profile
+
+        return run_profile(args.size, args.db, rebuild=args.rebuild, out=args.out)
     args.db = args.db or HERE / "data" / f"{args.size}.db"
     inline = args.db.with_name(args.db.stem + "-inline.db")
     if args.rebuild:

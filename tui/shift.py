@@ -9,7 +9,6 @@ an action.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,7 +22,8 @@ from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
 from store.handover import HandoverReport, handover_report
-from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after
+from store.inbox_window import IdPage, view_page, view_slice
 from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident
 from store.incidents import set_state as set_incident_state
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from store.ingest import SourceStatus
     from store.search import Hit
     from tui.app import ConsoleApp
+    from tui.widgets.id_window import Wanted
 
 
 class Shift:
@@ -89,8 +90,12 @@ class Shift:
 
         return await self.store.run(wake_and_poll)
 
-    async def view_ids(self, view: str, limit: int | None = None) -> array:
-        return await self.store.run(view_ids, view, self.operator, limit)
+    async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
+        return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)
+
+    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None) -> IdPage:
+        return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
+                                    total=total, below=wanted.below, above=wanted.above, newest=newest)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
         return await self.store.run(view_ids_after, view, after_id, self.operator)

@@ -141,7 +141,7 @@ class MainScreen(Screen):
         elif changes.membership_changed:
             await self.pane.load_view(self.view)
         elif changes.new_mentions:
-            top = self.inbox.ids[0] if len(self.inbox.ids) else 0
+            top = self.inbox.newest_id or 0
             self.inbox.prepend(await self.shift.view_ids_after(self.view, top))
         self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
