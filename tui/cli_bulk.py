@@ -7,7 +7,7 @@ one event per mention, one undo entry that `u` or `mentiondesk undo` takes back.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
 
 from store import bulk, desk
 from store.db import Store
@@ -50,15 +50,14 @@ def _dry_run(store: Store, ids: list[int], words: str) -> int:
     return 0
 
 
-def _apply(store: Store, args: argparse.Namespace, operator: str, field: str, value: Any, words: str) -> int:
+def _apply(store: Store, args: argparse.Namespace, words: str, act: Callable[[list[int]], bulk.Outcome]) -> int:
     ids = _targets(store, args)
     if args.dry_run:
         return _dry_run(store, ids, words)
     if not ids:
         print("no mention matches; nothing changed")
         return 0
-    outcome = bulk.change(store, operator, field, ids, value)
-    _report(outcome, ids, words)
+    _report(act(ids), ids, words)
     return 0
 
 
@@ -73,29 +72,22 @@ def _report(outcome: bulk.Outcome, ids: list[int], words: str) -> None:
 
 def cmd_tag(store: Store, args: argparse.Namespace, operator: str) -> int:
     words = f"{'untagged' if args.off else 'tagged'} {args.tag}"
-    return _apply(store, args, operator, f"tag:{args.tag}", not args.off, words)
+    return _apply(store, args, words, lambda ids: bulk.change(store, operator, f"tag:{args.tag}", ids, not args.off))
 
 
 def cmd_done(store: Store, args: argparse.Namespace, operator: str) -> int:
     status = "open" if args.reopen else "done"
-    return _apply(store, args, operator, "status", status, "reopened" if args.reopen else "marked done")
+    return _apply(store, args, "reopened" if args.reopen else "marked done",
+                  lambda ids: bulk.change(store, operator, "status", ids, status))
 
 
 def cmd_assign(store: Store, args: argparse.Namespace, operator: str) -> int:
     assignee = None if args.operator_name in ("", "-") else args.operator_name
-    words = f"assigned to {assignee}" if assignee else "unassigned"
-    ids = _targets(store, args)
-    if args.dry_run:
-        return _dry_run(store, ids, words)
-    if not ids:
-        print("no mention matches; nothing changed")
-        return 0
     try:
-        outcome = bulk.assign(store, operator, ids, assignee, allow_new=args.new_operator)
+        return _apply(store, args, f"assigned to {assignee}" if assignee else "unassigned",
+                      lambda ids: bulk.assign(store, operator, ids, assignee, allow_new=args.new_operator))
     except desk.UnknownOperator as exc:
         return fail(f"{exc} (a typo?); use --new-operator to assign to {exc.name!r} anyway")
-    _report(outcome, ids, words)
-    return 0
 
 
 def cmd_undo(store: Store, args: argparse.Namespace, operator: str) -> int:
