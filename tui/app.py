@@ -35,7 +35,7 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
-                 keymap: Mapping[str, str] | None = None) -> None:
+                 keymap: Mapping[str, str] | None = None, reply_recall: float = 0.0) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -54,7 +54,8 @@ class ConsoleApp(App):
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
                            store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
                            searcher=StoreWorker(db_path, clock=clock, name="search",
-                                                    read_only_fallback=True), adapters=self.adapters)
+                                                    read_only_fallback=True), adapters=self.adapters,
+                           reply_recall=reply_recall)
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, desk
+from store import actions, bulk, desk
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
 from store.lease import LeaseHolder, current_holder
+from store.undo import Undone, undo_last
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
@@ -35,8 +36,9 @@ if TYPE_CHECKING:
 
 class Shift:
     def __init__(self, *, operator: str, clock: Callable[[], datetime], db_path: str, store: StoreWorker,
-                 searcher: StoreWorker, adapters: list[Adapter]) -> None:
+                 searcher: StoreWorker, adapters: list[Adapter], reply_recall: float = 0.0) -> None:
         self.operator = operator
+        self.reply_recall = reply_recall  # seconds a queued reply can be recalled with `u`
         self.clock = clock
         self.db_path = db_path
         self.store = store  # actions and the change feed
@@ -96,11 +98,13 @@ class Shift:
         return await self.searcher.run(search, text, limit=limit, complete_last=complete_last)
 
     # -- triage -----------------------------------------------------------------------
-    async def toggle_tag(self, mention_id: int, tag: str) -> bool:
-        return await self.store.run(actions.toggle_tag, mention_id, tag, self.operator)
+    async def change(self, field: str, mention_ids: list[int], value: object = bulk.TOGGLE) -> bulk.Outcome:
+        """Tag, done (a store.fields field) on one or many mentions: one transaction, one undo entry."""
+        return await self.store.run(bulk.change, self.operator, field, mention_ids, value)
 
-    async def toggle_done(self, mention_id: int) -> str:
-        return await self.store.run(actions.toggle_done, mention_id, self.operator)
+    async def undo(self) -> Undone:
+        """Put back this operator's last action (from any of their consoles or the CLI)."""
+        return await self.store.run(undo_last, self.operator)
 
     # -- replying ----------------------------------------------------------------------
     async def claim(self, mention_id: int, ttl: timedelta, *, take: bool = False) -> desk.Claim | None:
@@ -129,7 +133,8 @@ class Shift:
         return await self.store.run(lookup)
 
     async def queue_reply(self, mention_id: int, text: str, guard: actions.ReplyGuard) -> actions.QueuedReply:
-        return await self.store.run(actions.queue_reply, mention_id, text, self.operator, guard=guard)
+        return await self.store.run(actions.queue_reply, mention_id, text, self.operator, guard=guard,
+                                    recall=self.reply_recall)
 
     async def retry_reply(self, reply_id: int, guard: actions.ReplyGuard, text: str | None = None) -> int:
         return await self.store.run(actions.retry_reply, reply_id, self.operator, text, guard=guard)
@@ -141,8 +146,8 @@ class Shift:
     async def add_note(self, mention_id: int, text: str) -> int:
         return await self.store.run(desk.add_note, mention_id, text, self.operator)
 
-    async def assign(self, mention_id: int, assignee: str | None, *, allow_new: bool = False) -> bool:
-        return await self.store.run(desk.assign, mention_id, assignee, self.operator, allow_new=allow_new)
+    async def assign(self, mention_ids: list[int], assignee: str | None, *, allow_new: bool = False) -> bulk.Outcome:
+        return await self.store.run(bulk.assign, self.operator, mention_ids, assignee, allow_new=allow_new)
 
     async def handover_since(self) -> str:
         """Since this operator last acted before this session, else the last 12 hours."""

@@ -9,7 +9,7 @@ Never a widget per mention.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -36,7 +36,7 @@ class InboxList(ScrollView, can_focus=True):
     BINDINGS = bindings("inbox")
     COMPONENT_CLASSES = {
         "inbox--cursor", "inbox--meta", "inbox--new", "inbox--done", "inbox--replied",
-        "inbox--failed", "inbox--placeholder",
+        "inbox--failed", "inbox--placeholder", "inbox--marked",
     }
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
@@ -71,6 +71,7 @@ class InboxList(ScrollView, can_focus=True):
         self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
         self.sender_alive = True  # set by the screen from the leader lease
+        self.marked: Collection[int] = frozenset()  # the screen's marks (tui.selection), drawn as ◆
 
     # -- data in -------------------------------------------------------
     @property
@@ -191,6 +192,14 @@ class InboxList(ScrollView, can_focus=True):
             self._ages = ages
             self.refresh()
 
+    def ids_between(self, first: int, last: int) -> list[int]:
+        """The listed ids from one mention to another, both included (empty if either is not listed)."""
+        try:
+            start, end = sorted((self._ids.index(first), self._ids.index(last)))
+        except ValueError:
+            return []
+        return list(self._ids[start:end + 1])
+
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)
 
@@ -296,6 +305,8 @@ class InboxList(ScrollView, can_focus=True):
         style_name = "inbox--failed" if failed else {
             "new": "inbox--new", "done": "inbox--done", "replied": "inbox--replied"}.get(state, "inbox--meta")
         text = Text()
+        if row.id in self.marked:
+            text.append("◆ ", self.get_component_rich_style("inbox--marked"))
         text.append(f"{glyph} ", self.get_component_rich_style(style_name))
         for tag in ("care", "marketing"):
             if tag in row.tags:
