@@ -9,7 +9,7 @@ import pytest
 
 from store import bulk
 from store.db import open_store
-from tests.tui_support import FROZEN, ScriptedAdapter, console_ready, screen_text, seed, wait_until
+from tests.tui_support import FROZEN, ScriptedAdapter, console_ready, query, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
@@ -34,14 +34,6 @@ def db_path(tmp_path):
 
 def make_app(db_path, clock=None, **kwargs) -> ConsoleApp:
     return ConsoleApp(db_path, operator="alice", clock=clock or Clock(), **kwargs)
-
-
-def query(db_path, sql, *params):
-    store = open_store(db_path)
-    try:
-        return store.conn.execute(sql, params).fetchall()
-    finally:
-        store.close()
 
 
 def toasts(app) -> list[str]:
@@ -111,13 +103,19 @@ async def test_m_and_a_apply_to_marked_rows_and_u_undoes_them_in_turn(db_path):
         await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM tags") == 0)
 
 
+async def tag_selected_care(pilot, db_path) -> int:
+    """Press c on the first row; its id once the tag is stored."""
+    screen = await console_ready(pilot)
+    target = screen.inbox.selected_id
+    await pilot.press("c")
+    await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM tags") == 1)
+    return target
+
+
 async def test_undo_works_after_the_toast_is_gone_and_after_a_restart(db_path):
     app = make_app(db_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        screen = await console_ready(pilot)
-        target = screen.inbox.selected_id
-        await pilot.press("c")
-        await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM tags") == 1)
+        target = await tag_selected_care(pilot, db_path)
         assert f"Tagged care on #{target} — u to undo" in toasts(app)
         app.clear_notifications()  # the toast is gone
         await pilot.press("e")
@@ -133,10 +131,7 @@ async def test_undo_works_after_the_toast_is_gone_and_after_a_restart(db_path):
 async def test_undo_is_refused_in_one_line_when_someone_else_changed_it_since(db_path):
     app = make_app(db_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
-        screen = await console_ready(pilot)
-        target = screen.inbox.selected_id
-        await pilot.press("c")
-        await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM tags") == 1)
+        target = await tag_selected_care(pilot, db_path)
         other = open_store(db_path)
         try:
             bulk.change(other, "bo", "tag:care", [target], False)  # bo untags it in another console
