@@ -7,7 +7,16 @@ windowed loading leave them alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+
+
+def ids_between(ids: Sequence[int], first: int, last: int) -> Sequence[int]:
+    """The listed ids from one mention to another, both included (empty if either is not listed)."""
+    try:
+        start, end = sorted((ids.index(first), ids.index(last)))
+    except ValueError:
+        return ()
+    return ids[start:end + 1]
 
 
 class Selection:

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from store.bulk import TOGGLE, Outcome
-from tui.selection import Selection
+from tui.selection import Selection, ids_between
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -78,7 +78,7 @@ class Triage:
         if (mention_id := inbox.selected_id) is None:
             return
         anchor = self.selection.anchor
-        between = inbox.ids_between(anchor, mention_id) if anchor is not None else []
+        between = ids_between(inbox.ids, anchor, mention_id) if anchor is not None else ()
         if between:
             self.selection.extend(between, mention_id)
         else:  # nothing marked in this list yet: this row starts the range

@@ -192,14 +192,6 @@ class InboxList(ScrollView, can_focus=True):
             self._ages = ages
             self.refresh()
 
-    def ids_between(self, first: int, last: int) -> list[int]:
-        """The listed ids from one mention to another, both included (empty if either is not listed)."""
-        try:
-            start, end = sorted((self._ids.index(first), self._ids.index(last)))
-        except ValueError:
-            return []
-        return list(self._ids[start:end + 1])
-
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)
 
