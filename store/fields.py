@@ -34,6 +34,8 @@ class Field:
     toggle: Callable[[list[Any]], Any] | None
     #: the action in words for a value: "tagged care", "marked done", "assigned to bo"
     words: Callable[[Any], str]
+    #: the event actions that change it (to name who changed a mention since)
+    events: tuple[str, ...] = ()
 
 
 FIELDS: dict[str, Field] = {}
@@ -65,7 +67,7 @@ def _tag_field(tag: str) -> Field:
                                      for mention_id, _, on in changes])
 
     return Field(f"tag:{tag}", read, write, toggle=lambda values: not all(values),
-                 words=lambda on: f"{'Tagged' if on else 'Untagged'} {tag}")
+                 words=lambda on: f"{'Tagged' if on else 'Untagged'} {tag}", events=("tag.add", "tag.remove"))
 
 
 def _read_status(store: Store, ids: list[int]) -> dict[int, Any]:
@@ -103,9 +105,10 @@ for _tag in ("care", "marketing"):
     register_field(_tag_field(_tag))
 register_field(Field("status", _read_status, _write_status,
                      toggle=lambda values: "open" if all(v == "done" for v in values) else "done",
-                     words=lambda status: "Marked done" if status == "done" else "Reopened"))
+                     words=lambda status: "Marked done" if status == "done" else "Reopened",
+                     events=("status.open", "status.done")))
 register_field(Field("assignee", _read_assignee, _write_assignee, toggle=None,
-                     words=lambda to: f"Assigned to {to}" if to else "Unassigned"))
+                     words=lambda to: f"Assigned to {to}" if to else "Unassigned", events=("assign", "unassign")))
 
 
 def _undo_field(store: Store, entry: UndoEntry, operator: str) -> Undone:
@@ -123,7 +126,8 @@ def _undo_field(store: Store, entry: UndoEntry, operator: str) -> Undone:
     ids = frozenset(mention_id for mention_id, _, _ in back)
     if not kept:
         return Undone(f"Undone: {entry.label}.", len(back), ids, "field")
-    who = " and ".join(changed_by(store, kept, entry.event_id)[:2]) or "someone"
+    names = changed_by(store, kept, entry.event_id, spec.events)
+    who = " and ".join("you" if name == operator else name for name in names[:2]) or "someone"
     if not back:
         where = f"#{kept[0]}" if len(kept) == 1 else f"those {len(kept)} mentions"
         return Undone(f"Not undone: {who} changed {where} since; left as it is now.", 0, ids, "field")

@@ -29,7 +29,7 @@ def _recall(store: Store, entry: UndoEntry, operator: str) -> Undone:
                       "(it goes out as queued).")
     store.conn.execute("DELETE FROM replies WHERE id = ?", (reply_id,))
     log_event(store, operator, "reply.recall", mention_id, reply_id=reply_id, undo_of=entry.id)
-    return Undone(f"Reply to #{mention_id} recalled; r reopens it as a draft.", 1, frozenset({mention_id}),
+    return Undone(f"Reply to #{mention_id} recalled before it was sent.", 1, frozenset({mention_id}),
                   "reply", {"text": text, "mention_id": mention_id})
 
 

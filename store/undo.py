@@ -116,14 +116,17 @@ def undo_last(store: Store, operator: str) -> Undone:
         return undoer(store, entry, operator)
 
 
-def changed_by(store: Store, mention_ids: list[int], after_event: int) -> list[str]:
-    """Who changed these mentions after `after_event`, latest first (for "bo changed it since")."""
+def changed_by(store: Store, mention_ids: list[int], after_event: int, actions: tuple[str, ...] = ()) -> list[str]:
+    """Who changed these mentions after `after_event` (by one of `actions`; any, if none), latest first:
+    for "bo changed it since"."""
     names: list[str] = []
+    wanted = json.dumps(actions)
     for start in range(0, len(mention_ids), 500):
         chunk = json.dumps(mention_ids[start:start + 500])
         for (name,) in store.conn.execute(
             """SELECT operator FROM events WHERE id > ? AND mention_id IN (SELECT value FROM json_each(?))
-               GROUP BY operator ORDER BY max(id) DESC""", (after_event, chunk),
+               AND (? = '[]' OR action IN (SELECT value FROM json_each(?)))
+               GROUP BY operator ORDER BY max(id) DESC""", (after_event, chunk, wanted, wanted),
         ):
             if name not in names:
                 names.append(name)

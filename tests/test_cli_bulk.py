@@ -109,6 +109,15 @@ def test_undo_is_per_operator_and_says_when_there_is_nothing(desk, capsys):
     assert md(desk, capsys, "undo", operator="bo")[1] == ["Undone: Marked done on #5."]
 
 
+def test_undo_recalls_a_reply_queued_from_the_command_line_within_reply_recall(desk, capsys, monkeypatch):
+    monkeypatch.setenv("MENTIONDESK_REPLY_RECALL", "60")  # a minute: this test's two commands never take that long
+    code, out, _ = md(desk, capsys, "reply", "7", "Sorry,", "wrong", "thread")
+    assert code == 0 and "`mentiondesk undo` recalls it for 60 s" in out[0]
+    code, out, _ = md(desk, capsys, "undo")
+    assert code == 0 and out == ["Reply to #7 recalled before it was sent.", "its text: Sorry, wrong thread"]
+    assert rows(desk, "SELECT count(*) FROM replies") == [(0,)]
+
+
 @pytest.mark.parametrize("args", [["done"], ["done", "1", "--query", "x"], ["tag", "care"],
                                   ["assign", "bo"], ["tag", "1", "vip"]])
 def test_choosing_no_mentions_or_both_ways_is_a_usage_mistake_in_one_line(tmp_path, args):

@@ -3,12 +3,12 @@ someone else's change) and recalling a reply within reply_recall."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 
-from store import bulk
-from store.db import open_store
+from tests.procs import run_cli
 from tests.tui_support import FROZEN, ScriptedAdapter, console_ready, query, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
@@ -58,6 +58,9 @@ async def test_space_marks_and_moves_on_V_extends_the_title_counts_escape_clears
         await pilot.press("escape")
         assert not screen.inbox.marked
         assert "marked" not in screen_text(pilot.app)
+        await pilot.press("space", "space", "2")  # another view: marks never act on rows out of sight
+        await wait_until(pilot, lambda: screen.view == "care")
+        assert not screen.inbox.marked
 
 
 async def test_bulk_done_of_50_rows_is_one_undo_and_u_puts_all_back(db_path):
@@ -128,15 +131,12 @@ async def test_undo_works_after_the_toast_is_gone_and_after_a_restart(db_path):
         await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM tags") == 0)
 
 
-async def test_undo_is_refused_in_one_line_when_someone_else_changed_it_since(db_path):
+async def test_undo_is_refused_in_one_line_when_someone_else_changed_it_since(db_path, tmp_path):
     app = make_app(db_path)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         target = await tag_selected_care(pilot, db_path)
-        other = open_store(db_path)
-        try:
-            bulk.change(other, "bo", "tag:care", [target], False)  # bo untags it in another console
-        finally:
-            other.close()
+        untag = await asyncio.to_thread(run_cli, tmp_path, db_path, "tag", str(target), "care", "--off", operator="bo")
+        assert untag.returncode == 0, untag.stderr  # bo untagged it, from another process
         await pilot.press("u")
         message = f"Not undone: bo changed #{target} since; left as it is now."
         await wait_until(pilot, lambda: message in toasts(app))
@@ -159,7 +159,7 @@ async def test_a_reply_is_recalled_within_the_window_and_comes_back_as_the_draft
         assert query(db_path, "SELECT state FROM replies") == [("pending",)]
         await pilot.press("u")  # the clock has not moved: inside the window
         await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM replies") == 0)
-        assert f"Reply to #{target} recalled; r reopens it as a draft." in toasts(app)
+        assert f"Reply to #{target} recalled before it was sent. r reopens it as the draft." in toasts(app)
         await pilot.press("r")
         await wait_until(pilot, lambda: composer.display)
         assert composer.text == "Sorry, oops"

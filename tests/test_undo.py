@@ -7,9 +7,9 @@ import json
 import pytest
 
 from store import bulk
-from store.actions import ActionError, queue_reply, toggle_tag
+from store.actions import ActionError, queue_reply, set_status, toggle_tag
 from store.db import open_store
-from store.desk import UnknownOperator, register_operator
+from store.desk import UnknownOperator, add_note, register_operator
 from store.ingest import save_batch
 from store.outbox import claim_due, mark_sent
 from store.undo import UNDO_DEPTH, NothingToUndo, entries, undo_last
@@ -75,12 +75,19 @@ def test_toggle_of_a_mixed_set_tags_all_and_undo_untags_only_those_it_tagged(sto
 def test_undo_refuses_to_clobber_a_later_change_by_someone_else(store, ids):
     bulk.change(store, "ana", "status", [ids[0]])
     bulk.change(store, "bo", "status", [ids[0]])  # bo reopened it since
+    add_note(store, ids[0], "looked at it", "cy")  # cy touched it too, but not its status
     undone = undo_last(store, "ana")
     assert undone.count == 0
     assert undone.message == f"Not undone: bo changed #{ids[0]} since; left as it is now."
     assert status_of(store, ids[0]) == "open"
     assert entries(store, "ana") == []  # the next u reaches the action before
     assert [e.label for e in entries(store, "bo")] == [f"Reopened on #{ids[0]}"]
+
+
+def test_a_change_of_ones_own_outside_undo_is_not_clobbered_either(store, ids):
+    bulk.change(store, "ana", "status", [ids[0]])
+    set_status(store, ids[0], "open", "ana")  # not an undoable action: no entry of its own
+    assert undo_last(store, "ana").message == f"Not undone: you changed #{ids[0]} since; left as it is now."
 
 
 def test_undo_of_a_bulk_action_skips_only_what_others_changed(store, ids):

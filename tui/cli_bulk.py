@@ -100,4 +100,6 @@ def cmd_undo(store: Store, args: argparse.Namespace, operator: str) -> int:
     except NothingToUndo as exc:
         return fail(str(exc), 1)
     print(undone.message)
+    if undone.kind == "reply" and undone.count:
+        print(f"its text: {undone.detail['text']}")  # to queue again, edited
     return 0 if undone.count else 1

@@ -204,6 +204,7 @@ class MainScreen(TriageKeys, Screen):
         return result
 
     async def action_view(self, view: str) -> None:
+        self._triage.clear()  # marks stay with the list they were made in: never act on rows out of sight
         if self.searching:
             self.search_bar.leave(restore=False)
         try:

@@ -97,9 +97,11 @@ class Triage:
         undone = await self._act(self._screen.shift.undo())
         if undone is None:
             return
+        message = undone.message
         if undone.kind == "reply" and undone.count:
             self._screen.composer.keep_draft(undone.detail["mention_id"], undone.detail["text"])
-        self._screen.notify(undone.message, severity="information" if undone.count else "warning", timeout=6,
+            message += " r reopens it as the draft."
+        self._screen.notify(message, severity="information" if undone.count else "warning", timeout=6,
                             markup=False)
 
 
