@@ -5,6 +5,11 @@ Every change goes through `Shift.change`/`assign` (store.bulk): one transaction,
 one undo entry, whatever the number of rows; the toast says what was done and
 that `u` takes it back. Marks are a `Selection` of mention ids that the screen
 owns and the inbox only draws.
+
+A new field plugs in without touching this module beyond one action: register
+a `store.fields.Field` (e.g. "snooze"), add its module to store.undo.KIND_MODULES,
+and have the key's action call `change("snooze", until, clears=True)`; marks,
+one transaction, the toast and `u` come with it.
 """
 
 from __future__ import annotations

@@ -186,7 +186,7 @@ class ReplyComposer(Vertical):
         await self._release({mention_id})
         self.shift.wake_sender()
         self.post_message(self.Queued(mention_id))
-        recall = self.shift.reply_recall
+        recall = self.shift.reply_recall if editing is None else 0  # a resent failed reply goes out at once
         self.notify(f"Reply queued — u to recall it within {recall:g} s." if recall else "Reply queued for sending.",
                     timeout=max(2.0, recall), markup=False)
 
