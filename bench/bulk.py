@@ -10,13 +10,18 @@ list sliced between the anchor and the cursor into the marks); tagging is store.
 what `c` runs on the store thread. Every SQL statement is traced to count the
 transactions. The reference, measured in the same run, tags 5,000 other rows
 one at a time as `c` did before (store.actions.toggle_tag: a transaction each).
-Run by `dev.py bench` (bench/run.py) too.
+Then the same in the real console, headless: `space`, `V` 5,000 rows down and
+`c`, each timed from the key press until the console has handled it (for `c`:
+stored, the change feed read and the list reloaded). Run by `dev.py bench`
+(bench/run.py) too.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -88,10 +93,47 @@ def run(db: Path, rows: int = ROWS, runs: int = RUNS) -> dict:
         store.close()
 
 
+async def _in_console(db: Path, rows: int) -> tuple[float, float, str, float]:
+    """The real console (headless) on the open view: `space`, then `V` on the 5,000th row, then `c`.
+    Seconds from each key press until the console has handled it (for `c`: tagged, synced, list reloaded)."""
+    from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
+
+    conn = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    open_count = conn.execute("SELECT count(*) FROM mentions WHERE status = 'open'").fetchone()[0]
+    conn.close()
+    app = ConsoleApp(str(db), operator="bench")
+    async with app.run_test(size=(120, 40)) as pilot:
+        deadline = time.monotonic() + 120
+        while not (isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == open_count):
+            if time.monotonic() > deadline:
+                raise SystemExit("the console never listed the open view")
+            await pilot.pause(0.05)
+        screen = app.screen
+        load = _load()
+        started = time.perf_counter()
+        await pilot.press("j")  # the reference: a key that only moves the cursor
+        moved = time.perf_counter() - started
+        await pilot.press("k", "space")
+        screen.inbox.action_move(rows - 2)  # the cursor onto the 5,000th row (space moved it one down)
+        started = time.perf_counter()
+        await pilot.press("V")
+        marked = time.perf_counter()
+        assert len(screen.inbox.marked) == rows
+        await pilot.press("c")
+        tagged = time.perf_counter()
+        return marked - started, tagged - marked, f"{load}→{_load()}", moved
+
+
 def rows_for(result: dict) -> list[tuple[str, str, str]]:
     total = [m + t for m, t in zip(result["marking"], result["tagging"], strict=True)]
     rows = f"{result['rows']:,}"
-    return [
+    console = result.get("console")
+    shown = [] if console is None else [
+        (f"bulk in the console (headless, its open view; {result['mentions']:,} in the file): V over {rows} rows / then c",
+         f"{console[0]:.3f} / {console[1]:.3f} s (c: stored, synced and the list reloaded; reference, j in the same "
+         f"run: {console[3]:.3f} s); load {console[2]}", "")]
+    return shown + [
         (f"bulk: mark {rows} rows (V) and tag them care, {len(total)} runs, median / max",
          f"{statistics.median(total):.3f} / {max(total):.3f} s (marking {max(result['marking']) * 1000:.1f} ms max); "
          f"transactions per run: {sorted(set(result['transactions']))}; load {result['load']}; "
@@ -109,7 +151,9 @@ def measure(db: Path, size: int) -> list[tuple[str, str, str]]:
     with tempfile.TemporaryDirectory() as folder:
         copy = copy_db(db, Path(folder) / "bulk.db")
         try:
-            return rows_for(run(copy))
+            result = run(copy)
+            result["console"] = asyncio.run(_in_console(copy, ROWS))
+            return rows_for(result)
         finally:
             remove_db(copy)
 
