@@ -130,7 +130,7 @@ def rows_for(result: dict) -> list[tuple[str, str, str]]:
     rows = f"{result['rows']:,}"
     console = result.get("console")
     shown = [] if console is None else [
-        (f"bulk in the console (headless, its open view; {result['mentions']:,} in the file): V over {rows} rows / then c",
+        (f"bulk in the console (headless, open view; {result['mentions']:,} in the file): V on {rows} rows / c",
          f"{console[0]:.3f} / {console[1]:.3f} s (c: stored, synced and the list reloaded; reference, j in the same "
          f"run: {console[3]:.3f} s); load {console[2]}", "")]
     return shown + [
