@@ -146,6 +146,13 @@ async def test_undo_is_refused_in_one_line_when_someone_else_changed_it_since(db
         assert isinstance(app.screen, MainScreen)
 
 
+async def send_reply(pilot, composer: ReplyComposer, text: str) -> None:
+    """r, then the text once the composer has the keys (it opens from a worker), then ctrl+s."""
+    await pilot.press("r")
+    await wait_until(pilot, lambda: composer.display and composer.query_one("TextArea").has_focus)
+    await pilot.press(*text, "ctrl+s")
+
+
 async def test_a_reply_is_recalled_within_the_window_and_comes_back_as_the_draft(db_path):
     adapter = ScriptedAdapter()
     app = make_app(db_path, adapters=[adapter], sender_poll=0.05, reply_recall=5)
@@ -153,7 +160,7 @@ async def test_a_reply_is_recalled_within_the_window_and_comes_back_as_the_draft
         screen = await console_ready(pilot)
         target = screen.inbox.selected_id
         composer = screen.query_one(ReplyComposer)
-        await pilot.press("r", *"Sorry, oops", "ctrl+s")
+        await send_reply(pilot, composer, "Sorry, oops")
         await wait_until(pilot, lambda: not composer.display)
         assert "Reply queued — u to recall it within 5 s." in toasts(app)
         assert query(db_path, "SELECT state FROM replies") == [("pending",)]
@@ -175,7 +182,7 @@ async def test_a_sent_reply_cannot_be_recalled_and_the_console_says_so(db_path):
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
         screen = await console_ready(pilot)
         target = screen.inbox.selected_id
-        await pilot.press("r", *"On its way", "ctrl+s")
+        await send_reply(pilot, screen.query_one(ReplyComposer), "On its way")
         await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM replies") == 1)
         clock.moment = FROZEN + timedelta(seconds=5)  # the window is over: the sender may take it
         await wait_until(pilot, lambda: query(db_path, "SELECT state FROM replies") == [("sent",)])
