@@ -53,11 +53,13 @@ async def test_space_marks_and_moves_on_V_extends_the_title_counts_escape_clears
         await pilot.press("space", "j", "j", "V")
         assert set(screen.inbox.marked) == set(ids[:5])
         assert "◆ 5 marked" in screen_text(pilot.app)
+        assert "esc Clear marks" in screen_text(pilot.app).splitlines()[-1]  # the footer says how to leave
         await pilot.press("k", "space")  # unmarks row 4 (moving on to row 5)
         assert set(screen.inbox.marked) == set(ids[:3]) | {ids[4]}
         await pilot.press("escape")
         assert not screen.inbox.marked
         assert "marked" not in screen_text(pilot.app)
+        assert "Clear marks" not in screen_text(pilot.app).splitlines()[-1]
         await pilot.press("space", "space", "2")  # another view: marks never act on rows out of sight
         await wait_until(pilot, lambda: screen.view == "care")
         assert not screen.inbox.marked

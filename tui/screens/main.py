@@ -166,6 +166,8 @@ class MainScreen(TriageKeys, Screen):
         """Keys the footer shows first, for what the operator is doing now."""
         if self.composer.display:
             return [("^s", "Send"), ("esc", "Close, keep draft")]
+        if self._triage.selection:
+            return [("esc", "Clear marks")]
         return [("esc", "Back")] if self.searching else []
 
     def on_resize(self) -> None:

@@ -67,6 +67,7 @@ class Triage:
     def _redraw(self) -> None:
         self._screen.inbox.refresh()
         self._screen.pane.update_title()
+        self._screen.refresh_bindings()  # the footer offers "esc Clear marks" while there are marks
 
     def mark(self) -> None:
         """Mark or unmark the selected row and move on, so consecutive rows mark with repeated presses."""
