@@ -192,6 +192,13 @@ ALTER TABLE replies ADD COLUMN prior_key TEXT;
 ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
+# Reports, spikes and the handover read periods of arrival time (covering what they group by
+# without reading the rows, which hold the texts), and the oldest waiting mentions first.
+V2_REPORTS = """
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
+CREATE INDEX tags_by_time ON tags (at);
+"""
+
 # Undo (issue 12): each operator's last actions, newest last, with what each changed
 # (JSON, per kind: store.undo), so `u` works after the toast, across restarts and
 # from the CLI. Not the event log: an undone or expired entry is deleted; the
@@ -209,5 +216,5 @@ CREATE TABLE undo_entries (
 CREATE INDEX undo_by_operator ON undo_entries (operator, id);
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_UNDO]
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_UNDO]
 SCHEMA_VERSION = len(MIGRATIONS)
