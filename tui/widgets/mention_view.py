@@ -20,7 +20,17 @@ from store.report_buckets import parse_stored
 from store.sla import short_span, sla_state
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
-from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.render import (
+    NOBODY_SENDING,
+    STATE_COLOR,
+    STATE_GLYPH,
+    TAG_BADGE,
+    age,
+    clock_time,
+    network_short,
+    one_line,
+    wake_time,
+)
 from tui.shift import console_of
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
@@ -36,6 +46,8 @@ EVENT_WORDS = {
     "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
+    "snooze": "snoozed it", "unsnooze": "woke it", "snooze.wake": "woke ({reason})",
+    "draft.save": "started a draft", "draft.clear": "dropped a draft",
 }
 
 
@@ -166,7 +178,13 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", "bold cyan")
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
+            desk.append(f"✎ {d.claimed_by} is replying  ", "bold yellow")
+        if row.snoozed_until:
+            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", "bold magenta")
+        me = console_of(self).shift.operator
+        for draft in d.drafts:
+            whose = "your draft (r reopens it)" if draft.operator == me else f"draft by {draft.operator}"
+            desk.append(f"✐ {whose}, {clock_time(draft.updated_at, now)}  ", "bold")
         if desk:
             parts.append(desk)
         parts += [Text(""), Text(row.text), Text("")]
