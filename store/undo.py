@@ -25,7 +25,7 @@ from store.errors import ActionError
 
 UNDO_DEPTH = 10
 # Modules that register kinds on import; a new kind's module joins this list.
-KIND_MODULES = ["store.fields", "store.recall"]
+KIND_MODULES = ["store.fields", "store.recall", "store.snooze_undo"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,3 +193,20 @@ async def test_a_sent_reply_cannot_be_recalled_and_the_console_says_so(db_path):
         await wait_until(pilot, lambda: message in toasts(app))
     assert len(adapter.sent) == 1
     assert query(db_path, "SELECT state FROM replies") == [("sent",)]
+
+
+async def test_z_snoozes_every_marked_row_in_one_undo_and_u_wakes_them(db_path):
+    app = make_app(db_path)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        screen = await console_ready(pilot)
+        ids = set(list(screen.inbox.ids)[:2])
+        await pilot.press("space", "space", "z")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "SnoozeDialog")
+        assert "Snooze 2 mentions until" in screen_text(app)
+        await pilot.press("1")  # 1 hour
+        await wait_until(pilot, lambda: {row[0] for row in query(db_path, "SELECT mention_id FROM snoozes")} == ids)
+        assert not screen.inbox.marked
+        assert count(db_path, "SELECT count(*) FROM undo_entries WHERE label = 'Snoozed on 2 mentions'") == 1
+        await pilot.press("u")
+        await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM snoozes") == 0)
+        assert "Undone: Snoozed on 2 mentions." in toasts(app)

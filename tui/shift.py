@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, bulk, desk, drafts
+from store import actions, bulk, desk, drafts, snooze_undo
 from store import saved_replies as replies_store
 from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
@@ -180,10 +180,10 @@ class Shift:
         await self.store.run(replies_store.remove_reply, name, self.operator)
 
     async def snooze(self, mention_ids: list[int], until: datetime) -> list[snoozing.SnoozeChange]:
-        return await self.store.run(snoozing.snooze, mention_ids, until, self.operator)
+        return await self.store.run(snooze_undo.snooze_undoably, mention_ids, until, self.operator)
 
     async def unsnooze(self, mention_ids: list[int]) -> list[snoozing.SnoozeChange]:
-        return await self.store.run(snoozing.unsnooze, mention_ids, self.operator)
+        return await self.store.run(snooze_undo.unsnooze_undoably, mention_ids, self.operator)
 
     # -- the shared desk -------------------------------------------------------------------
     async def register(self) -> None:

@@ -300,8 +300,9 @@ class MainScreen(TriageKeys, Screen):
 
     @work(group="dialog")
     async def action_snooze(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            await self._kit.snooze([mention_id], self.inbox.row(mention_id))
+        if (ids := self._triage.targets()) is not None:  # every marked row, else the selected one
+            await self._kit.snooze(ids, self.inbox.row(ids[0]))
+            self._triage.clear()  # snoozed rows leave the view
 
     def action_saved_replies(self) -> None:
         self._kit.saved_replies()
