@@ -81,7 +81,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("external-editor", "ctrl+g", "external_editor", "Editor",
            "in the composer: edit the reply in $VISUAL / $EDITOR (exit non-zero to keep the old text)", "composer",
            palette="Edit the reply in $EDITOR"),
-    Action("mark", "space", "mark", "Mark", "mark / unmark the row for c, m, e, a on every marked row", "main",
+    Action("mark", "space", "mark", "Mark", "mark / unmark the row for c, m, e, a, z on every marked row", "main",
            palette="Mark row"),
     Action("mark-range", "V", "mark_range", "Mark range", "mark every row from the last marked one to this one",
            "main", palette="Mark range"),
