@@ -56,6 +56,7 @@ PENDING: dict[str, Callable[[Path, int], list[tuple[str, str, str]]] | None] = {
     "import from JSONL (store.importing)": _hook("bench.import_jsonl"),
     "live stream (mentions/s into an open console)": _hook("bench.live_stream"),
     "cold start (launch to first screen on the 1M file)": _hook("bench.cold_start"),
+    "bulk: mark and tag 5,000 rows (store.bulk)": _hook("bench.bulk"),
 }
 
 

@@ -350,6 +350,23 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_by_state ON incidents (state, id);
 """
 
+# Undo (issue 12): each operator's last actions, newest last, with what each changed
+# (JSON, per kind: store.undo), so `u` works after the toast, across restarts and
+# from the CLI. Not the event log: an undone or expired entry is deleted; the
+# compensating change is what the log records.
+V2_UNDO = """
+CREATE TABLE undo_entries (
+    id INTEGER PRIMARY KEY,
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX undo_by_operator ON undo_entries (operator, id);
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO]
 SCHEMA_VERSION = len(MIGRATIONS)

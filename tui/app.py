@@ -46,7 +46,8 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
-                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None) -> None:
+                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
+                 reply_recall: float = 0.0) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -67,7 +68,7 @@ class ConsoleApp(App):
                                              cache_kib=READER_CACHE_KIB),
                            searcher=StoreWorker(db_path, clock=clock, name="search", read_only_fallback=True,
                                                 cache_kib=READER_CACHE_KIB), adapters=self.adapters,
-                           sla=sla or SlaPolicy())
+                           sla=sla or SlaPolicy(), reply_recall=reply_recall)
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl

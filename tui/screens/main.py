@@ -19,6 +19,7 @@ from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.kit_dialogs import KitDialogs
+from tui.screens.triage import Triage, TriageKeys
 from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
@@ -32,7 +33,9 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(Screen):
+class MainScreen(TriageKeys, Screen):
+    """c, m, e, space, V and u come from TriageKeys (tui.screens.triage)."""
+
     BINDINGS = bindings("main")
     banner: TroubleBanner
     status: StatusBar
@@ -47,6 +50,7 @@ class MainScreen(Screen):
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
+        self._triage = Triage(self, self._act)
         self._kit = KitDialogs(self, self._act)
 
     def compose(self) -> ComposeResult:
@@ -88,6 +92,7 @@ class MainScreen(Screen):
 
     async def on_mount(self) -> None:
         self.inbox.focus()
+        self.inbox.marked = self._triage.selection
         try:
             # Anchored at start: "since you were last here", not since this session's first action.
             # Read before the first rows are fetched: this console's own actions must not count.
@@ -166,6 +171,8 @@ class MainScreen(Screen):
             keys = console_of(self).keys_shown
             return [("^s", "Send"), ("esc", "Close, keep draft"), (keys("insert-saved-reply")[0], "Saved reply"),
                     (keys("external-editor")[0], "Editor")]
+        if self._triage.selection:
+            return [("esc", "Clear marks")]
         return [("esc", "Back")] if self.searching else []
 
     def on_resize(self) -> None:
@@ -205,19 +212,8 @@ class MainScreen(Screen):
             await self.sync(force=True)
         return result
 
-    async def action_tag(self, tag: str) -> None:
-        if (mention_id := self._selected()) is not None:
-            now_on = await self._act(self.shift.toggle_tag(mention_id, tag))
-            if now_on is not None:
-                self.notify(f"{'Tagged' if now_on else 'Untagged'} {tag}", timeout=1.5)
-
-    async def action_done(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            status = await self._act(self.shift.toggle_done(mention_id))
-            if status:
-                self.notify("Marked done" if status == "done" else "Reopened", timeout=1.5)
-
     async def action_view(self, view: str) -> None:
+        self._triage.clear()  # marks stay with the list they were made in: never act on rows out of sight
         if self.searching:
             self.search_bar.leave(restore=False)
         try:
@@ -267,7 +263,7 @@ class MainScreen(Screen):
             await self.composer.edit_failed(row, failed)
 
     def action_back(self) -> None:
-        if not self.composer.put_aside() and self.searching:
+        if not self.composer.put_aside() and not self._triage.clear() and self.searching:
             self.search_bar.leave(restore=True)
 
     @on(ReplyComposer.Released)
@@ -297,8 +293,9 @@ class MainScreen(Screen):
 
     @work(group="dialog")
     async def action_assign(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            await self._desk.assign(mention_id, self.inbox.row(mention_id))
+        if (ids := self._triage.targets()) is not None:
+            if (outcome := await self._desk.assign(ids, self.inbox.row(ids[0]))) is not None:
+                self._triage.done(outcome)
 
     @work(group="dialog")
     async def action_handover(self) -> None:
@@ -306,8 +303,9 @@ class MainScreen(Screen):
 
     @work(group="dialog")
     async def action_snooze(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            await self._kit.snooze([mention_id], self.inbox.row(mention_id))
+        if (ids := self._triage.targets()) is not None:  # every marked row, else the selected one
+            await self._kit.snooze(ids, self.inbox.row(ids[0]))
+            self._triage.clear()  # snoozed rows leave the view
 
     def action_saved_replies(self) -> None:
         self._kit.saved_replies()

@@ -9,7 +9,7 @@ Never a widget per mention.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -37,7 +37,7 @@ class InboxList(ScrollView, can_focus=True):
     BINDINGS = bindings("inbox")
     COMPONENT_CLASSES = {
         "inbox--cursor", "inbox--meta", "inbox--new", "inbox--done", "inbox--replied",
-        "inbox--failed", "inbox--placeholder",
+        "inbox--failed", "inbox--placeholder", "inbox--marked",
     }
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
@@ -295,6 +295,16 @@ class InboxList(ScrollView, can_focus=True):
             return self.painter.strip(text, width, self._line_style(base, index))
         spans = self._spans.get(row.id) if part else None
         return self.painter.line(row, part, width, self._line_style(base, index), spans)
+
+    @property
+    def marked(self) -> Collection[int]:
+        """The screen's marks (tui.selection), drawn as ◆."""
+        return self.painter.marked
+
+    @marked.setter
+    def marked(self, ids: Collection[int]) -> None:
+        self.painter.marked = ids
+        self.refresh()
 
     def _line_style(self, base: Style, index: int) -> Style:
         return base + self.get_component_rich_style("inbox--cursor") if index == self.cursor else base

@@ -10,7 +10,7 @@ claim shown, the match spans, whether anyone is sending).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 
 from rich.style import Style
@@ -78,6 +78,7 @@ class RowPainter:
         self._lines: LRUCache[tuple, Strip] = LRUCache(CACHE_LINES)
         self.sender_alive = True  # set by the screen from the leader lease
         self.sla = SlaPolicy()  # set by the pane from the shift: first-response targets
+        self.marked: Collection[int] = frozenset()  # the screen's marks (tui.selection), drawn as ◆
 
     def _style(self, name: str) -> Style:
         return self._widget.get_component_rich_style(name)
@@ -88,7 +89,7 @@ class RowPainter:
             now = self._clock()
             claim_live = bool(row.claimed_by and row.claim_expires and row.claim_expires > iso(now))
             key: tuple = (row, part, width, style, age(row.created_at, now), claim_live, self.sender_alive,
-                          self.sla_label(row, now))
+                          self.sla_label(row, now), row.id in self.marked)
         else:
             key = (row, part, width, style, tuple(map(tuple, spans or ())))
         key += (self._widget.app.theme,)
@@ -129,6 +130,8 @@ class RowPainter:
         style_name = "inbox--failed" if failed else {
             "new": "inbox--new", "done": "inbox--done", "replied": "inbox--replied"}.get(state, "inbox--meta")
         text = Text()
+        if row.id in self.marked:
+            text.append("◆ ", self._style("inbox--marked"))
         text.append(f"{glyph} ", self._style(style_name))
         for tag in ("care", "marketing"):
             if tag in row.tags:

@@ -55,6 +55,8 @@ class InboxPane(Vertical):
             title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
         else:
             title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+        if inbox.marked:
+            title.append(f"  ◆ {compact_count(len(inbox.marked))} marked", "bold")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
