@@ -331,6 +331,14 @@ CREATE TABLE group_members (
     at TEXT NOT NULL
 );
 CREATE INDEX group_members_by_group ON group_members (group_id, mention_id);
+-- The last mention id the leader has grouped (grouping resumes there after a restart or a new leader).
+CREATE TABLE grouping_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    grouped_up_to INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- An existing history is not grouped after the fact: flood mode is about what arrives from now on.
+INSERT INTO grouping_state (id, grouped_up_to, updated_at) SELECT 1, coalesce(max(id), 0), '' FROM mentions;
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,

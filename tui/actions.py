@@ -88,7 +88,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("group-split", "X", "group_split", "Split from group",
            "take the mention out of its group into its own (mentions like it follow)", "app",
            palette="Split mention from its group"),
-    Action("group-move", "J", "group_move", "Move to group",
+    Action("group-move", "W", "group_move", "Move to group",
            "move the mention into another group (mentions like it follow)", "app", palette="Move mention to group"),
     Action("mark", "space", "mark", "Mark", "mark / unmark the row for c, m, e, a, z on every marked row", "main",
            palette="Mark row"),
