@@ -341,7 +341,11 @@ def report(args: argparse.Namespace, size: int, builds: list[tuple[str, dict]], 
         if hook is None:
             lines.append(f"| {name} | not measured yet | |")
         else:
-            for label, value, target in hook(Path(args.db), size):
+            try:
+                rows = hook(Path(args.db), size)
+            except Exception as exc:  # one broken benchmark must not lose the others' figures
+                rows = [(name, f"failed: {type(exc).__name__}: {exc}"[:200], "")]
+            for label, value, target in rows:
                 lines.append(f"| {label} | {value} | {target} |")
     return "\n".join(lines)
 
