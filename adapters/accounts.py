@@ -14,6 +14,7 @@ never appear in messages, logs or exports.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
@@ -83,6 +84,9 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     db: str | None = None
     operator: str | None = None
+    rules: str | None = None  # the triage rules file (relative: beside the config file)
+    languages: tuple[str, ...] | None = None  # the desk's languages, for detection (ISO 639-1)
+    reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -115,7 +119,8 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
-TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts")
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts",
+            "rules", "languages", "reply_keywords")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -195,7 +200,7 @@ def load_config(path: Path | str) -> Config:
             raise bad_value(str(file), "reply_deadline", deadline, 'a duration such as "24h", "90m" or seconds')
         deadline = seconds
     texts = {}
-    for key in ("db", "operator"):
+    for key in ("db", "operator", "rules"):
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise bad_value(str(file), key, value, "a non-empty string")
@@ -206,8 +211,22 @@ def load_config(path: Path | str) -> Config:
     for action, keys in keymap.items():
         if not isinstance(keys, str):
             raise bad_value(f"{file}: [keymap]", action, keys, 'a string of keys such as "ctrl+r" or "r,f5"')
+    lists = {key: _string_list(str(file), key, data[key]) for key in ("languages", "reply_keywords") if key in data}
+    for code in lists.get("languages", ()):
+        if not _ISO_639_1.fullmatch(code):
+            raise bad_value(str(file), "languages", code, 'a list of two-letter language codes such as ["en", "fr"]')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
-                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap), **texts)
+                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap), **texts,
+                  **lists)
+
+
+_ISO_639_1 = re.compile(r"[a-z]{2}")
+
+
+def _string_list(where: str, key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
+        raise bad_value(where, key, value, "a non-empty list of strings")
+    return tuple(clean_line(item.strip(), 200) for item in value)
 
 
 def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Account:

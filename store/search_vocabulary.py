@@ -36,6 +36,16 @@ def typo_budget(term: str) -> int:
     return 1 if len(term) < TWO_TYPOS_FROM else 2
 
 
+def within_typos(term: str, word: str) -> bool:
+    """Whether `word` is `term` or within its typo budget: the test search applies to every candidate,
+    for one word at a time (triage rules match a mention's words this way)."""
+    if term == word:
+        return True
+    budget = typo_budget(term)
+    return bool(budget) and abs(len(word) - len(term)) <= budget and \
+        OSA.distance(term, word, score_cutoff=budget) <= budget
+
+
 def _edits1(word: str, alphabet: Iterable[str]) -> set[str]:
     letters = tuple(alphabet)
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]

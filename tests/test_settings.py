@@ -261,7 +261,9 @@ def accounts(draw) -> dict:
 TOP_LIKELY: dict[str, list[Any]]
 TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
-              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}]}
+              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}],
+              "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
+              "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]]}
 
 
 @st.composite

@@ -15,6 +15,7 @@ from adapters.base import Adapter
 from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
+from store.triage import Triage
 from store.worker import StoreWorker
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
@@ -35,7 +36,7 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
-                 keymap: Mapping[str, str] | None = None) -> None:
+                 keymap: Mapping[str, str] | None = None, triage: Triage | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -61,6 +62,7 @@ class ConsoleApp(App):
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
         self._watch_terminal = watch_terminal
+        self._triage = triage  # signals and rules at ingest, while this console leads
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -79,7 +81,8 @@ class ConsoleApp(App):
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, ttl=self._leader_ttl or LEASE_TTL,
-                                         reply_deadline=self._reply_deadline or REPLY_DEADLINE)
+                                         reply_deadline=self._reply_deadline or REPLY_DEADLINE,
+                                         runner_options={"triage": self._triage} if self._triage else None)
             self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 

@@ -19,6 +19,7 @@ from adapters.retry import Backoff, human_seconds
 from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
+from store.triage import Triage
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class IngestRunner:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter],
                  on_dead: Callable[[str, str], None] | None = None, *,
                  restart_base: float | None = None, restart_cap: float = RESTART_CAP,
-                 give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY):
+                 give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY, triage: Triage | None = None):
         self.worker = worker
         self.adapters = adapters
         self._on_dead = on_dead or (lambda source, reason: None)
@@ -44,6 +45,7 @@ class IngestRunner:
         self._restart_cap = restart_cap
         self._give_up_after = give_up_after
         self._healthy = healthy
+        self.triage = triage
         self._tasks: list[asyncio.Task] = []
         self.skipped: list[tuple[str, str]] = []
         self.restarts: dict[str, int] = {}
@@ -96,7 +98,13 @@ class IngestRunner:
             self.skipped.append((source, reason))
         if not batch.mentions and batch.cursor is None:
             return
-        await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+        if self.triage is None or not batch.mentions:
+            await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+            return
+        # Signals are CPU work (language, sentiment): a thread of their own, off the loop and the store thread.
+        signals = await asyncio.to_thread(self.triage.signals_for, batch.mentions)
+        await self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
+                              triage=self.triage.apply)
 
     async def _guarded(self, adapter: Adapter) -> None:
         """Run one adapter for ever: a stream that dies is restarted with capped backoff.

@@ -1,0 +1,109 @@
+"""Triage at ingest: signals for each new mention, then the rules file, in the batch's transaction.
+
+The ingest leader computes signals off the event loop (`signals_for`, in a
+worker thread), then the store thread inserts the batch and calls `apply`
+inside the same transaction. The rules file is re-read when its mtime or
+size changes, so an edit is live at the next batch without a restart; a
+file with problems keeps the last good rules. A rule that raises is
+disabled (until the file changes) and said in one line on the top bar (the
+"rules" source); ingest never stops for a rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from store.db import Store
+from store.ingest import set_source_status
+from store.records import NewMention
+from store.rules_apply import apply_rule
+from store.rules_file import RuleBook, load_rules
+from store.rules_match import Matcher, subjects
+from store.signals import SignalModel, Signals
+
+log = logging.getLogger(__name__)
+SOURCE = "rules"  # the top bar's line for the rules file
+
+
+class Triage:
+    def __init__(self, rules_path: Path | str | None = None, model: SignalModel | None = None):
+        self.rules_path = Path(rules_path) if rules_path else None
+        self.model = model
+        self.book = RuleBook()
+        self.disabled: dict[str, str] = {}  # rule name -> why
+        self.applied = 0  # rule actions that changed something (tests and the bench read it)
+        self._seen: tuple[int, int] | None = None
+        self._pending_status: tuple[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def signals_for(self, mentions: Sequence[NewMention]) -> list[Signals] | None:
+        """Signals of each mention (None: signals are off); CPU work, run it in a thread."""
+        if self.model is None:
+            return None
+        try:
+            return self.model.of_all(mention.text for mention in mentions)
+        except Exception as exc:  # a model that fails must not stop ingest: the mentions go in without
+            log.warning("signals failed for a batch: %s: %s", type(exc).__name__, exc)
+            return None
+
+    def reload_if_changed(self) -> None:
+        if self.rules_path is None:
+            return
+        try:
+            info = os.stat(self.rules_path)
+            seen = (info.st_mtime_ns, info.st_size)
+        except OSError:
+            seen = (-1, -1)
+        with self._lock:
+            if seen == self._seen:
+                return
+            self._seen = seen
+            book, problems = load_rules(self.rules_path)
+            if problems:
+                first = problems[0].render(str(self.rules_path))
+                more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+                self._pending_status = ("file has problems", f"{first}{more}; last good rules kept")
+                return
+            self.book, self.disabled = book, {}
+            self._pending_status = ("active", f"{len(book.rules)} rules from {self.rules_path.name}")
+
+    def apply(self, store: Store, new_ids: Sequence[int]) -> None:
+        """Run the rules over newly inserted mentions, in the caller's transaction; never raises."""
+        try:
+            self.reload_if_changed()
+            if self._pending_status is not None:
+                state, detail = self._pending_status
+                self._pending_status = None
+                set_source_status(store, SOURCE, state, detail)
+            rules = [rule for rule in self.book.rules if rule.name not in self.disabled]
+            if not rules or not new_ids:
+                return
+            for subject in subjects(store, new_ids):
+                matcher = Matcher(subject, self.book.time_zone)
+                for rule in rules:
+                    if rule.name in self.disabled:
+                        continue
+                    try:
+                        if not matcher.holds(rule.when):
+                            continue
+                        self.applied += len(apply_rule(store, rule, subject.id))
+                    except Exception as exc:
+                        self._disable(store, rule.name, exc)
+                        continue
+                    if rule.stop:
+                        break
+        except Exception as exc:  # reading the batch back failed: the mentions stay in, untriaged
+            log.warning("rules skipped a batch: %s: %s", type(exc).__name__, exc)
+
+    def _disable(self, store: Store, name: str, exc: Exception) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        self.disabled[name] = reason
+        log.warning("rule %r disabled: %s", name, reason)
+        try:
+            set_source_status(store, SOURCE, "rule disabled", f"{name!r} raised {reason}; fix the file to re-enable")
+        except Exception:
+            pass  # the rule stays disabled; the log has the line
