@@ -1,4 +1,4 @@
-"""Search filters: from:/net: as FTS terms, status:/tag: as SQL, and filter-only listings."""
+"""Search filters: from:/net: as FTS terms, status:/tag:/lang:/sentiment:/needs: as SQL, filter-only listings."""
 
 from __future__ import annotations
 
@@ -51,8 +51,25 @@ def _filter(filters: Filters) -> _Filter:
     if filters.tags:
         conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({_marks(filters.tags)}))")
         out.params += filters.tags
+    conds += _signal_conditions(filters, out.params)
     out.sql = " AND ".join(conds)
     return out
+
+
+def _signal_conditions(filters: Filters, params: list) -> list[str]:
+    """lang:/sentiment:/needs: as SQL on `mentions m` (the signals computed at ingest)."""
+    conds = []
+    if filters.langs:
+        # The detected language; a mention stored before signals has only the network's tag ("fr-CA").
+        conds.append(f"lower(substr(coalesce(m.sig_lang, m.lang), 1, 2)) IN ({_marks(filters.langs)})")
+        params += filters.langs
+    if filters.sentiments:
+        conds.append(f"m.sentiment IN ({_marks(filters.sentiments)})")
+        params += filters.sentiments
+    if filters.needs_reply is not None:
+        conds.append("m.needs_reply = ?")
+        params.append(int(filters.needs_reply))
+    return conds
 
 
 def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -> int:
@@ -70,6 +87,8 @@ def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list
                         list(filters.statuses)))
     if filters.tags:
         sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({_marks(filters.tags)})", list(filters.tags)))
+    if not sources:  # only signal filters: no narrow source; rank through the index
+        return None
     counted = [(_bounded_count(conn, sql, params, DIRECT_MAX), sql, params) for sql, params in sources]
     count, sql, params = min(counted, key=lambda item: item[0])
     if count > DIRECT_MAX:
@@ -90,7 +109,8 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
         sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
                f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
         return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
-    if filters.statuses and not filters.tags and len(filters.statuses) == 1:
+    signals = filters.langs or filters.sentiments or filters.needs_reply is not None
+    if filters.statuses and not filters.tags and len(filters.statuses) == 1 and not signals:
         # The (status, id) index walks one status newest first.
         sql = "SELECT m.id FROM mentions m WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"
         return [row[0] for row in conn.execute(sql, [filters.statuses[0], limit])]
