@@ -1,0 +1,75 @@
+"""`mentiondesk rules check` and `rules test` as a new user runs them, in a real process."""
+
+from __future__ import annotations
+
+import json
+
+from store.db import open_store
+from store.ingest import save_batch
+from tests.conftest import new_mention
+from tests.support import assert_one_line_refusal
+from tests.test_cli import run
+from tests.test_rules import FIVE_RULES
+
+
+def desk(tmp_path, rules_text: str = FIVE_RULES):
+    (tmp_path / "rules.toml").write_text(rules_text)
+    (tmp_path / "config.toml").write_text('rules = "rules.toml"\nlanguages = ["en", "fr"]\n')
+    store = open_store(tmp_path / "desk.db")
+    save_batch(store, "demo", [new_mention(text=text) for text in (
+        "my refund never came", "the kettle is broken", "Je participe au #concours !", "nice mug",
+        "ma commande est en retard, c'est inadmissible, vous pouvez m'aider ?")], None)
+    store.close()
+    return ("--config", str(tmp_path / "config.toml"))
+
+
+def test_check_lists_every_problem_with_its_line(tmp_path):
+    config = desk(tmp_path, FIVE_RULES.replace('tag = "care"', 'tag = "billing"').replace(
+        'when.lang = "fr"', 'when.lang = "french"'))
+    result = run(tmp_path, "rules", "check", *config)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stdout.splitlines() == [
+        f"{tmp_path / 'rules.toml'}:6: rule 'refunds to care': tag must be care or marketing (or a list of them)",
+        f"{tmp_path / 'rules.toml'}:18: rule 'french to zoe': lang 'french' is not a two-letter language code "
+        "(en, fr, ...)"]
+
+
+def test_check_says_a_good_file_is_good(tmp_path):
+    result = run(tmp_path, "rules", "check", *desk(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("rules.toml: 5 rules, no problems")
+
+
+def test_dry_run_counts_per_rule_writes_nothing_and_names_rules_that_never_fire(tmp_path):
+    config = desk(tmp_path)
+    result = run(tmp_path, "rules", "test", "--since", "30d", "--json", *config)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    counts = {rule["name"]: (rule["matched"], rule["changed"]) for rule in report["rules"]}
+    assert report["scanned"] == 5
+    assert counts["refunds to care"] == (2, 2)
+    assert counts["giveaways to marketing"] == (1, 1)
+    assert counts["french to zoe"] == (1, 1)  # the giveaway stopped there; the late order is French
+    assert counts["angry and waiting"][0] >= 1  # signals computed on the fly for stored mentions
+    assert "night shift note" in report["never_fired"]
+    store = open_store(tmp_path / "desk.db")
+    assert store.conn.execute("SELECT count(*) FROM tags").fetchone() == (0,)
+    store.close()
+    text = run(tmp_path, "rules", "test", "--rule", "refunds to care", *config)
+    assert text.returncode == 0, text.stderr
+    assert "1. refunds to care (line 3): matched 2, would change 2 (tag care 2, priority high 2)" in text.stdout
+    assert "#1 @ana: my refund never came" in text.stdout
+
+
+def test_refusals_are_one_line(tmp_path):
+    config = desk(tmp_path)
+    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--rule", "nope", *config))
+    assert "no rule named 'nope'" in line
+    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--since", "yesterday", *config))
+    assert "--since" in line
+    (tmp_path / "empty.toml").write_text("")
+    line = assert_one_line_refusal(run(tmp_path, "rules", "check", "--config", str(tmp_path / "empty.toml")))
+    assert "no rules file" in line
+    (tmp_path / "bad.toml").write_text('languages = ["english"]\n')
+    line = assert_one_line_refusal(run(tmp_path, "rules", "check", "--config", str(tmp_path / "bad.toml")))
+    assert "languages" in line
