@@ -216,8 +216,9 @@ def load_config(path: Path | str) -> Config:
         if not _ISO_639_1.fullmatch(code):
             raise bad_value(str(file), "languages", code, 'a list of two-letter language codes such as ["en", "fr"]')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
-                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap), **texts,
-                  **lists)
+                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
+                  db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
+                  reply_keywords=lists.get("reply_keywords", ()))
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")

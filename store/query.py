@@ -11,9 +11,8 @@ too, so nothing typed is ever an error. Several values of one key mean
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 from store.search_terms import query_terms
 from store.signals import SENTIMENT_OF

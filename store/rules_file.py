@@ -24,6 +24,7 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.operators import OperatorNameError, check_operator
@@ -224,7 +225,7 @@ def _rule(entry: object, index: int, lines: _Lines, problems: list[Problem]) -> 
 
 
 def _when(when: dict, problem) -> When:
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}
     for key, value in when.items():
         if key not in CONDITIONS:
             problem(key, f"unknown condition {key!r} (allowed: {', '.join(CONDITIONS)})")
@@ -253,16 +254,16 @@ def _when(when: dict, problem) -> When:
         if parsed is not None:
             values[key] = parsed
     return When(
-        words=tuple(values.get("words", ())),  # type: ignore[arg-type]
-        phrases=tuple(values.get("phrases", ())),  # type: ignore[arg-type]
-        regex=tuple(values.get("regex", ())),  # type: ignore[arg-type]
-        authors=frozenset(values.get("author", ())),  # type: ignore[arg-type]
-        networks=frozenset(values.get("network", ())),  # type: ignore[arg-type]
-        accounts=frozenset(values.get("account", ())),  # type: ignore[arg-type]
-        langs=frozenset(values.get("lang", ())),  # type: ignore[arg-type]
-        sentiments=frozenset(values.get("sentiment", ())),  # type: ignore[arg-type]
-        needs_reply=values.get("needs_reply"),  # type: ignore[arg-type]
-        hours=values.get("hours"),  # type: ignore[arg-type]
+        words=tuple(values.get("words", ())),
+        phrases=tuple(values.get("phrases", ())),
+        regex=tuple(values.get("regex", ())),
+        authors=frozenset(values.get("author", ())),
+        networks=frozenset(values.get("network", ())),
+        accounts=frozenset(values.get("account", ())),
+        langs=frozenset(values.get("lang", ())),
+        sentiments=frozenset(values.get("sentiment", ())),
+        needs_reply=values.get("needs_reply"),
+        hours=values.get("hours"),
     )
 
 
