@@ -49,6 +49,11 @@ class InboxRow:
     claim_expires: str | None = None
     # A live ingest leader holds the lease: queued replies are really going out.
     sender_alive: bool = True
+    # Signals from ingest (None: not computed) and a priority a rule or operator set.
+    lang: str | None = None
+    sentiment: int | None = None
+    needs_reply: bool | None = None
+    priority: str | None = None
 
     @property
     def state(self) -> str:
@@ -182,15 +187,18 @@ SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
        (SELECT CASE WHEN state = 'pending' AND waiting THEN 'waiting' ELSE state END
         FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
        (SELECT operator FROM assignments WHERE mention_id = m.id),
-       c.operator, c.expires_at
+       c.operator, c.expires_at, m.sig_lang, m.sentiment, m.needs_reply, m.priority
 FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id
 """
 
 
 def _row(values: tuple) -> InboxRow:
-    (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires) = values
+    (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires,
+     lang, sentiment, needs_reply, priority) = values
     return InboxRow(mid, network, handle, text, created, status, bool(seen),
-                    frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires)
+                    frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires,
+                    lang=lang, sentiment=sentiment, needs_reply=None if needs_reply is None else bool(needs_reply),
+                    priority=priority)
 
 
 def rows_by_id(store: Store, ids: list[int], operator: str = "") -> dict[int, InboxRow]:

@@ -57,3 +57,18 @@ def test_parsing_takes_known_values_only():
 def test_mentions_stored_before_signals_match_by_their_network_language(store):
     [old] = save_batch(store, "demo", [new_mention(text="bonjour", lang="fr-CA")], None)
     assert ids(store, "lang:fr") == {old}
+
+
+def test_rows_carry_signals_and_show_them_as_compact_badges(store):
+    from store.inbox import rows_by_id
+    from store.rules_apply import set_priority
+    from tui.render import signal_badges
+
+    a, b, *_ = seed(store)
+    set_priority(store, a, "urgent", "ana")
+    rows = rows_by_id(store, [a, b])
+    assert (rows[a].lang, rows[a].sentiment, rows[a].needs_reply, rows[a].priority) == ("fr", -1, True, "urgent")
+    assert signal_badges(rows[a]).plain == "!! FR − ? "
+    assert signal_badges(rows[b]).plain == "FR + "
+    [plain] = save_batch(store, "demo", [new_mention(text="no signals")], None)
+    assert signal_badges(rows_by_id(store, [plain])[plain]).plain == ""

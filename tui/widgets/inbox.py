@@ -24,7 +24,7 @@ from textual.strip import Strip
 from store.db import iso
 from store.inbox import InboxRow
 from tui.actions import bindings
-from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
+from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, signal_badges
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
@@ -302,6 +302,7 @@ class InboxList(ScrollView, can_focus=True):
                 label, badge = TAG_BADGE[tag]
                 text.append(label, Style.parse(badge))
                 text.append(" ")
+        text.append_text(signal_badges(row))
         meta = self.get_component_rich_style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
         text.append(f" · {network_short(row.network)} · {age(row.created_at, self._clock())}", meta)

@@ -17,7 +17,17 @@ from store.db import iso
 from store.inbox import MentionDetail, Reply
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
-from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.render import (
+    NOBODY_SENDING,
+    STATE_COLOR,
+    STATE_GLYPH,
+    TAG_BADGE,
+    age,
+    clock_time,
+    network_short,
+    one_line,
+    signal_badges,
+)
 from tui.shift import console_of
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
@@ -135,6 +145,10 @@ class MentionView(VerticalScroll, can_focus=True):
                 label, badge = TAG_BADGE[tag]
                 head.append(" ")
                 head.append(label, badge)
+        badges = signal_badges(row)
+        if badges:
+            head.append(" ")
+            head.append_text(badges)
         head.append(f"   #{row.id} · {row.network} → {d.account}", "dim")
         who = Text()
         who.append(row.author_handle, "bold")
