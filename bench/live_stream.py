@@ -27,10 +27,13 @@ from textual import events  # noqa: E402
 
 from adapters.demo.adapter import DemoAdapter  # noqa: E402
 from bench.copydb import copy_db, remove_db  # noqa: E402
+from store.signals import SignalModel  # noqa: E402
+from store.triage import Triage  # noqa: E402
 from tui.app import ConsoleApp  # noqa: E402
 from tui.screens.main import MainScreen  # noqa: E402
 
 RATE_PER_S = 2000
+EXAMPLE_RULES = Path(__file__).resolve().parent.parent / "examples" / "rules.toml"
 TARGET_LAG_MS = 50.0
 
 
@@ -39,10 +42,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-async def _run(db: Path, seconds: float) -> dict:
+async def _run(db: Path, seconds: float, triage: Triage | None = None) -> dict:
     before = sqlite3.connect(db).execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
     adapter = DemoAdapter(rate_per_minute=RATE_PER_S * 60, seed=99, burst_every=None)
-    app = ConsoleApp(str(db), operator="bench", adapters=[adapter])
+    app = ConsoleApp(str(db), operator="bench", adapters=[adapter], triage=triage)
     lags: list[float] = []
     key_ms: list[float] = []
     async with app.run_test(size=(120, 40)):
@@ -96,16 +99,25 @@ def _latencies(db: Path, after_id: int) -> tuple[int, list[float]]:
     return len(rows), out
 
 
-def measure(db_path: Path, size: int, seconds: float = 60.0) -> list[tuple[str, str, str]]:
+def measure(db_path: Path, size: int, seconds: float = 60.0, *, triage: bool = False) -> list[tuple[str, str, str]]:
+    """With `triage`: signals on every mention and the five example rules (examples/rules.toml) on."""
     copy = copy_db(db_path, db_path.with_name(db_path.stem + ".live.db"))
     try:
-        result = asyncio.run(_run(copy, seconds))
+        triaging = Triage(EXAMPLE_RULES, SignalModel(("en", "fr"))) if triage else None
+        result = asyncio.run(_run(copy, seconds, triaging))
         stored, latency = _latencies(copy, result["before"])
+        if triaging is not None:
+            signalled = sqlite3.connect(copy).execute(
+                "SELECT count(*) FROM mentions WHERE id > ? AND sentiment IS NOT NULL", (result["before"],)
+            ).fetchone()[0]
+            assert signalled == stored, f"{stored - signalled} mentions stored without signals"
+            assert triaging.applied > 0 and not triaging.disabled, "the rules did nothing"
     finally:
         remove_db(copy)
     lags = result["lags"]
     rate = stored / result["elapsed"]
-    return [
+    label = "live stream with signals + 5 rules" if triage else "live stream"
+    rows = [
         (f"live stream: mentions stored per second over {result['elapsed']:.0f} s",
          f"{rate:,.0f}/s ({stored:,} stored, demo sequence reached {result['last_seq']:,})",
          f"{RATE_PER_S:,}/s for 60 s"),
@@ -121,9 +133,11 @@ def measure(db_path: Path, size: int, seconds: float = 60.0) -> list[tuple[str, 
          f"{_pct(latency, 0.5) * 1000:.0f} / {_pct(latency, 0.99) * 1000:.0f} / {max(latency) * 1000:.0f} ms",
          "≤ 1 s"),
     ]
+    return [(name.replace("live stream", label, 1), value, target) for name, value, target in rows]
 
 
 if __name__ == "__main__":
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 60.0
-    for row in measure(Path(sys.argv[1]), 0, seconds):
+    args = [arg for arg in sys.argv[1:] if arg != "--triage"]
+    seconds = float(args[1]) if len(args) > 1 else 60.0
+    for row in measure(Path(args[0]), 0, seconds, triage="--triage" in sys.argv):
         print(" | ".join(row))

@@ -73,3 +73,28 @@ def test_refusals_are_one_line(tmp_path):
     (tmp_path / "bad.toml").write_text('languages = ["english"]\n')
     line = assert_one_line_refusal(run(tmp_path, "rules", "check", "--config", str(tmp_path / "bad.toml")))
     assert "languages" in line
+
+
+def test_the_shipped_example_and_the_readme_example_are_the_same_five_good_rules():
+    from pathlib import Path
+
+    from store.rules_file import load_rules, parse_rules
+
+    root = Path(__file__).resolve().parent.parent
+    book, problems = load_rules(root / "examples" / "rules.toml")
+    assert problems == [] and len(book.rules) == 5
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = readme.split('```toml\ntime_zone = "Europe/Paris"', 1)[1].split("```", 1)[0]
+    readme_book, readme_problems = parse_rules('time_zone = "Europe/Paris"' + block)
+    assert readme_problems == [] and [r.name for r in readme_book.rules] == [r.name for r in book.rules]
+
+
+def test_the_rules_path_is_beside_the_config_file(tmp_path):
+    from tui.settings import build_settings
+
+    (tmp_path / "config.toml").write_text('rules = "desk/rules.toml"\nlanguages = ["fr"]\n'
+                                          'reply_keywords = ["remboursement"]\n')
+    settings = build_settings({"config": tmp_path / "config.toml"}, environ={})
+    assert settings.rules == tmp_path / "desk" / "rules.toml"
+    assert settings.languages == ("fr",) and settings.reply_keywords == ("remboursement",)
+    assert build_settings({"config": tmp_path / "none.toml"}, environ={}).languages == ("en", "fr")
