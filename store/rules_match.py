@@ -113,11 +113,11 @@ class Matcher:
         return not when.regex or any(pattern.search(s.text) for pattern in when.regex)
 
     def _has_word(self, word: str) -> bool:
-        return word in self.terms or any(within_typos(word, term) for term in self.terms)
+        return word in self.terms or within_typos(word, self.terms)
 
     def _has_phrase(self, phrase: tuple[str, ...]) -> bool:
         seq, size = self.sequence, len(phrase)
-        return any(all(within_typos(want, seq[start + offset]) for offset, want in enumerate(phrase))
+        return any(all(within_typos(want, (seq[start + offset],)) for offset, want in enumerate(phrase))
                    for start in range(len(seq) - size + 1))
 
     def _in_hours(self, hours: tuple[int, int]) -> bool:

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator
 
 from cachetools import LRUCache
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from store.db import Store
@@ -36,14 +36,13 @@ def typo_budget(term: str) -> int:
     return 1 if len(term) < TWO_TYPOS_FROM else 2
 
 
-def within_typos(term: str, word: str) -> bool:
-    """Whether `word` is `term` or within its typo budget: the test search applies to every candidate,
-    for one word at a time (triage rules match a mention's words this way)."""
-    if term == word:
-        return True
+def within_typos(term: str, words: Iterable[str]) -> bool:
+    """Whether any of `words` is `term` or within its typo budget: the test search applies to every
+    candidate, for a handful of words (triage rules match a mention's words this way)."""
     budget = typo_budget(term)
-    return bool(budget) and abs(len(word) - len(term)) <= budget and \
-        OSA.distance(term, word, score_cutoff=budget) <= budget
+    if not budget:
+        return term in words
+    return process.extractOne(term, words, scorer=OSA.distance, score_cutoff=budget) is not None
 
 
 def _edits1(word: str, alphabet: Iterable[str]) -> set[str]:

@@ -44,7 +44,8 @@ class SignalModel:
 
     def __init__(self, languages: Sequence[str] = DEFAULT_LANGUAGES, keywords: Iterable[str] = ()):
         self.languages = tuple(dict.fromkeys(code.lower() for code in languages)) or DEFAULT_LANGUAGES
-        self.cues = Cues(keywords)
+        self.keywords = tuple(keywords)
+        self.cues = Cues(self.keywords)
         self._lock = threading.Lock()
         self._detect: Callable[[str], str | None] | None = None
         self._scorers: dict[str, Callable[[str], float]] = {}

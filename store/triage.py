@@ -1,7 +1,9 @@
 """Triage at ingest: signals for each new mention, then the rules file, in the batch's transaction.
 
-The ingest leader computes signals off the event loop (`signals_for`, in a
-worker thread), then the store thread inserts the batch and calls `apply`
+The ingest leader computes signals off the event loop (`signals`: in a
+helper process of its own, so the language and sentiment models neither
+hold the console's GIL nor share its core; in a thread if that process
+cannot run), then the store thread inserts the batch and calls `apply`
 inside the same transaction. The rules file is re-read when its mtime or
 size changes, so an edit is live at the next batch without a restart; a
 file with problems keeps the last good rules. A rule that raises is
@@ -11,10 +13,13 @@ disabled (until the file changes) and said in one line on the top bar (the
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import multiprocessing
 import os
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from store.db import Store
@@ -29,10 +34,24 @@ log = logging.getLogger(__name__)
 SOURCE = "rules"  # the top bar's line for the rules file
 
 
+_CHILD_MODELS: dict[tuple[tuple[str, ...], tuple[str, ...]], SignalModel] = {}
+
+
+def _signals_in_child(languages: tuple[str, ...], keywords: tuple[str, ...], texts: list[str]) -> list[Signals]:
+    """Runs in the helper process: its models are built once, on the first batch."""
+    model = _CHILD_MODELS.get((languages, keywords))
+    if model is None:
+        model = _CHILD_MODELS[(languages, keywords)] = SignalModel(languages, keywords)
+    return model.of_all(texts)
+
+
 class Triage:
-    def __init__(self, rules_path: Path | str | None = None, model: SignalModel | None = None):
+    def __init__(self, rules_path: Path | str | None = None, model: SignalModel | None = None, *,
+                 in_process: bool = True):
         self.rules_path = Path(rules_path) if rules_path else None
         self.model = model
+        self.in_process = in_process  # signals in a helper process (else a thread of this one)
+        self._pool: ProcessPoolExecutor | None = None
         self.book = RuleBook()
         self.disabled: dict[str, str] = {}  # rule name -> why
         self.applied = 0  # rule actions that changed something (tests and the bench read it)
@@ -49,6 +68,29 @@ class Triage:
         except Exception as exc:  # a model that fails must not stop ingest: the mentions go in without
             log.warning("signals failed for a batch: %s: %s", type(exc).__name__, exc)
             return None
+
+    async def signals(self, mentions: Sequence[NewMention]) -> list[Signals] | None:
+        """Signals of each mention (None: signals are off or failed), computed off the event loop."""
+        if self.model is None:
+            return None
+        texts = [mention.text for mention in mentions]
+        if self.in_process:
+            try:
+                if self._pool is None:
+                    # spawn, not fork: this process runs threads (the store's, Textual's) a fork would copy mid-lock.
+                    self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._pool, _signals_in_child, self.model.languages, self.model.keywords, texts)
+            except Exception as exc:  # the helper died or cannot start: this batch's signals come from a thread
+                log.warning("signals process failed (%s: %s); computing in a thread", type(exc).__name__, exc)
+                self.close()
+        return await asyncio.to_thread(self.signals_for, mentions)
+
+    def close(self) -> None:
+        """Stop the helper process (a later batch starts a new one)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def reload_if_changed(self) -> None:
         if self.rules_path is None:

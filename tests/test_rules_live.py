@@ -111,3 +111,16 @@ def test_a_rule_file_that_parses_never_stops_ingest(tmp_path_factory, _migrated_
         assert not triage.disabled, triage.disabled  # a rule that parses is one that runs
     finally:
         store.close()
+
+
+async def test_signals_come_from_a_thread_when_the_helper_process_cannot_run():
+    from concurrent.futures import ProcessPoolExecutor
+
+    triage = Triage(None, SignalModel(("en", "fr")))
+    broken = ProcessPoolExecutor(1)
+    broken.shutdown()
+    triage._pool = broken  # submitting to it raises, like a helper that died
+    [signal] = await triage.signals([new_mention(text="où est ma commande ?")])
+    assert signal.lang == "fr" and signal.needs_reply
+    assert triage._pool is None  # the next batch starts a fresh helper
+    assert await Triage(None, None).signals([new_mention()]) is None  # signals off

@@ -101,8 +101,8 @@ class IngestRunner:
         if self.triage is None or not batch.mentions:
             await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
             return
-        # Signals are CPU work (language, sentiment): a thread of their own, off the loop and the store thread.
-        signals = await asyncio.to_thread(self.triage.signals_for, batch.mentions)
+        # Signals are CPU work (language, sentiment): off the loop and the store thread (store.triage says where).
+        signals = await self.triage.signals(batch.mentions)
         await self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
                               triage=self.triage.apply)
 
@@ -161,5 +161,7 @@ class IngestRunner:
 
     async def stop(self) -> None:
         await self.halt()
+        if self.triage is not None:
+            self.triage.close()
         for adapter in self.adapters:
             await adapter.aclose()
