@@ -61,7 +61,8 @@ def main() -> int:
     model.warm()
     warm = time.perf_counter() - started
     started = time.perf_counter()
-    signals = [signal for at in range(0, count, BATCH) for signal in model.of_all(m.text for m in mentions[at:at + BATCH])]
+    signals = [signal for at in range(0, count, BATCH)
+               for signal in model.of_all(m.text for m in mentions[at:at + BATCH])]
     signal_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory() as folder:
         plain = _store_all(Path(folder) / "plain.db", mentions, None, None)
