@@ -90,8 +90,10 @@ class Reading:
         if self.keyword:
             return True
         asks = self.question or self.request
-        if self.reshare or self.giveaway:
-            return asks and not self.giveaway  # an entry's "pick me please" asks nothing of the desk
+        if self.giveaway:
+            return self.question  # "is the giveaway still on?" asks; an entry's "pick me please" does not
+        if self.reshare:
+            return asks
         if asks:
             return True
         return self.complaint and (sentiment < 0 or not self.praise)

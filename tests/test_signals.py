@@ -38,6 +38,7 @@ def test_precision_and_recall_stay_above_the_floor(model):
     ("@brand absolutely love the new range, thank you!", "en", 1, False),
     ("RT @someone: @brand summer sale starts Friday", "en", None, False),
     ("Je participe ! @amie1 @amie2 #concours @marque", "fr", None, False),
+    ("@brand is the giveaway still on?", "en", None, True),  # a question about a giveaway is no entry
     ("@marque ma commande n'est jamais arrivée, c'est inadmissible", "fr", -1, True),
     ("@marque merci pour tout, service au top !", "fr", 1, False),
 ])
