@@ -98,3 +98,21 @@ def test_the_rules_path_is_beside_the_config_file(tmp_path):
     assert settings.rules == tmp_path / "desk" / "rules.toml"
     assert settings.languages == ("fr",) and settings.reply_keywords == ("remboursement",)
     assert build_settings({"config": tmp_path / "none.toml"}, environ={}).languages == ("en", "fr")
+
+
+def test_an_operator_changes_a_rules_priority_back(tmp_path):
+    from store.rules_apply import set_priority
+
+    desk(tmp_path)
+    store = open_store(tmp_path / "desk.db")
+    set_priority(store, 1, "urgent", "rule:refunds to care")
+    store.close()
+    result = run(tmp_path, "priority", "1", "-")
+    assert result.returncode == 0 and result.stdout.strip() == "#1 priority cleared", result.stderr
+    store = open_store(tmp_path / "desk.db")
+    assert store.conn.execute("SELECT priority FROM mentions WHERE id = 1").fetchone() == (None,)
+    assert store.conn.execute("SELECT operator, action, detail FROM events ORDER BY id").fetchall() == [
+        ("rule:refunds to care", "priority.set", '{"priority": "urgent"}'),
+        ("cli-tester", "priority.set", '{"priority": null}')]
+    store.close()
+    assert "no mention with id 99" in assert_one_line_refusal(run(tmp_path, "priority", "99", "low"))

@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     init = desk_sub.add_parser("init", help="make FOLDER a shared desk: setgid 2770, database 0660 in GROUP")
     init.add_argument("folder", metavar="FOLDER")
     init.add_argument("--group", required=True, metavar="GROUP", help="the Unix group every operator is in")
+    priority = sub.add_parser("priority", parents=[common], help="set a mention's priority ('-' clears it)")
+    priority.add_argument("id", type=mention_id)
+    priority.add_argument("level", choices=("low", "normal", "high", "urgent", "-"))
     rules = sub.add_parser("rules", parents=[common], help="check the triage rules file, or dry-run it on the history")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="check|test", parser_class=_Parser, required=True)
     check = rules_sub.add_parser("check", parents=[common], help="validate the rules file (one line per problem)")
@@ -247,6 +250,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
         return cmd_reply(store, args, operator,
                          lambda network: rule_for_mention(store, args.id) or rule_for(network))
+    if command == "priority":
+        from tui.cli_rules import cmd_priority
+        return cmd_priority(store, args, operator)
     if command == "rules":
         from tui.cli_rules import cmd_rules_test
         return cmd_rules_test(store, args, settings)

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from store.db import Store
+from store.rules_apply import set_priority
 from store.rules_dryrun import DryRun, dry_run
 from store.rules_file import load_rules
 from store.sanitize import clean_line
@@ -53,6 +54,16 @@ def cmd_rules_test(store: Store, args: argparse.Namespace, settings: Settings) -
         print(json.dumps(as_json(report, str(path)), ensure_ascii=False, indent=1))
     else:
         print("\n".join(format_dry_run(report, str(path))))
+    return 0
+
+
+def cmd_priority(store: Store, args: argparse.Namespace, operator: str) -> int:
+    """Set or clear a priority (a rule's, say): logged under the operator like every desk verb."""
+    level = None if args.level == "-" else args.level
+    if not store.conn.execute("SELECT 1 FROM mentions WHERE id = ?", (args.id,)).fetchone():
+        return fail(f"no mention with id {args.id}")
+    changed = set_priority(store, args.id, level, operator)
+    print(f"#{args.id} priority {level or 'cleared'}" + ("" if changed else " (unchanged)"))
     return 0
 
 

@@ -43,6 +43,7 @@ EVENT_WORDS = {
     "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
+    "priority.set": "set priority {priority}", "reply.suggest": "suggested the saved reply {name}",
 }
 
 
