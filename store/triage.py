@@ -17,6 +17,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,6 +44,26 @@ def _signals_in_child(languages: tuple[str, ...], keywords: tuple[str, ...], tex
     if model is None:
         model = _CHILD_MODELS[(languages, keywords)] = SignalModel(languages, keywords)
     return model.of_all(texts)
+
+
+def _start_helper() -> ProcessPoolExecutor:
+    """One helper process, started now. spawn, not fork: this process runs threads (the store's,
+    Textual's) that a fork would copy mid-lock. Starting it hands stderr's descriptor to multiprocessing's
+    resource tracker, and the console's stderr is Textual's capture (fileno -1): the real one is lent."""
+    captured = sys.stderr
+    pool = None
+    try:
+        if sys.__stderr__ is not None and captured is not sys.__stderr__:
+            sys.stderr = sys.__stderr__
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool.submit(int)  # starts the process
+    except BaseException:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        sys.stderr = captured
+    return pool
 
 
 class Triage:
@@ -77,13 +98,14 @@ class Triage:
         if self.in_process:
             try:
                 if self._pool is None:
-                    # spawn, not fork: this process runs threads (the store's, Textual's) a fork would copy mid-lock.
-                    self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                    self._pool = _start_helper()
                 return await asyncio.get_running_loop().run_in_executor(
                     self._pool, _signals_in_child, self.model.languages, self.model.keywords, texts)
-            except Exception as exc:  # the helper died or cannot start: this batch's signals come from a thread
-                log.warning("signals process failed (%s: %s); computing in a thread", type(exc).__name__, exc)
+            except Exception as exc:  # the helper died or cannot start: a thread from now on
+                log.warning("signals helper process failed (%s: %s); computing them in a thread",
+                            type(exc).__name__, exc)
                 self.close()
+                self.in_process = False
         return await asyncio.to_thread(self.signals_for, mentions)
 
     def close(self) -> None:

@@ -39,7 +39,7 @@ async def test_arriving_mentions_are_triaged_live_and_a_failing_rule_is_one_stat
     seed(db, 5, hostile=False)
     (tmp_path / "rules.toml").write_text(RULES)
     adapter = ScriptedAdapter()
-    triage = Triage(tmp_path / "rules.toml", SignalModel(("en", "fr")), in_process=False)
+    triage = Triage(tmp_path / "rules.toml", SignalModel(("en", "fr")))  # the helper process, as in a console
     app = ConsoleApp(db, operator="alice", adapters=[adapter], poll_interval=0.05, triage=triage)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await console_ready(pilot)
@@ -57,3 +57,4 @@ async def test_arriving_mentions_are_triaged_live_and_a_failing_rule_is_one_stat
         assert "EN?@user2" in text  # a question about the giveaway: no rule applied (it failed), needs a reply
         assert text.count("● rules rule disabled") == 1
     assert triage.disabled.keys() == {"fragile"}
+    assert triage.in_process  # the helper started under Textual's captured stderr (it used to fall back)
