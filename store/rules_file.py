@@ -24,23 +24,16 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from store.operators import OperatorNameError, check_operator
 from store.query import TAGS
-from store.search_terms import query_terms
-from store.signals import SENTIMENT_OF
+from store.rules_when import When, parse_when, strings
 
-CONDITIONS = ("words", "phrases", "regex", "author", "network", "account", "lang", "sentiment", "needs_reply",
-              "hours")
 ACTIONS = ("tag", "assign", "priority", "done", "note", "suggest", "stop")
 PRIORITIES = ("low", "normal", "high", "urgent")
 RULE_PREFIX = "rule:"  # the operator a rule's changes are logged under
 MAX_RULES = 500
-MAX_REGEX = 500
-_HOURS = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
-_LANG = re.compile(r"[a-z]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,24 +43,6 @@ class Problem:
 
     def render(self, path: str) -> str:
         return f"{path}:{self.line}: {self.message}"
-
-
-@dataclass(frozen=True, slots=True)
-class When:
-    words: tuple[str, ...] = ()  # folded search terms; any of them
-    phrases: tuple[tuple[str, ...], ...] = ()  # each a run of terms, in order; any of them
-    regex: tuple[re.Pattern[str], ...] = ()
-    authors: frozenset[str] = frozenset()  # lowercased, no leading @
-    networks: frozenset[str] = frozenset()
-    accounts: frozenset[str] = frozenset()
-    langs: frozenset[str] = frozenset()
-    sentiments: frozenset[int] = frozenset()
-    needs_reply: bool | None = None
-    hours: tuple[int, int] | None = None  # minutes after midnight, [start, end); wraps past midnight
-
-    @property
-    def uses_signals(self) -> bool:
-        return bool(self.langs or self.sentiments) or self.needs_reply is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,15 +158,6 @@ def load_rules(path: Path | str) -> tuple[RuleBook, list[Problem]]:
     return parse_rules(text, str(file))
 
 
-def _strings(value: object) -> list[str] | None:
-    """A string or a list of strings, as a list; None when it is neither."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return list(value)
-    return None
-
-
 def _rule(entry: object, index: int, lines: _Lines, problems: list[Problem]) -> Rule | None:
     if not isinstance(entry, dict):
         problems.append(Problem(lines.line(index), "a rule must be a table"))
@@ -217,99 +183,15 @@ def _rule(entry: object, index: int, lines: _Lines, problems: list[Problem]) -> 
     if not isinstance(when, dict) or not when:
         problem("when", f"rule {name!r} needs conditions (when.words = [...], when.lang = \"fr\", ...)")
         return None
-    condition = _when(when, lambda key, message: problem(f"when.{key}", f"rule {name!r}: {message}"))
+    condition = parse_when(when, lambda key, message: problem(f"when.{key}", f"rule {name!r}: {message}"))
     rule = _actions(entry, name, lines.line(index), condition, problem)
     if not any(key in entry for key in ACTIONS):
         problem("name", f"rule {name!r} does nothing: give it an action ({', '.join(ACTIONS)})")
     return rule
 
 
-def _when(when: dict, problem) -> When:
-    values: dict[str, Any] = {}
-    for key, value in when.items():
-        if key not in CONDITIONS:
-            problem(key, f"unknown condition {key!r} (allowed: {', '.join(CONDITIONS)})")
-            continue
-        if key == "needs_reply":
-            if not isinstance(value, bool):
-                problem(key, "needs_reply must be true or false")
-            else:
-                values[key] = value
-            continue
-        if key == "hours":
-            if not isinstance(value, str) or not (found := _HOURS.fullmatch(value.strip())):
-                problem(key, 'hours must be "HH:MM-HH:MM" (e.g. "22:00-07:00")')
-                continue
-            h1, m1, h2, m2 = (int(part) for part in found.groups())
-            if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h1, m1) == (h2, m2):
-                problem(key, f"hours {value!r} is not a span of the day")
-                continue
-            values[key] = (h1 * 60 + m1, h2 * 60 + m2)
-            continue
-        items = _strings(value)
-        if not items or not all(item.strip() for item in items):
-            problem(key, f"{key} must be a non-empty string or list of strings")
-            continue
-        parsed = _condition_values(key, items, problem)
-        if parsed is not None:
-            values[key] = parsed
-    return When(
-        words=tuple(values.get("words", ())),
-        phrases=tuple(values.get("phrases", ())),
-        regex=tuple(values.get("regex", ())),
-        authors=frozenset(values.get("author", ())),
-        networks=frozenset(values.get("network", ())),
-        accounts=frozenset(values.get("account", ())),
-        langs=frozenset(values.get("lang", ())),
-        sentiments=frozenset(values.get("sentiment", ())),
-        needs_reply=values.get("needs_reply"),
-        hours=values.get("hours"),
-    )
-
-
-def _condition_values(key: str, items: list[str], problem) -> list | None:
-    if key == "words":
-        terms = [term for item in items for term in query_terms(item)]
-        if not terms:
-            problem(key, "words has no word in it")
-        return terms
-    if key == "phrases":
-        phrases = [tuple(query_terms(item)) for item in items]
-        if not all(phrases):
-            problem(key, "a phrase has no word in it")
-        return [phrase for phrase in phrases if phrase]
-    if key == "regex":
-        compiled = []
-        for item in items:
-            if len(item) > MAX_REGEX:
-                problem(key, f"a regex of {len(item)} characters: at most {MAX_REGEX}")
-                continue
-            try:
-                compiled.append(re.compile(item, re.IGNORECASE))
-            except re.error as exc:
-                problem(key, f"regex {item[:60]!r} does not compile: {exc}")
-        return compiled
-    if key in ("author", "account"):
-        return [item.strip().lstrip("@").lower() for item in items]
-    if key == "network":
-        return [item.strip().lower() for item in items]
-    if key == "lang":
-        langs = [item.strip().lower() for item in items]
-        for lang in langs:
-            if not _LANG.fullmatch(lang):
-                problem(key, f"lang {lang!r} is not a two-letter language code (en, fr, ...)")
-        return langs
-    sentiments = []
-    for item in items:
-        if item.strip().lower() not in SENTIMENT_OF:
-            problem(key, f"sentiment {item!r} must be negative, neutral or positive")
-        else:
-            sentiments.append(SENTIMENT_OF[item.strip().lower()])
-    return sentiments
-
-
 def _actions(entry: dict, name: str, line: int, when: When, problem) -> Rule | None:
-    tags = _strings(entry.get("tag", []))
+    tags = strings(entry.get("tag", []))
     if tags is None or any(tag not in TAGS for tag in tags):
         problem("tag", f"rule {name!r}: tag must be {' or '.join(TAGS)} (or a list of them)")
         tags = []

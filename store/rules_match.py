@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from store.db import Store
-from store.rules_file import When
+from store.rules_when import When
 from store.search_terms import AUTHOR_MARK, author_terms, term_spans, text_terms
 from store.search_vocabulary import within_typos
 

@@ -14,7 +14,8 @@ from adapters.demo.adapter import DemoAdapter
 from adapters.runtime.runner import IngestRunner
 from store.db import open_store
 from store.ingest import save_batch
-from store.rules_file import CONDITIONS, parse_rules
+from store.rules_file import parse_rules
+from store.rules_when import CONDITIONS
 from store.signals import SignalModel
 from store.triage import Triage
 from store.worker import StoreWorker
