@@ -111,15 +111,16 @@ def _build_scorer(lang: str) -> Callable[[str], float]:
     return lambda text: float(analyzer.polarity_scores(text)["compound"])
 
 
-def known_language(code: str) -> bool:
-    """Whether lingua knows this ISO 639-1 code (settings check it before anything runs)."""
-    from lingua import IsoCode639_1
+# The ISO 639-1 codes lingua detects (tests/test_signals.py checks this against lingua itself): settings
+# check `languages` against it without importing lingua on every command's start path.
+LINGUA_CODES = frozenset("""af ar az be bg bn bs ca cs cy da de el en eo es et eu fa fi fr ga gu he hi hr hu hy
+    id is it ja ka kk ko la lg lt lv mi mk mn mr ms nb nl nn pa pl pt ro ru sk sl sn so sq sr st sv sw ta te th tl
+    tn tr ts uk ur vi xh yo zh zu""".split())
 
-    try:
-        IsoCode639_1.from_str(code.lower())
-    except (ValueError, Exception):  # lingua raises its own error type for an unknown code
-        return False
-    return True
+
+def known_language(code: str) -> bool:
+    """Whether lingua detects this ISO 639-1 code (settings check it before anything runs)."""
+    return code.lower() in LINGUA_CODES
 
 
 def as_row(signals: Signals) -> tuple[Any, ...]:

@@ -15,21 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import os
 import sys
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from store.db import Store
 from store.ingest import set_source_status
 from store.records import NewMention
 from store.rules_apply import apply_rule
 from store.rules_file import RuleBook, load_rules
-from store.rules_match import Matcher, subjects
 from store.signals import SignalModel, Signals
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 SOURCE = "rules"  # the top bar's line for the rules file
@@ -50,6 +51,9 @@ def _start_helper() -> ProcessPoolExecutor:
     """One helper process, started now. spawn, not fork: this process runs threads (the store's,
     Textual's) that a fork would copy mid-lock. Starting it hands stderr's descriptor to multiprocessing's
     resource tracker, and the console's stderr is Textual's capture (fileno -1): the real one is lent."""
+    import multiprocessing  # here, not at import: off the console's start path
+    from concurrent.futures import ProcessPoolExecutor
+
     captured = sys.stderr
     pool = None
     try:
@@ -146,6 +150,7 @@ class Triage:
             rules = [rule for rule in self.book.rules if rule.name not in self.disabled]
             if not rules or not new_ids:
                 return
+            from store.rules_match import Matcher, subjects  # with the first rule to run: rapidfuzz & co
             for subject in subjects(store, new_ids):
                 matcher = Matcher(subject, self.book.time_zone)
                 for rule in rules:

@@ -65,3 +65,12 @@ def test_desk_keywords_always_need_a_reply():
 def test_cues_fold_accents_and_apostrophes():
     reading = Cues(["remboursement"]).read("REMBOURSÉMENT ?? j\u2019attends toujours")
     assert reading.keyword and reading.question and reading.complaint
+
+
+def test_the_language_codes_settings_accept_are_lingua_s_own():
+    from lingua import Language
+
+    from store.signals import LINGUA_CODES, known_language
+
+    assert LINGUA_CODES == {language.iso_code_639_1.name.lower() for language in Language.all()}
+    assert known_language("FR") and not known_language("xx")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -15,7 +16,6 @@ from adapters.base import Adapter
 from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
-from store.triage import Triage
 from store.worker import StoreWorker
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
@@ -24,6 +24,9 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
+
+if TYPE_CHECKING:
+    from store.triage import Triage
 
 
 class ConsoleApp(App):

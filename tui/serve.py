@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -18,8 +19,11 @@ from adapters.base import Adapter
 from adapters.http import USER_AGENT
 from adapters.logline import log_state
 from adapters.runtime.leader import Leadership, holder_name
-from store.triage import Triage
 from store.worker import StoreWorker
+
+if TYPE_CHECKING:
+    from store.triage import Triage
+
 
 log = logging.getLogger("mentiondesk.serve")
 

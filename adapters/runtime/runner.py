@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from adapters.logline import log_state
@@ -19,8 +20,10 @@ from adapters.retry import Backoff, human_seconds
 from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
-from store.triage import Triage
 from store.worker import StoreWorker
+
+if TYPE_CHECKING:
+    from store.triage import Triage
 
 log = logging.getLogger(__name__)
 
