@@ -11,7 +11,7 @@ from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
 from store.search_index import index_mentions
-from store.signals import Signals, as_row
+from store.signals import Signals
 
 
 def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | None = None) -> int:
@@ -99,7 +99,7 @@ def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: st
         if signals is not None and len(signals) == len(ids):
             store.conn.executemany(
                 "UPDATE mentions SET sig_lang = ?, sentiment = ?, needs_reply = ? WHERE id = ?",
-                [(*as_row(signal), mention_id) for mention_id, signal in zip(ids, signals, strict=True)
+                [(*signal.columns(), mention_id) for mention_id, signal in zip(ids, signals, strict=True)
                  if mention_id is not None])
         if triage is not None and new_ids:
             triage(store, new_ids)

@@ -7,6 +7,8 @@ the usual way (`c` again, `e`, `a` with nobody).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from store.actions import _set_tag, set_status
 from store.db import Store
 from store.desk import add_note, assign
@@ -14,18 +16,30 @@ from store.events import log_event
 from store.rules_file import Rule
 
 
-def current_state(store: Store, mention_id: int) -> tuple[set[str], str | None, str, str | None, str | None]:
-    """(tags, assignee, status, priority, suggested reply) of a mention as stored."""
-    tags = {row[0] for row in store.conn.execute("SELECT tag FROM tags WHERE mention_id = ?", (mention_id,))}
+@dataclass(frozen=True, slots=True)
+class Triaged:
+    """What rules may change on a mention, as stored."""
+
+    tags: frozenset[str]
+    assignee: str | None
+    status: str
+    priority: str | None
+    suggested: str | None
+
+
+def current_state(store: Store, mention_id: int) -> Triaged:
+    tags = frozenset(row[0] for row in store.conn.execute("SELECT tag FROM tags WHERE mention_id = ?",
+                                                          (mention_id,)))
     row = store.conn.execute("SELECT operator FROM assignments WHERE mention_id = ?", (mention_id,)).fetchone()
     status, priority, suggested = store.conn.execute(
         "SELECT status, priority, suggested_reply FROM mentions WHERE id = ?", (mention_id,)).fetchone()
-    return tags, row[0] if row else None, status, priority, suggested
+    return Triaged(tags, row[0] if row else None, status, priority, suggested)
 
 
 def planned_changes(store: Store, rule: Rule, mention_id: int) -> list[str]:
     """What the rule would change on this mention now (nothing is written): the dry run's count."""
-    tags, assignee, status, priority, suggested = current_state(store, mention_id)
+    now = current_state(store, mention_id)
+    tags, assignee, status, priority, suggested = now.tags, now.assignee, now.status, now.priority, now.suggested
     changes = [f"tag {tag}" for tag in rule.tags if tag not in tags]
     if rule.assign and rule.assign != assignee:
         changes.append(f"assign {rule.assign}")

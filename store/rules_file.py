@@ -65,9 +65,12 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class RuleBook:
+    """A parsed rules file: the good rules, and every problem found (a rule with a problem is left out)."""
+
     rules: tuple[Rule, ...] = ()
     time_zone: ZoneInfo | None = None  # None: the machine's local time
     path: str = ""
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(slots=True)
@@ -107,14 +110,19 @@ class _Lines:
         return self.rule_lines[index]
 
 
-def parse_rules(text: str, path: str = "rules.toml") -> tuple[RuleBook, list[Problem]]:
+def parse_rules(text: str, path: str = "rules.toml") -> RuleBook:
     """The rules of a file, and every problem found (a rule with a problem is left out)."""
+    rules, zone, problems = _parse(text, path)
+    return RuleBook(rules, zone, path, tuple(problems))
+
+
+def _parse(text: str, path: str) -> tuple[tuple[Rule, ...], ZoneInfo | None, list[Problem]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         found = re.search(r"line (\d+)", str(exc))
         line = int(found.group(1)) if found else max(1, len(text.splitlines()))  # "at end of document"
-        return RuleBook(path=path), [Problem(line, f"not valid TOML: {exc}")]
+        return (), None, [Problem(line, f"not valid TOML: {exc}")]
     lines = _Lines.of(text)
     problems: list[Problem] = []
     for key in data:
@@ -129,7 +137,7 @@ def parse_rules(text: str, path: str = "rules.toml") -> tuple[RuleBook, list[Pro
                                     f"time_zone {data['time_zone']!r} is not a time zone (e.g. \"Europe/Paris\")"))
     entries = data.get("rules", [])
     if not isinstance(entries, list):
-        return RuleBook(path=path), [*problems, Problem(lines.top.get("rules", 1), "rules must be [[rules]] tables")]
+        return (), zone, [*problems, Problem(lines.top.get("rules", 1), "rules must be [[rules]] tables")]
     if len(entries) > MAX_RULES:
         problems.append(Problem(1, f"{len(entries)} rules: at most {MAX_RULES}"))
         entries = entries[:MAX_RULES]
@@ -144,17 +152,18 @@ def parse_rules(text: str, path: str = "rules.toml") -> tuple[RuleBook, list[Pro
             names.add(rule.name)
             if not rule_problems:
                 rules.append(rule)
-    return RuleBook(tuple(rules), zone, path), problems
+    return tuple(rules), zone, problems
 
 
-def load_rules(path: Path | str) -> tuple[RuleBook, list[Problem]]:
+def load_rules(path: Path | str) -> RuleBook:
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return RuleBook(path=str(file)), [Problem(1, "no such file")]
+        return RuleBook(path=str(file), problems=(Problem(1, "no such file"),))
     except (OSError, UnicodeDecodeError) as exc:
-        return RuleBook(path=str(file)), [Problem(1, f"cannot read it: {getattr(exc, 'strerror', None) or exc}")]
+        why = getattr(exc, "strerror", None) or exc
+        return RuleBook(path=str(file), problems=(Problem(1, f"cannot read it: {why}"),))
     return parse_rules(text, str(file))
 
 

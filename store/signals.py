@@ -16,7 +16,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from store.signals_cues import Cues
 
@@ -37,6 +36,10 @@ class Signals:
     @property
     def sentiment_name(self) -> str:
         return SENTIMENTS[self.sentiment]
+
+    def columns(self) -> tuple[str | None, int, int]:
+        """(sig_lang, sentiment, needs_reply) as the mentions table stores them."""
+        return self.lang, self.sentiment, int(self.needs_reply)
 
 
 class SignalModel:
@@ -121,7 +124,3 @@ LINGUA_CODES = frozenset("""af ar az be bg bn bs ca cs cy da de el en eo es et e
 def known_language(code: str) -> bool:
     """Whether lingua detects this ISO 639-1 code (settings check it before anything runs)."""
     return code.lower() in LINGUA_CODES
-
-
-def as_row(signals: Signals) -> tuple[Any, ...]:
-    return signals.lang, signals.sentiment, int(signals.needs_reply)

@@ -130,7 +130,8 @@ class Triage:
             if seen == self._seen:
                 return
             self._seen = seen
-            book, problems = load_rules(self.rules_path)
+            book = load_rules(self.rules_path)
+            problems = book.problems
             if problems:
                 first = problems[0].render(str(self.rules_path))
                 more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""

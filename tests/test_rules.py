@@ -51,8 +51,8 @@ note = "order number given at night: check the carrier first"
 
 
 def book_of(text: str):
-    book, problems = parse_rules(text, "rules.toml")
-    assert problems == [], problems
+    book = parse_rules(text, "rules.toml")
+    assert book.problems == (), book.problems
     return book
 
 
@@ -101,7 +101,8 @@ tag = "care"
 when.words = ["x"]
 tag = "care"
 """
-    book, problems = parse_rules(text, "rules.toml")
+    book = parse_rules(text, "rules.toml")
+    problems = book.problems
     rendered = [problem.render("rules.toml") for problem in problems]
     assert [p.line for p in problems] == [4, 8, 9, 10, 14, 13, 17], rendered
     assert "tag must be care or marketing" in rendered[0]
@@ -113,7 +114,7 @@ tag = "care"
 
 
 def test_broken_toml_names_its_line():
-    _, problems = parse_rules('[[rules]]\nname = "a"\nwhen.words = ["x"\n', "r.toml")
+    problems = parse_rules('[[rules]]\nname = "a"\nwhen.words = ["x"\n', "r.toml").problems
     assert len(problems) == 1 and problems[0].line >= 3 and "not valid TOML" in problems[0].message
 
 
@@ -234,6 +235,6 @@ def test_dry_run_counts_matches_changes_never_and_overlaps(store, tmp_path):
 
 @pytest.mark.parametrize("name", ["", "x" * 80, "bad\x1bname"])
 def test_rule_names_must_be_plain_operator_names(name):
-    _, problems = parse_rules(f'[[rules]]\nname = "{name.encode("unicode_escape").decode()}"\n'
-                              'when.words = ["x"]\ntag = "care"\n')
+    problems = parse_rules(f'[[rules]]\nname = "{name.encode("unicode_escape").decode()}"\n'
+                           'when.words = ["x"]\ntag = "care"\n').problems
     assert problems and problems[0].line == 2

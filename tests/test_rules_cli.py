@@ -81,12 +81,12 @@ def test_the_shipped_example_and_the_readme_example_are_the_same_five_good_rules
     from store.rules_file import load_rules, parse_rules
 
     root = Path(__file__).resolve().parent.parent
-    book, problems = load_rules(root / "examples" / "rules.toml")
-    assert problems == [] and len(book.rules) == 5
+    book = load_rules(root / "examples" / "rules.toml")
+    assert book.problems == () and len(book.rules) == 5
     readme = (root / "README.md").read_text(encoding="utf-8")
     block = readme.split('```toml\ntime_zone = "Europe/Paris"', 1)[1].split("```", 1)[0]
-    readme_book, readme_problems = parse_rules('time_zone = "Europe/Paris"' + block)
-    assert readme_problems == [] and [r.name for r in readme_book.rules] == [r.name for r in book.rules]
+    readme_book = parse_rules('time_zone = "Europe/Paris"' + block)
+    assert readme_book.problems == () and [r.name for r in readme_book.rules] == [r.name for r in book.rules]
 
 
 def test_the_rules_path_is_beside_the_config_file(tmp_path):

@@ -25,7 +25,8 @@ def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
     path = rules_path(args, settings)
     if path is None:
         return fail('no rules file: set rules = "PATH" in the config file, or pass --file PATH')
-    book, problems = load_rules(path)
+    book = load_rules(path)
+    problems = book.problems
     for problem in problems:
         print(problem.render(str(path)))
     if problems:
@@ -38,7 +39,8 @@ def cmd_rules_test(store: Store, args: argparse.Namespace, settings: Settings) -
     path = rules_path(args, settings)
     if path is None:
         return fail('no rules file: set rules = "PATH" in the config file, or pass --file PATH')
-    book, problems = load_rules(path)
+    book = load_rules(path)
+    problems = book.problems
     if problems:
         for problem in problems:
             print(problem.render(str(path)))
