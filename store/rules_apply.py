@@ -47,8 +47,10 @@ def planned_changes(store: Store, rule: Rule, mention_id: int) -> list[str]:
         changes.append(f"priority {rule.priority}")
     if rule.done and status != "done":
         changes.append("done")
-    if rule.note:
-        changes.append("note")
+    if rule.note and not store.conn.execute(
+            "SELECT 1 FROM notes WHERE mention_id = ? AND operator = ? AND text = ?",
+            (mention_id, rule.operator, rule.note)).fetchone():
+        changes.append("note")  # the rule's note is there already once it ran
     if rule.suggest and rule.suggest != suggested:
         changes.append(f"suggest {rule.suggest}")
     return changes

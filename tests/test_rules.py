@@ -238,3 +238,11 @@ def test_rule_names_must_be_plain_operator_names(name):
     problems = parse_rules(f'[[rules]]\nname = "{name.encode("unicode_escape").decode()}"\n'
                            'when.words = ["x"]\ntag = "care"\n').problems
     assert problems and problems[0].line == 2
+
+
+def test_dry_run_does_not_count_a_note_the_rule_already_left(store, tmp_path, clock):
+    clock.moment = clock.moment.replace(hour=23)
+    triage = Triage(write_rules(tmp_path, FIVE_RULES))
+    ingest(store, triage, "order #12345 missing")
+    night = next(r for r in dry_run(store, triage.book, "2000-01-01T00:00:00Z").rules if r.name == "night shift note")
+    assert (night.matched, night.changed) == (1, 0)
