@@ -87,6 +87,8 @@ class Config:
     rules: str | None = None  # the triage rules file (relative: beside the config file)
     languages: tuple[str, ...] | None = None  # the desk's languages, for detection (ISO 639-1)
     reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
+    #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
+    sla: dict[str, float] = field(default_factory=dict)
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -119,7 +121,7 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
-TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts",
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts", "sla",
             "rules", "languages", "reply_keywords")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
@@ -218,7 +220,7 @@ def load_config(path: Path | str) -> Config:
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
                   db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
-                  reply_keywords=lists.get("reply_keywords", ()))
+                  reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file))
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")
@@ -228,6 +230,22 @@ def _string_list(where: str, key: str, value: object) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
         raise bad_value(where, key, value, "a non-empty list of strings")
     return tuple(clean_line(item.strip(), 200) for item in value)
+
+
+SLA_TAGS = ("care", "marketing")
+
+
+def _sla_table(table: object, file: Path) -> dict[str, float]:
+    """[sla] first-response targets: `default`, a tag or a network, each a duration."""
+    if not isinstance(table, dict):
+        raise bad_value(str(file), "sla", table, 'an [sla] table such as care = "1h"')
+    unknown_keys(f"{file}: [sla]", table, ("default", *SLA_TAGS, *NETWORKS))
+    targets = {}
+    for key, value in table.items():
+        if (seconds := parse_duration(value)) is None:
+            raise bad_value(f"{file}: [sla]", key, value, 'a duration such as "1h", "90m", "2d" or seconds')
+        targets[key] = seconds
+    return targets
 
 
 def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Account:

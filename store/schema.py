@@ -192,6 +192,13 @@ ALTER TABLE replies ADD COLUMN prior_key TEXT;
 ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
+# Reports, spikes and the handover read periods of arrival time (covering what they group by
+# without reading the rows, which hold the texts), and the oldest waiting mentions first.
+V2_REPORTS = """
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
+CREATE INDEX tags_by_time ON tags (at);
+"""
+
 # Local signals computed at ingest (store/signals.py) and what triage rules set (store/rules*.py):
 # the detected language (among the desk's), sentiment -1/0/1 and needs-reply 0/1 (NULL: not computed);
 # a priority (low, normal, high, urgent) and a saved reply suggested by name.
@@ -203,5 +210,5 @@ ALTER TABLE mentions ADD COLUMN priority TEXT CHECK (priority IN ('low', 'normal
 ALTER TABLE mentions ADD COLUMN suggested_reply TEXT;
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_SIGNALS]
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SIGNALS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,9 +16,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from adapters.accounts import Account, ConfigError, load_config, shown
+from adapters.accounts import SLA_TAGS, Account, ConfigError, load_config, shown
 from store.operators import OperatorNameError, check_operator
 from store.signals import DEFAULT_LANGUAGES, known_language
+from store.sla import SlaPolicy
 from tui.paths import default_operator, platform_config_path, platform_db_path
 
 DEFAULT_DEMO_RATE = 30.0
@@ -51,6 +52,7 @@ class Settings:
     languages: tuple[str, ...] = ("en", "fr")  # the desk's languages (detection picks among them)
     reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
+    sla: SlaPolicy = field(default_factory=SlaPolicy)  # first-response targets ([sla] in the file)
 
     @property
     def db_chosen(self) -> bool:
@@ -113,8 +115,8 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
         accounts=tuple(config.accounts), rules=rules, languages=tuple(languages),
         reply_keywords=pick("reply_keywords", (), config.reply_keywords or None),
-        sources=MappingProxyType(
-            sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts")}))
+        sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
+            sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))
 
 
 def _env_seconds(name: str) -> Callable[[str], float]:
