@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
+    from tui.cli_kit_args import add_parsers
+    add_parsers(sub, common, mention_id)
+
     report = sub.add_parser("report", parents=[common], help="volume, response times, backlog, SLA and hand-off")
     report.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 7d (default 7d)")
     report.add_argument("--by", choices=("hour", "day"), default="day", help="bucket size (default day)")
@@ -235,7 +238,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
-    return command in (None, "search", "export", "report", "rules") or (command == "handover" and not args.leave)
+    return (command in (None, "search", "export", "report", "rules") or (command == "handover" and not args.leave)
+            or (command == "replies" and args.replies_command in ("list", "export")))
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
@@ -264,6 +268,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
+    if command in ("replies", "snooze", "unsnooze"):
+        from tui import cli_kit
+        return getattr(cli_kit, f"cmd_{command}")(store, args, operator)
     if command == "priority":
         from tui.cli_rules import cmd_priority
         return cmd_priority(store, args, operator)

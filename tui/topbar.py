@@ -13,7 +13,7 @@ from rich.text import Text
 
 # Label tiers, widest first: full names, then abbreviations, then keys alone.
 SHORT_LABELS = {"open": "Open", "care": "Care", "marketing": "Mkt", "untriaged": "Untr",
-                "done": "Done", "mine": "Mine", "all": "All"}
+                "done": "Done", "mine": "Mine", "all": "All", "snoozed": "Snz"}
 
 
 def compact_count(count: int | None) -> str:

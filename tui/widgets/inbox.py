@@ -27,7 +27,16 @@ from store.inbox import InboxRow
 from store.report_buckets import parse_stored
 from store.sla import SlaPolicy, sla_state
 from tui.actions import bindings
-from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, signal_badges
+from tui.render import (
+    STATE_GLYPH,
+    TAG_BADGE,
+    age,
+    highlighted,
+    network_short,
+    one_line,
+    signal_badges,
+    wake_time,
+)
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
@@ -328,6 +337,10 @@ class InboxList(ScrollView, can_focus=True):
             text.append(f" ✎{row.claimed_by}", self.get_component_rich_style("inbox--new"))
         if row.assignee:
             text.append(f" →{row.assignee}", meta)
+        if row.snoozed_until:
+            text.append(f" · wakes {wake_time(row.snoozed_until, self._clock())}", meta)
+        if row.has_draft:
+            text.append(" ✐draft", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
         elif state == "queued" and row.reply_state == "waiting" and self.sender_alive:

@@ -30,6 +30,7 @@ from tui.render import (
     network_short,
     one_line,
     signal_badges,
+    wake_time,
 )
 from tui.shift import console_of
 
@@ -46,6 +47,8 @@ EVENT_WORDS = {
     "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
+    "snooze": "snoozed it", "unsnooze": "woke it", "snooze.wake": "woke ({reason})",
+    "draft.save": "started a draft", "draft.clear": "dropped a draft",
     "priority.set": "set priority {priority}", "reply.suggest": "suggested the saved reply {name}",
 }
 
@@ -181,7 +184,13 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", "bold cyan")
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
+            desk.append(f"✎ {d.claimed_by} is replying  ", "bold yellow")
+        if row.snoozed_until:
+            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", "bold magenta")
+        me = console_of(self).shift.operator
+        for draft in d.drafts:
+            whose = "your draft (r reopens it)" if draft.operator == me else f"draft by {draft.operator}"
+            desk.append(f"✐ {whose}, {clock_time(draft.updated_at, now)}  ", "bold")
         if desk:
             parts.append(desk)
         parts += [Text(""), Text(row.text), Text("")]
