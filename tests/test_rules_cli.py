@@ -59,6 +59,9 @@ def test_dry_run_counts_per_rule_writes_nothing_and_names_rules_that_never_fire(
     assert text.returncode == 0, text.stderr
     assert "1. refunds to care (line 3): matched 2, would change 2 (tag care 2, priority high 2)" in text.stdout
     assert "#1 @ana: my refund never came" in text.stdout
+    everything = run(tmp_path, "rules", "test", *config)
+    assert ("note: angry and waiting (line 21) suggests 'apology': no saved reply of that name yet"
+            in everything.stdout), everything.stdout
 
 
 def test_refusals_are_one_line(tmp_path):

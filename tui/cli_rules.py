@@ -11,6 +11,7 @@ from store.rules_apply import set_priority
 from store.rules_dryrun import DryRun, dry_run
 from store.rules_file import load_rules
 from store.sanitize import clean_line
+from store.saved_replies import list_replies
 from store.signals import SignalModel
 from tui.cli_common import fail
 from tui.cli_desk import parse_since
@@ -56,6 +57,11 @@ def cmd_rules_test(store: Store, args: argparse.Namespace, settings: Settings) -
         print(json.dumps(as_json(report, str(path)), ensure_ascii=False, indent=1))
     else:
         print("\n".join(format_dry_run(report, str(path))))
+        saved = {reply.name for reply in list_replies(store)}
+        for rule in book.rules:
+            if rule.suggest and rule.suggest not in saved and (args.rule is None or rule.name == args.rule):
+                print(f"note: {rule.name} (line {rule.line}) suggests {rule.suggest!r}: no saved reply of that "
+                      "name yet (mentiondesk replies add)")
     return 0
 
 
