@@ -51,9 +51,15 @@ def _filter(filters: Filters) -> _Filter:
     if filters.tags:
         conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({_marks(filters.tags)}))")
         out.params += filters.tags
+    if filters.groups:
+        conds.append(f"m.id IN ({_GROUPED}{_marks(filters.groups)}))")
+        out.params += filters.groups
     conds += _signal_conditions(filters, out.params)
     out.sql = " AND ".join(conds)
     return out
+
+
+_GROUPED = "SELECT mention_id FROM group_members WHERE group_id IN ("
 
 
 def _signal_conditions(filters: Filters, params: list) -> list[str]:
@@ -79,7 +85,7 @@ def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -
 def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list[tuple[int, str]] | None:
     """(id, text) of every mention passing the filters, if one filter alone leaves few."""
     fts = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
-    sources = []
+    sources: list[tuple[str, list]] = []
     if flt.match:
         sources.append((fts, [flt.match]))
     if filters.statuses:
@@ -87,6 +93,8 @@ def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list
                         list(filters.statuses)))
     if filters.tags:
         sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({_marks(filters.tags)})", list(filters.tags)))
+    if filters.groups:
+        sources.append((f"{_GROUPED}{_marks(filters.groups)})", list(filters.groups)))
     if not sources:  # only signal filters: no narrow source; rank through the index
         return None
     counted = [(_bounded_count(conn, sql, params, DIRECT_MAX), sql, params) for sql, params in sources]
@@ -109,6 +117,10 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
         sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
                f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
         return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
+    if filters.groups:  # a group's members, newest first, from its index (a flood group holds thousands)
+        sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({_GROUPED}{_marks(filters.groups)})){where} "
+               "ORDER BY m.id DESC LIMIT ?")
+        return [row[0] for row in conn.execute(sql, [*filters.groups, *flt.params, limit])]
     signals = filters.langs or filters.sentiments or filters.needs_reply is not None
     if filters.statuses and not filters.tags and len(filters.statuses) == 1 and not signals:
         # The (status, id) index walks one status newest first.
