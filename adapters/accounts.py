@@ -80,6 +80,8 @@ class Config:
     #: seconds a reply may wait for an unreachable network before it fails (None: the default, 24h)
     reply_deadline: float | None = None
     lease_ttl: float | None = None
+    #: seconds a queued reply can be recalled (`u`) before the sender may take it; 0: off
+    reply_recall: float | None = None
     lang: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     db: str | None = None
@@ -121,8 +123,8 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
-TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts", "sla",
-            "rules", "languages", "reply_keywords")
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
+            "accounts", "sla", "rules", "languages", "reply_keywords")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -191,8 +193,8 @@ def load_config(path: Path | str) -> Config:
         raise bad_value(str(file), "demo", demo, "true or false")
     rate = data.get("demo_rate")
     if rate is not None:
-        _number(str(file), "demo_rate", rate, high=60_000.0001,
-                allowed="a number of mentions per minute, above 0 and at most 60000")
+        _number(str(file), "demo_rate", rate, high=120_000.0001,
+                allowed="a number of mentions per minute, above 0 and at most 120000")
     ttl = data.get("lease_ttl")
     if ttl is not None:
         _number(str(file), "lease_ttl", ttl, high=86_400, allowed="a number of seconds above 0 and below 86400")
@@ -201,6 +203,10 @@ def load_config(path: Path | str) -> Config:
         if (seconds := parse_duration(deadline)) is None:
             raise bad_value(str(file), "reply_deadline", deadline, 'a duration such as "24h", "90m" or seconds')
         deadline = seconds
+    recall = data.get("reply_recall")
+    if recall is not None:
+        _number(str(file), "reply_recall", recall, low=-0.0001, high=60.0001,
+                allowed="a number of seconds from 0 (off) to 60")
     texts = {}
     for key in ("db", "operator", "rules"):
         value = data.get(key)
@@ -220,7 +226,8 @@ def load_config(path: Path | str) -> Config:
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
                   db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
-                  reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file))
+                  reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file),
+                  reply_recall=float(recall) if recall is not None else None)
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")

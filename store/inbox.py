@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from store.db import Store
 from store.drafts import Draft, drafts_on
 from store.lease import current_holder
+from store.view_counts import view_counts  # noqa: F401  (re-exported: callers count views here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,21 +174,6 @@ def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -
     return [row[0] for row in store.conn.execute(sql, {"after": after_id, "operator": operator})]
 
 
-def view_counts(store: Store, operator: str = "") -> dict[str, int]:
-    """How many mentions each view holds.
-
-    Open work is a small slice of a long history, so the open views are
-    counted directly; "done" is derived instead of scanning most of the table.
-    """
-    counts = {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
-              for name, spec in VIEWS.items() if name not in ("done", "all")}
-    counts["all"] = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
-    snoozed_open = store.conn.execute(
-        "SELECT count(*) FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE m.status = 'open'").fetchone()[0]
-    counts["done"] = counts["all"] - counts["open"] - snoozed_open
-    return counts
-
-
 # "seen": handled by anyone (replied, done, imported) or read by this operator.
 _ROW_SQL = """
 SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
@@ -245,7 +231,10 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
     row = rows_by_id(store, [mention_id], operator)[mention_id]
     root = root or remote_id
     members = conn.execute(
-        f"""{_ROW_SQL} WHERE m.network = :network AND (m.remote_id = :root OR m.root_remote_id = :root)
+        # Two index searches: an OR here would not use the partial mentions_by_root index.
+        f"""{_ROW_SQL} WHERE m.id IN (SELECT id FROM mentions WHERE network = :network AND remote_id = :root
+                                   UNION ALL SELECT id FROM mentions WHERE network = :network
+                                                                    AND root_remote_id = :root)
             ORDER BY m.created_at, m.id LIMIT 200""",
         {"network": network, "root": root, "operator": operator},
     ).fetchall()

@@ -9,7 +9,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from store.db import StoreError
 from store.inbox import VIEWS
@@ -17,10 +17,10 @@ from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
 from tui.topbar import compact_count
+from tui.widgets.id_window import IdWindow
 from tui.widgets.inbox import InboxList
+from tui.widgets.line import Line
 from tui.widgets.search_bar import SearchBar
-
-FIRST_PAGE = 200
 
 
 class InboxPane(Vertical):
@@ -37,9 +37,9 @@ class InboxPane(Vertical):
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
-        self.inbox.sla = console_of(self).shift.sla
+        self.inbox.painter.sla = console_of(self).shift.sla
         yield self.search_bar
-        yield Static(id="inbox-title")
+        yield Line(id="inbox-title")
         yield self.inbox
 
     def on_mount(self) -> None:
@@ -55,28 +55,38 @@ class InboxPane(Vertical):
             title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
         else:
             title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+        if inbox.marked:
+            title.append(f"  ◆ {compact_count(len(inbox.marked))} marked", "bold")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
-        self.query_one("#inbox-title", Static).update(title)
+        self.query_one("#inbox-title", Line).show(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        """The view's first page (or, keeping the selection, the page around it); more as the list scrolls."""
         inbox, shift = self.inbox, console_of(self).shift
-        bar = self.search_bar
-        if not keep_selection:
-            # First screenful now, the rest (a second for a million rows) right after.
-            first = await shift.view_ids(view, FIRST_PAGE)
-            self.view = view
-            inbox.set_ids(first, keep_selection=False)
-            self.post_message(self.Listed())
-            if len(first) < FIRST_PAGE:
-                return
-        ids = await shift.view_ids(view)
-        if bar.searching or (not keep_selection and self.view != view):
+        if keep_selection:
+            page = await shift.view_page(view, around=inbox.selected_id, newer_than=inbox.newest_id)
+        else:
+            page = await shift.view_page(view)
+        if keep_selection and self.search_bar.searching:
             return
         self.view = view
-        inbox.set_ids(ids, keep_selection=True)
+        inbox.put_rows(page.rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
+        inbox.set_ids(IdWindow.from_page(page), keep_selection=keep_selection)
         self.post_message(self.Listed())
+
+    @on(InboxList.IdsWanted)
+    async def _fetch_ids(self, message: InboxList.IdsWanted) -> None:
+        # Search results are whole lists: only a view (or an empty search of one) asks for ids.
+        inbox, wanted = self.inbox, message.wanted
+        try:
+            page = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids),
+                                                                    inbox.newest_id)
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            return
+        inbox.put_ids(page.start, page.ids, message.generation)
 
     @on(SearchBar.Left)
     def _search_left(self, message: SearchBar.Left) -> None:
@@ -112,6 +122,6 @@ class InboxPane(Vertical):
             alive = await console_of(self).shift.ingest_holder() is not None
         except (sqlite3.Error, StoreError):
             return
-        if alive != inbox.sender_alive:
-            inbox.sender_alive = alive
+        if alive != inbox.painter.sender_alive:
+            inbox.painter.sender_alive = alive
             inbox.refresh()
