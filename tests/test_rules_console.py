@@ -58,3 +58,31 @@ async def test_arriving_mentions_are_triaged_live_and_a_failing_rule_is_one_stat
         assert text.count("● rules rule disabled") == 1
     assert triage.disabled.keys() == {"fragile"}
     assert triage.in_process  # the helper started under Textual's captured stderr (it used to fall back)
+
+
+async def test_a_priority_set_elsewhere_redraws_the_row_with_its_badge(tmp_path):
+    """The badges are drawn by the inbox's RowPainter, whose line cache is keyed on the row: a priority set by
+    another process (`mentiondesk priority`) must show on the row already drawn, not its cached old line."""
+    from store.db import open_store
+    from store.rules_apply import set_priority
+
+    db = str(tmp_path / "desk.db")
+    seed(db, 5, hostile=False)
+    app = ConsoleApp(db, operator="alice", poll_interval=0.05)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        await wait_until(pilot, lambda: len(screen.inbox.ids) == 5)
+        target = screen.inbox.ids.get(2)  # not the selected row: the detail pane shows the selected one's badges
+
+        def meta_line() -> str:
+            return "".join(segment.text for segment in screen.inbox.render_line(2 * 2))  # two lines a row
+
+        await wait_until(pilot, lambda: "@user" in meta_line())
+        assert "!!" not in meta_line()
+        other = open_store(db)
+        try:
+            assert set_priority(other, target, "urgent", "bob")
+        finally:
+            other.close()
+        await wait_until(pilot, lambda: meta_line().lstrip(" ○●").startswith("!!"), rounds=2000)
+        assert "!!" in screen_text(app)
