@@ -14,6 +14,7 @@ never appear in messages, logs or exports.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from dataclasses import dataclass, field
@@ -85,6 +86,9 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     db: str | None = None
     operator: str | None = None
+    rules: str | None = None  # the triage rules file (relative: beside the config file)
+    languages: tuple[str, ...] | None = None  # the desk's languages, for detection (ISO 639-1)
+    reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
     #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
     sla: dict[str, float] = field(default_factory=dict)
 
@@ -120,7 +124,7 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
-            "accounts", "sla")
+            "accounts", "sla", "rules", "languages", "reply_keywords")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -204,7 +208,7 @@ def load_config(path: Path | str) -> Config:
         _number(str(file), "reply_recall", recall, low=-0.0001, high=60.0001,
                 allowed="a number of seconds from 0 (off) to 60")
     texts = {}
-    for key in ("db", "operator"):
+    for key in ("db", "operator", "rules"):
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise bad_value(str(file), key, value, "a non-empty string")
@@ -215,10 +219,24 @@ def load_config(path: Path | str) -> Config:
     for action, keys in keymap.items():
         if not isinstance(keys, str):
             raise bad_value(f"{file}: [keymap]", action, keys, 'a string of keys such as "ctrl+r" or "r,f5"')
+    lists = {key: _string_list(str(file), key, data[key]) for key in ("languages", "reply_keywords") if key in data}
+    for code in lists.get("languages", ()):
+        if not _ISO_639_1.fullmatch(code):
+            raise bad_value(str(file), "languages", code, 'a list of two-letter language codes such as ["en", "fr"]')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
-                  sla=_sla_table(data.get("sla", {}), file),
-                  reply_recall=float(recall) if recall is not None else None, **texts)
+                  db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
+                  reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file),
+                  reply_recall=float(recall) if recall is not None else None)
+
+
+_ISO_639_1 = re.compile(r"[a-z]{2}")
+
+
+def _string_list(where: str, key: str, value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) and item.strip() for item in value):
+        raise bad_value(where, key, value, "a non-empty list of strings")
+    return tuple(clean_line(item.strip(), 200) for item in value)
 
 
 SLA_TAGS = ("care", "marketing")

@@ -11,7 +11,13 @@ index is written in the same transaction) is read back from the database.
 Before the storm the same key timing is taken on the idle console and on a
 trivial Textual list (the reference), in the same terminal.
 
-    python -m bench.live_stream DB [--seconds 600] [--write bench/RESULTS.md]
+    python -m bench.live_stream DB [--seconds 600] [--write bench/RESULTS.md] [--triage]
+
+Every console computes signals at ingest (language, sentiment, needs-reply);
+with `--triage` the storm's console also applies the five rules of
+examples/rules.toml (a config file naming them) and the run checks afterwards
+that every stored mention has its signals and that the rules acted. Run it
+right after the plain storm on the same file: that is its reference.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ SECONDS = float(os.environ.get("MENTIONDESK_STORM_SECONDS", "600"))
 SECTION = ""  # the "Live storm" section of RESULTS.md, after measure()
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_RULES = ROOT / "examples" / "rules.toml"
 
 
 def _console_pid(screen: Screen) -> int | None:
@@ -133,10 +140,10 @@ def _idle(db: Path, work: Path, session: str) -> tuple[list[float | None], list[
         _quit(screen, _console_pid(screen))
 
 
-def _storm(db: Path, work: Path, session: str, seconds: float, selection: str) -> dict:
+def _storm(db: Path, work: Path, session: str, seconds: float, selection: str, *extra: str) -> dict:
     lag_file = work / "storm.lag"
     before = sqlite3.connect(db).execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
-    screen = _start(db, lag_file, session, "--demo-rate", f"{RATE_PER_S * 60}")
+    screen = _start(db, lag_file, session, "--demo-rate", f"{RATE_PER_S * 60}", *extra)
     pid = _console_pid(screen)
     start = time.monotonic()
     samples: list[tuple[float, float, int, int, int]] = []  # t, rss MB, wal bytes, segments, mentions
@@ -207,7 +214,35 @@ def _timeline(samples: list[tuple[float, float, int, int, int]]) -> str:
     return "\n".join(rows)
 
 
-def measure(db_path: Path, size: int, seconds: float | None = None) -> list[tuple[str, str, str]]:
+def _triage_config(work: Path) -> tuple[str, ...]:
+    """The storm console's arguments for the example rules (the desk's languages stay en, fr)."""
+    config = work / "triage.toml"
+    config.write_text(f'rules = "{EXAMPLE_RULES.as_posix()}"\nlanguages = ["en", "fr"]\n')
+    return ("--config", str(config))
+
+
+def _triage_check(db: Path, before: int, stored: int) -> int:
+    """Every mention stored in the storm has its signals, and the rules acted: their logged actions."""
+    conn = sqlite3.connect(db)
+    try:
+        signalled = conn.execute("SELECT count(*) FROM mentions WHERE id > ? AND sentiment IS NOT NULL",
+                                 (before,)).fetchone()[0]
+        acted = conn.execute("SELECT count(*) FROM events WHERE operator LIKE 'rule:%' AND mention_id > ?",
+                             (before,)).fetchone()[0]
+    finally:
+        conn.close()
+    assert signalled == stored, f"{stored - signalled} mentions stored without signals"
+    assert acted > 0, "the rules did nothing"
+    return acted
+
+
+def section_title(triage: bool) -> str:
+    return "## Storm with triage rules" if triage else "## Live storm"
+
+
+def measure(db_path: Path, size: int, seconds: float | None = None, *,
+            triage: bool = False) -> list[tuple[str, str, str]]:
+    """With `triage`: the storm's console applies the five example rules (examples/rules.toml) too."""
     global SECTION
     seconds = SECONDS if seconds is None else seconds
     session = f"{os.environ.get('NAME', 'bench')}-storm-{os.getpid()}"
@@ -219,9 +254,11 @@ def measure(db_path: Path, size: int, seconds: float | None = None) -> list[tupl
             reference = trivial_reference(f"{session}-trivial", PYTHON, 80)
             idle_keys, idle_lags, selection = _idle(copy, work, f"{session}-idle")
             load.append(os.getloadavg()[0])
-            run = _storm(copy, work, f"{session}-live", seconds, selection)
+            extra = _triage_config(work) if triage else ()
+            run = _storm(copy, work, f"{session}-live", seconds, selection, *extra)
             load.append(os.getloadavg()[0])
             latency = _latencies(copy, run["before"])
+            acted = _triage_check(copy, run["before"], len(latency)) if triage else 0
         finally:
             remove_db(copy)
     samples, lags = run["samples"], run["lags"]
@@ -250,9 +287,15 @@ def measure(db_path: Path, size: int, seconds: float | None = None) -> list[tupl
          f"{pct(latency, 0.5):.0f} / {pct(latency, 0.99):.0f} / {max(latency, default=float('nan')):.0f} ms",
          "≤ 1 s"),
     ]
+    if triage:
+        rows.append(("live storm: rule actions logged (tag, assign, priority, note)",
+                     f"{acted:,} ({acted / max(1, stored):.2f} per mention); every stored mention has signals",
+                     "the rules act"))
+        rows = [(name.replace("live storm", "storm with rules", 1), value, target) for name, value, target in rows]
     table = "\n".join(f"| {a} | {b} | {c} |" for a, b, c in rows)
-    SECTION = (f"## Live storm\n\n{RATE_PER_S:,} mentions/s for {seconds:.0f} s into the real console in tmux "
-               f"(`python -m bench.live_stream`), {size:,}-mention history; load average {loads} "
+    SECTION = (f"{section_title(triage)}\n\n{RATE_PER_S:,} mentions/s for {seconds:.0f} s into the real console "
+               f"in tmux (`python -m bench.live_stream{' --triage' if triage else ''}`), {size:,}-mention history; "
+               f"load average {loads} "
                f"(1 min, at start / after the idle runs / at the end) on {os.cpu_count()} cores.\n\n"
                f"| measure | value | target |\n| --- | --- | --- |\n{table}\n\n"
                f"Over time (sampled every {SAMPLE_EVERY:.0f} s from outside the console):\n\n"
@@ -265,13 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("db", type=Path)
     parser.add_argument("--seconds", type=float, default=SECONDS)
     parser.add_argument("--write", type=Path, help="put the Live storm section into this RESULTS.md")
+    parser.add_argument("--triage", action="store_true", help="the storm's console applies examples/rules.toml")
     args = parser.parse_args(argv)
     size = sqlite3.connect(args.db).execute("SELECT count(*) FROM mentions").fetchone()[0]
-    measure(args.db, size, args.seconds)
+    measure(args.db, size, args.seconds, triage=args.triage)
     print(SECTION)
     if args.write:
         text = args.write.read_text() if args.write.exists() else ""
-        head, _, rest = text.partition("## Live storm")
+        head, _, rest = text.partition(section_title(args.triage) + "\n")
         tail = rest[rest.find("\n## "):] if "\n## " in rest else ""
         args.write.write_text(head.rstrip() + "\n\n" + SECTION + tail)
     return 0

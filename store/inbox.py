@@ -56,6 +56,11 @@ class InboxRow:
     sender_alive: bool = True
     has_draft: bool = False  # some operator keeps a draft reply on it
     snoozed_until: str | None = None
+    # Signals from ingest (None: not computed) and a priority a rule or operator set.
+    lang: str | None = None
+    sentiment: int | None = None
+    needs_reply: bool | None = None
+    priority: str | None = None
 
     @property
     def state(self) -> str:
@@ -179,17 +184,18 @@ SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
        (SELECT operator FROM assignments WHERE mention_id = m.id),
        c.operator, c.expires_at,
        EXISTS (SELECT 1 FROM drafts d WHERE d.mention_id = m.id),
-       (SELECT until FROM snoozes WHERE mention_id = m.id)
+       (SELECT until FROM snoozes WHERE mention_id = m.id), m.sig_lang, m.sentiment, m.needs_reply, m.priority
 FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id
 """
 
 
 def _row(values: tuple) -> InboxRow:
     (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires,
-     drafted, snoozed) = values
+     drafted, snoozed, lang, sentiment, needs_reply, priority) = values
     return InboxRow(mid, network, handle, text, created, status, bool(seen),
                     frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires,
-                    has_draft=bool(drafted), snoozed_until=snoozed)
+                    has_draft=bool(drafted), snoozed_until=snoozed, lang=lang, sentiment=sentiment,
+                    needs_reply=None if needs_reply is None else bool(needs_reply), priority=priority)
 
 
 def rows_by_id(store: Store, ids: list[int], operator: str = "") -> dict[int, InboxRow]:

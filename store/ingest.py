@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from store.db import Store, inserted_id
@@ -12,6 +12,7 @@ from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
 from store.search_index import index_mentions
+from store.signals import Signals
 from store.snooze import wake_on_posts
 
 
@@ -90,10 +91,21 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
     return result
 
 
-def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: str | None) -> list[int]:
-    """Store a batch and its stream cursor atomically."""
+def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: str | None, *,
+               signals: Sequence[Signals] | None = None,
+               triage: Callable[[Store, list[int]], None] | None = None) -> list[int]:
+    """Store a batch and its stream cursor atomically; with each mention's signals (one per mention, in
+    order) and the triage rules run over the new ones, in the same transaction."""
     with store.write():
-        new_ids = insert_mentions(store, mentions)
+        ids = insert_rows(store, ((mention, "open", None) for mention in mentions))
+        new_ids = [mention_id for mention_id in ids if mention_id is not None]
+        if signals is not None and len(signals) == len(ids):
+            store.conn.executemany(
+                "UPDATE mentions SET sig_lang = ?, sentiment = ?, needs_reply = ? WHERE id = ?",
+                [(*signal.columns(), mention_id) for mention_id, signal in zip(ids, signals, strict=True)
+                 if mention_id is not None])
+        if triage is not None and new_ids:
+            triage(store, new_ids)
         if mentions:
             store.conn.execute(
                 "UPDATE source_status SET last_event_at = ? WHERE source = ?", (store.now(), source)

@@ -375,6 +375,17 @@ CREATE TABLE undo_entries (
 CREATE INDEX undo_by_operator ON undo_entries (operator, id);
 """
 
+# Local signals computed at ingest (store/signals.py) and what triage rules set (store/rules*.py):
+# the detected language (among the desk's), sentiment -1/0/1 and needs-reply 0/1 (NULL: not computed);
+# a priority (low, normal, high, urgent) and a saved reply suggested by name.
+V2_SIGNALS = """
+ALTER TABLE mentions ADD COLUMN sig_lang TEXT;
+ALTER TABLE mentions ADD COLUMN sentiment INTEGER CHECK (sentiment IN (-1, 0, 1));
+ALTER TABLE mentions ADD COLUMN needs_reply INTEGER CHECK (needs_reply IN (0, 1));
+ALTER TABLE mentions ADD COLUMN priority TEXT CHECK (priority IN ('low', 'normal', 'high', 'urgent'));
+ALTER TABLE mentions ADD COLUMN suggested_reply TEXT;
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS]
 SCHEMA_VERSION = len(MIGRATIONS)

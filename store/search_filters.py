@@ -1,4 +1,4 @@
-"""Search filters: from:/net: as FTS terms, status:/tag: as SQL, and filter-only listings."""
+"""Search filters: from:/net: as FTS terms, status:/tag:/lang:/sentiment:/needs: as SQL, filter-only listings."""
 
 from __future__ import annotations
 
@@ -54,11 +54,28 @@ def _filter(filters: Filters) -> _Filter:
     if filters.groups:
         conds.append(f"m.id IN ({_GROUPED}{_marks(filters.groups)}))")
         out.params += filters.groups
+    conds += _signal_conditions(filters, out.params)
     out.sql = " AND ".join(conds)
     return out
 
 
 _GROUPED = "SELECT mention_id FROM group_members WHERE group_id IN ("
+
+
+def _signal_conditions(filters: Filters, params: list) -> list[str]:
+    """lang:/sentiment:/needs: as SQL on `mentions m` (the signals computed at ingest)."""
+    conds = []
+    if filters.langs:
+        # The detected language; a mention stored before signals has only the network's tag ("fr-CA").
+        conds.append(f"lower(substr(coalesce(m.sig_lang, m.lang), 1, 2)) IN ({_marks(filters.langs)})")
+        params += filters.langs
+    if filters.sentiments:
+        conds.append(f"m.sentiment IN ({_marks(filters.sentiments)})")
+        params += filters.sentiments
+    if filters.needs_reply is not None:
+        conds.append("m.needs_reply = ?")
+        params.append(int(filters.needs_reply))
+    return conds
 
 
 def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -> int:
@@ -78,6 +95,8 @@ def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list
         sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({_marks(filters.tags)})", list(filters.tags)))
     if filters.groups:
         sources.append((f"{_GROUPED}{_marks(filters.groups)})", list(filters.groups)))
+    if not sources:  # only signal filters: no narrow source; rank through the index
+        return None
     counted = [(_bounded_count(conn, sql, params, DIRECT_MAX), sql, params) for sql, params in sources]
     count, sql, params = min(counted, key=lambda item: item[0])
     if count > DIRECT_MAX:
@@ -102,7 +121,8 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
         sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({_GROUPED}{_marks(filters.groups)})){where} "
                "ORDER BY m.id DESC LIMIT ?")
         return [row[0] for row in conn.execute(sql, [*filters.groups, *flt.params, limit])]
-    if filters.statuses and not filters.tags and len(filters.statuses) == 1:
+    signals = filters.langs or filters.sentiments or filters.needs_reply is not None
+    if filters.statuses and not filters.tags and len(filters.statuses) == 1 and not signals:
         # The (status, id) index walks one status newest first.
         sql = "SELECT m.id FROM mentions m WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"
         return [row[0] for row in conn.execute(sql, [filters.statuses[0], limit])]

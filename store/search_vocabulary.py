@@ -20,6 +20,7 @@ from array import array
 from collections.abc import Iterable, Iterator
 
 from cachetools import LRUCache
+from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from store.db import Store
@@ -38,6 +39,15 @@ def typo_budget(term: str) -> int:
     if len(term) < ONE_TYPO_FROM or not is_vocab_term(term):
         return 0
     return 1 if len(term) < TWO_TYPOS_FROM else 2
+
+
+def within_typos(term: str, words: Iterable[str]) -> bool:
+    """Whether any of `words` is `term` or within its typo budget: the test search applies to every
+    candidate, for a handful of words (triage rules match a mention's words this way)."""
+    budget = typo_budget(term)
+    if not budget:
+        return term in words
+    return process.extractOne(term, words, scorer=OSA.distance, score_cutoff=budget) is not None
 
 
 def _edits1(word: str, alphabet: Iterable[str]) -> set[str]:

@@ -96,3 +96,14 @@ def test_the_console_starts_without_importing_aiohttp():
     code = "import sys, tui.cli, tui.app; print('aiohttp' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_console_starts_without_loading_signal_models_or_rule_matching():
+    """Language and sentiment models and their libraries load with the first batch, in the helper
+    process, not on the console's start path (nor the helper's multiprocessing machinery)."""
+    code = ("import sys, tui.cli, tui.app; from tui.settings import build_settings; "
+            "tui.cli.triage_for(build_settings({}, environ={})); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'lingua', 'vaderSentiment', 'textblob', "
+            "'textblob_fr', 'nltk', 'multiprocessing'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert result.stdout.strip() == "[]"

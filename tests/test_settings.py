@@ -276,6 +276,8 @@ TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "de
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
               "reply_recall": [0, 5, 12.5],
               "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}],
+              "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
+              "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]],
               "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}]}
 
 

@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -28,6 +29,9 @@ from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
 
+if TYPE_CHECKING:
+    from store.triage import Triage
+
 # Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
 # a key waiting for the GIL behind them waits up to one switch interval per hop (5 ms by default).
 GIL_SWITCH_S = 0.001
@@ -47,7 +51,7 @@ class ConsoleApp(App):
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
                  keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                 reply_recall: float = 0.0) -> None:
+                 reply_recall: float = 0.0, triage: Triage | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -75,6 +79,7 @@ class ConsoleApp(App):
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
         self._watch_terminal = watch_terminal
+        self._triage = triage  # signals and rules at ingest, while this console leads
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -94,7 +99,8 @@ class ConsoleApp(App):
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, ttl=self._leader_ttl or LEASE_TTL,
-                                         reply_deadline=self._reply_deadline or REPLY_DEADLINE)
+                                         reply_deadline=self._reply_deadline or REPLY_DEADLINE,
+                                         runner_options={"triage": self._triage} if self._triage else None)
             self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
 

@@ -159,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     init = desk_sub.add_parser("init", help="make FOLDER a shared desk: setgid 2770, database 0660 in GROUP")
     init.add_argument("folder", metavar="FOLDER")
     init.add_argument("--group", required=True, metavar="GROUP", help="the Unix group every operator is in")
+    priority = sub.add_parser("priority", parents=[common], help="set a mention's priority ('-' clears it)")
+    priority.add_argument("id", type=mention_id)
+    priority.add_argument("level", choices=("low", "normal", "high", "urgent", "-"))
+    rules = sub.add_parser("rules", parents=[common], help="check the triage rules file, or dry-run it on the history")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="check|test", parser_class=_Parser, required=True)
+    check = rules_sub.add_parser("check", parents=[common], help="validate the rules file (one line per problem)")
+    check.add_argument("--file", metavar="PATH", help="another rules file (default: rules in the config)")
+    test = rules_sub.add_parser("test", parents=[common], help="what each rule would have done to the history")
+    test.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 2d (default 7d)")
+    test.add_argument("--rule", metavar="NAME", help="only this rule")
+    test.add_argument("--file", metavar="PATH", help="another rules file (default: rules in the config)")
+    test.add_argument("--json", action="store_true")
     sub.add_parser("serve", parents=[common], help="run ingest and sending without a UI (SIGTERM stops)")
     sub.add_parser("config", parents=[common],
                    help="print the effective settings and where each came from (secrets redacted)")
@@ -213,6 +225,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "config":
         from tui.cli_config import print_settings
         return print_settings(settings)
+    if command == "rules" and args.rules_command == "check":
+        from tui.cli_rules import cmd_rules_check
+        return cmd_rules_check(args, settings)
     db_path = settings.db_path
     if not settings.db_chosen:
         make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # earlier builds left it 0755/0644
@@ -252,7 +267,7 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
     if command in ("incidents", "groups"):
         return args.action in (None, "list", "show")
-    return (command in (None, "search", "export", "report") or (command == "handover" and not args.leave)
+    return (command in (None, "search", "export", "report", "rules") or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
 
 
@@ -292,6 +307,12 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command in ("replies", "snooze", "unsnooze"):
         from tui import cli_kit
         return getattr(cli_kit, f"cmd_{command}")(store, args, operator)
+    if command == "priority":
+        from tui.cli_rules import cmd_priority
+        return cmd_priority(store, args, operator)
+    if command == "rules":
+        from tui.cli_rules import cmd_rules_test
+        return cmd_rules_test(store, args, settings)
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
@@ -302,7 +323,8 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     store.close()
     if command == "serve":
         from tui.serve import run_serve
-        return run_serve(str(db_path), build, reply_deadline=settings.reply_deadline, ttl=settings.lease_ttl)
+        return run_serve(str(db_path), build, reply_deadline=settings.reply_deadline, ttl=settings.lease_ttl,
+                         triage=triage_for(settings))
     from tui.actions import KeymapError, resolve_keymap
     from tui.terminal import NO_TERMINAL, has_terminal
 
@@ -314,9 +336,18 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return fail(NO_TERMINAL)
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
-                      keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall)
+                      keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall,
+                      triage=triage_for(settings))
     app.run()
     return app.return_code or 0
+
+
+def triage_for(settings: Settings):
+    """Signals for every new mention and the rules file, if any (models load on the first batch)."""
+    from store.signals import SignalModel
+    from store.triage import Triage
+
+    return Triage(settings.rules, SignalModel(settings.languages, settings.reply_keywords))
 
 
 def demo_notice(db_path: Path) -> str:
@@ -326,14 +357,14 @@ def demo_notice(db_path: Path) -> str:
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                reply_recall: float = 0.0):
+                reply_recall: float = 0.0, triage=None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
                      reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, sla=sla,
-                     reply_recall=reply_recall)
+                     reply_recall=reply_recall, triage=triage)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

@@ -6,7 +6,8 @@ from adapters.accounts import Account, ConfigError, shown
 from store.redact import redact_error
 from tui.settings import Settings
 
-ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang")
+ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang",
+         "rules", "languages", "reply_keywords")
 
 
 def _value(value: object) -> str:
@@ -29,7 +30,9 @@ def _secret_state(account: Account, key: str) -> str:
 def settings_lines(settings: Settings) -> list[str]:
     values = {"config": settings.config_path, "db": settings.db_path, "operator": settings.operator,
               "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
-              "reply_deadline": settings.reply_deadline, "reply_recall": settings.reply_recall, "lang": settings.lang}
+              "reply_deadline": settings.reply_deadline, "reply_recall": settings.reply_recall, "lang": settings.lang,
+              "rules": settings.rules, "languages": ", ".join(settings.languages),
+              "reply_keywords": ", ".join(settings.reply_keywords) or None}
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]

@@ -12,6 +12,28 @@ STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "
 STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
 TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
+SENTIMENT_BADGE = {-1: ("−", "bold red"), 1: ("+", "green")}  # neutral shows nothing
+PRIORITY_BADGE = {"urgent": ("!!", "bold white on red"), "high": ("!", "bold red")}
+
+
+def signal_badges(row) -> Text:
+    """Compact signal badges for a row: `!` priority, `FR` language, `−`/`+` sentiment, `?` needs a reply."""
+    text = Text()
+    if row.priority in PRIORITY_BADGE:
+        label, style = PRIORITY_BADGE[row.priority]
+        text.append(label, style)
+        text.append(" ")
+    if row.lang:
+        text.append(row.lang.upper()[:2], "dim")
+        text.append(" ")
+    if row.sentiment in SENTIMENT_BADGE:
+        label, style = SENTIMENT_BADGE[row.sentiment]
+        text.append(label, style)
+        text.append(" ")
+    if row.needs_reply:
+        text.append("?", "bold yellow")
+        text.append(" ")
+    return text
 
 
 def parse_time(value: str) -> datetime | None:

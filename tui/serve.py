@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -20,11 +21,15 @@ from adapters.logline import log_state
 from adapters.runtime.leader import Leadership, holder_name
 from store.worker import StoreWorker
 
+if TYPE_CHECKING:
+    from store.triage import Triage
+
+
 log = logging.getLogger("mentiondesk.serve")
 
 
 async def serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSession]], list[Adapter]], *,
-                ttl: float | None = None, reply_deadline: float | None = None) -> int:
+                ttl: float | None = None, reply_deadline: float | None = None, triage: Triage | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -35,6 +40,8 @@ async def serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSessio
         options: dict = {"ttl": ttl} if ttl else {}
         if reply_deadline:
             options["reply_deadline"] = reply_deadline
+        if triage is not None:
+            options["runner_options"] = {"triage": triage}
         leadership = Leadership(
             worker, adapters, holder=holder_name("serve"),
             on_change=lambda leading: None if leading else log_state(log, "serve", state="following",
@@ -54,7 +61,7 @@ async def serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSessio
 
 
 def run_serve(db_path: str, build: Callable[[Callable[[], aiohttp.ClientSession]], list[Adapter]], *,
-              reply_deadline: float | None = None, ttl: float | None = None) -> int:
+              reply_deadline: float | None = None, ttl: float | None = None, triage: Triage | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s mentiondesk serve: %(message)s")
-    return asyncio.run(serve(db_path, build, reply_deadline=reply_deadline, ttl=ttl))
+    return asyncio.run(serve(db_path, build, reply_deadline=reply_deadline, ttl=ttl, triage=triage))

@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.accounts import SLA_TAGS, Account, ConfigError, load_config, shown
 from store.operators import OperatorNameError, check_operator
+from store.signals import DEFAULT_LANGUAGES, known_language
 from store.sla import SlaPolicy
 from tui.paths import default_operator, platform_config_path, platform_db_path
 
@@ -49,6 +50,9 @@ class Settings:
     reply_recall: float  # seconds a queued reply waits and can be recalled; 0: sent at once
     keymap: Mapping[str, str]  # action id -> keys ("ctrl+r" or "r,f5"); action ids are checked by the console
     accounts: tuple[Account, ...]
+    rules: Path | None = None  # the triage rules file, if any
+    languages: tuple[str, ...] = ("en", "fr")  # the desk's languages (detection picks among them)
+    reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
     sla: SlaPolicy = field(default_factory=SlaPolicy)  # first-response targets ([sla] in the file)
 
@@ -95,6 +99,14 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         raise SettingsError(f"{exc} (from {source}; set it with --operator NAME, MENTIONDESK_OPERATOR or "
                             f"operator in the config file)") from None
     demo = pick("demo", None, config.demo)
+    rules = pick("rules", None, config.rules)
+    if rules is not None:
+        rules = Path(rules).expanduser()
+        rules = rules if rules.is_absolute() else config_path.parent / rules  # beside the config file
+    languages = pick("languages", DEFAULT_LANGUAGES, config.languages)
+    if any(not known_language(code) for code in languages):
+        raise SettingsError(f"{config_path}: languages: {', '.join(languages)}: "
+                            "each must be a two-letter language code lingua knows (en, fr, de, es, ...)")
     return Settings(
         db_path=db_path, operator=operator, config_path=config_path, demo=demo,
         demo_rate=pick("demo_rate", DEFAULT_DEMO_RATE, config.demo_rate),
@@ -105,7 +117,9 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
                           parse=_recall_seconds),
         lang=pick("lang", None, config.lang),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
-        accounts=tuple(config.accounts), sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
+        accounts=tuple(config.accounts), rules=rules, languages=tuple(languages),
+        reply_keywords=pick("reply_keywords", (), config.reply_keywords or None),
+        sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
             sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))
 
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from adapters.logline import log_state
@@ -20,6 +21,9 @@ from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
+
+if TYPE_CHECKING:
+    from store.triage import Triage
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ class IngestRunner:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter],
                  on_dead: Callable[[str, str], None] | None = None, *,
                  restart_base: float | None = None, restart_cap: float = RESTART_CAP,
-                 give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY):
+                 give_up_after: int = GIVE_UP_AFTER, healthy: float = HEALTHY, triage: Triage | None = None):
         self.worker = worker
         self.adapters = adapters
         self._on_dead = on_dead or (lambda source, reason: None)
@@ -44,6 +48,7 @@ class IngestRunner:
         self._restart_cap = restart_cap
         self._give_up_after = give_up_after
         self._healthy = healthy
+        self.triage = triage
         self._tasks: list[asyncio.Task] = []
         self.skipped: list[tuple[str, str]] = []
         self.restarts: dict[str, int] = {}
@@ -96,7 +101,13 @@ class IngestRunner:
             self.skipped.append((source, reason))
         if not batch.mentions and batch.cursor is None:
             return
-        await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+        if self.triage is None or not batch.mentions:
+            await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
+            return
+        # Signals are CPU work (language, sentiment): off the loop and the store thread (store.triage says where).
+        signals = await self.triage.signals(batch.mentions)
+        await self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
+                              triage=self.triage.apply)
 
     async def _guarded(self, adapter: Adapter) -> None:
         """Run one adapter for ever: a stream that dies is restarted with capped backoff.
@@ -153,5 +164,7 @@ class IngestRunner:
 
     async def stop(self) -> None:
         await self.halt()
+        if self.triage is not None:
+            self.triage.close()
         for adapter in self.adapters:
             await adapter.aclose()

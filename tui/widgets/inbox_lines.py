@@ -23,7 +23,7 @@ from store.db import iso
 from store.inbox import InboxRow
 from store.report_buckets import parse_stored
 from store.sla import SlaPolicy, sla_state
-from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, wake_time
+from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, signal_badges, wake_time
 
 CACHE_LINES = 400
 CACHE_ROWS = 2000
@@ -138,6 +138,7 @@ class RowPainter:
                 label, badge = TAG_BADGE[tag]
                 text.append(label, Style.parse(badge))
                 text.append(" ")
+        text.append_text(signal_badges(row))
         meta = self._style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
         text.append(f" · {network_short(row.network)} · {shown_age}", meta)

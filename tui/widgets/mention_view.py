@@ -29,6 +29,7 @@ from tui.render import (
     clock_time,
     network_short,
     one_line,
+    signal_badges,
     wake_time,
 )
 from tui.shift import console_of
@@ -48,6 +49,7 @@ EVENT_WORDS = {
     "claim": "started replying", "claim.release": "stopped replying",
     "snooze": "snoozed it", "unsnooze": "woke it", "snooze.wake": "woke ({reason})",
     "draft.save": "started a draft", "draft.clear": "dropped a draft",
+    "priority.set": "set priority {priority}", "reply.suggest": "suggested the saved reply {name}",
 }
 
 
@@ -164,6 +166,10 @@ class MentionView(VerticalScroll, can_focus=True):
                 label, badge = TAG_BADGE[tag]
                 head.append(" ")
                 head.append(label, badge)
+        badges = signal_badges(row)
+        if badges:
+            head.append(" ")
+            head.append_text(badges)
         head.append(f"   #{row.id} · {row.network} → {d.account}", "dim")
         who = Text()
         who.append(row.author_handle, "bold")
