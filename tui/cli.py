@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     reply.add_argument("id", type=mention_id)
     reply.add_argument("text", nargs="+")
     reply.add_argument("--force", action="store_true", help="reply even if someone else is replying")
+    links = sub.add_parser("links", parents=[common], help="print a mention's web links, its own address first")
+    links.add_argument("id", type=mention_id)
     handover = sub.add_parser("handover", parents=[common], help="what the next shift needs to know")
     handover.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 2d (default 12h)")
     handover.add_argument("--json", action="store_true")
@@ -212,7 +214,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
-    return command in (None, "search", "export") or (command == "handover" and not args.leave)
+    return command in (None, "search", "export", "links") or (command == "handover" and not args.leave)
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
@@ -226,7 +228,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "import":
         from tui.cli_data import cmd_import
         return cmd_import(store, args, operator)
-    if command in ("tag", "done", "note", "assign", "handover"):
+    if command in ("tag", "done", "note", "assign", "handover", "links"):
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
+from rich.style import Style
 from rich.text import Text
 
 from adapters import registry
+from store.links import is_web_link, link_spans
 
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
 STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
@@ -70,6 +72,19 @@ def highlighted(text: str, spans: list[tuple[int, int]] | None, style: str = "bo
         if 0 <= start < end <= len(text):
             result.stylize(style, start, end)
     return result
+
+
+def linked(text: str, style: str = "") -> Text:
+    """Literal text whose http(s) links are terminal hyperlinks (OSC 8), underlined so they show as links."""
+    result = Text(text, style=style)
+    for start, end, url in link_spans(text):
+        result.stylize(Style(link=url, underline=True), start, end)
+    return result
+
+
+def link_line(url: str | None, style: str = "") -> Text:
+    """A stored address on its own line: a hyperlink only when it is an http(s) link."""
+    return linked(url, style) if url and is_web_link(url) else Text(url or "", style=style)
 
 
 def guard_terminal_output() -> None:

@@ -9,7 +9,6 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 
 from store.changes import Marks
 from store.db import StoreError
@@ -19,6 +18,7 @@ from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
+from tui.screens.link_keys import LinkKeys
 from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
@@ -31,7 +31,7 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(Screen):
+class MainScreen(LinkKeys):  # o, y, Y live in LinkKeys
     BINDINGS = bindings("main")
     banner: TroubleBanner
     status: StatusBar

@@ -17,7 +17,18 @@ from store.db import iso
 from store.inbox import MentionDetail, Reply
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
-from tui.render import NOBODY_SENDING, STATE_COLOR, STATE_GLYPH, TAG_BADGE, age, clock_time, network_short, one_line
+from tui.render import (
+    NOBODY_SENDING,
+    STATE_COLOR,
+    STATE_GLYPH,
+    TAG_BADGE,
+    age,
+    clock_time,
+    link_line,
+    linked,
+    network_short,
+    one_line,
+)
 from tui.shift import console_of
 
 # The outbox's states as the operator reads them: queued is not yet on the network.
@@ -151,9 +162,9 @@ class MentionView(VerticalScroll, can_focus=True):
             desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
         if desk:
             parts.append(desk)
-        parts += [Text(""), Text(row.text), Text("")]
+        parts += [Text(""), linked(row.text), Text("")]
         if d.url:
-            parts.append(Text(d.url, "dim underline"))
+            parts.append(link_line(d.url, "dim"))
         if len(d.thread) > 1:
             parts.append(Rule(Text(f"Thread ({len(d.thread)})"), style="dim"))
             for entry in d.thread:
@@ -168,7 +179,7 @@ class MentionView(VerticalScroll, can_focus=True):
                     line.append(entry.who, "bold" if entry.is_focus else "")
                 line.append(f" · {self._age(entry.at, now)}", "dim")
                 parts.append(line)
-                parts.append(Text("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
+                parts.append(linked("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
         if d.replies:
             parts.append(Rule(Text("Our replies"), style="dim"))
             for reply in d.replies:
@@ -181,9 +192,10 @@ class MentionView(VerticalScroll, can_focus=True):
                 if reply.error:
                     line.append(f" · {reply.error}", "red")
                 if reply.remote_url:
-                    line.append(f" · {reply.remote_url}", "dim")
+                    line.append(" · ", "dim")
+                    line.append_text(link_line(reply.remote_url, "dim"))
                 parts.append(line)
-                parts.append(Text("    " + reply.text))
+                parts.append(linked("    " + reply.text))
         if d.notes:
             parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
             for note in d.notes:
