@@ -137,8 +137,9 @@ class MentionDetail:
     claim_expires: str | None = None
 
 
-def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None) -> array:
-    """Ids in a view, newest first, as a compact array (8 bytes per mention).
+def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None, *,
+             oldest_first: bool = False) -> array:
+    """Ids in a view, newest first (or oldest first: what waits longest), as a compact array (8 bytes each).
 
     `limit` gives the first screenful fast; the whole view of a million-row
     history takes about a second and is loaded after it.
@@ -146,7 +147,8 @@ def view_ids(store: Store, view: str, operator: str = "", limit: int | None = No
     spec = VIEWS[view]
     ids = array("q")
     tail = f" LIMIT {int(limit)}" if limit is not None else ""
-    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC{tail}",
+    direction = "ASC" if oldest_first else "DESC"
+    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} {direction}{tail}",
                                 {"operator": operator})
     while chunk := cursor.fetchmany(50_000):
         ids.extend(row[0] for row in chunk)

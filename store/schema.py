@@ -192,5 +192,24 @@ ALTER TABLE replies ADD COLUMN prior_key TEXT;
 ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER]
+# Saved views (issue 12): searches the desk keeps on keys 7-9, shared by every operator;
+# and each operator's own choices (a view's order, the theme), kept per operator.
+V2_SAVED_VIEWS = """
+CREATE TABLE saved_views (
+    name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+    key TEXT NOT NULL UNIQUE CHECK (key IN ('7', '8', '9')),
+    query TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE operator_preferences (
+    operator TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (operator, name)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from textual.widgets import Static
 from store.db import open_store
 from store.ingest import save_batch
 from store.links import link_spans, links_of, mention_links
+from tests.support import cli_in_process as cli
 from tests.tui_support import console_ready, frozen_clock, mention, seed, wait_until
 from tui import browser
 from tui.app import ConsoleApp
@@ -198,17 +199,6 @@ async def test_links_are_terminal_hyperlinks_and_other_schemes_are_not(tmp_path)
         assert ";https://demo.social/@u/1\x1b\\" in output
         assert "javascript" in output and ";javascript" not in output
         assert "[b]x[/b]" in output  # still literal text, never markup
-
-
-def cli(monkeypatch, capsys, tmp_path, *args: str) -> tuple[int, str, str]:
-    from tui.cli import main
-
-    monkeypatch.setenv("MENTIONDESK_CONFIG", str(tmp_path / "none.toml"))
-    monkeypatch.setenv("MENTIONDESK_OPERATOR", "alice")
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def test_cli_links_prints_what_o_opens(db_path, tmp_path, monkeypatch, capsys):
     assert cli(monkeypatch, capsys, tmp_path, "links", "29", "--db", db_path) == (

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.keys import _normalize_key_list
 
 from store.inbox import VIEWS
+from store.saved_views import SAVED_KEYS
 
 
 class KeymapError(ValueError):
@@ -77,6 +78,15 @@ ACTIONS: tuple[Action, ...] = (
              f"view: {_VIEW_WORDS.get(name, name)}; its count is in the bar at the top", "main",
              palette=f"View: {VIEWS[name].label}")
       for key, name in VIEW_KEYS.items()),
+    *(Action(f"view-{key}", key, f"saved_view('{key}')", f"Saved view {key}",
+             f"view: the search saved on {key} (S saves one)", "main", palette=f"View: saved view {key}")
+      for key in SAVED_KEYS),
+    Action("order", "O", "toggle_order", "Oldest first",
+           "oldest first / newest first (what waits longest on top), remembered per view", "main",
+           palette="Toggle oldest first"),
+    Action("save-view", "S", "save_view", "Save view",
+           "save this search as a view on 7-9, for the whole desk (on a saved view: remove it)", "main",
+           palette="Save search as view"),
     Action("help", "question_mark", "help", "Help", "every key (this help)", "app", show=True, palette="Keys"),
     Action("quit", "q", "quit", "Quit", "quit", "app", show=True),
 )

@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
+    from tui.cli_views import add_views_parser
+    add_views_parser(sub, common)
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -214,6 +217,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
+    if command == "views":
+        return args.views_command == "list"
     return command in (None, "search", "export", "links") or (command == "handover" and not args.leave)
 
 
@@ -237,6 +242,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         # The server's stored limit, counting the @author the adapter adds; defaults when never learnt.
         return cmd_reply(store, args, operator,
                          lambda network: rule_for_mention(store, args.id) or rule_for(network))
+    if command == "views":
+        from tui.cli_views import cmd_views
+        return cmd_views(store, args, operator)
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, desk
+from store import actions, desk, preferences
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
 from store.lease import LeaseHolder, current_holder
+from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
@@ -72,10 +73,16 @@ class Shift:
     async def changes(self, marks: Marks, *, force: bool = False) -> Changes:
         return await self.store.run(poll, marks, force=force, operator=self.operator)
 
-    async def view_ids(self, view: str, limit: int | None = None) -> array:
-        return await self.store.run(view_ids, view, self.operator, limit)
+    async def view_ids(self, view: str, limit: int | None = None, *, oldest_first: bool = False) -> array:
+        """A quick view's ids, or a saved view's (its search: on the search thread)."""
+        if view.startswith(SAVED_PREFIX):
+            return await self.searcher.run(saved_view_ids, view.removeprefix(SAVED_PREFIX), oldest_first=oldest_first)
+        return await self.store.run(view_ids, view, self.operator, limit, oldest_first=oldest_first)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
+        """Ids in the view newer than `after_id`, newest first."""
+        if view.startswith(SAVED_PREFIX):
+            return [mention_id for mention_id in await self.view_ids(view) if mention_id > after_id]
         return await self.store.run(view_ids_after, view, after_id, self.operator)
 
     async def view_counts(self) -> dict[str, int]:
@@ -94,6 +101,30 @@ class Shift:
         from store.search import search
 
         return await self.searcher.run(search, text, limit=limit, complete_last=complete_last)
+
+    # -- saved views and the operator's order of each view ------------------------------------
+    async def saved_views(self) -> list[SavedView]:
+        return await self.searcher.run(saved_views)
+
+    async def saved_view_counts(self, views: list[SavedView]) -> dict[str, int]:
+        """Each saved view's count (a search each: on the search thread, so actions never wait)."""
+        def count(store: Store) -> dict[str, int]:
+            return {view.view: len(saved_view_ids(store, view.name)) for view in views}
+
+        return await self.searcher.run(count)
+
+    async def save_view(self, name: str, query: str, *, replace: bool = False) -> SavedView:
+        return await self.store.run(save_view, name, query, self.operator, replace=replace)
+
+    async def remove_view(self, name: str) -> SavedView:
+        return await self.store.run(remove_view, name, self.operator)
+
+    async def oldest_first_views(self) -> frozenset[str]:
+        return await self.store.run(preferences.oldest_first_views, self.operator)
+
+    async def set_oldest_first(self, view: str, oldest_first: bool) -> bool:
+        await self.store.run(preferences.set_oldest_first, self.operator, view, oldest_first)
+        return oldest_first
 
     # -- triage -----------------------------------------------------------------------
     async def toggle_tag(self, mention_id: int, tag: str) -> bool:

@@ -19,6 +19,7 @@ from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.link_keys import LinkKeys
+from tui.screens.view_keys import ViewKeys
 from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
@@ -31,7 +32,7 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(LinkKeys):  # o, y, Y live in LinkKeys
+class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O S 7-9: ViewKeys
     BINDINGS = bindings("main")
     banner: TroubleBanner
     status: StatusBar
@@ -137,8 +138,7 @@ class MainScreen(LinkKeys):  # o, y, Y live in LinkKeys
         elif changes.membership_changed:
             await self.pane.load_view(self.view)
         elif changes.new_mentions:
-            top = self.inbox.ids[0] if len(self.inbox.ids) else 0
-            self.inbox.prepend(await self.shift.view_ids_after(self.view, top))
+            await self.pane.add_arrivals()
         self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)

@@ -90,7 +90,8 @@ class InboxList(ScrollView, can_focus=True):
         old_cursor = self.cursor
         # Where the selected row sits on screen, so a reload (arrivals, others' work) keeps it there.
         old_row_top = old_cursor * ROW_HEIGHT - self.scroll_offset.y
-        old_newest = self._ids[0] if len(self._ids) else None
+        # Newest first or oldest first, the newest row is at one end.
+        old_newest = max(self._ids[0], self._ids[-1]) if len(self._ids) else None
         new_above = self.new_above
         self._ids = ids
         self._spans = spans or {}
@@ -140,6 +141,18 @@ class InboxList(ScrollView, can_focus=True):
             self.new_above += count
             self._scroll_rows_to(self.scroll_offset.y + count * ROW_HEIGHT)
             self.refresh()
+        self._request_visible()
+
+    def append(self, new_ids: list[int]) -> None:
+        """Live arrivals below the current rows (a list oldest first); nothing visible moves."""
+        if not new_ids:
+            return
+        if not len(self._ids):
+            self.set_ids(list(new_ids), keep_selection=False)
+            return
+        self._ids = (self._ids + array("q", new_ids)) if isinstance(self._ids, array) else [*self._ids, *new_ids]
+        self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
+        self.refresh()
         self._request_visible()
 
     def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:

@@ -12,11 +12,10 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from store.db import StoreError
-from store.inbox import VIEWS
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
-from tui.topbar import compact_count
+from tui.topbar import compact_count, view_label
 from tui.widgets.inbox import InboxList
 from tui.widgets.search_bar import SearchBar
 
@@ -33,6 +32,11 @@ class InboxPane(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = "open"  # the view listed (while searching: the one searched from)
+        self.oldest_first_views: frozenset[str] | None = None  # this operator's, read with the first view
+
+    @property
+    def oldest_first(self) -> bool:
+        return self.view in (self.oldest_first_views or ())
 
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
@@ -53,7 +57,9 @@ class InboxPane(Vertical):
         if self.search_bar.searching:
             title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
         else:
-            title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+            title.append(f" {view_label(self.view)} · {compact_count(len(inbox.ids))}", "bold")
+            if self.oldest_first:
+                title.append(" · oldest first")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
@@ -62,20 +68,40 @@ class InboxPane(Vertical):
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         inbox, shift = self.inbox, console_of(self).shift
         bar = self.search_bar
+        if self.oldest_first_views is None:
+            self.oldest_first_views = await shift.oldest_first_views()
+        oldest_first = view in self.oldest_first_views
         if not keep_selection:
             # First screenful now, the rest (a second for a million rows) right after.
-            first = await shift.view_ids(view, FIRST_PAGE)
+            first = await shift.view_ids(view, FIRST_PAGE, oldest_first=oldest_first)
             self.view = view
             inbox.set_ids(first, keep_selection=False)
             self.post_message(self.Listed())
             if len(first) < FIRST_PAGE:
                 return
-        ids = await shift.view_ids(view)
+        ids = await shift.view_ids(view, oldest_first=oldest_first)
         if bar.searching or (not keep_selection and self.view != view):
             return
         self.view = view
         inbox.set_ids(ids, keep_selection=True)
         self.post_message(self.Listed())
+
+    async def add_arrivals(self) -> None:
+        """New mentions: above the rows when newest first, below them when oldest first."""
+        ids = self.inbox.ids
+        newest = (ids[-1] if self.oldest_first else ids[0]) if len(ids) else 0
+        arrived = await console_of(self).shift.view_ids_after(self.view, newest)
+        if self.oldest_first:
+            self.inbox.append(arrived[::-1])
+        else:
+            self.inbox.prepend(arrived)
+
+    async def set_order(self, oldest_first: bool) -> None:
+        """List the current view in this order from now on (the caller saved it)."""
+        views = set(self.oldest_first_views or ())
+        (views.add if oldest_first else views.discard)(self.view)
+        self.oldest_first_views = frozenset(views)
+        await self.load_view(self.view, keep_selection=False)
 
     @on(SearchBar.Left)
     def _search_left(self, message: SearchBar.Left) -> None:

@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from store.inbox import VIEWS
 from store.lease import LeaseHolder
+from store.saved_views import SavedView
 from tui.actions import VIEW_KEYS
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
@@ -22,6 +23,7 @@ from tui.topbar import fit, view_bar
 if TYPE_CHECKING:
     from store.ingest import SourceStatus  # the module loads lazily, with the first count
 
+SAVED_RECOUNT = 10.0  # seconds: a saved view's count is a search, so it is refreshed less often
 SOURCE_STYLE = {"connected": "green", "auth failed": "bold red", "stopped": "red",
                 "rate-limited": "yellow", "reconnecting": "yellow"}
 
@@ -37,6 +39,9 @@ class StatusBar(Vertical):
         self._listed = 0  # the list's length: the current view's count until the first count arrives
         self._statuses: list[SourceStatus] = []
         self._holder: LeaseHolder | None = None
+        self.saved: list[SavedView] = []  # the desk's saved views, on keys 7-9
+        self._saved_counts: dict[str, int] = {}
+        self._saved_counted_at = -SAVED_RECOUNT
 
     @property
     def shift(self) -> Shift:
@@ -68,6 +73,11 @@ class StatusBar(Vertical):
             statuses = await self.shift.source_statuses()
             self.counts = await self.shift.view_counts()
             self._holder = await self.shift.ingest_holder()
+            saved = await self.shift.saved_views()
+            if saved != self.saved or time.monotonic() - self._saved_counted_at > SAVED_RECOUNT:
+                self.saved = saved
+                self._saved_counts = await self.shift.saved_view_counts(saved)
+                self._saved_counted_at = time.monotonic()
         except DATABASE_ERRORS as exc:
             self.post_message(DatabaseTrouble(exc))
             return
@@ -101,7 +111,8 @@ class StatusBar(Vertical):
 
     def _draw_views(self) -> None:
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
-        counts = {**self.counts}
+        views += [(view.key, view.view, view.name) for view in self.saved]
+        counts = {**self.counts, **self._saved_counts}
         if self._view is not None:
             counts.setdefault(self._view, self._listed)  # until the first count arrives
         self.query_one("#viewbar", Static).update(view_bar(views, counts, self._view, self.size.width))
