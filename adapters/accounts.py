@@ -83,6 +83,7 @@ class Config:
     keymap: dict[str, str] = field(default_factory=dict)
     db: str | None = None
     operator: str | None = None
+    theme: str | None = None  # a Textual theme's name (the console checks it against its themes)
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -115,7 +116,8 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
-TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts")
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts",
+            "theme")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -195,7 +197,7 @@ def load_config(path: Path | str) -> Config:
             raise bad_value(str(file), "reply_deadline", deadline, 'a duration such as "24h", "90m" or seconds')
         deadline = seconds
     texts = {}
-    for key in ("db", "operator"):
+    for key in ("db", "operator", "theme"):
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise bad_value(str(file), key, value, "a non-empty string")

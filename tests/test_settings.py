@@ -80,6 +80,9 @@ BAD = {
     "bad duration": ('reply_deadline = "soon"\n', "serve", ["reply_deadline", '"soon"', '"24h"']),
     "not TOML": ('demo = \n', "serve", ["not valid TOML"]),
     "bad operator in the file": ('operator = " "\n', "serve", ["operator", '" "', "non-empty"]),
+    "unknown theme": ('theme = "nrod"\n', "serve",
+                      ["theme", '"nrod"', 'did you mean "nord"?', "textual-light", "ansi-dark"]),
+    "theme not a string": ('theme = 3\n', "export", ["theme", "3", "non-empty string"]),
 }
 
 
@@ -165,7 +168,7 @@ def test_the_defaults_are_the_runtimes_own():
 def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, monkeypatch):
     monkeypatch.setenv("MENTIONDESK_LEASE_TTL", "9")
     config = MASTODON.replace("https://m.example", "https://brand:hunter2@m.example") + '[keymap]\nquit = "x"\n'
-    config = 'reply_deadline = "2h"\n' + config
+    config = 'reply_deadline = "2h"\ntheme = "nord"\n' + config
     code, err, out = run(home, config, "config", capsys=capsys)
     assert code == 0 and err == []
     lines = out.splitlines()
@@ -173,6 +176,7 @@ def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, 
     assert "lease_ttl = 9.0  # env MENTIONDESK_LEASE_TTL" in lines
     assert "reply_deadline = 7200.0  # file" in lines
     assert "demo_rate = 30.0  # default" in lines
+    assert 'theme = "nord"  # file' in lines
     assert 'quit = "x"' in lines and 'secret_env = "R10_TOKEN"  # readable' in lines
     assert "hunter2" not in out and "token-value-never-shown" not in out
     assert 'server = "https://***@m.example"' in lines
@@ -261,7 +265,7 @@ def accounts(draw) -> dict:
 TOP_LIKELY: dict[str, list[Any]]
 TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
-              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}]}
+              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}], "theme": ["nord", "nrod", ""]}
 
 
 @st.composite

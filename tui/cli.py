@@ -267,7 +267,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return fail(NO_TERMINAL)
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
-                      keymap=settings.keymap)
+                      keymap=settings.keymap, theme=settings.theme)
     app.run()
     return app.return_code or 0
 
@@ -278,13 +278,13 @@ def demo_notice(db_path: Path) -> str:
 
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
-                keymap: Mapping[str, str] | None = None):
+                keymap: Mapping[str, str] | None = None, theme: str | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
-                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap)
+                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, theme=theme)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

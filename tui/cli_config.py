@@ -6,7 +6,7 @@ from adapters.accounts import Account, ConfigError, shown
 from store.redact import redact_error
 from tui.settings import Settings
 
-ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang")
+ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "theme")
 
 
 def _value(value: object) -> str:
@@ -29,12 +29,13 @@ def _secret_state(account: Account, key: str) -> str:
 def settings_lines(settings: Settings) -> list[str]:
     values = {"config": settings.config_path, "db": settings.db_path, "operator": settings.operator,
               "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
-              "reply_deadline": settings.reply_deadline, "lang": settings.lang}
+              "reply_deadline": settings.reply_deadline, "lang": settings.lang, "theme": settings.theme}
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]
         if value is None:
-            text = "(on only when no account is configured)" if name == "demo" else "(not set)"
+            text = {"demo": "(on only when no account is configured)",
+                    "theme": "(not set: your last choice in the palette, else textual-dark)"}.get(name, "(not set)")
         else:
             text = _value(value)
         lines.append(f"{name} = {text}  # {settings.sources.get(name, 'default')}")

@@ -11,9 +11,11 @@ from adapters import registry
 from store.links import is_web_link, link_spans
 
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
-STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
+# Styles by role ($text-warning...: tui.colours.paint gives the theme's colour); the glyph and word carry the state.
+STATE_COLOR = {"new": "bold $text-warning", "open": "", "queued": "$text-warning", "replied": "$text-success",
+               "done": "dim"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
-TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
+TAG_BADGE = {"care": ("CARE", "bold $auto on $error"), "marketing": ("MKT", "bold $auto on $primary")}
 
 
 def parse_time(value: str) -> datetime | None:

@@ -7,6 +7,7 @@ is allowed (SettingsError), before anything runs.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import unicodedata
@@ -44,6 +45,7 @@ class Settings:
     lease_ttl: float
     reply_deadline: float
     lang: str | None
+    theme: str | None  # a Textual theme; None: the operator's remembered choice, else textual-dark
     keymap: Mapping[str, str]  # action id -> keys ("ctrl+r" or "r,f5"); action ids are checked by the console
     accounts: tuple[Account, ...]
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
@@ -98,9 +100,25 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
                        parse=_env_seconds(ENV["lease_ttl"])),
         reply_deadline=pick("reply_deadline", DEFAULT_REPLY_DEADLINE, config.reply_deadline),
         lang=pick("lang", None, config.lang),
+        theme=check_theme(pick("theme", None, config.theme), f"{config_path}: theme"),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
         accounts=tuple(config.accounts), sources=MappingProxyType(
             sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts")}))
+
+
+def check_theme(theme: str | None, where: str) -> str | None:
+    """A theme the console has (Textual's built-in themes), else one line listing them."""
+    if theme is None:
+        return None
+    from textual.theme import BUILTIN_THEMES  # only when a theme is named: other commands stay light
+
+    if theme not in BUILTIN_THEMES:
+        close = difflib.get_close_matches(theme, list(BUILTIN_THEMES), n=2)
+        hint = f"did you mean {' or '.join(map(shown, close))}? " if close else ""
+        raise SettingsError(f"{where} must be a Textual theme ({hint}e.g. textual-dark, textual-light, nord, "
+                            f"ansi-dark: the terminal's own 16 colours; the palette's Theme command lists all "
+                            f"{len(BUILTIN_THEMES)}) (got {shown(theme)})")
+    return theme
 
 
 def _env_seconds(name: str) -> Callable[[str], float]:

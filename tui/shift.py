@@ -119,6 +119,12 @@ class Shift:
     async def remove_view(self, name: str) -> SavedView:
         return await self.store.run(remove_view, name, self.operator)
 
+    async def preference(self, name: str) -> str | None:
+        return await self.store.run(preferences.preference, self.operator, name)
+
+    async def set_preference(self, name: str, value: str | None) -> None:
+        await self.store.run(preferences.set_preference, self.operator, name, value)
+
     async def oldest_first_views(self) -> frozenset[str]:
         return await self.store.run(preferences.oldest_first_views, self.operator)
 

@@ -22,6 +22,7 @@ from store import actions, desk
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.attempt import attempt
+from tui.colours import paint
 from tui.render import clock_time
 from tui.screens.dialogs import Confirm
 from tui.shift import Shift, console_of
@@ -115,7 +116,7 @@ class ReplyComposer(Vertical):
             return
         used = self.rule.count(self.text)
         left = self.rule.limit - used
-        style = "bold red" if left < 0 else ("yellow" if left < 20 else "dim")
+        style = paint("bold $text-error" if left < 0 else ("$text-warning" if left < 20 else "dim"), self.app)
         self.query_one("#composer-counter", Static).update(
             Text.assemble((f"{used}/{self.rule.limit}", style), (f"  ({self.rule.description})", "dim"))
         )

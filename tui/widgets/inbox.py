@@ -24,6 +24,7 @@ from textual.strip import Strip
 from store.db import iso
 from store.inbox import InboxRow
 from tui.actions import bindings
+from tui.colours import paint
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
 
 ROW_HEIGHT = 2
@@ -313,7 +314,7 @@ class InboxList(ScrollView, can_focus=True):
         for tag in ("care", "marketing"):
             if tag in row.tags:
                 label, badge = TAG_BADGE[tag]
-                text.append(label, Style.parse(badge))
+                text.append(label, paint(badge, self.app))
                 text.append(" ")
         meta = self.get_component_rich_style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))

@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from store.db import StoreError
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
@@ -62,7 +63,7 @@ class InboxPane(Vertical):
                 title.append(" · oldest first")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
-            title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
+            title.append(f"  ↑ {compact_count(inbox.new_above)} new", paint("bold $text-warning", self.app))
         self.query_one("#inbox-title", Static).update(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:

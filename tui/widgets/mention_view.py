@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from rich.console import Group
 from rich.rule import Rule
+from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -15,6 +16,7 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail, Reply
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.render import (
@@ -34,8 +36,8 @@ from tui.shift import console_of
 # The outbox's states as the operator reads them: queued is not yet on the network.
 REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
                     "manual": "reply by hand"}
-REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
-                     "manual": "magenta"}
+REPLY_STATE_STYLE = {"sent": "$text-success", "pending": "$text-warning", "sending": "$text-warning",
+                     "failed": "bold $text-error", "manual": "$text-secondary"}
 EVENT_WORDS = {
     "tag.add": "tagged {tag}", "tag.remove": "untagged {tag}", "status.done": "marked done",
     "status.open": "reopened", "reply.queue": "wrote a reply", "reply.sent": "reply sent",
@@ -76,6 +78,7 @@ class MentionView(VerticalScroll, can_focus=True):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(self.detail))  # its colours
         self.set_interval(1.0, self.refresh_ages)  # "16s" does not freeze; redrawn only if an age changed
 
     def show(self, detail: MentionDetail | None) -> None:
@@ -139,13 +142,18 @@ class MentionView(VerticalScroll, can_focus=True):
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
         row = d.row
+        app = self.app
+
+        def c(style: str) -> Style:  # a role ($text-warning...) in this theme's colour
+            return paint(style, app)
+
         head = Text()
-        head.append(f"{STATE_GLYPH[row.state]} {row.state.upper()}", STATE_COLOR[row.state])
+        head.append(f"{STATE_GLYPH[row.state]} {row.state.upper()}", c(STATE_COLOR[row.state]))
         for tag in ("care", "marketing"):
             if tag in row.tags:
                 label, badge = TAG_BADGE[tag]
                 head.append(" ")
-                head.append(label, badge)
+                head.append(label, c(badge))
         head.append(f"   #{row.id} · {row.network} → {d.account}", "dim")
         who = Text()
         who.append(row.author_handle, "bold")
@@ -154,12 +162,12 @@ class MentionView(VerticalScroll, can_focus=True):
         who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
         if row.state == "queued" and not row.sender_alive:
-            parts.append(Text(NOBODY_SENDING, "bold red"))
+            parts.append(Text(NOBODY_SENDING, c("bold $text-error")))
         desk = Text()
         if d.assignee:
-            desk.append(f"assigned to {d.assignee}  ", "bold cyan")
+            desk.append(f"assigned to {d.assignee}  ", c("bold $text-accent"))
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying", "bold yellow")
+            desk.append(f"✎ {d.claimed_by} is replying", c("bold $text-warning"))
         if desk:
             parts.append(desk)
         parts += [Text(""), linked(row.text), Text("")]
@@ -172,9 +180,9 @@ class MentionView(VerticalScroll, can_focus=True):
                 marker = "▶ " if entry.is_focus else "  "
                 line.append(marker, "bold")
                 if entry.kind == "reply":
-                    line.append(entry.who, "green")
+                    line.append(entry.who, c("$text-success"))
                     line.append(f" [{REPLY_STATE_WORD.get(entry.state, entry.state)}]",
-                                REPLY_STATE_STYLE.get(entry.state, ""))
+                                c(REPLY_STATE_STYLE.get(entry.state, "")))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
                 line.append(f" · {self._age(entry.at, now)}", "dim")
@@ -185,12 +193,12 @@ class MentionView(VerticalScroll, can_focus=True):
             for reply in d.replies:
                 line = Text()
                 shown = reply.shown_state  # "waiting for network" is a pending reply's finer state
-                line.append(REPLY_STATE_WORD.get(shown, shown), REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(REPLY_STATE_WORD.get(shown, shown), c(REPLY_STATE_STYLE.get(reply.state, "")))
                 if reply.state == "failed" and reply.uncertain:
-                    line.append(" · may have been posted", "bold yellow")
+                    line.append(" · may have been posted", c("bold $text-warning"))
                 line.append(f" · {reply.operator} · {self._age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
-                    line.append(f" · {reply.error}", "red")
+                    line.append(f" · {reply.error}", c("$text-error"))
                 if reply.remote_url:
                     line.append(" · ", "dim")
                     line.append_text(link_line(reply.remote_url, "dim"))
@@ -207,7 +215,7 @@ class MentionView(VerticalScroll, can_focus=True):
             parts.append(Text("  first time we hear from them", "dim"))
         for earlier in d.author_history[:10]:
             line = Text()
-            line.append(f"  {STATE_GLYPH[earlier.state]} ", STATE_COLOR[earlier.state])
+            line.append(f"  {STATE_GLYPH[earlier.state]} ", c(STATE_COLOR[earlier.state]))
             line.append(f"{self._age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
             line.append(one_line(earlier.text)[:200])
             parts.append(line)

@@ -14,6 +14,7 @@ from store.inbox import VIEWS
 from store.lease import LeaseHolder
 from store.saved_views import SavedView
 from tui.actions import VIEW_KEYS
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.render import age
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
     from store.ingest import SourceStatus  # the module loads lazily, with the first count
 
 SAVED_RECOUNT = 10.0  # seconds: a saved view's count is a search, so it is refreshed less often
-SOURCE_STYLE = {"connected": "green", "auth failed": "bold red", "stopped": "red",
-                "rate-limited": "yellow", "reconnecting": "yellow"}
+SOURCE_STYLE = {"connected": "$text-success", "auth failed": "bold $text-error", "stopped": "$text-error",
+                "rate-limited": "$text-warning", "reconnecting": "$text-warning"}
 
 
 class StatusBar(Vertical):
@@ -52,6 +53,7 @@ class StatusBar(Vertical):
         yield Static(id="viewbar")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
         self.set_interval(2.0, self.recount)
 
     def on_resize(self) -> None:
@@ -91,16 +93,18 @@ class StatusBar(Vertical):
     def _draw_top(self) -> None:
         """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
         shift = self.shift
+        app = self.app
         pieces: list[Text | list[Text]] = [Text(" mentiondesk ", "bold reverse"), Text(shift.operator, "bold")]
         if shift.is_leader:
-            pieces.append(Text("· ingesting", "green"))
+            pieces.append(Text("· ingesting", paint("$text-success", app)))
         elif self._holder is not None:
             pieces.append([Text(f"· ingest by {self._holder.holder}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not shift.has_adapters:
-            pieces.append(Text("· no ingest running", "yellow"))
+            pieces.append(Text("· no ingest running", paint("$text-warning", app)))
         now = shift.clock()
         for status in self._statuses:
-            short = Text(f"● {status.source} {status.state}", SOURCE_STYLE.get(status.state, "cyan"))
+            short = Text(f"● {status.source} {status.state}",
+                         paint(SOURCE_STYLE.get(status.state, "$text-accent"), app))
             full = short.copy()
             if status.detail:
                 full.append(f" ({status.detail})", "dim")
