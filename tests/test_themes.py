@@ -133,3 +133,19 @@ def test_the_config_file_theme_reaches_the_console(db_path, tmp_path, monkeypatc
     monkeypatch.setattr(ConsoleApp, "run", lambda app: started.append(app.theme))
     assert cli.main(["--config", str(config), "--db", db_path, "--operator", "alice"]) == 0
     assert started == ["solarized-light"]
+
+
+@pytest.mark.parametrize(("no_color", "theme", "reversed_"), [
+    (True, "ansi-dark", True), (False, "ansi-dark", False), (True, "textual-dark", False)])
+async def test_the_selected_row_shows_without_colour(db_path, monkeypatch, no_color, theme, reversed_):
+    # NO_COLOR with a terminal-colour theme drops backgrounds: the cursor row must still stand out.
+    if no_color:
+        monkeypatch.setenv("NO_COLOR", "1")
+    else:
+        monkeypatch.delenv("NO_COLOR", raising=False)
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock, theme=theme)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await console_ready(pilot)
+        cursor = screen.inbox.get_component_rich_style("inbox--cursor")
+        assert bool(cursor.reverse) is reversed_
+        assert reversed_ or cursor.bgcolor is not None  # otherwise its background marks it
