@@ -146,6 +146,7 @@ async def test_the_selected_row_shows_without_colour(db_path, monkeypatch, no_co
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock, theme=theme)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await console_ready(pilot)
+        await wait_until(pilot, lambda: screen.mention.detail is not None)
         cursor = screen.inbox.get_component_rich_style("inbox--cursor")
         assert bool(cursor.reverse) is reversed_
         assert reversed_ or cursor.bgcolor is not None  # otherwise its background marks it

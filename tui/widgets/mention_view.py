@@ -83,7 +83,9 @@ class MentionView(VerticalScroll, can_focus=True):
 
     def show(self, detail: MentionDetail | None) -> None:
         self.detail = detail
-        body = self.query_one("#mention-body", Static)
+        body = self.query_one_optional("#mention-body", Static)
+        if body is None:
+            return  # the console is closing (a late load or theme change)
         if detail is None:
             body.update(Text("Nothing selected.", style="dim"))
             return
