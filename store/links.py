@@ -10,6 +10,7 @@ escape sequence into the terminal's hyperlink.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from store.db import Store
 
@@ -20,13 +21,20 @@ _CLOSERS = {")": "(", "]": "[", "}": "{"}
 MAX_LINKS = 50
 
 
-def link_spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, url) of every http(s) link in `text`, in order.
+@dataclass(frozen=True, slots=True)
+class LinkSpan:
+    start: int
+    end: int  # text[start:end] == url
+    url: str
+
+
+def link_spans(text: str) -> list[LinkSpan]:
+    """Every http(s) link in `text`, in order.
 
     Sentence punctuation after a link is not part of it, nor a closing
     bracket it did not open ("(see https://x.example/a)").
     """
-    spans: list[tuple[int, int, str]] = []
+    spans: list[LinkSpan] = []
     for match in _URL.finditer(text):
         url = match.group()
         while url:
@@ -36,21 +44,21 @@ def link_spans(text: str) -> list[tuple[int, int, str]]:
             else:
                 break
         if len(url) > len("https://") and "://" in url and url.split("://", 1)[1].strip("/"):
-            spans.append((match.start(), match.start() + len(url), url))
+            spans.append(LinkSpan(match.start(), match.start() + len(url), url))
     return spans
 
 
 def is_web_link(url: str | None) -> bool:
     """Whether `url` is one whole http(s) link (a mention's stored address may be anything)."""
-    return bool(url) and any(span == (0, len(url or ""), url) for span in link_spans(url or ""))
+    return bool(url) and any(span == LinkSpan(0, len(url or ""), url or "") for span in link_spans(url or ""))
 
 
 def links_of(url: str | None, text: str) -> list[str]:
     """The mention's own address first (when it is a web link), then its text's links, each once."""
     links: list[str] = [url] if url and is_web_link(url) else []
-    for _start, _end, found in link_spans(text):
-        if found not in links:
-            links.append(found)
+    for span in link_spans(text):
+        if span.url not in links:
+            links.append(span.url)
     return links[:MAX_LINKS]
 
 

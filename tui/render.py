@@ -79,8 +79,8 @@ def highlighted(text: str, spans: list[tuple[int, int]] | None, style: str = "bo
 def linked(text: str, style: str = "") -> Text:
     """Literal text whose http(s) links are terminal hyperlinks (OSC 8), underlined so they show as links."""
     result = Text(text, style=style)
-    for start, end, url in link_spans(text):
-        result.stylize(Style(link=url, underline=True), start, end)
+    for span in link_spans(text):
+        result.stylize(Style(link=span.url, underline=True), span.start, span.end)
     return result
 
 

@@ -72,9 +72,9 @@ class LinkKeys(Screen):
             return None
         return self.mention.detail
 
-    def _copy(self, text: str, what: str) -> None:
+    def _copy(self, text: str, said: str) -> None:
         self.app.copy_to_clipboard(text)
-        self.notify(f"Copied {what} to the clipboard.", timeout=2, markup=False)
+        self.notify(said, timeout=3, markup=False)
 
     def _links(self) -> list[str]:
         """The shown mention's links (none: the operator is told why)."""
@@ -86,11 +86,11 @@ class LinkKeys(Screen):
 
     def action_copy_url(self) -> None:
         if links := self._links():
-            self._copy(links[0], f"the link {links[0]}")
+            self._copy(links[0], f"Copied {links[0]}")
 
     def action_copy_text(self) -> None:
         if (detail := self._shown_detail()) is not None:
-            self._copy(detail.row.text, f"the text of #{detail.row.id}")
+            self._copy(detail.row.text, f"Copied the text of #{detail.row.id}")
 
     @work(group="dialog")
     async def action_open_link(self) -> None:
@@ -100,8 +100,8 @@ class LinkKeys(Screen):
         if url is None:
             return
         if over_ssh():
-            self._copy(url, "the link instead (over SSH no browser opens here)")
+            self._copy(url, f"Over SSH no browser can open here: copied {url} instead")
         elif await asyncio.to_thread(open_in_browser, url):
             self.notify(f"Opened {url}", timeout=2, markup=False)
         else:
-            self._copy(url, "the link instead (no browser found)")
+            self._copy(url, f"No graphical browser found: copied {url} instead")
