@@ -84,6 +84,8 @@ class Config:
     db: str | None = None
     operator: str | None = None
     theme: str | None = None  # a Textual theme's name (the console checks it against its themes)
+    #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
+    sla: dict[str, float] = field(default_factory=dict)
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -117,7 +119,7 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts",
-            "theme")
+            "sla", "theme")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -209,7 +211,24 @@ def load_config(path: Path | str) -> Config:
         if not isinstance(keys, str):
             raise bad_value(f"{file}: [keymap]", action, keys, 'a string of keys such as "ctrl+r" or "r,f5"')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
-                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap), **texts)
+                  lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
+                  sla=_sla_table(data.get("sla", {}), file), **texts)
+
+
+SLA_TAGS = ("care", "marketing")
+
+
+def _sla_table(table: object, file: Path) -> dict[str, float]:
+    """[sla] first-response targets: `default`, a tag or a network, each a duration."""
+    if not isinstance(table, dict):
+        raise bad_value(str(file), "sla", table, 'an [sla] table such as care = "1h"')
+    unknown_keys(f"{file}: [sla]", table, ("default", *SLA_TAGS, *NETWORKS))
+    targets = {}
+    for key, value in table.items():
+        if (seconds := parse_duration(value)) is None:
+            raise bad_value(f"{file}: [sla]", key, value, 'a duration such as "1h", "90m", "2d" or seconds')
+        targets[key] = seconds
+    return targets
 
 
 def _account(entry: object, index: int, file: Path, desk_lang: str | None) -> Account:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from store.db import Store
+from store.db import Store, iso
 from store.desk import HandoverNote, handover_notes_since
+from store.handover_extras import ShiftResponse, WaitingList, shift_response, waiting_for_reply
 from store.sanitize import clean_line, clean_text
+from store.sla import SlaPolicy, short_span
+from store.spikes import Spike, find_spikes
 
 AGE_BUCKETS = (("under 1h", 3600), ("1-4h", 4 * 3600), ("4-24h", 86400), ("over 24h", None))
 
@@ -65,17 +68,14 @@ class HandoverReport:
     notes: list[NoteLine]
     failed_replies: list[FailedReply]
     handover_notes: list[HandoverNote]
+    for_operator: str = ""  # the incoming operator this report was made for
+    waiting: WaitingList | None = None  # still waiting for a first reply, oldest first
+    assigned_to_you: list[int] | None = None  # open mentions assigned to for_operator
+    first_response: ShiftResponse | None = None  # first replies sent in the period, against targets
+    spikes: list[Spike] | None = None  # arrival spikes in the period
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _age_seconds(created: str, now: datetime) -> float:
-    try:
-        moment = datetime.fromisoformat(created)
-    except ValueError:
-        return 0.0
-    return (now - moment).total_seconds()
 
 
 def _who(operator: str | None) -> str:
@@ -84,29 +84,40 @@ def _who(operator: str | None) -> str:
     return clean_line(operator, 64) or "?"
 
 
-def handover_report(store: Store, since: str) -> HandoverReport:
+_TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+
+
+def _still_open(store: Store, now: datetime) -> StillOpen:
+    """Open mentions by tag and age, counted in SQL: a flood-day desk has hundreds of thousands."""
+    conn = store.conn
+    by_tag = {"care": 0, "marketing": 0, "both": 0, "untriaged": 0}
+    names = {"care": "care", "marketing": "marketing", "care,marketing": "both", "": "untriaged"}
+    for tagset, count in conn.execute(
+        f"SELECT {_TAGSET} AS tagset, count(*) FROM mentions m WHERE m.status = 'open' GROUP BY 1"
+    ):
+        by_tag[names.get(tagset, "untriaged")] += count
+    limits = [iso(now - timedelta(seconds=limit)) for _, limit in AGE_BUCKETS if limit is not None]
+    cases = " ".join(f"WHEN created_at > ? THEN {i}" for i in range(len(limits)))
+    by_age = {label: 0 for label, _ in AGE_BUCKETS}
+    labels = [label for label, _ in AGE_BUCKETS]
+    for bucket, count in conn.execute(
+        f"SELECT CASE {cases} ELSE {len(limits)} END, count(*) FROM mentions WHERE status = 'open' GROUP BY 1", limits
+    ):
+        by_age[labels[bucket]] += count
+    oldest_row = conn.execute(
+        "SELECT id, created_at FROM mentions WHERE status = 'open' ORDER BY created_at, id LIMIT 1").fetchone()
+    oldest = OldestOpen(*oldest_row) if oldest_row else None
+    return StillOpen(sum(by_tag.values()), by_tag, by_age, oldest)
+
+
+def handover_report(store: Store, since: str, incoming: str = "", policy: SlaPolicy | None = None) -> HandoverReport:
+    """What the next shift needs, for `incoming` (the operator taking over) against `policy`'s targets."""
     conn = store.conn
     now = store.clock()
+    policy = policy or SlaPolicy()
     arrived = dict(conn.execute(
         "SELECT network, count(*) FROM mentions WHERE received_at > ? GROUP BY network ORDER BY network", (since,)
     ).fetchall())
-    open_by_tag = {"care": 0, "marketing": 0, "both": 0, "untriaged": 0}
-    open_by_age = {label: 0 for label, _ in AGE_BUCKETS}
-    oldest: OldestOpen | None = None
-    for mention_id, created, tags in conn.execute(
-        """SELECT m.id, m.created_at, (SELECT group_concat(tag) FROM tags t WHERE t.mention_id = m.id)
-           FROM mentions m WHERE m.status = 'open' ORDER BY m.id"""
-    ):
-        tagset = set(tags.split(",")) if tags else set()
-        key = "both" if len(tagset) == 2 else (tagset.pop() if tagset else "untriaged")
-        open_by_tag[key] += 1
-        seconds = _age_seconds(created, now)
-        for label, limit in AGE_BUCKETS:
-            if limit is None or seconds < limit:
-                open_by_age[label] += 1
-                break
-        if oldest is None or created < oldest.created_at:
-            oldest = OldestOpen(mention_id, created)
     replies = conn.execute(
         """SELECT operator, CASE WHEN state = 'pending' AND waiting THEN 'waiting for network' ELSE state END AS shown,
                   count(*) FROM replies WHERE created_at > ? GROUP BY operator, shown""", (since,)
@@ -148,19 +159,83 @@ def handover_report(store: Store, since: str) -> HandoverReport:
         since=since,
         generated_at=store.now(),
         arrived=Arrived(sum(arrived.values()), arrived),
-        open=StillOpen(sum(open_by_tag.values()), open_by_tag, open_by_age, oldest),
+        open=_still_open(store, now),
         replied=replied,
         done=closed,
         assigned=assigned,
         notes=notes,
         failed_replies=failed,
         handover_notes=handover_notes_since(store, since),
+        for_operator=incoming,
+        waiting=waiting_for_reply(store, policy),
+        assigned_to_you=assigned.get(_who(incoming), []) if incoming else [],
+        first_response=shift_response(store, since, policy),
+        spikes=find_spikes(store, since),
     )
+
+
+def period(since: str, until: str) -> str:
+    start, end = _parse(since), _parse(until)
+    return f"the last {short_span((end - start).total_seconds())}" if start and end else "period unknown"
+
+
+def _parse(moment: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+
+
+def lead_lines(report: HandoverReport, when: Callable[[str], str]) -> list[str]:
+    """What to act on first: who waits for a first reply, what is yours, how fast the shift answered, spikes."""
+    lines: list[str] = []
+    waiting = report.waiting
+    if waiting is not None:
+        late = f", {waiting.late} of the oldest {len(waiting.oldest)} past their target" if waiting.late else ""
+        lines.append(f"Waiting for a first reply: {waiting.total}{late} (oldest first)")
+        for item in waiting.oldest[:15]:
+            tags = "+".join(item.tags) or "untriaged"
+            sla = f" {item.sla}" if item.sla else ""
+            owner = f" →{item.assigned_to}" if item.assigned_to else ""
+            lines.append(f"  #{item.id} {when(item.created_at)}{sla} {tags} {item.author}{owner}: {item.excerpt[:60]}")
+        if waiting.total > 15:
+            lines.append(f"  … and {waiting.total - 15} more")
+    if report.for_operator:
+        mine = report.assigned_to_you or []
+        shown = " ".join(f"#{i}" for i in mine[:12]) + (" …" if len(mine) > 12 else "")
+        lines.append(f"Assigned to you ({report.for_operator}): {len(mine)}" + (f" — {shown}" if mine else ""))
+    response = report.first_response
+    if response is not None:
+        if response.count:
+            against = (f"; against target: {response.on_time} on time, {response.late} late"
+                       if response.targets else "; no targets set ([sla] in the config)")
+            per_tag = ", ".join(f"{tag} {_span(p50)}/{_span(p90)} ({n})" for tag, (n, p50, p90) in
+                                response.by_tag.items())
+            lines.append(f"First replies sent: {response.count}, p50 {_span(response.p50)}, "
+                         f"p90 {_span(response.p90)}{against}")
+            lines.append(f"  by tag (p50/p90): {per_tag}")
+        else:
+            lines.append("First replies sent: none in this period")
+    if report.spikes:
+        lines.append(f"Spikes: {len(report.spikes)}")
+        for spike in report.spikes:
+            about = f" — {', '.join(spike.words)}" if spike.words else ""
+            lines.append(f"  {when(spike.start)}: {spike.mentions} mentions, peak {spike.peak_per_minute}/min "
+                         f"(typical {spike.typical_per_minute:g}/min){about}")
+    elif report.spikes is not None:
+        lines.append("Spikes: none")
+    return lines + ([""] if lines else [])
+
+
+def _span(seconds: float | None) -> str:
+    return "—" if seconds is None else short_span(seconds)
 
 
 def format_report(report: HandoverReport, when: Callable[[str], str] = lambda moment: moment) -> str:
     """The report as plain text for a terminal or a shift chat; `when` formats stored times."""
-    lines = [f"Handover since {when(report.since)} (at {when(report.generated_at)})", ""]
+    lines = [f"Handover since {when(report.since)} (at {when(report.generated_at)}, "
+             f"{period(report.since, report.generated_at)})", ""]
+    lines += lead_lines(report, when)
     arrived = report.arrived
     networks = ", ".join(f"{n} {c}" for n, c in arrived.by_network.items()) or "none"
     lines.append(f"Arrived: {arrived.total} ({networks})")

@@ -211,5 +211,12 @@ CREATE TABLE operator_preferences (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_SAVED_VIEWS]
+# Reports, spikes and the handover read periods of arrival time (covering what they group by
+# without reading the rows, which hold the texts), and the oldest waiting mentions first.
+V2_REPORTS = """
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
+CREATE INDEX tags_by_time ON tags (at);
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

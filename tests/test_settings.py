@@ -265,7 +265,9 @@ def accounts(draw) -> dict:
 TOP_LIKELY: dict[str, list[Any]]
 TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
-              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}], "theme": ["nord", "nrod", ""]}
+              "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}],
+              "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
+              "theme": ["nord", "nrod", ""]}
 
 
 @st.composite

@@ -164,16 +164,16 @@ async def test_oldest_first_arrivals_go_below_and_nothing_moves(db_path):
     set_store.close()
 
 
-async def test_S_saves_the_search_as_a_view_on_7_for_the_desk(db_path):
+async def test_star_saves_the_search_as_a_view_on_7_for_the_desk(db_path):
     async with console(db_path).run_test(size=(100, 30)) as pilot:
         screen = await console_ready(pilot)
         await pilot.press("7")  # nothing saved yet: the view stays
         assert screen.pane.view == "open"
-        await pilot.press("S")  # nothing searched yet: a hint, no dialog
+        await pilot.press("asterisk")  # nothing searched yet: a hint, no dialog
         assert not isinstance(pilot.app.screen, AskText)
         await pilot.press("slash", *"refund", "enter")
         await wait_until(pilot, lambda: screen.inbox.focus and len(screen.inbox.ids) > 0)
-        await pilot.press("S")
+        await pilot.press("asterisk")
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, AskText))
         await pilot.press(*"Refunds", "enter")
         await wait_until(pilot, lambda: [v.name for v in screen.status.saved] == ["Refunds"])
@@ -188,7 +188,7 @@ async def test_S_saves_the_search_as_a_view_on_7_for_the_desk(db_path):
         await wait_until(pilot, lambda: f"7 Refunds {len(expected)}" in screen_text(pilot.app))
         await pilot.press("O")  # a saved view has its own order too
         await wait_until(pilot, lambda: list(screen.inbox.ids) == expected[::-1])
-        await pilot.press("S")  # on a saved view: remove it (asks first)
+        await pilot.press("asterisk")  # on a saved view: remove it (asks first)
         await wait_until(pilot, lambda: isinstance(pilot.app.screen, Confirm))
         await pilot.press("y")
         await wait_until(pilot, lambda: screen.pane.view == "open" and screen.status.saved == [])

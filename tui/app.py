@@ -15,6 +15,7 @@ from adapters.base import Adapter
 from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 from store.db import utc_now
 from store.operators import check_operator
+from store.sla import SlaPolicy
 from store.worker import StoreWorker
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
@@ -36,7 +37,8 @@ class ConsoleApp(App):
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
-                 keymap: Mapping[str, str] | None = None, theme: str | None = None) -> None:
+                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
+                 theme: str | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -58,7 +60,8 @@ class ConsoleApp(App):
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
                            store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
                            searcher=StoreWorker(db_path, clock=clock, name="search",
-                                                    read_only_fallback=True), adapters=self.adapters)
+                                                    read_only_fallback=True), adapters=self.adapters,
+                           sla=sla or SlaPolicy())
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl
@@ -130,6 +133,12 @@ class ConsoleApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_reports(self) -> None:
+        from tui.screens.reports import ReportsScreen  # plotext loads on first use, not at start
+
+        if not isinstance(self.screen, ReportsScreen):
+            self.push_screen(ReportsScreen())
 
     def keys_shown(self, action_id: str) -> list[str]:
         """An action's keys as the footer writes them (`^s`, `/`), after the keymap."""

@@ -12,6 +12,7 @@ from adapters.accounts import ConfigError
 from store.actions import ActionError
 from store.db import NotWritable, StoreError, open_for_reading, open_store
 from store.files import make_private
+from store.sla import SlaPolicy
 from tui.cli_common import fail, terminal_safe_output
 from tui.paths import DEFAULT_DB, DEMO_DB, data_dir, demo_db_path
 from tui.settings import Settings, build_settings
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
 
+    report = sub.add_parser("report", parents=[common], help="volume, response times, backlog, SLA and hand-off")
+    report.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 7d (default 7d)")
+    report.add_argument("--by", choices=("hour", "day"), default="day", help="bucket size (default day)")
+    report_format = report.add_mutually_exclusive_group()
+    report_format.add_argument("--json", action="store_true")
+    report_format.add_argument("--csv", action="store_true")
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -219,7 +227,7 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
     if command == "views":
         return args.views_command == "list"
-    return command in (None, "search", "export", "links") or (command == "handover" and not args.leave)
+    return command in (None, "search", "export", "report", "links") or (command == "handover" and not args.leave)
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
@@ -233,7 +241,10 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "import":
         from tui.cli_data import cmd_import
         return cmd_import(store, args, operator)
-    if command in ("tag", "done", "note", "assign", "handover", "links"):
+    if command == "handover":
+        from tui.cli_desk import cmd_handover
+        return cmd_handover(store, args, operator, settings.sla)
+    if command in ("tag", "done", "note", "assign", "links"):
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":
@@ -245,6 +256,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "views":
         from tui.cli_views import cmd_views
         return cmd_views(store, args, operator)
+    if command == "report":
+        from tui.cli_report import cmd_report
+        return cmd_report(store, args, settings.sla)
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
@@ -267,7 +281,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return fail(NO_TERMINAL)
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
-                      keymap=settings.keymap, theme=settings.theme)
+                      keymap=settings.keymap, sla=settings.sla, theme=settings.theme)
     app.run()
     return app.return_code or 0
 
@@ -278,13 +292,14 @@ def demo_notice(db_path: Path) -> str:
 
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
-                keymap: Mapping[str, str] | None = None, theme: str | None = None):
+                keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
+                theme: str | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
-                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, theme=theme)
+                     reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, sla=sla, theme=theme)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

@@ -41,6 +41,10 @@ def settings_lines(settings: Settings) -> list[str]:
         lines.append(f"{name} = {text}  # {settings.sources.get(name, 'default')}")
     lines.append(f"[keymap]  # {'file' if settings.keymap else 'default: the built-in keys'}")
     lines += [f"{action} = {_value(keys)}" for action, keys in settings.keymap.items()]
+    sla = settings.sla
+    lines.append(f"[sla]  # {'file' if sla else 'default: no first-response targets'} (seconds)")
+    lines += [f"{key} = {_value(seconds)}" for key, seconds in
+              {**sla.by_tag, **sla.by_network, **({"default": sla.default} if sla.default else {})}.items()]
     for account in settings.accounts:
         lines.append("[[accounts]]  # file")
         fields = {"network": account.network, "handle": account.handle, "server": account.server,

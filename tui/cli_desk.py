@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from store import actions, desk
 from store.db import Store, iso
 from store.handover import format_report, handover_report
+from store.sla import SlaPolicy
 from tui.cli_common import fail
 from tui.render import clock_time
 
@@ -98,7 +99,7 @@ def parse_since(value: str | None, store: Store) -> str:
         raise ValueError(usage) from None
 
 
-def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
+def cmd_handover(store: Store, args: argparse.Namespace, operator: str, policy: SlaPolicy | None = None) -> int:
     if args.leave:
         desk.leave_handover_note(store, " ".join(args.leave), operator)
         print("handover note left for the next shift")
@@ -107,7 +108,7 @@ def cmd_handover(store: Store, args: argparse.Namespace, operator: str) -> int:
         since = parse_since(args.since, store)
     except ValueError as exc:
         return fail(str(exc))
-    report = handover_report(store, since)
+    report = handover_report(store, since, operator, policy)
     if args.json:  # machines get the stored UTC times; people get their own clock
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=1))
     else:

@@ -17,8 +17,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from adapters.accounts import Account, ConfigError, load_config, shown
+from adapters.accounts import SLA_TAGS, Account, ConfigError, load_config, shown
 from store.operators import OperatorNameError, check_operator
+from store.sla import SlaPolicy
 from tui.paths import default_operator, platform_config_path, platform_db_path
 
 DEFAULT_DEMO_RATE = 30.0
@@ -49,6 +50,7 @@ class Settings:
     keymap: Mapping[str, str]  # action id -> keys ("ctrl+r" or "r,f5"); action ids are checked by the console
     accounts: tuple[Account, ...]
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
+    sla: SlaPolicy = field(default_factory=SlaPolicy)  # first-response targets ([sla] in the file)
 
     @property
     def db_chosen(self) -> bool:
@@ -102,8 +104,8 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         lang=pick("lang", None, config.lang),
         theme=check_theme(pick("theme", None, config.theme), f"{config_path}: theme"),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
-        accounts=tuple(config.accounts), sources=MappingProxyType(
-            sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts")}))
+        accounts=tuple(config.accounts), sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
+            sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))
 
 
 def check_theme(theme: str | None, where: str) -> str | None:

@@ -22,7 +22,9 @@ from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
 from store.lease import LeaseHolder, current_holder
+from store.reports import Report, build_report
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
+from store.sla import SlaPolicy
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
@@ -36,8 +38,9 @@ if TYPE_CHECKING:
 
 class Shift:
     def __init__(self, *, operator: str, clock: Callable[[], datetime], db_path: str, store: StoreWorker,
-                 searcher: StoreWorker, adapters: list[Adapter]) -> None:
+                 searcher: StoreWorker, adapters: list[Adapter], sla: SlaPolicy | None = None) -> None:
         self.operator = operator
+        self.sla = sla or SlaPolicy()  # first-response targets: handover, reports and the priority view
         self.clock = clock
         self.db_path = db_path
         self.store = store  # actions and the change feed
@@ -193,7 +196,10 @@ class Shift:
         return await self.store.run(since)
 
     async def handover_report(self, since: str) -> HandoverReport:
-        return await self.store.run(handover_report, since)
+        return await self.searcher.run(handover_report, since, self.operator, self.sla)
+
+    async def report(self, since: str, by: str) -> Report:
+        return await self.searcher.run(build_report, since, by=by, policy=self.sla)
 
     async def handover_notes(self, since: str) -> list[desk.HandoverNote]:
         """Notes others left since `since`, oldest first."""

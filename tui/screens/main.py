@@ -32,7 +32,7 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O S 7-9: ViewKeys
+class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
     BINDINGS = bindings("main")
     banner: TroubleBanner
     status: StatusBar

@@ -1,4 +1,4 @@
-"""`O` orders a view oldest first, `S` saves a search as a view, `7`-`9` open saved views.
+"""`O` orders a view oldest first, `*` saves a search as a view, `7`-`9` open saved views.
 
 A mixin of the split view, so that main.py only wires it.
 """
@@ -57,7 +57,7 @@ class ViewKeys(Screen):
     async def action_saved_view(self, key: str) -> None:
         views = {view.key: view for view in await self.shift.saved_views()}
         if key not in views:
-            self.notify(f"No view saved on {key}: search (/), then S saves the search as a view.",
+            self.notify(f"No view saved on {key}: search (/), then * saves the search as a view.",
                         severity="warning")
             return
         await self.action_view(views[key].view)
@@ -70,7 +70,7 @@ class ViewKeys(Screen):
         elif self.pane.view.startswith(SAVED_PREFIX):
             await self._remove(self.pane.view.removeprefix(SAVED_PREFIX))
         else:
-            self.notify("Search first (/), then S saves the search as a view on 7-9.", severity="warning")
+            self.notify("Search first (/), then * saves the search as a view on 7-9.", severity="warning")
 
     async def _save(self, query: str) -> None:
         name = await self.app.push_screen_wait(AskText(f"Save the search {query!r} as a view called",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Sequence
+from datetime import datetime
 
 from rich.segment import Segment
 from rich.style import Style
@@ -23,6 +24,8 @@ from textual.strip import Strip
 
 from store.db import iso
 from store.inbox import InboxRow
+from store.report_buckets import parse_stored
+from store.sla import SlaPolicy, sla_state
 from tui.actions import bindings
 from tui.colours import paint
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
@@ -72,6 +75,7 @@ class InboxList(ScrollView, can_focus=True):
         self._ages: tuple[str, ...] = ()
         self.empty_message = "Nothing here."
         self.sender_alive = True  # set by the screen from the leader lease
+        self.sla = SlaPolicy()  # set by the pane from the shift: first-response targets
 
     # -- data in -------------------------------------------------------
     @property
@@ -199,11 +203,21 @@ class InboxList(ScrollView, can_focus=True):
     def refresh_ages(self) -> None:
         """Called every second: redraw only when an age on a visible row changed."""
         now = self._clock()
-        ages = tuple(age(row.created_at, now) for i in self.visible_ids(margin=0)
+        ages = tuple(age(row.created_at, now) + self._sla_label(row, now) for i in self.visible_ids(margin=0)
                      if (row := self._rows.get(i)) is not None)
         if ages != self._ages:
             self._ages = ages
             self.refresh()
+
+    def _sla_label(self, row: InboxRow, now: datetime) -> str:
+        """`late 2h` for an unanswered open mention past its target; `due 9m` in the last quarter."""
+        if not self.sla or row.status != "open" or row.reply_state not in (None, "failed"):
+            return ""
+        created = parse_stored(row.created_at)
+        state = sla_state(self.sla, row.tags, row.network, created, now) if created else None
+        if state is None or (not state.late and state.left > state.target / 4):
+            return ""
+        return state.label()
 
     def row(self, mention_id: int) -> InboxRow | None:
         return self._rows.get(mention_id)
@@ -318,7 +332,11 @@ class InboxList(ScrollView, can_focus=True):
                 text.append(" ")
         meta = self.get_component_rich_style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
-        text.append(f" · {network_short(row.network)} · {age(row.created_at, self._clock())}", meta)
+        now = self._clock()
+        text.append(f" · {network_short(row.network)} · {age(row.created_at, now)}", meta)
+        if sla := self._sla_label(row, now):
+            late = sla.startswith("late")
+            text.append(f" · {sla}", self.get_component_rich_style("inbox--failed" if late else "inbox--new"))
         if row.claimed_by and row.claim_expires and row.claim_expires > iso(self._clock()):
             text.append(f" ✎{row.claimed_by}", self.get_component_rich_style("inbox--new"))
         if row.assignee:

@@ -42,6 +42,7 @@ class InboxPane(Vertical):
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
+        self.inbox.sla = console_of(self).shift.sla
         yield self.search_bar
         yield Static(id="inbox-title")
         yield self.inbox

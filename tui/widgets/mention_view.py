@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from rich.console import Group
 from rich.rule import Rule
@@ -16,6 +17,8 @@ from textual.widgets import Static
 
 from store.db import iso
 from store.inbox import MentionDetail, Reply
+from store.report_buckets import parse_stored
+from store.sla import short_span, sla_state
 from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
@@ -141,6 +144,19 @@ class MentionView(VerticalScroll, can_focus=True):
         self._stamps.append(stamp)
         return age(stamp, now)
 
+    def _sla(self, d: MentionDetail, now: datetime) -> str:
+        """Where an unanswered open mention stands against its first-response target."""
+        row = d.row
+        policy = console_of(self).shift.sla
+        created = parse_stored(row.created_at)
+        if row.status != "open" or created is None or any(r.state != "failed" for r in d.replies):
+            return ""
+        state = sla_state(policy, row.tags, row.network, created, now)
+        if state is None:
+            return ""
+        target = short_span(state.target)
+        return f"first reply {state.label()} (target {target})"
+
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
         row = d.row
@@ -163,6 +179,8 @@ class MentionView(VerticalScroll, can_focus=True):
             who.append(f"  {d.author_name}")
         who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
+        if sla := self._sla(d, now):
+            parts.append(Text(sla, c("bold $text-error") if sla.startswith("first reply late") else "dim"))
         if row.state == "queued" and not row.sender_alive:
             parts.append(Text(NOBODY_SENDING, c("bold $text-error")))
         desk = Text()
