@@ -83,6 +83,11 @@ def reply_mark(store: Store, mention_id: int) -> int:
     ).fetchone()[0]
 
 
+def _drop_draft(store: Store, mention_id: int, operator: str) -> None:
+    """Sending is what a draft was for: it goes in the transaction that queues the reply."""
+    store.conn.execute("DELETE FROM drafts WHERE mention_id = ? AND operator = ?", (mention_id, operator))
+
+
 def _require_mention(store: Store, mention_id: int) -> None:
     if not store.conn.execute("SELECT 1 FROM mentions WHERE id = ?", (mention_id,)).fetchone():
         raise ActionError(f"no mention with id {mention_id}")
@@ -191,6 +196,7 @@ def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manu
             (mention_id, text, operator, store.now(), state, key),
         ))
         store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
+        _drop_draft(store, mention_id, operator)
         log_event(store, operator, "reply.queue", mention_id, reply_id=reply_id, state=state,
                   chars=len(text))
     return QueuedReply(reply_id, key, state)
@@ -231,6 +237,8 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
                 "UPDATE replies SET state = 'pending', error = NULL, next_attempt_at = NULL WHERE id = ?",
                 (reply_id,),
             )
+        if new_text:
+            _drop_draft(store, mention_id, operator)
         log_event(store, operator, "reply.retry", mention_id, reply_id=reply_id,
                   edited=new_text is not None)
     return reply_id

@@ -15,7 +15,8 @@ from store.events import events_since
 
 # Actions that can move a mention into or out of a quick view.
 EVENTS_PER_POLL = 10_000
-MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign"}
+MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign",
+                      "snooze", "unsnooze", "snooze.wake"}
 
 
 @dataclass(frozen=True, slots=True)

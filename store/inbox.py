@@ -7,6 +7,7 @@ from array import array
 from dataclasses import dataclass, field, replace
 
 from store.db import Store
+from store.drafts import Draft, drafts_on
 from store.lease import current_holder
 
 
@@ -17,19 +18,22 @@ class View:
     id_column: str
 
 
-_TAGGED = "FROM tags t JOIN mentions m ON m.id = t.mention_id WHERE t.tag = '{}' AND m.status = 'open'"
+# A snoozed mention is out of the work queues until it wakes (store.snooze).
+_AWAKE = "NOT EXISTS (SELECT 1 FROM snoozes z WHERE z.mention_id = m.id)"
+_TAGGED = "FROM tags t JOIN mentions m ON m.id = t.mention_id WHERE t.tag = '{}' AND m.status = 'open' AND " + _AWAKE
 
 # Quick views, in key order 1..5 (then "all"): work queues, so tag views show open mentions.
 VIEWS: dict[str, View] = {
-    "open": View("Open", "FROM mentions WHERE status = 'open'", "id"),
+    "open": View("Open", f"FROM mentions m WHERE status = 'open' AND {_AWAKE}", "id"),
     "care": View("Care", _TAGGED.format("care"), "t.mention_id"),
     "marketing": View("Marketing", _TAGGED.format("marketing"), "t.mention_id"),
     "untriaged": View("Untriaged", "FROM mentions m WHERE status = 'open' AND NOT EXISTS "
-                                   "(SELECT 1 FROM tags t WHERE t.mention_id = m.id)", "id"),
+                                   f"(SELECT 1 FROM tags t WHERE t.mention_id = m.id) AND {_AWAKE}", "id"),
     "done": View("Done", "FROM mentions WHERE status = 'done'", "id"),
     "mine": View("Mine", "FROM assignments s JOIN mentions m ON m.id = s.mention_id "
-                         "WHERE s.operator = :operator AND m.status = 'open'", "s.mention_id"),
+                         f"WHERE s.operator = :operator AND m.status = 'open' AND {_AWAKE}", "s.mention_id"),
     "all": View("All", "FROM mentions WHERE 1", "id"),
+    "snoozed": View("Snoozed", "FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE 1", "z.mention_id"),
 }
 
 
@@ -49,6 +53,8 @@ class InboxRow:
     claim_expires: str | None = None
     # A live ingest leader holds the lease: queued replies are really going out.
     sender_alive: bool = True
+    has_draft: bool = False  # some operator keeps a draft reply on it
+    snoozed_until: str | None = None
 
     @property
     def state(self) -> str:
@@ -135,6 +141,7 @@ class MentionDetail:
     assignee: str | None = None
     claimed_by: str | None = None
     claim_expires: str | None = None
+    drafts: list[Draft] = field(default_factory=list)  # every operator's, newest first
 
 
 def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None, *,
@@ -172,7 +179,9 @@ def view_counts(store: Store, operator: str = "") -> dict[str, int]:
     counts = {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
               for name, spec in VIEWS.items() if name not in ("done", "all")}
     counts["all"] = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
-    counts["done"] = counts["all"] - counts["open"]
+    snoozed_open = store.conn.execute(
+        "SELECT count(*) FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE m.status = 'open'").fetchone()[0]
+    counts["done"] = counts["all"] - counts["open"] - snoozed_open
     return counts
 
 
@@ -184,15 +193,19 @@ SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
        (SELECT CASE WHEN state = 'pending' AND waiting THEN 'waiting' ELSE state END
         FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
        (SELECT operator FROM assignments WHERE mention_id = m.id),
-       c.operator, c.expires_at
+       c.operator, c.expires_at,
+       EXISTS (SELECT 1 FROM drafts d WHERE d.mention_id = m.id),
+       (SELECT until FROM snoozes WHERE mention_id = m.id)
 FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id
 """
 
 
 def _row(values: tuple) -> InboxRow:
-    (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires) = values
+    (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires,
+     drafted, snoozed) = values
     return InboxRow(mid, network, handle, text, created, status, bool(seen),
-                    frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires)
+                    frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires,
+                    has_draft=bool(drafted), snoozed_until=snoozed)
 
 
 def rows_by_id(store: Store, ids: list[int], operator: str = "") -> dict[int, InboxRow]:
@@ -283,4 +296,5 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
     return MentionDetail(row, account, author_name, url, lang, received, remote_id,
                          json.loads(reply_ref or "{}"), thread, history_rows, total - 1, replies, event_rows,
                          notes, assigned[0] if assigned else None,
-                         claimed[0] if claimed else None, claimed[1] if claimed else None)
+                         claimed[0] if claimed else None, claimed[1] if claimed else None,
+                         drafts_on(store, mention_id))

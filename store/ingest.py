@@ -11,6 +11,7 @@ from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
 from store.search_index import index_mentions
+from store.snooze import wake_on_posts
 
 
 def _ids_for(store: Store, table: str, network: str, handle: str, extra: dict | None = None) -> int:
@@ -84,6 +85,8 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
         else:
             result.append(None)
     index_mentions(store, indexed)
+    # An author who writes again in a snoozed thread wakes it, in this same transaction.
+    wake_on_posts(store, [entry[0] for entry in indexed])
     return result
 
 

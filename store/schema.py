@@ -218,5 +218,35 @@ CREATE INDEX mentions_by_created ON mentions (created_at, network, status);
 CREATE INDEX tags_by_time ON tags (at);
 """
 
-MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_VIEWS]
+# The operator's daily kit (issue 12): replies the whole desk saved (name, language, tags, a body
+# with {variables}), drafts per mention and operator (a console that dies loses none), and snoozes
+# (a mention leaves the open views until `until`, or until its author posts again in the thread).
+V2_SAVED_REPLIES = """
+CREATE TABLE saved_replies (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    lang TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '',
+    body TEXT NOT NULL,
+    updated_by TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE drafts (
+    mention_id INTEGER NOT NULL REFERENCES mentions(id) ON DELETE CASCADE,
+    operator TEXT NOT NULL,
+    text TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (mention_id, operator)
+) WITHOUT ROWID;
+CREATE TABLE snoozes (
+    mention_id INTEGER PRIMARY KEY REFERENCES mentions(id) ON DELETE CASCADE,
+    until TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX snoozes_by_until ON snoozes (until);
+"""
+
+MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
+                         V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -489,6 +489,25 @@ async def _console_claim(db: str, operator: str, ttl: str, renew: str) -> dict:
     return {"return_code": app.return_code}
 
 
+async def _console_editor_draft(db: str, operator: str) -> dict:
+    """A console that writes a reply in $VISUAL (the test's fake editor), then idles until killed."""
+    from tests.tui_support import wait_until
+    from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
+
+    app = ConsoleApp(db, operator=operator, poll_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, MainScreen)
+        await wait_until(pilot, lambda: len(screen.inbox.ids) > 0 and screen.inbox.row(screen.inbox.ids[0]) is not None)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: screen.composer.is_open)
+        await pilot.press("ctrl+g")
+        while app.is_running:  # until the test kills this process
+            await pilot.pause(0.05)
+    return {"return_code": app.return_code}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     kind, rest = args[0], args[1:]
@@ -508,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _guarded_reply(*rest)
     elif kind == "console-claim":
         result = asyncio.run(_console_claim(*rest))
+    elif kind == "console-editor-draft":
+        result = asyncio.run(_console_editor_draft(*rest))
     elif kind == "console-unreadable":
         result = asyncio.run(_console_unreadable(*rest))
     elif kind == "console-read-only":

@@ -73,7 +73,7 @@ def test_every_action_has_an_id_a_description_and_one_binding():
     ids = [action.id for action in ACTIONS]
     assert len(ids) == len(set(ids))
     assert all(action.description and action.label for action in ACTIONS)
-    bound = [b.id for scope in ("app", "main", "inbox") for b in bindings(scope)]
+    bound = [b.id for scope in ("app", "main", "inbox", "composer") for b in bindings(scope)]
     assert sorted(bound) == sorted(ids)
     assert resolve_keymap(None)["help"] == "question_mark"  # defaults alone never clash
 

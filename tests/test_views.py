@@ -44,6 +44,8 @@ def test_view_ids_oldest_first_is_the_reverse(store, view):
                        "(4, 'marketing', 'a', 'x')")
     store.conn.execute("INSERT INTO assignments VALUES (5, 'alice', 'bo', 'x'), (2, 'alice', 'bo', 'x')")
     store.conn.execute("UPDATE mentions SET status = 'done' WHERE id IN (1, 7)")
+    store.conn.execute("INSERT INTO snoozes VALUES (11, '2030-01-01T00:00:00Z', 'a', 'x'), "
+                       "(6, '2030-01-01T00:00:00Z', 'a', 'x')")
     newest = list(view_ids(store, view, "alice"))
     oldest = list(view_ids(store, view, "alice", oldest_first=True))
     assert newest and oldest == sorted(newest) == newest[::-1]

@@ -27,14 +27,15 @@ class Action:
     action: str  # the Textual action it runs
     label: str  # the footer's word
     description: str  # `?` help and the palette's help line
-    scope: str  # "app", "main" (the split view) or "inbox" (the list's cursor)
+    scope: str  # "app", "main" (the split view), "inbox" (the list's cursor) or "composer" (while replying)
     show: bool = False  # in the footer
     priority: bool = False
     palette: str | None = None  # the palette's title, if the palette offers it
 
 
-VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all"}
-_VIEW_WORDS = {"mine": "mine (assigned to you)", "all": "every mention"}
+VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all",
+             "Z": "snoozed"}
+_VIEW_WORDS = {"mine": "mine (assigned to you)", "all": "every mention", "snoozed": "snoozed, with their wake time"}
 
 ACTIONS: tuple[Action, ...] = (
     Action("down", "j,down", "move(1)", "Down", "move down", "inbox"),
@@ -76,6 +77,17 @@ ACTIONS: tuple[Action, ...] = (
     Action("reports", "S", "reports", "Reports",
            "reports: arrivals, backlog, first response, hand-off (charts; n there shows every number)", "app",
            palette="Reports"),
+    Action("snooze", "z", "snooze", "Snooze",
+           "snooze until 1 h, 3 h, tomorrow 9:00, next Monday 9:00 or a typed time (2h, fri 14:00); "
+           "it comes back as new then, or when its author writes again in the thread", "main", palette="Snooze"),
+    Action("saved-replies", "T", "saved_replies", "Saved replies", "the desk's saved replies: add, edit, delete",
+           "main", palette="Saved replies"),
+    Action("insert-saved-reply", "ctrl+t", "pick_saved_reply", "Saved reply",
+           "in the composer: insert a saved reply, filled in (fuzzy: refnd finds Refund delay)", "composer",
+           palette="Insert a saved reply"),
+    Action("external-editor", "ctrl+g", "external_editor", "Editor",
+           "in the composer: edit the reply in $VISUAL / $EDITOR (exit non-zero to keep the old text)", "composer",
+           palette="Edit the reply in $EDITOR"),
     Action("switch-pane", "tab", "switch_pane", "Switch pane", "switch focus between inbox and mention", "main"),
     *(Action(f"view-{name}", key, f"view('{name}')", VIEWS[name].label,
              f"view: {_VIEW_WORDS.get(name, name)}; its count is in the bar at the top", "main",

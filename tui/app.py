@@ -153,6 +153,6 @@ class ConsoleApp(App):
                 continue
             keys = ", ".join(self.keys_shown(action.id))
             help_text = f"{action.description[:1].upper()}{action.description[1:]} ({keys})"
-            target = self if action.scope == "app" else screen
+            target = {"app": self, "composer": screen.composer}.get(action.scope, screen)
             yield SystemCommand(action.palette, help_text,
                                 lambda a=action.action, t=target: self.call_later(t.run_action, a))

@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
+    from tui.cli_kit_args import add_parsers
+    add_parsers(sub, common, mention_id)
 
     report = sub.add_parser("report", parents=[common], help="volume, response times, backlog, SLA and hand-off")
     report.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 7d (default 7d)")
@@ -227,7 +229,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
     if command == "views":
         return args.views_command == "list"
-    return command in (None, "search", "export", "report", "links") or (command == "handover" and not args.leave)
+    return (command in (None, "search", "export", "report", "links") or (command == "handover" and not args.leave)
+            or (command == "replies" and args.replies_command in ("list", "export")))
 
 
 def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
@@ -259,6 +262,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
+    if command in ("replies", "snooze", "unsnooze"):
+        from tui import cli_kit
+        return getattr(cli_kit, f"cmd_{command}")(store, args, operator)
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)

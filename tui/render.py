@@ -58,6 +58,23 @@ def clock_time(value: str, now: datetime, tz: tzinfo | None = None) -> str:
     return local.strftime("%Y-%m-%d %H:%M")
 
 
+def wake_time(value: str, now: datetime, tz: tzinfo | None = None) -> str:
+    """A stored UTC time still ahead (a snooze's end), local, to the minute:
+    `14:03` today, `Fri 14:03` within the coming week, `2026-12-03 14:03` beyond."""
+    moment = parse_time(value)
+    if moment is None:
+        return value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(tz)
+    days = (local.date() - now.astimezone(tz).date()).days
+    if days == 0:
+        return local.strftime("%H:%M")
+    if 0 < days < 7:
+        return local.strftime("%a %H:%M")
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
 def network_short(network: str) -> str:
     known = registry.find(network)
     return known.short if known else registry.family(network)[:4]

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, desk, preferences
+from store import actions, desk, drafts, preferences
+from store import saved_replies as replies_store
+from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.handover import HandoverReport, handover_report
@@ -74,7 +76,15 @@ class Shift:
         return await self.store.run(marks_now)
 
     async def changes(self, marks: Marks, *, force: bool = False) -> Changes:
-        return await self.store.run(poll, marks, force=force, operator=self.operator)
+        """What changed since `marks`; snoozes that are due wake first (any console may wake them)."""
+        operator, wake = self.operator, self.store.read_only_reason is None
+
+        def wake_and_poll(store: Store) -> Changes:
+            woke = bool(wake and snoozing.wake_due(store))
+            # This connection's own commit does not move data_version: look anyway when it woke some.
+            return poll(store, marks, force=force or woke, operator=operator)
+
+        return await self.store.run(wake_and_poll)
 
     async def view_ids(self, view: str, limit: int | None = None, *, oldest_first: bool = False) -> array:
         """A quick view's ids, or a saved view's (its search: on the search thread)."""
@@ -173,6 +183,38 @@ class Shift:
 
     async def retry_reply(self, reply_id: int, guard: actions.ReplyGuard, text: str | None = None) -> int:
         return await self.store.run(actions.retry_reply, reply_id, self.operator, text, guard=guard)
+
+    # -- the daily kit: drafts, saved replies, snooze -----------------------------------------
+    async def load_draft(self, mention_id: int) -> str | None:
+        return await self.store.run(drafts.load_draft, mention_id, self.operator)
+
+    async def save_draft(self, mention_id: int, text: str) -> bool:
+        return await self.store.run(drafts.save_draft, mention_id, self.operator, text)
+
+    async def saved_replies(self) -> list[replies_store.SavedReply]:
+        return await self.store.run(replies_store.list_replies)
+
+    async def mention_values(self, mention_id: int) -> dict[str, str | None]:
+        """What a saved reply's variables become for this mention."""
+        found = await self.store.run(replies_store.mention_values, mention_id, self.operator)
+        return found.mapping()
+
+    async def save_reply(self, old_name: str | None, fields: dict) -> replies_store.SavedReply:
+        """Add (no `old_name`) or edit a saved reply from the console's form."""
+        if old_name is None:
+            return await self.store.run(replies_store.add_reply, fields["name"], fields["body"], self.operator,
+                                        lang=fields["lang"], tags=fields["tags"])
+        return await self.store.run(replies_store.edit_reply, old_name, self.operator, new_name=fields["name"],
+                                    body=fields["body"], lang=fields["lang"], tags=fields["tags"])
+
+    async def remove_reply(self, name: str) -> None:
+        await self.store.run(replies_store.remove_reply, name, self.operator)
+
+    async def snooze(self, mention_ids: list[int], until: datetime) -> list[snoozing.SnoozeChange]:
+        return await self.store.run(snoozing.snooze, mention_ids, until, self.operator)
+
+    async def unsnooze(self, mention_ids: list[int]) -> list[snoozing.SnoozeChange]:
+        return await self.store.run(snoozing.unsnooze, mention_ids, self.operator)
 
     # -- the shared desk -------------------------------------------------------------------
     async def register(self) -> None:

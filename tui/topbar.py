@@ -16,7 +16,7 @@ from store.saved_views import SAVED_PREFIX
 
 # Label tiers, widest first: full names, then abbreviations, then keys alone.
 SHORT_LABELS = {"open": "Open", "care": "Care", "marketing": "Mkt", "untriaged": "Untr",
-                "done": "Done", "mine": "Mine", "all": "All"}
+                "done": "Done", "mine": "Mine", "all": "All", "snoozed": "Snz"}
 
 
 def view_label(view: str) -> str:

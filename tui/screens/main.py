@@ -18,6 +18,7 @@ from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
+from tui.screens.kit_dialogs import KitDialogs
 from tui.screens.link_keys import LinkKeys
 from tui.screens.view_keys import ViewKeys
 from tui.shift import Shift, console_of
@@ -46,6 +47,7 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
+        self._kit = KitDialogs(self, self._act)
 
     def compose(self) -> ComposeResult:
         self.banner = TroubleBanner(id="banner")
@@ -82,7 +84,6 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
     @property
     def inbox(self) -> InboxList:
         return self.pane.inbox
-
 
     async def on_mount(self) -> None:
         self.inbox.focus()
@@ -161,7 +162,9 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
         if self.composer.display:
-            return [("^s", "Send"), ("esc", "Close, keep draft")]
+            keys = console_of(self).keys_shown
+            return [("^s", "Send"), ("esc", "Close, keep draft"), (keys("insert-saved-reply")[0], "Saved reply"),
+                    (keys("external-editor")[0], "Editor")]
         return [("esc", "Back")] if self.searching else []
 
     def on_resize(self) -> None:
@@ -297,3 +300,11 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
     @work(group="dialog")
     async def action_handover(self) -> None:
         await self._desk.handover(self._session_since)
+
+    @work(group="dialog")
+    async def action_snooze(self) -> None:
+        if (mention_id := self._selected()) is not None:
+            await self._kit.snooze([mention_id], self.inbox.row(mention_id))
+
+    def action_saved_replies(self) -> None:
+        self._kit.saved_replies()

@@ -13,7 +13,6 @@ from dataclasses import replace
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
@@ -21,17 +20,19 @@ from adapters.base import TextRule
 from store import actions, desk
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
+from tui.actions import bindings
 from tui.attempt import attempt
 from tui.colours import paint
 from tui.render import clock_time
 from tui.screens.dialogs import Confirm
-from tui.shift import Shift, console_of
+from tui.widgets.composer_kit import ComposerKit
 
 GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
 Send = Callable[[actions.ReplyGuard], Awaitable[object]]
 
 
-class ReplyComposer(Vertical):
+class ReplyComposer(ComposerKit):
+    BINDINGS = bindings("composer")
     # Tests of a console that dies shorten these; see store.desk.
     claim_ttl = desk.CLAIM_TTL
     claim_renew = desk.CLAIM_RENEW
@@ -67,10 +68,6 @@ class ReplyComposer(Vertical):
         self._opened_at: dict[int, int] = {}
         self._claimed: set[int] = set()  # claims this console holds, released when it quits
 
-    @property
-    def shift(self) -> Shift:
-        return console_of(self).shift
-
     def compose(self) -> ComposeResult:
         yield Static("", id="composer-title")
         yield TextArea(id="composer-text", soft_wrap=True, show_line_numbers=False)
@@ -81,11 +78,16 @@ class ReplyComposer(Vertical):
         self.set_interval(self.claim_renew, self._renew_claim)
 
     async def on_unmount(self) -> None:
+        if self.is_open and self.mention_id is not None and self._draft_timer is not None:
+            # Quitting within the debounce: save the last keystrokes now, not never.
+            await attempt(self, self.shift.save_draft(self.mention_id, self.text))
         if self._claimed:
             await self._release(set(self._claimed), quiet=True)
 
     # -- the editor ------------------------------------------------------------------
-    def open(self, mention_id: int, target: str, rule: TextRule, draft: str = "") -> None:
+    def open(self, mention_id: int, target: str, rule: TextRule, draft: str = "", *,
+             stored: str | None = None) -> None:
+        self._kit_reset(stored, draft)
         self.mention_id = mention_id
         self.editing_reply = None
         self.rule = rule
@@ -100,14 +102,6 @@ class ReplyComposer(Vertical):
         self._update_counter()
         area.focus()
 
-    @property
-    def is_open(self) -> bool:
-        return self.display and self.mention_id is not None
-
-    @property
-    def text(self) -> str:
-        return self.query_one(TextArea).text
-
     def over_limit(self) -> int:
         return -self.rule.remaining(self.text) if self.rule else 0
 
@@ -117,14 +111,17 @@ class ReplyComposer(Vertical):
         used = self.rule.count(self.text)
         left = self.rule.limit - used
         style = paint("bold $text-error" if left < 0 else ("$text-warning" if left < 20 else "dim"), self.app)
-        self.query_one("#composer-counter", Static).update(
-            Text.assemble((f"{used}/{self.rule.limit}", style), (f"  ({self.rule.description})", "dim"))
-        )
+        counter = Text.assemble((f"{used}/{self.rule.limit}", style), (f"  ({self.rule.description})", "dim"))
+        if (missing := self.unfilled_line()) is not None:
+            counter.append_text(missing)
+        self.query_one("#composer-counter", Static).update(counter)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         self._update_counter()
+        self._draft_changed()
 
     def close(self) -> None:
+        self._cancel_draft_save()
         self.display = False
         self.mention_id = None
         self.editing_reply = None
@@ -135,11 +132,13 @@ class ReplyComposer(Vertical):
         """Open on `row`, its kept draft if any; claims it first."""
         if not await self._claim(row.id):
             return
-        draft = self._drafts.get(row.id)
+        stored = await self._stored_draft(row.id)  # the database's: a console that died lost nothing
+        draft = stored if stored is not None else self._drafts.get(row.id)
         if draft is None and row.network == "mastodon":
             # Mastodon notifies only @-mentioned accounts, and the mention counts toward the limit.
             draft = f"{row.author_handle} "
-        self.open(row.id, row.author_handle, await self.shift.text_rule(row.network, row.id), draft or "")
+        self.open(row.id, row.author_handle, await self.shift.text_rule(row.network, row.id), draft or "",
+                  stored=stored)
 
     async def edit_failed(self, row: InboxRow, failed: Reply) -> None:
         # Opening it counts like `r`: replies that exist now (the failed one too) are known.
@@ -154,6 +153,7 @@ class ReplyComposer(Vertical):
             return False
         mention_id = self.mention_id
         assert mention_id is not None
+        self._flush_draft()  # blank text clears the stored draft
         if self.text.strip():
             self._drafts[mention_id] = self.text
             self.notify("Draft kept: r reopens it.", timeout=2)
@@ -172,6 +172,10 @@ class ReplyComposer(Vertical):
         if not self.text.strip():
             self.notify("The reply is empty; nothing sent.", severity="warning")
             return
+        if (blocked := self._blocked_send()) is not None:
+            self.notify(blocked, severity="error", markup=False)
+            return
+        self._flush_draft()  # now, not after the reply is queued (which removes the draft)
         mention_id, text, editing = self.mention_id, self.text, self.editing_reply
         assert mention_id is not None
         if editing is not None:

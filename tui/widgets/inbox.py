@@ -28,7 +28,7 @@ from store.report_buckets import parse_stored
 from store.sla import SlaPolicy, sla_state
 from tui.actions import bindings
 from tui.colours import paint
-from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line
+from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, wake_time
 
 ROW_HEIGHT = 2
 CACHE_ROWS = 2000
@@ -341,6 +341,10 @@ class InboxList(ScrollView, can_focus=True):
             text.append(f" ✎{row.claimed_by}", self.get_component_rich_style("inbox--new"))
         if row.assignee:
             text.append(f" →{row.assignee}", meta)
+        if row.snoozed_until:
+            text.append(f" · wakes {wake_time(row.snoozed_until, self._clock())}", meta)
+        if row.has_draft:
+            text.append(" ✐draft", meta)
         if failed:
             text.append(" · reply failed", self.get_component_rich_style("inbox--failed"))
         elif state == "queued" and row.reply_state == "waiting" and self.sender_alive:

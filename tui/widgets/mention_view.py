@@ -33,6 +33,7 @@ from tui.render import (
     linked,
     network_short,
     one_line,
+    wake_time,
 )
 from tui.shift import console_of
 
@@ -49,6 +50,8 @@ EVENT_WORDS = {
     "reply.waiting": "waiting for network: {reason}",
     "note.add": "noted: {text}", "assign": "assigned to {to}", "unassign": "unassigned",
     "claim": "started replying", "claim.release": "stopped replying",
+    "snooze": "snoozed it", "unsnooze": "woke it", "snooze.wake": "woke ({reason})",
+    "draft.save": "started a draft", "draft.clear": "dropped a draft",
 }
 
 
@@ -187,7 +190,13 @@ class MentionView(VerticalScroll, can_focus=True):
         if d.assignee:
             desk.append(f"assigned to {d.assignee}  ", c("bold $text-accent"))
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying", c("bold $text-warning"))
+            desk.append(f"✎ {d.claimed_by} is replying  ", c("bold $text-warning"))
+        if row.snoozed_until:
+            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", c("bold $text-secondary"))
+        me = console_of(self).shift.operator
+        for draft in d.drafts:
+            whose = "your draft (r reopens it)" if draft.operator == me else f"draft by {draft.operator}"
+            desk.append(f"✐ {whose}, {clock_time(draft.updated_at, now)}  ", "bold")
         if desk:
             parts.append(desk)
         parts += [Text(""), linked(row.text), Text("")]
