@@ -167,7 +167,7 @@ async def test_oldest_first_arrivals_go_below_and_nothing_moves(db_path):
 
 
 async def test_star_saves_the_search_as_a_view_on_7_for_the_desk(db_path):
-    async with console(db_path).run_test(size=(100, 30)) as pilot:
+    async with console(db_path).run_test(size=(160, 30)) as pilot:  # the view bar's full labels
         screen = await console_ready(pilot)
         await pilot.press("7")  # nothing saved yet: the view stays
         assert screen.pane.view == "open"
@@ -200,7 +200,7 @@ async def test_star_saves_the_search_as_a_view_on_7_for_the_desk(db_path):
 
 
 async def test_a_view_another_operator_saved_opens_on_its_key(db_path):
-    async with console(db_path).run_test(size=(100, 30)) as pilot:
+    async with console(db_path).run_test(size=(160, 30)) as pilot:  # the view bar's full labels
         screen = await console_ready(pilot)
         other = open_store(db_path)
         save_view(other, "Giveaway", "giveaway", "bob", key="8")
