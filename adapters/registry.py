@@ -86,7 +86,7 @@ def build(account: Any, session: Any) -> Adapter:
     return NETWORKS[account.network].builder()(account, session)
 
 
-def demo(rate_per_minute: float) -> Adapter:
+def demo(rate_per_minute: float, *, flood: bool = False) -> Adapter:
     from adapters.demo.adapter import DemoAdapter
 
-    return DemoAdapter(rate_per_minute=rate_per_minute)
+    return DemoAdapter(rate_per_minute=rate_per_minute, flood=flood)

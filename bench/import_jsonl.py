@@ -1,13 +1,20 @@
-"""Import of a JSONL history through `mentiondesk import`, search index included.
+"""Import of a JSONL history through `mentiondesk import`, search index included, against a raw reference.
 
 The history is the benchmark database exported with `mentiondesk export`
-(the same shape users move between desks), imported into a new file by the
-real command in a child process, and then searched once to prove the index
-is there.
+(the same shape users move between desks), or a JSONL file given directly,
+imported into a new file by the real command in a child process, and then
+searched once to prove the index is there. In the same run the same file
+goes through bench/import_reference.py (json + executemany into a plain
+table and FTS5): the import's cost is read against it, and the load
+average beside both says how much of the wall time was waiting for a core.
+
+    python bench/import_jsonl.py bench/data/1m.db       # exports it first (once)
+    python bench/import_jsonl.py bench/data/1m.jsonl    # a JSONL history as is
 """
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
@@ -20,6 +27,7 @@ if __package__ in (None, ""):
 from bench.copydb import remove_db  # noqa: E402
 
 TARGET_S_PER_1M = 60.0
+HERE = Path(__file__).resolve().parent
 
 
 def _children_cpu() -> float:
@@ -27,34 +35,55 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def measure(db_path: Path, size: int) -> list[tuple[str, str, str]]:
-    jsonl = db_path.with_name(db_path.stem + ".export.jsonl")
-    target = db_path.with_name(db_path.stem + ".imported.db")
-    command = [sys.executable, "-m", "tui"]
+def _timed(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall and CPU seconds (the child and everything it waited for) of one command."""
+    cpu_before = _children_cpu()
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=HERE.parent)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["failed"])[-1])
+    return elapsed, _children_cpu() - cpu_before, done
+
+
+def history(source: Path) -> Path:
+    """The JSONL to import: `source` itself, or the export of the database `source` (made once)."""
+    if source.suffix == ".jsonl":
+        return source
+    jsonl = source.with_name(source.stem + ".export.jsonl")
     if not jsonl.exists():
-        subprocess.run([*command, "--db", str(db_path), "export", "-o", str(jsonl)], check=True,
-                       stderr=subprocess.DEVNULL)
-    remove_db(target)
+        subprocess.run([sys.executable, "-m", "tui", "--db", str(source), "export", "-o", str(jsonl)], check=True,
+                       stderr=subprocess.DEVNULL, cwd=HERE.parent)
+    return jsonl
+
+
+def measure(db_path: Path, size: int) -> list[tuple[str, str, str]]:
+    jsonl = history(db_path)
+    target = jsonl.with_name(jsonl.stem + ".imported.db")
+    reference = jsonl.with_name(jsonl.stem + ".reference.db")
+    lines = sum(1 for _ in jsonl.open("rb"))
+    load_before = os.getloadavg()[0]
     try:
-        cpu_before = _children_cpu()
-        started = time.perf_counter()
-        done = subprocess.run([*command, "--db", str(target), "import", str(jsonl)], capture_output=True, text=True)
-        elapsed = time.perf_counter() - started
-        cpu = _children_cpu() - cpu_before
-        if done.returncode != 0:
-            raise RuntimeError(done.stderr.strip().splitlines()[-1])
-        found = subprocess.run([*command, "--db", str(target), "search", "refnud", "--limit", "1"],
-                               capture_output=True, text=True)
+        remove_db(reference)
+        ref_wall, ref_cpu, _ = _timed([sys.executable, str(HERE / "import_reference.py"), str(jsonl), str(reference)])
+        remove_db(target)
+        wall, cpu, done = _timed([sys.executable, "-m", "tui", "--db", str(target), "import", str(jsonl)])
+        load_after = os.getloadavg()[0]
+        found = subprocess.run([sys.executable, "-m", "tui", "--db", str(target), "search", "refnud", "--limit", "1"],
+                               capture_output=True, text=True, cwd=HERE.parent)
         searchable = "searchable" if found.returncode == 0 else "NOT searchable"
-        lines = sum(1 for _ in jsonl.open("rb"))
+        report = done.stderr.strip().splitlines()[-1]
     finally:
         remove_db(target)
-    per_million = elapsed * 1_000_000 / max(lines, 1)
+        remove_db(reference)
+    per_million = wall * 1_000_000 / max(lines, 1)
     return [(
         f"import {lines:,} mentions from JSONL (`mentiondesk import`, {jsonl.stat().st_size / 1e6:.0f} MB), "
         "index included",
-        f"{elapsed:.0f} s wall ({lines / elapsed:,.0f} rows/s; {cpu:.0f} s CPU with the tokenizer helper); "
-        f"{searchable} after",
+        f"{wall:.0f} s wall ({lines / wall:,.0f} rows/s), {cpu:.0f} s CPU (parsing processes included); "
+        f"reference in the same run (json + executemany into a plain table and FTS5, "
+        f"bench/import_reference.py): {ref_wall:.0f} s wall, {ref_cpu:.0f} s CPU; load {load_before:.1f}→"
+        f"{load_after:.1f} on {os.cpu_count()} cores; {searchable} after (\"{report}\")",
         f"1M in ≤ {TARGET_S_PER_1M:.0f} s" + ("" if lines >= 1_000_000 else f" (scaled: {per_million:.0f} s per 1M)"),
     )]
 

@@ -52,7 +52,7 @@ def _hook(module: str) -> Callable[[Path, int], list[tuple[str, str, str]]]:
 
 # Whole-product benchmarks, each `measure(db_path, size) -> [(label, value, target)]`.
 PENDING: dict[str, Callable[[Path, int], list[tuple[str, str, str]]] | None] = {
-    "import from JSONL (store.transfer)": _hook("bench.import_jsonl"),
+    "import from JSONL (store.importing)": _hook("bench.import_jsonl"),
     "live stream (mentions/s into an open console)": _hook("bench.live_stream"),
     "cold start (launch to first screen on the 1M file)": _hook("bench.cold_start"),
 }

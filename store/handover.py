@@ -9,7 +9,15 @@ from typing import Any
 
 from store.db import Store, iso
 from store.desk import HandoverNote, handover_notes_since
-from store.handover_extras import ShiftResponse, WaitingList, shift_response, waiting_for_reply
+from store.handover_extras import (
+    ShiftResponse,
+    UnsentDraft,
+    WaitingList,
+    shift_response,
+    unsent_drafts,
+    waiting_for_reply,
+)
+from store.incidents import Incident, incidents_since
 from store.sanitize import clean_line, clean_text
 from store.sla import SlaPolicy, short_span
 from store.spikes import Spike, find_spikes
@@ -73,6 +81,8 @@ class HandoverReport:
     assigned_to_you: list[int] | None = None  # open mentions assigned to for_operator
     first_response: ShiftResponse | None = None  # first replies sent in the period, against targets
     spikes: list[Spike] | None = None  # arrival spikes in the period
+    drafts: list[UnsentDraft] | None = None  # replies started and never sent, on open mentions
+    incidents: list[Incident] | None = None  # incidents raised or still open in the period
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -171,6 +181,8 @@ def handover_report(store: Store, since: str, incoming: str = "", policy: SlaPol
         assigned_to_you=assigned.get(_who(incoming), []) if incoming else [],
         first_response=shift_response(store, since, policy),
         spikes=find_spikes(store, since),
+        drafts=unsent_drafts(store),
+        incidents=incidents_since(store, since),
     )
 
 
@@ -216,6 +228,15 @@ def lead_lines(report: HandoverReport, when: Callable[[str], str]) -> list[str]:
             lines.append(f"  by tag (p50/p90): {per_tag}")
         else:
             lines.append("First replies sent: none in this period")
+    if report.incidents:
+        lines.append(f"Incidents: {len(report.incidents)}")
+        for incident in report.incidents:
+            lines.append(f"  #{incident.id} {incident.state} since {when(incident.started_at)}: {incident.title} "
+                         f"({incident.mentions} mentions; mentiondesk incidents show {incident.id})")
+    if report.drafts:
+        lines.append(f"Drafts left unsent: {len(report.drafts)}")
+        for draft in report.drafts[:10]:
+            lines.append(f"  #{draft.mention_id} {draft.operator} ({when(draft.updated_at)}): {draft.excerpt[:60]}")
     if report.spikes:
         lines.append(f"Spikes: {len(report.spikes)}")
         for spike in report.spikes:

@@ -8,7 +8,7 @@ from store.db import Store
 from store.report_buckets import parse_stored, percentile
 from store.reports import tag_key
 from store.sanitize import clean_line
-from store.sla import SlaPolicy, sla_state
+from store.sla import SNOOZE_ACTIONS, SlaPolicy, paused_seconds, sla_state
 
 WAITING_SHOWN = 200  # the list a person reads; the total is always counted
 _UNANSWERED = "NOT EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id AND r.state != 'failed')"
@@ -55,20 +55,46 @@ def waiting_for_reply(store: Store, policy: SlaPolicy, limit: int = WAITING_SHOW
     conn = store.conn
     total = conn.execute(f"SELECT count(*) FROM mentions m WHERE m.status = 'open' AND {_UNANSWERED}").fetchone()[0]
     oldest = []
-    for mention_id, network, handle, created, tagset, text, assignee in conn.execute(
+    rows = conn.execute(
         f"""SELECT m.id, m.network, a.handle, m.created_at, {_TAGSET}, substr(m.text, 1, 200),
                    (SELECT operator FROM assignments s WHERE s.mention_id = m.id)
             FROM mentions m JOIN authors a ON a.id = m.author_id
             WHERE m.status = 'open' AND {_UNANSWERED} ORDER BY m.created_at, m.id LIMIT ?""", (limit,)
-    ):
+    ).fetchall()
+    snoozes: dict[int, list[tuple[str, str]]] = {}
+    marks = ",".join("?" * len(rows))
+    for mention_id, action, at in conn.execute(
+        f"""SELECT mention_id, action, at FROM events WHERE mention_id IN ({marks})
+            AND action IN ({",".join("?" * len(SNOOZE_ACTIONS))}) ORDER BY id""",
+        [row[0] for row in rows] + list(SNOOZE_ACTIONS)) if rows else ():
+        snoozes.setdefault(mention_id, []).append((action, at))
+    for mention_id, network, handle, created, tagset, text, assignee in rows:
         tags = [t for t in tagset.split(",") if t]
         created_at = parse_stored(created)
-        state = sla_state(policy, tags, network, created_at, now) if created_at else None
+        paused = paused_seconds(snoozes.get(mention_id, []), now)  # snoozed time does not count
+        state = sla_state(policy, tags, network, created_at, now, paused) if created_at else None
         oldest.append(Waiting(
             mention_id, network, clean_line(handle, 80), created, tags, " ".join(clean_line(text, 200).split()),
             state.label() if state else None, bool(state and state.late),
             clean_line(assignee, 64) if assignee else None))
     return WaitingList(total, sum(1 for w in oldest if w.late), oldest)
+
+
+@dataclass(frozen=True, slots=True)
+class UnsentDraft:
+    mention_id: int
+    operator: str
+    updated_at: str
+    excerpt: str
+
+
+def unsent_drafts(store: Store) -> list[UnsentDraft]:
+    """Replies someone started and never sent, on mentions still open: the next shift may finish them."""
+    return [UnsentDraft(mention_id, clean_line(operator, 64), at, " ".join(clean_line(text, 120).split()))
+            for mention_id, operator, at, text in store.conn.execute(
+                """SELECT d.mention_id, d.operator, d.updated_at, substr(d.text, 1, 120) FROM drafts d
+                   JOIN mentions m ON m.id = d.mention_id WHERE m.status = 'open'
+                   ORDER BY d.updated_at LIMIT 100""")]
 
 
 def shift_response(store: Store, since: str, policy: SlaPolicy) -> ShiftResponse:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from store.db import Store, inserted_id
+from store.mention_rows import MentionRow, insert_mention_rows
 from store.records import NewMention
 from store.redact import redact_error
 from store.sanitize import clean_line
@@ -54,12 +55,14 @@ def insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]]
 def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]], cleaned: bool,
                  known: dict[tuple[str, str, str], int]) -> list[int | None]:
     now = store.now()
-    result: list[int | None] = []
-    indexed: list[tuple[int, str, str, str]] = []
+    accepted: list[NewMention] = []
+    stored: list[MentionRow] = []
+    positions: list[int] = []  # where each stored row is in the result
+    count = 0
     for mention, status, received_at in rows:
+        count += 1
         m = mention if cleaned else mention.cleaned()
         if not m.remote_id or not m.network:
-            result.append(None)
             continue
         akey = ("accounts", m.network, m.account)
         if akey not in known:
@@ -67,23 +70,20 @@ def _insert_rows(store: Store, rows: Iterable[tuple[NewMention, str, str | None]
         hkey = ("authors", m.network, m.author_handle)
         if hkey not in known:
             known[hkey] = _ids_for(store, "authors", m.network, m.author_handle, {"display_name": m.author_name})
-        cursor = store.conn.execute(
-            """INSERT INTO mentions (network, remote_id, account_id, author_id, text, url, lang,
-                   created_at, received_at, parent_remote_id, root_remote_id, status, reply_ref, raw)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-               ON CONFLICT (network, remote_id) DO NOTHING""",
-            (m.network, m.remote_id, known[akey], known[hkey], m.text, m.url, m.lang,
-             m.created_at, received_at or now, m.parent_remote_id, m.root_remote_id, status,
-             # ASCII JSON: a payload may hold lone surrogates that SQLite cannot encode as text.
-             json.dumps(m.reply_ref) if m.reply_ref else "{}",
-             json.dumps(m.raw, default=str) if m.raw is not None else None),
-        )
-        if cursor.rowcount:
-            mention_id = inserted_id(cursor)
-            result.append(mention_id)
+        stored.append((m.network, m.remote_id, known[akey], known[hkey], m.text, m.url, m.lang, m.created_at,
+                       received_at or now, m.parent_remote_id, m.root_remote_id, status, 0,
+                       # ASCII JSON: a payload may hold lone surrogates that SQLite cannot encode as text.
+                       json.dumps(m.reply_ref) if m.reply_ref else "{}",
+                       json.dumps(m.raw, default=str) if m.raw is not None else None))
+        accepted.append(m)
+        positions.append(count - 1)
+    result: list[int | None] = [None] * count
+    indexed: list[tuple[int, str, str, str]] = []
+    # One statement for the whole batch: a bulk load of a million mentions runs through here too.
+    for position, m, mention_id in zip(positions, accepted, insert_mention_rows(store, stored), strict=True):
+        result[position] = mention_id
+        if mention_id is not None:
             indexed.append((mention_id, m.text, m.author_handle, m.author_name))
-        else:
-            result.append(None)
     index_mentions(store, indexed)
     # An author who writes again in a snoozed thread wakes it, in this same transaction.
     wake_on_posts(store, [entry[0] for entry in indexed])

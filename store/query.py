@@ -1,6 +1,6 @@
 """Parsing what the operator types into the search box.
 
-`tag:care status:open from:@handle net:demo` are filters; everything else
+`tag:care status:open from:@handle net:demo group:12` are filters; everything else
 is free text, searched with typo tolerance. from: takes a handle with or
 without @, in any case, whole or its user part (mara for
 @mara@mastodon.social or @mara.bsky.social). A `key:value` token with an
@@ -27,9 +27,10 @@ class Filters:
     statuses: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()  # handles without the leading @, as typed
     networks: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()  # near-duplicate groups (flood mode): group:12
 
     def __bool__(self) -> bool:
-        return bool(self.tags or self.statuses or self.authors or self.networks)
+        return bool(self.tags or self.statuses or self.authors or self.networks or self.groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,7 @@ def parse_query(text: str) -> Query:
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     text = text[:MAX_QUERY_CHARS]
-    values: dict[str, list[str]] = {"tag": [], "status": [], "from": [], "net": []}
+    values: dict[str, list[str]] = {"tag": [], "status": [], "from": [], "net": [], "group": []}
     free: list[str] = []
     for token in text.split():
         key, sep, value = token.partition(":")
@@ -71,8 +72,11 @@ def parse_query(text: str) -> Query:
             if key == "net":
                 _add(values, key, value.lower())
                 continue
+            if key == "group" and value.isascii() and value.isdigit() and len(value) < 19:
+                _add(values, key, value)
+                continue
         free.append(token)
     free_text = " ".join(free)
     filters = Filters(tuple(values["tag"]), tuple(values["status"]), tuple(values["from"]),
-                      tuple(values["net"]))
+                      tuple(values["net"]), tuple(int(v) for v in values["group"]))
     return Query(free_text, tuple(query_terms(free_text)[:MAX_TERMS]), filters)

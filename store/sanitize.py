@@ -85,6 +85,12 @@ _WIDE_RUN = re.compile(
     f"\U0001f000-\U0001faff]{{{MAX_MARKS + 1},}}"
 )
 
+# Characters none of the rules above can touch: printable ASCII, tab and newline, Latin-1 letters
+# and symbols up to the combining marks (not the soft hyphen), and the emoji blocks. None of them
+# is suspect, none can be in a _WIDE_RUN, and every string of them is already NFC (no combining
+# class, NFC_QC=Yes). A text with no other character is only trimmed (fast path of clean_text).
+_NEEDS_RULES = re.compile("[^\t\n -~\xa0-\xac\xae-\u02ff\U0001f000-\U0001faff]")
+
 
 def terminal_safe(text: str) -> str:
     """`text` without anything a terminal would act on; everything else unchanged.
@@ -152,6 +158,14 @@ def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    if _NEEDS_RULES.search(text) is None:  # most text: only whitespace and the limit apply
+        text = text.strip() if multiline else " ".join(text.split())
+        return text if len(text) <= limit else text[:limit].rstrip()
+    return _clean_text(text, multiline, limit)
+
+
+def _clean_text(text: str, multiline: bool, limit: int) -> str:
+    """clean_text for a text that may hold something to remove or normalise (also the reference of the fast path)."""
     ascii = text.isascii()  # most text: then only C0 controls can be wrong with it
     suspect = (_ASCII_SUSPECT if ascii else _SUSPECT).search(text) is not None
     if suspect:
@@ -171,4 +185,7 @@ def clean_text(value: object, *, multiline: bool = True, limit: int = 100_000) -
 
 def clean_line(value: object, limit: int = 300) -> str:
     """A single-line field: handles, names, urls, ids, error messages."""
+    if type(value) is str and value.isascii() and value.isprintable() and len(value) <= limit and (
+            "  " not in value and value[:1] != " " and value[-1:] != " "):
+        return value  # printable ASCII, single spaces, none at the ends: nothing to change (most fields)
     return clean_text(value, multiline=False, limit=limit)

@@ -247,6 +247,46 @@ CREATE TABLE snoozes (
 CREATE INDEX snoozes_by_until ON snoozes (until);
 """
 
+# Flood mode (issue 13): near-duplicate groups built by the ingest leader, and incidents (surges).
+V2_FLOOD = """
+CREATE TABLE mention_groups (
+    id INTEGER PRIMARY KEY,
+    label TEXT NOT NULL,
+    representative_id INTEGER NOT NULL REFERENCES mentions(id),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    size INTEGER NOT NULL DEFAULT 0,
+    merged_into INTEGER REFERENCES mention_groups(id)
+);
+CREATE INDEX mention_groups_by_update ON mention_groups (updated_at);
+CREATE TABLE group_members (
+    mention_id INTEGER PRIMARY KEY REFERENCES mentions(id) ON DELETE CASCADE,
+    group_id INTEGER NOT NULL REFERENCES mention_groups(id),
+    score REAL NOT NULL,
+    -- 1: put here by an operator (a correction new arrivals are compared with)
+    manual INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL
+);
+CREATE INDEX group_members_by_group ON group_members (group_id, mention_id);
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('volume', 'topic')),
+    topic TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'acknowledged', 'closed')),
+    started_at TEXT NOT NULL,
+    detected_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT,
+    baseline REAL NOT NULL,
+    peak REAL NOT NULL,
+    mentions INTEGER NOT NULL DEFAULT 0,
+    group_id INTEGER REFERENCES mention_groups(id),
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX incidents_by_state ON incidents (state, id);
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_SAVED_VIEWS]
+                         V2_FLOOD, V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -51,8 +51,14 @@ def _filter(filters: Filters) -> _Filter:
     if filters.tags:
         conds.append(f"EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id AND t.tag IN ({_marks(filters.tags)}))")
         out.params += filters.tags
+    if filters.groups:
+        conds.append(f"m.id IN ({_GROUPED}{_marks(filters.groups)}))")
+        out.params += filters.groups
     out.sql = " AND ".join(conds)
     return out
+
+
+_GROUPED = "SELECT mention_id FROM group_members WHERE group_id IN ("
 
 
 def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -> int:
@@ -62,7 +68,7 @@ def _bounded_count(conn: sqlite3.Connection, sql: str, params: list, cap: int) -
 def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list[tuple[int, str]] | None:
     """(id, text) of every mention passing the filters, if one filter alone leaves few."""
     fts = "SELECT rowid FROM search_fts WHERE search_fts MATCH ?"
-    sources = []
+    sources: list[tuple[str, list]] = []
     if flt.match:
         sources.append((fts, [flt.match]))
     if filters.statuses:
@@ -70,6 +76,8 @@ def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list
                         list(filters.statuses)))
     if filters.tags:
         sources.append((f"SELECT mention_id FROM tags WHERE tag IN ({_marks(filters.tags)})", list(filters.tags)))
+    if filters.groups:
+        sources.append((f"{_GROUPED}{_marks(filters.groups)})", list(filters.groups)))
     counted = [(_bounded_count(conn, sql, params, DIRECT_MAX), sql, params) for sql, params in sources]
     count, sql, params = min(counted, key=lambda item: item[0])
     if count > DIRECT_MAX:
@@ -90,6 +98,10 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
         sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
                f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
         return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
+    if filters.groups:  # a group's members, newest first, from its index (a flood group holds thousands)
+        sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({_GROUPED}{_marks(filters.groups)})){where} "
+               "ORDER BY m.id DESC LIMIT ?")
+        return [row[0] for row in conn.execute(sql, [*filters.groups, *flt.params, limit])]
     if filters.statuses and not filters.tags and len(filters.statuses) == 1:
         # The (status, id) index walks one status newest first.
         sql = "SELECT m.id FROM mentions m WHERE m.status = ? ORDER BY m.id DESC LIMIT ?"

@@ -67,6 +67,34 @@ def sla_state(policy: SlaPolicy, tags: Iterable[str], network: str, created: dat
     return SlaState(target, due, (due - now).total_seconds())
 
 
+SNOOZE_ACTIONS = ("snooze", "unsnooze", "snooze.wake")
+
+
+def paused_seconds(events: list[tuple[str, str]], now: datetime) -> float:
+    """Seconds a mention spent snoozed, from its (action, at) events in order: that time does not count."""
+    total = 0.0
+    since: datetime | None = None
+    for action, at in events:
+        moment = _parse(at)
+        if moment is None:
+            continue
+        if action == "snooze" and since is None:
+            since = moment
+        elif action in ("unsnooze", "snooze.wake") and since is not None:
+            total += max(0.0, (moment - since).total_seconds())
+            since = None
+    if since is not None:
+        total += max(0.0, (now - since).total_seconds())
+    return total
+
+
+def _parse(moment: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(moment)
+    except ValueError:
+        return None
+
+
 def short_span(seconds: float) -> str:
     """3s, 12m, 3h, 2d: the one unit an operator reads at a glance (rounded down)."""
     seconds = max(0.0, seconds)

@@ -19,9 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from store.db import open_store
+from store.import_rows import BadLine, parse_record
 from store.ingest import save_batch
 from store.lines import BOM, MAX_LINE_BYTES, LineReader, Overlong
-from store.transfer import BadLine, iter_export, parse_record, write_csv, write_jsonl
+from store.transfer import iter_export, write_csv, write_jsonl
 from tests.procs import clean_env, wait_for
 from tests.support import assert_one_line_refusal
 

@@ -204,3 +204,27 @@ def test_sla_table_in_the_config_is_checked_and_shown(tmp_path):
     config.write_text('[sla]\nvip = "1h"\n')
     with pytest.raises(ConfigError, match=r'unknown key "vip"'):
         build_settings({"config": str(config), "db": str(tmp_path / "d.db"), "operator": "ana"})
+
+
+def test_handover_names_unsent_drafts_and_incidents_and_snoozed_time_does_not_count(store, clock):
+    from store.drafts import save_draft
+    from store.handover import format_report, handover_report
+    from store.snooze import snooze, unsnooze
+    waiting = add(store, 3, text="where is my parcel")
+    save_draft(store, waiting, "ana", "So sorry, your parcel left our warehouse on")
+    saved = clock.moment
+    clock.moment = FROZEN_AT - timedelta(hours=2, minutes=30)
+    snooze(store, [waiting], FROZEN_AT, "ana")
+    clock.moment = FROZEN_AT - timedelta(minutes=30)
+    unsnooze(store, [waiting], "ana")  # two of its three hours were snoozed
+    clock.moment = saved
+    store.conn.execute(
+        """INSERT INTO incidents (title, kind, topic, started_at, detected_at, updated_at, baseline, peak, mentions)
+           VALUES ('Surge: 240 mentions in 2 min', 'volume', '', ?, ?, ?, 10, 240, 240)""", (at(2), at(2), at(2)))
+    report = handover_report(store, at(12), "bo", POLICY)
+    assert report.waiting is not None and report.waiting.oldest[0].sla == "due 7h"  # 8 h default, 1 h counted
+    assert report.drafts is not None and [(d.mention_id, d.operator) for d in report.drafts] == [(waiting, "ana")]
+    assert report.incidents is not None and report.incidents[0].title == "Surge: 240 mentions in 2 min"
+    text = format_report(report)
+    assert "Drafts left unsent: 1" in text and "So sorry, your parcel" in text
+    assert "Incidents: 1" in text and "#1 open since" in text

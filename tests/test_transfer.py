@@ -12,17 +12,10 @@ import pytest
 
 from store.actions import queue_reply, set_status, set_tag
 from store.db import open_store
+from store.importing import import_lines
 from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
-from store.transfer import (
-    EXPORT_FIELDS,
-    ExportRecord,
-    count_mentions,
-    import_lines,
-    iter_export,
-    write_csv,
-    write_jsonl,
-)
+from store.transfer import EXPORT_FIELDS, ExportRecord, count_mentions, iter_export, write_csv, write_jsonl
 
 
 @pytest.fixture

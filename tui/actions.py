@@ -88,6 +88,15 @@ ACTIONS: tuple[Action, ...] = (
     Action("external-editor", "ctrl+g", "external_editor", "Editor",
            "in the composer: edit the reply in $VISUAL / $EDITOR (exit non-zero to keep the old text)", "composer",
            palette="Edit the reply in $EDITOR"),
+    Action("flood", "F", "flood", "Flood", "flood mode: open incidents and near-duplicate groups (enter opens a "
+           "group's members here)", "app", palette="Incidents and groups"),
+    Action("demo-flood", "ctrl+f", "demo_flood", "Demo flood", "start a flood on the demo network (a cancelled "
+           "festival day), to see incidents and groups", "app", palette="Start a demo flood"),
+    Action("group-split", "X", "group_split", "Split from group",
+           "take the mention out of its group into its own (mentions like it follow)", "app",
+           palette="Split mention from its group"),
+    Action("group-move", "J", "group_move", "Move to group",
+           "move the mention into another group (mentions like it follow)", "app", palette="Move mention to group"),
     Action("switch-pane", "tab", "switch_pane", "Switch pane", "switch focus between inbox and mention", "main"),
     *(Action(f"view-{name}", key, f"view('{name}')", VIEWS[name].label,
              f"view: {_VIEW_WORDS.get(name, name)}; its count is in the bar at the top", "main",

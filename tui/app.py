@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -13,6 +14,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter
 from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
+from store.actions import ActionError
 from store.db import utc_now
 from store.operators import check_operator
 from store.sla import SlaPolicy
@@ -133,6 +135,66 @@ class ConsoleApp(App):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
+
+    def action_flood(self) -> None:
+        from tui.screens.flood import FloodScreen
+
+        if not isinstance(self.screen, FloodScreen):
+            self.push_screen(FloodScreen(), self._open_group)
+
+    def action_demo_flood(self) -> None:
+        """Start the demo's flood now, if this console runs the demo stream (it leads ingest)."""
+        from adapters.demo.adapter import DemoAdapter
+
+        demos = [a for a in self.adapters if isinstance(a, DemoAdapter)]
+        if not demos or not self.shift.is_leader:
+            self.notify("Only the console running the demo stream (the ingest leader) can start its flood; "
+                        "or start one with: mentiondesk --demo-flood", severity="warning", timeout=6, markup=False)
+            return
+        demos[0].start_flood(demos[0].next_seq + 3)
+        self.notify("Demo flood started: a cancelled festival day. Watch the incident banner, then F.", timeout=5)
+
+    def _open_group(self, group_id: int | None) -> None:
+        """A group chosen on the flood screen: its members in the split view, as a search."""
+        from tui.screens.main import MainScreen
+
+        if group_id is not None and isinstance(self.screen, MainScreen):
+            bar = self.screen.search_bar
+            bar.start(self.screen.view)
+            bar.value = f"group:{group_id} "
+
+    def _selected_mention(self) -> int | None:
+        from tui.screens.main import MainScreen
+
+        return self.screen.inbox.selected_id if isinstance(self.screen, MainScreen) else None
+
+    @work(group="dialog")
+    async def action_group_split(self) -> None:
+        if (mention_id := self._selected_mention()) is None:
+            return
+        try:
+            group_id = await self.shift.split_from_group(mention_id)
+        except ActionError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.notify(f"#{mention_id} is now group {group_id}; mentions like it will join it.", timeout=3)
+
+    @work(group="dialog")
+    async def action_group_move(self) -> None:
+        from tui.screens.dialogs import AskText
+
+        if (mention_id := self._selected_mention()) is None:
+            return
+        answer = await self.push_screen_wait(AskText(f"Move #{mention_id} to group (id)", placeholder="group id"))
+        if not answer or not answer.strip().isdigit():
+            return
+        try:
+            await self.shift.move_to_group(mention_id, int(answer))
+        except ActionError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        self.notify(f"#{mention_id} moved to group {answer.strip()}; mentions like it will follow.", timeout=3,
+                    markup=False)
 
     def action_reports(self) -> None:
         from tui.screens.reports import ReportsScreen  # plotext loads on first use, not at start

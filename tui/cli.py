@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--demo", action="store_true", help="run the demo stream even with accounts configured")
     parser.add_argument("--demo-rate", type=demo_rate, default=None, metavar="N",
                         help="demo mentions per minute (default 30)")
+    parser.add_argument("--demo-flood", action="store_true",
+                        help="the demo stream, with a flood (a cancelled festival day) starting at once")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     search = sub.add_parser("search", parents=[common], help="fuzzy-search the history")
@@ -129,6 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     report_format.add_argument("--json", action="store_true")
     report_format.add_argument("--csv", action="store_true")
 
+    incidents = sub.add_parser("incidents", parents=[common], help="surges raised by the ingest leader")
+    incidents.add_argument("action", nargs="?", choices=("list", "show", "ack", "close", "reopen", "rename"))
+    incidents.add_argument("id", nargs="?", type=mention_id, metavar="ID")
+    incidents.add_argument("title", nargs="*", help="the new title (rename)")
+    incidents.add_argument("--json", action="store_true")
+    incidents.add_argument("--all", action="store_true", help="closed ones too")
+    group_cmd = sub.add_parser("groups", parents=[common], help="near-duplicate groups of mentions")
+    group_cmd.add_argument("action", nargs="?", choices=("list", "show", "split", "move", "merge", "rename"),
+                           help="show GROUP | split MENTION | move MENTION GROUP | merge GROUP INTO | "
+                                "rename GROUP --name TEXT")
+    group_cmd.add_argument("numbers", nargs="*", type=mention_id, metavar="ID")
+    group_cmd.add_argument("--name", help="the new name (rename)")
+    group_cmd.add_argument("--min", type=mention_id, default=2, help="smallest group listed (default 2)")
+    group_cmd.add_argument("--json", action="store_true")
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -146,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _adapter_builder(settings: Settings):
+def _adapter_builder(settings: Settings, flood: bool = False):
     """A function building every adapter inside the running loop (aiohttp needs one)."""
 
     def build(get_session):
@@ -154,7 +171,7 @@ def _adapter_builder(settings: Settings):
 
         adapters = [registry.build(account, get_session()) for account in settings.accounts]
         if settings.runs_demo:
-            adapters.append(registry.demo(settings.demo_rate))
+            adapters.append(registry.demo(settings.demo_rate, flood=flood))
         return adapters
 
     return build
@@ -162,7 +179,8 @@ def _adapter_builder(settings: Settings):
 
 def _cli_values(args: argparse.Namespace) -> dict[str, object]:
     """The settings the command line gave (None: not given, a lower layer decides)."""
-    demo = False if getattr(args, "no_demo", False) else True if getattr(args, "demo", False) else None
+    demo = False if getattr(args, "no_demo", False) else True if (
+        getattr(args, "demo", False) or getattr(args, "demo_flood", False)) else None
     return {"db": getattr(args, "db", None), "operator": getattr(args, "operator", None),
             "config": getattr(args, "config", None), "demo": demo, "demo_rate": getattr(args, "demo_rate", None)}
 
@@ -227,6 +245,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
 def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
+    if command in ("incidents", "groups"):
+        return args.action in (None, "list", "show")
     if command == "views":
         return args.views_command == "list"
     return (command in (None, "search", "export", "report", "links") or (command == "handover" and not args.leave)
@@ -259,6 +279,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "views":
         from tui.cli_views import cmd_views
         return cmd_views(store, args, operator)
+    if command in ("incidents", "groups"):
+        from tui import cli_flood
+        return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
@@ -271,7 +294,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
         return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
-    build = _adapter_builder(settings)
+    build = _adapter_builder(settings, flood=getattr(args, "demo_flood", False))
     store.close()
     if command == "serve":
         from tui.serve import run_serve

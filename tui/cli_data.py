@@ -129,8 +129,8 @@ def open_import_source(name: str) -> tuple[BinaryIO, int | None, str]:
 
 
 def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
+    from store.importing import import_lines
     from store.lines import LineReader
-    from store.transfer import import_lines
 
     try:
         stream, size, label = open_import_source(args.file)

@@ -21,8 +21,12 @@ from store import saved_replies as replies_store
 from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
+from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
 from store.handover import HandoverReport, handover_report
 from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.incidents import Incident, list_incidents
+from store.incidents import rename as rename_incident
+from store.incidents import set_state as set_incident_state
 from store.lease import LeaseHolder, current_holder
 from store.reports import Report, build_report
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
@@ -239,6 +243,28 @@ class Shift:
 
     async def handover_report(self, since: str) -> HandoverReport:
         return await self.searcher.run(handover_report, since, self.operator, self.sla)
+
+    # -- flood mode: incidents and groups --------------------------------------------
+    async def open_incidents(self) -> list[Incident]:
+        return await self.searcher.run(list_incidents, include_closed=False, limit=10)
+
+    async def groups(self) -> list[GroupSummary]:
+        return await self.searcher.run(list_groups)
+
+    async def incident_state(self, incident_id: int, state: str) -> bool:
+        return await self.store.run(set_incident_state, incident_id, state, self.operator)
+
+    async def rename_incident(self, incident_id: int, title: str) -> None:
+        await self.store.run(rename_incident, incident_id, title, self.operator)
+
+    async def split_from_group(self, mention_id: int) -> int:
+        return await self.store.run(split_member, mention_id, self.operator)
+
+    async def move_to_group(self, mention_id: int, group_id: int) -> None:
+        await self.store.run(move_member, mention_id, group_id, self.operator)
+
+    async def merge_groups(self, source: int, target: int) -> int:
+        return await self.store.run(merge_groups, source, target, self.operator)
 
     async def report(self, since: str, by: str) -> Report:
         return await self.searcher.run(build_report, since, by=by, policy=self.sla)

@@ -83,11 +83,14 @@ class DemoAdapter(PostTimeline, Adapter):
                  clock: Callable[[], datetime] = db.utc_now, on_status: StatusCallback | None = None,
                  burst_every: float | None = 240.0, burst_factor: float = 10.0,
                  answer_chance: float = 0.65, reply_latency: float = 0.3, reply_failure_rate: float = 0.0,
-                 batch_tick: float | None = None):
+                 batch_tick: float | None = None, flood: bool = False, flood_posts: int = 1200,
+                 flood_rate: float = 20.0):
         """`burst_every` None or <= 0 turns incidents off; `answer_chance` is how often the
         person answered writes back; `reply_failure_rate` makes that share of sends fail
         transiently (to watch retries); `batch_tick` is the least time between batches
-        (default: 0.05 s at rates of BATCHING_RATE and more, else one post per batch)."""
+        (default: 0.05 s at rates of BATCHING_RATE and more, else one post per batch). `flood`
+        starts a flood (a cancelled festival day: `flood_posts` posts at `flood_rate` a second,
+        with the usual stream beside it) a few posts after the stream starts."""
         super().__init__(account=account, on_status=on_status)
         if not rate_per_minute > 0:
             raise ValueError("rate_per_minute must be positive")
@@ -110,6 +113,11 @@ class DemoAdapter(PostTimeline, Adapter):
         self._episodes = []
         self._episode_starts = []
         self._burst_lengths = {}
+        self._flood_from = None
+        self.next_seq = 1  # the next post the stream makes (a flood asked for now starts just after it)
+        self._flood_wanted = flood
+        self._flood_posts = flood_posts
+        self._flood_rate = flood_rate
         self._post = lru_cache(maxsize=8192)(self._make_post)
         self._sent: dict[str, SentReply] = {}
         self._failures: dict[str, int] = {}
@@ -183,6 +191,8 @@ class DemoAdapter(PostTimeline, Adapter):
         except ValueError:
             last = 0  # not ours; replaying from the start is harmless (remote ids are unique)
         self.report(SourceState.LIVE, f"simulated network, about {self.rate_per_minute:g} mentions a minute")
+        if self._flood_wanted:
+            self.start_flood(last + 4)
         start = self._clock()
         n = last + 1
         due = self._post(n).gap  # seconds after `start`
@@ -198,8 +208,15 @@ class DemoAdapter(PostTimeline, Adapter):
             # Making posts is CPU work (~0.1 ms each): at thousands a second it would stall
             # the event loop the console runs on, so it happens on a worker thread.
             mentions, n, due = await asyncio.to_thread(self._make_batch, n, due, elapsed, start)
+            self.next_seq = n
             if mentions:
                 yield Batch(mentions=mentions, cursor=str(n - 1))
+
+    def start_flood(self, at_seq: int) -> None:
+        """A flood from post `at_seq` on (a palette command or --demo-flood); posts already made stay as they were."""
+        self._flood_wanted = False
+        self._flood_from = at_seq
+        self._post.cache_clear()  # type: ignore[attr-defined]
 
     def _make_batch(self, n: int, due: float, elapsed: float, start: datetime) -> tuple[list[NewMention], int, float]:
         mentions: list[NewMention] = []

@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from adapters.demo import content
+from adapters.demo import content, flood_content
 
 # Share of posts that nothing ever replies to; answers to the brand take their seqs.
 LEAF_SHARE = 0.35
@@ -67,6 +67,9 @@ class PostTimeline:
     _episode_starts: list[int]
     _burst_lengths: dict[int, float]
     _post: Callable[..., _Post]  # an lru_cache over _make_post
+    _flood_from: int | None  # first seq of the demo flood (--demo-flood), if one was asked for
+    _flood_posts: int
+    _flood_rate: float  # posts per second during the flood
 
     # --- deterministic randomness ------------------------------------------
 
@@ -111,7 +114,9 @@ class PostTimeline:
         return self._burst_lengths[length]
 
     def _phase(self, n: int) -> tuple[str, content.Incident | None, float]:
-        """Where `n` falls: calm, a burst, or the minute after one; and its rate multiplier."""
+        """Where `n` falls: calm, a burst, the minute after one, or the flood; and its rate multiplier."""
+        if self._flood_from is not None and self._flood_from <= n < self._flood_from + self._flood_posts:
+            return "flood", None, max(1.0, self._flood_rate / self._per_second)
         if not self._bursts:
             return "calm", None, 1.0
         episode = self._episode(n)
@@ -135,6 +140,9 @@ class PostTimeline:
         phase, incident, surge = self._phase(n)
         burst = phase == "burst"
         gap = rng.expovariate(self._per_second * surge)
+        if phase == "flood" and rng.random() < 0.85:  # the rest of the stream goes on beside it
+            author = content.newcomer(rng)
+            return _Post(n, gap, phase, "flood", None, author, author.lang, None, None, 0)
         parent = None
         if n > 1 and rng.random() < (0.2 if burst else THREAD_SHARE):
             parent = self._earlier_thread_post(n, rng, 8.0 if burst else 25.0)
@@ -164,6 +172,8 @@ class PostTimeline:
 
     def _text(self, post: _Post) -> str:
         rng = self._rng(post.seq, _SALT_TEXT)
+        if post.topic == "flood":
+            return flood_content.flood_post(rng, post.seq)[1]
         if post.parent is not None:
             root = self._post(post.root)
             above = self._post(post.parent)

@@ -26,6 +26,7 @@ from datetime import datetime
 
 from adapters.base import Adapter
 from adapters.logline import log_state
+from adapters.runtime.flood_watch import FloodWatch
 from adapters.runtime.runner import IngestRunner
 from adapters.runtime.sender import REPLY_DEADLINE, ReplySender
 from store.lease import Lease, acquire, release
@@ -83,6 +84,8 @@ class Leadership:
         self.sender: ReplySender | None = None
         self._runner_options = runner_options or {}
         self._sender_task: asyncio.Task | None = None
+        self.flood: FloodWatch | None = None  # grouping and surge detection, while leading
+        self._flood_task: asyncio.Task | None = None
         self._on_change = on_change or (lambda leading: None)
         self._stopped = asyncio.Event()
         self._trouble = asyncio.Event()
@@ -133,6 +136,8 @@ class Leadership:
         self.is_leader = True
         self.runner.start()
         self._sender_task = asyncio.create_task(self.sender.run(), name="sender")
+        self.flood = FloodWatch(self.worker)
+        self._flood_task = asyncio.create_task(self.flood.run(), name="flood-watch")
         log_state(log, "leader", state="acquired", holder=self.holder, epoch=held.lease.epoch,
                   expires=held.lease.expires_at)
         self._on_change(True)
@@ -142,6 +147,10 @@ class Leadership:
         self.is_leader = False  # first: no network call starts from here on
         if self.runner:
             await self.runner.halt()  # no more ingesting: a successor may be starting already
+        if self._flood_task:
+            self._flood_task.cancel()
+            await asyncio.gather(self._flood_task, return_exceptions=True)
+            self._flood_task, self.flood = None, None
         if self._sender_task:
             if notify and self.sender is not None:
                 # A POST already on the wire is not cut off (that would not unsend it): it ends

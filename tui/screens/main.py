@@ -25,6 +25,7 @@ from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
 from tui.widgets.inbox_pane import InboxPane
+from tui.widgets.incident_banner import IncidentBanner
 from tui.widgets.keybar import KeyBar
 from tui.widgets.mention_view import MentionView
 from tui.widgets.search_bar import SearchBar
@@ -56,6 +57,7 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
         self.mention = MentionView(clock=self.shift.clock, id="mention")
         self.composer = ReplyComposer(id="composer")
         yield self.banner
+        yield IncidentBanner(id="incident-banner")
         yield self.status
         with Horizontal(id="split"):
             yield self.pane

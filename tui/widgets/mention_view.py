@@ -18,7 +18,7 @@ from textual.widgets import Static
 from store.db import iso
 from store.inbox import MentionDetail, Reply
 from store.report_buckets import parse_stored
-from store.sla import short_span, sla_state
+from store.sla import SNOOZE_ACTIONS, paused_seconds, short_span, sla_state
 from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
@@ -154,7 +154,8 @@ class MentionView(VerticalScroll, can_focus=True):
         created = parse_stored(row.created_at)
         if row.status != "open" or created is None or any(r.state != "failed" for r in d.replies):
             return ""
-        state = sla_state(policy, row.tags, row.network, created, now)
+        snoozes = [(e.action, e.at) for e in reversed(d.events) if e.action in SNOOZE_ACTIONS]
+        state = sla_state(policy, row.tags, row.network, created, now, paused_seconds(snoozes, now))
         if state is None:
             return ""
         target = short_span(state.target)

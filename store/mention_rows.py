@@ -1,0 +1,40 @@
+"""Inserting many mention rows with one statement and still knowing which were new."""
+
+from __future__ import annotations
+
+from store.db import Store
+
+_INSERT = """
+    INSERT INTO mentions (id, network, remote_id, account_id, author_id, text, url, lang, created_at,
+        received_at, parent_remote_id, root_remote_id, status, seen, reply_ref, raw)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (network, remote_id) DO NOTHING"""
+
+# (network, remote_id, account_id, author_id, text, url, lang, created_at, received_at,
+#  parent_remote_id, root_remote_id, status, seen, reply_ref, raw)
+MentionRow = tuple[str, str, int, int, str, str | None, str | None, str, str, str | None, str | None, str, int,
+                   str, str | None]
+
+
+def insert_mention_rows(store: Store, rows: list[MentionRow]) -> list[int | None]:
+    """The new id of each row, or None where the mention was already stored; inside the caller's write.
+
+    One executemany instead of a statement per row: ids are given
+    explicitly, counting up from the largest (stable, since the caller
+    holds the write lock), so the rows that went in are the ids of the
+    range that exist -- and when the count of changes says all did, that
+    takes no query at all. A duplicate's id stays unused.
+    """
+    conn = store.conn
+    if not rows:
+        return []
+    if not conn.in_transaction:
+        raise RuntimeError("insert_mention_rows needs the caller's write transaction")
+    first = (conn.execute("SELECT max(id) FROM mentions").fetchone()[0] or 0) + 1
+    before = conn.total_changes
+    conn.executemany(_INSERT, [(first + offset, *row) for offset, row in enumerate(rows)])
+    last = first + len(rows) - 1
+    if conn.total_changes - before == len(rows):
+        return list(range(first, last + 1))
+    stored = {row[0] for row in conn.execute("SELECT id FROM mentions WHERE id BETWEEN ? AND ?", (first, last))}
+    return [mention_id if mention_id in stored else None for mention_id in range(first, last + 1)]

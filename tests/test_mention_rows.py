@@ -1,0 +1,38 @@
+"""Many mentions in one statement: new ids in order, None for what was already stored, never outside a write."""
+
+from __future__ import annotations
+
+import pytest
+
+from store.ingest import insert_mentions, insert_rows
+from store.mention_rows import insert_mention_rows
+
+
+def test_a_batch_with_duplicates_gets_ids_only_for_its_new_mentions(store, make_mention):
+    [first] = insert_mentions(store, [make_mention(remote_id="a", text="alpha")])
+    batch = [make_mention(remote_id=remote, text=f"text {remote}") for remote in ("b", "a", "c", "b", "d")]
+    ids = insert_rows(store, [(mention, "open", None) for mention in batch])
+    assert ids[1] is None and ids[3] is None
+    new = [mention_id for mention_id in ids if mention_id is not None]
+    assert len(new) == 3 and first < new[0] < new[1] < new[2]
+    stored = dict(store.conn.execute("SELECT id, remote_id FROM mentions"))
+    assert [stored[mention_id] for mention_id in new] == ["b", "c", "d"]
+    assert store.conn.execute("SELECT text FROM mentions WHERE remote_id = 'a'").fetchone() == ("alpha",)
+    # A batch that is all new again continues after the ids a duplicate left unused.
+    [later] = insert_mentions(store, [make_mention(remote_id="e")])
+    assert later > new[-1]
+
+
+def test_mentions_a_cleaning_empties_are_none_in_place(store, make_mention):
+    ids = insert_rows(store, [(make_mention(remote_id="x1"), "open", None),
+                              (make_mention(remote_id="\u202e\x1b[0m"), "open", None),
+                              (make_mention(remote_id="x2"), "done", None)])
+    assert ids[1] is None and None not in (ids[0], ids[2])
+    assert store.conn.execute("SELECT remote_id, status FROM mentions ORDER BY id").fetchall() == [
+        ("x1", "open"), ("x2", "done")]
+
+
+def test_rows_are_only_inserted_inside_a_write(store):
+    with pytest.raises(RuntimeError):
+        insert_mention_rows(store, [("demo", "r", 1, 1, "t", None, None, "2025", "2025", None, None, "open", 0,
+                                     "{}", None)])
