@@ -4,6 +4,7 @@
     python3 dev.py run [ARGS...]   open the console (demo stream by default)
     python3 dev.py test [ARGS...]  run the whole test suite
     python3 dev.py bench [ARGS...] run the benchmarks (bench/run.py)
+    python3 dev.py bench bulk [ARGS...]  only the bulk-action one (bench/bulk.py)
     python3 dev.py lint            ruff, mypy and the import contracts (settings in pyproject.toml)
 
 Only the Python standard library is used here, so a fresh machine with
@@ -70,7 +71,8 @@ def main() -> int:
     if command == "test":
         return subprocess.call([str(PYTHON), "-m", "pytest", *rest], cwd=ROOT)
     if command == "bench":
-        return subprocess.call([str(PYTHON), str(ROOT / "bench" / "run.py"), *rest], cwd=ROOT)
+        script = "bulk.py" if rest[:1] == ["bulk"] else "run.py"
+        return subprocess.call([str(PYTHON), str(ROOT / "bench" / script), *rest[script == "bulk.py":]], cwd=ROOT)
     return lint()
 
 

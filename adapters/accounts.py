@@ -79,6 +79,8 @@ class Config:
     #: seconds a reply may wait for an unreachable network before it fails (None: the default, 24h)
     reply_deadline: float | None = None
     lease_ttl: float | None = None
+    #: seconds a queued reply can be recalled (`u`) before the sender may take it; 0: off
+    reply_recall: float | None = None
     lang: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     db: str | None = None
@@ -118,8 +120,8 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
-TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "keymap", "accounts",
-            "sla", "theme")
+TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
+            "accounts", "sla", "theme")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -188,8 +190,8 @@ def load_config(path: Path | str) -> Config:
         raise bad_value(str(file), "demo", demo, "true or false")
     rate = data.get("demo_rate")
     if rate is not None:
-        _number(str(file), "demo_rate", rate, high=60_000.0001,
-                allowed="a number of mentions per minute, above 0 and at most 60000")
+        _number(str(file), "demo_rate", rate, high=120_000.0001,
+                allowed="a number of mentions per minute, above 0 and at most 120000")
     ttl = data.get("lease_ttl")
     if ttl is not None:
         _number(str(file), "lease_ttl", ttl, high=86_400, allowed="a number of seconds above 0 and below 86400")
@@ -198,6 +200,10 @@ def load_config(path: Path | str) -> Config:
         if (seconds := parse_duration(deadline)) is None:
             raise bad_value(str(file), "reply_deadline", deadline, 'a duration such as "24h", "90m" or seconds')
         deadline = seconds
+    recall = data.get("reply_recall")
+    if recall is not None:
+        _number(str(file), "reply_recall", recall, low=-0.0001, high=60.0001,
+                allowed="a number of seconds from 0 (off) to 60")
     texts = {}
     for key in ("db", "operator", "theme"):
         value = data.get(key)
@@ -212,7 +218,8 @@ def load_config(path: Path | str) -> Config:
             raise bad_value(f"{file}: [keymap]", action, keys, 'a string of keys such as "ctrl+r" or "r,f5"')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
-                  sla=_sla_table(data.get("sla", {}), file), **texts)
+                  sla=_sla_table(data.get("sla", {}), file),
+                  reply_recall=float(recall) if recall is not None else None, **texts)
 
 
 SLA_TAGS = ("care", "marketing")

@@ -39,13 +39,17 @@ def _newest_handle(db: Path) -> str:
         conn.close()
 
 
-def launch_once(db: Path, marker: bytes, timeout: float = 30.0) -> float:
+def launch_once(db: Path, marker: bytes, timeout: float = 30.0, argv: list[str] | None = None,
+                cpu: list[float] | None = None) -> float:
+    """Seconds from spawn to `marker` on the terminal; `argv` replaces the console (a reference app).
+    `cpu` gets the child's CPU seconds up to then (user + system): what a busy machine does not inflate."""
+    argv = argv or [sys.executable, "-m", "tui", "--db", str(db), "--no-demo"]
     env = {**os.environ, "TERM": "xterm-256color", "COLORTERM": "truecolor", "MENTIONDESK_OPERATOR": "bench"}
     env.pop("TEXTUAL", None)
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:  # the child: the real console on a 120x40 terminal
-        os.execve(sys.executable, [sys.executable, "-m", "tui", "--db", str(db), "--no-demo"], env)
+        os.execve(argv[0], argv, env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     seen = b""
     try:
@@ -63,7 +67,9 @@ def launch_once(db: Path, marker: bytes, timeout: float = 30.0) -> float:
         raise RuntimeError("the inbox never painted")
     finally:
         os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
+        usage = os.wait4(pid, 0)[2]
+        if cpu is not None:
+            cpu.append(usage.ru_utime + usage.ru_stime)
         os.close(fd)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -9,6 +10,12 @@ from pathlib import Path
 def copy_db(source: Path, target: Path) -> Path:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target}{suffix}").unlink(missing_ok=True)
+    wal = Path(f"{source}-wal")
+    if not wal.exists() or wal.stat().st_size == 0:
+        # Checkpointed, nobody writing (a built benchmark file): the file alone is the database,
+        # and a plain copy is many times faster than the backup API at 5M mentions.
+        shutil.copyfile(source, target)
+        return target
     src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:

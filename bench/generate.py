@@ -1,6 +1,10 @@
 """Build a deterministic, realistic mention history: a database and/or JSONL.
 
     python -m bench.generate --size 1m --db bench/data/1m.db [--jsonl bench/data/1m.jsonl]
+    python -m bench.generate --size 5m --profile flood --db bench/data/flood-5m.db
+
+Profiles: "usual" (about 5 % open: a desk that keeps up) and "flood" (70 % open,
+spread over the whole history: a desk that is behind, or an imported backlog).
 
 The database is written the way an import writes it: store.ingest.insert_mentions
 in transactions of --batch mentions, inside store.search_index.deferred_indexing
@@ -34,7 +38,9 @@ from store.ingest import insert_mentions  # noqa: E402
 from store.records import NewMention  # noqa: E402
 from store.search_index import deferred_indexing  # noqa: E402
 
-SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "5m": 5_000_000}
+# Share of mentions left open; None: the usual desk (open mostly among the newest 3 %).
+PROFILES: dict[str, float | None] = {"usual": None, "flood": 0.7}
 START = datetime(2024, 1, 1, tzinfo=UTC)
 CARE_TOPICS = {"refund", "delivery", "battery", "login", "billing"}
 
@@ -57,8 +63,8 @@ class Row:
         }, ensure_ascii=False)
 
 
-def rows(size: int, seed: int = 2024) -> Iterator[Row]:
-    """The same `size` mentions for the same seed, oldest first."""
+def rows(size: int, seed: int = 2024, open_share: float | None = None) -> Iterator[Row]:
+    """The same `size` mentions for the same seed, oldest first (`open_share`: see PROFILES)."""
     rng = random.Random(seed)
     authors = cast(max(200, size // 10), seed)
     weights = list(itertools.accumulate(1.0 / (rank + 20) ** 1.1 for rank in range(len(authors))))
@@ -68,7 +74,8 @@ def rows(size: int, seed: int = 2024) -> Iterator[Row]:
         friend = rng.choice(authors).handle.lstrip("@").split("@")[0]
         text, topic = text_for(author, rng, friend, pool=max(1000, size // 3))
         recent = index > size * 0.97
-        status = "open" if rng.random() < (0.55 if recent else 0.04) else "done"
+        share = open_share if open_share is not None else (0.55 if recent else 0.04)
+        status = "open" if rng.random() < share else "done"
         tags: tuple[str, ...] = ()
         if topic in CARE_TOPICS and rng.random() < 0.6:
             tags = ("care",)
@@ -85,7 +92,8 @@ def rows(size: int, seed: int = 2024) -> Iterator[Row]:
 
 
 def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
-             jsonl: Path | None = None, progress: bool = True, deferred: bool = True) -> dict:
+             jsonl: Path | None = None, progress: bool = True, deferred: bool = True,
+             open_share: float | None = None) -> dict:
     """Insert `size` mentions into a new database at `path`; returns timings.
 
     `deferred` indexes once at the end (store.search_index.deferred_indexing,
@@ -100,7 +108,7 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    generator = rows(size, seed)
+    generator = rows(size, seed, open_share)
     done = 0
     try:
         with deferred_indexing(store) if deferred else contextlib.nullcontext():
@@ -137,7 +145,8 @@ def write_db(path: Path, size: int, *, batch: int = 10_000, seed: int = 2024,
               "insert_seconds": insert_seconds,
               "insert_cpu_seconds": insert_cpu, "index_seconds": index_seconds, "index_cpu_seconds": index_cpu,
               "checkpoint_seconds": checkpoint, "total_seconds": time.perf_counter() - started,
-              "batch": batch, "seed": seed, "load_before": load_before, "load_after": os.getloadavg()[0],
+              "batch": batch, "seed": seed, "open_share": open_share,
+              "load_before": load_before, "load_after": os.getloadavg()[0],
               "built_at": datetime.now(UTC).isoformat(timespec="seconds")}
     build_record(path).write_text(json.dumps(result, indent=1))
     return result
@@ -162,10 +171,10 @@ def build_record(path: Path) -> Path:
     return path.with_name(path.name + ".build.json")
 
 
-def write_jsonl(path: Path, size: int, *, seed: int = 2024) -> None:
+def write_jsonl(path: Path, size: int, *, seed: int = 2024, open_share: float | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
-        for row in rows(size, seed):
+        for row in rows(size, seed, open_share):
             out.write(row.as_json() + "\n")
 
 
@@ -176,16 +185,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jsonl", type=Path, help="JSONL history to write")
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="usual",
+                        help="usual: ~5 %% open; flood: 70 %% open")
+    parser.add_argument("--open-share", type=float, help="share of mentions left open (overrides --profile)")
     parser.add_argument("--inline-index", action="store_true",
                         help="index in every transaction instead of once at the end")
     args = parser.parse_args(argv)
     size = SIZES[args.size]
+    share = args.open_share if args.open_share is not None else PROFILES[args.profile]
     if args.db:
         result = write_db(args.db, size, batch=args.batch, seed=args.seed, jsonl=args.jsonl,
-                          deferred=not args.inline_index)
+                          deferred=not args.inline_index, open_share=share)
         print(json.dumps(result))
     elif args.jsonl:
-        write_jsonl(args.jsonl, size, seed=args.seed)
+        write_jsonl(args.jsonl, size, seed=args.seed, open_share=share)
     else:
         parser.error("give --db and/or --jsonl")
     return 0

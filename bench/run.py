@@ -3,6 +3,7 @@
     python -m bench.run                    # 1M mentions; builds bench/data/1m.db first if missing
     python -m bench.run --size 100k        # quicker
     python -m bench.run --rebuild          # re-measure the import too
+    python -m bench.run --profile flood --size 5m   # the flood profile (bench/flood.py): 70 % open
 
 Searches run in a child process that only opens the database and searches,
 so its memory is what a console holding the same database would hold. The
@@ -31,7 +32,7 @@ if __package__ in (None, ""):
 import rapidfuzz  # noqa: E402
 
 from bench.corpus import mistype  # noqa: E402
-from bench.generate import SIZES, build_record, write_db  # noqa: E402
+from bench.generate import PROFILES, SIZES, build_record, write_db  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {"p50_ms": 15.0, "p95_ms": 50.0, "recall": 0.95, "import_s_per_1m": 60.0, "rss_mb": 150.0}
@@ -55,6 +56,7 @@ PENDING: dict[str, Callable[[Path, int], list[tuple[str, str, str]]] | None] = {
     "import from JSONL (store.importing)": _hook("bench.import_jsonl"),
     "live stream (mentions/s into an open console)": _hook("bench.live_stream"),
     "cold start (launch to first screen on the 1M file)": _hook("bench.cold_start"),
+    "bulk: mark and tag 5,000 rows (store.bulk)": _hook("bench.bulk"),
 }
 
 
@@ -351,15 +353,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=60, help="queries of each kind")
     parser.add_argument("--rebuild", action="store_true", help="delete and rebuild the database (import benchmark)")
     parser.add_argument("--skip-truth", action="store_true", help="skip the brute-force recall check")
+    parser.add_argument("--skip-relevance", action="store_true",
+                        help="skip the labelled relevance evaluation (bench/relevance.py)")
     parser.add_argument("--inline-too", action="store_true",
                         help="also build a copy indexing in every transaction, to compare import strategies")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--storm-seconds", type=float, default=600.0,
+                        help="how long the live storm runs (bench/live_stream.py; 600 for the report)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="usual",
+                        help="flood: 70 %% open, measured by bench/flood.py into its own section")
     parser.add_argument("--worker", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    os.environ["MENTIONDESK_STORM_SECONDS"] = f"{args.storm_seconds:g}"
     if args.worker:
         worker(*args.worker)
         return 0
     size = SIZES[args.size]
+    if args.profile == "flood":
+        from bench.flood import run_profile
+
+        return run_profile(args.size, args.db, rebuild=args.rebuild, out=args.out)
     args.db = args.db or HERE / "data" / f"{args.size}.db"
     inline = args.db.with_name(args.db.stem + "-inline.db")
     if args.rebuild:
@@ -403,7 +416,12 @@ def main(argv: list[str] | None = None) -> int:
         f"# Benchmark results\n\nMeasured {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')} with:\n\n"
         f"    {command.strip()}\n\n{table}\n\n## Slowest queries\n\n{slowest}\n\n"
         f"## Queries below full recall\n\n{detail or '- none'}\n"
+        + (f"\n{storm.SECTION}" if (storm := sys.modules.get("bench.live_stream")) and storm.SECTION else "")
     )
+    if not args.skip_relevance:
+        from bench import relevance
+
+        relevance.main(["--size", args.size, "--db", str(args.db), "--out", str(args.out)])
     print(f"\nwritten to {args.out}", file=sys.stderr)
     return 0
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from store.db import Store, inserted_id
+from store.db import Store, inserted_id, iso
 from store.errors import ActionError
 from store.events import log_event
 from store.keys import new_reply_key
 from store.sanitize import clean_text
+from store.undo import push
 
 TAGS = ("care", "marketing")
 STATUSES = ("open", "done")
@@ -173,32 +175,40 @@ class QueuedReply:
 
 
 def queue_reply(store: Store, mention_id: int, text: str, operator: str, *, manual: bool = False,
-                guard: ReplyGuard | None = None) -> QueuedReply:
+                guard: ReplyGuard | None = None, recall: float = 0.0) -> QueuedReply:
     """Commit a reply to the outbox before anything is sent.
 
     `manual` marks replies to networks we cannot post to: the text is kept
     for the operator to copy and the sender never touches it. `guard` is
     checked in the same write transaction as the insert, so two operators
     who both confirmed cannot both answer (AlreadyAnswered, ClaimedByOther).
+    `recall` seconds (the reply_recall setting) hold the reply back: its
+    first attempt is not due before then, so the sender's query cannot pick
+    it up while `u` may still recall it (store.recall).
     """
     text = clean_text(text)  # typed, pasted or imported: it may carry escape codes
     if not text:
         raise ActionError("the reply is empty")
     key = new_reply_key()
     state = "manual" if manual else "pending"
+    recall = recall if state == "pending" and recall > 0 else 0.0
     with store.write():
+        recall_until = iso(store.clock() + timedelta(seconds=recall)) if recall else None
         _require_mention(store, mention_id)
         if guard is not None:
             _check_guard(store, mention_id, operator, guard)
         reply_id = inserted_id(store.conn.execute(
-            """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key)
-               VALUES (?, ?, ?, ?, ?, ?)""",
-            (mention_id, text, operator, store.now(), state, key),
+            """INSERT INTO replies (mention_id, text, operator, created_at, state, idem_key, next_attempt_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?)""",
+            (mention_id, text, operator, store.now(), state, key, recall_until),
         ))
         store.conn.execute("UPDATE mentions SET seen = 1 WHERE id = ?", (mention_id,))
         _drop_draft(store, mention_id, operator)
         log_event(store, operator, "reply.queue", mention_id, reply_id=reply_id, state=state,
                   chars=len(text))
+        if recall_until:
+            push(store, operator, "reply", f"Reply to #{mention_id} queued",
+                 {"reply_id": reply_id, "mention_id": mention_id, "recall_until": recall_until})
     return QueuedReply(reply_id, key, state)
 
 

@@ -8,6 +8,8 @@ what is new.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from store.db import Store
@@ -15,6 +17,7 @@ from store.events import events_since
 
 # Actions that can move a mention into or out of a quick view.
 EVENTS_PER_POLL = 10_000
+SHOW_EVERY = 1.0  # seconds between showings of a storm's changes (Backlog)
 MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign",
                       "snooze", "unsnooze", "snooze.wake"}
 
@@ -47,6 +50,54 @@ class Changes:
     @property
     def empty(self) -> bool:
         return not (self.new_mentions or self.touched)
+
+    def merged(self, later: Changes) -> Changes:
+        """These changes and `later` ones as one (the later marks)."""
+        return Changes(later.marks, self.new_mentions + later.new_mentions, self.touched | later.touched,
+                       self.membership_changed or later.membership_changed, self.actions + later.actions,
+                       self.assigned_to_me + later.assigned_to_me)
+
+
+class Backlog:
+    """Polled changes not shown yet, merged; during a storm they are shown once per `show_every`.
+
+    Showing changes costs the screen a redraw and a layout; at 2,000 arrivals a
+    second, showing every poll's worth would keep the event loop busy. The first
+    change after a quiet spell is due at once, later ones wait until `show_every`
+    has passed since the last showing. Nothing is dropped: touched ids are
+    united and arrivals counted (the screen then reads every id above the
+    newest it lists, so one showing brings all of them).
+    """
+
+    def __init__(self, show_every: float = SHOW_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+        self.show_every = show_every
+        self._clock = clock
+        self._pending: Changes | None = None
+        self._shown_at = float("-inf")
+
+    def add(self, changes: Changes) -> None:
+        self._pending = changes if self._pending is None else self._pending.merged(changes)
+
+    @property
+    def pending(self) -> Changes | None:
+        return self._pending
+
+    def due(self) -> bool:
+        return self._pending is not None and self._clock() - self._shown_at >= self.show_every
+
+    def offer(self, changes: Changes, *, force: bool = False) -> Changes | None:
+        """Add `changes`; everything pending if it is due (or `force`: the operator's own action)."""
+        self.add(changes)
+        return self.take() if force or self.due() else None
+
+    def take(self) -> Changes:
+        """Everything pending, now being shown."""
+        if self._pending is None:
+            raise LookupError("nothing pending")
+        changes, self._pending = self._pending, None
+        if not changes.empty:
+            self._shown_at = self._clock()
+        return changes
 
 
 def marks_now(store: Store) -> Marks:

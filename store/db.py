@@ -20,6 +20,9 @@ from store.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 16 * 1024
+# After a checkpoint restarts the WAL, SQLite cuts the file back to this: a storm's WAL does not
+# stay at its high-water mark for ever (the leader's checkpoints restart it: store.maintenance).
+JOURNAL_LIMIT_BYTES = 16 * 1024 * 1024
 
 
 class StoreError(Exception):
@@ -210,8 +213,9 @@ def open_store(
     *,
     clock: Callable[[], datetime] = utc_now,
     readonly: bool = False,
+    cache_kib: int = CACHE_KIB,
 ) -> Store:
-    """Open (creating and migrating as needed) the database at `path`."""
+    """Open (creating and migrating as needed) the database at `path`; `cache_kib` of page cache."""
     target = Path(path).expanduser()
     try:
         files.check_path(target)
@@ -232,11 +236,12 @@ def open_store(
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        # 16 MB of page cache (default 2 MB): the mentions indexes of a long history stay
-        # warm for inserts; a console's three connections stay well inside its memory budget.
-        conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
+        # 16 MB of page cache for the ingest connection (default 2 MB): the mentions indexes
+        # of a long history stay warm for inserts. Readers take less (StoreWorker's cache_kib).
+        conn.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
         if not readonly:
             conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_LIMIT_BYTES}")
             conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(conn)
             files.settle_desk(target)
@@ -246,10 +251,11 @@ def open_store(
     return Store(conn, str(target), clock)
 
 
-def open_for_reading(path: str | os.PathLike[str], *, clock: Callable[[], datetime] = utc_now) -> Store:
+def open_for_reading(path: str | os.PathLike[str], *, clock: Callable[[], datetime] = utc_now,
+                     cache_kib: int = CACHE_KIB) -> Store:
     """A desk this user may read but not write (NotWritable): a read-only connection, if its
     schema is this version's; a desk that still needs migrating cannot be read without writing."""
-    store = open_store(path, clock=clock, readonly=True)
+    store = open_store(path, clock=clock, readonly=True, cache_kib=cache_kib)
     version = store.conn.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         store.close()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -119,7 +119,8 @@ class Grouper:
         self.candidates = candidates
         self.capacity = capacity
         self.max_exemplars = max_exemplars
-        self.clusters: OrderedDict[int, Cluster] = OrderedDict()  # least recently touched first
+        # Least recently touched first: a dict keeps insertion order, and touching re-inserts.
+        self.clusters: dict[int, Cluster] = {}
         self._by_term: dict[str, deque[int]] = {}
         self._df: Counter[str] = Counter()  # concept -> recent mentions having it
         self._seen = 0
@@ -157,7 +158,7 @@ class Grouper:
 
     def _touch(self, cluster: Cluster) -> None:
         self._dirty.add(cluster.key)
-        self.clusters.move_to_end(cluster.key)
+        self.clusters[cluster.key] = self.clusters.pop(cluster.key, cluster)
         while len(self.clusters) > self.capacity:
             self.forget(next(iter(self.clusters)))
 

@@ -13,7 +13,6 @@ from store.events import log_event
 from store.grouping import Grouper, normalised
 from store.sanitize import clean_line
 
-CURSOR = "grouping"  # in `cursors`: the last mention id the leader has grouped
 BATCH = 5000
 WARM_HOURS = 24
 
@@ -44,15 +43,14 @@ class GroupDetail:
 
 
 def _set_cursor(store: Store, value: int) -> None:
-    store.conn.execute(
-        """INSERT INTO cursors (source, cursor, updated_at) VALUES (?, ?, ?)
-           ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at""",
-        (CURSOR, str(value), store.now()))
+    store.conn.execute("UPDATE grouping_state SET grouped_up_to = ?, updated_at = ? WHERE id = 1",
+                       (value, store.now()))
 
 
 def grouped_up_to(store: Store) -> int:
-    row = store.conn.execute("SELECT cursor FROM cursors WHERE source = ?", (CURSOR,)).fetchone()
-    return int(row[0]) if row and row[0] and row[0].isdigit() else 0
+    """The last mention id the leader has grouped."""
+    row = store.conn.execute("SELECT grouped_up_to FROM grouping_state WHERE id = 1").fetchone()
+    return int(row[0]) if row else 0
 
 
 _LINKS = re.compile(r"https?://\S+|www\.\S+", re.I)
@@ -274,8 +272,14 @@ def rename_group(store: Store, group_id: int, label: str, operator: str) -> None
         log_event(store, operator, "group.rename", None, group=group_id, label=label)
 
 
-def corrections_since(store: Store, event_id: int) -> tuple[int, list[tuple[int, str]]]:
-    """(newest event id, [(group, text)]) for hand corrections made since `event_id`, by any console."""
+@dataclass(frozen=True, slots=True)
+class Corrections:
+    newest_event: int  # pass it to the next call
+    examples: list[tuple[int, str]]  # (group, text of a mention an operator put there)
+
+
+def corrections_since(store: Store, event_id: int) -> Corrections:
+    """Hand corrections made since `event_id`, by any console: examples new arrivals are compared with."""
     rows = store.conn.execute(
         """SELECT e.id, e.action, e.detail, m.text FROM events e LEFT JOIN mentions m ON m.id = e.mention_id
            WHERE e.id > ? AND e.action IN ('group.move', 'group.split', 'group.merge') ORDER BY e.id""",
@@ -292,4 +296,4 @@ def corrections_since(store: Store, event_id: int) -> tuple[int, list[tuple[int,
                 out.append((int(info.get("into", 0)), rep[0]))
         elif text is not None and info.get("group"):
             out.append((int(info["group"]), text))
-    return top, out
+    return Corrections(top, out)

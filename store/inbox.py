@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from store.db import Store
 from store.drafts import Draft, drafts_on
 from store.lease import current_holder
+from store.view_counts import view_counts  # noqa: F401  (re-exported: callers count views here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +145,8 @@ class MentionDetail:
     drafts: list[Draft] = field(default_factory=list)  # every operator's, newest first
 
 
-def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None, *,
-             oldest_first: bool = False) -> array:
-    """Ids in a view, newest first (or oldest first: what waits longest), as a compact array (8 bytes each).
+def view_ids(store: Store, view: str, operator: str = "", limit: int | None = None) -> array:
+    """Ids in a view, newest first, as a compact array (8 bytes per mention).
 
     `limit` gives the first screenful fast; the whole view of a million-row
     history takes about a second and is loaded after it.
@@ -154,8 +154,7 @@ def view_ids(store: Store, view: str, operator: str = "", limit: int | None = No
     spec = VIEWS[view]
     ids = array("q")
     tail = f" LIMIT {int(limit)}" if limit is not None else ""
-    direction = "ASC" if oldest_first else "DESC"
-    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} {direction}{tail}",
+    cursor = store.conn.execute(f"SELECT {spec.id_column} {spec.source} ORDER BY {spec.id_column} DESC{tail}",
                                 {"operator": operator})
     while chunk := cursor.fetchmany(50_000):
         ids.extend(row[0] for row in chunk)
@@ -168,21 +167,6 @@ def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -
     sql = (f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} > :after "
            f"ORDER BY {spec.id_column} DESC")
     return [row[0] for row in store.conn.execute(sql, {"after": after_id, "operator": operator})]
-
-
-def view_counts(store: Store, operator: str = "") -> dict[str, int]:
-    """How many mentions each view holds.
-
-    Open work is a small slice of a long history, so the open views are
-    counted directly; "done" is derived instead of scanning most of the table.
-    """
-    counts = {name: store.conn.execute(f"SELECT count(*) {spec.source}", {"operator": operator}).fetchone()[0]
-              for name, spec in VIEWS.items() if name not in ("done", "all")}
-    counts["all"] = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
-    snoozed_open = store.conn.execute(
-        "SELECT count(*) FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE m.status = 'open'").fetchone()[0]
-    counts["done"] = counts["all"] - counts["open"] - snoozed_open
-    return counts
 
 
 # "seen": handled by anyone (replied, done, imported) or read by this operator.
@@ -241,7 +225,10 @@ def mention_detail(store: Store, mention_id: int, operator: str = "", *, history
     row = rows_by_id(store, [mention_id], operator)[mention_id]
     root = root or remote_id
     members = conn.execute(
-        f"""{_ROW_SQL} WHERE m.network = :network AND (m.remote_id = :root OR m.root_remote_id = :root)
+        # Two index searches: an OR here would not use the partial mentions_by_root index.
+        f"""{_ROW_SQL} WHERE m.id IN (SELECT id FROM mentions WHERE network = :network AND remote_id = :root
+                                   UNION ALL SELECT id FROM mentions WHERE network = :network
+                                                                    AND root_remote_id = :root)
             ORDER BY m.created_at, m.id LIMIT 200""",
         {"network": network, "root": root, "operator": operator},
     ).fetchall()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from store.db import Store
+from store.view_counts import count_new
 
 _INSERT = """
     INSERT INTO mentions (id, network, remote_id, account_id, author_id, text, url, lang, created_at,
@@ -35,6 +38,10 @@ def insert_mention_rows(store: Store, rows: list[MentionRow]) -> list[int | None
     conn.executemany(_INSERT, [(first + offset, *row) for offset, row in enumerate(rows)])
     last = first + len(rows) - 1
     if conn.total_changes - before == len(rows):
-        return list(range(first, last + 1))
-    stored = {row[0] for row in conn.execute("SELECT id FROM mentions WHERE id BETWEEN ? AND ?", (first, last))}
-    return [mention_id if mention_id in stored else None for mention_id in range(first, last + 1)]
+        result: list[int | None] = list(range(first, last + 1))
+    else:
+        stored = {row[0] for row in conn.execute("SELECT id FROM mentions WHERE id BETWEEN ? AND ?", (first, last))}
+        result = [mention_id if mention_id in stored else None for mention_id in range(first, last + 1)]
+    # The quick views' counts (store.view_counts), in this same transaction: by the status each went in with.
+    count_new(store, Counter(row[11] for row, mention_id in zip(rows, result, strict=True) if mention_id is not None))
+    return result

@@ -192,6 +192,88 @@ ALTER TABLE replies ADD COLUMN prior_key TEXT;
 ALTER TABLE replies ADD COLUMN prior_text TEXT;
 """
 
+# Flood-day scale (issue 11). Views are counted by triggers in the writing transaction, so a
+# count is one small read at any backlog and stays right with several processes writing (SQLite
+# has one writer at a time). Keys: 'open', 'done', 'care', 'marketing', 'tagged' (open with a
+# tag; untriaged = open - tagged) and 'mine:<operator>' (open, assigned). Tags and assignments
+# only count while open. New mentions are counted by store.ingest once per batch: a trigger
+# there cost about 15 us a row on the import path (measured), the others are operator-paced.
+# The thread indexes cover columns that are empty for most mentions: partial, they cost nothing
+# for those (about 47 bytes a mention before).
+V2_VIEW_COUNTS = """
+CREATE TABLE view_counts (
+    name TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO view_counts (name, n) VALUES ('open', 0), ('done', 0), ('care', 0), ('marketing', 0), ('tagged', 0);
+UPDATE view_counts SET n = (SELECT count(*) FROM mentions m WHERE m.status = view_counts.name)
+    WHERE name IN ('open', 'done');
+UPDATE view_counts SET n = (SELECT count(*) FROM tags t JOIN mentions m ON m.id = t.mention_id
+                            WHERE t.tag = view_counts.name AND m.status = 'open')
+    WHERE name IN ('care', 'marketing');
+UPDATE view_counts SET n = (SELECT count(*) FROM mentions m WHERE m.status = 'open'
+                            AND EXISTS (SELECT 1 FROM tags t WHERE t.mention_id = m.id))
+    WHERE name = 'tagged';
+INSERT INTO view_counts (name, n)
+    SELECT 'mine:' || s.operator, count(m.id) FROM assignments s
+    LEFT JOIN mentions m ON m.id = s.mention_id AND m.status = 'open' GROUP BY s.operator;
+CREATE TRIGGER view_counts_mention_out AFTER DELETE ON mentions
+BEGIN
+    UPDATE view_counts SET n = n - 1 WHERE name = OLD.status;
+END;
+CREATE TRIGGER view_counts_status AFTER UPDATE OF status ON mentions WHEN OLD.status != NEW.status
+BEGIN
+    UPDATE view_counts SET n = n + CASE WHEN name = OLD.status THEN -1 WHEN name = NEW.status THEN 1
+                                        WHEN NEW.status = 'open' THEN 1 ELSE -1 END
+        WHERE name IN (OLD.status, NEW.status)
+           OR name IN (SELECT tag FROM tags WHERE mention_id = NEW.id)
+           OR (name = 'tagged' AND EXISTS (SELECT 1 FROM tags WHERE mention_id = NEW.id))
+           OR name = (SELECT 'mine:' || operator FROM assignments WHERE mention_id = NEW.id);
+END;
+CREATE TRIGGER view_counts_tag_in AFTER INSERT ON tags
+    WHEN (SELECT status FROM mentions WHERE id = NEW.mention_id) = 'open'
+BEGIN
+    UPDATE view_counts SET n = n + 1
+        WHERE name = NEW.tag
+           OR (name = 'tagged' AND NOT EXISTS (SELECT 1 FROM tags WHERE mention_id = NEW.mention_id
+                                                                    AND tag != NEW.tag));
+END;
+CREATE TRIGGER view_counts_tag_out AFTER DELETE ON tags
+    WHEN (SELECT status FROM mentions WHERE id = OLD.mention_id) = 'open'
+BEGIN
+    UPDATE view_counts SET n = n - 1
+        WHERE name = OLD.tag
+           OR (name = 'tagged' AND NOT EXISTS (SELECT 1 FROM tags WHERE mention_id = OLD.mention_id));
+END;
+CREATE TRIGGER view_counts_assign_in AFTER INSERT ON assignments
+BEGIN
+    -- Not OR IGNORE: inside a trigger the outer statement's conflict policy (an upsert's) wins.
+    INSERT INTO view_counts (name, n) SELECT 'mine:' || NEW.operator, 0
+        WHERE NOT EXISTS (SELECT 1 FROM view_counts WHERE name = 'mine:' || NEW.operator);
+    UPDATE view_counts SET n = n + 1 WHERE name = 'mine:' || NEW.operator
+        AND (SELECT status FROM mentions WHERE id = NEW.mention_id) = 'open';
+END;
+CREATE TRIGGER view_counts_assign_out AFTER DELETE ON assignments
+BEGIN
+    UPDATE view_counts SET n = n - 1 WHERE name = 'mine:' || OLD.operator
+        AND (SELECT status FROM mentions WHERE id = OLD.mention_id) = 'open';
+END;
+CREATE TRIGGER view_counts_assign_move AFTER UPDATE OF operator ON assignments
+    WHEN OLD.operator != NEW.operator
+BEGIN
+    -- Not OR IGNORE: inside a trigger the outer statement's conflict policy (an upsert's) wins.
+    INSERT INTO view_counts (name, n) SELECT 'mine:' || NEW.operator, 0
+        WHERE NOT EXISTS (SELECT 1 FROM view_counts WHERE name = 'mine:' || NEW.operator);
+    UPDATE view_counts SET n = n + CASE WHEN name = 'mine:' || NEW.operator THEN 1 ELSE -1 END
+        WHERE name IN ('mine:' || NEW.operator, 'mine:' || OLD.operator)
+          AND (SELECT status FROM mentions WHERE id = NEW.mention_id) = 'open';
+END;
+DROP INDEX mentions_by_root;
+DROP INDEX mentions_by_parent;
+CREATE INDEX mentions_by_root ON mentions (network, root_remote_id) WHERE root_remote_id IS NOT NULL;
+CREATE INDEX mentions_by_parent ON mentions (network, parent_remote_id) WHERE parent_remote_id IS NOT NULL;
+"""
+
 # Saved views (issue 12): searches the desk keeps on keys 7-9, shared by every operator;
 # and each operator's own choices (a view's order, the theme), kept per operator.
 V2_SAVED_VIEWS = """
@@ -268,6 +350,14 @@ CREATE TABLE group_members (
     at TEXT NOT NULL
 );
 CREATE INDEX group_members_by_group ON group_members (group_id, mention_id);
+-- The last mention id the leader has grouped (grouping resumes there after a restart or a new leader).
+CREATE TABLE grouping_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    grouped_up_to INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);
+-- An existing history is not grouped after the fact: flood mode is about what arrives from now on.
+INSERT INTO grouping_state (id, grouped_up_to, updated_at) SELECT 1, coalesce(max(id), 0), '' FROM mentions;
 CREATE TABLE incidents (
     id INTEGER PRIMARY KEY,
     title TEXT NOT NULL,
@@ -287,6 +377,23 @@ CREATE TABLE incidents (
 CREATE INDEX incidents_by_state ON incidents (state, id);
 """
 
+# Undo (issue 12): each operator's last actions, newest last, with what each changed
+# (JSON, per kind: store.undo), so `u` works after the toast, across restarts and
+# from the CLI. Not the event log: an undone or expired entry is deleted; the
+# compensating change is what the log records.
+V2_UNDO = """
+CREATE TABLE undo_entries (
+    id INTEGER PRIMARY KEY,
+    operator TEXT NOT NULL,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    label TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX undo_by_operator ON undo_entries (operator, id);
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_SAVED_VIEWS]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -5,10 +5,13 @@ How a query runs:
 1. Each query term is matched against the vocabulary of indexed terms, held
    in memory per database file and refreshed incrementally (`Vocabulary`).
    Terms of 5+ letters tolerate one typo (insert, delete, substitute or swap
-   two neighbours), 9+ letters two, as search engines do; shorter terms and
-   terms with digits must match exactly. Each candidate word scores
-   `rapidfuzz.fuzz.ratio` against the term (100 when equal).
-2. A mention scores the mean, over query terms, of its best candidate word
+   two neighbours), 8+ letters two, as search engines do; shorter terms and
+   terms with digits must match exactly. Joined neighbours (`pass word`),
+   run-together words (`refundnow`) and, while typing, completions are
+   options too. Options are weighed the way a spelling corrector does, by
+   how many mentions hold them against how many typos they take
+   (store.search_candidates): the likeliest scores 100.
+2. A mention scores the mean, over query terms, of its best option
    (0 for a term it lacks). Each term's candidates are grouped by score; a
    combination of one group per term (or none) is one FTS5 query (a group's
    words OR-ed, groups AND-ed), whose mentions score that combination's
@@ -25,7 +28,7 @@ How a query runs:
 
 Only the hits' texts are read, to compute match spans for highlighting.
 
-Step 1 is store.search_vocabulary, step 2 store.search_ranking, step 3
+Step 1 is store.search_vocabulary and store.search_candidates, step 2 store.search_ranking, step 3
 store.search_filters; what a term is, store.search_terms.
 """
 
@@ -36,6 +39,7 @@ from dataclasses import dataclass, field
 
 from store.db import Store
 from store.query import Query, parse_query
+from store.search_candidates import expand, parts
 from store.search_filters import _filter, _filtered_ids, _small_set
 from store.search_ranking import _rank_from_text, _rank_with_index
 from store.search_terms import term_spans
@@ -89,15 +93,13 @@ def search(store: Store, query: str | Query, *, limit: int = 50, complete_last: 
         return [Hit(mention_id, 0.0, []) for mention_id in _filtered_ids(conn, parsed.filters, flt, limit)]
     vocab = vocabulary_for(store)
     with vocab.lock:
-        candidates = [vocab.candidates(term) for term in parsed.terms]
-        if complete_last:
-            candidates[-1] = {**vocab.completions(parsed.terms[-1]), **candidates[-1]}
+        candidates = expand(conn, vocab, list(parsed.terms), complete_last)
     small = _small_set(conn, parsed.filters, flt) if parsed.filters else None
     if small is not None:
         ranked = _rank_from_text(small, candidates, limit)
     else:
         ranked = _rank_with_index(conn, candidates, flt, limit)
-    words = {word for c in candidates for word in c}
+    words = {word for c in candidates for option in c for word in parts(option)}
     texts = _texts(conn, [mention_id for _, mention_id in ranked])
     return [Hit(mention_id, round(score, 3), _spans(texts.get(mention_id, ""), words))
             for score, mention_id in ranked]

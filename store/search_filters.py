@@ -119,5 +119,13 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
 
 
 def _quote(words: Iterable[str]) -> str:
-    return " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
+    """FTS5 "any of these": a word with spaces (a run-together reading) needs all its parts."""
+    return " OR ".join(_quote_one(word) for word in words)
+
+
+def _quote_one(word: str) -> str:
+    if " " in word:
+        return "(" + " AND ".join(_quote_one(part) for part in word.split(" ")) + ")"
+    return '"' + word.replace('"', '""') + '"'
+
 

@@ -14,6 +14,7 @@ MAX_GROUP_QUERIES = 64
 FALLBACK_POOL = 600
 RARE_MAX = 1000  # a typo group in at most this many mentions is intersected in Python
 PRUNE_AFTER = 4  # empty FTS answers before combinations are first checked in Python
+EAGER_MAX = 300  # a group this rare is settled in Python at once, with several words
 MAX_COMBINATIONS = 1024
 
 
@@ -54,20 +55,43 @@ def _choices(groups: list[list[tuple[float, list[str]]]]) -> Iterator[tuple[floa
                     heapq.heappush(heap, (-score(step), step))
 
 
-def _text_score(terms: set[str], candidates: list[dict[str, float]]) -> float:
-    total = 0.0
-    for term_candidates in candidates:
-        total += max((term_candidates.get(term, 0.0) for term in terms), default=0.0)
-    return total / len(candidates)
+class _Scorer:
+    """A mention's score from its terms: the mean over query terms of its best option."""
+
+    def __init__(self, candidates: list[dict[str, float]]):
+        self.count = len(candidates)
+        # word -> (query term, score) it gives; run-together readings ("refund now")
+        # need every part, so they are checked apart, keyed by their first part.
+        self.plain: dict[str, list[tuple[int, float]]] = {}
+        self.together: dict[str, list[tuple[int, float, list[str]]]] = {}
+        for index, options in enumerate(candidates):
+            for option, value in options.items():
+                if " " in option:
+                    words = option.split(" ")
+                    self.together.setdefault(words[0], []).append((index, value, words[1:]))
+                else:
+                    self.plain.setdefault(option, []).append((index, value))
+
+    def __call__(self, terms: set[str]) -> float:
+        best = [0.0] * self.count
+        for term in terms:
+            for index, value in self.plain.get(term, ()):
+                if value > best[index]:
+                    best[index] = value
+            for index, value, rest in self.together.get(term, ()):
+                if value > best[index] and all(word in terms for word in rest):
+                    best[index] = value
+        return sum(best) / self.count
 
 
 def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, float]],
                     limit: int, skip: set[int] | None = None) -> list[tuple[float, int]]:
     scored = []
+    text_score = _Scorer(candidates)
     for mention_id, text in rows:
         if skip and mention_id in skip:
             continue
-        score = _text_score(text_terms(text), candidates)
+        score = text_score(text_terms(text))
         if score > 0:
             scored.append((score, mention_id))
     scored.sort(key=lambda item: (-item[0], -item[1]))
@@ -143,42 +167,64 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
               f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
     rare = _RareGroups(conn, groups, flt)
     ranking = _Ranking()
+    text_score = _Scorer(candidates)
     expanded: set[tuple[int, int]] = set()
-    queries = empty = 0
-    for explored, (score, choice) in enumerate(_choices(groups)):
-        if score <= 0 or ranking.reaching(score) >= limit:
+    asked: set[tuple[int, ...]] = set()  # combinations whose rows are in `ranking` already
+    queries = empty = explored = 0
+    while True:
+        # Every mention holding an expanded group is scored already: the
+        # combinations are enumerated again without those groups, or the
+        # many combinations still holding them would be walked for nothing.
+        live = [[index for index in range(len(term_groups)) if (term, index) not in expanded]
+                for term, term_groups in enumerate(groups)]
+        restart = False
+        for score, reduced in _choices([[groups[term][index] for index in indexes]
+                                        for term, indexes in enumerate(live)]):
+            explored += 1
+            if score <= 0 or ranking.reaching(score) >= limit:
+                return ranking.best(limit)
+            if queries >= MAX_GROUP_QUERIES or explored >= MAX_COMBINATIONS:
+                break
+            choice = tuple(indexes[pick] if pick < len(indexes) else len(groups[term])
+                           for term, (indexes, pick) in enumerate(zip(live, reduced, strict=True)))
+            picked = [(term, group) for term, group in enumerate(choice) if group < len(groups[term])]
+            if not picked or choice in asked:
+                continue
+            if len(picked) > 1:
+                # Sparse territory (typo variants of several words, a rare word
+                # among common ones): settle rare groups in Python rather than
+                # with FTS5 queries that seek through big doclists for each of
+                # their few mentions. Early on, only the rarest groups.
+                rare_picked = tuple(key for key in picked if rare.get(key) is not None)
+                if empty < PRUNE_AFTER:
+                    rare_picked = tuple(key for key in rare_picked if len(rare.held(key)) <= EAGER_MAX)
+                if rare.never_together(rare_picked):
+                    continue
+                if rare_picked:
+                    key = min(rare_picked, key=lambda item: len(rare.held(item)))
+                    ids = sorted(rare.held(key) - ranking.scores.keys())
+                    for mention_id, text in _rows_where(conn, ids, flt):
+                        value = text_score(text_terms(text))
+                        if value > 0:
+                            ranking.add(mention_id, value)
+                    expanded.add(key)
+                    restart = True
+                    break
+            queries += 1
+            asked.add(choice)
+            # A mention also matches every worse combination of its words and is
+            # met first in its best one (combinations run best first), where it
+            # got its score; the rest of this one's rows score exactly `score`.
+            # At most len(scores) rows are such repeats, hence the limit.
+            rows = conn.execute(select, [_match_expression(groups, choice, flt.match), *flt.params,
+                                         limit + len(ranking.scores)]).fetchall()
+            empty += not rows
+            for (mention_id,) in rows:
+                ranking.add(mention_id, score)
+        else:
             return ranking.best(limit)
-        if queries >= MAX_GROUP_QUERIES or explored >= MAX_COMBINATIONS:
+        if not restart:
             break
-        picked = [(term, group) for term, group in enumerate(choice) if group < len(groups[term])]
-        if not picked or expanded.intersection(picked):
-            continue  # every mention with an expanded group's words is scored already
-        if empty >= PRUNE_AFTER and len(picked) > 1:
-            # Sparse territory (typo variants of several words): settle rare
-            # groups in Python rather than with FTS5 queries that walk big
-            # doclists to find nothing.
-            rare_picked = tuple(key for key in picked if rare.get(key) is not None)
-            if rare.never_together(rare_picked):
-                continue
-            if rare_picked:
-                key = min(rare_picked, key=lambda item: len(rare.held(item)))
-                ids = sorted(rare.held(key) - ranking.scores.keys())
-                for mention_id, text in _rows_where(conn, ids, flt):
-                    value = _text_score(text_terms(text), candidates)
-                    if value > 0:
-                        ranking.add(mention_id, value)
-                expanded.add(key)
-                continue
-        queries += 1
-        # A mention also matches every worse combination of its words and is
-        # met first in its best one (combinations run best first), where it
-        # got its score; the rest of this one's rows score exactly `score`.
-        # At most len(scores) rows are such repeats, hence the limit.
-        rows = conn.execute(select, [_match_expression(groups, choice, flt.match), *flt.params,
-                                     limit + len(ranking.scores)]).fetchall()
-        empty += not rows
-        for (mention_id,) in rows:
-            ranking.add(mention_id, score)
     # Too many combinations (many words, few mentions with most of them):
     # finish from the newest mentions containing any candidate, scored from text.
     everything = f"({_quote(sorted({word for c in candidates for word in c}))})"

@@ -1,10 +1,12 @@
 """Typo candidates: the vocabulary of indexed terms of one database file, in memory.
 
 Terms of 5+ letters tolerate one typo (insert, delete, substitute or swap
-two neighbours), 9+ letters two; shorter terms and terms with digits must
-match exactly. Each candidate word scores `rapidfuzz.fuzz.ratio` against the
-term (100 when equal). The vocabulary is held per file and refreshed
-incrementally, so words written by other processes are found at once.
+two neighbours), 8+ letters two; shorter terms and terms with digits must
+match exactly. How likely each candidate is, is store.search_candidates'
+business. The vocabulary is held per file and refreshed incrementally, so
+words written by other processes are found at once; with it, each word's
+order of first appearance (a common word shows up early) and the cached
+document frequencies (store.search_frequency).
 """
 
 from __future__ import annotations
@@ -14,20 +16,22 @@ import heapq
 import os
 import sqlite3
 import threading
+from array import array
 from collections.abc import Iterable, Iterator
 
 from cachetools import LRUCache
-from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
 
 from store.db import Store
+from store.search_frequency import Frequencies
 from store.search_terms import is_vocab_term
 
-ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 9
-MAX_WORDS_PER_TERM = 48
-# Search-as-you-type: the last word may be unfinished (4+ letters), completed to this many words.
+ONE_TYPO_FROM, TWO_TYPOS_FROM = 5, 8
+# Search-as-you-type: the last word may be unfinished (4+ letters). Its
+# completions are weighed by frequency; beyond this many, the earliest seen
+# (the common ones) are weighed.
 PREFIX_FROM = 4
-PREFIX_WORDS = 24
+PREFIX_SCAN = 64
 
 
 def typo_budget(term: str) -> int:
@@ -58,6 +62,8 @@ class Vocabulary:
     def __init__(self, identity: object):
         self.identity = identity
         self.words: list[str] = []
+        self.first_seen = array("I")  # vocabulary id of words[i]: small for words seen early
+        self.frequencies = Frequencies()
         self.by_suffix: dict[str, list[str]] = {}
         self.alphabets: dict[int, set[str]] = {}
         self.last_id = 0
@@ -68,28 +74,33 @@ class Vocabulary:
         if top == self.last_id:
             return
         if top < self.last_id:  # the file was rebuilt under us
-            self.words, self.by_suffix, self.alphabets, self.last_id = [], {}, {}, 0
-        if not self.words:
-            rows = conn.execute("SELECT id, term FROM search_vocab ORDER BY term")
-            new = []
-            for term_id, term in rows:
-                new.append(term)
-                self.last_id = max(self.last_id, term_id)
+            self.words, self.first_seen, self.by_suffix, self.alphabets, self.last_id = [], array("I"), {}, {}, 0
+            self.frequencies = Frequencies()
+        added = conn.execute("SELECT id, term FROM search_vocab WHERE id > ? ORDER BY term",
+                             (self.last_id,)).fetchall()
+        new = [term for _, term in added]
+        self.last_id = max([self.last_id, *(term_id for term_id, _ in added)])
+        if not self.words:  # already in order
             self.words = new
+            self.first_seen = array("I", (term_id for term_id, _ in added))
+        elif len(added) > 1000:
+            pairs = sorted([*zip(self.words, self.first_seen, strict=True), *((t, i) for i, t in added)])
+            self.words = [term for term, _ in pairs]
+            self.first_seen = array("I", (term_id for _, term_id in pairs))
         else:
-            added = conn.execute("SELECT id, term FROM search_vocab WHERE id > ?", (self.last_id,)).fetchall()
-            new = [term for _, term in added]
-            self.last_id = max([self.last_id, *(term_id for term_id, _ in added)])
-            if len(new) > 1000:
-                self.words.extend(new)
-                self.words.sort()
-            else:
-                for term in new:
-                    bisect.insort(self.words, term)
+            for term_id, term in added:
+                index = bisect.bisect_left(self.words, term)
+                self.words.insert(index, term)
+                self.first_seen.insert(index, term_id)
         for term in new:
             self.by_suffix.setdefault(term[-3:], []).append(term)
         for char in set("".join(new)):
             self.alphabets.setdefault(ord(char) >> 7, set()).add(char)
+
+    def first_seen_of(self, word: str) -> int:
+        """The vocabulary id of `word` (smaller for words seen earlier: common ones); huge if absent."""
+        index = bisect.bisect_left(self.words, word)
+        return self.first_seen[index] if index < len(self.words) and self.words[index] == word else 1 << 32
 
     def __contains__(self, word: str) -> bool:
         index = bisect.bisect_left(self.words, word)
@@ -101,12 +112,16 @@ class Vocabulary:
             yield self.words[index]
             index += 1
 
-    def completions(self, term: str, limit: int = PREFIX_WORDS) -> dict[str, float]:
-        """Words the term may be the start of (the word being typed), shortest first."""
+    def completions(self, term: str, scan: int = PREFIX_SCAN) -> list[str]:
+        """Words the term may be the start of (the word being typed); the `scan` seen first when there are more."""
         if len(term) < PREFIX_FROM or not is_vocab_term(term):
-            return {}
-        words = heapq.nsmallest(limit, (w for w in self._prefixed(term) if w != term), key=lambda w: (len(w), w))
-        return {word: fuzz.ratio(term, word) for word in words}
+            return []
+        start = bisect.bisect_left(self.words, term)
+        end = bisect.bisect_left(self.words, term + "\U0010ffff", lo=start)
+        indexes: Iterable[int] = range(start, end)
+        if end - start > scan:
+            indexes = heapq.nsmallest(scan, indexes, key=self.first_seen.__getitem__)
+        return [self.words[index] for index in indexes if self.words[index] != term]
 
     def _alphabet(self, term: str) -> set[str]:
         # Typos stay within the script being typed: letters of the same
@@ -116,9 +131,9 @@ class Vocabulary:
             out |= self.alphabets.get(block, set())
         return out
 
-    def candidates(self, term: str) -> dict[str, float]:
-        """Vocabulary words within the term's typo budget, with their similarity."""
-        out = {term: 100.0}
+    def typos(self, term: str) -> dict[str, int]:
+        """Vocabulary words within the term's typo budget (the term itself included), with their distance."""
+        out = {term: 0}
         budget = typo_budget(term)
         if not budget or not self.words:
             return out
@@ -138,10 +153,8 @@ class Vocabulary:
                          if abs(len(w) - size) <= 2 and w.endswith(tail))
             pool = {w for w in found if OSA.distance(term, w, score_cutoff=2) <= 2}
         for word in pool:
-            out[word] = fuzz.ratio(term, word)
-        if len(out) > MAX_WORDS_PER_TERM:
-            out = dict(sorted(out.items(), key=lambda item: (-item[1], item[0]))[:MAX_WORDS_PER_TERM])
-            out[term] = 100.0
+            if word != term:
+                out[word] = 1 if budget == 1 else OSA.distance(term, word)
         return out
 
 
@@ -164,4 +177,5 @@ def vocabulary_for(store: Store) -> Vocabulary:
             vocab = _VOCABULARIES[path] = Vocabulary(identity)
     with vocab.lock:
         vocab.refresh(store.conn)
+        vocab.frequencies.refresh(store.conn)
     return vocab

@@ -14,15 +14,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
-from store.db import NotWritable, Store, open_for_reading, open_store, utc_now
+from store.db import CACHE_KIB, NotWritable, Store, open_for_reading, open_store, utc_now
 
 T = TypeVar("T")
 
 
 class StoreWorker:
     def __init__(self, path: str, *, clock: Callable[[], datetime] = utc_now, name: str = "store",
-                 read_only_fallback: bool = False):
+                 read_only_fallback: bool = False, cache_kib: int = CACHE_KIB):
         self.path = path
+        self.cache_kib = cache_kib  # page cache of this thread's connection
         # A console on a desk it may not write still reads it (browse, search); why it cannot write:
         self.read_only_fallback = read_only_fallback
         self.read_only_reason: str | None = None
@@ -34,11 +35,11 @@ class StoreWorker:
     def _open(self) -> Store:
         if self._store is None:
             try:
-                self._store = open_store(self.path, clock=self._clock)
+                self._store = open_store(self.path, clock=self._clock, cache_kib=self.cache_kib)
             except NotWritable as exc:
                 if not self.read_only_fallback:
                     raise
-                self._store = open_for_reading(self.path, clock=self._clock)
+                self._store = open_for_reading(self.path, clock=self._clock, cache_kib=self.cache_kib)
                 self.read_only_reason = str(exc)
         return self._store
 

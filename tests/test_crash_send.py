@@ -74,7 +74,7 @@ async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path):
     try:
         brand, db, config = bluesky_desk(pds, tmp_path)
         env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": "1",
-               "MENTIONDESK_OPERATOR": "alice"}
+               "MENTIONDESK_OPERATOR": "alice", "MENTIONDESK_REPLY_RECALL": "0"}
         first = start_serve(db, str(config), env)
         try:
             mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions WHERE network='bluesky'"),
@@ -128,7 +128,7 @@ secret_env = "TEST_MASTODON_TOKEN"
 poll_interval = 0.5
 """)
         env = {**os.environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
-               "MENTIONDESK_OPERATOR": "alice"}
+               "MENTIONDESK_OPERATOR": "alice", "MENTIONDESK_REPLY_RECALL": "0"}
         first = start_serve(db, str(config), env)
         try:
             mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions WHERE network='mastodon'"),

@@ -85,7 +85,8 @@ async def test_a_stalled_leader_and_its_successor_post_a_reply_once(tmp_path, st
     try:
         brand, db, config = bluesky_desk(pds, tmp_path)
         env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": str(TTL),
-               "MENTIONDESK_REQUEST_TIMEOUT": str(REQUEST), "MENTIONDESK_OPERATOR": "alice"}
+               "MENTIONDESK_REQUEST_TIMEOUT": str(REQUEST), "MENTIONDESK_OPERATOR": "alice",
+               "MENTIONDESK_REPLY_RECALL": "0"}
         procs.append(serve(db, config, env, tmp_path / "one.log"))
         await until(lambda: lease_row(db), what="a leader")
         procs.append(serve(db, config, env, tmp_path / "two.log"))

@@ -1230,7 +1230,7 @@ async def test_kill_9_mid_send_on_a_rewriting_server_posts_once(tmp_path, rewrit
         config.write_text(f'[[accounts]]\nnetwork = "mastodon"\nserver = "{server.base}"\n'
                           f'handle = "@brand@{DOMAIN}"\nsecret_env = "TEST_MASTODON_TOKEN"\npoll_interval = 0.5\n')
         env = {**__import__("os").environ, "TEST_MASTODON_TOKEN": TOKEN, "MENTIONDESK_LEASE_TTL": "1",
-               "MENTIONDESK_OPERATOR": "alice"}
+               "MENTIONDESK_OPERATOR": "alice", "MENTIONDESK_REPLY_RECALL": "0"}
         first = start_serve(db, str(config), env)
         try:
             mention_id = (await until(lambda: rows(db, "SELECT id FROM mentions"), what="the mention"))[0][0]

@@ -394,8 +394,11 @@ def test_handover_reports_what_other_processes_did(tmp_path):
     db = tmp_path / "desk.db"
     buckets = _seed_for_handover(db)
 
+    config = tmp_path / "config.toml"
+    config.write_text("reply_recall = 0\n", encoding="utf-8")  # the settle worker below takes the replies at once
+
     def cli(operator, *args):
-        return cli_command(db, *args, operator=operator)
+        return cli_command(db, *args, "--config", str(config), operator=operator)
 
     first_wave = [
         cli("alice", "tag", "5", "care"), cli("alice", "tag", "6", "care"), cli("alice", "tag", "6", "marketing"),

@@ -78,6 +78,7 @@ BAD = {
     "bad network": ('[[accounts]]\nnetwork = "myspace"\nhandle = "b"\n', "serve",
                     ["network", '"myspace"', "mastodon, bluesky, webhook"]),
     "bad duration": ('reply_deadline = "soon"\n', "serve", ["reply_deadline", '"soon"', '"24h"']),
+    "recall window too long": ('reply_recall = 600\n', "serve", ["reply_recall", "600", "from 0 (off) to 60"]),
     "not TOML": ('demo = \n', "serve", ["not valid TOML"]),
     "bad operator in the file": ('operator = " "\n', "serve", ["operator", '" "', "non-empty"]),
     "unknown theme": ('theme = "nrod"\n', "serve",
@@ -117,6 +118,18 @@ def test_a_bad_environment_value_names_the_variable(home, capsys, monkeypatch):
     code, [line], _ = run(home, "", "serve", capsys=capsys)
     assert code == 2
     assert "MENTIONDESK_LEASE_TTL" in line and '"soon"' in line and "number of seconds" in line
+
+
+def test_reply_recall_defaults_to_five_seconds_and_zero_turns_it_off(home, monkeypatch):
+    assert build_settings({}).reply_recall == 5.0
+    (home / "config.toml").write_text("reply_recall = 0\n", encoding="utf-8")
+    assert build_settings({"config": home / "config.toml"}).reply_recall == 0.0
+    monkeypatch.setenv("MENTIONDESK_REPLY_RECALL", "2.5")
+    settings = build_settings({"config": home / "config.toml"})
+    assert (settings.reply_recall, settings.sources["reply_recall"]) == (2.5, "env MENTIONDESK_REPLY_RECALL")
+    monkeypatch.setenv("MENTIONDESK_REPLY_RECALL", "-1")
+    with pytest.raises(ConfigError, match="MENTIONDESK_REPLY_RECALL must be a number of seconds from 0"):
+        build_settings({})
 
 
 def test_the_reported_serve_traceback_is_one_line_in_a_real_process(tmp_path):
@@ -265,6 +278,7 @@ def accounts(draw) -> dict:
 TOP_LIKELY: dict[str, list[Any]]
 TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "demo_rate": [1, 30.5, 60_000],
               "lease_ttl": [0.5, 45], "reply_deadline": ["24h", 90, "2d"], "lang": ["en"],
+              "reply_recall": [0, 5, 12.5],
               "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}],
               "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
               "theme": ["nord", "nrod", ""]}

@@ -54,7 +54,11 @@ def test_main_120x36_triaged(app, snap_compare):
 def test_composer_open(app, snap_compare):
     async def run_before(pilot):
         await settled(pilot)
-        await pilot.press("r", *"Sorry about that! DM us your order number 🙏")
+        await pilot.press("r")
+        # The composer opens from a worker (it claims the mention first): type once it has the keys,
+        # or the first ones reach the inbox (a space there marks a row).
+        await wait_until(pilot, lambda: pilot.app.screen.query_one("TextArea").has_focus)
+        await pilot.press(*"Sorry about that! DM us your order number 🙏")
         pilot.app.screen.query_one("TextArea").cursor_blink = False
         await pilot.pause()
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

@@ -10,6 +10,7 @@ from tests.tui_support import (
     console_ready,
     frozen_clock,
     mention,
+    query,
     screen_text,
     seed,
     wait_until,
@@ -29,14 +30,6 @@ def db_path(tmp_path):
 
 def make_app(db_path, **kwargs) -> ConsoleApp:
     return ConsoleApp(db_path, operator="alice", clock=frozen_clock, **kwargs)
-
-
-def query(db_path, sql, *params):
-    store = open_store(db_path)
-    try:
-        return store.conn.execute(sql, params).fetchall()
-    finally:
-        store.close()
 
 
 ready = console_ready

@@ -6,6 +6,7 @@ import pytest
 
 from store.db import open_store
 from store.inbox import VIEWS, view_ids
+from store.inbox_window import view_page
 from store.ingest import save_batch
 from store.preferences import oldest_first_views, set_oldest_first
 from store.saved_views import (
@@ -39,7 +40,7 @@ def store(db_path):
 
 # -- the store -------------------------------------------------------------------
 @pytest.mark.parametrize("view", list(VIEWS))
-def test_view_ids_oldest_first_is_the_reverse(store, view):
+def test_a_page_oldest_first_is_the_reverse(store, view):
     store.conn.execute("INSERT INTO tags VALUES (3, 'care', 'a', 'x'), (9, 'care', 'a', 'x'), "
                        "(4, 'marketing', 'a', 'x')")
     store.conn.execute("INSERT INTO assignments VALUES (5, 'alice', 'bo', 'x'), (2, 'alice', 'bo', 'x')")
@@ -47,9 +48,10 @@ def test_view_ids_oldest_first_is_the_reverse(store, view):
     store.conn.execute("INSERT INTO snoozes VALUES (11, '2030-01-01T00:00:00Z', 'a', 'x'), "
                        "(6, '2030-01-01T00:00:00Z', 'a', 'x')")
     newest = list(view_ids(store, view, "alice"))
-    oldest = list(view_ids(store, view, "alice", oldest_first=True))
-    assert newest and oldest == sorted(newest) == newest[::-1]
-    assert list(view_ids(store, view, "alice", 2, oldest_first=True)) == oldest[:2]
+    oldest = view_page(store, view, "alice", oldest_first=True)
+    assert newest and list(oldest.ids) == sorted(newest) == newest[::-1]
+    assert oldest.newest == newest[0]
+    assert list(view_page(store, view, "alice", size=2, oldest_first=True).ids) == newest[::-1][:2]
 
 
 def test_order_is_per_operator_and_per_view(store):

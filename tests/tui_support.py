@@ -49,6 +49,15 @@ def seed(path: str, count: int = 30, *, hostile: bool = True) -> None:
     store.close()
 
 
+def query(db_path, sql, *params) -> list[tuple]:
+    """Rows from the desk file, through a connection of the test's own."""
+    store = open_store(db_path)
+    try:
+        return store.conn.execute(sql, params).fetchall()
+    finally:
+        store.close()
+
+
 def screen_text(app) -> str:
     """What a person sees: the screenshot's text, HTML-unescaped."""
     svg = app.export_screenshot()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 
@@ -28,6 +29,13 @@ from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
 from tui.themes import ThemeMemory
 
+# Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
+# a key waiting for the GIL behind them waits up to one switch interval per hop (5 ms by default).
+GIL_SWITCH_S = 0.001
+# The screen's and search's connections read; only ingest's inserts need the big cache (store.db).
+# Each cache fills as a storm grows the file: 8 + 8 + 16 MB is the console's ceiling for them.
+READER_CACHE_KIB = 8 * 1024
+
 
 class ConsoleApp(App):
     TITLE = "mentiondesk"
@@ -40,7 +48,7 @@ class ConsoleApp(App):
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
                  keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                 theme: str | None = None) -> None:
+                 reply_recall: float = 0.0, theme: str | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -60,10 +68,11 @@ class ConsoleApp(App):
         self._sender_poll = sender_poll
         self._ingest_store: StoreWorker | None = None
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,
-                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True),
-                           searcher=StoreWorker(db_path, clock=clock, name="search",
-                                                    read_only_fallback=True), adapters=self.adapters,
-                           sla=sla or SlaPolicy())
+                           store=StoreWorker(db_path, clock=clock, name="ui-store", read_only_fallback=True,
+                                             cache_kib=READER_CACHE_KIB),
+                           searcher=StoreWorker(db_path, clock=clock, name="search", read_only_fallback=True,
+                                                cache_kib=READER_CACHE_KIB), adapters=self.adapters,
+                           sla=sla or SlaPolicy(), reply_recall=reply_recall)
         self.leadership: Leadership | None = None
         self._leader_worker: Worker[None] | None = None
         self._leader_ttl = leader_ttl
@@ -75,6 +84,7 @@ class ConsoleApp(App):
         return MainScreen()
 
     async def on_mount(self) -> None:
+        sys.setswitchinterval(GIL_SWITCH_S)
         self.run_worker(self._themes.start(), group="theme")
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)

@@ -6,7 +6,8 @@ from adapters.accounts import Account, ConfigError, shown
 from store.redact import redact_error
 from tui.settings import Settings
 
-ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "lang", "theme")
+ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang",
+         "theme")
 
 
 def _value(value: object) -> str:
@@ -29,7 +30,8 @@ def _secret_state(account: Account, key: str) -> str:
 def settings_lines(settings: Settings) -> list[str]:
     values = {"config": settings.config_path, "db": settings.db_path, "operator": settings.operator,
               "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
-              "reply_deadline": settings.reply_deadline, "lang": settings.lang, "theme": settings.theme}
+              "reply_deadline": settings.reply_deadline, "reply_recall": settings.reply_recall, "lang": settings.lang,
+              "theme": settings.theme}
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]

@@ -14,20 +14,6 @@ from tui.cli_common import fail
 from tui.render import clock_time
 
 
-def cmd_tag(store: Store, args: argparse.Namespace, operator: str) -> int:
-    changed = actions.set_tag(store, args.id, args.tag, not args.off, operator)
-    verb = "untagged" if args.off else "tagged"
-    print(f"#{args.id} {verb} {args.tag}" + ("" if changed else " (no change)"))
-    return 0
-
-
-def cmd_done(store: Store, args: argparse.Namespace, operator: str) -> int:
-    status = "open" if args.reopen else "done"
-    changed = actions.set_status(store, args.id, status, operator)
-    print(f"#{args.id} {status}" + ("" if changed else " (no change)"))
-    return 0
-
-
 def cmd_note(store: Store, args: argparse.Namespace, operator: str) -> int:
     desk.add_note(store, args.id, " ".join(args.text), operator)
     print(f"#{args.id} note saved")
@@ -46,18 +32,7 @@ def cmd_links(store: Store, args: argparse.Namespace, operator: str) -> int:
     return 0 if links else 1
 
 
-def cmd_assign(store: Store, args: argparse.Namespace, operator: str) -> int:
-    assignee = None if args.operator_name in ("", "-") else args.operator_name
-    try:
-        changed = desk.assign(store, args.id, assignee, operator, allow_new=args.new_operator)
-    except desk.UnknownOperator as exc:
-        return fail(f"{exc} (a typo?); use --new-operator to assign to {exc.name!r} anyway")
-    target = f"assigned to {assignee}" if assignee else "unassigned"
-    print(f"#{args.id} {target}" + ("" if changed else " (no change)"))
-    return 0
-
-
-def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for) -> int:
+def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for, *, recall: float = 0.0) -> int:
     text = " ".join(args.text)
     row = store.conn.execute("SELECT network FROM mentions WHERE id = ?", (args.id,)).fetchone()
     if row is None:
@@ -68,10 +43,12 @@ def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for) -
         return fail(f"reply is {over} over the {rule.limit} limit ({rule.description}); nothing queued")
     try:
         # The same check as the console's, inside the transaction that queues the reply.
-        queued = actions.queue_reply(store, args.id, text, operator, guard=actions.ReplyGuard(force=args.force))
+        queued = actions.queue_reply(store, args.id, text, operator, guard=actions.ReplyGuard(force=args.force),
+                                     recall=recall)
     except actions.ClaimedByOther as exc:
         return fail(f"{exc.operator} is replying to #{args.id} now; use --force to reply anyway")
-    print(f"#{args.id} reply {queued.id} queued; the ingest leader (a console or `mentiondesk serve`) sends it")
+    held = f" (`mentiondesk undo` recalls it for {recall:g} s)" if recall else ""
+    print(f"#{args.id} reply {queued.id} queued{held}; the ingest leader (a console or `mentiondesk serve`) sends it")
     return 0
 
 

@@ -27,9 +27,10 @@ DEFAULT_DEMO_RATE = 30.0
 # written here so that commands that never run an adapter do not import aiohttp.
 DEFAULT_LEASE_TTL = 45.0
 DEFAULT_REPLY_DEADLINE = 24 * 3600.0
+DEFAULT_REPLY_RECALL = 5.0
 
 ENV = {"db": "MENTIONDESK_DB", "operator": "MENTIONDESK_OPERATOR", "config": "MENTIONDESK_CONFIG",
-       "lease_ttl": "MENTIONDESK_LEASE_TTL"}
+       "lease_ttl": "MENTIONDESK_LEASE_TTL", "reply_recall": "MENTIONDESK_REPLY_RECALL"}
 
 
 class SettingsError(ConfigError):
@@ -46,6 +47,7 @@ class Settings:
     lease_ttl: float
     reply_deadline: float
     lang: str | None
+    reply_recall: float  # seconds a queued reply waits and can be recalled; 0: sent at once
     theme: str | None  # a Textual theme; None: the operator's remembered choice, else textual-dark
     keymap: Mapping[str, str]  # action id -> keys ("ctrl+r" or "r,f5"); action ids are checked by the console
     accounts: tuple[Account, ...]
@@ -101,6 +103,8 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         lease_ttl=pick("lease_ttl", DEFAULT_LEASE_TTL, config.lease_ttl, env_name=ENV["lease_ttl"],
                        parse=_env_seconds(ENV["lease_ttl"])),
         reply_deadline=pick("reply_deadline", DEFAULT_REPLY_DEADLINE, config.reply_deadline),
+        reply_recall=pick("reply_recall", DEFAULT_REPLY_RECALL, config.reply_recall, env_name=ENV["reply_recall"],
+                          parse=_recall_seconds),
         lang=pick("lang", None, config.lang),
         theme=check_theme(pick("theme", None, config.theme), f"{config_path}: theme"),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
@@ -133,6 +137,17 @@ def _env_seconds(name: str) -> Callable[[str], float]:
             raise SettingsError(f"{name} must be a number of seconds above 0 and below 86400 (got {shown(text)})")
         return value
     return parse
+
+
+def _recall_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 60:  # nan fails too
+        raise SettingsError(f"{ENV['reply_recall']} must be a number of seconds from 0 (off) to 60 "
+                            f"(got {shown(text)})")
+    return value
 
 
 _ACTION_ID = re.compile(r"[a-z][a-z0-9_.-]{0,63}")

@@ -9,21 +9,21 @@ an action.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, desk, drafts, preferences
+from store import actions, bulk, desk, drafts, preferences, snooze_undo
 from store import saved_replies as replies_store
 from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
 from store.handover import HandoverReport, handover_report
-from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids, view_ids_after
+from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after
+from store.inbox_window import IdPage, view_page, view_slice
 from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident
 from store.incidents import set_state as set_incident_state
@@ -31,22 +31,28 @@ from store.lease import LeaseHolder, current_holder
 from store.reports import Report, build_report
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
+from store.undo import Undone, undo_last
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
+    from array import array
+
     from textual.dom import DOMNode
 
     from adapters.runtime.leader import Leadership
     from store.ingest import SourceStatus
     from store.search import Hit
     from tui.app import ConsoleApp
+    from tui.widgets.id_window import Wanted
 
 
 class Shift:
     def __init__(self, *, operator: str, clock: Callable[[], datetime], db_path: str, store: StoreWorker,
-                 searcher: StoreWorker, adapters: list[Adapter], sla: SlaPolicy | None = None) -> None:
+                 searcher: StoreWorker, adapters: list[Adapter], sla: SlaPolicy | None = None,
+                 reply_recall: float = 0.0) -> None:
         self.operator = operator
         self.sla = sla or SlaPolicy()  # first-response targets: handover, reports and the priority view
+        self.reply_recall = reply_recall  # seconds a queued reply can be recalled with `u`
         self.clock = clock
         self.db_path = db_path
         self.store = store  # actions and the change feed
@@ -90,16 +96,25 @@ class Shift:
 
         return await self.store.run(wake_and_poll)
 
-    async def view_ids(self, view: str, limit: int | None = None, *, oldest_first: bool = False) -> array:
-        """A quick view's ids, or a saved view's (its search: on the search thread)."""
-        if view.startswith(SAVED_PREFIX):
-            return await self.searcher.run(saved_view_ids, view.removeprefix(SAVED_PREFIX), oldest_first=oldest_first)
-        return await self.store.run(view_ids, view, self.operator, limit, oldest_first=oldest_first)
+    async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None,
+                        oldest_first: bool = False) -> IdPage:
+        return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than,
+                                    oldest_first=oldest_first)
+
+    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None, *,
+                         oldest_first: bool = False) -> IdPage:
+        return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
+                                    total=total, below=wanted.below, above=wanted.above, newest=newest,
+                                    oldest_first=oldest_first)
+
+    async def saved_view_ids(self, view: str, *, oldest_first: bool = False) -> array:
+        """A saved view's ids, whole (its search: on the search thread)."""
+        return await self.searcher.run(saved_view_ids, view.removeprefix(SAVED_PREFIX), oldest_first=oldest_first)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
         """Ids in the view newer than `after_id`, newest first."""
         if view.startswith(SAVED_PREFIX):
-            return [mention_id for mention_id in await self.view_ids(view) if mention_id > after_id]
+            return [mention_id for mention_id in await self.saved_view_ids(view) if mention_id > after_id]
         return await self.store.run(view_ids_after, view, after_id, self.operator)
 
     async def view_counts(self) -> dict[str, int]:
@@ -150,11 +165,13 @@ class Shift:
         return oldest_first
 
     # -- triage -----------------------------------------------------------------------
-    async def toggle_tag(self, mention_id: int, tag: str) -> bool:
-        return await self.store.run(actions.toggle_tag, mention_id, tag, self.operator)
+    async def change(self, field: str, mention_ids: list[int], value: object = bulk.TOGGLE) -> bulk.Outcome:
+        """Tag, done (a store.fields field) on one or many mentions: one transaction, one undo entry."""
+        return await self.store.run(bulk.change, self.operator, field, mention_ids, value)
 
-    async def toggle_done(self, mention_id: int) -> str:
-        return await self.store.run(actions.toggle_done, mention_id, self.operator)
+    async def undo(self) -> Undone:
+        """Put back this operator's last action (from any of their consoles or the CLI)."""
+        return await self.store.run(undo_last, self.operator)
 
     # -- replying ----------------------------------------------------------------------
     async def claim(self, mention_id: int, ttl: timedelta, *, take: bool = False) -> desk.Claim | None:
@@ -183,7 +200,8 @@ class Shift:
         return await self.store.run(lookup)
 
     async def queue_reply(self, mention_id: int, text: str, guard: actions.ReplyGuard) -> actions.QueuedReply:
-        return await self.store.run(actions.queue_reply, mention_id, text, self.operator, guard=guard)
+        return await self.store.run(actions.queue_reply, mention_id, text, self.operator, guard=guard,
+                                    recall=self.reply_recall)
 
     async def retry_reply(self, reply_id: int, guard: actions.ReplyGuard, text: str | None = None) -> int:
         return await self.store.run(actions.retry_reply, reply_id, self.operator, text, guard=guard)
@@ -215,10 +233,10 @@ class Shift:
         await self.store.run(replies_store.remove_reply, name, self.operator)
 
     async def snooze(self, mention_ids: list[int], until: datetime) -> list[snoozing.SnoozeChange]:
-        return await self.store.run(snoozing.snooze, mention_ids, until, self.operator)
+        return await self.store.run(snooze_undo.snooze_undoably, mention_ids, until, self.operator)
 
     async def unsnooze(self, mention_ids: list[int]) -> list[snoozing.SnoozeChange]:
-        return await self.store.run(snoozing.unsnooze, mention_ids, self.operator)
+        return await self.store.run(snooze_undo.unsnooze_undoably, mention_ids, self.operator)
 
     # -- the shared desk -------------------------------------------------------------------
     async def register(self) -> None:
@@ -227,8 +245,8 @@ class Shift:
     async def add_note(self, mention_id: int, text: str) -> int:
         return await self.store.run(desk.add_note, mention_id, text, self.operator)
 
-    async def assign(self, mention_id: int, assignee: str | None, *, allow_new: bool = False) -> bool:
-        return await self.store.run(desk.assign, mention_id, assignee, self.operator, allow_new=allow_new)
+    async def assign(self, mention_ids: list[int], assignee: str | None, *, allow_new: bool = False) -> bulk.Outcome:
+        return await self.store.run(bulk.assign, self.operator, mention_ids, assignee, allow_new=allow_new)
 
     async def handover_since(self) -> str:
         """Since this operator last acted before this session, else the last 12 hours."""

@@ -31,9 +31,9 @@ class FloodWatch:
         self.wake = asyncio.Event()
 
     async def _corrections(self) -> None:
-        top, found = await self.worker.run(corrections_since, self._events_seen)
-        self._events_seen = top
-        for group_id, text in found:
+        found = await self.worker.run(corrections_since, self._events_seen)
+        self._events_seen = found.newest_event
+        for group_id, text in found.examples:
             self.grouper.add_exemplar(group_id, text)
 
     async def step(self) -> int:
@@ -52,7 +52,7 @@ class FloodWatch:
         return placed
 
     async def run(self) -> None:
-        self._events_seen = (await self.worker.run(corrections_since, 0))[0]
+        self._events_seen = (await self.worker.run(corrections_since, 0)).newest_event
         await self.worker.run(warm_grouper, self.grouper)
         loop = asyncio.get_running_loop()
         next_detect = 0.0

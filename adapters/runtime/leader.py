@@ -30,6 +30,7 @@ from adapters.runtime.flood_watch import FloodWatch
 from adapters.runtime.runner import IngestRunner
 from adapters.runtime.sender import REPLY_DEADLINE, ReplySender
 from store.lease import Lease, acquire, release
+from store.maintenance import housekeep
 from store.outbox import reply_requests_since
 from store.worker import StoreWorker
 
@@ -44,6 +45,8 @@ log = logging.getLogger(__name__)
 LEASE_TTL = 45.0  # the default; settings (lease_ttl, MENTIONDESK_LEASE_TTL) choose another
 RENEW_EVERY = 5.0
 REQUEST_TIME = float(os.environ.get("MENTIONDESK_REQUEST_TIMEOUT", "0")) or None
+# The leader's upkeep (store.maintenance): bounded search-index merges and a WAL checkpoint.
+HOUSEKEEP_EVERY = 2.0
 
 
 def holder_name(label: str = "") -> str:
@@ -86,6 +89,7 @@ class Leadership:
         self._sender_task: asyncio.Task | None = None
         self.flood: FloodWatch | None = None  # grouping and surge detection, while leading
         self._flood_task: asyncio.Task | None = None
+        self._upkeep_task: asyncio.Task | None = None
         self._on_change = on_change or (lambda leading: None)
         self._stopped = asyncio.Event()
         self._trouble = asyncio.Event()
@@ -138,6 +142,7 @@ class Leadership:
         self._sender_task = asyncio.create_task(self.sender.run(), name="sender")
         self.flood = FloodWatch(self.worker)
         self._flood_task = asyncio.create_task(self.flood.run(), name="flood-watch")
+        self._upkeep_task = asyncio.create_task(self._upkeep(), name="upkeep")
         log_state(log, "leader", state="acquired", holder=self.holder, epoch=held.lease.epoch,
                   expires=held.lease.expires_at)
         self._on_change(True)
@@ -145,6 +150,10 @@ class Leadership:
     async def _step_down(self, reason: str, *, notify: bool = True) -> None:
         was_leader = self.is_leader
         self.is_leader = False  # first: no network call starts from here on
+        if self._upkeep_task:
+            self._upkeep_task.cancel()
+            await asyncio.gather(self._upkeep_task, return_exceptions=True)
+            self._upkeep_task = None
         if self.runner:
             await self.runner.halt()  # no more ingesting: a successor may be starting already
         if self._flood_task:
@@ -173,6 +182,15 @@ class Leadership:
                       holder=self.holder, epoch=self._last_epoch, reason=reason)
             if notify:  # stopping is not losing the lease to someone else
                 self._on_change(False)
+
+    async def _upkeep(self) -> None:
+        """Between ingest batches (same store thread), in short steps: never a stall."""
+        while True:
+            await asyncio.sleep(HOUSEKEEP_EVERY)
+            try:
+                await self.worker.run(housekeep)
+            except Exception as exc:  # a busy or read-only moment: the next round tries again
+                log.debug("upkeep skipped: %s", exc)
 
     def wake_sender(self) -> None:
         if self.sender:

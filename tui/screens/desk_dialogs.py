@@ -8,6 +8,7 @@ from typing import Any
 from textual.widget import Widget
 
 from store import desk
+from store.bulk import Outcome
 from store.handover import format_report
 from store.inbox import InboxRow
 from tui.render import clock_time
@@ -39,22 +40,22 @@ class DeskDialogs:
         if text and text.strip() and await self._act(self._shift.add_note(mention_id, text)) is not None:
             self._host.notify("Note saved.", timeout=1.5)
 
-    async def assign(self, mention_id: int, row: InboxRow | None) -> None:
-        current = row.assignee if row and row.assignee else self._shift.operator
-        name = await self._ask(AskText(f"Assign #{mention_id} to (empty: unassign)", value=current,
+    async def assign(self, mention_ids: list[int], row: InboxRow | None) -> Outcome | None:
+        """Ask whom to assign these mentions to, then assign them all (one undo); `row` is the first's."""
+        current = row.assignee if row and row.assignee and len(mention_ids) == 1 else self._shift.operator
+        what = f"#{mention_ids[0]}" if len(mention_ids) == 1 else f"{len(mention_ids)} marked mentions"
+        name = await self._ask(AskText(f"Assign {what} to (empty: unassign)", value=current,
                                        placeholder="operator"))
         if name is None:
-            return
+            return None
         name = name.strip()
         try:
-            changed = await self._act(self._shift.assign(mention_id, name or None), errors=(desk.UnknownOperator,))
+            return await self._act(self._shift.assign(mention_ids, name or None), errors=(desk.UnknownOperator,))
         except desk.UnknownOperator:
             question = f"Nobody called {name!r} has used this desk yet (a typo?). Assign to {name!r} anyway?"
             if not await self._ask(Confirm(question)):
-                return
-            changed = await self._act(self._shift.assign(mention_id, name, allow_new=True))
-        if changed:
-            self._host.notify(f"Assigned to {name}" if name else "Unassigned", timeout=1.5, markup=False)
+                return None
+            return await self._act(self._shift.assign(mention_ids, name, allow_new=True))
 
     async def handover(self, since: str) -> None:
         report = await self._shift.handover_report(since)

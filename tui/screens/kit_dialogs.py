@@ -34,13 +34,13 @@ class KitDialogs:
             return
         if answer == WAKE:
             if await self._act(shift.unsnooze(mention_ids)) is not None:
-                self._host.notify("Awake: back in the open views as new.", timeout=2)
+                self._host.notify("Awake: back in the open views as new — u to undo.", timeout=3)
             return
         assert isinstance(answer, datetime)
         changes = await self._act(shift.snooze(mention_ids, answer))
         if changes is not None:
             when = wake_time(iso(answer), shift.clock())
-            self._host.notify(f"Snoozed until {when}, or until the author writes again (Z lists snoozed).",
+            self._host.notify(f"Snoozed until {when}, or until the author writes again (Z lists snoozed) — u to undo.",
                               timeout=3, markup=False)
 
     def saved_replies(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -10,7 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
-from store.changes import Marks
+from store.changes import Backlog, Marks
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.actions import bindings
@@ -20,6 +19,7 @@ from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.kit_dialogs import KitDialogs
 from tui.screens.link_keys import LinkKeys
+from tui.screens.triage import Triage, TriageKeys
 from tui.screens.view_keys import ViewKeys
 from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
@@ -34,7 +34,9 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
+class MainScreen(TriageKeys, LinkKeys, ViewKeys):
+    """c, m, e, space, V and u: TriageKeys (tui.screens.triage); o y Y: LinkKeys; O * 7-9: ViewKeys."""
+
     BINDINGS = bindings("main")
     banner: TroubleBanner
     status: StatusBar
@@ -45,9 +47,11 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
     def __init__(self) -> None:
         super().__init__()
         self._marks = Marks()
+        self._backlog = Backlog()  # during a storm, arrivals are shown once a second
         self._polling = False
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
+        self._triage = Triage(self, self._act)
         self._kit = KitDialogs(self, self._act)
 
     def compose(self) -> ComposeResult:
@@ -89,6 +93,7 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
 
     async def on_mount(self) -> None:
         self.inbox.focus()
+        self.inbox.marked = self._triage.selection
         try:
             # Anchored at start: "since you were last here", not since this session's first action.
             # Read before the first rows are fetched: this console's own actions must not count.
@@ -126,8 +131,9 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
             await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
-        changes = await self.shift.changes(self._marks, force=force)
-        self._marks = changes.marks
+        self._marks = (polled := await self.shift.changes(self._marks, force=force)).marks
+        if (changes := self._backlog.offer(polled, force=force)) is None:
+            return  # shown with the next ones (a storm): nothing is lost
         for assigned in changes.assigned_to_me:
             self.notify(f"{assigned.by} assigned #{assigned.mention_id} to you (6: Mine)", title="Assigned to you",
                         timeout=8, markup=False)
@@ -146,20 +152,18 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)
         self._update_title()
-        if (changes.new_mentions or changes.membership_changed) and time.monotonic() - self.status.counted_at > 1.0:
-            # The view bar's counts follow the list within a second, not at the next 2 s tick.
-            self.status.recount(exclusive=True)
+        if (changes.new_mentions or changes.membership_changed) and self.status.count_due():
+            self.status.recount()  # the view bar's counts follow the list, not the next 2 s tick
 
     async def _tick(self) -> None:
-        if self._polling:
-            return
-        self._polling = True
-        try:
-            await self.sync()
-        except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-            self.database_trouble(exc)
-        finally:
-            self._polling = False
+        if not self._polling:
+            self._polling = True
+            try:
+                await self.sync()
+            except Exception as exc:  # the file may be gone or unreachable: say so, keep going
+                self.database_trouble(exc)
+            finally:
+                self._polling = False
 
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""
@@ -167,6 +171,8 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
             keys = console_of(self).keys_shown
             return [("^s", "Send"), ("esc", "Close, keep draft"), (keys("insert-saved-reply")[0], "Saved reply"),
                     (keys("external-editor")[0], "Editor")]
+        if self._triage.selection:
+            return [("esc", "Clear marks")]
         return [("esc", "Back")] if self.searching else []
 
     def on_resize(self) -> None:
@@ -180,7 +186,9 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
 
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
-        self.run_worker(self._load_detail(message.mention_id), group="detail", exclusive=True)
+        # The moved selection is painted first, then the mention (a layout of the right pane).
+        self.call_after_refresh(lambda: self.run_worker(self._load_detail(message.mention_id), group="detail",
+                                                        exclusive=True))
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)
@@ -204,19 +212,8 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
             await self.sync(force=True)
         return result
 
-    async def action_tag(self, tag: str) -> None:
-        if (mention_id := self._selected()) is not None:
-            now_on = await self._act(self.shift.toggle_tag(mention_id, tag))
-            if now_on is not None:
-                self.notify(f"{'Tagged' if now_on else 'Untagged'} {tag}", timeout=1.5)
-
-    async def action_done(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            status = await self._act(self.shift.toggle_done(mention_id))
-            if status:
-                self.notify("Marked done" if status == "done" else "Reopened", timeout=1.5)
-
     async def action_view(self, view: str) -> None:
+        self._triage.clear()  # marks stay with the list they were made in: never act on rows out of sight
         if self.searching:
             self.search_bar.leave(restore=False)
         try:
@@ -266,7 +263,7 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
             await self.composer.edit_failed(row, failed)
 
     def action_back(self) -> None:
-        if not self.composer.put_aside() and self.searching:
+        if not self.composer.put_aside() and not self._triage.clear() and self.searching:
             self.search_bar.leave(restore=True)
 
     @on(ReplyComposer.Released)
@@ -296,8 +293,9 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
 
     @work(group="dialog")
     async def action_assign(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            await self._desk.assign(mention_id, self.inbox.row(mention_id))
+        if (ids := self._triage.targets()) is not None:
+            if (outcome := await self._desk.assign(ids, self.inbox.row(ids[0]))) is not None:
+                self._triage.done(outcome)
 
     @work(group="dialog")
     async def action_handover(self) -> None:
@@ -305,8 +303,9 @@ class MainScreen(LinkKeys, ViewKeys):  # o y Y: LinkKeys; O * 7-9: ViewKeys
 
     @work(group="dialog")
     async def action_snooze(self) -> None:
-        if (mention_id := self._selected()) is not None:
-            await self._kit.snooze([mention_id], self.inbox.row(mention_id))
+        if (ids := self._triage.targets()) is not None:  # every marked row, else the selected one
+            await self._kit.snooze(ids, self.inbox.row(ids[0]))
+            self._triage.clear()  # snoozed rows leave the view
 
     def action_saved_replies(self) -> None:
         self._kit.saved_replies()

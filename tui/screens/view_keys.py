@@ -85,12 +85,12 @@ class ViewKeys(Screen):
             saved = await self._act(self.shift.save_view(name, query, replace=True))
         if saved is not None:
             self.notify(f"Saved as view {saved.key}: {saved.name} (for the whole desk)", markup=False)
-            self.status.recount(exclusive=True)
+            self.status.recount()
 
     async def _remove(self, name: str) -> None:
         if not await self.app.push_screen_wait(Confirm(f"Remove the saved view {name!r} for the whole desk?")):
             return
         if await self._act(self.shift.remove_view(name)) is not None:
             self.notify(f"Removed the view {name}", markup=False)
-            self.status.recount(exclusive=True)
+            self.status.recount()
             await self.action_view("open")

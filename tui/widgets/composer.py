@@ -191,7 +191,13 @@ class ReplyComposer(ComposerKit):
         await self._release({mention_id})
         self.shift.wake_sender()
         self.post_message(self.Queued(mention_id))
-        self.notify("Reply queued for sending.", timeout=2)
+        recall = self.shift.reply_recall if editing is None else 0  # a resent failed reply goes out at once
+        self.notify(f"Reply queued — u to recall it within {recall:g} s." if recall else "Reply queued for sending.",
+                    timeout=max(2.0, recall), markup=False)
+
+    def keep_draft(self, mention_id: int, text: str) -> None:
+        """A recalled reply comes back as the mention's draft: `r` reopens it."""
+        self._drafts[mention_id] = text
 
     async def retry(self, mention_id: int, reply_id: int) -> None:
         """Resend a failed reply as it was; anything answered after it makes that a second reply: ask."""

@@ -9,18 +9,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Input
 
 from store.db import StoreError
+from store.saved_views import SAVED_PREFIX
 from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
 from tui.topbar import compact_count, view_label
+from tui.widgets.id_window import IdWindow
 from tui.widgets.inbox import InboxList
+from tui.widgets.line import Line
 from tui.widgets.search_bar import SearchBar
-
-FIRST_PAGE = 200
 
 
 class InboxPane(Vertical):
@@ -42,9 +43,9 @@ class InboxPane(Vertical):
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
-        self.inbox.sla = console_of(self).shift.sla
+        self.inbox.painter.sla = console_of(self).shift.sla
         yield self.search_bar
-        yield Static(id="inbox-title")
+        yield Line(id="inbox-title")
         yield self.inbox
 
     def on_mount(self) -> None:
@@ -62,41 +63,42 @@ class InboxPane(Vertical):
             title.append(f" {view_label(self.view)} · {compact_count(len(inbox.ids))}", "bold")
             if self.oldest_first:
                 title.append(" · oldest first")
+        if inbox.marked:
+            title.append(f"  ◆ {compact_count(len(inbox.marked))} marked", "bold")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
             title.append(f"  ↑ {compact_count(inbox.new_above)} new", paint("bold $text-warning", self.app))
-        self.query_one("#inbox-title", Static).update(title)
+        self.query_one("#inbox-title", Line).show(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
+        """The view's first page (or, keeping the selection, the page around it); more as the list scrolls."""
         inbox, shift = self.inbox, console_of(self).shift
-        bar = self.search_bar
         if self.oldest_first_views is None:
             self.oldest_first_views = await shift.oldest_first_views()
         oldest_first = view in self.oldest_first_views
-        if not keep_selection:
-            # First screenful now, the rest (a second for a million rows) right after.
-            first = await shift.view_ids(view, FIRST_PAGE, oldest_first=oldest_first)
-            self.view = view
-            inbox.set_ids(first, keep_selection=False)
-            self.post_message(self.Listed())
-            if len(first) < FIRST_PAGE:
-                return
-        ids = await shift.view_ids(view, oldest_first=oldest_first)
-        if bar.searching or (not keep_selection and self.view != view):
+        rows: dict = {}
+        if view.startswith(SAVED_PREFIX):  # a search: its ids whole, from the search thread
+            window = IdWindow.whole(await shift.saved_view_ids(view, oldest_first=oldest_first),
+                                    oldest_first=oldest_first)
+        else:
+            around = dict(around=inbox.selected_id, newer_than=inbox.newest_id) if keep_selection else {}
+            page = await shift.view_page(view, oldest_first=oldest_first, **around)
+            window, rows = IdWindow.from_page(page, oldest_first=oldest_first), page.rows
+        if keep_selection and self.search_bar.searching:
             return
         self.view = view
-        inbox.set_ids(ids, keep_selection=True)
+        inbox.put_rows(rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
+        inbox.set_ids(window, keep_selection=keep_selection)
         self.post_message(self.Listed())
 
     async def add_arrivals(self) -> None:
         """New mentions: above the rows when newest first, below them when oldest first."""
-        ids = self.inbox.ids
-        newest = (ids[-1] if self.oldest_first else ids[0]) if len(ids) else 0
-        arrived = await console_of(self).shift.view_ids_after(self.view, newest)
-        if self.oldest_first:
-            self.inbox.append(arrived[::-1])
+        inbox = self.inbox
+        arrived = await console_of(self).shift.view_ids_after(self.view, inbox.newest_id or 0)
+        if inbox.ids.oldest_first:
+            inbox.append(arrived[::-1])
         else:
-            self.inbox.prepend(arrived)
+            inbox.prepend(arrived)
 
     async def set_order(self, oldest_first: bool) -> None:
         """List the current view in this order from now on (the caller saved it)."""
@@ -104,6 +106,18 @@ class InboxPane(Vertical):
         (views.add if oldest_first else views.discard)(self.view)
         self.oldest_first_views = frozenset(views)
         await self.load_view(self.view, keep_selection=False)
+
+    @on(InboxList.IdsWanted)
+    async def _fetch_ids(self, message: InboxList.IdsWanted) -> None:
+        # Search results and saved views are whole lists: only a quick view asks for ids.
+        inbox, wanted = self.inbox, message.wanted
+        try:
+            page = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids), inbox.newest_id,
+                                                           oldest_first=inbox.ids.oldest_first)
+        except DATABASE_ERRORS as exc:
+            self.post_message(DatabaseTrouble(exc))
+            return
+        inbox.put_ids(page.start, page.ids, message.generation)
 
     @on(SearchBar.Left)
     def _search_left(self, message: SearchBar.Left) -> None:
@@ -139,6 +153,6 @@ class InboxPane(Vertical):
             alive = await console_of(self).shift.ingest_holder() is not None
         except (sqlite3.Error, StoreError):
             return
-        if alive != inbox.sender_alive:
-            inbox.sender_alive = alive
+        if alive != inbox.painter.sender_alive:
+            inbox.painter.sender_alive = alive
             inbox.refresh()

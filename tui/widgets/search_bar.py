@@ -12,6 +12,7 @@ from textual.widgets import Input
 
 from store.db import StoreError
 from tui.shift import Shift, console_of
+from tui.widgets.id_window import IdWindow
 
 PLACEHOLDER = "search: words (typos ok)  tag:care status:open from:@h net:demo"
 
@@ -78,7 +79,8 @@ class SearchBar(Input):
         spans: dict[int, list[tuple[int, int]]] = {}
         try:
             if not text.strip():
-                ids: Sequence[int] = await self.shift.view_ids(self._view)
+                # The whole view, a window of it at a time (see tui.widgets.id_window).
+                ids: Sequence[int] = IdWindow.from_page(await self.shift.view_page(self._view))
             else:
                 # Searching as the operator types: the last word may be unfinished.
                 hits = await self.shift.search(text, complete_last=not text[-1:].isspace())

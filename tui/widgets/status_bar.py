@@ -20,11 +20,14 @@ from tui.messages import DatabaseTrouble
 from tui.render import age
 from tui.shift import Shift, console_of
 from tui.topbar import fit, view_bar
+from tui.widgets.line import Line
 
 if TYPE_CHECKING:
     from store.ingest import SourceStatus  # the module loads lazily, with the first count
 
+COUNT_SHARE = 0.2  # at most this share of the time counting during a storm
 SAVED_RECOUNT = 10.0  # seconds: a saved view's count is a search, so it is refreshed less often
+
 SOURCE_STYLE = {"connected": "$text-success", "auth failed": "bold $text-error", "stopped": "$text-error",
                 "rate-limited": "$text-warning", "reconnecting": "$text-warning"}
 
@@ -36,6 +39,9 @@ class StatusBar(Vertical):
         super().__init__(id=id)
         self.counts: dict[str, int] = {}
         self.counted_at = 0.0  # time.monotonic() of the last count
+        self.count_cost = 0.0  # seconds the last count took
+        self._counting = False
+        self._recount = False  # asked again while counting
         self._view: str | None = "open"  # None while searching
         self._listed = 0  # the list's length: the current view's count until the first count arrives
         self._statuses: list[SourceStatus] = []
@@ -49,12 +55,16 @@ class StatusBar(Vertical):
         return console_of(self).shift
 
     def compose(self) -> ComposeResult:
-        yield Static(id="topbar")
-        yield Static(id="viewbar")
+        yield Line(id="topbar")
+        yield Line(id="viewbar")
 
     def on_mount(self) -> None:
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
-        self.set_interval(2.0, self.recount)
+        self.set_interval(2.0, self._recount_if_due)
+
+    def _recount_if_due(self) -> None:
+        if self.count_due():  # a slow count is not restarted every 2 s either (its reads hold the WAL)
+            self.recount()
 
     def on_resize(self) -> None:
         self._draw()
@@ -64,12 +74,26 @@ class StatusBar(Vertical):
         self._view, self._listed = view, listed
         self._draw_views()
 
-    def recount(self, *, exclusive: bool = False) -> None:
-        """Counts, sources and the lease again, in the background."""
-        self.run_worker(self.refresh_counts(), group="topbar", exclusive=exclusive)
+    def recount(self) -> None:
+        """Counts, sources and the lease again, in the background; one count at a time.
+
+        A count asked for while one runs is made right after it (that one may have
+        started before the change): never a queue of counts in front of a search.
+        """
+        if self._counting:
+            self._recount = True
+            return
+        self._counting = True
+        self.run_worker(self.refresh_counts(), group="topbar")
+
+    def count_due(self) -> bool:
+        """Whether arrivals should be counted now: within a second, but on a history where a count
+        takes long, no more than a COUNT_SHARE of the time (a storm would otherwise count non-stop)."""
+        return time.monotonic() - self.counted_at > max(1.0, self.count_cost / COUNT_SHARE)
 
     async def refresh_counts(self) -> None:
         self.counted_at = time.monotonic()
+        self._counting = True
         try:
             # Counting is the slowest read on a long history: its own connection and thread.
             statuses = await self.shift.source_statuses()
@@ -83,6 +107,12 @@ class StatusBar(Vertical):
         except DATABASE_ERRORS as exc:
             self.post_message(DatabaseTrouble(exc))
             return
+        finally:
+            self.count_cost = time.monotonic() - self.counted_at
+            self._counting = False
+            if self._recount and self.is_attached:
+                self._recount = False
+                self.recount()
         self._statuses = statuses
         self._draw()
 
@@ -111,7 +141,7 @@ class StatusBar(Vertical):
             if status.last_event_at:
                 full.append(f" · last {age(status.last_event_at, now)} ago", "dim")
             pieces.append([full, short] if full.cell_len > short.cell_len else short)
-        self.query_one("#topbar", Static).update(fit(pieces, self.size.width))
+        self.query_one("#topbar", Line).show(fit(pieces, self.size.width))
 
     def _draw_views(self) -> None:
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
@@ -119,7 +149,7 @@ class StatusBar(Vertical):
         counts = {**self.counts, **self._saved_counts}
         if self._view is not None:
             counts.setdefault(self._view, self._listed)  # until the first count arrives
-        self.query_one("#viewbar", Static).update(view_bar(views, counts, self._view, self.size.width))
+        self.query_one("#viewbar", Line).show(view_bar(views, counts, self._view, self.size.width))
 
 
 class TroubleBanner(Static):

@@ -1,0 +1,64 @@
+"""Document frequencies of indexed terms: how many mentions hold a word.
+
+Spelling correction weighs a typo candidate by how common it is (see
+store.search_candidates), so the search needs the number of mentions of a
+few dozen words per query. FTS5 already knows: an `fts5vocab` table over
+the index answers "term = ?" by reading that term's ids, no text. The table
+lives in the connection's temp schema (nothing is added to the file) and
+answers are cached per database file, refreshed once the history has
+grown by a few percent: a ranking weight, not a count shown to anyone.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+from cachetools import LRUCache
+
+CACHED_TERMS = 200_000
+STALE_GROWTH = 0.05  # forget cached counts when the history grew by this share ...
+STALE_AT_LEAST = 20  # ... or by this many mentions, whichever is more
+
+_VOCAB_TABLE = "temp.search_df"
+
+
+def _ensure_table(conn: sqlite3.Connection) -> None:
+    # One per connection: temp objects are private to it, and a read-only file may still have them.
+    if conn.execute("SELECT 1 FROM temp.sqlite_master WHERE name = 'search_df'").fetchone() is None:
+        conn.execute(f"CREATE VIRTUAL TABLE {_VOCAB_TABLE} USING fts5vocab(main, 'search_fts', 'row')")
+
+
+class Frequencies:
+    """Mentions per term for one database file, cached; callers hold the vocabulary's lock."""
+
+    def __init__(self) -> None:
+        self.counts: LRUCache[str, int] = LRUCache(CACHED_TERMS)
+        self.mentions = 0  # history size the cache was filled at
+        self.size = 0  # history size now (top mention id)
+
+    def refresh(self, conn: sqlite3.Connection) -> None:
+        self.size = conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
+        if self.size < self.mentions or self.size > self.mentions + max(STALE_AT_LEAST,
+                                                                        self.mentions * STALE_GROWTH):
+            self.counts.clear()
+            self.mentions = self.size
+
+    def of(self, conn: sqlite3.Connection, terms: Iterable[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        missing = []
+        for term in terms:
+            count = self.counts.get(term)
+            if count is None:
+                missing.append(term)
+            else:
+                out[term] = count
+        if missing:
+            _ensure_table(conn)
+            for start in range(0, len(missing), 500):
+                chunk = missing[start:start + 500]
+                found = dict(conn.execute(f"SELECT term, doc FROM {_VOCAB_TABLE} WHERE term IN "
+                                          f"({', '.join('?' for _ in chunk)})", chunk).fetchall())
+                for term in chunk:
+                    out[term] = self.counts[term] = found.get(term, 0)
+        return out
