@@ -84,6 +84,8 @@ async def test_keys_cross_the_edges_of_the_loaded_window(db_path, oldest_first):
         await pilot.press("G")
         await selected_is(pilot, screen, everything[-1], "the bottom mention")
         assert everything[-1] in inbox.visible_ids(margin=0)  # scrolled to it (its text may be cut short)
+        # and shown whole: the selection announced once its id arrived, not left at "Nothing selected"
+        await within(pilot, lambda: screen.mention.shows(everything[-1]), 10, "the bottom mention's detail")
         await pilot.press("k", "pageup")
         await selected_is(pilot, screen, everything[inbox.cursor], "a page up from the bottom")
         assert inbox.cursor < SIZE - 2

@@ -184,7 +184,9 @@ class InboxList(ScrollView, can_focus=True):
 
     def _announce(self) -> None:
         self._announced = self.selected_id
-        self.post_message(self.Highlighted(self._announced))
+        # Sent by the list even when put_ids runs inside the pane's handler: a message whose sender
+        # is the pane stops bubbling there, and the screen would never load the mention.
+        self.post_message(self.Highlighted(self._announced).set_sender(self))
 
     def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:
         self._rows.put(rows, epoch)
