@@ -89,6 +89,7 @@ class Config:
     rules: str | None = None  # the triage rules file (relative: beside the config file)
     languages: tuple[str, ...] | None = None  # the desk's languages, for detection (ISO 639-1)
     reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
+    theme: str | None = None  # a Textual theme's name (the console checks it against its themes)
     #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
     sla: dict[str, float] = field(default_factory=dict)
 
@@ -124,7 +125,7 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
-            "accounts", "sla", "rules", "languages", "reply_keywords")
+            "accounts", "sla", "rules", "languages", "reply_keywords", "theme")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -208,7 +209,7 @@ def load_config(path: Path | str) -> Config:
         _number(str(file), "reply_recall", recall, low=-0.0001, high=60.0001,
                 allowed="a number of seconds from 0 (off) to 60")
     texts = {}
-    for key in ("db", "operator", "rules"):
+    for key in ("db", "operator", "rules", "theme"):
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise bad_value(str(file), key, value, "a non-empty string")
@@ -227,7 +228,7 @@ def load_config(path: Path | str) -> Config:
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
                   db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
                   reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file),
-                  reply_recall=float(recall) if recall is not None else None)
+                  reply_recall=float(recall) if recall is not None else None, theme=texts["theme"])
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")

@@ -274,6 +274,25 @@ CREATE INDEX mentions_by_root ON mentions (network, root_remote_id) WHERE root_r
 CREATE INDEX mentions_by_parent ON mentions (network, parent_remote_id) WHERE parent_remote_id IS NOT NULL;
 """
 
+# Saved views (issue 12): searches the desk keeps on keys 7-9, shared by every operator;
+# and each operator's own choices (a view's order, the theme), kept per operator.
+V2_SAVED_VIEWS = """
+CREATE TABLE saved_views (
+    name TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,
+    key TEXT NOT NULL UNIQUE CHECK (key IN ('7', '8', '9')),
+    query TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE operator_preferences (
+    operator TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (operator, name)
+) WITHOUT ROWID;
+"""
+
 # Reports, spikes and the handover read periods of arrival time (covering what they group by
 # without reading the rows, which hold the texts), and the oldest waiting mentions first.
 V2_REPORTS = """
@@ -387,5 +406,5 @@ ALTER TABLE mentions ADD COLUMN suggested_reply TEXT;
 """
 
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -68,3 +68,14 @@ async def until(condition, seconds: float = 10.0, what: str = "condition"):
             return value
         await asyncio.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def cli_in_process(monkeypatch, capsys, tmp_path, *args: str) -> tuple[int, str, str]:
+    """`mentiondesk ARGS` run in this process (fast), as operator alice with no config file: (status, out, err)."""
+    from tui.cli import main
+
+    monkeypatch.setenv("MENTIONDESK_CONFIG", str(tmp_path / "none.toml"))
+    monkeypatch.setenv("MENTIONDESK_OPERATOR", "alice")
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

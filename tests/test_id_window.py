@@ -51,3 +51,14 @@ def test_arrivals_shift_positions_whether_the_top_is_loaded_or_not():
     deep.prepend([1002, 1001])
     assert (len(deep), deep.start, deep.get(502), deep.newest) == (1002, 502, 500, 1002)
     assert deep.count_newer(600, 1000) == 0  # nothing loaded above: unknown, not invented
+
+
+def test_oldest_first_arrivals_go_below_and_the_newest_is_the_last():
+    bottom = IdWindow(100, 0, range(1, 101), oldest_first=True)
+    assert bottom.newest == 100
+    bottom.append([101, 102])
+    assert (len(bottom), bottom.get(0), bottom.get(101), bottom.newest) == (102, 1, 102, 102)
+    assert bottom.count_newer(102, 50) == 0  # nothing new ever sits above
+    shallow = IdWindow(1000, 0, range(1, 101), newest=1000, oldest_first=True)
+    shallow.append([1001])
+    assert (len(shallow), shallow.end, shallow.get(1000), shallow.newest) == (1001, 100, None, 1001)

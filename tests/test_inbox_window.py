@@ -59,8 +59,16 @@ async def selected_is(pilot, screen, expected: int, what: str) -> None:
                  and screen.inbox.row(expected) is not None, 10, what)
 
 
-async def test_keys_cross_the_edges_of_the_loaded_window(db_path):
+@pytest.mark.parametrize("oldest_first", [False, True])
+async def test_keys_cross_the_edges_of_the_loaded_window(db_path, oldest_first):
     everything = view_ids(db_path)
+    if oldest_first:  # `O`, remembered: the same window, read from the other end
+        from store.preferences import set_oldest_first
+
+        store = open_store(db_path)
+        set_oldest_first(store, "alice", "open", True)
+        store.close()
+        everything.reverse()
     async with make_app(db_path).run_test(size=(100, 30)) as pilot:
         screen = await console_ready(pilot)
         inbox = screen.inbox
@@ -74,13 +82,15 @@ async def test_keys_cross_the_edges_of_the_loaded_window(db_path):
             await selected_is(pilot, screen, everything[inbox.cursor], f"row {inbox.cursor}")
         assert number(inbox.selected_id, db_path) in screen_text(pilot.app)
         await pilot.press("G")
-        await selected_is(pilot, screen, everything[-1], "the oldest mention")
-        assert number(everything[-1], db_path) in screen_text(pilot.app)
+        await selected_is(pilot, screen, everything[-1], "the bottom mention")
+        assert everything[-1] in inbox.visible_ids(margin=0)  # scrolled to it (its text may be cut short)
+        # and shown whole: the selection announced once its id arrived, not left at "Nothing selected"
+        await within(pilot, lambda: screen.mention.shows(everything[-1]), 10, "the bottom mention's detail")
         await pilot.press("k", "pageup")
         await selected_is(pilot, screen, everything[inbox.cursor], "a page up from the bottom")
         assert inbox.cursor < SIZE - 2
         await pilot.press("g")
-        await selected_is(pilot, screen, everything[0], "the newest mention")
+        await selected_is(pilot, screen, everything[0], "the top mention")
         assert inbox.scroll_offset.y == 0
 
 
@@ -171,5 +181,32 @@ def test_slices_count_positions_from_the_lists_own_top_while_arrivals_wait(db_pa
         assert (got.start, list(got.ids)) == (PAGE, listed[PAGE:PAGE + 20])
         got = view_slice(store, "open", start=2, limit=8, total=SIZE, above=listed[10], newest=page.newest)
         assert (got.start, list(got.ids)) == (2, listed[2:10])
+    finally:
+        store.close()
+
+
+def test_oldest_first_slices_are_the_same_positions_read_from_the_other_end(db_path):
+    """Oldest first is a direction of the windowed paging: pages, keyset reads and jumps (from
+    either end) give the reversed list's positions, and arrivals not listed yet never count."""
+    from store.inbox_window import view_page, view_slice
+
+    listed = view_ids(db_path)[::-1]
+    store = open_store(db_path)
+    try:
+        page = view_page(store, "open", oldest_first=True)
+        assert (page.total, list(page.ids), page.newest) == (SIZE, listed[:PAGE], listed[-1])
+        save_batch(store, "demo:@brightloop", [mention(SIZE + i) for i in range(1, 6)], None)
+        for start in (PAGE + 10, 10, SIZE - 30, SIZE - 20):
+            got = view_slice(store, "open", start=start, limit=20, total=SIZE, newest=page.newest, oldest_first=True)
+            assert (got.start, list(got.ids)) == (start, listed[start:start + 20]), start
+        got = view_slice(store, "open", start=SIZE - 10, limit=20, total=SIZE, below=listed[SIZE - 11],
+                         newest=page.newest, oldest_first=True)
+        assert (got.start, list(got.ids)) == (SIZE - 10, listed[SIZE - 10:])  # not the arrivals
+        got = view_slice(store, "open", start=2, limit=8, total=SIZE, above=listed[10], newest=page.newest,
+                         oldest_first=True)
+        assert (got.start, list(got.ids)) == (2, listed[2:10])
+        around = view_page(store, "open", around=listed[300], oldest_first=True)
+        assert around.anchor == 300 and list(around.ids) == listed[around.start:around.start + len(around.ids)]
+        assert around.newest == SIZE + 5  # the view's newest, arrivals included: the list's bottom end
     finally:
         store.close()

@@ -19,7 +19,9 @@ from tui.widgets.mention_view import MentionView
 
 pytestmark = pytest.mark.serial
 
-WITHIN = 1.0  # seconds
+# The desk promises a second (the change feed polls every 0.3 s); the bound is twice that because a
+# CI machine shares its cores with the other process this test starts.
+WITHIN = 2.0  # seconds
 
 
 @pytest.fixture

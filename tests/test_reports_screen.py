@@ -72,7 +72,7 @@ async def test_numbers_key_shows_every_figure_and_periods_switch(db_path):
 
 
 async def test_reports_in_the_palette_and_help(db_path):
-    async with make_app(db_path).run_test(size=(100, 30)) as pilot:
+    async with make_app(db_path).run_test(size=(100, 50)) as pilot:  # the whole key list, unscrolled
         await console_ready(pilot)
         await pilot.press("question_mark")
         await wait_until(pilot, lambda: "reports: arrivals, backlog" in screen_text(pilot.app))

@@ -81,6 +81,9 @@ BAD = {
     "recall window too long": ('reply_recall = 600\n', "serve", ["reply_recall", "600", "from 0 (off) to 60"]),
     "not TOML": ('demo = \n', "serve", ["not valid TOML"]),
     "bad operator in the file": ('operator = " "\n', "serve", ["operator", '" "', "non-empty"]),
+    "unknown theme": ('theme = "nrod"\n', "serve",
+                      ["theme", '"nrod"', 'did you mean "nord"?', "textual-light", "ansi-dark"]),
+    "theme not a string": ('theme = 3\n', "export", ["theme", "3", "non-empty string"]),
 }
 
 
@@ -178,7 +181,7 @@ def test_the_defaults_are_the_runtimes_own():
 def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, monkeypatch):
     monkeypatch.setenv("MENTIONDESK_LEASE_TTL", "9")
     config = MASTODON.replace("https://m.example", "https://brand:hunter2@m.example") + '[keymap]\nquit = "x"\n'
-    config = 'reply_deadline = "2h"\n' + config
+    config = 'reply_deadline = "2h"\ntheme = "nord"\n' + config
     code, err, out = run(home, config, "config", capsys=capsys)
     assert code == 0 and err == []
     lines = out.splitlines()
@@ -186,6 +189,7 @@ def test_config_prints_each_setting_with_its_source_and_no_secret(home, capsys, 
     assert "lease_ttl = 9.0  # env MENTIONDESK_LEASE_TTL" in lines
     assert "reply_deadline = 7200.0  # file" in lines
     assert "demo_rate = 30.0  # default" in lines
+    assert 'theme = "nord"  # file' in lines
     assert 'quit = "x"' in lines and 'secret_env = "R10_TOKEN"  # readable' in lines
     assert "hunter2" not in out and "token-value-never-shown" not in out
     assert 'server = "https://***@m.example"' in lines
@@ -278,7 +282,8 @@ TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "de
               "keymap": [{}, {"quit": "ctrl+q"}, {"reply": "r,f5", "note": "n"}],
               "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
               "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]],
-              "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}]}
+              "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
+              "theme": ["nord", "nrod", ""]}
 
 
 @st.composite

@@ -13,6 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.keys import _normalize_key_list
 
 from store.inbox import VIEWS
+from store.saved_views import SAVED_KEYS
 
 
 class KeymapError(ValueError):
@@ -67,6 +68,12 @@ ACTIONS: tuple[Action, ...] = (
            palette="Assign"),
     Action("handover", "H", "handover", "Handover",
            "shift handover report; n there leaves a note for the next shift", "main", palette="Shift handover"),
+    Action("open-link", "o", "open_link", "Open link",
+           "open the mention's link in the browser (several: pick one; over SSH: copy it)", "main",
+           palette="Open link"),
+    Action("copy-url", "y", "copy_url", "Copy link", "copy the mention's link (OSC 52: works over SSH, tmux)",
+           "main", palette="Copy link"),
+    Action("copy-text", "Y", "copy_text", "Copy text", "copy the mention's text", "main", palette="Copy text"),
     Action("reports", "S", "reports", "Reports",
            "reports: arrivals, backlog, first response, hand-off (charts; n there shows every number)", "app",
            palette="Reports"),
@@ -102,6 +109,15 @@ ACTIONS: tuple[Action, ...] = (
              f"view: {_VIEW_WORDS.get(name, name)}; its count is in the bar at the top", "main",
              palette=f"View: {VIEWS[name].label}")
       for key, name in VIEW_KEYS.items()),
+    *(Action(f"view-{key}", key, f"saved_view('{key}')", f"Saved view {key}",
+             f"view: the search saved on {key} (* saves one)", "main", palette=f"View: saved view {key}")
+      for key in SAVED_KEYS),
+    Action("order", "O", "toggle_order", "Oldest first",
+           "oldest first / newest first (what waits longest on top), remembered per view", "main",
+           palette="Toggle oldest first"),
+    Action("save-view", "asterisk", "save_view", "Save view",
+           "save this search as a view on 7-9, for the whole desk (on a saved view: remove it)", "main",
+           palette="Save search as view"),
     Action("help", "question_mark", "help", "Help", "every key (this help)", "app", show=True, palette="Keys"),
     Action("quit", "q", "quit", "Quit", "quit", "app", show=True),
 )

@@ -28,6 +28,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
+from tui.themes import ThemeMemory
 
 if TYPE_CHECKING:
     from store.triage import Triage
@@ -51,12 +52,15 @@ class ConsoleApp(App):
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
                  keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                 reply_recall: float = 0.0, triage: Triage | None = None) -> None:
+                 reply_recall: float = 0.0, triage: Triage | None = None, theme: str | None = None) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
         super().__init__()
         self.keys = keys  # action id → its keys, for help and the palette
+        if theme is not None:
+            self.theme = theme  # before the first paint; the operator's remembered choice may follow
+        self._themes = ThemeMemory(self, theme)
         if keymap:
             self.set_keymap({action_id: self.keys[action_id] for action_id in keymap})
         self._reply_deadline = reply_deadline
@@ -86,6 +90,7 @@ class ConsoleApp(App):
 
     async def on_mount(self) -> None:
         sys.setswitchinterval(GIL_SWITCH_S)
+        self.run_worker(self._themes.start(), group="theme")
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)
             watch.install(asyncio.get_running_loop())

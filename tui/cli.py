@@ -118,11 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     reply.add_argument("id", type=mention_id)
     reply.add_argument("text", nargs="+")
     reply.add_argument("--force", action="store_true", help="reply even if someone else is replying")
+    links = sub.add_parser("links", parents=[common], help="print a mention's web links, its own address first")
+    links.add_argument("id", type=mention_id)
     handover = sub.add_parser("handover", parents=[common], help="what the next shift needs to know")
     handover.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 2d (default 12h)")
     handover.add_argument("--json", action="store_true")
     handover.add_argument("--leave", nargs="+", metavar="TEXT", help="leave a handover note instead")
 
+    from tui.cli_views import add_views_parser
+    add_views_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
 
@@ -267,7 +271,10 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     """Whether the command can do its work on a desk it may not write."""
     if command in ("incidents", "groups"):
         return args.action in (None, "list", "show")
-    return (command in (None, "search", "export", "report", "rules") or (command == "handover" and not args.leave)
+    if command == "views":
+        return args.views_command == "list"
+    return (command in (None, "search", "export", "report", "rules", "links")
+            or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
 
 
@@ -288,7 +295,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command in ("tag", "done", "assign", "undo"):
         from tui import cli_bulk
         return getattr(cli_bulk, f"cmd_{command}")(store, args, operator)
-    if command == "note":
+    if command in ("note", "links"):
         from tui import cli_desk
         return getattr(cli_desk, f"cmd_{command}")(store, args, operator)
     if command == "reply":
@@ -298,6 +305,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return cmd_reply(store, args, operator,
                          lambda network: rule_for_mention(store, args.id) or rule_for(network),
                          recall=settings.reply_recall)
+    if command == "views":
+        from tui.cli_views import cmd_views
+        return cmd_views(store, args, operator)
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
@@ -337,7 +347,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
                       keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall,
-                      triage=triage_for(settings))
+                      triage=triage_for(settings), theme=settings.theme)
     app.run()
     return app.return_code or 0
 
@@ -357,14 +367,14 @@ def demo_notice(db_path: Path) -> str:
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                reply_recall: float = 0.0, triage=None):
+                reply_recall: float = 0.0, triage=None, theme: str | None = None):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
                      reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, sla=sla,
-                     reply_recall=reply_recall, triage=triage)
+                     reply_recall=reply_recall, triage=triage, theme=theme)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

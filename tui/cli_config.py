@@ -7,7 +7,7 @@ from store.redact import redact_error
 from tui.settings import Settings
 
 ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang",
-         "rules", "languages", "reply_keywords")
+         "rules", "languages", "reply_keywords", "theme")
 
 
 def _value(value: object) -> str:
@@ -32,12 +32,13 @@ def settings_lines(settings: Settings) -> list[str]:
               "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
               "reply_deadline": settings.reply_deadline, "reply_recall": settings.reply_recall, "lang": settings.lang,
               "rules": settings.rules, "languages": ", ".join(settings.languages),
-              "reply_keywords": ", ".join(settings.reply_keywords) or None}
+              "reply_keywords": ", ".join(settings.reply_keywords) or None, "theme": settings.theme}
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]
         if value is None:
-            text = "(on only when no account is configured)" if name == "demo" else "(not set)"
+            text = {"demo": "(on only when no account is configured)",
+                    "theme": "(not set: your last choice in the palette, else textual-dark)"}.get(name, "(not set)")
         else:
             text = _value(value)
         lines.append(f"{name} = {text}  # {settings.sources.get(name, 'default')}")

@@ -20,6 +20,18 @@ def cmd_note(store: Store, args: argparse.Namespace, operator: str) -> int:
     return 0
 
 
+def cmd_links(store: Store, args: argparse.Namespace, operator: str) -> int:
+    """What `o` opens and `y` copies, for scripts (`xdg-open "$(mentiondesk links 12 | head -1)"`)."""
+    from store.links import mention_links
+
+    links = mention_links(store, args.id)
+    if links is None:
+        return fail(f"no mention with id {args.id}")
+    for url in links:
+        print(url)
+    return 0 if links else 1
+
+
 def cmd_reply(store: Store, args: argparse.Namespace, operator: str, rule_for, *, recall: float = 0.0) -> int:
     text = " ".join(args.text)
     row = store.conn.execute("SELECT network FROM mentions WHERE id = ?", (args.id,)).fetchone()

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
+from typing import Any
 
+from rich.style import Style
 from rich.text import Text
 
 from adapters import registry
+from store.links import is_web_link, link_spans
 
 STATE_GLYPH = {"new": "●", "open": "○", "queued": "⧗", "replied": "↩", "done": "✓"}
-STATE_COLOR = {"new": "bold yellow", "open": "white", "queued": "yellow", "replied": "green", "done": "grey50"}
+# Styles by role ($text-warning...: tui.colours.paint gives the theme's colour); the glyph and word carry the state.
+STATE_COLOR = {"new": "bold $text-warning", "open": "", "queued": "$text-warning", "replied": "$text-success",
+               "done": "dim"}
 NOBODY_SENDING = "queued — nobody is sending (start a console with accounts or `mentiondesk serve`)"
-TAG_BADGE = {"care": ("CARE", "bold white on dark_red"), "marketing": ("MKT", "bold white on dark_blue")}
-SENTIMENT_BADGE = {-1: ("−", "bold red"), 1: ("+", "green")}  # neutral shows nothing
-PRIORITY_BADGE = {"urgent": ("!!", "bold white on red"), "high": ("!", "bold red")}
+SENTIMENT_BADGE = {-1: ("−", "bold $text-error"), 1: ("+", "$text-success")}  # neutral shows nothing
+PRIORITY_BADGE = {"urgent": ("!!", "bold $auto on $error"), "high": ("!", "bold $text-error")}
 
 
-def signal_badges(row) -> Text:
+def signal_badges(row, style: Callable[[str], Any] = lambda name: name) -> Text:
     """Compact signal badges for a row: `!` priority, `FR` language, `−`/`+` sentiment, `?` needs a reply."""
     text = Text()
     if row.priority in PRIORITY_BADGE:
-        label, style = PRIORITY_BADGE[row.priority]
-        text.append(label, style)
+        label, name = PRIORITY_BADGE[row.priority]
+        text.append(label, style(name))
         text.append(" ")
     if row.lang:
         text.append(row.lang.upper()[:2], "dim")
         text.append(" ")
     if row.sentiment in SENTIMENT_BADGE:
-        label, style = SENTIMENT_BADGE[row.sentiment]
-        text.append(label, style)
+        label, name = SENTIMENT_BADGE[row.sentiment]
+        text.append(label, style(name))
         text.append(" ")
     if row.needs_reply:
-        text.append("?", "bold yellow")
+        text.append("?", style("bold $text-warning"))
         text.append(" ")
     return text
+TAG_BADGE = {"care": ("CARE", "bold $auto on $error"), "marketing": ("MKT", "bold $auto on $primary")}
 
 
 def parse_time(value: str) -> datetime | None:
@@ -109,6 +115,19 @@ def highlighted(text: str, spans: list[tuple[int, int]] | None, style: str = "bo
         if 0 <= start < end <= len(text):
             result.stylize(style, start, end)
     return result
+
+
+def linked(text: str, style: str = "") -> Text:
+    """Literal text whose http(s) links are terminal hyperlinks (OSC 8), underlined so they show as links."""
+    result = Text(text, style=style)
+    for span in link_spans(text):
+        result.stylize(Style(link=span.url, underline=True), span.start, span.end)
+    return result
+
+
+def link_line(url: str | None, style: str = "") -> Text:
+    """A stored address on its own line: a hyperlink only when it is an http(s) link."""
+    return linked(url, style) if url and is_web_link(url) else Text(url or "", style=style)
 
 
 def guard_terminal_output() -> None:

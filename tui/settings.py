@@ -7,6 +7,7 @@ is allowed (SettingsError), before anything runs.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import unicodedata
@@ -48,6 +49,7 @@ class Settings:
     reply_deadline: float
     lang: str | None
     reply_recall: float  # seconds a queued reply waits and can be recalled; 0: sent at once
+    theme: str | None  # a Textual theme; None: the operator's remembered choice, else textual-dark
     keymap: Mapping[str, str]  # action id -> keys ("ctrl+r" or "r,f5"); action ids are checked by the console
     accounts: tuple[Account, ...]
     rules: Path | None = None  # the triage rules file, if any
@@ -116,11 +118,27 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         reply_recall=pick("reply_recall", DEFAULT_REPLY_RECALL, config.reply_recall, env_name=ENV["reply_recall"],
                           parse=_recall_seconds),
         lang=pick("lang", None, config.lang),
+        theme=check_theme(pick("theme", None, config.theme), f"{config_path}: theme"),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
         accounts=tuple(config.accounts), rules=rules, languages=tuple(languages),
         reply_keywords=pick("reply_keywords", (), config.reply_keywords or None),
         sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
             sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))
+
+
+def check_theme(theme: str | None, where: str) -> str | None:
+    """A theme the console has (Textual's built-in themes), else one line listing them."""
+    if theme is None:
+        return None
+    from textual.theme import BUILTIN_THEMES  # only when a theme is named: other commands stay light
+
+    if theme not in BUILTIN_THEMES:
+        close = difflib.get_close_matches(theme, list(BUILTIN_THEMES), n=2)
+        hint = f"did you mean {' or '.join(map(shown, close))}? " if close else ""
+        raise SettingsError(f"{where} must be a Textual theme ({hint}e.g. textual-dark, textual-light, nord, "
+                            f"ansi-dark: the terminal's own 16 colours; the palette's Theme command lists all "
+                            f"{len(BUILTIN_THEMES)}) (got {shown(theme)})")
+    return theme
 
 
 def _env_seconds(name: str) -> Callable[[str], float]:

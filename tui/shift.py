@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from adapters.base import Adapter, TextRule
 from adapters.rules import rule_for, rule_for_mention
-from store import actions, bulk, desk, drafts, snooze_undo
+from store import actions, bulk, desk, drafts, preferences, snooze_undo
 from store import saved_replies as replies_store
 from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
@@ -29,11 +29,14 @@ from store.incidents import rename as rename_incident
 from store.incidents import set_state as set_incident_state
 from store.lease import LeaseHolder, current_holder
 from store.reports import Report, build_report
+from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
 from store.undo import Undone, undo_last
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:
+    from array import array
+
     from textual.dom import DOMNode
 
     from adapters.runtime.leader import Leadership
@@ -93,14 +96,25 @@ class Shift:
 
         return await self.store.run(wake_and_poll)
 
-    async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None) -> IdPage:
-        return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than)
+    async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None,
+                        oldest_first: bool = False) -> IdPage:
+        return await self.store.run(view_page, view, self.operator, around=around, newer_than=newer_than,
+                                    oldest_first=oldest_first)
 
-    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None) -> IdPage:
+    async def view_slice(self, view: str, wanted: Wanted, total: int, newest: int | None, *,
+                         oldest_first: bool = False) -> IdPage:
         return await self.store.run(view_slice, view, self.operator, start=wanted.start, limit=wanted.limit,
-                                    total=total, below=wanted.below, above=wanted.above, newest=newest)
+                                    total=total, below=wanted.below, above=wanted.above, newest=newest,
+                                    oldest_first=oldest_first)
+
+    async def saved_view_ids(self, view: str, *, oldest_first: bool = False) -> array:
+        """A saved view's ids, whole (its search: on the search thread)."""
+        return await self.searcher.run(saved_view_ids, view.removeprefix(SAVED_PREFIX), oldest_first=oldest_first)
 
     async def view_ids_after(self, view: str, after_id: int) -> list[int]:
+        """Ids in the view newer than `after_id`, newest first."""
+        if view.startswith(SAVED_PREFIX):
+            return [mention_id for mention_id in await self.saved_view_ids(view) if mention_id > after_id]
         return await self.store.run(view_ids_after, view, after_id, self.operator)
 
     async def view_counts(self) -> dict[str, int]:
@@ -119,6 +133,36 @@ class Shift:
         from store.search import search
 
         return await self.searcher.run(search, text, limit=limit, complete_last=complete_last)
+
+    # -- saved views and the operator's order of each view ------------------------------------
+    async def saved_views(self) -> list[SavedView]:
+        return await self.searcher.run(saved_views)
+
+    async def saved_view_counts(self, views: list[SavedView]) -> dict[str, int]:
+        """Each saved view's count (a search each: on the search thread, so actions never wait)."""
+        def count(store: Store) -> dict[str, int]:
+            return {view.view: len(saved_view_ids(store, view.name)) for view in views}
+
+        return await self.searcher.run(count)
+
+    async def save_view(self, name: str, query: str, *, replace: bool = False) -> SavedView:
+        return await self.store.run(save_view, name, query, self.operator, replace=replace)
+
+    async def remove_view(self, name: str) -> SavedView:
+        return await self.store.run(remove_view, name, self.operator)
+
+    async def preference(self, name: str) -> str | None:
+        return await self.store.run(preferences.preference, self.operator, name)
+
+    async def set_preference(self, name: str, value: str | None) -> None:
+        await self.store.run(preferences.set_preference, self.operator, name, value)
+
+    async def oldest_first_views(self) -> frozenset[str]:
+        return await self.store.run(preferences.oldest_first_views, self.operator)
+
+    async def set_oldest_first(self, view: str, oldest_first: bool) -> bool:
+        await self.store.run(preferences.set_oldest_first, self.operator, view, oldest_first)
+        return oldest_first
 
     # -- triage -----------------------------------------------------------------------
     async def change(self, field: str, mention_ids: list[int], value: object = bulk.TOGGLE) -> bulk.Outcome:

@@ -11,9 +11,17 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from store.inbox import VIEWS
+from store.saved_views import SAVED_PREFIX
+
 # Label tiers, widest first: full names, then abbreviations, then keys alone.
 SHORT_LABELS = {"open": "Open", "care": "Care", "marketing": "Mkt", "untriaged": "Untr",
                 "done": "Done", "mine": "Mine", "all": "All", "snoozed": "Snz"}
+
+
+def view_label(view: str) -> str:
+    """A quick view's label, or a saved view's name."""
+    return VIEWS[view].label if view in VIEWS else view.removeprefix(SAVED_PREFIX)
 
 
 def compact_count(count: int | None) -> str:

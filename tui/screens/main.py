@@ -8,7 +8,6 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 
 from store.changes import Backlog, Marks
 from store.db import StoreError
@@ -19,7 +18,9 @@ from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.kit_dialogs import KitDialogs
+from tui.screens.link_keys import LinkKeys
 from tui.screens.triage import Triage, TriageKeys
+from tui.screens.view_keys import ViewKeys
 from tui.shift import Shift, console_of
 from tui.widgets.composer import ReplyComposer
 from tui.widgets.inbox import InboxList
@@ -33,8 +34,8 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(TriageKeys, Screen):
-    """c, m, e, space, V and u come from TriageKeys (tui.screens.triage)."""
+class MainScreen(TriageKeys, LinkKeys, ViewKeys):
+    """c, m, e, space, V and u: TriageKeys (tui.screens.triage); o y Y: LinkKeys; O * 7-9: ViewKeys."""
 
     BINDINGS = bindings("main")
     banner: TroubleBanner
@@ -146,8 +147,7 @@ class MainScreen(TriageKeys, Screen):
         elif changes.membership_changed:
             await self.pane.load_view(self.view)
         elif changes.new_mentions:
-            top = self.inbox.newest_id or 0
-            self.inbox.prepend(await self.shift.view_ids_after(self.view, top))
+            await self.pane.add_arrivals()
         self.inbox.forget(changes.touched)
         if self.inbox.selected_id in changes.touched:
             await self._load_detail(self.inbox.selected_id)

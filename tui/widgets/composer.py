@@ -22,6 +22,7 @@ from store.db import StoreError
 from store.inbox import InboxRow, Reply
 from tui.actions import bindings
 from tui.attempt import attempt
+from tui.colours import paint
 from tui.render import clock_time
 from tui.screens.dialogs import Confirm
 from tui.widgets.composer_kit import ComposerKit
@@ -109,7 +110,7 @@ class ReplyComposer(ComposerKit):
             return
         used = self.rule.count(self.text)
         left = self.rule.limit - used
-        style = "bold red" if left < 0 else ("yellow" if left < 20 else "dim")
+        style = paint("bold $text-error" if left < 0 else ("$text-warning" if left < 20 else "dim"), self.app)
         counter = Text.assemble((f"{used}/{self.rule.limit}", style), (f"  ({self.rule.description})", "dim"))
         if (missing := self.unfilled_line()) is not None:
             counter.append_text(missing)

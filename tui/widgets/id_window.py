@@ -3,7 +3,8 @@
 `IdWindow` is the sequence the inbox list draws from. Positions outside the
 loaded slice read as None (`get`); `wanted` says which slice to fetch for the
 rows about to be drawn, next to the loaded one (keyset) or at a jump. Search
-results and small lists are whole windows (`IdWindow.whole`).
+results and small lists are whole windows (`IdWindow.whole`). Oldest first, the
+newest id is the last and arrivals are appended below (`append`).
 """
 
 from __future__ import annotations
@@ -30,23 +31,26 @@ class Wanted:
 
 class IdWindow(Sequence[int]):
     def __init__(self, total: int, start: int = 0, ids: Iterable[int] = (), *, anchor: int | None = None,
-                 newer: int | None = None, newest: int | None = None) -> None:
+                 newer: int | None = None, newest: int | None = None, oldest_first: bool = False) -> None:
         self.total = total
+        self.oldest_first = oldest_first
         self.start = start
         self.loaded = array("q", ids)
         self.anchor = anchor  # where the mention a page was centred on sits (or would sit)
         self.newer = newer  # ids newer than the list's previous newest, if counted
-        self.newest = newest if newest is not None else self.get(0)  # position 0's id, loaded or not
         self.total = max(total, self.end)
+        # The newest id (position 0's, or the last's oldest first), loaded or not: arrivals are newer.
+        self.newest = newest if newest is not None else self.get(self.total - 1 if oldest_first else 0)
 
     @classmethod
-    def whole(cls, ids: Iterable[int]) -> IdWindow:
+    def whole(cls, ids: Iterable[int], *, oldest_first: bool = False) -> IdWindow:
         loaded = array("q", ids)
-        return cls(len(loaded), 0, loaded)
+        return cls(len(loaded), 0, loaded, oldest_first=oldest_first)
 
     @classmethod
-    def from_page(cls, page: IdPage) -> IdWindow:
-        window = cls(page.total, page.start, page.ids, anchor=page.anchor, newer=page.newer, newest=page.newest)
+    def from_page(cls, page: IdPage, *, oldest_first: bool = False) -> IdWindow:
+        window = cls(page.total, page.start, page.ids, anchor=page.anchor, newer=page.newer, newest=page.newest,
+                     oldest_first=oldest_first)
         if len(page.ids) < PAGE and page.start == 0 and page.anchor is None:
             window.total = len(page.ids)  # the whole view: a short first page is its length
         return window
@@ -96,6 +100,8 @@ class IdWindow(Sequence[int]):
 
     def count_newer(self, before: int, newest: int) -> int:
         """How many of the first `before` positions hold ids newer than `newest`."""
+        if self.oldest_first:
+            return 0  # arrivals are listed below
         if self.newer is not None:
             return min(before, self.newer)
         return sum(1 for p in range(before) if (i := self.get(p)) is not None and i > newest)
@@ -144,3 +150,17 @@ class IdWindow(Sequence[int]):
             del self.loaded[CAP:]
         else:
             self.start += len(new_ids)
+
+    def append(self, new_ids: Sequence[int]) -> None:
+        """Arrivals, oldest first, below everything (an oldest-first list)."""
+        if not new_ids:
+            return
+        loaded_to_end = self.end == self.total
+        self.total += len(new_ids)
+        self.newest = new_ids[-1]
+        if loaded_to_end:
+            self.loaded.extend(array("q", new_ids))
+            if len(self.loaded) > CAP:
+                cut = len(self.loaded) - CAP
+                del self.loaded[:cut]
+                self.start += cut

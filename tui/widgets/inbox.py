@@ -156,6 +156,20 @@ class InboxList(ScrollView, can_focus=True):
             self.refresh()
         self._request_visible()
 
+    def append(self, new_ids: list[int]) -> None:
+        """Live arrivals, oldest first, below the current rows (an oldest-first list); nothing visible moves."""
+        if not new_ids:
+            return
+        if not len(self._ids):
+            self.set_ids(IdWindow.whole(new_ids, oldest_first=True), keep_selection=False)
+            return
+        self._ids.append(new_ids)
+        self._generation += 1  # a jump counted from the bottom would land elsewhere now
+        self._ids_wanted = None
+        self.virtual_size = Size(self._view_width, len(self._ids) * ROW_HEIGHT)
+        self.refresh()
+        self._request_visible()
+
     def put_ids(self, start: int, ids: Sequence[int], generation: int) -> None:
         """Fetched ids for positions from `start` (dropped if the list changed meanwhile)."""
         if generation != self._generation:
@@ -170,7 +184,9 @@ class InboxList(ScrollView, can_focus=True):
 
     def _announce(self) -> None:
         self._announced = self.selected_id
-        self.post_message(self.Highlighted(self._announced))
+        # Sent by the list even when put_ids runs inside the pane's handler: a message whose sender
+        # is the pane stops bubbling there, and the screen would never load the mention.
+        self.post_message(self.Highlighted(self._announced).set_sender(self))
 
     def put_rows(self, rows: dict[int, InboxRow], epoch: int) -> None:
         self._rows.put(rows, epoch)

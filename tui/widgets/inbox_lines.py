@@ -5,7 +5,8 @@ RowPainter keeps what it drew, so a redraw repaints only what changed.
 A view switch, a j/k or a one-second age tick used to rebuild every visible
 line from Text; most lines are the same as last time, so each is cached under
 everything that shapes it (the row, the line's style, its width, the age and
-claim shown, the match spans, whether anyone is sending).
+claim shown, the match spans, whether anyone is sending, the theme and
+whether it uses the terminal's own 16 colours: tui.colours paints the badges).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from store.db import iso
 from store.inbox import InboxRow
 from store.report_buckets import parse_stored
 from store.sla import SlaPolicy, sla_state
+from tui.colours import paint
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, signal_badges, wake_time
 
 CACHE_LINES = 400
@@ -92,7 +94,8 @@ class RowPainter:
                           self.sla_label(row, now), row.id in self.marked)
         else:
             key = (row, part, width, style, tuple(map(tuple, spans or ())))
-        key += (self._widget.app.theme,)
+        app = self._widget.app
+        key += (app.theme, app.native_ansi_color)
         strip = self._lines.get(key)
         if strip is None:
             text = self._meta_line(row, key[4], key[5], key[7]) if part == 0 else self._text_line(row, spans)
@@ -136,9 +139,9 @@ class RowPainter:
         for tag in ("care", "marketing"):
             if tag in row.tags:
                 label, badge = TAG_BADGE[tag]
-                text.append(label, Style.parse(badge))
+                text.append(label, paint(badge, self._widget.app))
                 text.append(" ")
-        text.append_text(signal_badges(row))
+        text.append_text(signal_badges(row, lambda name: paint(name, self._widget.app)))
         meta = self._style("inbox--meta")
         text.append(row.author_handle, Style(bold=True))
         text.append(f" · {network_short(row.network)} · {shown_age}", meta)

@@ -12,11 +12,12 @@ from textual.message import Message
 from textual.widgets import Input
 
 from store.db import StoreError
-from store.inbox import VIEWS
+from store.saved_views import SAVED_PREFIX
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.shift import console_of
-from tui.topbar import compact_count
+from tui.topbar import compact_count, view_label
 from tui.widgets.id_window import IdWindow
 from tui.widgets.inbox import InboxList
 from tui.widgets.line import Line
@@ -33,6 +34,11 @@ class InboxPane(Vertical):
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self.view = "open"  # the view listed (while searching: the one searched from)
+        self.oldest_first_views: frozenset[str] | None = None  # this operator's, read with the first view
+
+    @property
+    def oldest_first(self) -> bool:
+        return self.view in (self.oldest_first_views or ())
 
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
@@ -54,35 +60,60 @@ class InboxPane(Vertical):
         if self.search_bar.searching:
             title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
         else:
-            title.append(f" {VIEWS[self.view].label} · {compact_count(len(inbox.ids))}", "bold")
+            title.append(f" {view_label(self.view)} · {compact_count(len(inbox.ids))}", "bold")
+            if self.oldest_first:
+                title.append(" · oldest first")
         if inbox.marked:
             title.append(f"  ◆ {compact_count(len(inbox.marked))} marked", "bold")
         if inbox.new_above:
             # Here, not in the view bar: a new-arrivals count never pushes a view off screen.
-            title.append(f"  ↑ {compact_count(inbox.new_above)} new", "bold yellow")
+            title.append(f"  ↑ {compact_count(inbox.new_above)} new", paint("bold $text-warning", self.app))
         self.query_one("#inbox-title", Line).show(title)
 
     async def load_view(self, view: str, *, keep_selection: bool = True) -> None:
         """The view's first page (or, keeping the selection, the page around it); more as the list scrolls."""
         inbox, shift = self.inbox, console_of(self).shift
-        if keep_selection:
-            page = await shift.view_page(view, around=inbox.selected_id, newer_than=inbox.newest_id)
+        if self.oldest_first_views is None:
+            self.oldest_first_views = await shift.oldest_first_views()
+        oldest_first = view in self.oldest_first_views
+        rows: dict = {}
+        if view.startswith(SAVED_PREFIX):  # a search: its ids whole, from the search thread
+            window = IdWindow.whole(await shift.saved_view_ids(view, oldest_first=oldest_first),
+                                    oldest_first=oldest_first)
         else:
-            page = await shift.view_page(view)
+            around = dict(around=inbox.selected_id, newer_than=inbox.newest_id) if keep_selection else {}
+            page = await shift.view_page(view, oldest_first=oldest_first, **around)
+            window, rows = IdWindow.from_page(page, oldest_first=oldest_first), page.rows
         if keep_selection and self.search_bar.searching:
             return
         self.view = view
-        inbox.put_rows(page.rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
-        inbox.set_ids(IdWindow.from_page(page), keep_selection=keep_selection)
+        inbox.put_rows(rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
+        inbox.set_ids(window, keep_selection=keep_selection)
         self.post_message(self.Listed())
+
+    async def add_arrivals(self) -> None:
+        """New mentions: above the rows when newest first, below them when oldest first."""
+        inbox = self.inbox
+        arrived = await console_of(self).shift.view_ids_after(self.view, inbox.newest_id or 0)
+        if inbox.ids.oldest_first:
+            inbox.append(arrived[::-1])
+        else:
+            inbox.prepend(arrived)
+
+    async def set_order(self, oldest_first: bool) -> None:
+        """List the current view in this order from now on (the caller saved it)."""
+        views = set(self.oldest_first_views or ())
+        (views.add if oldest_first else views.discard)(self.view)
+        self.oldest_first_views = frozenset(views)
+        await self.load_view(self.view, keep_selection=False)
 
     @on(InboxList.IdsWanted)
     async def _fetch_ids(self, message: InboxList.IdsWanted) -> None:
-        # Search results are whole lists: only a view (or an empty search of one) asks for ids.
+        # Search results and saved views are whole lists: only a quick view asks for ids.
         inbox, wanted = self.inbox, message.wanted
         try:
-            page = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids),
-                                                                    inbox.newest_id)
+            page = await console_of(self).shift.view_slice(self.view, wanted, len(inbox.ids), inbox.newest_id,
+                                                           oldest_first=inbox.ids.oldest_first)
         except DATABASE_ERRORS as exc:
             self.post_message(DatabaseTrouble(exc))
             return

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from rich.console import Group
 from rich.rule import Rule
+from rich.style import Style
 from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.message import Message
@@ -18,6 +19,7 @@ from store.db import iso
 from store.inbox import MentionDetail, Reply
 from store.report_buckets import parse_stored
 from store.sla import SNOOZE_ACTIONS, paused_seconds, short_span, sla_state
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.render import (
@@ -27,6 +29,8 @@ from tui.render import (
     TAG_BADGE,
     age,
     clock_time,
+    link_line,
+    linked,
     network_short,
     one_line,
     signal_badges,
@@ -37,8 +41,8 @@ from tui.shift import console_of
 # The outbox's states as the operator reads them: queued is not yet on the network.
 REPLY_STATE_WORD = {"pending": "queued", "sending": "sending", "sent": "sent", "failed": "failed",
                     "manual": "reply by hand"}
-REPLY_STATE_STYLE = {"sent": "green", "pending": "yellow", "sending": "yellow", "failed": "bold red",
-                     "manual": "magenta"}
+REPLY_STATE_STYLE = {"sent": "$text-success", "pending": "$text-warning", "sending": "$text-warning",
+                     "failed": "bold $text-error", "manual": "$text-secondary"}
 EVENT_WORDS = {
     "tag.add": "tagged {tag}", "tag.remove": "untagged {tag}", "status.done": "marked done",
     "status.open": "reopened", "reply.queue": "wrote a reply", "reply.sent": "reply sent",
@@ -82,11 +86,14 @@ class MentionView(VerticalScroll, can_focus=True):
         yield Static(Text("Select a mention.", style="dim"), id="mention-body")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.show(self.detail))  # its colours
         self.set_interval(1.0, self.refresh_ages)  # "16s" does not freeze; redrawn only if an age changed
 
     def show(self, detail: MentionDetail | None) -> None:
         self.detail = detail
-        body = self.query_one("#mention-body", Static)
+        body = self.query_one_optional("#mention-body", Static)
+        if body is None:
+            return  # the console is closing (a late load or theme change)
         if detail is None:
             body.update(Text("Nothing selected.", style="dim"))
             return
@@ -159,14 +166,19 @@ class MentionView(VerticalScroll, can_focus=True):
     def _detail_renderable(self, d: MentionDetail) -> Group:
         now = self._clock()
         row = d.row
+        app = self.app
+
+        def c(style: str) -> Style:  # a role ($text-warning...) in this theme's colour
+            return paint(style, app)
+
         head = Text()
-        head.append(f"{STATE_GLYPH[row.state]} {row.state.upper()}", STATE_COLOR[row.state])
+        head.append(f"{STATE_GLYPH[row.state]} {row.state.upper()}", c(STATE_COLOR[row.state]))
         for tag in ("care", "marketing"):
             if tag in row.tags:
                 label, badge = TAG_BADGE[tag]
                 head.append(" ")
-                head.append(label, badge)
-        badges = signal_badges(row)
+                head.append(label, c(badge))
+        badges = signal_badges(row, c)
         if badges:
             head.append(" ")
             head.append_text(badges)
@@ -178,25 +190,25 @@ class MentionView(VerticalScroll, can_focus=True):
         who.append(f"  · {self._age(row.created_at, now)} ago · {clock_time(row.created_at, now)}", "dim")
         parts: list = [head, who]
         if sla := self._sla(d, now):
-            parts.append(Text(sla, "bold red" if sla.startswith("first reply late") else "dim"))
+            parts.append(Text(sla, c("bold $text-error") if sla.startswith("first reply late") else "dim"))
         if row.state == "queued" and not row.sender_alive:
-            parts.append(Text(NOBODY_SENDING, "bold red"))
+            parts.append(Text(NOBODY_SENDING, c("bold $text-error")))
         desk = Text()
         if d.assignee:
-            desk.append(f"assigned to {d.assignee}  ", "bold cyan")
+            desk.append(f"assigned to {d.assignee}  ", c("bold $text-accent"))
         if d.claimed_by and d.claim_expires and d.claim_expires > iso(now):
-            desk.append(f"✎ {d.claimed_by} is replying  ", "bold yellow")
+            desk.append(f"✎ {d.claimed_by} is replying  ", c("bold $text-warning"))
         if row.snoozed_until:
-            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", "bold magenta")
+            desk.append(f"snoozed until {wake_time(row.snoozed_until, now)} (z wakes it)  ", c("bold $text-secondary"))
         me = console_of(self).shift.operator
         for draft in d.drafts:
             whose = "your draft (r reopens it)" if draft.operator == me else f"draft by {draft.operator}"
             desk.append(f"✐ {whose}, {clock_time(draft.updated_at, now)}  ", "bold")
         if desk:
             parts.append(desk)
-        parts += [Text(""), Text(row.text), Text("")]
+        parts += [Text(""), linked(row.text), Text("")]
         if d.url:
-            parts.append(Text(d.url, "dim underline"))
+            parts.append(link_line(d.url, "dim"))
         if len(d.thread) > 1:
             parts.append(Rule(Text(f"Thread ({len(d.thread)})"), style="dim"))
             for entry in d.thread:
@@ -204,29 +216,30 @@ class MentionView(VerticalScroll, can_focus=True):
                 marker = "▶ " if entry.is_focus else "  "
                 line.append(marker, "bold")
                 if entry.kind == "reply":
-                    line.append(entry.who, "green")
+                    line.append(entry.who, c("$text-success"))
                     line.append(f" [{REPLY_STATE_WORD.get(entry.state, entry.state)}]",
-                                REPLY_STATE_STYLE.get(entry.state, ""))
+                                c(REPLY_STATE_STYLE.get(entry.state, "")))
                 else:
                     line.append(entry.who, "bold" if entry.is_focus else "")
                 line.append(f" · {self._age(entry.at, now)}", "dim")
                 parts.append(line)
-                parts.append(Text("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
+                parts.append(linked("    " + one_line(entry.text)[:400], "" if entry.is_focus else "dim"))
         if d.replies:
             parts.append(Rule(Text("Our replies"), style="dim"))
             for reply in d.replies:
                 line = Text()
                 shown = reply.shown_state  # "waiting for network" is a pending reply's finer state
-                line.append(REPLY_STATE_WORD.get(shown, shown), REPLY_STATE_STYLE.get(reply.state, ""))
+                line.append(REPLY_STATE_WORD.get(shown, shown), c(REPLY_STATE_STYLE.get(reply.state, "")))
                 if reply.state == "failed" and reply.uncertain:
-                    line.append(" · may have been posted", "bold yellow")
+                    line.append(" · may have been posted", c("bold $text-warning"))
                 line.append(f" · {reply.operator} · {self._age(reply.sent_at or reply.created_at, now)}", "dim")
                 if reply.error:
-                    line.append(f" · {reply.error}", "red")
+                    line.append(f" · {reply.error}", c("$text-error"))
                 if reply.remote_url:
-                    line.append(f" · {reply.remote_url}", "dim")
+                    line.append(" · ", "dim")
+                    line.append_text(link_line(reply.remote_url, "dim"))
                 parts.append(line)
-                parts.append(Text("    " + reply.text))
+                parts.append(linked("    " + reply.text))
         if d.notes:
             parts.append(Rule(Text(f"Internal notes ({len(d.notes)})"), style="dim"))
             for note in d.notes:
@@ -238,7 +251,7 @@ class MentionView(VerticalScroll, can_focus=True):
             parts.append(Text("  first time we hear from them", "dim"))
         for earlier in d.author_history[:10]:
             line = Text()
-            line.append(f"  {STATE_GLYPH[earlier.state]} ", STATE_COLOR[earlier.state])
+            line.append(f"  {STATE_GLYPH[earlier.state]} ", c(STATE_COLOR[earlier.state]))
             line.append(f"{self._age(earlier.created_at, now)} ago · {network_short(earlier.network)} · ", "dim")
             line.append(one_line(earlier.text)[:200])
             parts.append(line)

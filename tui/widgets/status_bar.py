@@ -12,7 +12,9 @@ from textual.widgets import Static
 
 from store.inbox import VIEWS
 from store.lease import LeaseHolder
+from store.saved_views import SavedView
 from tui.actions import VIEW_KEYS
+from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
 from tui.render import age
@@ -24,9 +26,10 @@ if TYPE_CHECKING:
     from store.ingest import SourceStatus  # the module loads lazily, with the first count
 
 COUNT_SHARE = 0.2  # at most this share of the time counting during a storm
+SAVED_RECOUNT = 10.0  # seconds: a saved view's count is a search, so it is refreshed less often
 
-SOURCE_STYLE = {"connected": "green", "auth failed": "bold red", "stopped": "red",
-                "rate-limited": "yellow", "reconnecting": "yellow"}
+SOURCE_STYLE = {"connected": "$text-success", "auth failed": "bold $text-error", "stopped": "$text-error",
+                "rate-limited": "$text-warning", "reconnecting": "$text-warning"}
 
 
 class StatusBar(Vertical):
@@ -43,6 +46,9 @@ class StatusBar(Vertical):
         self._listed = 0  # the list's length: the current view's count until the first count arrives
         self._statuses: list[SourceStatus] = []
         self._holder: LeaseHolder | None = None
+        self.saved: list[SavedView] = []  # the desk's saved views, on keys 7-9
+        self._saved_counts: dict[str, int] = {}
+        self._saved_counted_at = -SAVED_RECOUNT
 
     @property
     def shift(self) -> Shift:
@@ -53,6 +59,7 @@ class StatusBar(Vertical):
         yield Line(id="viewbar")
 
     def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
         self.set_interval(2.0, self._recount_if_due)
 
     def _recount_if_due(self) -> None:
@@ -92,6 +99,11 @@ class StatusBar(Vertical):
             statuses = await self.shift.source_statuses()
             self.counts = await self.shift.view_counts()
             self._holder = await self.shift.ingest_holder()
+            saved = await self.shift.saved_views()
+            if saved != self.saved or time.monotonic() - self._saved_counted_at > SAVED_RECOUNT:
+                self.saved = saved
+                self._saved_counts = await self.shift.saved_view_counts(saved)
+                self._saved_counted_at = time.monotonic()
         except DATABASE_ERRORS as exc:
             self.post_message(DatabaseTrouble(exc))
             return
@@ -111,16 +123,18 @@ class StatusBar(Vertical):
     def _draw_top(self) -> None:
         """Brand, operator, who ingests, then each source: whole pieces that fit, most important first."""
         shift = self.shift
+        app = self.app
         pieces: list[Text | list[Text]] = [Text(" mentiondesk ", "bold reverse"), Text(shift.operator, "bold")]
         if shift.is_leader:
-            pieces.append(Text("· ingesting", "green"))
+            pieces.append(Text("· ingesting", paint("$text-success", app)))
         elif self._holder is not None:
             pieces.append([Text(f"· ingest by {self._holder.holder}", "dim"), Text("· ingest elsewhere", "dim")])
         elif not shift.has_adapters:
-            pieces.append(Text("· no ingest running", "yellow"))
+            pieces.append(Text("· no ingest running", paint("$text-warning", app)))
         now = shift.clock()
         for status in self._statuses:
-            short = Text(f"● {status.source} {status.state}", SOURCE_STYLE.get(status.state, "cyan"))
+            short = Text(f"● {status.source} {status.state}",
+                         paint(SOURCE_STYLE.get(status.state, "$text-accent"), app))
             full = short.copy()
             if status.detail:
                 full.append(f" ({status.detail})", "dim")
@@ -131,7 +145,8 @@ class StatusBar(Vertical):
 
     def _draw_views(self) -> None:
         views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
-        counts = {**self.counts}
+        views += [(view.key, view.view, view.name) for view in self.saved]
+        counts = {**self.counts, **self._saved_counts}
         if self._view is not None:
             counts.setdefault(self._view, self._listed)  # until the first count arrives
         self.query_one("#viewbar", Line).show(view_bar(views, counts, self._view, self.size.width))
