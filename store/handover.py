@@ -18,6 +18,7 @@ from store.handover_extras import (
     waiting_for_reply,
 )
 from store.incidents import Incident, incidents_since
+from store.report_buckets import TAGSET, parse_stored
 from store.sanitize import clean_line, clean_text
 from store.sla import SlaPolicy, short_span
 from store.spikes import Spike, find_spikes
@@ -94,7 +95,7 @@ def _who(operator: str | None) -> str:
     return clean_line(operator, 64) or "?"
 
 
-_TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+_TAGSET = TAGSET
 
 
 def _still_open(store: Store, now: datetime) -> StillOpen:
@@ -187,15 +188,8 @@ def handover_report(store: Store, since: str, incoming: str = "", policy: SlaPol
 
 
 def period(since: str, until: str) -> str:
-    start, end = _parse(since), _parse(until)
+    start, end = parse_stored(since), parse_stored(until)
     return f"the last {short_span((end - start).total_seconds())}" if start and end else "period unknown"
-
-
-def _parse(moment: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(moment)
-    except ValueError:
-        return None
 
 
 def lead_lines(report: HandoverReport, when: Callable[[str], str]) -> list[str]:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from store.db import Store
-from store.report_buckets import parse_stored, percentile
+from store.report_buckets import TAGSET, parse_stored, percentile
 from store.reports import tag_key
 from store.sanitize import clean_line
 from store.sla import SNOOZE_ACTIONS, SlaPolicy, paused_seconds, sla_state
 
 WAITING_SHOWN = 200  # the list a person reads; the total is always counted
 _UNANSWERED = "NOT EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id AND r.state != 'failed')"
-_TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+_TAGSET = TAGSET
 
 
 @dataclass(frozen=True, slots=True)

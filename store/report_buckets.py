@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
+# A mention's tags in SQL ("care", "marketing", "care,marketing" or ""): the primary key keeps them in order.
+TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+
 HOUR = "hour"
 DAY = "day"
 GRAINS = (HOUR, DAY)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from store.db import Store, iso
-from store.report_buckets import Buckets, parse_stored, percentile
+from store.report_buckets import TAGSET, Buckets, parse_stored, percentile
 from store.report_handoff import Handoff, handoff_between
 from store.sanitize import clean_line
 from store.sla import SlaPolicy
@@ -120,8 +120,7 @@ def _durations(rows: Iterable[tuple[str, str, str, str, str]]) -> tuple[dict[str
     return {dim: _timings(values) for dim, values in groups.items()}, every
 
 
-# "care", "marketing", "care,marketing" or "": the primary key keeps the tags of a mention in order.
-_TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+_TAGSET = TAGSET
 
 
 def build_report(store: Store, since: str, until: str | None = None, *, by: str = "day",

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from store.report_buckets import parse_stored
+
 
 @dataclass(frozen=True)
 class SlaPolicy:
@@ -75,7 +77,7 @@ def paused_seconds(events: list[tuple[str, str]], now: datetime) -> float:
     total = 0.0
     since: datetime | None = None
     for action, at in events:
-        moment = _parse(at)
+        moment = parse_stored(at)
         if moment is None:
             continue
         if action == "snooze" and since is None:
@@ -86,13 +88,6 @@ def paused_seconds(events: list[tuple[str, str]], now: datetime) -> float:
     if since is not None:
         total += max(0.0, (now - since).total_seconds())
     return total
-
-
-def _parse(moment: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(moment)
-    except ValueError:
-        return None
 
 
 def short_span(seconds: float) -> str:
