@@ -18,6 +18,8 @@ from store.events import events_since
 # Actions that can move a mention into or out of a quick view.
 EVENTS_PER_POLL = 10_000
 SHOW_EVERY = 1.0  # seconds between showings of a storm's changes (Backlog)
+QUIET_GAP = 0.2  # seconds between showings of a few changes: other consoles' edits show well within a second
+STORM_ITEMS = 20  # arrivals and touched rows in one showing beyond which it is a storm
 MEMBERSHIP_ACTIONS = {"tag.add", "tag.remove", "status.open", "status.done", "assign", "unassign",
                       "snooze", "unsnooze", "snooze.wake"}
 
@@ -62,18 +64,24 @@ class Backlog:
     """Polled changes not shown yet, merged; during a storm they are shown once per `show_every`.
 
     Showing changes costs the screen a redraw and a layout; at 2,000 arrivals a
-    second, showing every poll's worth would keep the event loop busy. The first
-    change after a quiet spell is due at once, later ones wait until `show_every`
-    has passed since the last showing. Nothing is dropped: touched ids are
-    united and arrivals counted (the screen then reads every id above the
-    newest it lists, so one showing brings all of them).
+    second, showing every poll's worth would keep the event loop busy. A few
+    changes (a colleague's tag, a handful of arrivals) are shown `quiet_gap`
+    after the last showing at most, so a desk's edits appear well within a
+    second; once a showing or the pending changes hold more than `storm_items`
+    rows, showings are spaced by `show_every` until it calms down. Nothing is
+    dropped: touched ids are united and arrivals counted (the screen then reads
+    every id above the newest it lists, so one showing brings all of them).
     """
 
-    def __init__(self, show_every: float = SHOW_EVERY, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, show_every: float = SHOW_EVERY, clock: Callable[[], float] = time.monotonic, *,
+                 quiet_gap: float = QUIET_GAP, storm_items: int = STORM_ITEMS) -> None:
         self.show_every = show_every
+        self.quiet_gap = min(quiet_gap, show_every)
+        self.storm_items = storm_items
         self._clock = clock
         self._pending: Changes | None = None
         self._shown_at = float("-inf")
+        self._last_size = 0
 
     def add(self, changes: Changes) -> None:
         self._pending = changes if self._pending is None else self._pending.merged(changes)
@@ -83,7 +91,10 @@ class Backlog:
         return self._pending
 
     def due(self) -> bool:
-        return self._pending is not None and self._clock() - self._shown_at >= self.show_every
+        if self._pending is None:
+            return False
+        storm = max(self._last_size, _size(self._pending)) > self.storm_items
+        return self._clock() - self._shown_at >= (self.show_every if storm else self.quiet_gap)
 
     def offer(self, changes: Changes, *, force: bool = False) -> Changes | None:
         """Add `changes`; everything pending if it is due (or `force`: the operator's own action)."""
@@ -97,7 +108,12 @@ class Backlog:
         changes, self._pending = self._pending, None
         if not changes.empty:
             self._shown_at = self._clock()
+            self._last_size = _size(changes)
         return changes
+
+
+def _size(changes: Changes) -> int:
+    return changes.new_mentions + len(changes.touched)
 
 
 def marks_now(store: Store) -> Marks:

@@ -134,6 +134,30 @@ def test_the_first_change_after_a_quiet_spell_and_the_operators_own_are_shown_at
     assert backlog.offer(Changes(Marks(4), new_mentions=1)) is not None
 
 
+def test_a_few_changes_wait_a_fifth_of_a_second_and_a_storm_a_whole_one():
+    now = [0.0]
+    backlog = Backlog(1.0, clock=lambda: now[0])
+    assert backlog.offer(Changes(Marks(1), touched=frozenset({1}))) is not None
+    now[0] += 0.1
+    assert backlog.offer(Changes(Marks(2), touched=frozenset({2}))) is None  # too soon after the last
+    now[0] += 0.1
+    assert backlog.offer(Changes(Marks(3), new_mentions=1)) is not None  # a colleague's edit: 0.2 s
+    now[0] += 0.2
+    assert backlog.offer(Changes(Marks(4), new_mentions=500)) is None  # a storm is held a whole second
+    now[0] += 0.7
+    assert backlog.offer(Changes(Marks(5), new_mentions=1)) is None
+    now[0] += 0.1
+    storm = backlog.offer(Changes(Marks(6), new_mentions=1))
+    assert storm is not None and storm.new_mentions == 502
+    now[0] += 0.5
+    assert backlog.offer(Changes(Marks(7), new_mentions=1)) is None  # right after a storm: still spaced
+    now[0] += 0.5
+    calm = backlog.offer(Changes(Marks(8), new_mentions=1))
+    assert calm is not None and calm.new_mentions == 2
+    now[0] += 0.2
+    assert backlog.offer(Changes(Marks(9), new_mentions=1)) is not None  # calm again
+
+
 async def test_the_console_holds_a_storm_back_then_shows_every_arrival_and_change(tmp_path, monkeypatch):
     db_path = str(tmp_path / "desk.db")
     seed(db_path, hostile=False)
