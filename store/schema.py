@@ -405,6 +405,13 @@ ALTER TABLE mentions ADD COLUMN priority TEXT CHECK (priority IN ('low', 'normal
 ALTER TABLE mentions ADD COLUMN suggested_reply TEXT;
 """
 
+# A reply that is part of one answer to many (a group answer, issue 13) names that answer; single
+# replies typed by an operator keep NULL and jump the queue ahead of them.
+V2_GROUP_OUTBOX = """
+ALTER TABLE replies ADD COLUMN answer_id INTEGER;
+CREATE INDEX replies_by_answer ON replies (answer_id) WHERE answer_id IS NOT NULL;
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX]
 SCHEMA_VERSION = len(MIGRATIONS)
