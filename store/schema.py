@@ -412,6 +412,38 @@ ALTER TABLE replies ADD COLUMN answer_id INTEGER;
 CREATE INDEX replies_by_answer ON replies (answer_id) WHERE answer_id IS NOT NULL;
 """
 
+# One answer to many (issue 13): a group's members (or a marked selection) each get the body filled
+# for them, one reply each, queued in one transaction (store.group_answers). `members` lists the
+# mention ids of a selection (JSON; empty for a group). Over `approve_over` replies, a second
+# operator approves it. Replies derive their keys from `key_base` and the mention id, and the
+# unique index below makes a second reply of one answer to one mention impossible.
+V2_GROUP_ANSWERS = """
+CREATE TABLE group_answers (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER REFERENCES mention_groups(id),
+    members TEXT NOT NULL DEFAULT '[]',
+    body TEXT NOT NULL,
+    reply_name TEXT,
+    one_per_author INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'draft'
+        CHECK (state IN ('draft', 'awaiting_approval', 'queued', 'paused', 'cancelled')),
+    drafted_by TEXT NOT NULL,
+    approved_by TEXT,
+    approve_over INTEGER NOT NULL,
+    key_base INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at TEXT,
+    planned INTEGER NOT NULL DEFAULT 0,
+    skipped TEXT NOT NULL DEFAULT '{}',
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX group_answers_by_state ON group_answers (state, id);
+CREATE INDEX group_answers_by_group ON group_answers (group_id) WHERE group_id IS NOT NULL;
+CREATE UNIQUE INDEX replies_one_per_answer ON replies (answer_id, mention_id) WHERE answer_id IS NOT NULL;
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
+                         V2_GROUP_ANSWERS]
 SCHEMA_VERSION = len(MIGRATIONS)
