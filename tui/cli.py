@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     group_cmd.add_argument("--min", type=mention_id, default=2, help="smallest group listed (default 2)")
     group_cmd.add_argument("--json", action="store_true")
 
+    from tui.cli_answer import add_parsers as add_answer_parsers
+    add_answer_parsers(sub, common, mention_id)
+
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
@@ -273,6 +276,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
         return args.action in (None, "list", "show")
     if command == "views":
         return args.views_command == "list"
+    if command in ("answers", "answer"):
+        return command == "answers" or bool(args.dry_run)
     return (command in (None, "search", "export", "report", "rules", "links")
             or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
@@ -311,6 +316,11 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
+    if command in ("answer", "answers", "approve"):
+        from tui import cli_answer
+        if command == "answer":
+            return cli_answer.cmd_answer(store, args, operator, settings.approve_over)
+        return cli_answer.cmd_answers(store, args) if command == "answers" else cli_answer.cmd_approve(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
