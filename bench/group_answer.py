@@ -55,7 +55,8 @@ def _group(store, run: int) -> int:
     now = store.now()
     with store.write():
         group = store.conn.execute(
-            "INSERT INTO mention_groups (label, representative_id, created_at, updated_at, size) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO mention_groups (label, representative_id, created_at, updated_at, size) "
+            "VALUES (?, ?, ?, ?, ?)",
             ("show cancelled", ids[0], now, now, len(ids))).lastrowid
         store.conn.executemany("INSERT INTO group_members (mention_id, group_id, score, at) VALUES (?, ?, 1, ?)",
                                [(mid, group, now) for mid in ids])
@@ -140,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         remove_db(db)
     ok = result["queue_max_s"] <= TARGET_S and result["commits"] == [1]
     print(f"group answer to {MEMBERS:,} members ({result['replies']} replies, {result['skipped']} skipped), "
-          f"median of {args.runs}: preview {result['preview_s'] * 1000:.0f} ms, queue {result['queue_s'] * 1000:.0f} ms "
+          f"median of {args.runs}: preview {result['preview_s'] * 1000:.0f} ms, "
+          f"queue {result['queue_s'] * 1000:.0f} ms "
           f"(max {result['queue_max_s'] * 1000:.0f} ms), approve-and-queue {result['approve_s'] * 1000:.0f} ms, "
           f"commits per queue {result['commits']}; reference: one reply at a time ~{result['one_by_one_s']:.1f} s; "
           f"load {load_before} → {load_after}; target ≤ {TARGET_S:g} s and 1 commit: {'met' if ok else 'MISSED'}")

@@ -158,3 +158,11 @@ def plan(store: Store, target: Target, body: str, operator: str, *, one_per_auth
     sends.sort(key=lambda p: p.mention_id)
     skips.sort(key=lambda s: s.mention_id)
     return Plan(sends, skips, dict(Counter(s.reason for s in skips)))
+
+
+def group_of(store: Store, mention_id: int) -> int | None:
+    """The live group a mention is in, if any (what `A` answers when nothing is marked)."""
+    row = store.conn.execute(
+        """SELECT g.id FROM group_members gm JOIN mention_groups g ON g.id = gm.group_id
+           WHERE gm.mention_id = ? AND g.merged_into IS NULL""", (mention_id,)).fetchone()
+    return row[0] if row else None

@@ -43,6 +43,7 @@ class Answer:
     approve_over: int
     created_at: str
     queued_at: str | None
+    planned: int  # replies it queues (or will, as planned when drafted)
 
     @property
     def target(self) -> Target:
@@ -85,13 +86,13 @@ class Drafted:
 
 
 _COLUMNS = ("id, group_id, members, body, reply_name, one_per_author, state, drafted_by, approved_by, approve_over, "
-            "created_at, queued_at")
+            "created_at, queued_at, planned")
 
 
 def _answer(row: tuple) -> Answer:
-    aid, group_id, members, body, name, one, state, drafted, approved, over, created, queued = row
+    aid, group_id, members, body, name, one, state, drafted, approved, over, created, queued, planned = row
     return Answer(aid, group_id, tuple(json.loads(members)), body, name, bool(one), state, drafted, approved, over,
-                  created, queued)
+                  created, queued, planned)
 
 
 def get_answer(store: Store, answer_id: int) -> Answer:
@@ -232,3 +233,9 @@ def awaiting_approval(store: Store, operator: str) -> list[Answer]:
     return [_answer(row) for row in store.conn.execute(
         f"SELECT {_COLUMNS} FROM group_answers WHERE state = 'awaiting_approval' AND drafted_by != ? ORDER BY id",
         (operator,))]
+
+
+def answers_in_flight(store: Store) -> list[Progress]:
+    """What the consoles show: answers waiting for approval, paused, or still sending (not finished)."""
+    return [p for p in list_answers(store, states=("awaiting_approval", "queued", "paused"), limit=20)
+            if p.phase != "finished"]

@@ -16,13 +16,14 @@ import signal
 import subprocess
 from collections import Counter
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from store.db import open_store
 from store.groups import move_member, split_member
 from tests.mastodon_server import TOKEN, FakeMastodon
-from tests.procs import cli_command, clean_env, query
+from tests.procs import clean_env, cli_command, query
 from tests.support import until
 
 pytestmark = pytest.mark.serial
@@ -40,7 +41,7 @@ class Gate(asyncio.Event):
         self.passed = 0
         self.blocked = 0
 
-    async def wait(self) -> bool:
+    async def wait(self) -> Literal[True]:
         if self.passed < self.limit:
             self.passed += 1
             return True

@@ -25,7 +25,8 @@ def make_group(store, mention_ids: list[int]) -> int:
     now = store.now()
     with store.write():
         group_id = store.conn.execute(
-            "INSERT INTO mention_groups (label, representative_id, created_at, updated_at, size) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO mention_groups (label, representative_id, created_at, updated_at, size) "
+            "VALUES (?, ?, ?, ?, ?)",
             ("show cancelled", mention_ids[0], now, now, len(mention_ids))).lastrowid
         store.conn.executemany("INSERT INTO group_members (mention_id, group_id, score, at) VALUES (?, ?, 1.0, ?)",
                                [(mid, group_id, now) for mid in mention_ids])
@@ -43,8 +44,10 @@ def test_the_plan_skips_the_answered_the_earlier_posts_and_the_unfillable(store)
     ids = people(store, 5)
     queue_reply(store, ids[0], "On it", "bo")  # answered by someone already
     first, latest = insert_mentions(store, [
-        new_mention(author_handle="@twice", author_name="Twice", text="cancelled?", created_at="2025-03-14T09:01:00.000Z"),
-        new_mention(author_handle="@twice", author_name="Twice", text="hello??", created_at="2025-03-14T09:05:00.000Z")])
+        new_mention(author_handle="@twice", author_name="Twice", text="cancelled?",
+                    created_at="2025-03-14T09:01:00.000Z"),
+        new_mention(author_handle="@twice", author_name="Twice", text="hello??",
+                    created_at="2025-03-14T09:05:00.000Z")])
     nameless, = insert_mentions(store, [new_mention(author_handle="@anon", author_name="", text="refund?")])
     group = make_group(store, [*ids, first, latest, nameless])
 
@@ -76,7 +79,8 @@ def test_queuing_is_one_commit_with_one_reply_and_event_per_member_and_keys_that
     base = store.conn.execute("SELECT key_base FROM group_answers").fetchone()[0]
     assert keys == [answer_key(base, drafted.answer.id, mid) for mid in ids]  # derived: the same every time
     events = store.conn.execute("SELECT mention_id, detail FROM events WHERE action = 'reply.queue'").fetchall()
-    assert sorted(mid for mid, _ in events) == ids and all(json.loads(d)["answer"] == drafted.answer.id for _, d in events)
+    assert sorted(mid for mid, _ in events) == ids
+    assert all(json.loads(detail)["answer"] == drafted.answer.id for _, detail in events)
     with pytest.raises(sqlite3.IntegrityError):  # a second reply of this answer to a member: refused by the schema
         store.conn.execute("INSERT INTO replies (mention_id, text, operator, created_at, idem_key, answer_id) "
                            "VALUES (?, 'again', 'alice', '', 'other-key', ?)", (ids[0], drafted.answer.id))

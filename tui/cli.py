@@ -12,6 +12,7 @@ from adapters.accounts import ConfigError
 from store.actions import ActionError
 from store.db import NotWritable, StoreError, open_for_reading, open_store
 from store.files import make_private
+from store.group_answers import APPROVE_OVER
 from store.sla import SlaPolicy
 from tui.cli_bulk import add_target_arguments, missing_targets
 from tui.cli_common import fail, terminal_safe_output
@@ -320,7 +321,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         from tui import cli_answer
         if command == "answer":
             return cli_answer.cmd_answer(store, args, operator, settings.approve_over)
-        return cli_answer.cmd_answers(store, args) if command == "answers" else cli_answer.cmd_approve(store, args, operator)
+        if command == "answers":
+            return cli_answer.cmd_answers(store, args)
+        return cli_answer.cmd_approve(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
@@ -357,7 +360,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
                       keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall,
-                      triage=triage_for(settings), theme=settings.theme)
+                      triage=triage_for(settings), theme=settings.theme, approve_over=settings.approve_over)
     app.run()
     return app.return_code or 0
 
@@ -377,14 +380,14 @@ def demo_notice(db_path: Path) -> str:
 def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                reply_recall: float = 0.0, triage=None, theme: str | None = None):
+                reply_recall: float = 0.0, triage=None, theme: str | None = None, approve_over: int = APPROVE_OVER):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
                      reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, sla=sla,
-                     reply_recall=reply_recall, triage=triage, theme=theme)
+                     reply_recall=reply_recall, triage=triage, theme=theme, approve_over=approve_over)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

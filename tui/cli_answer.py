@@ -18,7 +18,8 @@ VERBS = ("pause", "resume", "cancel")
 
 def add_parsers(sub, common, id_type) -> None:
     answer = sub.add_parser("answer", parents=[common],
-                            help="answer a group (or mention ids) at once: one reply per person; pause|resume|cancel ID")
+                            help="answer a group (or mention ids) at once, one reply per person; "
+                                 "pause|resume|cancel ID")
     answer.add_argument("words", nargs="*", metavar="IDS", help="mention ids, or pause|resume|cancel ANSWER")
     answer.add_argument("--group", type=id_type, metavar="ID", help="answer every member of this group")
     answer.add_argument("--reply", metavar="NAME", help="a saved reply (its {variables} filled per member)")
@@ -83,7 +84,8 @@ def cmd_answer(store: Store, args: argparse.Namespace, operator: str, approve_ov
         print(f"answer {answer.id} to {answer.what} queued: " + _plan_lines(drafted.plan)[0])
     else:
         print(f"answer {answer.id} to {answer.what} waits for another operator's approval "
-              f"({len(drafted.plan.sends)} people, over approve_over = {approve_over}): mentiondesk approve {answer.id}")
+              f"({len(drafted.plan.sends)} people, over approve_over = {approve_over}): "
+              f"mentiondesk approve {answer.id}")
     return 0
 
 
