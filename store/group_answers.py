@@ -116,6 +116,8 @@ def _queue(store: Store, answer: Answer, operator: str) -> Plan:
     store.conn.execute(
         "UPDATE group_answers SET state = 'queued', queued_at = ?, updated_at = ?, planned = ?, skipped = ? "
         "WHERE id = ?", (now, now, len(found.sends), json.dumps(found.reasons), answer.id))
+    store.conn.executemany("INSERT INTO answer_skips (answer_id, mention_id, reason) VALUES (?, ?, ?)",
+                           [(answer.id, skip.mention_id, skip.reason) for skip in found.skips])
     reply_ids = store.conn.execute("SELECT mention_id, id FROM replies WHERE answer_id = ?", (answer.id,)).fetchall()
     chars = {p.mention_id: len(p.text) for p in found.sends}
     log_events(store, answer.drafted_by, [

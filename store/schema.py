@@ -439,6 +439,14 @@ CREATE TABLE group_answers (
     cancelled INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX group_answers_by_state ON group_answers (state, id);
+-- Who an answer skipped and why (answer_plan.REASONS), as decided when it was queued.
+CREATE TABLE answer_skips (
+    answer_id INTEGER NOT NULL REFERENCES group_answers(id),
+    mention_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (answer_id, mention_id)
+) WITHOUT ROWID;
+CREATE INDEX answer_skips_by_mention ON answer_skips (mention_id);
 CREATE INDEX group_answers_by_group ON group_answers (group_id) WHERE group_id IS NOT NULL;
 CREATE UNIQUE INDEX replies_one_per_answer ON replies (answer_id, mention_id) WHERE answer_id IS NOT NULL;
 """

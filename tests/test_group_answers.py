@@ -157,3 +157,38 @@ def test_bad_input_is_one_line(store):
     with pytest.raises(ActionError, match="no answer with id 5"):
         ga.pause(store, 5, "alice")
     assert store.conn.execute("SELECT count(*) FROM group_answers").fetchone()[0] == 0
+
+
+def test_an_incident_counts_the_people_its_group_answer_reached_skipped_and_failed(store, clock):
+    from store.handover import handover_report, lead_lines
+    from store.incidents import incident_stats, stats_line
+    from store.outbox import mark_failed
+
+    ids = people(store, 8)
+    nameless, = insert_mentions(store, [new_mention(author_handle="@anon", author_name="", text="refund?")])
+    again, = insert_mentions(store, [new_mention(author_handle="@fan0", author_name="Fan 0", text="hello??",
+                                                 created_at="2025-03-14T09:30:00.000Z")])
+    group = make_group(store, [*ids, nameless, again])
+    with store.write():
+        incident = store.conn.execute(
+            """INSERT INTO incidents (title, kind, topic, started_at, detected_at, updated_at, baseline, peak, group_id)
+               VALUES ('Spike: show cancelled', 'topic', ?, ?, ?, ?, 0, 10, ?)""",
+            (str(group), "2025-03-14T09:20:00.000Z", "2025-03-14T09:22:00.000Z", store.now(), group)).lastrowid
+    ga.draft_answer(store, Target(group), BODY, "alice")
+    clock.advance(minutes=1)
+    first = claim_due(store, None, limit=3)
+    for reply in first[:2]:
+        mark_sent(store, reply, f"remote-{reply.id}", None)
+    mark_failed(store, first[2], "HTTP 422")
+    clock.advance(minutes=4)
+    for reply in claim_due(store, None, limit=2):
+        mark_sent(store, reply, f"remote-{reply.id}", None)
+    stats = incident_stats(store, incident)
+    # 9 people: fan0 (twice: answered on the latest only) ... fan7 and @anon (no name: skipped).
+    assert (stats.people, stats.answered, stats.by_group_answers, stats.failed, stats.queued, stats.skipped) == \
+        (9, 4, 4, 1, 3, 1)
+    assert stats.last_answer_seconds - stats.first_answer_seconds == pytest.approx(240)
+    line = stats_line(stats)
+    assert line.startswith("9 people: answered 4 (4 by group answers), queued 3, failed 1, skipped 1; first answer")
+    report = handover_report(store, "2025-03-14T00:00:00.000Z", "bo")
+    assert f"  #{incident} {line}" in lead_lines(report, str)
