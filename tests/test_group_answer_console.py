@@ -48,12 +48,14 @@ async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply
         await until(pilot, lambda: dialog.plan is not None and "3 of 3 get it" in screen_text(app))
         first = dialog.plan.sends[0] if dialog.plan else None
         assert first is not None and f"{first.handle} #{first.mention_id}: Hi User" in screen_text(app)
+        await pilot.press("ctrl+l")  # every post: the same here, each of these people posted once
+        await until(pilot, lambda: not dialog.one_per_author and "(every post" in screen_text(app))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: isinstance(app.screen, MainScreen) and notified(app, "Answer 1 queued"))
     rows = query(path, "SELECT mention_id, text, state FROM replies WHERE answer_id = 1 ORDER BY mention_id")
     assert [r[0] for r in rows] == sorted(marked) and {r[2] for r in rows} == {"pending"}
     assert all(text.startswith("Hi User ") and "{author}" not in text for _, text, _ in rows)
-    assert query(path, "SELECT state, drafted_by FROM group_answers") == [("queued", "alice")]
+    assert query(path, "SELECT state, drafted_by, one_per_author FROM group_answers") == [("queued", "alice", 0)]
 
 
 async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(tmp_path):

@@ -33,7 +33,7 @@ class GroupAnswerDialog(ModalScreen[str | None]):
     """Dismisses with the line to tell the operator (queued / waits for approval), or None."""
 
     BINDINGS = [Binding("ctrl+s", "send", "Send", priority=True), Binding("ctrl+t", "pick", "Saved reply"),
-                Binding("escape", "cancel", "Cancel")]
+                Binding("ctrl+l", "every_post", "Every post"), Binding("escape", "cancel", "Cancel")]
 
     def __init__(self, target: Target, title: str, approve_over: int) -> None:
         super().__init__()
@@ -41,6 +41,7 @@ class GroupAnswerDialog(ModalScreen[str | None]):
         self._title = title
         self._approve_over = approve_over
         self._reply_name: str | None = None
+        self.one_per_author = True  # someone who posted several times gets one reply, to the latest post
         self.plan: Plan | None = None  # the last plan shown
 
     def compose(self) -> ComposeResult:
@@ -49,8 +50,9 @@ class GroupAnswerDialog(ModalScreen[str | None]):
             yield TextArea(id="answer-text")
             yield Static(id="answer-plan")
             yield Static(id="answer-preview")
-            yield Static(Text("ctrl+t: saved reply · ctrl+s: send (or ask for approval) · escape: cancel · "
-                              "{author} {handle} {operator} … are filled per person", style="dim"))
+            yield Static(Text("ctrl+t: saved reply · ctrl+s: send (or ask for approval) · ctrl+l: every post / "
+                              "latest post only · escape: cancel · {author} {handle} {operator} … are filled per "
+                              "person", style="dim"))
 
     def on_mount(self) -> None:
         self.query_one(TextArea).focus()
@@ -73,7 +75,7 @@ class GroupAnswerDialog(ModalScreen[str | None]):
             return
         try:
             found = await shift.store.run(lambda store: plan(store, self.target, checked_body(body, "the answer"),
-                                                             shift.operator))
+                                                             shift.operator, one_per_author=self.one_per_author))
         except ActionError as exc:
             self.plan = None
             summary.update(Text(str(exc), style="bold red"))
@@ -81,6 +83,7 @@ class GroupAnswerDialog(ModalScreen[str | None]):
             return
         self.plan = found
         line = Text(f"{len(found.sends)} of {found.members} get it", style="bold")
+        line.append(" (one reply per person)" if self.one_per_author else " (every post, even several per person)")
         if found.skips:
             line.append(f" · skipped: {'; '.join(found.reason_lines())}")
         if len(found.sends) > self._approve_over:
@@ -112,7 +115,8 @@ class GroupAnswerDialog(ModalScreen[str | None]):
         body = self.query_one(TextArea).text
         try:
             drafted = await shift.store.run(ga.draft_answer, self.target, body, shift.operator,
-                                            reply_name=self._reply_name, approve_over=self._approve_over)
+                                            reply_name=self._reply_name, approve_over=self._approve_over,
+                                            one_per_author=self.one_per_author)
         except ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
@@ -124,6 +128,10 @@ class GroupAnswerDialog(ModalScreen[str | None]):
         else:
             self.dismiss(f"Answer {drafted.answer.id} to {people} people waits for another operator's approval "
                          f"(over {self._approve_over}).")
+
+    def action_every_post(self) -> None:
+        self.one_per_author = not self.one_per_author
+        self._replan(self.query_one(TextArea).text)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
