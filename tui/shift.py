@@ -22,7 +22,8 @@ from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
 from store.handover import HandoverReport, handover_report
-from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after
+from store.inbox import (InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after,
+                         view_ids_between)
 from store.inbox_window import IdPage, view_page, view_slice
 from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident
@@ -116,6 +117,13 @@ class Shift:
         if view.startswith(SAVED_PREFIX):
             return [mention_id for mention_id in await self.saved_view_ids(view) if mention_id > after_id]
         return await self.store.run(view_ids_after, view, after_id, self.operator)
+
+    async def view_ids_between(self, view: str, first: int, last: int) -> list[int]:
+        """Ids in the view from `first` to `last`, both included, loaded in the list or not."""
+        if view.startswith(SAVED_PREFIX):
+            low, high = sorted((first, last))
+            return [mention_id for mention_id in await self.saved_view_ids(view) if low <= mention_id <= high]
+        return await self.store.run(view_ids_between, view, first, last, self.operator)
 
     async def view_counts(self) -> dict[str, int]:
         return await self.searcher.run(view_counts, self.operator)

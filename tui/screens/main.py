@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
+from functools import partial
 from typing import TypeVar
 
 from textual import on, work
@@ -187,8 +188,9 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         # The moved selection is painted first, then the mention (a layout of the right pane).
-        self.call_after_refresh(lambda: self.run_worker(self._load_detail(message.mention_id), group="detail",
-                                                        exclusive=True))
+        # A coroutine function, not a coroutine: a worker cancelled before it starts leaves nothing unawaited.
+        self.call_after_refresh(lambda: self.run_worker(partial(self._load_detail, message.mention_id),
+                                                        group="detail", exclusive=True))
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)
