@@ -22,8 +22,15 @@ from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
 from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
 from store.handover import HandoverReport, handover_report
-from store.inbox import (InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after,
-                         view_ids_between)
+from store.inbox import (
+    InboxRow,
+    MentionDetail,
+    mention_detail,
+    rows_by_id,
+    view_counts,
+    view_ids_after,
+    view_ids_between,
+)
 from store.inbox_window import IdPage, view_page, view_slice
 from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident

@@ -189,8 +189,10 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         # The moved selection is painted first, then the mention (a layout of the right pane).
         # A coroutine function, not a coroutine: a worker cancelled before it starts leaves nothing unawaited.
-        self.call_after_refresh(lambda: self.run_worker(partial(self._load_detail, message.mention_id),
-                                                        group="detail", exclusive=True))
+        async def load() -> None:
+            await self._load_detail(message.mention_id)
+
+        self.call_after_refresh(lambda: self.run_worker(load, group="detail", exclusive=True))
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)
