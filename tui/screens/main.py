@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from functools import partial
 from typing import TypeVar
 
 from textual import on, work
@@ -188,11 +187,12 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         # The moved selection is painted first, then the mention (a layout of the right pane).
-        # A coroutine function, not a coroutine: a worker cancelled before it starts leaves nothing unawaited.
-        async def load() -> None:
-            await self._load_detail(message.mention_id)
+        self.call_after_refresh(self._detail_worker, message.mention_id)
 
-        self.call_after_refresh(lambda: self.run_worker(load, group="detail", exclusive=True))
+    @work(group="detail", exclusive=True)
+    async def _detail_worker(self, mention_id: int | None) -> None:
+        # @work builds the coroutine inside the worker: one cancelled before it starts leaves nothing unawaited.
+        await self._load_detail(mention_id)
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)
