@@ -58,6 +58,12 @@ def target_rule(target: ReplyTarget, live: dict[str, TextRule] | None = None) ->
     return rule_for(target.network, live)
 
 
+def over_limit(store: Store, mention_id: int, text: str) -> int:
+    """How many characters `text` is over the limit of a reply to this mention (0 or less: it fits)."""
+    rule = rule_for_mention(store, mention_id)
+    return 0 if rule is None else -rule.remaining(text)
+
+
 def rule_for_mention(store: Store, mention_id: int, live: dict[str, TextRule] | None = None) -> TextRule | None:
     """The rule a reply to this mention is counted by; None when there is no such mention."""
     target = reply_target(store, mention_id)

@@ -76,6 +76,7 @@ def _history(store, count: int) -> None:
 
 
 def measure(db: Path, runs: int = RUNS) -> dict:
+    from adapters.rules import over_limit
     from store import group_answers as ga
     from store.actions import queue_reply
     from store.answer_plan import Target, plan
@@ -89,19 +90,19 @@ def measure(db: Path, runs: int = RUNS) -> dict:
         for run in range(runs):
             group = _group(store, run * 2)
             started = time.perf_counter()
-            found = plan(store, Target(group), BODY, "alice")
+            found = plan(store, Target(group), BODY, "alice", over_limit=over_limit)
             previews.append(time.perf_counter() - started)
             statements.clear()
             started = time.perf_counter()
-            drafted = ga.draft_answer(store, Target(group), BODY, "alice", approve_over=10_000)
+            drafted = ga.draft_answer(store, Target(group), BODY, "alice", approve_over=10_000, over_limit=over_limit)
             queues.append(time.perf_counter() - started)
             commits.add(sum(1 for s in statements if s.strip().upper() == "COMMIT"))
             queued.add(len(drafted.plan.sends))
             group = _group(store, run * 2 + 1)
-            drafted = ga.draft_answer(store, Target(group), BODY, "alice", approve_over=20)
+            drafted = ga.draft_answer(store, Target(group), BODY, "alice", approve_over=20, over_limit=over_limit)
             statements.clear()
             started = time.perf_counter()
-            ga.approve(store, drafted.answer.id, "bob")
+            ga.approve(store, drafted.answer.id, "bob", over_limit)
             approvals.append(time.perf_counter() - started)
             commits.add(sum(1 for s in statements if s.strip().upper() == "COMMIT"))
         singles = [row[0] for row in store.conn.execute("SELECT id FROM mentions WHERE id NOT IN "

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from store.db import Store
 from store.errors import ActionError
 from store.saved_replies import fill
+
+#: (store, mention id, filled text) -> characters over the reply limit (adapters.rules.over_limit)
+LimitCheck = Callable[[Store, int, str], int]
 
 #: why a member is skipped: key -> what the operator reads
 REASONS = {
@@ -25,6 +29,7 @@ REASONS = {
     "earlier_post": "posted again: gets one reply, to the latest post",
     "author_answered": "answered on another post",
     "unfillable": "no value for a variable",
+    "too_long": "too long for the network once filled in",
     "missing": "no such mention",
 }
 
@@ -126,8 +131,9 @@ def related_answers(store: Store, answer_id: int | None, group_id: int | None) -
 
 
 def plan(store: Store, target: Target, body: str, operator: str, *, one_per_author: bool = True,
-         answer_id: int | None = None) -> Plan:
-    """Send or skip, for every member; `operator` fills {operator} (the drafter)."""
+         answer_id: int | None = None, over_limit: LimitCheck | None = None) -> Plan:
+    """Send or skip, for every member; `operator` fills {operator} (the drafter); `over_limit`
+    (when given) skips a text the member's network would refuse as too long."""
     ids = member_ids(store, target)
     answers = related_answers(store, answer_id, target.group_id)
     members = _members(store, ids, operator, answers)
@@ -153,6 +159,8 @@ def plan(store: Store, target: Target, body: str, operator: str, *, one_per_auth
                 filled = fill(body, member.values)
                 if filled.missing:
                     skips.append(Skipped(member.id, "unfillable", " ".join(f"{{{n}}}" for n in filled.missing)))
+                elif over_limit is not None and (over := over_limit(store, member.id, filled.text)) > 0:
+                    skips.append(Skipped(member.id, "too_long", f"{over} over"))
                 else:
                     sends.append(Planned(member.id, member.values["handle"] or "", filled.text))
     sends.sort(key=lambda p: p.mention_id)

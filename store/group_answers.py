@@ -17,7 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from store.answer_plan import Plan, Target, member_ids, plan
+from store.answer_plan import LimitCheck, Plan, Target, member_ids, plan
 from store.db import Store, inserted_id
 from store.errors import ActionError
 from store.events import log_event, log_events
@@ -102,10 +102,10 @@ def get_answer(store: Store, answer_id: int) -> Answer:
     return _answer(row)
 
 
-def _queue(store: Store, answer: Answer, operator: str) -> Plan:
+def _queue(store: Store, answer: Answer, operator: str, over_limit: LimitCheck | None) -> Plan:
     """Plan again and queue, in the caller's write transaction (the one commit)."""
     found = plan(store, answer.target, answer.body, answer.drafted_by, one_per_author=answer.one_per_author,
-                 answer_id=answer.id)
+                 answer_id=answer.id, over_limit=over_limit)
     now = store.now()
     base = store.conn.execute("SELECT key_base FROM group_answers WHERE id = ?", (answer.id,)).fetchone()[0]
     store.conn.executemany(
@@ -129,8 +129,10 @@ def _queue(store: Store, answer: Answer, operator: str) -> Plan:
 
 
 def draft_answer(store: Store, target: Target, body: str, operator: str, *, reply_name: str | None = None,
-                 one_per_author: bool = True, approve_over: int = APPROVE_OVER) -> Drafted:
-    """Record an answer and queue it at once, or (to more than `approve_over` people) ask for approval."""
+                 one_per_author: bool = True, approve_over: int = APPROVE_OVER,
+                 over_limit: LimitCheck | None = None) -> Drafted:
+    """Record an answer and queue it at once, or (to more than `approve_over` people) ask for approval;
+    `over_limit` skips members whose network would refuse their text as too long."""
     body = checked_body(body, "the answer")
     with store.write():
         member_ids(store, target)  # a group that is gone or merged: one line, before anything is written
@@ -141,7 +143,8 @@ def draft_answer(store: Store, target: Target, body: str, operator: str, *, repl
             (target.group_id, json.dumps(sorted(set(target.members))), body, reply_name, int(one_per_author), operator,
              approve_over, time.time_ns() // 1000, now, now)))
         answer = get_answer(store, answer_id)
-        found = plan(store, target, body, operator, one_per_author=one_per_author, answer_id=answer_id)
+        found = plan(store, target, body, operator, one_per_author=one_per_author, answer_id=answer_id,
+                     over_limit=over_limit)
         if not found.sends:
             raise ActionError(f"nobody to answer: {'; '.join(found.reason_lines()) or 'no members'}")
         log_event(store, operator, "answer.draft", None, answer=answer_id, target=answer.what,
@@ -152,11 +155,11 @@ def draft_answer(store: Store, target: Target, body: str, operator: str, *, repl
             log_event(store, operator, "answer.ask_approval", None, answer=answer_id, replies=len(found.sends),
                       approve_over=approve_over)
             return Drafted(get_answer(store, answer_id), found, False)
-        found = _queue(store, answer, operator)
+        found = _queue(store, answer, operator, over_limit)
         return Drafted(get_answer(store, answer_id), found, True)
 
 
-def approve(store: Store, answer_id: int, operator: str) -> Plan:
+def approve(store: Store, answer_id: int, operator: str, over_limit: LimitCheck | None = None) -> Plan:
     """A second operator approves: the answer is queued in the same commit."""
     with store.write():
         answer = get_answer(store, answer_id)
@@ -166,7 +169,7 @@ def approve(store: Store, answer_id: int, operator: str) -> Plan:
             raise ActionError(f"you drafted answer {answer_id}: another operator must approve it")
         store.conn.execute("UPDATE group_answers SET approved_by = ? WHERE id = ?", (operator, answer_id))
         log_event(store, operator, "answer.approve", None, answer=answer_id, drafted_by=answer.drafted_by)
-        return _queue(store, answer, operator)
+        return _queue(store, answer, operator, over_limit)
 
 
 def pause(store: Store, answer_id: int, operator: str) -> None:

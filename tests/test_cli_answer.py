@@ -97,6 +97,15 @@ def test_a_small_answer_to_marked_ids_is_queued_at_once(desk, capsys):
     assert rows(path, "SELECT text FROM replies ORDER BY mention_id") == [("Thanks @fan0",), ("Thanks @fan1",)]
 
 
+def test_a_text_too_long_for_the_network_once_filled_in_is_skipped(desk, capsys):
+    path, group, _ids = desk
+    long = "Hi {author}, " + "the show moves to Sunday. " * 20  # about 530 characters: over demo's 500
+    code, out, err = md(path, capsys, "answer", "--group", str(group), "--text", long, "--dry-run")
+    assert code == 0 and "0 of 25 members get it; skipped: 25 too long for the network once filled in" in out
+    code, _, err = md(path, capsys, "answer", "--group", str(group), "--text", long)
+    assert code == 2 and err == "mentiondesk: nobody to answer: 25 too long for the network once filled in\n"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("answer", "--text", "hi"), "answer needs --group ID or mention IDS (see mentiondesk answer --help)"),
     (("answer", "1", "--group", "1", "--text", "hi"), "answer --group ID or mention IDS, not both"),

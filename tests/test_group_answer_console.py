@@ -124,3 +124,40 @@ async def test_a_refusal_in_the_dialog_is_one_line_and_keeps_the_text(tmp_path):
         assert isinstance(app.screen, GroupAnswerDialog)
         assert app.screen.query_one("#answer-text").text == "Hi {autor}"
     assert query(path, "SELECT count(*) FROM group_answers") == [(0,)]
+
+
+async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_which_approves_it(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from tests.procs import clean_env
+
+    path = str(tmp_path / "desk.db")
+    group, _ids = desk_with_group(path)
+    out = tmp_path / "bob.json"
+    bob = subprocess.Popen([sys.executable, "-m", "tests.answer_console_proc", path, "bob", str(out)],
+                           env=clean_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        alice = ConsoleApp(path, operator="alice", clock=frozen_clock)
+        async with alice.run_test(size=(110, 34), notifications=True) as pilot:
+            await console_ready(pilot)
+            await pilot.press("F")
+            await until(pilot, lambda: isinstance(alice.screen, FloodScreen) and "25 waiting" in screen_text(alice))
+            await pilot.press("A", *"Hi {author}, we are on it.")
+            await until(pilot, lambda: "25 of 25 get it" in screen_text(alice))
+            await pilot.press("ctrl+s")
+            await until(pilot, lambda: notified(alice, "waits for another operator's approval"))
+            # bob's console, another process, sees it in its banner and approves; this screen follows.
+            await until(pilot, lambda: "25 queued" in screen_text(alice) or "25 sent" in screen_text(alice), 60)
+        output, _ = bob.communicate(timeout=60)
+        assert bob.returncode == 0, output
+    finally:
+        if bob.poll() is None:
+            bob.kill()
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert f"ANSWER #1 by alice to group {group} (25 people) waits for a second operator · ctrl+o approves" \
+        in seen["banner"]
+    assert "Answer 1 approved: it is being sent." in seen["notified"]
+    assert query(path, "SELECT state, drafted_by, approved_by FROM group_answers") == [("queued", "alice", "bob")]
+    assert query(path, "SELECT count(*) FROM replies WHERE answer_id = 1") == [(25,)]

@@ -98,7 +98,10 @@ async def approve(app: ConsoleApp) -> None:
     question = (f"Approve answer {found.id} by {found.drafted_by} to {found.what}? It is sent at once.\n\n"
                 f"{found.body}")
     if await app.push_screen_wait(Confirm(question)):
-        await _act(app, f"Answer {found.id} approved: it is being sent.", ga.approve, found.id)
+        from adapters.rules import over_limit  # counting rules: loaded when first needed
+
+        await _act(app, f"Answer {found.id} approved: it is being sent.",
+                   lambda store, answer_id, operator: ga.approve(store, answer_id, operator, over_limit), found.id)
 
 
 async def _act(app: ConsoleApp, done: str, action, answer_id: int) -> None:

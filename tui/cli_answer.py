@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from adapters.rules import over_limit
 from store import group_answers as ga
 from store.answer_plan import REASONS, Plan, Target, plan
 from store.db import Store
@@ -69,7 +70,8 @@ def cmd_answer(store: Store, args: argparse.Namespace, operator: str, approve_ov
     body, name = _body(store, args)
     one_per_author = not args.every_post
     if args.dry_run or args.preview:
-        found = plan(store, target, checked_body(body, "the answer"), operator, one_per_author=one_per_author)
+        found = plan(store, target, checked_body(body, "the answer"), operator, one_per_author=one_per_author,
+                     over_limit=over_limit)
         for planned in found.sends[:max(args.preview, 0)]:
             print(f"→ {planned.handle} (#{planned.mention_id}): {planned.text}")
         if args.dry_run:
@@ -78,7 +80,7 @@ def cmd_answer(store: Store, args: argparse.Namespace, operator: str, approve_ov
                 print(f"  skip #{skip.mention_id}: {REASONS[skip.reason]}" + (f" {skip.detail}" if skip.detail else ""))
             return 0
     drafted = ga.draft_answer(store, target, body, operator, reply_name=name, one_per_author=one_per_author,
-                              approve_over=approve_over)
+                              over_limit=over_limit, approve_over=approve_over)
     answer = drafted.answer
     if drafted.queued:
         print(f"answer {answer.id} to {answer.what} queued: " + _plan_lines(drafted.plan)[0])
@@ -117,6 +119,6 @@ def cmd_answers(store: Store, args: argparse.Namespace) -> int:
 
 
 def cmd_approve(store: Store, args: argparse.Namespace, operator: str) -> int:
-    found = ga.approve(store, args.id, operator)
+    found = ga.approve(store, args.id, operator, over_limit)
     print(f"answer {args.id} approved and queued: " + _plan_lines(found)[0])
     return 0

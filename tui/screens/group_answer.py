@@ -18,6 +18,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static, TextArea
 
+from adapters.rules import over_limit
 from store import group_answers as ga
 from store.answer_plan import Plan, Target, plan
 from store.errors import ActionError
@@ -75,7 +76,8 @@ class GroupAnswerDialog(ModalScreen[str | None]):
             return
         try:
             found = await shift.store.run(lambda store: plan(store, self.target, checked_body(body, "the answer"),
-                                                             shift.operator, one_per_author=self.one_per_author))
+                                                             shift.operator, one_per_author=self.one_per_author,
+                                                             over_limit=over_limit))
         except ActionError as exc:
             self.plan = None
             summary.update(Text(str(exc), style="bold red"))
@@ -116,7 +118,7 @@ class GroupAnswerDialog(ModalScreen[str | None]):
         try:
             drafted = await shift.store.run(ga.draft_answer, self.target, body, shift.operator,
                                             reply_name=self._reply_name, approve_over=self._approve_over,
-                                            one_per_author=self.one_per_author)
+                                            one_per_author=self.one_per_author, over_limit=over_limit)
         except ActionError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
