@@ -29,6 +29,13 @@ def desk_with_group(path: str, people: int = 25) -> tuple[int, list[int]]:
         store.close()
 
 
+async def flood_screen_on(pilot, app, waiting: int) -> None:
+    """The console ready, then F: the flood screen showing the group with `waiting` members."""
+    await console_ready(pilot)
+    await pilot.press("F")
+    await until(pilot, lambda: isinstance(app.screen, FloodScreen) and f"{waiting} waiting" in screen_text(app))
+
+
 def notified(app, words: str) -> bool:
     return any(words in str(n.message) for n in app._notifications)
 
@@ -63,9 +70,7 @@ async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(
     group, ids = desk_with_group(path)
     alice = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with alice.run_test(size=(110, 34), notifications=True) as pilot:
-        await console_ready(pilot)
-        await pilot.press("F")
-        await until(pilot, lambda: isinstance(alice.screen, FloodScreen) and "25 waiting" in screen_text(alice))
+        await flood_screen_on(pilot, alice, 25)
         await pilot.press("A")
         await until(pilot, lambda: isinstance(alice.screen, GroupAnswerDialog))
         await pilot.press("ctrl+t")  # the saved-reply picker, reused
@@ -114,9 +119,7 @@ async def test_a_refusal_in_the_dialog_is_one_line_and_keeps_the_text(tmp_path):
     desk_with_group(path, people=3)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(110, 34), notifications=True) as pilot:
-        await console_ready(pilot)
-        await pilot.press("F")
-        await until(pilot, lambda: isinstance(app.screen, FloodScreen) and "3 waiting" in screen_text(app))
+        await flood_screen_on(pilot, app, 3)
         await pilot.press("A", *"Hi {autor}")
         await until(pilot, lambda: "unknown variable {autor} in the answer" in screen_text(app))
         await pilot.press("ctrl+s")
@@ -141,9 +144,7 @@ async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_whic
     try:
         alice = ConsoleApp(path, operator="alice", clock=frozen_clock)
         async with alice.run_test(size=(110, 34), notifications=True) as pilot:
-            await console_ready(pilot)
-            await pilot.press("F")
-            await until(pilot, lambda: isinstance(alice.screen, FloodScreen) and "25 waiting" in screen_text(alice))
+            await flood_screen_on(pilot, alice, 25)
             await pilot.press("A", *"Hi {author}, we are on it.")
             await until(pilot, lambda: "25 of 25 get it" in screen_text(alice))
             await pilot.press("ctrl+s")
