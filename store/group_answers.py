@@ -64,6 +64,7 @@ class Progress:
     skipped: int  # decided when it was queued (store.answer_plan's reasons)
     cancelled: int  # taken back before any attempt
     reasons: dict[str, int]
+    manual: int = 0  # kept for posting by hand (a network the desk cannot post to)
 
     @property
     def phase(self) -> str:
@@ -75,7 +76,8 @@ class Progress:
     def line(self) -> str:
         return (f"answer {self.answer.id} ({self.answer.what}) {self.phase}: {self.queued} queued, "
                 f"{self.sending} sending, {self.sent} sent, {self.failed} failed, {self.skipped} skipped"
-                + (f", {self.cancelled} cancelled" if self.cancelled else ""))
+                + (f", {self.cancelled} cancelled" if self.cancelled else "")
+                + (f", {self.manual} to post by hand" if self.manual else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +224,7 @@ def progress(store: Store, answer: Answer) -> Progress:
         "SELECT skipped, cancelled FROM group_answers WHERE id = ?", (answer.id,)).fetchone()
     reasons = json.loads(skipped_json)
     return Progress(answer, counts.get("pending", 0), counts.get("sending", 0), counts.get("sent", 0),
-                    counts.get("failed", 0) + counts.get("manual", 0), sum(reasons.values()), cancelled, reasons)
+                    counts.get("failed", 0), sum(reasons.values()), cancelled, reasons, counts.get("manual", 0))
 
 
 def list_answers(store: Store, *, states: tuple[str, ...] | None = None, limit: int = 50) -> list[Progress]:
