@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from store.db import Store
 from store.errors import ActionError
 from store.saved_replies import fill
 
-#: (store, mention id, filled text) -> characters over the reply limit (adapters.rules.over_limit)
-LimitCheck = Callable[[Store, int, str], int]
+#: (store, {mention id: filled text}) -> {mention id: characters over its reply limit} (adapters.rules.over_limit)
+LimitCheck = Callable[[Store, Mapping[int, str]], dict[int, int]]
 
 #: why a member is skipped: key -> what the operator reads
 REASONS = {
@@ -159,10 +159,13 @@ def plan(store: Store, target: Target, body: str, operator: str, *, one_per_auth
                 filled = fill(body, member.values)
                 if filled.missing:
                     skips.append(Skipped(member.id, "unfillable", " ".join(f"{{{n}}}" for n in filled.missing)))
-                elif over_limit is not None and (over := over_limit(store, member.id, filled.text)) > 0:
-                    skips.append(Skipped(member.id, "too_long", f"{over} over"))
                 else:
                     sends.append(Planned(member.id, member.values["handle"] or "", filled.text))
+    if over_limit is not None and sends:
+        over = over_limit(store, {p.mention_id: p.text for p in sends})
+        skips += [Skipped(p.mention_id, "too_long", f"{over[p.mention_id]} over") for p in sends
+                  if over.get(p.mention_id, 0) > 0]
+        sends = [p for p in sends if over.get(p.mention_id, 0) <= 0]
     sends.sort(key=lambda p: p.mention_id)
     skips.sort(key=lambda s: s.mention_id)
     return Plan(sends, skips, dict(Counter(s.reason for s in skips)))
