@@ -162,3 +162,26 @@ async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_whic
     assert "Answer 1 approved: it is being sent." in seen["notified"]
     assert query(path, "SELECT state, drafted_by, approved_by FROM group_answers") == [("queued", "alice", "bob")]
     assert query(path, "SELECT count(*) FROM replies WHERE answer_id = 1") == [(25,)]
+
+
+async def test_A_with_nothing_marked_answers_the_selected_mentions_group_or_says_how(tmp_path):
+    path = str(tmp_path / "desk.db")
+    group, ids = desk_with_group(path, people=4)
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(110, 34), notifications=True) as pilot:
+        screen = await console_ready(pilot)
+        selected = screen.inbox.selected_id
+        assert selected in ids  # the newest rows are the group's
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, GroupAnswerDialog))
+        dialog = app.screen
+        assert isinstance(dialog, GroupAnswerDialog) and dialog.target.group_id == group
+        assert f"Answer group {group} (the group of #{selected})" in screen_text(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, MainScreen))
+        await pilot.press("G")  # the oldest: a seeded mention in no group
+        await until(pilot, lambda: screen.inbox.selected_id not in ids)
+        await pilot.press("A")
+        await until(pilot, lambda: notified(app, "Mark mentions (space, V) or pick a group (F)"))
+        assert isinstance(app.screen, MainScreen)
+    assert query(path, "SELECT count(*) FROM group_answers") == [(0,)]
