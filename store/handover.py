@@ -226,11 +226,12 @@ def lead_lines(report: HandoverReport, when: Callable[[str], str]) -> list[str]:
             lines.append("First replies sent: none in this period")
     if report.incidents:
         lines.append(f"Incidents: {len(report.incidents)}")
+        measured = {stats.incident.id: stats for stats in report.incident_stats or []}
         for incident in report.incidents:
             lines.append(f"  #{incident.id} {incident.state} since {when(incident.started_at)}: {incident.title} "
                          f"({incident.mentions} mentions; mentiondesk incidents show {incident.id})")
-        for stats in report.incident_stats or []:
-            lines.append(f"  #{stats.incident.id} {stats_line(stats)}")
+            if incident.id in measured:
+                lines.append(f"    {stats_line(measured[incident.id])}")
     if report.drafts:
         lines.append(f"Drafts left unsent: {len(report.drafts)}")
         for draft in report.drafts[:10]:

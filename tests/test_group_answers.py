@@ -191,4 +191,6 @@ def test_an_incident_counts_the_people_its_group_answer_reached_skipped_and_fail
     line = stats_line(stats)
     assert line.startswith("9 people: answered 4 (4 by group answers), queued 3, failed 1, skipped 1; first answer")
     report = handover_report(store, "2025-03-14T00:00:00.000Z", "bo")
-    assert f"  #{incident} {line}" in lead_lines(report, str)
+    lines = lead_lines(report, str)
+    at = next(i for i, text in enumerate(lines) if text.startswith(f"  #{incident} open"))
+    assert lines[at + 1] == f"    {line}"  # under the incident it measures
