@@ -104,10 +104,12 @@ def get_answer(store: Store, answer_id: int) -> Answer:
     return _answer(row)
 
 
-def _queue(store: Store, answer: Answer, operator: str, over_limit: LimitCheck | None) -> Plan:
-    """Plan again and queue, in the caller's write transaction (the one commit)."""
-    found = plan(store, answer.target, answer.body, answer.drafted_by, one_per_author=answer.one_per_author,
-                 answer_id=answer.id, over_limit=over_limit)
+def _queue(store: Store, answer: Answer, operator: str, over_limit: LimitCheck | None,
+           found: Plan | None = None) -> Plan:
+    """Queue the plan made in the caller's write transaction (else plan now, in it): the one commit."""
+    if found is None:
+        found = plan(store, answer.target, answer.body, answer.drafted_by, one_per_author=answer.one_per_author,
+                     answer_id=answer.id, over_limit=over_limit)
     now = store.now()
     base = store.conn.execute("SELECT key_base FROM group_answers WHERE id = ?", (answer.id,)).fetchone()[0]
     store.conn.executemany(
@@ -157,7 +159,7 @@ def draft_answer(store: Store, target: Target, body: str, operator: str, *, repl
             log_event(store, operator, "answer.ask_approval", None, answer=answer_id, replies=len(found.sends),
                       approve_over=approve_over)
             return Drafted(get_answer(store, answer_id), found, False)
-        found = _queue(store, answer, operator, over_limit)
+        found = _queue(store, answer, operator, over_limit, found)
         return Drafted(get_answer(store, answer_id), found, True)
 
 
