@@ -100,7 +100,7 @@ def console_options(args: argparse.Namespace) -> list[str]:
 
 def cmd_web(args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
     from tui.web.console_process import console_argv
-    from tui.web.server import WebConsole, is_loopback
+    from tui.web.server import WebConsole, exposure_note
 
     try:
         users = _users(settings)
@@ -128,10 +128,8 @@ def cmd_web(args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
     def ready() -> None:
         print(f"mentiondesk web: serving the console on {where} to {len(users.hashes)} operator(s) "
               f"of {db_path} (Ctrl+C stops)", file=sys.stderr, flush=True)
-        if not is_loopback(args.host):
-            print(f"mentiondesk web: {args.host} is reachable from other machines: put a TLS proxy in front "
-                  "(passwords and the console would cross the network in clear) and pass --public-url",
-                  file=sys.stderr, flush=True)
+        if note := exposure_note(args.host):
+            print(f"mentiondesk web: {note}", file=sys.stderr, flush=True)
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s mentiondesk web: %(message)s")
     try:

@@ -44,6 +44,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def exposure_note(host: str) -> str | None:
+    """The one line said when the server can be reached from other machines."""
+    if is_loopback(host):
+        return None
+    return (f"{host} is reachable from other machines: put a TLS proxy in front (else passwords and the "
+            "console cross the network in clear) and pass --public-url https://...")
+
+
 class WebConsole(Server):
     """textual-serve's Server, with our routes: its static files, AppService and downloads are reused."""
 
@@ -79,12 +87,7 @@ class WebConsole(Server):
     @web.middleware
     async def _guard(self, request: web.Request, handler) -> web.StreamResponse:
         if not any(request.path == p or (p.endswith("/") and request.path.startswith(p)) for p in PUBLIC):
-            session = self.sessions.find(request.cookies.get(SESSION_COOKIE))
-            if session is None or session.operator not in self.users().hashes:
-                if request.path == "/":
-                    raise web.HTTPSeeOther("/signin")
-                raise web.HTTPUnauthorized(text="sign in first\n")
-            request["session"] = session
+            self._signed_in(request)
         response = await handler(request)
         if not response.prepared:  # a websocket's headers are already sent
             response.headers.setdefault("Cache-Control", "no-store")
@@ -94,11 +97,21 @@ class WebConsole(Server):
             response.headers["Referrer-Policy"] = "same-origin"
         return response
 
+    def _signed_in(self, request: web.Request) -> Session:
+        """The request's live session (its operator still in the password file), else the sign-in page
+        for `/` and 401 for everything else."""
+        session = self.sessions.find(request.cookies.get(SESSION_COOKIE))
+        if session is None or session.operator not in self.users().hashes:
+            if request.path == "/":
+                raise web.HTTPSeeOther("/signin")
+            raise web.HTTPUnauthorized(text="sign in first\n")
+        return session
+
     async def handle_favicon(self, request: web.Request) -> web.Response:
         return web.Response(status=204)  # none, rather than a 401 in the browser's console
 
     async def handle_index(self, request: web.Request) -> web.Response:
-        session: Session = request["session"]
+        session = self._signed_in(request)
         websocket_url = self._websocket_origin(request) + str(request.app.router["websocket"].url_for())
         token = self.forms.for_form(session.token, "signout")
         return web.Response(text=console_page(session.operator, websocket_url, token), content_type="text/html")
@@ -137,7 +150,7 @@ class WebConsole(Server):
         return response
 
     async def handle_signout(self, request: web.Request) -> web.Response:
-        session: Session = request["session"]
+        session = self._signed_in(request)
         form = await request.post()
         if not self._same_origin(request) or not self.forms.valid(
                 session.token, "signout", str(form.get("form_token", ""))):
@@ -150,7 +163,7 @@ class WebConsole(Server):
         return response
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        session: Session = request["session"]  # the middleware refused the request without one
+        session = self._signed_in(request)  # the middleware refused the request without one
         if not self._same_origin(request):
             raise web.HTTPForbidden(text="the console opens only from its own page\n")
         websocket = web.WebSocketResponse(heartbeat=15, max_msg_size=1024 * 1024)
