@@ -18,7 +18,16 @@ import pytest
 
 from tests.procs import query, wait_for
 from tests.tui_support import seed
-from tests.web_support import CHROMIUM, CHROMIUM_ARGS, PASSWORD, child_pids, set_password, terminal_text, web_server
+from tests.web_support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PASSWORD,
+    child_pids,
+    running,
+    set_password,
+    terminal_text,
+    web_server,
+)
 
 pytestmark = pytest.mark.serial
 
@@ -29,6 +38,9 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 
 REPLY = "Thanks for telling us, we are on it"
+# A page opening the console's websocket by hand: "open" if the server accepted it.
+OPEN_CONSOLE = """url => new Promise(done => { const socket = new WebSocket(url);
+    socket.onopen = () => done("open"); socket.onerror = () => done("refused"); })"""
 
 
 def poll(page, condition: Callable[[], object], what: str, seconds: float = 20.0):
@@ -75,6 +87,8 @@ def test_sign_in_then_tag_and_reply_from_the_browser(tmp_path):
             assert answer.value.status == 401
             assert "Wrong operator name or password." in page.inner_text("[role=alert]")
             assert received == bytearray()  # no console was started for a refused sign-in
+            assert page.evaluate(OPEN_CONSOLE, server.url.replace("http://", "ws://") + "/ws") == "refused"
+            assert child_pids(server.process.pid) == []
 
             page.fill("input[name=password]", PASSWORD)
             page.click("button[type=submit]")
@@ -106,10 +120,20 @@ def test_sign_in_then_tag_and_reply_from_the_browser(tmp_path):
             keys = [json.loads(frame)[1] for frame in sent if isinstance(frame, str) and '"stdin"' in frame]
             assert {"\x1b", "\t", "\x13"} <= set(keys)  # escape, tab and ctrl+s reached the console
             assert page.evaluate("document.activeElement.className") == "xterm-helper-textarea"  # tab stayed
+
+            # Each tab is a console of its own; closing the tab ends its console, and only that one.
+            first = child_pids(server.process.pid)
+            assert len(first) == 1
+            other = browser.new_page()
+            other.goto(server.url + "/")  # the same browser: signed in already
+            wait_for(lambda: len(child_pids(server.process.pid)) == 2, timeout=20, what="a second console")
+            other.close()
+            wait_for(lambda: child_pids(server.process.pid) == first, timeout=20, what="the second console to end")
+            # Stopping the server with a tab open tells its console to quit (leases and claims released).
+            assert server.stop() == 0
+            wait_for(lambda: not running(first[0]), timeout=20, what="the first console to end")
         finally:
             browser.close()
-        # The tab is gone: its console is told to quit and leaves (no process left behind).
-        wait_for(lambda: not child_pids(server.process.pid), timeout=15, what="the console process to end")
     log = server.log.read_text()
     assert server.process.returncode == 0, log
     assert "Traceback" not in log

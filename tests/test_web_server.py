@@ -42,10 +42,11 @@ class Desk:
         self.clock = Clock()
         self.users = WebUsers(Path("web-users.toml"), dict(HASHES))
         self.started: list[str] = []
+        self.console = FAKE_CONSOLE
 
     def argv_for(self, operator: str) -> list[str]:
         self.started.append(operator)
-        return [sys.executable, "-c", FAKE_CONSOLE, operator]
+        return [sys.executable, "-c", self.console, operator]
 
 
 @pytest.fixture
@@ -165,6 +166,15 @@ async def test_sign_out_ends_the_session_and_its_consoles(desk):
     closing = await socket.receive(timeout=20)
     assert closing.type.name in ("CLOSE", "CLOSED", "CLOSING")
     assert (await client.get("/", allow_redirects=False)).status == 303
+
+
+async def test_a_console_that_ends_closes_its_websocket(desk):
+    state, client = desk
+    state.console = "import sys; sys.exit('mentiondesk: cannot open the desk')"
+    await sign_in(client, "ana", PASSWORD)
+    socket = await client.ws_connect("/ws", headers=origin(client))
+    closing = await socket.receive(timeout=20)
+    assert closing.type.name in ("CLOSE", "CLOSED", "CLOSING")
 
 
 def test_only_a_loopback_address_goes_without_the_tls_note():

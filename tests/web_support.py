@@ -96,5 +96,13 @@ def child_pids(pid: int) -> list[int]:
     return found
 
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "WebServer", "child_pids", "clean_env", "free_port",
+def running(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie waiting for a parent to reap it does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except OSError:
+        return False
+
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "PASSWORD", "WebServer", "child_pids", "clean_env", "free_port", "running",
            "set_password", "terminal_text", "web_server"]

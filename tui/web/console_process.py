@@ -45,6 +45,14 @@ class ConsoleService(AppService):
         self._stdin = process.stdin
         return process
 
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            # The console is gone (quit, refused to start, crashed): end the tab's websocket too, so the
+            # page says so instead of showing a terminal nobody answers.
+            await self.remote_close()
+
     @property
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
