@@ -24,7 +24,8 @@ header.bar { display: flex; justify-content: space-between; align-items: center;
   padding: 0 .75rem; font-size: 13px; background: #12232d; }
 header.bar form { margin: 0; } header.bar button { margin: 0; padding: 2px 10px; font-size: 12px; }
 #terminal { position: absolute; top: 28px; left: 0; right: 0; bottom: 0; width: auto; height: auto; }
-.closed-note { display: none; position: absolute; top: 40%; width: 100%; text-align: center; z-index: 5; }
+.closed-note { display: none; position: absolute; top: 40%; left: 50%; transform: translateX(-50%); z-index: 5;
+  padding: 1rem 2rem; background: #12232d; } a { color: #8fd3ff; }
 body.-closed .closed-note { display: block; }
 body.-closed #terminal { opacity: .3; }
 """
