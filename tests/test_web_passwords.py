@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import subprocess
 import sys
 
 import pytest
@@ -92,3 +93,34 @@ def test_web_refuses_bad_options_in_one_line(tmp_path, arguments, problem):
     result = run([sys.executable, "-m", "tui", "web", *arguments], tmp_path)
     assert result.returncode == 2 and problem in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_web_passwd_on_a_terminal_asks_twice_without_echo(tmp_path):
+    import pty
+    import select
+
+    from tests.procs import clean_env
+
+    main, child = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "tui", "web", "passwd", "ana", "--config",
+                                str(tmp_path / "config.toml")], stdin=child, stdout=child, stderr=child,
+                               env=clean_env(tmp_path), cwd=tmp_path, start_new_session=True)
+    os.close(child)
+    shown = b""
+
+    def read_until(text: bytes) -> None:
+        nonlocal shown
+        while text not in shown:
+            ready, _, _ = select.select([main], [], [], 30)
+            assert ready, f"no {text!r} on the terminal: {shown!r}"
+            shown += os.read(main, 4096)
+
+    read_until(b"web password for ana: ")
+    os.write(main, PASSWORD.encode() + b"\n")
+    read_until(b"again: ")
+    os.write(main, PASSWORD.encode() + b"\n")
+    read_until(b"can sign in")
+    assert process.wait(timeout=30) == 0
+    os.close(main)
+    assert PASSWORD.encode() not in shown  # the terminal never showed it
+    assert verify(PASSWORD, read_users(tmp_path / "web-users.toml").hashes["ana"])
