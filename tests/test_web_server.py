@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from tui.web.passwords import WebUsers, hash_password
-from tui.web.server import SESSION_COOKIE, WebConsole, exposure_note
+from tui.web.server import FORM_COOKIE, SESSION_COOKIE, WebConsole, exposure_note
 from tui.web.sessions import FAILURE_WINDOW, MAX_FAILURES, SESSION_SECONDS, Brake, Sessions
 
 PASSWORD = "correct horse battery staple"
@@ -67,11 +67,14 @@ def origin(client: TestClient) -> dict[str, str]:
 
 
 async def sign_in(client: TestClient, name: str, password: str, *, headers: dict[str, str] | None = None):
-    page = await (await client.get("/signin")).text()
-    token = re.search(r'name="form_token" value="([0-9a-f]+)"', page)
+    form = await client.get("/signin")
+    token = re.search(r'name="form_token" value="([0-9a-f]+)"', await form.text())
     assert token is not None
+    headers = origin(client) if headers is None else headers
+    if "Secure" in form.headers["Set-Cookie"]:  # the test speaks http to what a browser reaches by https
+        headers = {**headers, "Cookie": f"{FORM_COOKIE}={form.cookies[FORM_COOKIE].value}"}
     return await client.post("/signin", data={"form_token": token[1], "operator": name, "password": password},
-                             headers=origin(client) if headers is None else headers, allow_redirects=False)
+                             headers=headers, allow_redirects=False)
 
 
 async def test_every_route_but_sign_in_needs_a_session(desk):
@@ -126,6 +129,21 @@ async def test_the_brake_refuses_even_the_right_password_until_the_window_passes
     assert SESSION_COOKIE not in braked.cookies
     state.clock.now += FAILURE_WINDOW
     assert (await sign_in(client, "ana", PASSWORD)).status == 303
+
+
+async def test_behind_a_local_proxy_the_brake_counts_per_browser_address():
+    state = Desk()
+    console = WebConsole(host="127.0.0.1", port=0, users=lambda: state.users, argv_for=state.argv_for,
+                         public_url="https://desk.example", brake=Brake(clock=state.clock))
+    async with TestClient(TestServer(await console._make_app())) as client:
+        proxied = {"Origin": "https://desk.example"}
+        for _ in range(MAX_FAILURES):
+            wrong = await sign_in(client, "bo", "a wrong guess", headers={**proxied, "X-Forwarded-For": "203.0.113.9"})
+            assert wrong.status == 401
+        braked = await sign_in(client, "ana", PASSWORD, headers={**proxied, "X-Forwarded-For": "203.0.113.9"})
+        assert braked.status == 429
+        other = await sign_in(client, "ana", PASSWORD, headers={**proxied, "X-Forwarded-For": "198.51.100.7"})
+        assert other.status == 303 and "Secure" in other.headers["Set-Cookie"]
 
 
 async def test_a_session_ends_after_its_lifetime_and_with_its_operator(desk):

@@ -132,7 +132,7 @@ class WebConsole(Server):
         if not self._same_origin(request) or not self.forms.valid(
                 request.cookies.get(FORM_COOKIE), "signin", str(form.get("form_token", ""))):
             return self._signin(request, "The form had expired: sign in again.", name, 403)
-        address = f"address:{request.remote}"
+        address = f"address:{self._client_address(request)}"
         if (wait := self.brake.wait(address, f"operator:{name}")) > 0:
             return self._signin(request, f"Too many wrong passwords: try again in {int(wait) + 1} s.", name, 429)
         encoded = self.users().hashes.get(name)
@@ -214,6 +214,15 @@ class WebConsole(Server):
 
     async def on_startup(self, app: web.Application) -> None:
         pass  # textual-serve prints its logo here
+
+    def _client_address(self, request: web.Request) -> str:
+        """Who is signing in, for the brake. Behind a TLS proxy on this machine (--public-url), the proxy's
+        X-Forwarded-For names the browser; from anywhere else that header could be made up, so it is ignored."""
+        remote = request.remote or ""
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if self.origin_fixed and forwarded and is_loopback(remote):
+            return forwarded.rsplit(",", 1)[-1].strip()[:64]  # the proxy appends the address it saw
+        return remote
 
     def _websocket_origin(self, request: web.Request) -> str:
         origin = self.origin_fixed or f"{request.scheme}://{request.host}"
