@@ -88,6 +88,7 @@ def test_web_on_a_port_in_use_says_so_in_one_line(tmp_path):
 @pytest.mark.parametrize("arguments, problem", [
     (["--port", "99999"], "port number from 1 to 65535"),
     (["--public-url", "desk.example"], "https://desk.example"),
+    (["--operator", "bo"], "each browser signs in"),
 ])
 def test_web_refuses_bad_options_in_one_line(tmp_path, arguments, problem):
     result = run([sys.executable, "-m", "tui", "web", *arguments], tmp_path)

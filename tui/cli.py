@@ -231,9 +231,12 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "config":
         from tui.cli_config import print_settings
         return print_settings(settings)
-    if command == "web" and args.web_command == "passwd":
-        from tui.web.cli import cmd_passwd
-        return cmd_passwd(args, settings)
+    if command == "web":
+        from tui.web.cli import cmd_passwd, web_refusal
+        if args.web_command == "passwd":
+            return cmd_passwd(args, settings)
+        if refusal := web_refusal(settings):  # before the desk is opened or anything is said
+            return fail(refusal)
     if command == "rules" and args.rules_command == "check":
         from tui.cli_rules import cmd_rules_check
         return cmd_rules_check(args, settings)

@@ -90,6 +90,19 @@ def _ask_password(name: str) -> str | None:
     return first if first == second else None
 
 
+def web_refusal(settings: Settings) -> str | None:
+    """Why `mentiondesk web` cannot serve, checked before anything else is said or opened."""
+    if settings.sources.get("operator") == "cli":
+        return "web: --operator does not apply: each browser signs in, and its console runs as that operator"
+    try:
+        users = _users(settings)
+    except PasswordFileError as exc:
+        return str(exc)
+    if not users.hashes:
+        return f"no operator can sign in yet: add one with `mentiondesk web passwd NAME` (writes {users.path})"
+    return None
+
+
 def console_options(args: argparse.Namespace) -> list[str]:
     """The console settings given to `mentiondesk web` that each tab's console must share."""
     options = ["--no-demo"] if getattr(args, "no_demo", False) else ["--demo"] if getattr(args, "demo", False) else []
@@ -102,12 +115,12 @@ def cmd_web(args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
     from tui.web.console_process import console_argv
     from tui.web.server import WebConsole, exposure_note
 
+    if refusal := web_refusal(settings):
+        return fail(refusal)
     try:
         users = _users(settings)
-    except PasswordFileError as exc:
+    except PasswordFileError as exc:  # changed since web_refusal read it
         return fail(str(exc))
-    if not users.hashes:
-        return fail(f"no operator can sign in yet: add one with `mentiondesk web passwd NAME` (writes {users.path})")
     config_path, options = settings.config_path, console_options(args)
     state = {"users": users, "mtime": _mtime(users.path)}
 
