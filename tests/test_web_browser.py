@@ -38,6 +38,10 @@ if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 
 REPLY = "Thanks for telling us, we are on it"
+TERMINAL_BOX = "JSON.stringify(document.querySelector('.xterm-screen').getBoundingClientRect())"
+TERMINAL_FITS = """(() => { const box = document.querySelector('.xterm-screen').getBoundingClientRect();
+    return box.top >= document.querySelector('header').getBoundingClientRect().bottom
+        && box.bottom <= window.innerHeight && box.right <= window.innerWidth && box.height > 600; })()"""
 # A page opening the console's websocket by hand: "open" if the server accepted it.
 OPEN_CONSOLE = """url => new Promise(done => { const socket = new WebSocket(url);
     socket.onopen = () => done("open"); socket.onerror = () => done("refused"); })"""
@@ -96,6 +100,9 @@ def test_sign_in_then_tag_and_reply_from_the_browser(tmp_path):
             poll(page, lambda: "@user5" in terminal_text(bytes(received)) and "Open · 5" in terminal_text(
                 bytes(received)), "the inbox in the browser's terminal")
             assert "mentiondesk · ana" in page.inner_text("header")
+            # The whole terminal fits the window under the page's bar: the footer's last row is on screen.
+            assert page.evaluate(TERMINAL_FITS), page.evaluate(TERMINAL_BOX)
+            poll(page, lambda: "Help" in terminal_text(bytes(received)), "the footer")
 
             page.focus("textarea.xterm-helper-textarea")  # xterm's keyboard input
             page.keyboard.press("c")
