@@ -16,7 +16,8 @@ from tui.web.server import FORM_COOKIE, SESSION_COOKIE, WebConsole, exposure_not
 from tui.web.sessions import FAILURE_WINDOW, MAX_FAILURES, SESSION_SECONDS, Brake, Sessions
 
 PASSWORD = "correct horse battery staple"
-HASHES = {"ana": hash_password(PASSWORD), "bo": hash_password("bo's own long password")}
+HASHES = {"ana": hash_password(PASSWORD), "bo": hash_password("bo's own long password"),
+          "Zo\u00eb": hash_password(PASSWORD)}
 # A console stand-in: textual's web-driver prelude, then one data packet naming who it runs for.
 FAKE_CONSOLE = r"""
 import json, os, sys
@@ -98,6 +99,8 @@ async def test_wrong_password_refused_right_one_gets_a_strict_cookie(desk):
     unknown = await sign_in(client, "zed", PASSWORD)
     assert unknown.status == 401 and "Wrong operator name or password." in await unknown.text()
     assert SESSION_COOKIE not in refused.cookies and SESSION_COOKIE not in unknown.cookies
+    decomposed = await sign_in(client, "Zoe\u0308", PASSWORD)  # typed as e + combining diaeresis
+    assert decomposed.status == 303
     accepted = await sign_in(client, "ana", PASSWORD)
     assert (accepted.status, accepted.headers["Location"]) == (303, "/")
     cookie = next(value for value in accepted.headers.getall("Set-Cookie") if value.startswith(SESSION_COOKIE))

@@ -16,6 +16,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from urllib.parse import urlsplit
 
@@ -128,7 +129,9 @@ class WebConsole(Server):
 
     async def handle_signin(self, request: web.Request) -> web.Response:
         form = await request.post()
-        name, password = str(form.get("operator", ""))[:100].strip(), str(form.get("password", ""))
+        # NFC, as the password file stores names (store/operators.py): "Zoë" typed either way is one operator.
+        name = unicodedata.normalize("NFC", str(form.get("operator", ""))[:100].strip())
+        password = str(form.get("password", ""))
         if not self._same_origin(request) or not self.forms.valid(
                 request.cookies.get(FORM_COOKIE), "signin", str(form.get("form_token", ""))):
             return self._signin(request, "The form had expired: sign in again.", name, 403)
