@@ -185,3 +185,24 @@ async def test_A_with_nothing_marked_answers_the_selected_mentions_group_or_says
         await until(pilot, lambda: notified(app, "Mark mentions (space, V) or pick a group (F)"))
         assert isinstance(app.screen, MainScreen)
     assert query(path, "SELECT count(*) FROM group_answers") == [(0,)]
+
+
+async def test_a_hostile_display_name_shows_literally_in_the_preview(tmp_path):
+    path = str(tmp_path / "desk.db")
+    seed(path, hostile=False)
+    store = open_store(path, clock=frozen_clock)
+    try:
+        ids = insert_mentions(store, [NewMention("demo", "@brightloop", f"evil:{n}", f"@mallory{n}", "show cancelled??",
+                                                 "2026-01-01T10:00:00.000Z", author_name="[@click=app.quit]Q[/] [b]x")
+                                      for n in range(2)])
+        group = make_group(store, ids)
+    finally:
+        store.close()
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(110, 34), notifications=True) as pilot:
+        await flood_screen_on(pilot, app, 2)
+        await pilot.press("A", *"Hi {author}")
+        await until(pilot, lambda: "Hi [@click=app.quit]Q[/] [b]x" in screen_text(app))
+        await pilot.click("#answer-preview")  # a click on the text runs no action from it
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, GroupAnswerDialog) and app.screen.target.group_id == group
