@@ -21,7 +21,7 @@ rates = st.builds(Rate, st.integers(1, 60).map(float), st.sampled_from([1.0, 10.
                   st.sampled_from([1.0, 3.0]))
 
 
-def simulate(pacer: Pacer, bulk: int, singles: list[float], *, server=None, horizon: float = 20_000.0):
+def simulate(pacer: Pacer, bulk: int, singles: list[float], *, server=None, horizon: float = 1e7):
     """Send `bulk` group replies and typed ones arriving at `singles` (offsets), each as soon as the
     pacer allows; `server(t)` is told of every send and answers the Budget it states. Returns the sends."""
     sent: list[tuple[float, bool]] = []

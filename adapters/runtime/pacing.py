@@ -154,7 +154,7 @@ class Pacer:
         floor = reserve_points(budget.limit, budget.cost) if bulk else 0.0
         return at if remaining - budget.cost >= floor - 1e-9 else reset
 
-    def _spacing(self, at: float) -> tuple[float, str, float | None]:
+    def _spacing(self, at: float) -> tuple[float, str, int | None]:
         """(seconds between group sends, what sets it, sends left before the server's reset)."""
         spacing, label, left = 0.0, "", None
         state, budget = self._server(at), self.budget

@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,6 +28,7 @@ import aiohttp
 from yarl import URL
 
 from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply
+from adapters.http import parse_http_time
 from adapters.webhook.shapes import NETWORK_PREFIX
 from store.sanitize import clean_line
 
@@ -205,8 +207,9 @@ async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
 
 
 def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None  # an HTTP date: the sender's backoff applies instead
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+    """Retry-After in seconds, given as seconds or as an HTTP date (RFC 9110); None when unreadable."""
+    now = datetime.now(UTC)
+    moment = parse_http_time(value, now)
+    if moment is None:
+        return None
+    return min(86_400.0, max(0.0, (moment - now).total_seconds()))

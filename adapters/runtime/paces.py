@@ -1,0 +1,97 @@
+"""The sender's pacers, one per account: fed by each attempt, asked before each claim, shown on the desk.
+
+A new leader's pacer starts from the account's sends on record (replies
+sent within its longest window), so a restart or a change of leader does
+not forget what a window has already spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from adapters.base import Adapter, ReplyError
+from adapters.runtime.pacing import Pacer
+from store.db import iso
+from store.pacing import PaceState, recent_sends, save_pace
+from store.worker import StoreWorker
+
+log = logging.getLogger(__name__)
+
+
+def _iso(seconds: float | None) -> str | None:
+    if seconds is None or seconds == float("inf"):
+        return None
+    return iso(datetime.fromtimestamp(seconds, UTC))
+
+
+class AccountPaces:
+    def __init__(self, worker: StoreWorker):
+        self.worker = worker
+        self.pacers: dict[str, Pacer] = {}
+
+    def now(self) -> float:
+        return self.worker.clock().timestamp()
+
+    def of(self, adapter: Adapter) -> Pacer:
+        pacer = self.pacers.get(adapter.source)
+        if pacer is None:
+            pacer = self.pacers[adapter.source] = Pacer(adapter.send_rates())
+        return pacer
+
+    async def start(self, adapter: Adapter) -> Pacer:
+        """The account's pacer, knowing the sends already on record in its windows."""
+        pacer = self.of(adapter)
+        longest = max((w.rate.window for w in pacer.windows), default=0.0)
+        if longest:
+            since = iso(self.worker.clock() - timedelta(seconds=longest))
+            for sent_at, bulk in await self.worker.run(recent_sends, adapter.source, since):
+                try:
+                    pacer.sent(datetime.fromisoformat(sent_at).timestamp(), bulk=bool(bulk))
+                except ValueError:
+                    continue
+        return pacer
+
+    # --- before a claim ------------------------------------------------------------------
+
+    def claimable(self, adapter: Adapter) -> tuple[int, int]:
+        """(typed replies, group replies) that may be claimed now."""
+        pacer, now = self.of(adapter), self.now()
+        singles = min(10, pacer.free(now))
+        return singles, int(singles > 0 and pacer.ready_at(now, bulk=True) <= now)
+
+    def may_send(self, adapter: Adapter, bulk: bool) -> bool:
+        now = self.now()
+        return self.of(adapter).ready_at(now, bulk=bulk) <= now
+
+    def wait(self, adapter: Adapter, idle: float) -> float:
+        """How long an idle lane sleeps: until the next group reply may go, or `idle` at most."""
+        pacer, now = self.of(adapter), self.now()
+        ready = min(pacer.ready_at(now, bulk=False), pacer.ready_at(now, bulk=True))
+        return min(idle, max(0.0, ready - now)) if ready > now else idle
+
+    # --- after an attempt -------------------------------------------------------------------
+
+    def tried(self, adapter: Adapter, bulk: bool, error: BaseException | None) -> None:
+        """A send was attempted: it spent budget unless it provably never reached the server."""
+        pacer, now = self.of(adapter), self.now()
+        if not (isinstance(error, ReplyError) and error.not_sent):
+            pacer.sent(now, bulk=bulk)
+        budget = adapter.take_budget()
+        if budget is not None:
+            pacer.observe(budget)
+
+    def hold(self, adapter: Adapter, seconds: float) -> None:
+        self.of(adapter).hold(seconds, self.now())
+
+    async def publish(self, adapter: Adapter) -> None:
+        """Write the account's pace where every console and the CLI read it."""
+        now = self.now()
+        snap = self.of(adapter).snapshot(now)
+        state = PaceState(snap.label, snap.rate, snap.interval, _iso(snap.next_bulk_at), iso(self.worker.clock()),
+                          _iso(snap.hold_until), snap.limit, snap.remaining, _iso(snap.reset_at),
+                          snap.sends_until_reset, snap.interval_after)
+        try:
+            await self.worker.run(save_pace, adapter.source, state)
+        except Exception:  # the pace is shown, not needed: a busy database must not stop a send
+            log.warning("could not record the pace of %s", adapter.source, exc_info=True)
