@@ -1,0 +1,240 @@
+"""The sender paced by each network's limits, against local Mastodon servers speaking the wire format.
+
+Time is virtual: the store, the servers and the sender's lanes share one
+clock, which jumps to the earliest wake-up whenever every lane sleeps; so
+minutes of rate windows pass in a fraction of a second, deterministically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from datetime import datetime, timedelta
+
+import aiohttp
+import pytest
+
+from adapters.budget import parse_rate
+from adapters.mastodon.adapter import MastodonAdapter
+from adapters.runtime.sender import ReplySender
+from store.actions import queue_reply
+from store.db import open_store
+from store.ingest import save_batch
+from store.pacing import describe_eta, get_pace, pacing_eta
+from store.queue_bulk import queue_bulk_replies
+from store.worker import StoreWorker
+from tests.conftest import FrozenClock, new_mention
+from tests.mastodon_server import DOMAIN, TOKEN, FakeMastodon
+from tests.support import until
+
+
+class VirtualTime:
+    """`ReplySender(pause=...)` for `lanes` lanes: when all sleep, the clock moves to the earliest wake-up."""
+
+    def __init__(self, clock: FrozenClock, lanes: int):
+        self.clock, self.lanes = clock, lanes
+        self.sleeping: list[tuple[datetime, int, asyncio.Future]] = []
+        self._order = itertools.count()
+
+    async def pause(self, seconds: float, wake: asyncio.Event) -> None:
+        future = asyncio.get_running_loop().create_future()
+        entry = (self.clock() + timedelta(seconds=seconds), next(self._order), future)
+        heapq.heappush(self.sleeping, entry)
+        woken = asyncio.ensure_future(wake.wait())
+        try:
+            await asyncio.sleep(0)  # let a lane that is about to sleep too get here first
+            self._advance()
+            await asyncio.wait({future, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            if entry in self.sleeping:
+                self.sleeping.remove(entry)
+                heapq.heapify(self.sleeping)
+
+    def _advance(self) -> None:
+        if len(self.sleeping) < self.lanes:
+            return
+        at, _, future = heapq.heappop(self.sleeping)
+        if at > self.clock():
+            self.clock.moment = at
+        if not future.done():
+            future.set_result(None)
+
+
+def mastodon_mentions(db: str, server: FakeMastodon, account: str, count: int) -> list[int]:
+    store = open_store(db)
+    try:
+        mentions = []
+        for number in range(count):
+            status = server.remote_status(f"where is my order {number}")
+            mentions.append(new_mention(network="mastodon", account=account, remote_id=status["uri"],
+                                        author_handle="@alice@remote.example",
+                                        reply_ref={"status_id": status["id"], "acct": "alice@remote.example",
+                                                   "visibility": "public"}))
+        return save_batch(store, f"mastodon:{account}", mentions, None)
+    finally:
+        store.close()
+
+
+def queue_answer(db: str, answer_id: int, mention_ids: list[int]) -> list[int]:
+    store = open_store(db)
+    try:
+        return queue_bulk_replies(store, answer_id, [(m, "Sorry! Refunds go out this week.") for m in mention_ids],
+                                  "carla")
+    finally:
+        store.close()
+
+
+def post_times(server: FakeMastodon) -> list[datetime]:
+    return [r.at for r in server.posts() if r.at is not None and r.at not in server.refused]
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def started(server: FakeMastodon, clock: FrozenClock) -> FakeMastodon:
+    server.clock = clock
+    await server.start()
+    return server
+
+
+def mastodon(server: FakeMastodon, http: aiohttp.ClientSession, clock: FrozenClock, account: str,
+             rate: str | None = None) -> MastodonAdapter:
+    adapter = MastodonAdapter(account=account, server=server.base, token=TOKEN, session=http, clock=clock,
+                              streaming=False, thread_watch_interval=0)
+    adapter.send_rate = parse_rate(rate) if rate else None
+    return adapter
+
+
+async def test_a_group_answer_of_100_stays_within_the_servers_advertised_limit(db_path, http):
+    clock = FrozenClock()
+    server = await started(FakeMastodon(), clock)
+    server.post_limit, server.post_window = 30, 60.0
+    db, account = str(db_path), f"@brand@{DOMAIN}"
+    answer = queue_answer(db, 7, mastodon_mentions(db, server, account, 100))
+    worker = StoreWorker(db, clock=clock)
+    virtual = VirtualTime(clock, lanes=1)
+    adapter = mastodon(server, http, clock, account)
+    sender = ReplySender(worker, [adapter], pause=virtual.pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: len(server.ours()) >= 40, seconds=60, what="40 replies sent")
+        # Half-way, every console can tell how long the rest will take, at the server's pace.
+        eta = await worker.run(pacing_eta, 7)
+        assert [(e.source, e.queued) for e in eta] == [(f"mastodon:{account}", eta[0].queued)]
+        assert 0 < eta[0].queued <= 60 and eta[0].seconds is not None and eta[0].seconds > 60
+        line = describe_eta(eta, 7)
+        assert line.startswith(f"answer #7: {eta[0].queued} queued, ~") and "(Mastodon limit)" in line
+        await until(lambda: len(server.ours()) == 100, seconds=60, what="all 100 replies sent")
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        await adapter.aclose()
+        worker.close()
+        await server.stop()
+    assert server.refused == [], "the sender went over the advertised limit"
+    keys = [r.headers.get("Idempotency-Key") for r in server.posts()]
+    assert len(set(keys)) == 100 == len(keys)  # each reply once
+    times = post_times(server)
+    start = times[0]
+    for at in times:  # never more than the window allows, in any of the server's windows
+        window = int((at - start).total_seconds() // 60)
+        assert sum(int((t - start).total_seconds() // 60) == window for t in times) <= 30
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert min(gaps) > 1.0, "spread over the window, not burst"
+    assert (times[-1] - start).total_seconds() >= 3 * 60  # 100 at under 30 a minute
+    store = open_store(db)
+    try:
+        states = [store.conn.execute("SELECT state FROM replies WHERE id = ?", (i,)).fetchone()[0] for i in answer]
+        assert states == ["sent"] * 100
+        pace = get_pace(store, f"mastodon:{account}")
+        assert pace is not None and pace.label == "Mastodon limit" and pace.limit == 30
+    finally:
+        store.close()
+
+
+async def test_a_typed_reply_queued_behind_100_group_replies_is_sent_next(db_path, http):
+    clock = FrozenClock()
+    server = await started(FakeMastodon(), clock)
+    server.post_limit, server.post_window = 30, 60.0
+    db, account = str(db_path), f"@brand@{DOMAIN}"
+    mentions = mastodon_mentions(db, server, account, 101)
+    queue_answer(db, 3, mentions[:100])
+    worker = StoreWorker(db, clock=clock)
+    sender = ReplySender(worker, [mastodon(server, http, clock, account)], pause=VirtualTime(clock, 1).pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: len(server.ours()) >= 10, seconds=30, what="the answer under way")
+        store = open_store(db, clock=clock)
+        try:
+            typed = queue_reply(store, mentions[100], "Your parcel left this morning.", "bo")
+            before = len(server.posts())
+        finally:
+            store.close()
+        sender.wake.set()
+        await until(lambda: any(r.headers.get("Idempotency-Key") == typed.key for r in server.posts()),
+                    seconds=30, what="the typed reply sent")
+        order = [r.headers.get("Idempotency-Key") for r in server.posts()]
+        assert order.index(typed.key) <= before, "a group reply went before the typed one, beyond the one in flight"
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        worker.close()
+        await server.stop()
+
+
+async def test_a_429_with_retry_after_pauses_that_account_only(db_path, http):
+    clock = FrozenClock()
+    slow, other = await started(FakeMastodon(), clock), await started(FakeMastodon(start_id=50000), clock)
+    slow.fail("POST", "/api/v1/statuses", 429, body={"error": "Too many requests"},
+              headers={"Retry-After": "120"})
+    db = str(db_path)
+    queue_answer(db, 1, mastodon_mentions(db, slow, "@brand@slow.example", 5))
+    queue_answer(db, 2, mastodon_mentions(db, other, "@brand@other.example", 5))
+    worker = StoreWorker(db, clock=clock)
+    adapters = [mastodon(slow, http, clock, "@brand@slow.example"), mastodon(other, http, clock,
+                                                                               "@brand@other.example")]
+    start = clock()
+    sender = ReplySender(worker, adapters, pause=VirtualTime(clock, lanes=2).pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: len(slow.ours()) == 5 and len(other.ours()) == 5, seconds=60, what="both answers sent")
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        worker.close()
+        await slow.stop()
+        await other.stop()
+    refused_at = slow.posts()[0].at
+    assert refused_at is not None and (refused_at - start).total_seconds() < 5
+    after = [r.at for r in slow.posts()[1:]]
+    assert len(after) == 5 and all(at is not None and (at - refused_at).total_seconds() >= 120 for at in after)
+    others = [r.at for r in other.posts()]
+    assert all(at is not None and (at - start).total_seconds() < 60 for at in others), \
+        "the other account waited for the first one's Retry-After"
+
+
+async def test_a_server_that_says_nothing_is_paced_at_the_configured_rate(db_path, http):
+    clock = FrozenClock()
+    server = await started(FakeMastodon(), clock)
+    db, account = str(db_path), f"@brand@{DOMAIN}"
+    queue_answer(db, 5, mastodon_mentions(db, server, account, 12))
+    worker = StoreWorker(db, clock=clock)
+    sender = ReplySender(worker, [mastodon(server, http, clock, account, rate="6/min")],
+                         pause=VirtualTime(clock, 1).pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: len(server.ours()) == 12, seconds=30, what="12 replies sent")
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        worker.close()
+        await server.stop()
+    times = post_times(server)
+    for at in times:
+        assert sum(0 <= (at - t).total_seconds() < 60 for t in times) <= 6
+    assert (times[-1] - times[0]).total_seconds() >= 100
