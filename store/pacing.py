@@ -138,6 +138,25 @@ def eta_seconds(pace: PaceState, sends: int, now: datetime) -> float:
     return first + rest * pace.interval
 
 
+def answers_waiting(store: Store) -> list[int]:
+    """Group answers with replies still to send, oldest first."""
+    return [row[0] for row in store.conn.execute(
+        """SELECT DISTINCT answer_id FROM replies WHERE answer_id IS NOT NULL AND state IN ('pending', 'sending')
+           ORDER BY answer_id""")]
+
+
+def describe_pace(pace: PaceState, now: datetime) -> str:
+    """One line: "29/min (Mastodon limit), 12 of 30 left until 12:05:00Z"."""
+    parts = [f"{pace.rate} ({pace.label})"]
+    if pace.limit is not None and pace.remaining is not None:
+        until = f" until {pace.reset_at[11:19]}Z" if pace.reset_at else ""
+        parts.append(f"{pace.remaining:g} of {pace.limit:g} left{until}")
+    hold = _at(pace.hold_until)
+    if pace.hold_until and hold is not None and hold > now.timestamp():
+        parts.append(f"rate-limited by the server until {pace.hold_until[11:19]}Z")
+    return ", ".join(parts) + f" (as of {pace.updated_at[11:19]}Z)"
+
+
 def human_eta(seconds: float) -> str:
     if seconds < 90:
         return f"{max(1, round(seconds))} s"

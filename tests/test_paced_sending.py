@@ -19,9 +19,9 @@ from adapters.budget import parse_rate
 from adapters.mastodon.adapter import MastodonAdapter
 from adapters.runtime.sender import ReplySender
 from store.actions import queue_reply
-from store.db import open_store
+from store.db import iso, open_store
 from store.ingest import save_batch
-from store.pacing import describe_eta, get_pace, pacing_eta
+from store.pacing import PaceState, describe_eta, get_pace, pacing_eta, save_pace
 from store.queue_bulk import queue_bulk_replies
 from store.worker import StoreWorker
 from tests.conftest import FrozenClock, new_mention
@@ -238,3 +238,34 @@ async def test_a_server_that_says_nothing_is_paced_at_the_configured_rate(db_pat
     for at in times:
         assert sum(0 <= (at - t).total_seconds() < 60 for t in times) <= 6
     assert (times[-1] - times[0]).total_seconds() >= 100
+
+
+def test_accounts_lists_each_pace_and_how_long_each_answer_will_take(tmp_path, monkeypatch, capsys):
+    from tui import cli
+
+    for name in [name for name in __import__("os").environ if name.startswith("MENTIONDESK_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("PACE_TOKEN", "token")
+    db = tmp_path / "desk.db"
+    store = open_store(db)
+    try:
+        account = "@brand@example.social"
+        ids = save_batch(store, f"mastodon:{account}",
+                         [new_mention(network="mastodon", account=account) for _ in range(120)], None)
+        queue_bulk_replies(store, 12, [(m, "Sorry, refunds this week") for m in ids], "carla")
+        now = store.clock()
+        save_pace(store, f"mastodon:{account}", PaceState(
+            "Mastodon limit", "30/min", 2.0, iso(now), iso(now), limit=300, remaining=280,
+            reset_at=iso(now + timedelta(hours=1)), sends_until_reset=266))
+    finally:
+        store.close()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[accounts]]\nnetwork = "mastodon"\nhandle = "{account}"\n'
+                      'server = "https://example.social"\nsecret_env = "PACE_TOKEN"\nrate = "30/min"\n')
+    code = cli.main(["accounts", "--config", str(config), "--db", str(db), "--operator", "ann"])
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert out[1].startswith("  sending pace: 30/min (Mastodon limit), 280 of 300 left until ")
+    assert out[2] == "answer #12: 120 queued, ~4 min at 30/min (Mastodon limit)"
