@@ -1097,3 +1097,30 @@ def test_cursor_floor_only_rises_and_keeps_everything_above_it(events, cap):
         assert all(m >= cursor.floor for m in cursor.seen.values())
         assert set(previous.seen) - set(cursor.seen) <= {u for u, m in previous.seen.items() if m < cursor.floor}
         assert NotificationCursor.load(cursor.dump()) == cursor
+
+
+# --- the write budget -----------------------------------------------------------------------
+
+async def test_a_reply_reports_the_pds_write_budget_in_points_and_a_429_holds_for_its_reset(h, pds, clock):
+    from adapters.bluesky.replies import CREATE_POINTS, WRITE_POINTS
+    from adapters.budget import parse_rate
+
+    pds.write_points, pds.write_window = 9, 3600  # three creates an hour
+    adapter = h.adapter()
+    adapter.send_rate = parse_rate("100/min")
+    assert adapter.send_rates() == (*WRITE_POINTS, parse_rate("100/min"))  # the documented budget, always
+    await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    budget = adapter.take_budget()
+    assert budget is not None and adapter.take_budget() is None  # taken once
+    assert (budget.limit, budget.remaining, budget.cost, budget.window, budget.label) == (9, 6, CREATE_POINTS,
+                                                                                          3600, "PDS limit")
+    assert budget.reset == (clock.now + timedelta(hours=1)).replace(microsecond=0)
+    for _ in range(2):
+        await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    clock.now += timedelta(minutes=10)
+    with pytest.raises(ReplyError) as refused:
+        await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    assert pds.refused_writes == 1
+    assert refused.value.retry_after == pytest.approx(50 * 60, abs=2)  # until the window's reset, not a guess
+    spent = adapter.take_budget()
+    assert spent is not None and spent.remaining == 0
