@@ -7,16 +7,45 @@ not forget what a window has already spent.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from adapters.base import Adapter, ReplyError
+from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest, SentReply
 from adapters.runtime.pacing import Pacer
 from store.db import iso
 from store.pacing import PaceState, recent_sends, save_pace
 from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
+
+
+class Wake:
+    """`set()` wakes every lane (each has its own event to clear)."""
+
+    def __init__(self) -> None:
+        self.events: list[asyncio.Event] = []
+
+    def add(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self.events.append(event)
+        return event
+
+    def set(self) -> None:
+        for event in self.events:
+            event.set()
+
+
+async def wait_or_wake(seconds: float, wake: asyncio.Event) -> None:
+    try:
+        await asyncio.wait_for(wake.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+#: how a lane sleeps: `seconds`, or less when `wake` is set (tests pass a virtual clock's)
+Pause = Callable[[float, asyncio.Event], Awaitable[None]]
 
 
 def _iso(seconds: float | None) -> str | None:
@@ -70,7 +99,19 @@ class AccountPaces:
         ready = min(pacer.ready_at(now, bulk=False), pacer.ready_at(now, bulk=True))
         return min(idle, max(0.0, ready - now)) if ready > now else idle
 
-    # --- after an attempt -------------------------------------------------------------------
+    # --- the attempt ---------------------------------------------------------------------------
+
+    async def attempt(self, adapter: Adapter, request: ReplyRequest, bulk: bool) -> SentReply:
+        """The network call, told to the account's pacer whatever its outcome."""
+        try:
+            sent = await adapter.send_reply(request)
+        except ManualReply:
+            raise  # nothing was sent
+        except BaseException as exc:
+            self.tried(adapter, bulk, exc)
+            raise
+        self.tried(adapter, bulk, None)
+        return sent
 
     def tried(self, adapter: Adapter, bulk: bool, error: BaseException | None) -> None:
         """A send was attempted: it spent budget unless it provably never reached the server."""

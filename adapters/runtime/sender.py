@@ -23,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest, SentReply
+from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
 from adapters.logline import log_state
 from adapters.retry import backoff, human_seconds, never_reached
-from adapters.runtime.paces import AccountPaces
+from adapters.runtime.paces import AccountPaces, Pause, Wake, wait_or_wake
 from store.lease import Lease, LeaseLost
 from store.outbox import (
     Fence,
@@ -83,38 +83,11 @@ class Superseded(Exception):
     """The claim was taken over by a newer epoch before this attempt's result was recorded."""
 
 
-class _Wake:
-    """`set()` wakes every lane (each has its own event to clear)."""
-
-    def __init__(self) -> None:
-        self.events: list[asyncio.Event] = []
-
-    def add(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self.events.append(event)
-        return event
-
-    def set(self) -> None:
-        for event in self.events:
-            event.set()
-
-
-async def _wait_or_wake(seconds: float, wake: asyncio.Event) -> None:
-    try:
-        await asyncio.wait_for(wake.wait(), seconds)
-    except TimeoutError:
-        pass
-
-
-#: how a lane sleeps: `seconds`, or less when `wake` is set (tests pass a virtual clock's)
-Pause = Callable[[float, asyncio.Event], Awaitable[None]]
-
-
 class ReplySender:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0,
                  held: Callable[[], HeldLease | None] | None = None,
                  reply_deadline: float = REPLY_DEADLINE, network_retry_cap: float = NETWORK_RETRY_CAP,
-                 pause: Pause = _wait_or_wake):
+                 pause: Pause = wait_or_wake):
         self.worker = worker
         self.paces = AccountPaces(worker)
         self._pause = pause
@@ -122,7 +95,7 @@ class ReplySender:
         self.poll_interval = poll_interval
         self.reply_deadline = reply_deadline
         self.network_retry_cap = network_retry_cap
-        self.wake = _Wake()
+        self.wake = Wake()
         self._held = held
         self._closing = False
 
@@ -225,7 +198,7 @@ class ReplySender:
                                   remote_id=earlier.remote_id, reason="the text from before the edit was posted")
                         return "sent"
             self._check_lease(adapter)
-            sent = await self._bounded(adapter, self._send(adapter, request, reply.answer_id is not None))
+            sent = await self._bounded(adapter, self.paces.attempt(adapter, request, reply.answer_id is not None))
         except LeaseShort as exc:
             # Not sent: it waits for the lease to be renewed (or for the next leader). Stepping
             # down is the leader's call, made on its renewals, not on a renewal that is late.
@@ -238,6 +211,8 @@ class ReplySender:
             log_state(log, "reply", reply=reply.id, state="manual", account=source, reason=str(exc))
             return "manual"
         except ReplyError as exc:
+            if exc.retry_after:  # a 429 (of the send or of a lookup): that account waits, the others go on
+                self.paces.hold(adapter, exc.retry_after)
             return await self._failed(reply, source, exc)
         except Exception as exc:  # unknown failure: the request may have gone out
             log.exception("sending reply %s", reply.id)
@@ -250,20 +225,6 @@ class ReplySender:
         await self._record(mark_sent, reply, sent.remote_id, sent.url)
         log_state(log, "reply", reply=reply.id, state="sent", account=source, remote_id=sent.remote_id)
         return "sent"
-
-    async def _send(self, adapter: Adapter, request: ReplyRequest, bulk: bool) -> SentReply:
-        """The network call, told to the account's pacer whatever its outcome."""
-        try:
-            sent = await adapter.send_reply(request)
-        except ManualReply:
-            raise  # nothing was sent
-        except BaseException as exc:
-            self.paces.tried(adapter, bulk, exc)
-            if isinstance(exc, ReplyError) and exc.retry_after:
-                self.paces.hold(adapter, exc.retry_after)
-            raise
-        self.paces.tried(adapter, bulk, None)
-        return sent
 
     async def _failed(self, reply: OutgoingReply, source: str, exc: ReplyError) -> str:
         reason = str(exc)
