@@ -40,22 +40,30 @@ def reserve_points(points: float, cost: float) -> float:
 
 
 class _Window:
-    """A Rate as a log of what was spent in its sliding window."""
+    """A Rate as a log of what was spent in its sliding window (and its running total, so a day's
+    window of thousands of sends is asked in the time of the few that leave it)."""
 
     def __init__(self, rate: Rate):
         self.rate = rate
         self.log: deque[tuple[float, float]] = deque()  # (time, points), oldest first
+        self.total = 0.0
 
     def spend(self, now: float) -> None:
         while self.log and self.log[0][0] <= now - self.rate.window:
-            self.log.popleft()
+            self.total -= self.log.popleft()[1]
         self.log.append((now, self.rate.cost))
+        self.total += self.rate.cost
 
     def cap(self, bulk: bool) -> float:
         return self.rate.points - (reserve_points(self.rate.points, self.rate.cost) if bulk else 0.0)
 
     def used(self, at: float) -> float:
-        return sum(points for when, points in self.log if when > at - self.rate.window)
+        used = self.total
+        for when, points in self.log:
+            if when > at - self.rate.window:
+                break
+            used -= points
+        return used
 
     def free_at(self, at: float, bulk: bool) -> float:
         """Earliest time >= `at` when one more reply fits in every window ending then."""
