@@ -83,6 +83,7 @@ class AccountEta:
     ahead: int  # group replies the account sends before them (earlier answers)
     seconds: float | None  # None: the pace is not known (no leader has sent on this account yet)
     pace: PaceState | None
+    held: bool = False  # a server's Retry-After is being obeyed
 
 
 _FAMILY = "CASE WHEN instr(acc.network, ':') > 0 THEN substr(acc.network, 1, instr(acc.network, ':') - 1) " \
@@ -111,8 +112,10 @@ def pacing_eta(store: Store, answer_id: int | None = None) -> list[AccountEta]:
                       AND r.state IN ('pending', 'sending') AND {_FAMILY} = ?""",
                 (answer_id, last, source)).fetchone()[0]
         pace = get_pace(store, source)
+        hold = _at(pace.hold_until) if pace is not None else None
         etas.append(AccountEta(source, answer_id, queued, ahead,
-                               None if pace is None else eta_seconds(pace, ahead + queued, now), pace))
+                               None if pace is None else eta_seconds(pace, ahead + queued, now), pace,
+                               hold is not None and hold > now.timestamp()))
     return etas
 
 
@@ -176,6 +179,6 @@ def describe_eta(etas: list[AccountEta], answer_id: int | None = None) -> str:
         return f"{name}: {queued} queued, pace not known yet"
     slowest = max(known, key=lambda eta: eta.seconds or 0.0)
     assert slowest.pace is not None and slowest.seconds is not None
-    held = f", held until {slowest.pace.hold_until[11:19]}Z by the server" if slowest.pace.hold_until else ""
+    held = f", held until {(slowest.pace.hold_until or '')[11:19]}Z by the server" if slowest.held else ""
     return (f"{name}: {queued} queued, ~{human_eta(slowest.seconds)} at {slowest.pace.rate} "
             f"({slowest.pace.label}{held})")

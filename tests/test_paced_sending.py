@@ -236,3 +236,36 @@ def test_accounts_lists_each_pace_and_how_long_each_answer_will_take(tmp_path, m
     assert code == 0
     assert out[1].startswith("  sending pace: 30/min (Mastodon limit), 280 of 300 left until ")
     assert out[2] == "answer #12: 120 queued, ~4 min at 30/min (Mastodon limit)"
+
+
+async def test_a_new_leader_counts_the_sends_already_in_the_window(db_path, http):
+    """A restart must not forget that a window's budget is spent: the sends on record count."""
+    clock = FrozenClock()
+    server = await started(FakeMastodon(), clock)
+    db, account = str(db_path), f"@brand@{DOMAIN}"
+    mentions = mastodon_mentions(db, server, account, 7)
+    queue_answer(db, 9, mentions[:6])
+    store = open_store(db, clock=clock)
+    try:  # the previous leader sent six in the last 50 s, then died
+        for seconds, reply_id in zip(range(50, 14, -6), range(1, 7), strict=True):
+            store.conn.execute("UPDATE replies SET state = 'sent', sent_at = ? WHERE id = ?",
+                               (iso(clock() - timedelta(seconds=seconds)), reply_id))
+        store.conn.commit()
+        typed = queue_reply(store, mentions[6], "Your parcel left this morning.", "bo")
+    finally:
+        store.close()
+    worker = StoreWorker(db, clock=clock)
+    start = clock()
+    sender = ReplySender(worker, [mastodon(server, http, clock, account, rate="6/min")],
+                         pause=VirtualTime(clock, 1).pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: server.ours(), seconds=30, what="the typed reply sent")
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        worker.close()
+        await server.stop()
+    post = server.posts()[0]
+    assert post.headers["Idempotency-Key"] == typed.key
+    assert post.at is not None and (post.at - start).total_seconds() >= 10  # when the oldest of the six leaves
