@@ -269,3 +269,46 @@ async def test_a_new_leader_counts_the_sends_already_in_the_window(db_path, http
     post = server.posts()[0]
     assert post.headers["Idempotency-Key"] == typed.key
     assert post.at is not None and (post.at - start).total_seconds() >= 10  # when the oldest of the six leaves
+
+
+async def test_a_bridge_is_paced_at_its_configured_rate_and_obeys_a_retry_after_date(db_path):
+    from email.utils import format_datetime
+
+    from adapters.webhook.adapter import WebhookAdapter
+    from tests.bridge_server import FakeBridge
+
+    clock = FrozenClock()
+    bridge = FakeBridge("outbound-secret")
+    bridge.clock = clock
+    bridge.retry_after = format_datetime(clock() + timedelta(seconds=90), usegmt=True)  # an HTTP date
+    await bridge.start()
+    db = str(db_path)
+    store = open_store(db)
+    try:
+        ids = save_batch(store, "webhook:bridge", [new_mention(network="webhook", account="bridge")
+                                                   for _ in range(60)], None)
+        replies = queue_bulk_replies(store, 4, [(m, "Sorry, refunds this week") for m in ids], "carla")
+        first_key = store.conn.execute("SELECT idem_key FROM replies WHERE id = ?", (replies[0],)).fetchone()[0]
+    finally:
+        store.close()
+    bridge.script[first_key] = ["429", "ok"]
+    adapter = WebhookAdapter(account="bridge", secret="inbound-secret", port=0, outbound_url=bridge.outbound_url,
+                             outbound_secret="outbound-secret", clock=clock)
+    adapter.send_rate = parse_rate("30/min")
+    worker = StoreWorker(db, clock=clock)
+    start = clock()
+    sender = ReplySender(worker, [adapter], pause=VirtualTime(clock, 1).pause)
+    task = asyncio.create_task(sender.run())
+    try:
+        await until(lambda: len(bridge.posted_at) == 60, seconds=60, what="60 replies posted")
+    finally:
+        sender.close()
+        await asyncio.gather(task, return_exceptions=True)
+        await adapter.aclose()
+        worker.close()
+        await bridge.stop()
+    assert all(len(posts) == 1 for posts in bridge.posts.values()) and len(bridge.posts) == 60
+    times = [at for _, at in bridge.posted_at]
+    assert all((at - start).total_seconds() >= 90 for at in times), "posted before the Retry-After date"
+    for at in times:
+        assert sum(0 <= (at - t).total_seconds() < 60 for t in times) <= 30
