@@ -163,3 +163,18 @@ def test_budgets_are_read_from_mastodon_and_pds_headers():
     assert budget_from_headers({}, now) is None
     assert budget_from_headers({"X-RateLimit-Limit": "x", "X-RateLimit-Remaining": "1",
                                 "X-RateLimit-Reset": "soon"}, now) is None
+
+
+def test_a_spent_budget_shows_the_pace_after_its_reset_and_learns_an_unsaid_window():
+    pacer = Pacer()
+    reset = datetime.fromtimestamp(T0 + 100, UTC)
+    pacer.observe(Budget(300, 300, reset, 1, None, "Mastodon limit"))
+    pacer.sent(T0, bulk=True)
+    pacer.observe(Budget(300, 10, reset, 1, None, "Mastodon limit"))  # under the reserve (15)
+    snap = pacer.snapshot(T0 + 1)
+    assert (snap.label, snap.sends_until_reset, snap.next_bulk_at) == ("Mastodon limit", 0, T0 + 100)
+    assert snap.rate != "no limit"
+    pacer.sent(T0 + 101, bulk=False)
+    pacer.observe(Budget(300, 299, datetime.fromtimestamp(T0 + 400, UTC), 1, None, "Mastodon limit"))
+    assert pacer.window_guess == 300  # the next window ended 300 s after the last
+    assert pacer.snapshot(T0 + 102).interval_after == 300 / 285

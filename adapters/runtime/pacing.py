@@ -116,11 +116,15 @@ class Pacer:
         self.reset = 0.0
         self.hold_until = 0.0
         self.last_bulk: float | None = None
+        self.window_guess: float | None = None  # a server that does not say its window's length
 
     # --- what happened -----------------------------------------------------------
 
     def observe(self, budget: Budget) -> None:
         """The server stated its budget (in a response to a send)."""
+        reset = budget.reset.timestamp()
+        if budget.window is None and self.budget is not None and reset > self.reset + 1:
+            self.window_guess = reset - self.reset  # a new window began: that is how long one lasts
         self.budget = budget
         self.remaining = budget.remaining
         self.reset = budget.reset.timestamp()
@@ -210,9 +214,12 @@ class Pacer:
         budget, state = self.budget, self._server(now)
         hold = self.hold_until if self.hold_until > now else None
         after = None
-        if budget is not None and state is not None and budget.window is not None:
-            after = budget.window * budget.cost / max(budget.cost, budget.limit - reserve_points(budget.limit,
-                                                                                               budget.cost))
+        if budget is not None and state is not None:
+            window = budget.window or self.window_guess
+            usable = budget.limit - reserve_points(budget.limit, budget.cost)
+            after = window * budget.cost / max(budget.cost, usable) if window else None
+            if not left:  # spent until the reset: what follows is the pace to tell
+                spacing, label = after or self.default.window * self.default.cost / self.default.points, budget.label
         return Snapshot(label, spacing, self.ready_at(now, bulk=True), hold,
                         budget.limit if state and budget else None, state[0] if state else None,
                         state[1] if state else None, left if state else None, after)
