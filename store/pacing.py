@@ -61,11 +61,17 @@ def get_pace(store: Store, source: str) -> PaceState | None:
         return None
 
 
-def recent_sends(store: Store, source: str, since: str) -> list[tuple[str, bool]]:
-    """(sent_at, of a group answer) of the account's replies sent since `since`, oldest first:
-    what a new leader's pacer starts from, so a restart does not forget a window's sends."""
+@dataclass(frozen=True, slots=True)
+class SentReplyTime:
+    sent_at: str
+    bulk: bool  # of a group answer
+
+
+def recent_sends(store: Store, source: str, since: str) -> list[SentReplyTime]:
+    """When the account's replies sent since `since` went, oldest first: what a new leader's pacer
+    starts from, so a restart does not forget a window's sends."""
     network, _, handle = source.partition(":")
-    return [(row[0], row[1]) for row in store.conn.execute(
+    return [SentReplyTime(row[0], bool(row[1])) for row in store.conn.execute(
         """SELECT r.sent_at, r.answer_id IS NOT NULL FROM replies r JOIN mentions m ON m.id = r.mention_id
            JOIN accounts acc ON acc.id = m.account_id
            WHERE r.state = 'sent' AND r.sent_at >= ? AND acc.handle = ?

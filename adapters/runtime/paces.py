@@ -74,9 +74,9 @@ class AccountPaces:
         longest = max((w.rate.window for w in pacer.windows), default=0.0)
         if longest:
             since = iso(self.worker.clock() - timedelta(seconds=longest))
-            for sent_at, bulk in await self.worker.run(recent_sends, adapter.source, since):
+            for sent in await self.worker.run(recent_sends, adapter.source, since):
                 try:
-                    pacer.sent(datetime.fromisoformat(sent_at).timestamp(), bulk=bool(bulk))
+                    pacer.sent(datetime.fromisoformat(sent.sent_at).timestamp(), bulk=sent.bulk)
                 except ValueError:
                     continue
         return pacer
