@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,8 +14,9 @@ class VirtualTime:
     """`ReplySender(pause=...)` for `lanes` lanes: when all sleep, the clock (with a settable `moment`)
     moves to the earliest wake-up."""
 
-    def __init__(self, clock: Any, lanes: int):
+    def __init__(self, clock: Any, lanes: int, *, set_time: Callable[[datetime], None] | None = None):
         self.clock, self.lanes = clock, lanes
+        self.set_time = set_time or (lambda at: setattr(clock, "moment", at))
         self.sleeping: list[tuple[datetime, int, asyncio.Future]] = []
         self._order = itertools.count()
 
@@ -38,6 +40,6 @@ class VirtualTime:
             return
         at, _, future = heapq.heappop(self.sleeping)
         if at > self.clock():
-            self.clock.moment = at
+            self.set_time(at)
         if not future.done():
             future.set_result(None)
