@@ -20,6 +20,9 @@ from store.worker import StoreWorker
 
 log = logging.getLogger(__name__)
 
+#: the shortest sleep of a lane: clocks count in microseconds, and a wait they cannot tell from none would spin
+MIN_WAIT = 0.001
+
 
 class Wake:
     """`set()` wakes every lane (each has its own event to clear)."""
@@ -94,10 +97,12 @@ class AccountPaces:
         return self.of(adapter).ready_at(now, bulk=bulk) <= now
 
     def wait(self, adapter: Adapter, idle: float) -> float:
-        """How long an idle lane sleeps: until the next group reply may go, or `idle` at most."""
+        """How long an idle lane sleeps: until the next reply of either kind may go, `idle` at most.
+
+        A kind that may go now but was not claimed has nothing due: a wake-up brings the next one."""
         pacer, now = self.of(adapter), self.now()
-        ready = min(pacer.ready_at(now, bulk=False), pacer.ready_at(now, bulk=True))
-        return min(idle, max(0.0, ready - now)) if ready > now else idle
+        later = [at - now for at in (pacer.ready_at(now, bulk=False), pacer.ready_at(now, bulk=True)) if at > now]
+        return max(MIN_WAIT, min([idle, *later]))
 
     # --- the attempt ---------------------------------------------------------------------------
 
