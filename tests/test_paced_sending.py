@@ -334,3 +334,15 @@ async def test_a_generous_limit_is_used_at_its_pace_not_at_the_lanes_poll(db_pat
     times = post_times(server)
     assert server.refused == []
     assert (times[-1] - times[0]).total_seconds() < 60  # 114 of 120 usable in the first minute, spread over it
+
+
+def test_claims_take_typed_replies_before_group_replies_and_group_ones_only_as_allowed(store):
+    from store.outbox import claim_due
+
+    ids = save_batch(store, "demo:@brand", [new_mention() for _ in range(6)], None)
+    group = queue_bulk_replies(store, 1, [(m, "Sorry!") for m in ids[:4]], "carla")
+    typed = [queue_reply(store, m, "Thanks", "bo").id for m in ids[4:]]
+    assert [r.id for r in claim_due(store, limit=3)] == typed + group[:1]  # typed first, though queued later
+    assert [r.id for r in claim_due(store, limit=10, bulk_limit=0)] == []  # the pacer says not yet
+    first, second = claim_due(store, limit=10, bulk_limit=1), claim_due(store, limit=10, bulk_limit=1)
+    assert [r.id for r in first + second] == group[1:3] and first[0].answer_id == 1
