@@ -26,6 +26,7 @@ from adapters import registry
 from adapters.base import CleanError
 from adapters.bluesky.notifications import MAX_BACKFILL
 from adapters.bluesky.records import LANG_TAG
+from adapters.budget import RATE_EXAMPLE, parse_rate
 from store.sanitize import clean_line
 
 NETWORKS = registry.configurable()
@@ -372,6 +373,8 @@ def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | N
     lang = options.get("lang")
     if lang is not None and not (isinstance(lang, str) and LANG_TAG.fullmatch(lang)):
         raise bad_value(where, "lang", lang, 'a language tag such as "en" or "pt-BR"')
+    if "rate" in options and parse_rate(options["rate"]) is None:
+        raise bad_value(where, "rate", options["rate"], RATE_EXAMPLE)
     backfill = options.get("backfill")
     if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
         raise bad_value(where, "backfill", backfill, f"a whole number from 0 to {MAX_BACKFILL:,}")

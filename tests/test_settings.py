@@ -55,6 +55,8 @@ BAD = {
     "unknown key in an account": (MASTODON + 'pol_interval = 5\n', "accounts",
                                   ["unknown key", '"pol_interval"', "poll_interval"]),
     "option of another network": (MASTODON + 'backfill = 5\n', "accounts", ['"backfill"', "streaming"]),
+    "a rate that is not one": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
+                               'rate = "30 per minute"\n', "serve", ["rate", '"30 per minute"', '"30/min"']),
     "missing secret": (MASTODON.replace("R10_TOKEN", "R10_UNSET"), "serve",
                        ["R10_UNSET", "is not set"]),
     "missing option secret": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
@@ -253,7 +255,8 @@ LIKELY = {"server": ["https://m.example", "http://127.0.0.1:1", "http://h.exampl
           "poll_interval": [1, 15.5, 0.01], "streaming": [True, False], "backfill": [0, 100, 10_000],
           "lang": ["en", "pt-BR"], "host": ["127.0.0.1", "localhost"], "port": [0, 8787, 65_535],
           "max_body": [1, 1_048_576], "max_connections": [1, 256], "outbound_url": ["https://bridge.example/r"],
-          "lookup_url": ["http://127.0.0.1:9/lookup"], "secret_file": ["/nonexistent/secret"]}
+          "lookup_url": ["http://127.0.0.1:9/lookup"], "secret_file": ["/nonexistent/secret"],
+          "rate": ["30/min", "300/3h", "1/s", "fast", "0/min", 30]}
 for key in ("commit_timeout", "header_timeout", "body_timeout", "retry_after"):
     LIKELY[key] = [0.5, 20]
 for name in ("verify_token", "meta_secret", "outbound_secret"):
