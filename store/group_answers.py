@@ -22,6 +22,7 @@ from store.db import Store, inserted_id
 from store.errors import ActionError
 from store.events import log_event, log_events
 from store.keys import answer_key
+from store.pacing import describe_eta, pacing_eta
 from store.saved_replies import checked_body
 
 #: answers to more people than this need a second operator (the `[flood] approve_over` setting)
@@ -65,6 +66,7 @@ class Progress:
     cancelled: int  # taken back before any attempt
     reasons: dict[str, int]
     manual: int = 0  # kept for posting by hand (a network the desk cannot post to)
+    finish: str = ""  # while replies wait: about when the last goes, at the accounts' pace (store.pacing)
 
     @property
     def phase(self) -> str:
@@ -77,7 +79,8 @@ class Progress:
         return (f"answer {self.answer.id} ({self.answer.what}) {self.phase}: {self.queued} queued, "
                 f"{self.sending} sending, {self.sent} sent, {self.failed} failed, {self.skipped} skipped"
                 + (f", {self.cancelled} cancelled" if self.cancelled else "")
-                + (f", {self.manual} to post by hand" if self.manual else ""))
+                + (f", {self.manual} to post by hand" if self.manual else "")
+                + (f" · {self.finish}" if self.finish else ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,8 +228,14 @@ def progress(store: Store, answer: Answer) -> Progress:
     skipped_json, cancelled = store.conn.execute(
         "SELECT skipped, cancelled FROM group_answers WHERE id = ?", (answer.id,)).fetchone()
     reasons = json.loads(skipped_json)
+    waiting = counts.get("pending", 0) + counts.get("sending", 0)
+    finish = ""
+    if waiting and answer.state == "queued":
+        # "~4 min at 30/min (Mastodon limit)": the slowest account's estimate, without the count said before.
+        finish = describe_eta(pacing_eta(store, answer.id), answer.id).partition(" queued, ")[2]
     return Progress(answer, counts.get("pending", 0), counts.get("sending", 0), counts.get("sent", 0),
-                    counts.get("failed", 0), sum(reasons.values()), cancelled, reasons, counts.get("manual", 0))
+                    counts.get("failed", 0), sum(reasons.values()), cancelled, reasons, counts.get("manual", 0),
+                    finish)
 
 
 def list_answers(store: Store, *, states: tuple[str, ...] | None = None, limit: int = 50) -> list[Progress]:

@@ -194,3 +194,17 @@ def test_an_incident_counts_the_people_its_group_answer_reached_skipped_and_fail
     lines = lead_lines(report, str)
     at = next(i for i, text in enumerate(lines) if text.startswith(f"  #{incident} open"))
     assert lines[at + 1] == f"    {line}"  # under the incident it measures
+
+
+def test_the_progress_line_says_when_the_last_reply_goes_at_the_accounts_pace(store):
+    from store.pacing import PaceState, pacing_eta, save_pace
+
+    answer = ga.draft_answer(store, Target(members=tuple(people(store, 6))), BODY, "alice").answer
+    assert "pace not known yet" in ga.progress(store, answer).line()  # no leader has sent on the account yet
+    [account] = pacing_eta(store, answer.id)
+    save_pace(store, account.source, PaceState(label="Mastodon limit", rate="30/min", interval=2.0,
+                                               next_send_at=None, updated_at=store.now()))
+    line = ga.progress(store, answer).line()
+    assert line.endswith("6 queued, 0 sending, 0 sent, 0 failed, 0 skipped · ~10 s at 30/min (Mastodon limit)")
+    ga.pause(store, answer.id, "alice")
+    assert "·" not in ga.progress(store, ga.get_answer(store, answer.id)).line()  # paused: no time to finish
