@@ -272,7 +272,7 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     if command in ("incidents", "groups"):
         return args.action in (None, "list", "show")
     if command == "views":
-        return args.views_command == "list"
+        return args.views_command in ("list", "show")
     return (command in (None, "search", "export", "report", "rules", "links")
             or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
@@ -307,7 +307,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
                          recall=settings.reply_recall)
     if command == "views":
         from tui.cli_views import cmd_views
-        return cmd_views(store, args, operator)
+        return cmd_views(store, args, operator, settings.sla)
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)

@@ -28,6 +28,7 @@ from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident
 from store.incidents import set_state as set_incident_state
 from store.lease import LeaseHolder, current_holder
+from store.priority import sync_policy
 from store.reports import Report, build_report
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
@@ -258,6 +259,10 @@ class Shift:
             return last if last and last > fallback else fallback
 
         return await self.store.run(since)
+
+    async def sync_sla(self) -> int:
+        """Copy this console's [sla] targets to the desk, for the Priority view's order."""
+        return await self.store.run(sync_policy, self.sla)
 
     async def handover_report(self, since: str) -> HandoverReport:
         return await self.searcher.run(handover_report, since, self.operator, self.sla)
