@@ -477,7 +477,13 @@ CREATE TRIGGER paused_on_wake AFTER INSERT ON events WHEN NEW.action IN ('unsnoo
 END;
 """
 
+# Reports count volume by sentiment too (issue 14 item 4): the period scan stays on one covering index.
+V2_REPORT_SENTIMENT = """
+DROP INDEX mentions_by_created;
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status, sentiment);
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
                          V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
-                         V2_PRIORITY]
+                         V2_PRIORITY, V2_REPORT_SENTIMENT]
 SCHEMA_VERSION = len(MIGRATIONS)
