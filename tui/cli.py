@@ -93,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", parents=[common], help="read a JSONL export back, skipping duplicates")
     imp.add_argument("file", metavar="FILE.jsonl", help="a file, a pipe or FIFO, or - for stdin")
+    imp.add_argument("--no-signals", action="store_true",
+                     help="leave language, sentiment and needs-reply for later (`signals backfill`)")
+    signals = sub.add_parser("signals", parents=[common],
+                             help="language, sentiment, needs-reply of mentions stored without them")
+    signals.add_argument("action", choices=("backfill", "status"),
+                         help="backfill: fill them (resumable); status: how many have none")
 
     tag = sub.add_parser("tag", parents=[common], help="tag mentions care or marketing (ids or --query)")
     tag.add_argument("ids", type=mention_id, nargs="*", metavar="ID")
@@ -273,6 +279,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
         return args.action in (None, "list", "show")
     if command == "views":
         return args.views_command in ("list", "show")
+    if command == "signals":
+        return args.action == "status"
     return (command in (None, "search", "export", "report", "rules", "links")
             or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
@@ -288,7 +296,10 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return cmd_export(store, args)
     if command == "import":
         from tui.cli_data import cmd_import
-        return cmd_import(store, args, operator)
+        return cmd_import(store, args, operator, settings)
+    if command == "signals":
+        from tui.cli_data import cmd_signals
+        return cmd_signals(store, args, settings)
     if command == "handover":
         from tui.cli_desk import cmd_handover
         return cmd_handover(store, args, operator, settings.sla)
