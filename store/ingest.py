@@ -96,26 +96,14 @@ def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: st
                triage: Callable[[Store, list[int]], None] | None = None) -> list[int]:
     """Store a batch and its stream cursor atomically; with each mention's signals (one per mention, in
     order) and the triage rules run over the new ones, in the same transaction."""
-    return [i for i in _save(store, source, mentions, cursor, signals, triage) if i is not None]
-
-
-def save_untriaged(store: Store, source: str, mentions: list[NewMention], cursor: str | None) -> list[int | None]:
-    """Store a batch and its cursor, its new ids queued for triage (store.triage_queue) in the same
-    transaction; returns each mention's new id in order (None: stored already)."""
-    with store.write():
-        ids = _save(store, source, mentions, cursor, None, None)
-        store.conn.executemany("INSERT INTO triage_pending (mention_id) VALUES (?)",
-                               [(i,) for i in ids if i is not None])
-    return ids
-
-
-def _save(store: Store, source: str, mentions: list[NewMention], cursor: str | None,
-          signals: Sequence[Signals] | None, triage: Callable[[Store, list[int]], None] | None) -> list[int | None]:
     with store.write():
         ids = insert_rows(store, ((mention, "open", None) for mention in mentions))
         new_ids = [mention_id for mention_id in ids if mention_id is not None]
         if signals is not None and len(signals) == len(ids):
-            write_signals(store, [(i, signal) for i, signal in zip(ids, signals, strict=True) if i is not None])
+            store.conn.executemany(
+                "UPDATE mentions SET sig_lang = ?, sentiment = ?, needs_reply = ? WHERE id = ?",
+                [(*signal.columns(), mention_id) for mention_id, signal in zip(ids, signals, strict=True)
+                 if mention_id is not None])
         if triage is not None and new_ids:
             triage(store, new_ids)
         if mentions:
@@ -129,13 +117,7 @@ def _save(store: Store, source: str, mentions: list[NewMention], cursor: str | N
                    updated_at = excluded.updated_at""",
                 (source, cursor, store.now()),
             )
-    return ids
-
-
-def write_signals(store: Store, pairs: Sequence[tuple[int, Signals]]) -> None:
-    """(mention id, its signals) into the mentions' columns, in the caller's transaction."""
-    store.conn.executemany("UPDATE mentions SET sig_lang = ?, sentiment = ?, needs_reply = ? WHERE id = ?",
-                           [(*signal.columns(), mention_id) for mention_id, signal in pairs])
+    return new_ids
 
 
 def load_cursor(store: Store, source: str) -> str | None:

@@ -483,15 +483,7 @@ DROP INDEX mentions_by_created;
 CREATE INDEX mentions_by_created ON mentions (created_at, network, status, sentiment);
 """
 
-# Triage runs beside ingest (adapters/runtime/triage_pipe.py): a batch is committed (and acknowledged)
-# first, its signals and rules follow in a second transaction; the ids between the two wait here, so a
-# leader that dies in between leaves them for the next one to triage.
-V2_TRIAGE_PENDING = """
-CREATE TABLE triage_pending (mention_id INTEGER PRIMARY KEY REFERENCES mentions(id) ON DELETE CASCADE);
-"""
-
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
                          V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
-                         V2_PRIORITY, V2_REPORT_SENTIMENT,
-                         V2_TRIAGE_PENDING]
+                         V2_PRIORITY, V2_REPORT_SENTIMENT]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -86,25 +86,19 @@ class Triage:
 
     def signals_for(self, mentions: Sequence[NewMention]) -> list[Signals] | None:
         """Signals of each mention (None: signals are off); CPU work, run it in a thread."""
-        return self._signals_here([mention.text for mention in mentions])
-
-    def _signals_here(self, texts: list[str]) -> list[Signals] | None:
         if self.model is None:
             return None
         try:
-            return self.model.of_all(texts)
+            return self.model.of_all(mention.text for mention in mentions)
         except Exception as exc:  # a model that fails must not stop ingest: the mentions go in without
             log.warning("signals failed for a batch: %s: %s", type(exc).__name__, exc)
             return None
 
     async def signals(self, mentions: Sequence[NewMention]) -> list[Signals] | None:
         """Signals of each mention (None: signals are off or failed), computed off the event loop."""
-        return await self.signals_of([mention.text for mention in mentions])
-
-    async def signals_of(self, texts: list[str]) -> list[Signals] | None:
-        """Signals of each text (None: signals are off or failed), computed off the event loop."""
         if self.model is None:
             return None
+        texts = [mention.text for mention in mentions]
         if self.in_process:
             try:
                 if self._pool is None:
@@ -116,7 +110,7 @@ class Triage:
                             type(exc).__name__, exc)
                 self.close()
                 self.in_process = False
-        return await asyncio.to_thread(self._signals_here, texts)
+        return await asyncio.to_thread(self.signals_for, mentions)
 
     def close(self) -> None:
         """Stop the helper process (a later batch starts a new one)."""

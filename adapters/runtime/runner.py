@@ -18,7 +18,6 @@ from adapters.base import Adapter, Batch, SourceState, SourceStatus
 from adapters.logline import log_state
 from adapters.retry import Backoff, human_seconds
 from adapters.runtime.account_values import StoredValues
-from adapters.runtime.triage_pipe import TriagePipe
 from store.account_settings import save_text_limits
 from store.ingest import load_cursor, save_batch, set_source_status
 from store.worker import StoreWorker
@@ -50,7 +49,6 @@ class IngestRunner:
         self._give_up_after = give_up_after
         self._healthy = healthy
         self.triage = triage
-        self._pipe = TriagePipe(worker, triage) if triage is not None else None
         self._tasks: list[asyncio.Task] = []
         self.skipped: list[tuple[str, str]] = []
         self.restarts: dict[str, int] = {}
@@ -106,9 +104,10 @@ class IngestRunner:
         if self.triage is None or not batch.mentions:
             await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
             return
-        # Signals are CPU work (language, sentiment): in the helper process while the batch commits.
-        assert self._pipe is not None
-        await self._pipe.commit(source, batch)
+        # Signals are CPU work (language, sentiment): off the loop and the store thread (store.triage says where).
+        signals = await self.triage.signals(batch.mentions)
+        await self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
+                              triage=self.triage.apply)
 
     async def _guarded(self, adapter: Adapter) -> None:
         """Run one adapter for ever: a stream that dies is restarted with capped backoff.
@@ -155,16 +154,6 @@ class IngestRunner:
             adapter.bind_status(self.status_callback(adapter.source, adapter))
             adapter.bind_values(StoredValues(self.worker, adapter.source))
             self._tasks.append(asyncio.create_task(self._guarded(adapter), name=f"ingest:{adapter.source}"))
-        if self._pipe is not None:
-            self._tasks.append(asyncio.create_task(self._recover(self._pipe), name="ingest:triage-leftovers"))
-
-    @staticmethod
-    async def _recover(pipe: TriagePipe) -> None:
-        try:
-            if done := await pipe.recover():
-                log.info("triaged %d mention(s) a previous leader had stored untriaged", done)
-        except Exception:
-            log.exception("triage of a previous leader's leftovers")
 
     async def halt(self) -> None:
         """Stop ingesting; the adapters stay open (a reply may still be on its way out through one)."""
@@ -172,8 +161,6 @@ class IngestRunner:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
-        if self._pipe is not None:
-            await self._pipe.drain()
 
     async def stop(self) -> None:
         await self.halt()
