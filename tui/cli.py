@@ -133,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
+    from tui.cli_demo import add_demo_shift_parser
+    add_demo_shift_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
 
@@ -297,6 +299,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "import":
         from tui.cli_data import cmd_import
         return cmd_import(store, args, operator, settings)
+    if command == "demo-shift":
+        from tui.cli_demo import cmd_demo_shift
+        return cmd_demo_shift(store, args, settings)
     if command == "signals":
         from tui.cli_data import cmd_signals
         return cmd_signals(store, args, settings)
