@@ -7,12 +7,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 
-from adapters.demo.past_shift import plan
-from store import actions
 from store.db import Store
-from store.ingest import save_batch
-from store.outbox import claim_due, mark_sent
-from store.signals import SignalModel
 from tui.cli_common import fail
 from tui.settings import Settings
 
@@ -32,6 +27,13 @@ def _at(moment: datetime) -> Callable[[], datetime]:
 
 
 def cmd_demo_shift(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    # Here, not at the top: the parser is built on every command's start path.
+    from adapters.demo.past_shift import plan
+    from store import actions
+    from store.ingest import save_batch
+    from store.outbox import claim_due, mark_sent
+    from store.signals import SignalModel
+
     if not 1 <= args.hours <= 72:
         return fail("--hours must be between 1 and 72")
     conn = store.conn
