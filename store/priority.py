@@ -63,11 +63,17 @@ def clock_of(row: InboxRow, policy: SlaPolicy, now: datetime) -> SlaState | None
     return sla_state(policy, row.tags, row.network, created, now, row.paused) if created else None
 
 
+@dataclass(frozen=True, slots=True)
+class ViewList:
+    total: int  # mentions in the view
+    rows: list[PriorityRow]  # the first ones, as listed
+
+
 def view_list(store: Store, view: str, policy: SlaPolicy, operator: str = "", limit: int = 50,
-              oldest_first: bool = False) -> tuple[int, list[PriorityRow]]:
+              oldest_first: bool = False) -> ViewList:
     """A quick view's length and its first `limit` mentions as the console lists them, each with its
     first-reply clock (the CLI's `views show`; Priority: most urgent first)."""
     page = view_page(store, view, operator, size=limit, oldest_first=oldest_first)
     rows = rows_by_id(store, list(page.ids), operator)
     now = store.clock()
-    return page.total, [PriorityRow(rows[i], clock_of(rows[i], policy, now)) for i in page.ids if i in rows]
+    return ViewList(page.total, [PriorityRow(rows[i], clock_of(rows[i], policy, now)) for i in page.ids if i in rows])

@@ -79,9 +79,9 @@ def test_snoozed_time_does_not_count(desk):
     paused = store.conn.execute("SELECT paused FROM mentions WHERE id = 2").fetchone()[0]
     assert paused == 3 * 3600
     assert listed(store) == [i for i in before if i != 2] + [2]  # due 3 h later than the rest
-    total, rows = view_list(store, "priority", POLICY, "alice", limit=50)
-    clocks = {entry.row.id: entry.sla for entry in rows}
-    assert total == 20 and clocks[2] is not None and clocks[2].left == pytest.approx(
+    listed_ = view_list(store, "priority", POLICY, "alice", limit=50)
+    clocks = {entry.row.id: entry.sla for entry in listed_.rows}
+    assert listed_.total == 20 and clocks[2] is not None and clocks[2].left == pytest.approx(
         (8 - 3) * 3600 - 98 * 60 + 3 * 3600, abs=1)
 
 

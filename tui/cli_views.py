@@ -82,7 +82,8 @@ def _show(store: Store, args: argparse.Namespace, operator: str, sla: SlaPolicy)
     except (sqlite3.Error, StoreError):
         pass  # a desk this user may only read: listed in the order its last writer set
     oldest = args.view in oldest_first_views(store, operator)
-    total, entries = view_list(store, args.view, sla, operator, args.limit, oldest_first=oldest)
+    listed = view_list(store, args.view, sla, operator, args.limit, oldest_first=oldest)
+    total, entries = listed.total, listed.rows
     if args.json:
         print(json.dumps({"view": args.view, "total": total, "mentions": [
             {"id": e.row.id, "network": e.row.network, "author_handle": e.row.author_handle, "text": e.row.text,
