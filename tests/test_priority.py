@@ -157,3 +157,19 @@ def test_a_new_mention_is_keyed_as_it_is_stored(desk):
     save_batch(store, "demo:@brightloop", [replace(mention(21), created_at="2026-11-26T09:00:00.000Z")], None)
     assert listed(store)[0] == 21
     assert store.conn.execute("SELECT count(*) FROM mentions WHERE due_key IS NULL").fetchone()[0] == 0
+
+
+async def test_an_arrival_due_first_goes_to_the_top_of_the_priority_view(tmp_path):
+    path = str(tmp_path / "desk.db")
+    seed(path, 8, hostile=False)
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock, sla=POLICY, poll_interval=0.1)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        await pilot.press("P")
+        await wait_until(pilot, lambda: screen.pane.view == "priority" and len(screen.inbox.ids) == 8)
+        store = open_store(path, clock=frozen_clock)
+        # A post from this morning that reached the desk late: due before everything listed.
+        [late] = save_batch(store, "demo:@brightloop", [replace(mention(99), created_at="2026-11-26T05:00:00.000Z")],
+                            None)
+        store.close()
+        await wait_until(pilot, lambda: len(screen.inbox.ids) == 9 and screen.inbox.ids.get(0) == late)
