@@ -83,6 +83,9 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
     'sending' rows of older epochs are taken once `fence.adopt_after` has
     passed. Without one, `reclaim_sending` takes every 'sending' row at
     once (a single-process test harness).
+
+    Pending replies of a paused group answer are not due (store.group_answers): the
+    subquery reads the few paused answers once, by index; claims already made finish.
     """
     with store.write():
         now = store.clock()
@@ -106,7 +109,9 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
                       m.remote_id, m.url, a.handle, m.reply_ref, r.created_at, r.prior_key, r.prior_text
                FROM replies r JOIN mentions m ON m.id = r.mention_id
                JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
-               WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?))
+               WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
+                       AND (r.answer_id IS NULL OR r.answer_id NOT IN (SELECT id FROM group_answers
+                                                                        WHERE state = 'paused')))
                       OR (r.state = 'sending' AND r.claimed_at <= ? AND (? IS NULL OR r.epoch = ?))
                       OR (r.state = 'sending' AND ? AND (? IS NULL OR r.epoch IS NULL OR r.epoch < ?)))
                  AND (? IS NULL OR m.network IN (SELECT value FROM json_each(?))

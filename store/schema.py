@@ -412,6 +412,45 @@ ALTER TABLE replies ADD COLUMN answer_id INTEGER;
 CREATE INDEX replies_by_answer ON replies (answer_id) WHERE answer_id IS NOT NULL;
 """
 
+# One answer to many (issue 13): a group's members (or a marked selection) each get the body filled
+# for them, one reply each, queued in one transaction (store.group_answers). `members` lists the
+# mention ids of a selection (JSON; empty for a group). Over `approve_over` replies, a second
+# operator approves it. Replies derive their keys from `key_base` and the mention id, and the
+# unique index below makes a second reply of one answer to one mention impossible.
+V2_GROUP_ANSWERS = """
+CREATE TABLE group_answers (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER REFERENCES mention_groups(id),
+    members TEXT NOT NULL DEFAULT '[]',
+    body TEXT NOT NULL,
+    reply_name TEXT,
+    one_per_author INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'draft'
+        CHECK (state IN ('draft', 'awaiting_approval', 'queued', 'paused', 'cancelled')),
+    drafted_by TEXT NOT NULL,
+    approved_by TEXT,
+    approve_over INTEGER NOT NULL,
+    key_base INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at TEXT,
+    planned INTEGER NOT NULL DEFAULT 0,
+    skipped TEXT NOT NULL DEFAULT '{}',
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX group_answers_by_state ON group_answers (state, id);
+-- Who an answer skipped and why (answer_plan.REASONS), as decided when it was queued.
+CREATE TABLE answer_skips (
+    answer_id INTEGER NOT NULL REFERENCES group_answers(id),
+    mention_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (answer_id, mention_id)
+) WITHOUT ROWID;
+CREATE INDEX answer_skips_by_mention ON answer_skips (mention_id);
+CREATE INDEX group_answers_by_group ON group_answers (group_id) WHERE group_id IS NOT NULL;
+CREATE UNIQUE INDEX replies_one_per_answer ON replies (answer_id, mention_id) WHERE answer_id IS NOT NULL;
+"""
+
 # The Priority view (store/priority.py): open mentions by first-reply due time, then needs-reply, then
 # negativity. `due_key` packs that order into one integer (so the view pages by keyset like the others,
 # from an index on (status, due_key)): due minute << 37 | not-needs-reply << 36 | sentiment+1 << 34 | id. No target, or
@@ -485,5 +524,5 @@ CREATE INDEX mentions_by_created ON mentions (created_at, network, status, senti
 
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
                          V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
-                         V2_PRIORITY, V2_REPORT_SENTIMENT]
+                         V2_GROUP_ANSWERS, V2_PRIORITY, V2_REPORT_SENTIMENT]
 SCHEMA_VERSION = len(MIGRATIONS)

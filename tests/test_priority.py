@@ -112,7 +112,7 @@ def test_a_changed_policy_rekeys_and_an_unchanged_one_does_not(desk):
     assert listed(store)[-1] == 20
 
 
-async def test_p_lists_the_most_urgent_first_with_every_rows_clock(tmp_path):
+async def test_d_lists_the_most_urgent_first_with_every_rows_clock(tmp_path):
     path = str(tmp_path / "desk.db")
     seed(path, 12, hostile=False)
     store = open_store(path, clock=frozen_clock)
@@ -122,7 +122,7 @@ async def test_p_lists_the_most_urgent_first_with_every_rows_clock(tmp_path):
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await console_ready(pilot)
         assert screen.inbox.ids[0] != 9  # the Open view: newest first
-        await pilot.press("P")
+        await pilot.press("D")
         await wait_until(pilot, lambda: screen.pane.view == "priority" and screen.inbox.ids[0] == 9
                          and screen.inbox.row(9) is not None)
         text = screen_text(app)
@@ -165,7 +165,7 @@ async def test_an_arrival_due_first_goes_to_the_top_of_the_priority_view(tmp_pat
     app = ConsoleApp(path, operator="alice", clock=frozen_clock, sla=POLICY, poll_interval=0.1)
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await console_ready(pilot)
-        await pilot.press("P")
+        await pilot.press("D")
         await wait_until(pilot, lambda: screen.pane.view == "priority" and len(screen.inbox.ids) == 8)
         store = open_store(path, clock=frozen_clock)
         # A post from this morning that reached the desk late: due before everything listed.

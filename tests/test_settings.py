@@ -283,7 +283,8 @@ TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "de
               "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
               "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]],
               "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
-              "theme": ["nord", "nrod", ""], "web_users": ["web-users.toml", "/srv/desk/web-users.toml", ""]}
+              "theme": ["nord", "nrod", ""], "web_users": ["web-users.toml", "/srv/desk/web-users.toml", ""],
+              "flood": [{}, {"approve_over": 20}, {"approve_over": 0}, {"approve_over": -1}, {"approve_over": "x"}]}
 
 
 @st.composite
@@ -321,3 +322,13 @@ def test_any_config_loads_and_builds_or_is_refused_in_one_line(tmp_path, monkeyp
             registry.build(account, session=None)  # what serve and the console do: no ValueError, no TypeError
     except ConfigError as exc:
         assert "\n" not in str(exc) and str(exc).strip(), str(exc)
+
+
+def test_flood_approve_over_comes_from_the_file_and_a_bad_value_is_one_line(tmp_path):
+    path = tmp_path / "config.toml"
+    assert build_settings({"config": str(path)}, {}).approve_over == 20
+    path.write_text("[flood]\napprove_over = 50\n", encoding="utf-8")
+    assert build_settings({"config": str(path)}, {}).approve_over == 50
+    path.write_text("[flood]\napprove_over = 'many'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[flood\]: approve_over must be a whole number of people"):
+        build_settings({"config": str(path)}, {})
