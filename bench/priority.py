@@ -4,7 +4,7 @@
 
 Measures, on a copy: the V2_PRIORITY migration (keys every open mention), `sync_policy` with a
 care/marketing/default policy (re-keys them), the store reads the list makes (first page, a page around
-a mention, `G`), and in the real console (headless, in process) key to first row drawn for `P`
+a mention, `G`), and in the real console (headless, in process) key to first row drawn for `D`
 against `1` (Open), alternating, with the process's CPU time.
 """
 
@@ -53,7 +53,7 @@ async def _switches(db: Path) -> tuple[list[float], list[float], list[float], li
         assert isinstance(screen, MainScreen)
         inbox = screen.inbox
         for _ in range(5):
-            for key, view in (("P", "priority"), ("1", "open")):
+            for key, view in (("D", "priority"), ("1", "open")):
                 tick, used = time.perf_counter(), time.process_time()
                 await pilot.press(key)
                 await until(lambda v=view: screen.view == v and (i := inbox.ids.get(0)) is not None  # type: ignore[misc]
@@ -95,7 +95,7 @@ def main(db: Path) -> None:
         store.close()
         before = load()
         p_wall, p_cpu, o_wall, o_cpu = asyncio.run(_switches(copy))
-        print(f"console, key to first row drawn, median / max of 5: P {_ms(p_wall)} wall, {_ms(p_cpu)} CPU; "
+        print(f"console, key to first row drawn, median / max of 5: D (Priority) {_ms(p_wall)} wall, {_ms(p_cpu)} CPU; "
               f"1 (Open) {_ms(o_wall)} wall, {_ms(o_cpu)} CPU; load {before}→{load()}")
     finally:
         remove_db(copy)
