@@ -34,8 +34,12 @@ class Action:
 
 
 VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all",
-             "Z": "snoozed"}
-_VIEW_WORDS = {"mine": "mine (assigned to you)", "all": "every mention", "snoozed": "snoozed, with their wake time"}
+             "Z": "snoozed", "D": "priority"}
+# The view bar's views: Priority lists the Open view in another order, its count would say the same twice.
+BAR_VIEW_KEYS = {key: name for key, name in VIEW_KEYS.items() if name != "priority"}
+_VIEW_WORDS = {"priority": "priority: open mentions by first-reply due time (late first), then needs-reply, "
+                           "then negative; each row says its time left",
+               "mine": "mine (assigned to you)", "all": "every mention", "snoozed": "snoozed, with their wake time"}
 
 ACTIONS: tuple[Action, ...] = (
     Action("down", "j,down", "move(1)", "Down", "move down", "inbox"),

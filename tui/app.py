@@ -95,6 +95,7 @@ class ConsoleApp(App):
     async def on_mount(self) -> None:
         sys.setswitchinterval(GIL_SWITCH_S)
         self.run_worker(self._themes.start(), group="theme")
+        self.run_worker(self._sync_sla(), group="sla", exit_on_error=False)
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)
             watch.install(asyncio.get_running_loop())
@@ -115,6 +116,12 @@ class ConsoleApp(App):
                                          runner_options={"triage": self._triage} if self._triage else None)
             self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
+
+    async def _sync_sla(self) -> None:
+        try:
+            await self.shift.sync_sla()
+        except DATABASE_ERRORS:
+            pass  # a read-only desk keeps the order its last writer set
 
     async def on_unmount(self) -> None:
         if self.leadership and self._leader_worker:

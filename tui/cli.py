@@ -94,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", parents=[common], help="read a JSONL export back, skipping duplicates")
     imp.add_argument("file", metavar="FILE.jsonl", help="a file, a pipe or FIFO, or - for stdin")
+    imp.add_argument("--no-signals", action="store_true",
+                     help="leave language, sentiment and needs-reply for later (`signals backfill`)")
+    signals = sub.add_parser("signals", parents=[common],
+                             help="language, sentiment, needs-reply of mentions stored without them")
+    signals.add_argument("action", choices=("backfill", "status"),
+                         help="backfill: fill them (resumable); status: how many have none")
 
     tag = sub.add_parser("tag", parents=[common], help="tag mentions care or marketing (ids or --query)")
     tag.add_argument("ids", type=mention_id, nargs="*", metavar="ID")
@@ -128,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
+    from tui.cli_demo import add_demo_shift_parser
+    add_demo_shift_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
     from tui.web.cli import add_web_parser
@@ -284,7 +292,9 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     if command in ("incidents", "groups"):
         return args.action in (None, "list", "show")
     if command == "views":
-        return args.views_command == "list"
+        return args.views_command in ("list", "show")
+    if command == "signals":
+        return args.action == "status"
     if command in ("answers", "answer"):
         return command == "answers" or bool(args.dry_run)
     return (command in (None, "search", "export", "report", "rules", "links")
@@ -302,7 +312,13 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return cmd_export(store, args)
     if command == "import":
         from tui.cli_data import cmd_import
-        return cmd_import(store, args, operator)
+        return cmd_import(store, args, operator, settings)
+    if command == "demo-shift":
+        from tui.cli_demo import cmd_demo_shift
+        return cmd_demo_shift(store, args, settings)
+    if command == "signals":
+        from tui.cli_data import cmd_signals
+        return cmd_signals(store, args, settings)
     if command == "handover":
         from tui.cli_desk import cmd_handover
         return cmd_handover(store, args, operator, settings.sla)
@@ -321,7 +337,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
                          recall=settings.reply_recall)
     if command == "views":
         from tui.cli_views import cmd_views
-        return cmd_views(store, args, operator)
+        return cmd_views(store, args, operator, settings.sla)
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
