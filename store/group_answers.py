@@ -23,8 +23,10 @@ from store.errors import ActionError
 from store.events import log_event, log_events
 from store.keys import answer_key
 from store.pacing import describe_eta, pacing_eta
+from store.preferences import set_preference
 from store.saved_replies import checked_body
 
+APPROVE_PREFERENCE = "approve_over"  # each operator's configured threshold, recorded (desk_approve_over)
 #: answers to more people than this need a second operator (the `[flood] approve_over` setting)
 APPROVE_OVER = 20
 RUNNING = ("queued", "paused")
@@ -135,6 +137,23 @@ def _queue(store: Store, answer: Answer, operator: str, over_limit: LimitCheck |
     return found
 
 
+def record_approve_over(store: Store, operator: str, configured: int) -> None:
+    set_preference(store, operator, APPROVE_PREFERENCE, str(configured))
+
+
+def desk_approve_over(store: Store, operator: str, configured: int) -> int:
+    """The threshold that holds for the whole desk: the strictest any operator has configured.
+
+    Each operator's `[flood] approve_over` is recorded as they use it; a drafter's own config can
+    lower the bar for everyone but never raise it above a colleague's, or the second pair of eyes
+    would be one config edit away.
+    """
+    record_approve_over(store, operator, configured)
+    values = [int(row[0]) for row in store.conn.execute(
+        "SELECT value FROM operator_preferences WHERE name = ?", (APPROVE_PREFERENCE,)) if str(row[0]).isdigit()]
+    return min([configured, *values])
+
+
 def draft_answer(store: Store, target: Target, body: str, operator: str, *, reply_name: str | None = None,
                  one_per_author: bool = True, approve_over: int = APPROVE_OVER,
                  over_limit: LimitCheck | None = None) -> Drafted:
@@ -143,6 +162,7 @@ def draft_answer(store: Store, target: Target, body: str, operator: str, *, repl
     body = checked_body(body, "the answer")
     with store.write():
         member_ids(store, target)  # a group that is gone or merged: one line, before anything is written
+        approve_over = desk_approve_over(store, operator, approve_over)
         now = store.now()
         answer_id = inserted_id(store.conn.execute(
             """INSERT INTO group_answers (group_id, members, body, reply_name, one_per_author, drafted_by,

@@ -208,3 +208,11 @@ def test_the_progress_line_says_when_the_last_reply_goes_at_the_accounts_pace(st
     assert line.endswith("6 queued, 0 sending, 0 sent, 0 failed, 0 skipped · ~10 s at 30/min (Mastodon limit)")
     ga.pause(store, answer.id, "alice")
     assert "·" not in ga.progress(store, ga.get_answer(store, answer.id)).line()  # paused: no time to finish
+
+
+def test_a_drafter_cannot_raise_the_desks_approval_bar_by_editing_their_own_config(store):
+    ga.record_approve_over(store, "bo", 5)  # a colleague's console started with [flood] approve_over = 5
+    drafted = ga.draft_answer(store, Target(members=tuple(people(store, 8))), BODY, "alice", approve_over=1000)
+    assert not drafted.queued and drafted.answer.state == "awaiting_approval" and drafted.answer.approve_over == 5
+    with pytest.raises(ActionError):
+        ga.approve(store, drafted.answer.id, "alice")  # the drafter still cannot approve it
