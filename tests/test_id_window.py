@@ -23,6 +23,12 @@ def test_wanted_reads_next_to_the_slice_or_jumps():
     assert window.wanted(990, 1000, PAGE) == Wanted(900, PAGE)  # `G`: a jump to the far end
 
 
+def test_a_range_reaching_far_past_the_slice_is_a_jump_not_a_read_of_everything_between():
+    window = IdWindow(3_500_000, 0, range(3_500_000, 3_499_600, -1))
+    wanted = window.wanted(0, 3_500_000, PAGE)  # from the old scroll position to a cursor at the end
+    assert wanted is not None and wanted.limit <= PAGE and wanted.below is None
+
+
 def test_slices_join_when_they_touch_and_replace_when_they_do_not():
     window = IdWindow(10_000, 0, range(10_000, 9_900, -1))
     window.put(100, range(9_900, 9_800, -1))

@@ -111,9 +111,11 @@ class IdWindow(Sequence[int]):
         low, high = max(0, low), min(self.total, high)
         if low >= high or (self.start <= low and high <= self.end):
             return None
-        if self.loaded and self.start <= low <= self.end:  # scrolling down past the slice
+        # Next to the loaded slice, read on from it (keyset); a range reaching far past it is a jump,
+        # read where it ends: a keyset read would fetch every id in between.
+        if self.loaded and self.start <= low <= self.end and high - self.end <= CAP:  # scrolling down past it
             return Wanted(self.end, max(page, high - self.end), below=self.loaded[-1])
-        if self.loaded and self.start <= high <= self.end:  # scrolling up past it
+        if self.loaded and self.start <= high <= self.end and self.start - low <= CAP:  # scrolling up past it
             first = max(0, min(low, self.start - page))
             return Wanted(first, self.start - first, above=self.loaded[0])
         first = max(0, min(low - page // 4, self.total - page))

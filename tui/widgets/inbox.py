@@ -207,8 +207,13 @@ class InboxList(ScrollView, can_focus=True):
 
     def _request_visible(self) -> None:
         first = self.scroll_offset.y // ROW_HEIGHT
+        rows = self._view_height // ROW_HEIGHT
+        if not first <= self.cursor <= first + rows:
+            # A jump (G, g, a click far away) before the scroll has followed: the rows around the cursor
+            # are the ones about to show, not everything from the old scroll position to the new cursor.
+            first = max(0, self.cursor - rows)
         wanted = self._ids.wanted(min(first, self.cursor) - ID_MARGIN,
-                                  max(first + self._view_height // ROW_HEIGHT, self.cursor) + 1 + ID_MARGIN)
+                                  max(first + rows, self.cursor) + 1 + ID_MARGIN)
         if wanted is not None and wanted != self._ids_wanted:
             self._ids_wanted = wanted
             self.post_message(self.IdsWanted(wanted, self._generation))
