@@ -152,6 +152,7 @@ class SourceStatus:
 
 
 def source_statuses(store: Store) -> list[SourceStatus]:
-    return [SourceStatus(**row) for row in store.db.query(
-        "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
-    )]
+    # The plain connection: the console asks at start, and sqlite-utils would be imported then (~0.1 s).
+    return [SourceStatus(source, state, detail, updated_at, last_event_at)
+            for source, state, detail, updated_at, last_event_at in store.conn.execute(
+                "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source")]

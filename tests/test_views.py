@@ -118,7 +118,9 @@ def console(db_path, operator="alice") -> ConsoleApp:
 def prefs(db_path):
     store = open_store(db_path)
     try:
-        return store.conn.execute("SELECT operator, name, value FROM operator_preferences").fetchall()
+        # Only the list orders: the console also records its approve_over (store.group_answers).
+        return store.conn.execute("SELECT operator, name, value FROM operator_preferences "
+                                  "WHERE name != 'approve_over'").fetchall()
     finally:
         store.close()
 
