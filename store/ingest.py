@@ -152,6 +152,6 @@ class SourceStatus:
 
 
 def source_statuses(store: Store) -> list[SourceStatus]:
-    return [SourceStatus(**row) for row in store.db.query(
+    return [SourceStatus(**row) for row in store.rows(
         "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source"
     )]

@@ -54,10 +54,57 @@ def _migrated_template(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for this session (tests/pg_support.py); skips or fails when absent."""
+    from tests.pg_support import start_server, stop_server
+
+    server = start_server()
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def _pg_template(pg_server) -> str:
+    """A migrated database that each test's database is created from (CREATE DATABASE ... TEMPLATE)."""
+    url = pg_server.fresh_database()
+    open_store(url).close()
+    from tests.pg_support import database_of
+
+    return database_of(url)
+
+
 @pytest.fixture
-def store(db_path, clock, _migrated_template) -> Iterator[Store]:
+def pg_desk(request, pg_server, _pg_template) -> Iterator[str]:
+    """The URL of a fresh, migrated desk database on the test server."""
+    url = pg_server.fresh_database(template=_pg_template)
+    yield url
+    pg_server.drop_database(url)
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets `BOTH_BACKENDS = True` runs its `desk`/`store` tests on SQLite and on PostgreSQL."""
+    if getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk" in metafunc.fixturenames:
+        metafunc.parametrize("desk", [pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql"
+                                                   else []) for name in BACKENDS], indirect=True)
+
+
+@pytest.fixture
+def desk(request, db_path, _migrated_template) -> Iterator[str]:
+    """Where the test's desk lives: a migrated SQLite file, or a PostgreSQL URL (BOTH_BACKENDS modules)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        yield request.getfixturevalue("pg_desk")
+        return
     shutil.copyfile(_migrated_template, db_path)
-    opened = open_store(db_path, clock=clock)
+    yield str(db_path)
+
+
+@pytest.fixture
+def store(desk, clock) -> Iterator[Store]:
+    opened = open_store(desk, clock=clock)
     yield opened
     opened.close()
 

@@ -1,0 +1,128 @@
+"""The store's SQL (written for SQLite) rewritten for PostgreSQL: the thin dialect layer.
+
+The store keeps one implementation whose SQL is mostly standard; what is SQLite's own is
+rewritten here, once per distinct statement (cached):
+
+- placeholders: `?` and `:name` become psycopg's `%s` and `%(name)s` (and a literal `%` is doubled);
+- `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`;
+- functions: `group_concat` -> `string_agg`, scalar `max(a, b)`/`min(a, b)` -> `greatest`/`least`,
+  `instr` -> `strpos`, `ifnull` -> `coalesce`, `json_extract(x, '$.k')` -> `x::jsonb ->> 'k'`,
+  `json_each(?)` -> `json_array_elements_text(?::json)`;
+- `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case);
+- `IS ?` / `IS NOT ?` -> `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
+
+Anything else SQLite-only (FTS5's MATCH, PRAGMAs other than those store.pg_conn answers itself,
+virtual tables) is not translated: such a statement fails on PostgreSQL with the server's error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from functools import lru_cache
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_MARK = "\x00{}\x00"
+_MARKED = re.compile(r"\x00(\d+)\x00")
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_OR_IGNORE = re.compile(r"(?i)\bINSERT\s+OR\s+IGNORE\s+INTO\b")
+_RETURNING = re.compile(r"(?i)\bRETURNING\b")
+_LIKE = re.compile(r"(?i)(?<!I)\bLIKE\b")
+_IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?\?")
+
+
+def translate(sql: str, named: bool = False) -> str:
+    """`sql` for PostgreSQL via psycopg; `named`: the parameters come as a mapping (`:name`)."""
+    return _translate(sql, named)
+
+
+@lru_cache(maxsize=4096)
+def _translate(sql: str, named: bool) -> str:
+    literals: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        literals.append(match.group(0))
+        return _MARK.format(len(literals) - 1)
+
+    code = _LITERAL.sub(keep, sql)
+    ignore = bool(_OR_IGNORE.search(code))
+    code = _OR_IGNORE.sub("INSERT INTO", code)
+    code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", code)
+    code = _LIKE.sub("ILIKE", code)
+    for name, rewrite in _CALLS.items():
+        code = _rewrite_calls(code, name, rewrite, literals)
+    code = code.replace("%", "%%")
+    code = _NAMED.sub(r"%(\1)s", code) if named else code.replace("?", "%s")
+    if ignore:
+        returning = _RETURNING.search(code)
+        cut = returning.start() if returning else len(code.rstrip().rstrip(";"))
+        code = f"{code[:cut].rstrip()} ON CONFLICT DO NOTHING {code[cut:]}".rstrip()
+    return _MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code)
+
+
+def _arguments(code: str, start: int) -> tuple[list[str], int]:
+    """The top-level arguments of the call whose '(' is at `start`, and the index after its ')'."""
+    depth, args, begin = 0, [], start + 1
+    for index in range(start, len(code)):
+        char = code[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                args.append(code[begin:index].strip())
+                return args, index + 1
+        elif char == "," and depth == 1:
+            args.append(code[begin:index].strip())
+            begin = index + 1
+    raise ValueError(f"unbalanced parentheses in SQL: {code[start:start + 80]!r}")
+
+
+def _rewrite_calls(code: str, name: str, rewrite: Callable[[list[str], list[str]], str | None],
+                   literals: list[str]) -> str:
+    pattern = re.compile(rf"(?i)(?<![\w.]){name}\s*\(")
+    out, position = [], 0
+    while match := pattern.search(code, position):
+        args, end = _arguments(code, match.end() - 1)
+        args = [_rewrite_calls(arg, name, rewrite, literals) for arg in args]
+        replaced = rewrite(args, literals)
+        out.append(code[position:match.start()])
+        out.append(replaced if replaced is not None else f"{match.group(0)}{', '.join(args)})")
+        position = end
+    out.append(code[position:])
+    return "".join(out)
+
+
+def _group_concat(args: list[str], _literals: list[str]) -> str:
+    first, separator = args[0], (args[1] if len(args) > 1 else "','")
+    distinct = re.match(r"(?i)DISTINCT\s+", first)
+    if distinct:
+        return f"string_agg(DISTINCT ({first[distinct.end():]})::text, {separator})"
+    return f"string_agg(({first})::text, {separator})"
+
+
+def _json_extract(args: list[str], literals: list[str]) -> str | None:
+    path = _MARKED.fullmatch(args[1]) if len(args) == 2 else None
+    if path is None:
+        return None
+    key = literals[int(path.group(1))][1:-1]
+    if not re.fullmatch(r"\$\.\w+", key):
+        return None
+    return f"(({args[0]})::jsonb ->> '{key[2:]}')"
+
+
+def _scalar(function: str) -> Callable[[list[str], list[str]], str | None]:
+    def rewrite(args: list[str], _literals: list[str]) -> str | None:
+        return f"{function}({', '.join(args)})" if len(args) > 1 else None
+    return rewrite
+
+
+_CALLS: dict[str, Callable[[list[str], list[str]], str | None]] = {
+    "group_concat": _group_concat,
+    "json_extract": _json_extract,
+    "json_each": lambda args, _l: f"json_array_elements_text(({args[0]})::json)",
+    "max": _scalar("greatest"),
+    "min": _scalar("least"),
+    "instr": lambda args, _l: f"strpos({', '.join(args)})",
+    "ifnull": lambda args, _l: f"coalesce({', '.join(args)})",
+}
