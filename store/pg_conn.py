@@ -13,8 +13,8 @@ What keeps the store's guarantees the same as on SQLite:
   lower id could commit after a higher one had been seen, and be missed).
 - **The change feed.** A write transaction sends `NOTIFY` before its COMMIT, in the same
   transaction (delivered only if it commits). Every connection LISTENs, and `PRAGMA data_version`
-  answers a counter of other sessions' commits heard so far, read from the socket without a
-  round trip: the console's idle poll stays cheap and sees other hosts' changes.
+  answers a counter of other sessions' commits heard so far, after one empty round trip (no table
+  read): the console's idle poll stays cheap and sees other hosts' changes.
 - **Errors** come out as the DB-API classes of the sqlite3 module (IntegrityError,
   OperationalError...), which is what the console and the CLI catch.
 """
@@ -198,14 +198,14 @@ class PgConnection:
             self._heard += 1
 
     def data_version(self) -> int:
-        """Commits by other sessions heard so far: drains what the socket holds, no round trip."""
+        """Commits by other sessions heard so far.
+
+        One empty round trip (no table is read): the server sends every notification pending for
+        this session before it answers, so a commit that returned before this call is counted here,
+        as SQLite's data_version counts it. Inside a transaction the count stands still.
+        """
         if not self.in_transaction:
-            with self.raw.lock:
-                pgconn = self.raw.pgconn
-                pgconn.consume_input()
-                while (notify := pgconn.notifies()) is not None:
-                    if notify.be_pid != self._pid:
-                        self._heard += 1
+            self._run("")
         return self._heard
 
     # -- internals --------------------------------------------------------------------------

@@ -6,9 +6,10 @@ rewritten here, once per distinct statement (cached):
 - placeholders: `?` and `:name` become psycopg's `%s` and `%(name)s` (and a literal `%` is doubled);
 - `INSERT OR IGNORE` becomes `INSERT ... ON CONFLICT DO NOTHING`;
 - functions: `group_concat` -> `string_agg`, scalar `max(a, b)`/`min(a, b)` -> `greatest`/`least`,
-  `instr` -> `strpos`, `ifnull` -> `coalesce`, `json_extract(x, '$.k')` -> `x::jsonb ->> 'k'`,
+  `instr` -> `strpos`, `substr`'s negative length -> 0, `ifnull` -> `coalesce`,
+  `json_extract(x, '$.k')` -> `x::jsonb ->> 'k'`,
   `json_each(?)` -> `json_array_elements_text(?::json)`;
-- `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case);
+- `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case); planner hints (NOT INDEXED, CROSS JOIN) dropped;
 - `IS ?` / `IS NOT ?` -> `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
 
 Anything else SQLite-only (FTS5's MATCH, PRAGMAs other than those store.pg_conn answers itself,
@@ -29,6 +30,9 @@ _OR_IGNORE = re.compile(r"(?i)\bINSERT\s+OR\s+IGNORE\s+INTO\b")
 _RETURNING = re.compile(r"(?i)\bRETURNING\b")
 _LIKE = re.compile(r"(?i)(?<!I)\bLIKE\b")
 _IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?\?")
+# SQLite's planner hints: CROSS JOIN fixes the join order there (PostgreSQL refuses ON with it).
+_HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
+          (re.compile(r"(?i)\bCROSS\s+JOIN\b(?=[^()]*?\bON\b)"), "JOIN"))
 
 
 def translate(sql: str, named: bool = False) -> str:
@@ -49,6 +53,8 @@ def _translate(sql: str, named: bool) -> str:
     code = _OR_IGNORE.sub("INSERT INTO", code)
     code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", code)
     code = _LIKE.sub("ILIKE", code)
+    for pattern, replacement in _HINTS:
+        code = pattern.sub(replacement, code)
     for name, rewrite in _CALLS.items():
         code = _rewrite_calls(code, name, rewrite, literals)
     code = code.replace("%", "%%")
@@ -125,4 +131,6 @@ _CALLS: dict[str, Callable[[list[str], list[str]], str | None]] = {
     "min": _scalar("least"),
     "instr": lambda args, _l: f"strpos({', '.join(args)})",
     "ifnull": lambda args, _l: f"coalesce({', '.join(args)})",
+    # A negative length is an error on PostgreSQL; SQLite takes it as "before the start" (empty from 1).
+    "substr": lambda args, _l: f"substr({args[0]}, {args[1]}, greatest({args[2]}, 0))" if len(args) == 3 else None,
 }

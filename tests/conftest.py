@@ -65,35 +65,32 @@ def pg_server():
 
 
 @pytest.fixture(scope="session")
-def _pg_template(pg_server) -> str:
-    """A migrated database that each test's database is created from (CREATE DATABASE ... TEMPLATE)."""
-    url = pg_server.fresh_database()
-    open_store(url).close()
-    from tests.pg_support import database_of
+def _pg_reused(pg_server):
+    from tests.pg_support import ReusedDesk
 
-    return database_of(url)
+    reused = ReusedDesk(pg_server)
+    yield reused
+    reused.close()
 
 
 @pytest.fixture
-def pg_desk(request, pg_server, _pg_template) -> Iterator[str]:
-    """The URL of a fresh, migrated desk database on the test server."""
-    url = pg_server.fresh_database(template=_pg_template)
-    yield url
-    pg_server.drop_database(url)
+def pg_desk(_pg_reused) -> str:
+    """The URL of a migrated desk database on the test server, empty (the same database each test)."""
+    return _pg_reused.reset()
 
 
 BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module that sets `BOTH_BACKENDS = True` runs its `desk`/`store` tests on SQLite and on PostgreSQL."""
-    if getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk" in metafunc.fixturenames:
-        metafunc.parametrize("desk", [pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql"
+    """A module that sets `BOTH_BACKENDS = True` runs its `desk_db`/`store` tests on SQLite and on PostgreSQL."""
+    if getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk_db" in metafunc.fixturenames:
+        metafunc.parametrize("desk_db", [pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql"
                                                    else []) for name in BACKENDS], indirect=True)
 
 
 @pytest.fixture
-def desk(request, db_path, _migrated_template) -> Iterator[str]:
+def desk_db(request, db_path, _migrated_template) -> Iterator[str]:
     """Where the test's desk lives: a migrated SQLite file, or a PostgreSQL URL (BOTH_BACKENDS modules)."""
     if getattr(request, "param", "sqlite") == "postgresql":
         yield request.getfixturevalue("pg_desk")
@@ -103,8 +100,8 @@ def desk(request, db_path, _migrated_template) -> Iterator[str]:
 
 
 @pytest.fixture
-def store(desk, clock) -> Iterator[Store]:
-    opened = open_store(desk, clock=clock)
+def store(desk_db, clock) -> Iterator[Store]:
+    opened = open_store(desk_db, clock=clock)
     yield opened
     opened.close()
 

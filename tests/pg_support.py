@@ -124,6 +124,43 @@ class Server:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+class ReusedDesk:
+    """One migrated database reused by every test of a session, emptied back to its migrated state.
+
+    CREATE DATABASE ... TEMPLATE costs 0.1-0.3 s a test; emptying ~30 tables in one TRUNCATE and
+    putting back the rows the migrations wrote costs a few milliseconds.
+    """
+
+    def __init__(self, server: Server):
+        import psycopg
+
+        from store.db import open_store
+
+        self.url = server.fresh_database()
+        open_store(self.url).close()
+        self.admin = psycopg.connect(self.url, autocommit=True)
+        self.tables = [row[0] for row in self.admin.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")]
+        self.seed = {table: self.admin.execute(f"SELECT * FROM {table}").fetchall() for table in self.tables}
+
+    def reset(self) -> str:
+        """Cut off every other session on the desk, empty it, put the migrations' rows back."""
+        conn = self.admin
+        conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = current_database() AND pid != pg_backend_pid()")
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")  # no triggers: the event log's guard
+            conn.execute(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY")
+            for table, rows in self.seed.items():
+                if rows:
+                    marks = ", ".join(["%s"] * len(rows[0]))
+                    conn.cursor().executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        return self.url
+
+    def close(self) -> None:
+        self.admin.close()
+
+
 def database_of(url: str) -> str:
     from urllib.parse import urlsplit
 
