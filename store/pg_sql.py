@@ -8,7 +8,7 @@ rewritten here, once per distinct statement (cached):
 - functions: `group_concat` -> `string_agg`, scalar `max(a, b)`/`min(a, b)` -> `greatest`/`least`,
   `instr` -> `strpos`, `substr`'s negative length -> 0, `ifnull` -> `coalesce`,
   `json_extract(x, '$.k')` -> `x::jsonb ->> 'k'`,
-  `json_each(?)` -> `json_array_elements_text(?::json)`;
+  `json_each(?)` -> `json_array_elements_text(?::json)` (cast to bigint where an id column is compared);
 - `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case); planner hints (NOT INDEXED, CROSS JOIN) dropped;
 - `IS ?` / `IS NOT ?` -> `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
 
@@ -30,6 +30,8 @@ _OR_IGNORE = re.compile(r"(?i)\bINSERT\s+OR\s+IGNORE\s+INTO\b")
 _RETURNING = re.compile(r"(?i)\bRETURNING\b")
 _LIKE = re.compile(r"(?i)(?<!I)\bLIKE\b")
 _IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?\?")
+# json_each's values are typed in SQLite and text here: a list of ids (compared with an *id column) is cast.
+_ID_LIST = re.compile(r"(?i)\b((?:\w+\.)?\w*id\s+(?:NOT\s+)?IN\s*\(\s*SELECT\s+value)(\s+FROM\s+json_each\s*\()")
 # SQLite's planner hints: CROSS JOIN fixes the join order there (PostgreSQL refuses ON with it).
 _HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
           (re.compile(r"(?i)\bCROSS\s+JOIN\b(?=[^()]*?\bON\b)"), "JOIN"))
@@ -53,6 +55,7 @@ def _translate(sql: str, named: bool) -> str:
     code = _OR_IGNORE.sub("INSERT INTO", code)
     code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", code)
     code = _LIKE.sub("ILIKE", code)
+    code = _ID_LIST.sub(r"\1::bigint\2", code)
     for pattern, replacement in _HINTS:
         code = pattern.sub(replacement, code)
     for name, rewrite in _CALLS.items():

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 ROLE = "mentiondesk"
+PASSWORD_ROLE = "md_password"  # the one role that must give a password (scram), for the secrets tests
 _START_SECONDS = 60
 
 
@@ -95,6 +96,8 @@ class Server:
                          "-E", "UTF8", "--no-locale", "--no-sync")
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed: {done.stderr.strip() or done.stdout.strip()}")
+        hba = data / "pg_hba.conf"
+        hba.write_text(f"local all {PASSWORD_ROLE} scram-sha-256\n" + hba.read_text())  # first match wins
         options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off "
                    "-c full_page_writes=off -c max_connections=200")
         done = self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"),

@@ -64,8 +64,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
-                        help="database file (default: $MENTIONDESK_DB or the user data dir)")
+    common.add_argument("--db", metavar="PATH|URL", default=argparse.SUPPRESS,
+                        help="database file, or postgresql://user@host/dbname for a shared server "
+                             "(default: $MENTIONDESK_DB or the user data dir)")
     common.add_argument("--operator", metavar="NAME", default=argparse.SUPPRESS,
                         help="who acts, recorded in the event log (default: your login name)")
     common.add_argument("--config", metavar="PATH", type=Path, default=argparse.SUPPRESS,
@@ -278,7 +279,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
             or (command == "replies" and args.replies_command in ("list", "export")))
 
 
-def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
+def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings,
+              db_path: Path | str) -> int:
     operator = settings.operator
     if command == "search":
         from tui.cli_data import cmd_search
@@ -360,11 +362,11 @@ def triage_for(settings: Settings):
     return Triage(settings.rules, SignalModel(settings.languages, settings.reply_keywords))
 
 
-def demo_notice(db_path: Path) -> str:
+def demo_notice(db_path: Path | str) -> str:
     return f"demo stream: made-up mentions go to {db_path}, not your desk's file (--db chooses another)"
 
 
-def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
+def console_app(db_path: Path | str, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
                 reply_recall: float = 0.0, triage=None, theme: str | None = None):
