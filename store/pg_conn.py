@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -131,6 +131,7 @@ class PgConnection:
         self._wrote = False
         self.total_changes = 0
         self._identity = self._identity_tables()
+        self._trace: Callable[[str], object] | None = None
         raw.add_notify_handler(self._on_notify)
         self._run(f"LISTEN {CHANNEL}")
 
@@ -141,6 +142,8 @@ class PgConnection:
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> PgCursor:
+        if self._trace is not None:
+            self._trace(sql)
         if _BEGIN.match(sql):
             self._begin()
             return PgCursor(None)
@@ -162,6 +165,9 @@ class PgConnection:
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | Mapping[str, Any]]) -> PgCursor:
         rows = list(seq_of_params)
+        if self._trace is not None:
+            for _ in rows:
+                self._trace(sql)
         if not rows:
             return PgCursor(None)
         alone = not self.in_transaction
@@ -179,6 +185,10 @@ class PgConnection:
         if alone:
             self._end(commit=True)
         return PgCursor(cursor)
+
+    def set_trace_callback(self, callback: Callable[[str], object] | None) -> None:
+        """As sqlite3's: `callback` gets each statement the store sends (in its SQLite form)."""
+        self._trace = callback
 
     def commit(self) -> None:
         if self.in_transaction:

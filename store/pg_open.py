@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from store.db import Store, StoreError
 from store.redact import redact_error
 from store.schema import SCHEMA_VERSION
 
@@ -41,8 +42,6 @@ def _passfile(url: str) -> Path | None:
 
 def check_url(url: str) -> None:
     """Refuse, in one line, a URL with a password or a passfile others may read."""
-    from store.db import StoreError
-
     parts = urlsplit(url)
     if parts.password is not None or "password" in parse_qs(parts.query):
         raise StoreError(f"{masked(url)}: put the password in PGPASSWORD or a 0600 passfile "
@@ -61,11 +60,10 @@ def database_name(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or "(default database)"
 
 
-def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = False):
+def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = False) -> Store:
     """A Store on the PostgreSQL database at `url`, created schema and migrations as needed."""
     import psycopg
 
-    from store.db import Store, StoreError
     from store.pg_conn import WRITE_LOCK, PgConnection
     from store.pg_schema import migrate, other_tables, schema_version
 

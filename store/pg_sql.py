@@ -60,6 +60,8 @@ def _translate(sql: str, named: bool) -> str:
         code = pattern.sub(replacement, code)
     for name, rewrite in _CALLS.items():
         code = _rewrite_calls(code, name, rewrite, literals)
+    code = _JSON_VALUE.sub(lambda m: f"->> '{m.group(1)}'){m.group(2)}" if m.group(2) else f"-> '{m.group(1)}')", code)
+    code = _alias_subqueries(code)
     code = code.replace("%", "%%")
     code = _NAMED.sub(r"%(\1)s", code) if named else code.replace("?", "%s")
     if ignore:
@@ -67,6 +69,28 @@ def _translate(sql: str, named: bool) -> str:
         cut = returning.start() if returning else len(code.rstrip().rstrip(";"))
         code = f"{code[:cut].rstrip()} ON CONFLICT DO NOTHING {code[cut:]}".rstrip()
     return _MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code)
+
+
+_SUBQUERY = re.compile(r"(?i)\b(?:FROM|JOIN)\s*\(\s*SELECT\b")
+_NOT_ALIAS = {"WHERE", "GROUP", "ORDER", "LIMIT", "JOIN", "LEFT", "INNER", "CROSS", "UNION", "ON", "HAVING",
+              "EXCEPT", "INTERSECT", "OFFSET", "WINDOW", "NATURAL", "FULL", "RIGHT"}
+# json_extract's value: JSON (typed: numbers come back as numbers) unless compared, then text.
+_JSON_VALUE = re.compile(r"\x01 '(\w+)'\)(\s*(?:=|!=|<>|<=|>=|<|>|\bIN\b|\bNOT\b|\bI?LIKE\b|\bIS\b))?")
+
+
+def _alias_subqueries(code: str) -> str:
+    """PostgreSQL (before 16) wants a name for every subquery in FROM; SQLite does not."""
+    out, position, count = [], 0, 0
+    while match := _SUBQUERY.search(code, position):
+        _args, end = _arguments(code, match.start() + match.group(0).index("("))
+        follower = re.match(r"\s*(?:AS\s+)?(\w+)", code[end:])
+        out.append(code[position:end])
+        if follower is None or follower.group(1).upper() in _NOT_ALIAS:
+            count += 1
+            out.append(f" AS subquery_{count}")
+        position = end
+    out.append(code[position:])
+    return "".join(out)
 
 
 def _arguments(code: str, start: int) -> tuple[list[str], int]:
@@ -117,7 +141,7 @@ def _json_extract(args: list[str], literals: list[str]) -> str | None:
     key = literals[int(path.group(1))][1:-1]
     if not re.fullmatch(r"\$\.\w+", key):
         return None
-    return f"(({args[0]})::jsonb ->> '{key[2:]}')"
+    return f"(({args[0]})::jsonb \x01 '{key[2:]}')"  # the operator is chosen by what follows (_JSON_VALUE)
 
 
 def _scalar(function: str) -> Callable[[list[str], list[str]], str | None]:

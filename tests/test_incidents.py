@@ -15,6 +15,8 @@ from store.incidents import SurgeRule, baseline, detect, get_incident, incident_
 from store.ingest import insert_mentions
 from tests.conftest import FROZEN_AT, new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 RULE = SurgeRule(window=300.0, min_mentions=30)  # five-minute windows, as the tests were written
 
 

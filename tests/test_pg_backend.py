@@ -47,7 +47,12 @@ def test_sqlite_functions_get_their_postgresql_counterparts():
     assert translate("SELECT max(id), max(0, n - 1), min(a, max(b, c)) FROM t") == \
         "SELECT max(id), greatest(0, n - 1), least(a, greatest(b, c)) FROM t"
     assert translate("SELECT json_extract(detail, '$.to') FROM e WHERE x IN (SELECT value FROM json_each(?))") == \
-        "SELECT ((detail)::jsonb ->> 'to') FROM e WHERE x IN (SELECT value FROM json_array_elements_text((%s)::json))"
+        "SELECT ((detail)::jsonb -> 'to') FROM e WHERE x IN (SELECT value FROM json_array_elements_text((%s)::json))"
+    # Compared, the value is text; selected, it stays JSON (a number comes back a number, as in SQLite).
+    assert translate("SELECT 1 FROM e WHERE json_extract(detail, '$.to') = ?") == \
+        "SELECT 1 FROM e WHERE ((detail)::jsonb ->> 'to') = %s"
+    assert translate("SELECT count(*) FROM (SELECT 1 FROM t) WHERE 1 = 1") == \
+        "SELECT count(*) FROM (SELECT 1 FROM t) AS subquery_1 WHERE 1 = 1"
     assert translate("SELECT 1 FROM m WHERE m.id IN (SELECT value FROM json_each(?))") == \
         "SELECT 1 FROM m WHERE m.id IN (SELECT value::bigint FROM json_array_elements_text((%s)::json))"
     assert translate("SELECT substr(n, 1, instr(n, ':') - 1) FROM t WHERE a IS ? AND b IS NOT ?") == \
