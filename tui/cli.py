@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
 
+    migrate = sub.add_parser("migrate", parents=[common],
+                             help="copy the whole desk (--db) into a new one: --to postgresql://... or FILE.db")
+    migrate.add_argument("--to", required=True, metavar="URL|FILE", help="the new, empty desk to fill")
+
     accounts = sub.add_parser("accounts", parents=[common], help="list configured accounts")
     accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
     desk = sub.add_parser("desk", help="set up a folder that several Unix accounts share a desk in")
@@ -328,6 +332,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
+    if command == "migrate":
+        from tui.cli_migrate import cmd_migrate
+        return cmd_migrate(store, args)
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
         return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
