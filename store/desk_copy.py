@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from store.db import Store, StoreError
+from store.pg_open import masked
 from store.schema import MIGRATIONS
 
 CHUNK = 5_000
@@ -91,7 +92,7 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
 
     order, self_refs = _schema()
     if count_rows(target, "mentions") or count_rows(target, "events"):
-        raise StoreError(f"{target.path} already holds a desk (mentions or events): migrate only into a new, "
+        raise StoreError(f"{masked(target.path)} already holds a desk (mentions or events): migrate only into a new, "
                          "empty one")
     copied = [table for table in order if table not in REBUILT and table != COUNTED_LAST] + [COUNTED_LAST]
     with target.write() as conn:

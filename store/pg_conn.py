@@ -30,7 +30,7 @@ import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
-from store.pg_sql import translate
+from store.pg_sql import translate, translate_with_matches, tsquery
 
 CHANNEL = "mentiondesk_changes"
 # The desk's single-writer lock (pg_advisory_xact_lock key): any constant shared by all its clients.
@@ -253,7 +253,10 @@ class PgConnection:
 
     def _statement(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
         named = isinstance(params, Mapping)
-        query = translate(sql, named)
+        query, matches = translate_with_matches(sql, named)
+        if matches and not named:
+            params = [tsquery(value) if index in matches and value is not None else value
+                      for index, value in enumerate(params)]
         returning = self._returning_id(sql, query)
         if returning:
             query += " RETURNING id"

@@ -39,11 +39,16 @@ _HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
 
 def translate(sql: str, named: bool = False) -> str:
     """`sql` for PostgreSQL via psycopg; `named`: the parameters come as a mapping (`:name`)."""
+    return _translate(sql, named)[0]
+
+
+def translate_with_matches(sql: str, named: bool = False) -> tuple[str, tuple[int, ...]]:
+    """`sql` for PostgreSQL, and which positional parameters are FTS5 MATCH expressions (see tsquery)."""
     return _translate(sql, named)
 
 
 @lru_cache(maxsize=4096)
-def _translate(sql: str, named: bool) -> str:
+def _translate(sql: str, named: bool) -> tuple[str, tuple[int, ...]]:
     literals: list[str] = []
 
     def keep(match: re.Match) -> str:
@@ -51,6 +56,11 @@ def _translate(sql: str, named: bool) -> str:
         return _MARK.format(len(literals) - 1)
 
     code = _LITERAL.sub(keep, sql)
+    command = _fts_command(code, literals)
+    if command is not None:
+        return command, ()
+    matches = tuple(code[:match.start()].count("?") for match in _MATCH.finditer(code))
+    code = _MATCH.sub(lambda m: f"{m.group(1) or 'search_fts.'}tsv @@ ?::tsquery", code)
     ignore = bool(_OR_IGNORE.search(code))
     code = _OR_IGNORE.sub("INSERT INTO", code)
     code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", code)
@@ -68,7 +78,51 @@ def _translate(sql: str, named: bool) -> str:
         returning = _RETURNING.search(code)
         cut = returning.start() if returning else len(code.rstrip().rstrip(";"))
         code = f"{code[:cut].rstrip()} ON CONFLICT DO NOTHING {code[cut:]}".rstrip()
-    return _MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code)
+    return _MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code), matches
+
+
+# FTS5's full-text table: `x MATCH ?` and its commands, written as INSERTs naming the table as a column.
+_MATCH = re.compile(r"(?i)\b(\w+\.)?search_fts\s+MATCH\s+\?")
+_FTS_COMMAND = re.compile(r"(?is)^\s*INSERT\s+INTO\s+search_fts\s*\(\s*search_fts\b[^)]*\)\s*VALUES\s*\(\s*"
+                          r"\x00(\d+)\x00")
+
+
+def _fts_command(code: str, literals: list[str]) -> str | None:
+    """FTS5's commands on the index: delete one row (its terms given), delete all; merges are FTS5's own."""
+    found = _FTS_COMMAND.match(code)
+    if found is None:
+        return None
+    command = literals[int(found.group(1))].strip("'")
+    if command == "delete":
+        return "DELETE FROM search_fts WHERE rowid = %s AND (%s::text IS NULL OR true)"
+    if command == "delete-all":
+        return "DELETE FROM search_fts"
+    return "SELECT 1 WHERE false"  # merge, optimize, automerge, hashsize: segment upkeep PostgreSQL has none of
+
+
+_FTS_TOKEN = re.compile(r'\s*(?:"((?:[^"]|"")*)"|(\()|(\))|(AND|OR|NOT)\b)')
+
+
+def tsquery(expression: str) -> str:
+    """An FTS5 MATCH expression of quoted terms, AND, OR, NOT and parentheses, as tsquery text.
+
+    Lexemes are quoted as they are (tsquery's input does not normalise them), so they meet the
+    verbatim lexemes of search_fts.tsv: the same terms match as in FTS5.
+    """
+    out, position = [], 0
+    operators = {"AND": "&", "OR": "|", "NOT": "& !"}
+    while position < len(expression.rstrip()):
+        token = _FTS_TOKEN.match(expression, position)
+        if token is None:
+            raise ValueError(f"unsupported MATCH expression near {expression[position:position + 40]!r}")
+        term, opening, closing, operator = token.groups()
+        if term is not None:
+            word = term.replace('""', '"').replace("\\", "\\\\").replace("'", "''")
+            out.append(f"'{word}'")
+        else:
+            out.append(opening or closing or operators[operator])
+        position = token.end()
+    return " ".join(out)
 
 
 _SUBQUERY = re.compile(r"(?i)\b(?:FROM|JOIN)\s*\(\s*SELECT\b")

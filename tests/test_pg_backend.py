@@ -18,7 +18,7 @@ from store.db import StoreError, open_store
 from store.ingest import save_batch
 from store.outbox import claim_due
 from store.pg_schema import VERSION_TABLE, pg_ddl, pg_migrations
-from store.pg_sql import translate
+from store.pg_sql import translate, translate_with_matches, tsquery
 from store.schema import SCHEMA_VERSION
 from tests.pg_support import PASSWORD_ROLE, ROLE
 from tests.support import assert_one_line_refusal
@@ -58,6 +58,18 @@ def test_sqlite_functions_get_their_postgresql_counterparts():
     assert translate("SELECT substr(n, 1, instr(n, ':') - 1) FROM t WHERE a IS ? AND b IS NOT ?") == \
         "SELECT substr(n, 1, greatest(strpos(n, ':') - 1, 0)) FROM t WHERE a IS NOT DISTINCT FROM %s " \
         "AND b IS DISTINCT FROM %s"
+
+
+def test_full_text_matches_become_tsquery_on_verbatim_lexemes():
+    sql, matches = translate_with_matches(
+        "SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid WHERE m.status = ? "
+        "AND f.search_fts MATCH ? LIMIT ?")
+    assert sql == ("SELECT f.rowid FROM search_fts f JOIN mentions m ON m.id = f.rowid WHERE m.status = %s "
+                   "AND f.tsv @@ %s::tsquery LIMIT %s")
+    assert matches == (1,)
+    assert tsquery('("refund" OR "refunds") AND (("pass" AND "word") OR "it\'s""x") NOT "café"') == \
+        "( 'refund' | 'refunds' ) & ( ( 'pass' & 'word' ) | 'it''s\"x' ) & ! 'café'"
+    assert translate("INSERT INTO search_fts (search_fts) VALUES ('delete-all')") == "DELETE FROM search_fts"
 
 
 def test_a_plain_migration_is_translated_and_one_with_a_trigger_needs_a_hand_written_text():
