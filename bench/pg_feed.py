@@ -50,7 +50,8 @@ def measure(desk: str, trials: int, interval: float) -> list[float]:
     [mention_id] = save_batch(store, "demo", [NewMention(
         network="demo", account="@brand", remote_id=f"feed-{time.time_ns()}", author_handle="@ana",
         author_name="Ana", text="feed latency probe", created_at="2026-01-01T00:00:00.000Z")], None)
-    ready, seen = multiprocessing.Event(), multiprocessing.Queue()
+    ready = multiprocessing.Event()
+    seen: multiprocessing.Queue[float] = multiprocessing.Queue()
     reader = multiprocessing.Process(target=_reader, args=(desk, mention_id, trials, interval, ready, seen))
     reader.start()
     ready.wait(30)
