@@ -223,12 +223,12 @@ class PgConnection:
     def _begin(self) -> None:
         if self.in_transaction:
             raise sqlite3.OperationalError("cannot start a transaction within a transaction")
-        self._run("BEGIN")
         self._wrote = False
-        try:
-            self._run(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+        try:  # one round trip: both statements in one simple query
+            self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
         except BaseException:
-            self._run("ROLLBACK")
+            if self.in_transaction:
+                self._run("ROLLBACK")
             raise
 
     def _end(self, commit: bool) -> None:
@@ -239,9 +239,7 @@ class PgConnection:
         if commit and self.raw.info.transaction_status == pq.TransactionStatus.INERROR:
             commit = False  # PostgreSQL would answer COMMIT with ROLLBACK anyway
         try:
-            if commit and self._wrote:
-                self._run(f"NOTIFY {CHANNEL}")
-            self._run("COMMIT" if commit else "ROLLBACK")
+            self._run(f"NOTIFY {CHANNEL}; COMMIT" if commit and self._wrote else "COMMIT" if commit else "ROLLBACK")
         finally:
             self._wrote = False
 
