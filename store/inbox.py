@@ -174,6 +174,16 @@ def view_ids_after(store: Store, view: str, after_id: int, operator: str = "") -
     return [row[0] for row in store.conn.execute(sql, {"after": after_id, "operator": operator})]
 
 
+def view_ids_between(store: Store, view: str, first: int, last: int, operator: str = "") -> list[int]:
+    """Ids in a view from one mention to another, both included, newest first: a range marked with `V`
+    across rows the windowed list has not loaded (views list by id, so the range is an id interval)."""
+    spec = VIEWS[view]
+    sql = (f"SELECT {spec.id_column} {spec.source} AND {spec.id_column} BETWEEN :low AND :high "
+           f"ORDER BY {spec.id_column} DESC")
+    low, high = sorted((first, last))
+    return [row[0] for row in store.conn.execute(sql, {"low": low, "high": high, "operator": operator})]
+
+
 # "seen": handled by anyone (replied, done, imported) or read by this operator.
 _ROW_SQL = """
 SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,

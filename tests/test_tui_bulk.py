@@ -210,3 +210,19 @@ async def test_z_snoozes_every_marked_row_in_one_undo_and_u_wakes_them(db_path):
         await pilot.press("u")
         await wait_until(pilot, lambda: count(db_path, "SELECT count(*) FROM snoozes") == 0)
         assert "Undone: Snoozed on 2 mentions." in toasts(app)
+
+
+async def test_V_marks_a_range_across_rows_the_windowed_list_never_loaded(tmp_path):
+    path = str(tmp_path / "big.db")
+    seed(path, 1500, hostile=False)
+    open_ids = [row[0] for row in query(path, "SELECT id FROM mentions WHERE status = 'open' ORDER BY id DESC")]
+    async with make_app(path).run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        await pilot.press("space", "G")  # the top row marked, then the bottom: a jump, rows in between unloaded
+        await wait_until(pilot, lambda: screen.inbox.selected_id == open_ids[-1])
+        window = screen.inbox.ids
+        assert not window.complete and window.get(len(window) // 2) is None
+        await pilot.press("V")
+        assert set(screen.inbox.marked) == set(open_ids)
+        await pilot.press("c")
+        await wait_until(pilot, lambda: count(path, "SELECT count(*) FROM tags WHERE tag = 'care'") == len(open_ids))

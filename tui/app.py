@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from adapters.base import Adapter
-from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 from store.actions import ActionError
 from store.db import utc_now
 from store.operators import check_operator
@@ -31,6 +30,7 @@ from tui.terminal import HUNG_UP, TerminalWatch
 from tui.themes import ThemeMemory
 
 if TYPE_CHECKING:
+    from adapters.runtime.leader import Leadership
     from store.triage import Triage
 
 # Ingest's threads run Python too (parsing, sanitizing, tokenizing 2,000 mentions a second);
@@ -101,6 +101,9 @@ class ConsoleApp(App):
         if self.adapters:
             # Every console contends for the ingest lease; only the holder runs
             # the adapters and the sender, so two consoles never double-ingest.
+            # Only a console with networks leads: the runtime (adapters, sender, flood watch) loads here.
+            from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
+
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, ttl=self._leader_ttl or LEASE_TTL,

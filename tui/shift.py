@@ -20,15 +20,20 @@ from store import saved_replies as replies_store
 from store import snooze as snoozing
 from store.changes import Changes, Marks, marks_now, poll
 from store.db import Store, iso
-from store.groups import GroupSummary, list_groups, merge_groups, move_member, split_member
-from store.handover import HandoverReport, handover_report
-from store.inbox import InboxRow, MentionDetail, mention_detail, rows_by_id, view_counts, view_ids_after
+from store.inbox import (
+    InboxRow,
+    MentionDetail,
+    mention_detail,
+    rows_by_id,
+    view_counts,
+    view_ids_after,
+    view_ids_between,
+)
 from store.inbox_window import IdPage, view_page, view_slice
 from store.incidents import Incident, list_incidents
 from store.incidents import rename as rename_incident
 from store.incidents import set_state as set_incident_state
 from store.lease import LeaseHolder, current_holder
-from store.reports import Report, build_report
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
 from store.undo import Undone, undo_last
@@ -40,7 +45,10 @@ if TYPE_CHECKING:
     from textual.dom import DOMNode
 
     from adapters.runtime.leader import Leadership
+    from store.groups import GroupSummary
+    from store.handover import HandoverReport
     from store.ingest import SourceStatus
+    from store.reports import Report
     from store.search import Hit
     from tui.app import ConsoleApp
     from tui.widgets.id_window import Wanted
@@ -116,6 +124,13 @@ class Shift:
         if view.startswith(SAVED_PREFIX):
             return [mention_id for mention_id in await self.saved_view_ids(view) if mention_id > after_id]
         return await self.store.run(view_ids_after, view, after_id, self.operator)
+
+    async def view_ids_between(self, view: str, first: int, last: int) -> list[int]:
+        """Ids in the view from `first` to `last`, both included, loaded in the list or not."""
+        if view.startswith(SAVED_PREFIX):
+            low, high = sorted((first, last))
+            return [mention_id for mention_id in await self.saved_view_ids(view) if low <= mention_id <= high]
+        return await self.store.run(view_ids_between, view, first, last, self.operator)
 
     async def view_counts(self) -> dict[str, int]:
         return await self.searcher.run(view_counts, self.operator)
@@ -260,6 +275,8 @@ class Shift:
         return await self.store.run(since)
 
     async def handover_report(self, since: str) -> HandoverReport:
+        from store.handover import handover_report  # here: reports load when first asked for, not at start
+
         return await self.searcher.run(handover_report, since, self.operator, self.sla)
 
     # -- flood mode: incidents and groups --------------------------------------------
@@ -267,6 +284,8 @@ class Shift:
         return await self.searcher.run(list_incidents, include_closed=False, limit=10)
 
     async def groups(self) -> list[GroupSummary]:
+        from store.groups import list_groups  # here: flood mode's modules load when first used, not at start
+
         return await self.searcher.run(list_groups)
 
     async def incident_state(self, incident_id: int, state: str) -> bool:
@@ -276,15 +295,23 @@ class Shift:
         await self.store.run(rename_incident, incident_id, title, self.operator)
 
     async def split_from_group(self, mention_id: int) -> int:
+        from store.groups import split_member
+
         return await self.store.run(split_member, mention_id, self.operator)
 
     async def move_to_group(self, mention_id: int, group_id: int) -> None:
+        from store.groups import move_member
+
         await self.store.run(move_member, mention_id, group_id, self.operator)
 
     async def merge_groups(self, source: int, target: int) -> int:
+        from store.groups import merge_groups
+
         return await self.store.run(merge_groups, source, target, self.operator)
 
     async def report(self, since: str, by: str) -> Report:
+        from store.reports import build_report
+
         return await self.searcher.run(build_report, since, by=by, policy=self.sla)
 
     async def handover_notes(self, since: str) -> list[desk.HandoverNote]:

@@ -9,7 +9,6 @@ from textual.widget import Widget
 
 from store import desk
 from store.bulk import Outcome
-from store.handover import format_report
 from store.inbox import InboxRow
 from tui.render import clock_time
 from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
@@ -58,6 +57,8 @@ class DeskDialogs:
             return await self._act(self._shift.assign(mention_ids, name, allow_new=True))
 
     async def handover(self, since: str) -> None:
+        from store.handover import format_report  # here: the report's modules load when first asked for
+
         report = await self._shift.handover_report(since)
         if await self._ask(ShowText("Shift handover", format_report(report, self._when))) != "note":
             return

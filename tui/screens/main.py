@@ -187,8 +187,12 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
     @on(InboxList.Highlighted)
     def selection_changed(self, message: InboxList.Highlighted) -> None:
         # The moved selection is painted first, then the mention (a layout of the right pane).
-        self.call_after_refresh(lambda: self.run_worker(self._load_detail(message.mention_id), group="detail",
-                                                        exclusive=True))
+        self.call_after_refresh(self._detail_worker, message.mention_id)
+
+    @work(group="detail", exclusive=True)
+    async def _detail_worker(self, mention_id: int | None) -> None:
+        # @work builds the coroutine inside the worker: one cancelled before it starts leaves nothing unawaited.
+        await self._load_detail(mention_id)
 
     async def _load_detail(self, mention_id: int | None) -> None:
         await self.mention.load(mention_id, lambda: self.inbox.selected_id)

@@ -14,11 +14,12 @@ one transaction, the toast and `u` come with it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from store.bulk import TOGGLE, Outcome
 from tui.selection import Selection, ids_between
+from tui.widgets.id_window import IdWindow
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -78,13 +79,25 @@ class Triage:
         inbox.action_move(1)
         self._redraw()
 
-    def mark_range(self) -> None:
-        """Mark every row from the last one marked to the selected one."""
-        inbox = self._screen.inbox
+    async def mark_range(self) -> None:
+        """Mark every row from the last one marked to the selected one, loaded in the list or not."""
+        screen = self._screen
+        inbox = screen.inbox
         if (mention_id := inbox.selected_id) is None:
             return
         anchor = self.selection.anchor
-        between = ids_between(inbox.ids, anchor, mention_id) if anchor is not None else ()
+        between: Sequence[int] = ()
+        if anchor is not None:
+            between = ids_between(inbox.ids, anchor, mention_id)
+            window = inbox.ids
+            if not between and isinstance(window, IdWindow) and not window.complete and not screen.searching:
+                # The anchor's row may lie outside the loaded slice: the view's ids in between, from the store.
+                try:
+                    found = await screen.shift.view_ids_between(screen.view, anchor, mention_id)
+                except Exception as exc:  # the file may be gone: say so, mark nothing
+                    screen.database_trouble(exc)
+                    return
+                between = found if found and anchor in found and mention_id in found else ()
         if between:
             self.selection.extend(between, mention_id)
         else:  # nothing marked in this list yet: this row starts the range
@@ -125,8 +138,8 @@ class TriageKeys:
     def action_mark(self) -> None:
         self._triage.mark()
 
-    def action_mark_range(self) -> None:
-        self._triage.mark_range()
+    async def action_mark_range(self) -> None:
+        await self._triage.mark_range()
 
     async def action_undo(self) -> None:
         await self._triage.undo()
