@@ -92,6 +92,7 @@ class Config:
     theme: str | None = None  # a Textual theme's name (the console checks it against its themes)
     #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
     sla: dict[str, float] = field(default_factory=dict)
+    web_users: str | None = None  # `mentiondesk web`'s password file (relative: beside the config file)
 
 
 def _read_secret(env: str, path: str, label: str, what: str) -> str:
@@ -125,7 +126,7 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
-            "accounts", "sla", "rules", "languages", "reply_keywords", "theme")
+            "accounts", "sla", "rules", "languages", "reply_keywords", "theme", "web_users")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -209,7 +210,7 @@ def load_config(path: Path | str) -> Config:
         _number(str(file), "reply_recall", recall, low=-0.0001, high=60.0001,
                 allowed="a number of seconds from 0 (off) to 60")
     texts = {}
-    for key in ("db", "operator", "rules", "theme"):
+    for key in ("db", "operator", "rules", "theme", "web_users"):
         value = data.get(key)
         if value is not None and not (isinstance(value, str) and value.strip()):
             raise bad_value(str(file), key, value, "a non-empty string")
@@ -228,7 +229,8 @@ def load_config(path: Path | str) -> Config:
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
                   db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
                   reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file),
-                  reply_recall=float(recall) if recall is not None else None, theme=texts["theme"])
+                  reply_recall=float(recall) if recall is not None else None, theme=texts["theme"],
+                  web_users=texts["web_users"])
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")

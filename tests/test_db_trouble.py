@@ -68,12 +68,12 @@ async def test_a_read_only_desk_keeps_browsing_and_searching_and_refuses_writes_
 
 
 async def test_a_database_error_in_a_worker_goes_to_the_banner_not_a_traceback(db_path, monkeypatch):
-    import tui.shift
+    import store.handover
 
     def broken(*_args, **_kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(tui.shift, "handover_report", broken)
+    monkeypatch.setattr(store.handover, "handover_report", broken)  # where the shift finds it, when first asked
     app = ConsoleApp(db_path, operator="bob", clock=frozen_clock)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) > 0)

@@ -283,7 +283,7 @@ TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "de
               "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
               "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]],
               "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
-              "theme": ["nord", "nrod", ""]}
+              "theme": ["nord", "nrod", ""], "web_users": ["web-users.toml", "/srv/desk/web-users.toml", ""]}
 
 
 @st.composite

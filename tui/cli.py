@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_views_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
+    from tui.web.cli import add_web_parser
+    add_web_parser(sub, common, _Parser)
 
     report = sub.add_parser("report", parents=[common], help="volume, response times, backlog, SLA and hand-off")
     report.add_argument("--since", metavar="TIME", help="ISO time or 30m / 8h / 7d (default 7d)")
@@ -225,7 +227,7 @@ def _main(argv: Sequence[str] | None) -> int:
     command = args.command
     try:
         settings = build_settings(_cli_values(args))
-        if command in (None, "serve"):
+        if command in (None, "serve", "web"):
             for account in settings.accounts:  # fail now, in one line, not inside the running console
                 account.check_secrets()
                 account.check_builds()
@@ -234,13 +236,19 @@ def _main(argv: Sequence[str] | None) -> int:
     if command == "config":
         from tui.cli_config import print_settings
         return print_settings(settings)
+    if command == "web":
+        from tui.web.cli import cmd_passwd, web_refusal
+        if args.web_command == "passwd":
+            return cmd_passwd(args, settings)
+        if refusal := web_refusal(settings):  # before the desk is opened or anything is said
+            return fail(refusal)
     if command == "rules" and args.rules_command == "check":
         from tui.cli_rules import cmd_rules_check
         return cmd_rules_check(args, settings)
     db_path = settings.db_path
     if not settings.db_chosen:
         make_private(data_dir(), (DEFAULT_DB, DEMO_DB))  # earlier builds left it 0755/0644
-        if command in (None, "serve") and settings.runs_demo and not settings.accounts:
+        if command in (None, "serve", "web") and settings.runs_demo and not settings.accounts:
             # The demo stream and no real account: its data belongs in its own file.
             db_path = demo_db_path()
             args.notice = demo_notice(db_path)
@@ -340,18 +348,21 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
     build = _adapter_builder(settings, flood=getattr(args, "demo_flood", False))
     store.close()
+    if command == "web":
+        from tui.web.cli import cmd_web
+        return cmd_web(args, settings, db_path)
     if command == "serve":
         from tui.serve import run_serve
         return run_serve(str(db_path), build, reply_deadline=settings.reply_deadline, ttl=settings.lease_ttl,
                          triage=triage_for(settings))
     from tui.actions import KeymapError, resolve_keymap
-    from tui.terminal import NO_TERMINAL, has_terminal
+    from tui.terminal import NO_TERMINAL, has_terminal, serves_browser
 
     try:
         resolve_keymap(settings.keymap)  # action ids are the console's: checked before anything starts
     except KeymapError as exc:
         return fail(f"{settings.config_path}: {exc}")
-    if not has_terminal():
+    if not (has_terminal() or serves_browser()):
         return fail(NO_TERMINAL)
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,

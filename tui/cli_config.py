@@ -7,7 +7,7 @@ from store.redact import redact_error
 from tui.settings import Settings
 
 ORDER = ("config", "db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang",
-         "rules", "languages", "reply_keywords", "theme")
+         "rules", "languages", "reply_keywords", "theme", "web_users")
 
 
 def _value(value: object) -> str:
@@ -32,7 +32,8 @@ def settings_lines(settings: Settings) -> list[str]:
               "demo": settings.demo, "demo_rate": settings.demo_rate, "lease_ttl": settings.lease_ttl,
               "reply_deadline": settings.reply_deadline, "reply_recall": settings.reply_recall, "lang": settings.lang,
               "rules": settings.rules, "languages": ", ".join(settings.languages),
-              "reply_keywords": ", ".join(settings.reply_keywords) or None, "theme": settings.theme}
+              "reply_keywords": ", ".join(settings.reply_keywords) or None, "theme": settings.theme,
+              "web_users": settings.web_users_path}
     lines = ["# defaults < config file < environment < command line; each line says which one set it"]
     for name in ORDER:
         value = values[name]

@@ -30,6 +30,7 @@ DEFAULT_DEMO_RATE = 30.0
 DEFAULT_LEASE_TTL = 45.0
 DEFAULT_REPLY_DEADLINE = 24 * 3600.0
 DEFAULT_REPLY_RECALL = 5.0
+WEB_USERS = "web-users.toml"
 
 ENV = {"db": "MENTIONDESK_DB", "operator": "MENTIONDESK_OPERATOR", "config": "MENTIONDESK_CONFIG",
        "lease_ttl": "MENTIONDESK_LEASE_TTL", "reply_recall": "MENTIONDESK_REPLY_RECALL"}
@@ -58,6 +59,11 @@ class Settings:
     reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
     sla: SlaPolicy = field(default_factory=SlaPolicy)  # first-response targets ([sla] in the file)
+    web_users: Path | None = None  # `mentiondesk web`: operators' password hashes (None: beside the config file)
+
+    @property
+    def web_users_path(self) -> Path:
+        return self.web_users or self.config_path.parent / WEB_USERS
 
     @property
     def db_chosen(self) -> bool:
@@ -114,6 +120,10 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
     if rules is not None:
         rules = Path(rules).expanduser()
         rules = rules if rules.is_absolute() else config_path.parent / rules  # beside the config file
+    web_users = pick("web_users", None, config.web_users)
+    if web_users is not None:
+        web_users = Path(web_users).expanduser()
+        web_users = web_users if web_users.is_absolute() else config_path.parent / web_users
     languages = pick("languages", DEFAULT_LANGUAGES, config.languages)
     if any(not known_language(code) for code in languages):
         raise SettingsError(f"{config_path}: languages: {', '.join(languages)}: "
@@ -129,7 +139,7 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         lang=pick("lang", None, config.lang),
         theme=check_theme(pick("theme", None, config.theme), f"{config_path}: theme"),
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
-        accounts=tuple(config.accounts), rules=rules, languages=tuple(languages),
+        accounts=tuple(config.accounts), rules=rules, languages=tuple(languages), web_users=web_users,
         reply_keywords=pick("reply_keywords", (), config.reply_keywords or None),
         sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
             sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))

@@ -27,6 +27,12 @@ def has_terminal() -> bool:
         return False
 
 
+def serves_browser() -> bool:
+    """Started by `mentiondesk web` through textual-serve: its pipes stand for a browser's terminal
+    (and TerminalWatch still sees them close, or the server go, when the tab or the server does)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").startswith("textual.drivers.web_driver:")
+
+
 class TerminalWatch:
     """Calls `on_lost(reason)` once when the terminal hangs up or the parent (sshd) is gone."""
 

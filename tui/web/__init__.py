@@ -1,0 +1,1 @@
+"""`mentiondesk web`: the console in a browser, behind a sign-in."""
