@@ -66,6 +66,24 @@ def measure(desk: str, trials: int, interval: float) -> list[float]:
     return latencies
 
 
+def ingest_rate(desk: str, seconds: float, batch: int) -> float:
+    """Mentions stored per second by store.ingest.save_batch (signals and search index included)."""
+    store = open_store(desk)
+    stored, serial, started = 0, 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        mentions = []
+        for _ in range(batch):
+            serial += 1
+            mentions.append(NewMention(
+                network="demo", account="@brand", remote_id=f"ingest-{serial}", author_handle=f"@a{serial % 500}",
+                author_name="Ana", text=f"my parcel {serial} is late, where is my refund please",
+                created_at="2026-01-01T00:00:00.000Z"))
+        stored += len(save_batch(store, "demo", mentions, str(serial)))
+    rate = stored / (time.perf_counter() - started)
+    store.close()
+    return rate
+
+
 def _line(name: str, latencies: list[float]) -> str:
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -77,6 +95,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--interval", type=float, default=0.05, help="the reader's poll interval, seconds")
+    parser.add_argument("--ingest", type=float, default=0, metavar="SECONDS",
+                        help="also measure save_batch's mentions/s for this long on each backend")
     args = parser.parse_args()
     from tests.pg_support import start_server, stop_server
 
@@ -89,6 +109,12 @@ def main() -> int:
             rows.append(_line("SQLite (data_version)", measure(str(Path(folder) / "desk.db"), args.trials,
                                                                args.interval)))
         load_after = os.getloadavg()
+        if args.ingest:
+            with tempfile.TemporaryDirectory() as folder:
+                rates = {"PostgreSQL": ingest_rate(server.fresh_database(), args.ingest, 50),
+                         "SQLite": ingest_rate(str(Path(folder) / "desk.db"), args.ingest, 50)}
+            print(f"save_batch of 50, {args.ingest:g} s each, load average {os.getloadavg()[0]:.2f}: " +
+                  ", ".join(f"{name} {rate:,.0f} mentions/s" for name, rate in rates.items()))
     finally:
         stop_server(server)
     print(f"Reader polls every {args.interval * 1000:.0f} ms; load average {load_before[0]:.2f} before, "

@@ -16,7 +16,8 @@ What keeps the store's guarantees the same as on SQLite:
   answers a counter of other sessions' commits heard so far, after one empty round trip (no table
   read): the console's idle poll stays cheap and sees other hosts' changes.
 - **Errors** come out as the DB-API classes of the sqlite3 module (IntegrityError,
-  OperationalError...), which is what the console and the CLI catch.
+  OperationalError...), which is what the console and the CLI catch. Waiting for the writer lock
+  ends after BUSY_TIMEOUT_MS as "database is locked", which Store.write retries as on SQLite.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import psycopg
 from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
+from store.db import BUSY_TIMEOUT_MS
 from store.pg_sql import translate, translate_with_matches, tsquery
 
 CHANNEL = "mentiondesk_changes"
@@ -74,6 +76,9 @@ def as_sqlite_error(exc: psycopg.Error) -> sqlite3.Error:
     from store.redact import redact_error
 
     message = redact_error(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) or ""
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        # Worded as SQLite's busy error: Store.write retries it with backoff, as it does on SQLite.
+        return sqlite3.OperationalError(f"database is locked ({message})")
     for theirs, ours in _ERRORS:
         if isinstance(exc, theirs):
             return ours(message)
@@ -133,7 +138,9 @@ class PgConnection:
         self._identity = self._identity_tables()
         self._trace: Callable[[str], object] | None = None
         raw.add_notify_handler(self._on_notify)
-        self._run(f"LISTEN {CHANNEL}")
+        # As SQLite's busy_timeout: a writer stalled inside its transaction (a stopped process) makes
+        # the others wait this long, then retry or fail in one line, never hang.
+        self._run(f"SET lock_timeout = {BUSY_TIMEOUT_MS}; LISTEN {CHANNEL}")
 
     # -- sqlite3.Connection's surface -------------------------------------------------------
 

@@ -304,6 +304,8 @@ def other_tables(conn: psycopg.Connection) -> int:
 
 def migrate(conn: psycopg.Connection, lock: int) -> None:
     """Bring the schema to SCHEMA_VERSION in one transaction, under the desk's write lock."""
+    if schema_version(conn) >= SCHEMA_VERSION:
+        return  # the usual case: no lock taken (a stalled writer elsewhere does not hold up opening)
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock,))
         current = schema_version(conn)  # another process may have migrated while we waited

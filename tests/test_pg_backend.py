@@ -265,3 +265,19 @@ def test_two_connections_claiming_at_once_send_each_reply_once(pg_store, pg_desk
         thread.join(timeout=60)
     everything = claimed[0] + claimed[1]
     assert sorted(everything) == sorted(set(everything)) and len(everything) == 40
+
+
+@pytest.mark.postgresql
+def test_a_writer_stalled_in_its_transaction_makes_others_wait_then_answer_locked(pg_store, pg_desk, clock):
+    other = open_store(pg_desk, clock=clock)  # opening needs no lock, even while a writer holds it
+    try:
+        other.conn.raw.execute("SET lock_timeout = 100")  # 5 s by default
+        with pg_store.write() as conn:
+            conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'held')")
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('bo', 'x', 'waits')")
+        other.conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('bo', 'x', 'after')")
+        assert [row[0] for row in other.conn.execute("SELECT text FROM handover_notes ORDER BY id")] == \
+            ["held", "after"]
+    finally:
+        other.close()
