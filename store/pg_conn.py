@@ -258,7 +258,8 @@ class PgConnection:
 
     def _statement(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
         named = isinstance(params, Mapping)
-        query, matches = translate_with_matches(sql, named)
+        translated = translate_with_matches(sql, named)
+        query, matches = translated.sql, translated.matches
         if matches and not named:
             params = [tsquery(value) if index in matches and value is not None else value
                       for index, value in enumerate(params)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 
 _LITERAL = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
@@ -37,18 +38,24 @@ _HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
           (re.compile(r"(?i)\bCROSS\s+JOIN\b(?=[^()]*?\bON\b)"), "JOIN"))
 
 
+@dataclass(frozen=True, slots=True)
+class Translated:
+    sql: str
+    matches: tuple[int, ...]  # positional parameters that are FTS5 MATCH expressions (see tsquery)
+
+
 def translate(sql: str, named: bool = False) -> str:
     """`sql` for PostgreSQL via psycopg; `named`: the parameters come as a mapping (`:name`)."""
-    return _translate(sql, named)[0]
+    return _translate(sql, named).sql
 
 
-def translate_with_matches(sql: str, named: bool = False) -> tuple[str, tuple[int, ...]]:
-    """`sql` for PostgreSQL, and which positional parameters are FTS5 MATCH expressions (see tsquery)."""
+def translate_with_matches(sql: str, named: bool = False) -> Translated:
+    """`sql` for PostgreSQL, and which positional parameters are FTS5 MATCH expressions."""
     return _translate(sql, named)
 
 
 @lru_cache(maxsize=4096)
-def _translate(sql: str, named: bool) -> tuple[str, tuple[int, ...]]:
+def _translate(sql: str, named: bool) -> Translated:
     literals: list[str] = []
 
     def keep(match: re.Match) -> str:
@@ -58,7 +65,7 @@ def _translate(sql: str, named: bool) -> tuple[str, tuple[int, ...]]:
     code = _LITERAL.sub(keep, sql)
     command = _fts_command(code, literals)
     if command is not None:
-        return command, ()
+        return Translated(command, ())
     matches = tuple(code[:match.start()].count("?") for match in _MATCH.finditer(code))
     code = _MATCH.sub(lambda m: f"{m.group(1) or 'search_fts.'}tsv @@ ?::tsquery", code)
     ignore = bool(_OR_IGNORE.search(code))
@@ -78,7 +85,7 @@ def _translate(sql: str, named: bool) -> tuple[str, tuple[int, ...]]:
         returning = _RETURNING.search(code)
         cut = returning.start() if returning else len(code.rstrip().rstrip(";"))
         code = f"{code[:cut].rstrip()} ON CONFLICT DO NOTHING {code[cut:]}".rstrip()
-    return _MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code), matches
+    return Translated(_MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code), matches)
 
 
 # FTS5's full-text table: `x MATCH ?` and its commands, written as INSERTs naming the table as a column.

@@ -61,12 +61,12 @@ def test_sqlite_functions_get_their_postgresql_counterparts():
 
 
 def test_full_text_matches_become_tsquery_on_verbatim_lexemes():
-    sql, matches = translate_with_matches(
+    translated = translate_with_matches(
         "SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid WHERE m.status = ? "
         "AND f.search_fts MATCH ? LIMIT ?")
-    assert sql == ("SELECT f.rowid FROM search_fts f JOIN mentions m ON m.id = f.rowid WHERE m.status = %s "
-                   "AND f.tsv @@ %s::tsquery LIMIT %s")
-    assert matches == (1,)
+    assert translated.sql == ("SELECT f.rowid FROM search_fts f JOIN mentions m ON m.id = f.rowid "
+                              "WHERE m.status = %s AND f.tsv @@ %s::tsquery LIMIT %s")
+    assert translated.matches == (1,)
     assert tsquery('("refund" OR "refunds") AND (("pass" AND "word") OR "it\'s""x") NOT "café"') == \
         "( 'refund' | 'refunds' ) & ( ( 'pass' & 'word' ) | 'it''s\"x' ) & ! 'café'"
     assert translate("INSERT INTO search_fts (search_fts) VALUES ('delete-all')") == "DELETE FROM search_fts"
