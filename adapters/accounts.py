@@ -26,6 +26,7 @@ from adapters import registry
 from adapters.base import CleanError
 from adapters.bluesky.notifications import MAX_BACKFILL
 from adapters.bluesky.records import LANG_TAG
+from adapters.budget import RATE_EXAMPLE, parse_rate
 from store.sanitize import clean_line
 
 NETWORKS = registry.configurable()
@@ -92,6 +93,8 @@ class Config:
     theme: str | None = None  # a Textual theme's name (the console checks it against its themes)
     #: first-response targets in seconds: "default", a tag ("care", "marketing") or a network name
     sla: dict[str, float] = field(default_factory=dict)
+    #: [flood] approve_over: a group answer to more people than this needs a second operator's approval
+    approve_over: int | None = None
     web_users: str | None = None  # `mentiondesk web`'s password file (relative: beside the config file)
 
 
@@ -126,7 +129,8 @@ def _read_secret(env: str, path: str, label: str, what: str) -> str:
 
 # What a config file may say, and what each network's account may say (anything else is a typo).
 TOP_KEYS = ("db", "operator", "demo", "demo_rate", "lease_ttl", "reply_deadline", "reply_recall", "lang", "keymap",
-            "accounts", "sla", "rules", "languages", "reply_keywords", "theme", "web_users")
+            "accounts", "sla", "rules", "languages", "reply_keywords", "theme", "flood",
+            "web_users")
 _ACCOUNT_KEYS = ("network", "handle", "server", "secret_env", "secret_file", "lang")
 _SECRET_OPTIONS = registry.WEBHOOK_SECRETS
 _WEBHOOK_SECONDS = registry.WEBHOOK_SECONDS
@@ -226,6 +230,7 @@ def load_config(path: Path | str) -> Config:
         if not _ISO_639_1.fullmatch(code):
             raise bad_value(str(file), "languages", code, 'a list of two-letter language codes such as ["en", "fr"]')
     return Config(accounts, demo, float(rate) if rate is not None else None, str(file), deadline,
+                  approve_over=_approve_over(data.get("flood", {}), file),
                   lease_ttl=float(ttl) if ttl is not None else None, lang=desk_lang, keymap=dict(keymap),
                   db=texts["db"], operator=texts["operator"], rules=texts["rules"], languages=lists.get("languages"),
                   reply_keywords=lists.get("reply_keywords", ()), sla=_sla_table(data.get("sla", {}), file),
@@ -234,6 +239,18 @@ def load_config(path: Path | str) -> Config:
 
 
 _ISO_639_1 = re.compile(r"[a-z]{2}")
+
+
+def _approve_over(table: object, file: Path) -> int | None:
+    """`[flood] approve_over`: a whole number of people, 0 (every group answer is approved) or more."""
+    if not isinstance(table, dict):
+        raise bad_value(str(file), "flood", table, "a [flood] table")
+    value = table.get("approve_over")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise bad_value(f"{file}: [flood]", "approve_over", value, "a whole number of people from 0 to 1000000")
+    return value
 
 
 def _string_list(where: str, key: str, value: object) -> tuple[str, ...]:
@@ -356,6 +373,8 @@ def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | N
     lang = options.get("lang")
     if lang is not None and not (isinstance(lang, str) and LANG_TAG.fullmatch(lang)):
         raise bad_value(where, "lang", lang, 'a language tag such as "en" or "pt-BR"')
+    if "rate" in options and parse_rate(options["rate"]) is None:
+        raise bad_value(where, "rate", options["rate"], RATE_EXAMPLE)
     backfill = options.get("backfill")
     if backfill is not None and (type(backfill) is not int or not 0 <= backfill <= MAX_BACKFILL):
         raise bad_value(where, "backfill", backfill, f"a whole number from 0 to {MAX_BACKFILL:,}")

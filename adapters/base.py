@@ -24,6 +24,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.budget import Budget, Rate
 from store.account_settings import TextLimits
 from store.records import NewMention
 from store.sanitize import clean_line
@@ -182,6 +183,9 @@ class Adapter(abc.ABC):
 
     #: network name stored with every mention ("mastodon", "bluesky", "demo", "webhook")
     network: str = ""
+    #: the account's configured `rate` (registry.build sets it): a cap, and the pace when the server says none
+    send_rate: Rate | None = None
+    _budget: Budget | None = None
 
     def __init__(self, *, account: str, on_status: StatusCallback | None = None):
         self.account = account
@@ -201,6 +205,19 @@ class Adapter(abc.ABC):
 
         The runner binds the database; adapters that keep nothing ignore it.
         """
+
+    def send_rates(self) -> tuple[Rate, ...]:
+        """Fixed allowances for replies (the configured rate; a network may add its documented ones)."""
+        return (self.send_rate,) if self.send_rate is not None else ()
+
+    def note_budget(self, budget: Budget | None) -> None:
+        """What the server said of the posting budget in its answer to a send (the sender takes it)."""
+        if budget is not None:
+            self._budget = budget
+
+    def take_budget(self) -> Budget | None:
+        budget, self._budget = self._budget, None
+        return budget
 
     def report(self, state: SourceState, detail: str = "", until: str | None = None) -> None:
         self._on_status(SourceStatus(state, detail, until))

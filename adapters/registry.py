@@ -54,11 +54,12 @@ WEBHOOK_SECRETS = ("verify_token", "meta_secret", "outbound_secret")
 
 NETWORKS: dict[str, Network] = {network.name: network for network in (
     Network("mastodon", "mast", _MASTODON_RULE, "adapters.mastodon.adapter", needs_server=True,
-            limit_from=LimitFrom.SERVER, options=("streaming", "poll_interval")),
+            limit_from=LimitFrom.SERVER, options=("streaming", "poll_interval", "rate")),
     Network("bluesky", "bsky", TextRule(300, bluesky_length, "300 graphemes, 3,000 bytes: 10 bytes = 1"),
-            "adapters.bluesky.adapter", needs_server=True, options=("poll_interval", "backfill")),
+            "adapters.bluesky.adapter", needs_server=True, options=("poll_interval", "backfill", "rate")),
     Network("webhook", "hook", TextRule(2200, graphemes, "2,200 characters"), "adapters.webhook.adapter",
-            options=("host", "port", "max_body", "max_connections", "outbound_url", "lookup_url", *WEBHOOK_SECONDS,
+            options=("host", "port", "max_body", "max_connections", "outbound_url", "lookup_url", "rate",
+                     *WEBHOOK_SECONDS,
                      *(f"{name}_{how}" for name in WEBHOOK_SECRETS for how in ("env", "file")))),
     Network("demo", "demo", _MASTODON_RULE, "adapters.demo.adapter", configurable=False),
 )}
@@ -83,7 +84,11 @@ def configurable() -> tuple[str, ...]:
 
 def build(account: Any, session: Any) -> Adapter:
     """The adapter for one configured account (session: an aiohttp.ClientSession); reads its secret now."""
-    return NETWORKS[account.network].builder()(account, session)
+    from adapters.budget import parse_rate
+
+    adapter = NETWORKS[account.network].builder()(account, session)
+    adapter.send_rate = parse_rate(account.options.get("rate"))  # checked when the config was read
+    return adapter
 
 
 def demo(rate_per_minute: float, *, flood: bool = False) -> Adapter:

@@ -10,10 +10,12 @@ puts in front. Without it, a live adapter's rule, then the defaults below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from adapters import registry
 from adapters.base import LimitFrom, TextRule
 from adapters.textcount import count_as
-from store.account_settings import ReplyTarget, TextLimits, reply_target
+from store.account_settings import ReplyTarget, TextLimits, reply_target, reply_targets
 from store.db import Store
 
 _COUNTING_WORDS = {
@@ -56,6 +58,27 @@ def target_rule(target: ReplyTarget, live: dict[str, TextRule] | None = None) ->
         acct = target.reply_ref.get("acct")
         return stored_rule(target.limits, acct.strip().lstrip("@") if isinstance(acct, str) and acct.strip() else None)
     return rule_for(target.network, live)
+
+
+def over_limit(store: Store, texts: Mapping[int, str]) -> dict[int, int]:
+    """For each mention id, how many characters its reply text is over the limit (0 or less: it fits).
+
+    One query for all the mentions, one rule per network, server rule and added @acct.
+    """
+    targets = reply_targets(store, list(texts))
+    rules: dict[tuple, TextRule] = {}
+    over: dict[int, int] = {}
+    for mention_id, text in texts.items():
+        target = targets.get(mention_id)
+        if target is None:
+            continue
+        acct = target.reply_ref.get("acct")
+        key = (target.network, target.limits, acct if isinstance(acct, str) else None)
+        rule = rules.get(key)
+        if rule is None:
+            rule = rules[key] = target_rule(target)
+        over[mention_id] = -rule.remaining(text)
+    return over
 
 
 def rule_for_mention(store: Store, mention_id: int, live: dict[str, TextRule] | None = None) -> TextRule | None:

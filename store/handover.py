@@ -17,7 +17,7 @@ from store.handover_extras import (
     unsent_drafts,
     waiting_for_reply,
 )
-from store.incidents import Incident, incidents_since
+from store.incidents import Incident, IncidentStats, incident_stats, incidents_since, stats_line
 from store.report_buckets import TAGSET, parse_stored
 from store.sanitize import clean_line, clean_text
 from store.sla import SlaPolicy, short_span
@@ -84,6 +84,7 @@ class HandoverReport:
     spikes: list[Spike] | None = None  # arrival spikes in the period
     drafts: list[UnsentDraft] | None = None  # replies started and never sent, on open mentions
     incidents: list[Incident] | None = None  # incidents raised or still open in the period
+    incident_stats: list[IncidentStats] | None = None  # each of them measured: people answered, skipped, failed
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -184,7 +185,8 @@ def handover_report(store: Store, since: str, incoming: str = "", policy: SlaPol
         first_response=shift_response(store, since, policy),
         spikes=find_spikes(store, since),
         drafts=unsent_drafts(store),
-        incidents=incidents_since(store, since),
+        incidents=(found := incidents_since(store, since)),
+        incident_stats=[incident_stats(store, incident.id) for incident in found],
     )
 
 
@@ -225,9 +227,12 @@ def lead_lines(report: HandoverReport, when: Callable[[str], str]) -> list[str]:
             lines.append("First replies sent: none in this period")
     if report.incidents:
         lines.append(f"Incidents: {len(report.incidents)}")
+        measured = {stats.incident.id: stats for stats in report.incident_stats or []}
         for incident in report.incidents:
             lines.append(f"  #{incident.id} {incident.state} since {when(incident.started_at)}: {incident.title} "
                          f"({incident.mentions} mentions; mentiondesk incidents show {incident.id})")
+            if incident.id in measured:
+                lines.append(f"    {stats_line(measured[incident.id])}")
     if report.drafts:
         lines.append(f"Drafts left unsent: {len(report.drafts)}")
         for draft in report.drafts[:10]:

@@ -17,6 +17,8 @@ class View:
     label: str
     source: str  # FROM ... WHERE ... selecting the view's mentions
     id_column: str
+    # The list's order when it is not by id (newest first): an integer column, unique per mention.
+    order_key: str | None = None
 
 
 # A snoozed mention is out of the work queues until it wakes (store.snooze).
@@ -34,6 +36,8 @@ VIEWS: dict[str, View] = {
     "mine": View("Mine", "FROM assignments s JOIN mentions m ON m.id = s.mention_id "
                          f"WHERE s.operator = :operator AND m.status = 'open' AND {_AWAKE}", "s.mention_id"),
     "all": View("All", "FROM mentions WHERE 1 = 1", "id"),
+    # Open mentions by first-reply due time, then needs-reply, then negativity (store.priority).
+    "priority": View("Priority", f"FROM mentions m WHERE status = 'open' AND {_AWAKE}", "id", "m.due_key"),
     "snoozed": View("Snoozed", "FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE 1 = 1", "z.mention_id"),
 }
 
@@ -61,6 +65,7 @@ class InboxRow:
     sentiment: int | None = None
     needs_reply: bool | None = None
     priority: str | None = None
+    paused: int = 0  # seconds spent snoozed: the first-reply clock leaves them out
 
     @property
     def state(self) -> str:
@@ -194,18 +199,20 @@ SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
        (SELECT operator FROM assignments WHERE mention_id = m.id),
        c.operator, c.expires_at,
        EXISTS (SELECT 1 FROM drafts d WHERE d.mention_id = m.id),
-       (SELECT until FROM snoozes WHERE mention_id = m.id), m.sig_lang, m.sentiment, m.needs_reply, m.priority
+       (SELECT until FROM snoozes WHERE mention_id = m.id), m.sig_lang, m.sentiment, m.needs_reply, m.priority,
+       m.paused
 FROM mentions m JOIN authors a ON a.id = m.author_id LEFT JOIN claims c ON c.mention_id = m.id
 """
 
 
 def _row(values: tuple) -> InboxRow:
     (mid, network, handle, text, created, status, seen, tags, reply_state, assignee, claimer, expires,
-     drafted, snoozed, lang, sentiment, needs_reply, priority) = values
+     drafted, snoozed, lang, sentiment, needs_reply, priority, paused) = values
     return InboxRow(mid, network, handle, text, created, status, bool(seen),
                     frozenset(tags.split(",")) if tags else frozenset(), reply_state, assignee, claimer, expires,
                     has_draft=bool(drafted), snoozed_until=snoozed, lang=lang, sentiment=sentiment,
-                    needs_reply=None if needs_reply is None else bool(needs_reply), priority=priority)
+                    needs_reply=None if needs_reply is None else bool(needs_reply), priority=priority,
+                    paused=paused or 0)
 
 
 def rows_by_id(store: Store, ids: list[int], operator: str = "") -> dict[int, InboxRow]:

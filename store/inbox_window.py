@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from store.db import Store
-from store.inbox import VIEWS, InboxRow, rows_by_id
+from store.inbox import VIEWS, InboxRow, View, rows_by_id
 from store.view_counts import view_counts
 
 PAGE = 400
@@ -72,29 +72,42 @@ def _snapshot(store: Store) -> Iterator[None]:
         store.conn.execute("COMMIT")
 
 
+def _at(spec: View, comparison: str, name: str) -> str:
+    """` AND` the list position of a mention compared with that of the id in `:name` (by id, or by the key)."""
+    if spec.order_key is None:
+        return f" AND {spec.id_column} {comparison} :{name}"
+    key = spec.order_key.rsplit(".", 1)[-1]
+    return f" AND {spec.order_key} {comparison} (SELECT {key} FROM mentions WHERE id = :{name})"
+
+
 def _ids(store: Store, view: str, operator: str, condition: str, order: str, limit: int, offset: int = 0,
-         *, reverse: bool = False, **params: int | None) -> array:
+         *, reverse: bool = False, by_id: bool = False, **params: int | None) -> array:
     spec = VIEWS[view]
     column = spec.id_column
+    sort = column if by_id or spec.order_key is None else spec.order_key
     sql = (f"SELECT {column} {spec.source}{condition.format(id=column)} "
-           f"ORDER BY {column} {order} LIMIT {int(limit)} OFFSET {int(offset)}")
+           f"ORDER BY {sort} {order} LIMIT {int(limit)} OFFSET {int(offset)}")
     ids = array("q", (row[0] for row in store.conn.execute(sql, {"operator": operator, **params})))
     if reverse:  # read upwards from an id: put back in the list's order
         ids.reverse()
     return ids
 
 
-def _count(store: Store, view: str, operator: str, comparison: str, than: int) -> int:
-    spec = VIEWS[view]
-    sql = f"SELECT count(*) {spec.source} AND {spec.id_column} {comparison} :than"
+def _count(store: Store, view: str, operator: str, condition: str, than: int) -> int:
+    sql = f"SELECT count(*) {VIEWS[view].source}{condition}"
     return store.conn.execute(sql, {"operator": operator, "than": than}).fetchone()[0]
+
+
+def _order(view: str, oldest_first: bool) -> _Order:
+    # A view with its own order (Priority) lists it one way: most urgent on top.
+    return _Order(True if VIEWS[view].order_key else oldest_first)
 
 
 def view_page(store: Store, view: str, operator: str = "", *, around: int | None = None,
               newer_than: int | None = None, size: int = PAGE, oldest_first: bool = False) -> IdPage:
     """The view's length and a page of its ids (the top, or centred on `around`), with the rows
     of the screenful where the list will show it."""
-    page = _page(store, view, operator, around, newer_than, size, _Order(oldest_first))
+    page = _page(store, view, operator, around, newer_than, size, _order(view, oldest_first))
     middle = (page.anchor or 0) - page.start
     shown = list(page.ids[max(0, middle - ROWS // 2):max(0, middle - ROWS // 2) + ROWS])
     return replace(page, rows=rows_by_id(store, shown, operator))
@@ -104,16 +117,18 @@ def _page(store: Store, view: str, operator: str, around: int | None, newer_than
           size: int, order: _Order) -> IdPage:
     with _snapshot(store):
         total = view_counts(store, operator)[view]
-        newer = _count(store, view, operator, ">", newer_than) if newer_than is not None else None
-        top = _ids(store, view, operator, "", "DESC", 1)
+        spec = VIEWS[view]
+        newer = (_count(store, view, operator, f" AND {spec.id_column} > :than", newer_than)
+                 if newer_than is not None else None)
+        top = _ids(store, view, operator, "", "DESC", 1, by_id=True)
         newest = top[0] if top else None
         if around is None:
             return IdPage(total, 0, _ids(store, view, operator, "", order.down, size), newer=newer, newest=newest)
-        above = _ids(store, view, operator, f" AND {{id}} {order.before} :around", order.up, size // 2,
+        above = _ids(store, view, operator, _at(spec, order.before, "around"), order.up, size // 2,
                      reverse=True, around=around)
-        below = _ids(store, view, operator, f" AND {{id}} {order.after}= :around", order.down, size - len(above),
-                     around=around)
-        anchor = _count(store, view, operator, order.before, around)
+        below = _ids(store, view, operator, _at(spec, order.after + "=", "around"), order.down,
+                     size - len(above), around=around)
+        anchor = _count(store, view, operator, _at(spec, order.before, "than"), around)
         return IdPage(total, anchor - len(above), above + below, anchor, newer, newest)
 
 
@@ -126,15 +141,15 @@ def view_slice(store: Store, view: str, operator: str = "", *, start: int, limit
     `above`: the id just after the range is (the ids listed before it precede). Else a jump.
     `newest`: the list's newest id; later arrivals are not in it yet, so positions count without them.
     """
-    order = _Order(oldest_first)
+    order, spec = _order(view, oldest_first), VIEWS[view]
     cap = "" if newest is None else " AND {id} <= :newest"
     with _snapshot(store):
         if below is not None:
-            ids = _ids(store, view, operator, f" AND {{id}} {order.after} :below" + cap, order.down, limit,
+            ids = _ids(store, view, operator, _at(spec, order.after, "below") + cap, order.down, limit,
                        below=below, newest=newest)
             return IdPage(total, start, ids)
         if above is not None:
-            ids = _ids(store, view, operator, f" AND {{id}} {order.before} :above" + cap, order.up, limit,
+            ids = _ids(store, view, operator, _at(spec, order.before, "above") + cap, order.up, limit,
                        reverse=True, above=above, newest=newest)
             return IdPage(total, start + limit - len(ids), ids)
         if start <= total // 2:

@@ -22,6 +22,7 @@ from store.db import Store, inserted_id, iso
 from store.events import log_event
 from store.report_buckets import parse_stored
 from store.sanitize import clean_line
+from store.sla import short_span
 
 LEADER = "leader"  # the event log's operator for what the ingest leader raises
 
@@ -55,14 +56,18 @@ class Incident:
 
 @dataclass(frozen=True, slots=True)
 class IncidentStats:
+    """Counted in people (authors), each once: answered, else queued, else failed, else skipped."""
+
     incident: Incident
     detection_seconds: float | None
-    first_answer_seconds: float | None
+    first_answer_seconds: float | None  # the first reply sent to one of its mentions, after its start
     last_answer_seconds: float | None
     people: int  # authors who posted in it
-    answered: int  # mentions with a reply queued or sent
-    failed: int  # mentions whose only replies failed
-    skipped: int  # closed without a reply
+    answered: int  # people with a reply sent
+    failed: int  # people whose every reply failed
+    skipped: int  # people left without a reply on purpose: closed without one, or skipped by a group answer
+    queued: int = 0  # people whose reply waits in the outbox (pending or being sent)
+    by_group_answers: int = 0  # of the answered: people answered by a group answer
 
 
 _COLUMNS = ("id, title, kind, topic, state, started_at, detected_at, updated_at, closed_at, baseline, peak, "
@@ -239,22 +244,41 @@ def incident_stats(store: Store, incident_id: int) -> IncidentStats:
               "end": incident.closed_at or iso(store.clock() + timedelta(seconds=1))}
     members = _members(store, incident)
     started = parse_stored(incident.started_at)
-    first, last, answered = store.conn.execute(
-        f"""SELECT min(r.created_at), max(r.created_at), count(DISTINCT r.mention_id) FROM replies r
-            WHERE r.state != 'failed' AND r.mention_id IN ({members})""", params).fetchone()
-    failed = store.conn.execute(
-        f"""SELECT count(DISTINCT r.mention_id) FROM replies r WHERE r.state = 'failed' AND r.mention_id IN ({members})
-            AND NOT EXISTS (SELECT 1 FROM replies o WHERE o.mention_id = r.mention_id AND o.state != 'failed')""",
-        params).fetchone()[0]
-    skipped = store.conn.execute(
-        f"""SELECT count(*) FROM mentions m WHERE m.id IN ({members}) AND m.status = 'done'
-            AND NOT EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id)""", params).fetchone()[0]
-    people = store.conn.execute(
-        f"SELECT count(DISTINCT author_id) FROM mentions WHERE id IN ({members})", params).fetchone()[0]
+    # One row per person: their best outcome over their mentions in the incident.
+    people, answered, by_group, queued, failed, skipped, first, last = store.conn.execute(
+        f"""WITH per_person AS (
+                SELECT m.author_id,
+                       coalesce(max(r.state = 'sent'), 0) AS sent,
+                       coalesce(max(r.state = 'sent' AND r.answer_id IS NOT NULL), 0) AS by_group,
+                       coalesce(max(r.state IN ('pending', 'sending', 'manual')), 0) AS waiting,
+                       coalesce(max(r.state = 'failed'), 0) AS failed,
+                       max(m.status = 'done' AND r.id IS NULL) AS closed,
+                       max(EXISTS (SELECT 1 FROM answer_skips s WHERE s.mention_id = m.id
+                                   AND s.reason IN ('unfillable', 'missing'))) AS passed_over,
+                       min(CASE WHEN r.state = 'sent' THEN r.sent_at END) AS first_sent,
+                       max(CASE WHEN r.state = 'sent' THEN r.sent_at END) AS last_sent
+                FROM mentions m LEFT JOIN replies r ON r.mention_id = m.id
+                WHERE m.id IN ({members}) GROUP BY m.author_id)
+            SELECT count(*), coalesce(sum(sent), 0), coalesce(sum(sent AND by_group), 0),
+                   coalesce(sum(NOT sent AND waiting), 0), coalesce(sum(NOT sent AND NOT waiting AND failed), 0),
+                   coalesce(sum(NOT sent AND NOT waiting AND NOT failed AND (closed OR passed_over)), 0),
+                   min(first_sent), max(last_sent)
+            FROM per_person""", params).fetchone()
 
     def since_start(moment: str | None) -> float | None:
         at = parse_stored(moment) if moment else None
         return (at - started).total_seconds() if at and started else None
 
     return IncidentStats(incident, since_start(incident.detected_at), since_start(first), since_start(last),
-                         people, answered, failed, skipped)
+                         people, answered, failed, skipped, queued, by_group)
+
+
+def span(seconds: float | None) -> str:
+    return "—" if seconds is None else short_span(seconds)
+
+
+def stats_line(stats: IncidentStats) -> str:
+    """The incident measured in one line (incidents show, the handover)."""
+    return (f"{stats.people} people: answered {stats.answered} ({stats.by_group_answers} by group answers), "
+            f"queued {stats.queued}, failed {stats.failed}, skipped {stats.skipped}; first answer "
+            f"{span(stats.first_answer_seconds)} after the start, last {span(stats.last_answer_seconds)}")

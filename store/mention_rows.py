@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from store.db import Store
+from store.schema import DUE_KEY_NEW
 from store.view_counts import count_new
 
-_INSERT = """
+_INSERT = f"""
     INSERT INTO mentions (id, network, remote_id, account_id, author_id, text, url, lang, created_at,
-        received_at, parent_remote_id, root_remote_id, status, seen, reply_ref, raw)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        received_at, parent_remote_id, root_remote_id, status, seen, reply_ref, raw, due_key)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, {DUE_KEY_NEW})
     ON CONFLICT (network, remote_id) DO NOTHING"""
 
 # (network, remote_id, account_id, author_id, text, url, lang, created_at, received_at,

@@ -42,6 +42,8 @@ class OutgoingReply:
     #: before an edit, an attempt may have posted this text under this key: look for it first
     prior_key: str | None = None
     prior_text: str | None = None
+    #: the group answer this reply is one of (None: a reply an operator typed)
+    answer_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ class Route:
 
 def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *,
               reclaim_sending: bool = False, fence: Fence | None = None,
-              route: Route | None = None) -> list[OutgoingReply]:
+              route: Route | None = None, bulk_limit: int | None = None) -> list[OutgoingReply]:
     """Claim pending replies whose time has come, plus stale claims of dead senders.
 
     With a `fence` the lease is checked in this transaction (LeaseLost if
@@ -83,6 +85,13 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
     'sending' rows of older epochs are taken once `fence.adopt_after` has
     passed. Without one, `reclaim_sending` takes every 'sending' row at
     once (a single-process test harness).
+
+    Pending replies of a paused group answer are not due (store.group_answers): the
+    subquery reads the few paused answers once, by index; claims already made finish.
+    Typed replies come before replies of group answers (rows with an
+    answer_id), so a long answer never holds one up. With `bulk_limit`
+    (the pacer's say) answer rows are taken only when no typed reply is
+    due, at most that many.
     """
     with store.write():
         now = store.clock()
@@ -103,21 +112,27 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
         families = json.dumps(sorted(networks or ()))
         rows = store.conn.execute(
             """SELECT r.id, r.idem_key, r.text, r.attempts, r.uncertain, m.id, m.network, acc.handle,
-                      m.remote_id, m.url, a.handle, m.reply_ref, r.created_at, r.prior_key, r.prior_text
+                      m.remote_id, m.url, a.handle, m.reply_ref, r.created_at, r.prior_key, r.prior_text,
+                      r.answer_id
                FROM replies r JOIN mentions m ON m.id = r.mention_id
                JOIN authors a ON a.id = m.author_id JOIN accounts acc ON acc.id = m.account_id
-               WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?))
+               WHERE ((r.state = 'pending' AND (r.next_attempt_at IS NULL OR r.next_attempt_at <= ?)
+                       AND (r.answer_id IS NULL OR r.answer_id NOT IN (SELECT id FROM group_answers
+                                                                        WHERE state = 'paused')))
                       OR (r.state = 'sending' AND r.claimed_at <= ? AND (? IS NULL OR r.epoch = ?))
                       OR (r.state = 'sending' AND ? = 1 AND (? IS NULL OR r.epoch IS NULL OR r.epoch < ?)))
                  AND (? IS NULL OR m.network IN (SELECT value FROM json_each(?))
                       OR substr(m.network, 1, instr(m.network, ':') - 1) IN (SELECT value FROM json_each(?)))
                  AND (? IS NULL OR acc.handle IN (SELECT value FROM json_each(?))
                       OR (? IS NOT NULL AND acc.handle NOT IN (SELECT value FROM json_each(?))))
-               ORDER BY r.id LIMIT ?""",
+               ORDER BY r.answer_id IS NOT NULL, r.id LIMIT ?""",
             (iso(now), stale, epoch, epoch, int(adopt), epoch, epoch,
              None if networks is None else 1, families, families,
              accounts, accounts, others, others, limit),
         ).fetchall()
+        if bulk_limit is not None:
+            singles = [row for row in rows if row[15] is None]
+            rows = singles or rows[:bulk_limit]
         claimed = []
         for row in rows:
             store.conn.execute(
@@ -128,7 +143,7 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
             # Cleaned again on the way out: a reply queued by an older version may hold escape codes.
             claimed.append(OutgoingReply(row[0], row[1], clean_text(row[2]), row[3] + 1, bool(row[4]), row[5], row[6],
                                          row[7], row[8], row[9], row[10], json.loads(row[11] or "{}"),
-                                         row[12], epoch, row[13], row[14]))
+                                         row[12], epoch, row[13], row[14], row[15]))
     return claimed
 
 

@@ -18,6 +18,7 @@ from store.db import Store, iso
 from store.report_buckets import TAGSET, Buckets, parse_stored, percentile
 from store.report_handoff import Handoff, handoff_between
 from store.sanitize import clean_line
+from store.signals import SENTIMENTS
 from store.sla import SlaPolicy
 
 TAG_KEYS = ("care", "marketing", "both", "untriaged")
@@ -54,7 +55,8 @@ class Report:
     until: str
     by: str
     buckets: list[str]
-    volume: dict[str, dict[str, list[int]]]  # "tag" | "network" | "status" -> key -> count per bucket
+    # "tag" | "network" | "status" | "sentiment" -> key -> count per bucket
+    volume: dict[str, dict[str, list[int]]]
     backlog: list[int]  # open mentions at the end of each bucket
     first_response: dict[str, list[Timing]]  # "tag" | "network" | "operator" -> timings
     resolution: dict[str, list[Timing]]  # "tag" | "network" | "operator" -> timings
@@ -134,7 +136,7 @@ def build_report(store: Store, since: str, until: str | None = None, *, by: str 
     buckets = Buckets(start, end, by, zone or now.astimezone().tzinfo or start.tzinfo)  # type: ignore[arg-type]
     width = len(buckets)
     policy = policy or SlaPolicy()
-    volume: dict[str, dict[str, list[int]]] = {"tag": {}, "network": {}, "status": {}}
+    volume: dict[str, dict[str, list[int]]] = {"tag": {}, "network": {}, "status": {}, "sentiment": {}}
 
     def add(dim: str, key: str, index: int, count: int) -> None:
         volume[dim].setdefault(key, [0] * width)[index] += count
@@ -142,13 +144,14 @@ def build_report(store: Store, since: str, until: str | None = None, *, by: str 
     late_case, late_params = _sla_case(store, policy, now)
     waiting = {"on_time": 0, "late": 0}
     total = 0
-    for hour, network, tagset, status, answered, late, count in conn.execute(
+    for hour, network, tagset, status, answered, late, sentiment, count in conn.execute(
         f"""SELECT hour, network, tagset, status, answered,
-                   status = 'open' AND NOT answered AND created_at < {late_case} AS late, count(*)
+                   status = 'open' AND NOT answered AND created_at < {late_case} AS late, sentiment, count(*)
             FROM (SELECT substr(m.created_at, 1, 13) AS hour, m.network, m.status, m.created_at, {_TAGSET} AS tagset,
-                         EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id AND r.state != 'failed') AS answered
+                         EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = m.id AND r.state != 'failed') AS answered,
+                         m.sentiment
                   FROM mentions m WHERE m.created_at >= ? AND m.created_at < ?)
-            GROUP BY 1, 2, 3, 4, 5, 6""",
+            GROUP BY 1, 2, 3, 4, 5, 6, 7""",
         (*late_params, since, until),
     ):
         index = buckets.index(hour)
@@ -158,6 +161,7 @@ def build_report(store: Store, since: str, until: str | None = None, *, by: str 
         add("tag", tag_key(tagset), index, count)
         add("network", network, index, count)
         add("status", status, index, count)
+        add("sentiment", SENTIMENTS.get(sentiment, "unknown"), index, count)  # unknown: signals never ran on it
         if status == "open" and not answered and late is not None:
             waiting["late" if late else "on_time"] += count
 

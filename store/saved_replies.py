@@ -109,15 +109,7 @@ def _checked(name: str, body: str, lang: str, tags: Iterable[str]) -> tuple[str,
         raise ActionError("a saved reply needs a name")
     if len(clean_name) > MAX_NAME:
         raise ActionError(f"the name is over {MAX_NAME} characters")
-    clean_body = clean_text(body, limit=MAX_BODY + 1).strip()
-    if not clean_body:
-        raise ActionError(f"saved reply {clean_name!r} has an empty body")
-    if len(clean_body) > MAX_BODY:
-        raise ActionError(f"saved reply {clean_name!r} is over {MAX_BODY} characters")
-    unknown = [name for name in _VARIABLE.findall(clean_body) if name not in VARIABLES]
-    if unknown:
-        raise ActionError(f"unknown variable {{{unknown[0]}}} in {clean_name!r}; variables are "
-                          + " ".join(f"{{{name}}}" for name in VARIABLES))
+    clean_body = checked_body(body, f"saved reply {clean_name!r}")
     clean_lang = clean_line(lang, 20).lower()
     if clean_lang and not _LANG.match(clean_lang):
         raise ActionError(f"{clean_lang!r} is not a language code (like en, fr or pt-br; empty: any)")
@@ -129,6 +121,20 @@ def _checked(name: str, body: str, lang: str, tags: Iterable[str]) -> tuple[str,
         if tag and tag not in tag_list:
             tag_list.append(tag)
     return clean_name, clean_body, clean_lang, ",".join(tag_list)
+
+
+def checked_body(body: str, what: str) -> str:
+    """A body cleaned, not empty, not too long, naming only known variables (else one line on `what`)."""
+    clean_body = clean_text(body, limit=MAX_BODY + 1).strip()
+    if not clean_body:
+        raise ActionError(f"{what} has an empty body")
+    if len(clean_body) > MAX_BODY:
+        raise ActionError(f"{what} is over {MAX_BODY} characters")
+    unknown = [name for name in _VARIABLE.findall(clean_body) if name not in VARIABLES]
+    if unknown:
+        raise ActionError(f"unknown variable {{{unknown[0]}}} in {what}; variables are "
+                          + " ".join(f"{{{name}}}" for name in VARIABLES))
+    return clean_body
 
 
 _COLUMNS = "id, name, lang, tags, body, updated_by, updated_at"

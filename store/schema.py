@@ -412,6 +412,117 @@ ALTER TABLE replies ADD COLUMN answer_id INTEGER;
 CREATE INDEX replies_by_answer ON replies (answer_id) WHERE answer_id IS NOT NULL;
 """
 
+# One answer to many (issue 13): a group's members (or a marked selection) each get the body filled
+# for them, one reply each, queued in one transaction (store.group_answers). `members` lists the
+# mention ids of a selection (JSON; empty for a group). Over `approve_over` replies, a second
+# operator approves it. Replies derive their keys from `key_base` and the mention id, and the
+# unique index below makes a second reply of one answer to one mention impossible.
+V2_GROUP_ANSWERS = """
+CREATE TABLE group_answers (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER REFERENCES mention_groups(id),
+    members TEXT NOT NULL DEFAULT '[]',
+    body TEXT NOT NULL,
+    reply_name TEXT,
+    one_per_author INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'draft'
+        CHECK (state IN ('draft', 'awaiting_approval', 'queued', 'paused', 'cancelled')),
+    drafted_by TEXT NOT NULL,
+    approved_by TEXT,
+    approve_over INTEGER NOT NULL,
+    key_base INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    queued_at TEXT,
+    planned INTEGER NOT NULL DEFAULT 0,
+    skipped TEXT NOT NULL DEFAULT '{}',
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX group_answers_by_state ON group_answers (state, id);
+-- Who an answer skipped and why (answer_plan.REASONS), as decided when it was queued.
+CREATE TABLE answer_skips (
+    answer_id INTEGER NOT NULL REFERENCES group_answers(id),
+    mention_id INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (answer_id, mention_id)
+) WITHOUT ROWID;
+CREATE INDEX answer_skips_by_mention ON answer_skips (mention_id);
+CREATE INDEX group_answers_by_group ON group_answers (group_id) WHERE group_id IS NOT NULL;
+CREATE UNIQUE INDEX replies_one_per_answer ON replies (answer_id, mention_id) WHERE answer_id IS NOT NULL;
+"""
+
+# The Priority view (store/priority.py): open mentions by first-reply due time, then needs-reply, then
+# negativity. `due_key` packs that order into one integer (so the view pages by keyset like the others,
+# from an index on (status, due_key)): due minute << 37 | not-needs-reply << 36 | sentiment+1 << 34 | id. No target, or
+# answered already: the largest minute (last). `paused`: seconds spent snoozed (they do not count).
+# `sla_targets` is the desk's [sla] as the last console or leader started read it; triggers keep the key
+# true as tags, replies, signals and snoozes change.
+_DUE_KEY = """(coalesce(CASE WHEN EXISTS (SELECT 1 FROM replies r WHERE r.mention_id = mentions.id
+                                         AND r.state != 'failed') THEN NULL
+    ELSE (CAST(strftime('%s', mentions.created_at) AS INTEGER) + mentions.paused
+          + coalesce((SELECT min(s.seconds) FROM sla_targets s
+                      WHERE (s.kind = 'tag' AND s.name IN (SELECT t.tag FROM tags t WHERE t.mention_id = mentions.id))
+                         OR (s.kind = 'network' AND s.name = mentions.network)),
+                     (SELECT s.seconds FROM sla_targets s WHERE s.kind = 'default'))) / 60 END,
+    67108863) << 37) | ((1 - coalesce(mentions.needs_reply, 0)) << 36)
+    | ((coalesce(mentions.sentiment, 0) + 1) << 34) | mentions.id"""
+DUE_KEY_UPDATE = f"UPDATE mentions SET due_key = {_DUE_KEY}"
+# A new mention's key, in its INSERT (a trigger's UPDATE would count as a change of its own, and cost a second
+# write per row): no tags, replies or signals yet; ?1 its id, ?2 its network, ?9 its created_at.
+DUE_KEY_NEW = """(coalesce((CAST(strftime('%s', ?9) AS INTEGER)
+    + coalesce((SELECT min(s.seconds) FROM sla_targets s WHERE s.kind = 'network' AND s.name = ?2),
+               (SELECT s.seconds FROM sla_targets s WHERE s.kind = 'default'))) / 60, 67108863) << 37)
+    | (1 << 36) | (1 << 34) | ?1"""
+V2_PRIORITY = f"""
+CREATE TABLE sla_targets (
+    kind TEXT NOT NULL CHECK (kind IN ('tag', 'network', 'default')),
+    name TEXT NOT NULL,
+    seconds INTEGER NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+ALTER TABLE mentions ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE mentions ADD COLUMN due_key INTEGER;
+{DUE_KEY_UPDATE} WHERE status = 'open';
+CREATE INDEX mentions_by_due ON mentions (status, due_key);
+CREATE TRIGGER due_on_change AFTER UPDATE OF sentiment, needs_reply, paused, status ON mentions
+WHEN (NEW.status = 'open' AND OLD.status != 'open') OR NEW.sentiment IS NOT OLD.sentiment
+     OR NEW.needs_reply IS NOT OLD.needs_reply OR NEW.paused != OLD.paused BEGIN
+    {DUE_KEY_UPDATE} WHERE id = NEW.id;
+END;
+CREATE TRIGGER due_on_tag AFTER INSERT ON tags BEGIN
+    {DUE_KEY_UPDATE} WHERE id = NEW.mention_id;
+END;
+CREATE TRIGGER due_on_untag AFTER DELETE ON tags BEGIN
+    {DUE_KEY_UPDATE} WHERE id = OLD.mention_id;
+END;
+CREATE TRIGGER due_on_reply AFTER INSERT ON replies BEGIN
+    {DUE_KEY_UPDATE} WHERE id = NEW.mention_id;
+END;
+CREATE TRIGGER due_on_reply_state AFTER UPDATE OF state ON replies WHEN NEW.state IS NOT OLD.state BEGIN
+    {DUE_KEY_UPDATE} WHERE id = NEW.mention_id;
+END;
+CREATE TRIGGER due_on_reply_gone AFTER DELETE ON replies BEGIN
+    {DUE_KEY_UPDATE} WHERE id = OLD.mention_id;
+END;
+-- Woken: the time since it was first snoozed (after the last wake) is paused time.
+CREATE TRIGGER paused_on_wake AFTER INSERT ON events WHEN NEW.action IN ('unsnooze', 'snooze.wake') BEGIN
+    UPDATE mentions SET paused = paused + max(0, coalesce(
+        CAST(strftime('%s', NEW.at) AS INTEGER) - CAST(strftime('%s', (
+            SELECT min(e.at) FROM events e WHERE e.mention_id = NEW.mention_id AND e.action = 'snooze'
+            AND e.id > coalesce((SELECT max(w.id) FROM events w WHERE w.mention_id = NEW.mention_id
+                                 AND w.action IN ('unsnooze', 'snooze.wake') AND w.id < NEW.id), 0)))
+            AS INTEGER), 0))
+    WHERE id = NEW.mention_id;
+END;
+"""
+
+# Reports count volume by sentiment too (issue 14 item 4): the period scan stays on one covering index.
+V2_REPORT_SENTIMENT = """
+DROP INDEX mentions_by_created;
+CREATE INDEX mentions_by_created ON mentions (created_at, network, status, sentiment);
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
-                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX]
+                         V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
+                         V2_GROUP_ANSWERS, V2_PRIORITY, V2_REPORT_SENTIMENT]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,7 +39,7 @@ SOURCE = "rules"  # the top bar's line for the rules file
 _CHILD_MODELS: dict[tuple[tuple[str, ...], tuple[str, ...]], SignalModel] = {}
 
 
-def _signals_in_child(languages: tuple[str, ...], keywords: tuple[str, ...], texts: list[str]) -> list[Signals]:
+def signals_in_child(languages: tuple[str, ...], keywords: tuple[str, ...], texts: list[str]) -> list[Signals]:
     """Runs in the helper process: its models are built once, on the first batch."""
     model = _CHILD_MODELS.get((languages, keywords))
     if model is None:
@@ -104,7 +104,7 @@ class Triage:
                 if self._pool is None:
                     self._pool = _start_helper()
                 return await asyncio.get_running_loop().run_in_executor(
-                    self._pool, _signals_in_child, self.model.languages, self.model.keywords, texts)
+                    self._pool, signals_in_child, self.model.languages, self.model.keywords, texts)
             except Exception as exc:  # the helper died or cannot start: a thread from now on
                 log.warning("signals helper process failed (%s: %s); computing them in a thread",
                             type(exc).__name__, exc)

@@ -50,4 +50,4 @@ def view_counts(store: Store, operator: str = "") -> dict[str, int]:
             "marketing": kept.get("marketing", 0) - s_marketing,
             "untriaged": open_ - kept.get("tagged", 0) - (s_open - s_tagged), "done": kept.get("done", 0),
             "mine": kept.get(f"mine:{operator}", 0) - s_mine, "all": open_ + kept.get("done", 0),
-            "snoozed": snoozed}
+            "snoozed": snoozed, "priority": open_ - s_open}

@@ -228,6 +228,12 @@ class FakePds:
         self.blocked_by: set[str] = set()    # DIDs that block the brand
         self.blocking: set[str] = set()      # DIDs the brand blocks
         self.not_found_shape = False         # True: a deleted anchor as a notFoundPost, not a 400
+        # The PDS's write budget per DID, as xrpc-server states it: `write_points` points per fixed window of
+        # `write_window` seconds, 3 a create, in RateLimit-* headers; over it, 429 RateLimitExceeded.
+        self.write_points: int | None = None
+        self.write_window = 3600
+        self._writes: dict[str, tuple[datetime, int]] = {}
+        self.refused_writes = 0
         self._server: TestServer | None = None
         self._handlers = {
             "com.atproto.server.createSession": self._create_session,
@@ -383,8 +389,14 @@ class FakePds:
         if handler is None:
             return web.json_response({"error": "MethodNotImplemented", "message": "Method Not Implemented"},
                                      status=501)
+        limits: dict[str, str] = {}
+        if nsid == "com.atproto.repo.createRecord" and self.write_points is not None:
+            allowed, limits = self._spend_points(request, 3)
+            if not allowed:
+                return web.json_response({"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+                                         status=429, headers=limits)
         try:
-            answer = web.json_response(await handler(request, body))
+            answer = web.json_response(await handler(request, body), headers=limits)
         except XrpcFail as fail:
             answer = web.json_response({"error": fail.error, "message": fail.message}, status=fail.status)
         if isinstance(fault, Drop):
@@ -392,6 +404,23 @@ class FakePds:
         if isinstance(fault, Hold):
             fault.finished.set()
         return answer
+
+    def _spend_points(self, request: web.Request, points: int) -> tuple[bool, dict[str, str]]:
+        assert self.write_points is not None
+        key = request.headers.get("Authorization", "")
+        now = self.clock()
+        start, spent = self._writes.get(key, (now, 0))
+        if now >= start + timedelta(seconds=self.write_window):
+            start, spent = now, 0
+        allowed = spent + points <= self.write_points
+        spent += points if allowed else 0
+        self._writes[key] = (start, spent)
+        self.refused_writes += not allowed
+        reset = start + timedelta(seconds=self.write_window)
+        return allowed, {"RateLimit-Limit": str(self.write_points),
+                         "RateLimit-Remaining": str(self.write_points - spent),
+                         "RateLimit-Reset": str(int(reset.timestamp())),
+                         "RateLimit-Policy": f"{self.write_points};w={self.write_window}"}
 
     def _expect(self, request: web.Request, method: str) -> None:
         if request.method != method:

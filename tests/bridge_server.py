@@ -6,7 +6,7 @@ what its successive POSTs meet:
 
 - "ok": posted, 201 with the post's id and url;
 - "500": not posted, 500;
-- "429": not posted, 429 with Retry-After: 0;
+- "429": not posted, 429 with Retry-After: `retry_after` (default 0; seconds or an HTTP date);
 - "500-posted": posted, then 500 (the bridge's upstream failed after posting);
 - "drop-posted": posted, then the connection is dropped with no answer;
 - "hold-posted": posted, then no answer until `release` is set (kill the sender meanwhile).
@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -36,6 +38,9 @@ class FakeBridge:
         self.attempts: dict[str, int] = defaultdict(int)
         self.lookups: list[str] = []
         self.lookup_status: int | None = None  # answer every lookup with this status instead
+        self.retry_after = "0"
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self.posted_at: list[tuple[str, datetime]] = []  # (reply key, clock) of every post made
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -60,6 +65,7 @@ class FakeBridge:
             await self._runner.cleanup()
 
     def _publish(self, key: str) -> str:
+        self.posted_at.append((key, self.clock()))
         post_id = f"post-{key}-{len(self.posts[key]) + 1}"
         self.posts[key].append(post_id)
         return post_id
@@ -75,7 +81,7 @@ class FakeBridge:
         if mode == "500":
             return web.json_response({"error": "upstream down"}, status=500)
         if mode == "429":
-            return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": "0"})
+            return web.json_response({"error": "slow down"}, status=429, headers={"Retry-After": self.retry_after})
         post_id = self._publish(key)
         if mode == "500-posted":
             return web.json_response({"error": "upstream timed out"}, status=500)

@@ -47,6 +47,7 @@ class Recorded:
     headers: dict[str, str]
     host: str
     body: Any = None
+    at: datetime | None = None  # the server's clock when it came (`FakeMastodon.clock`)
 
 
 @dataclass
@@ -85,6 +86,15 @@ class FakeMastodon:
         self.rewrite = "mastodon"  # "gotosocial" | "takahe": see render()
         self.software = "mastodon"  # what the instance documents say it runs (SOFTWARE)
         self._presented = ""
+        # Rate limit of status posts, as Mastodon counts it: `post_limit` per fixed window of `post_window`
+        # seconds on `clock`, stated in X-RateLimit-* headers on every answer; over it, 429 and Retry-After.
+        self.clock: Any = lambda: datetime.now(UTC)
+        self.post_limit: int | None = None
+        self.post_window = 300.0
+        self.say_limits = True
+        self._window_start: datetime | None = None
+        self._window_posts = 0
+        self.refused: list[datetime] = []  # when a post was refused 429
         self.requests: list[Recorded] = []
         self.entries: list[dict[str, Any]] = []  # {"sort": id, "type": t, "payload": obj}
         self.statuses: dict[str, dict[str, Any]] = {}
@@ -270,7 +280,7 @@ class FakeMastodon:
             except ValueError:
                 body = raw.decode("utf-8", "replace")
         self.requests.append(Recorded(request.method, request.path, list(request.query.items()),
-                                      dict(request.headers), request.host, body))
+                                      dict(request.headers), request.host, body, self.clock()))
         request[_BODY] = body
         self._presented = request.headers.get("Authorization", "").removeprefix("Bearer ")
         hold = self.holds.get(request.path)
@@ -368,10 +378,36 @@ class FakeMastodon:
         return web.Response(text=json.dumps([e["payload"] for e in page]), headers=headers,
                             content_type="application/json")
 
+    def _post_budget(self) -> tuple[bool, dict[str, str]]:
+        """Count one post in the current window: (allowed, the X-RateLimit-* headers to answer with)."""
+        if self.post_limit is None:
+            return True, {}
+        now = self.clock()
+        if self._window_start is None or now >= self._window_start + timedelta(seconds=self.post_window):
+            self._window_start, self._window_posts = now, 0
+        reset = self._window_start + timedelta(seconds=self.post_window)
+        allowed = self._window_posts < self.post_limit
+        self._window_posts += allowed
+        headers = {"X-RateLimit-Limit": str(self.post_limit),
+                   "X-RateLimit-Remaining": str(self.post_limit - self._window_posts),
+                   "X-RateLimit-Reset": reset.isoformat(timespec="microseconds").replace("+00:00", "Z")}
+        if not allowed:
+            self.refused.append(now)
+            headers["Retry-After"] = str(max(1, round((reset - now).total_seconds())))
+        return allowed, headers if self.say_limits or not allowed else {}
+
     async def post_status(self, request: web.Request) -> web.Response:
         denied = self._scope("write:statuses")
         if denied:
             return denied
+        allowed, limits = self._post_budget()
+        if not allowed:
+            return self._error(429, "Too many requests", limits)
+        response = await self._create_status(request)
+        response.headers.update(limits)
+        return response
+
+    async def _create_status(self, request: web.Request) -> web.Response:
         body = request[_BODY]
         if not isinstance(body, dict):
             return self._error(422, "Validation failed: Text can't be blank")

@@ -45,6 +45,7 @@ from store.transfer import iter_export
 from store.worker import StoreWorker
 from tests.bluesky_server import POST, Drop, Fail, FakePds, Hold, iso_ms
 from tests.procs import clean_env, cli_command
+from tests.support import until
 from tests.tui_support import frozen_clock, screen_text, wait_until
 from tests.tui_support import mention as tui_mention
 from tui.app import ConsoleApp
@@ -1097,3 +1098,61 @@ def test_cursor_floor_only_rises_and_keeps_everything_above_it(events, cap):
         assert all(m >= cursor.floor for m in cursor.seen.values())
         assert set(previous.seen) - set(cursor.seen) <= {u for u, m in previous.seen.items() if m < cursor.floor}
         assert NotificationCursor.load(cursor.dump()) == cursor
+
+
+# --- the write budget -----------------------------------------------------------------------
+
+async def test_a_reply_reports_the_pds_write_budget_in_points_and_a_429_holds_for_its_reset(h, pds, clock):
+    from adapters.bluesky.replies import CREATE_POINTS, WRITE_POINTS
+    from adapters.budget import parse_rate
+
+    pds.write_points, pds.write_window = 9, 3600  # three creates an hour
+    adapter = h.adapter()
+    adapter.send_rate = parse_rate("100/min")
+    assert adapter.send_rates() == (*WRITE_POINTS, parse_rate("100/min"))  # the documented budget, always
+    await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    budget = adapter.take_budget()
+    assert budget is not None and adapter.take_budget() is None  # taken once
+    assert (budget.limit, budget.remaining, budget.cost, budget.window, budget.label) == (9, 6, CREATE_POINTS,
+                                                                                          3600, "PDS limit")
+    assert budget.reset == (clock.now + timedelta(hours=1)).replace(microsecond=0)
+    for _ in range(2):
+        await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    clock.now += timedelta(minutes=10)
+    with pytest.raises(ReplyError) as refused:
+        await adapter.send_reply(request_for(mention_of(pds), "Thanks!"))
+    assert pds.refused_writes == 1
+    assert refused.value.retry_after == pytest.approx(50 * 60, abs=2)  # until the window's reset, not a guess
+    spent = adapter.take_budget()
+    assert spent is not None and spent.remaining == 0
+
+
+async def test_the_sender_keeps_a_group_answer_within_the_pds_write_budget(h, pds, clock, tmp_path):
+    """25 replies against a PDS allowing 30 points (10 posts) a minute: never refused, spread, each once."""
+    from store.queue_bulk import queue_bulk_replies
+    from tests.virtual_time import VirtualTime
+
+    pds.write_points, pds.write_window = 30, 60
+    worker = StoreWorker(str(tmp_path / "paced.db"), clock=clock)
+    try:
+        mentions = [mention_of(pds, text=f"hi @brand.bsky.social {n}", at=T0 + timedelta(seconds=n))
+                    for n in range(25)]
+        ids = await worker.run(save_batch, SESSION_SOURCE, mentions, None)
+        await worker.run(queue_bulk_replies, 1, [(m, "Sorry, refunds go out this week") for m in ids], "ana")
+        start = clock.now
+        sender = ReplySender(worker, [h.adapter()],
+                             pause=VirtualTime(clock, 1, set_time=lambda at: setattr(clock, "now", at)).pause)
+        task = asyncio.create_task(sender.run())
+        try:
+            await until(lambda: len(pds.records) >= 25, seconds=30, what="25 posts")
+        finally:
+            sender.close()
+            await asyncio.gather(task, return_exceptions=True)
+    finally:
+        worker.close()
+    assert pds.refused_writes == 0
+    times = [call.at for call in pds.calls(CREATE) if call.at is not None]
+    assert len(times) == 25 == len({rkey for (_, _, rkey) in pds.records})
+    for at in times:
+        assert sum(0 <= (at - t).total_seconds() < 60 for t in times) <= 10
+    assert (times[-1] - start).total_seconds() >= 2 * 60

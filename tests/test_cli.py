@@ -372,11 +372,11 @@ def test_handover_json_keeps_its_shape(tmp_path, make_mention):
     assert report.pop("generated_at") > "2025"
     # Fields added for the lead (issue 14) come after the ones scripts already read.
     added = {key: report.pop(key) for key in ("for_operator", "waiting", "assigned_to_you", "first_response",
-                                              "spikes", "drafts", "incidents")}
+                                              "spikes", "drafts", "incidents", "incident_stats")}
     assert added["waiting"]["total"] == 1 and added["waiting"]["oldest"][0]["id"] == second
     assert added["waiting"]["oldest"][0]["assigned_to"] == "bob"
     assert added["first_response"]["count"] == 0 and added["spikes"] == []
-    assert added["drafts"] == [] and added["incidents"] == []
+    assert added["drafts"] == [] and added["incidents"] == [] and added["incident_stats"] == []
     assert report == {
         "since": "2000-01-01T00:00:00.000Z",
         "arrived": {"total": 3, "by_network": {"demo": 2, "mastodon": 1}},

@@ -13,6 +13,7 @@ from store.grouping import Grouper
 from store.groups import group_new_mentions
 from store.incidents import SurgeRule, baseline, detect, get_incident, incident_stats, list_incidents, rename, set_state
 from store.ingest import insert_mentions
+from store.outbox import claim_due, mark_sent
 from tests.conftest import FROZEN_AT, new_mention
 
 BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
@@ -20,11 +21,19 @@ BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreS
 RULE = SurgeRule(window=300.0, min_mentions=30)  # five-minute windows, as the tests were written
 
 
-def arrive(store, minutes_ago: float, count: int, text: str = "hello {n}", over: float = 1) -> list[int]:
+def arrive(store, minutes_ago: float, count: int, text: str = "hello {n}", over: float = 1,
+           author: str = "@ana") -> list[int]:
     """`count` mentions spread evenly over `over` minutes, starting `minutes_ago` before the frozen clock."""
     start = FROZEN_AT - timedelta(minutes=minutes_ago)
     return insert_mentions(store, [new_mention(created_at=iso(start + timedelta(seconds=n * 60 * over / count)),
-                                               text=text.format(n=n)) for n in range(count)])
+                                               text=text.format(n=n), author_handle=author.format(n=n))
+                                   for n in range(count)])
+
+
+def send_all(store) -> None:
+    """Play the sender: every due reply is posted now."""
+    for reply in claim_due(store, None, limit=10_000):
+        mark_sent(store, reply, f"remote-{reply.id}", None)
 
 
 def test_a_calm_hour_raises_nothing_and_a_surge_is_raised_once(store, clock):
@@ -70,12 +79,14 @@ def test_a_topic_spike_names_its_group(store, clock):
 
 def test_acknowledge_rename_close_are_logged_and_measured(store, clock):
     arrive(store, 65, 12, over=60)
-    ids = arrive(store, 4, 60, "refund my tickets {n}", over=4)
+    ids = arrive(store, 4, 60, "refund my tickets {n}", over=4, author="@p{n}")
     (incident,) = detect(store, RULE)
     clock.advance(minutes=2)
     actions.queue_reply(store, ids[0], "We're on it", "ana")
+    send_all(store)
     clock.advance(minutes=3)
     actions.queue_reply(store, ids[1], "We're on it", "bo")
+    send_all(store)
     actions.set_status(store, ids[2], "done", "bo")
     assert set_state(store, incident.id, "acknowledged", "ana")
     rename(store, incident.id, "Festival cancelled", "ana")

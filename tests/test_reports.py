@@ -230,3 +230,28 @@ def test_handover_names_unsent_drafts_and_incidents_and_snoozed_time_does_not_co
     text = format_report(report)
     assert "Drafts left unsent: 1" in text and "So sorry, your parcel" in text
     assert "Incidents: 1" in text and "#1 open since" in text
+
+
+def test_volume_by_sentiment_over_time_in_numbers_csv_and_json(store):
+    import io
+    import json
+
+    from store.signals import Signals
+    from tui.report_text import format_report, write_csv
+
+    ids = [add(store, h) for h in (30, 29, 5, 4, 3)] + [add(store, 2)]
+    marks = dict(zip(ids, [Signals("en", -1, True), Signals("en", -1, True), Signals("fr", -1, False),
+                           Signals("en", 0, False), Signals("en", 1, False)], strict=False))
+    store.conn.executemany("UPDATE mentions SET sig_lang = ?, sentiment = ?, needs_reply = ? WHERE id = ?",
+                           [(*signals.columns(), mention_id) for mention_id, signals in marks.items()])
+    report = build_report(store, at(48), by=DAY, zone=UTC, policy=POLICY)
+    sentiment = report.volume["sentiment"]
+    assert {key: sum(counts) for key, counts in sentiment.items()} == {"negative": 3, "neutral": 1, "positive": 1,
+                                                                        "unknown": 1}  # the last: no signals
+    assert sentiment["negative"][-2:] == [2, 1]  # yesterday's two (30 h and 29 h ago), today's one
+    assert "by sentiment: negative 3, neutral 1, positive 1, unknown 1" in format_report(report)
+    out = io.StringIO()
+    write_csv(report, out)
+    assert sum(int(line.rsplit(",", 1)[1]) for line in out.getvalue().splitlines()
+               if line.startswith("volume,sentiment,negative,")) == 3
+    assert sum(json.loads(json.dumps(report.as_json()))["volume"]["sentiment"]["negative"]) == 3

@@ -49,12 +49,14 @@ async def test_reports_open_with_a_chart_and_its_summary(db_path, size):
         await _open(pilot)
         text = screen_text(pilot.app)
         assert "Reports: the last 7 days, by day (31 mentions)" in text
-        assert "1/6 Mentions arrived per day: 31 in all" in text
+        assert "1/7 Mentions arrived per day: 31 in all" in text
         assert "Arrivals" in text  # the chart's own title, drawn by plotext
         await pilot.press("tab")
-        await wait_until(pilot, lambda: "2/6 Open mentions at the end of each day: now 30" in screen_text(pilot.app))
+        await wait_until(pilot, lambda: "2/7 Open mentions at the end of each day: now 30" in screen_text(pilot.app))
         await pilot.press("tab", "tab", "tab", "tab")
         await wait_until(pilot, lambda: "Care ⇄ marketing: 1 handed off (1 both tags" in screen_text(pilot.app))
+        await pilot.press("tab")  # seeded without signals: every mention's sentiment is unknown
+        await wait_until(pilot, lambda: "7/7 Negative mentions per day: 0 (0% of all)" in screen_text(pilot.app))
 
 
 async def test_numbers_key_shows_every_figure_and_periods_switch(db_path):

@@ -11,7 +11,7 @@ from store import actions
 from store.db import open_store
 from store.inbox import VIEWS
 from tests.tui_support import ScriptedAdapter, frozen_clock, mention, seed, wait_until
-from tui.actions import VIEW_KEYS
+from tui.actions import BAR_VIEW_KEYS
 from tui.app import ConsoleApp
 from tui.screens.main import MainScreen
 from tui.topbar import compact_count, fit, view_bar
@@ -39,17 +39,17 @@ async def ready(pilot) -> MainScreen:
 
 
 def every_view_shown(line: str, counts: dict[str, int]) -> None:
-    for key, name in VIEW_KEYS.items():
+    for key, name in BAR_VIEW_KEYS.items():
         assert re.search(rf"(^|\s){key} (\w+ )?{re.escape(compact_count(counts[name]))}(\s|$)", line), (name, line)
 
 
 def test_view_bar_fits_every_view_and_count_in_80_columns_even_with_big_counts():
-    views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
-    counts = {name: 1_234_567 + i * 98_765 for i, name in enumerate(VIEW_KEYS.values())}
+    views = [(key, name, VIEWS[name].label) for key, name in BAR_VIEW_KEYS.items()]
+    counts = {name: 1_234_567 + i * 98_765 for i, name in enumerate(BAR_VIEW_KEYS.values())}
     bar = view_bar(views, counts, "care", 80)
     assert bar.cell_len <= 80
     every_view_shown(bar.plain, counts)
-    small = {name: 3 for name in VIEW_KEYS.values()}
+    small = {name: 3 for name in BAR_VIEW_KEYS.values()}
     assert "Marketing" in view_bar(views, small, "open", 120).plain  # full labels where there is room
 
 

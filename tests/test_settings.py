@@ -55,6 +55,8 @@ BAD = {
     "unknown key in an account": (MASTODON + 'pol_interval = 5\n', "accounts",
                                   ["unknown key", '"pol_interval"', "poll_interval"]),
     "option of another network": (MASTODON + 'backfill = 5\n', "accounts", ['"backfill"', "streaming"]),
+    "a rate that is not one": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
+                               'rate = "30 per minute"\n', "serve", ["rate", '"30 per minute"', '"30/min"']),
     "missing secret": (MASTODON.replace("R10_TOKEN", "R10_UNSET"), "serve",
                        ["R10_UNSET", "is not set"]),
     "missing option secret": ('[[accounts]]\nnetwork = "webhook"\nhandle = "b"\nsecret_env = "R10_TOKEN"\n'
@@ -253,7 +255,8 @@ LIKELY = {"server": ["https://m.example", "http://127.0.0.1:1", "http://h.exampl
           "poll_interval": [1, 15.5, 0.01], "streaming": [True, False], "backfill": [0, 100, 10_000],
           "lang": ["en", "pt-BR"], "host": ["127.0.0.1", "localhost"], "port": [0, 8787, 65_535],
           "max_body": [1, 1_048_576], "max_connections": [1, 256], "outbound_url": ["https://bridge.example/r"],
-          "lookup_url": ["http://127.0.0.1:9/lookup"], "secret_file": ["/nonexistent/secret"]}
+          "lookup_url": ["http://127.0.0.1:9/lookup"], "secret_file": ["/nonexistent/secret"],
+          "rate": ["30/min", "300/3h", "1/s", "fast", "0/min", 30]}
 for key in ("commit_timeout", "header_timeout", "body_timeout", "retry_after"):
     LIKELY[key] = [0.5, 20]
 for name in ("verify_token", "meta_secret", "outbound_secret"):
@@ -283,7 +286,8 @@ TOP_LIKELY = {"db": ["desk.db"], "operator": ["ann"], "demo": [True, False], "de
               "rules": ["rules.toml", ""], "languages": [["en", "fr"], ["fr"], ["xx"], []],
               "reply_keywords": [["refund"], [], ["remboursement", "chargeback"]],
               "sla": [{}, {"care": "1h"}, {"default": 3600, "mastodon": "30m"}, {"vip": "1h"}, {"care": "soon"}],
-              "theme": ["nord", "nrod", ""], "web_users": ["web-users.toml", "/srv/desk/web-users.toml", ""]}
+              "theme": ["nord", "nrod", ""], "web_users": ["web-users.toml", "/srv/desk/web-users.toml", ""],
+              "flood": [{}, {"approve_over": 20}, {"approve_over": 0}, {"approve_over": -1}, {"approve_over": "x"}]}
 
 
 @st.composite
@@ -321,3 +325,13 @@ def test_any_config_loads_and_builds_or_is_refused_in_one_line(tmp_path, monkeyp
             registry.build(account, session=None)  # what serve and the console do: no ValueError, no TypeError
     except ConfigError as exc:
         assert "\n" not in str(exc) and str(exc).strip(), str(exc)
+
+
+def test_flood_approve_over_comes_from_the_file_and_a_bad_value_is_one_line(tmp_path):
+    path = tmp_path / "config.toml"
+    assert build_settings({"config": str(path)}, {}).approve_over == 20
+    path.write_text("[flood]\napprove_over = 50\n", encoding="utf-8")
+    assert build_settings({"config": str(path)}, {}).approve_over == 50
+    path.write_text("[flood]\napprove_over = 'many'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[flood\]: approve_over must be a whole number of people"):
+        build_settings({"config": str(path)}, {})

@@ -212,7 +212,8 @@ async def test_edit_of_an_imported_failed_reply_sends_without_asking_and_shows_q
     exported = run_cli(tmp_path, db_path, "export", "-o", str(tmp_path / "desk.jsonl"))
     assert exported.returncode == 0, exported.stderr
     db_path = str(tmp_path / "new.db")
-    imported = run_cli(tmp_path, db_path, "import", str(tmp_path / "desk.jsonl"))
+    # Without signals: their badges would push the row's "queued, nobody sending" past the pane's width.
+    imported = run_cli(tmp_path, db_path, "import", "--no-signals", str(tmp_path / "desk.jsonl"))
     assert imported.returncode == 0, imported.stderr
     [(target, state)] = query(db_path, "SELECT mention_id, state FROM replies")
     assert state == "failed"  # an import never posts by itself

@@ -34,8 +34,12 @@ class Action:
 
 
 VIEW_KEYS = {"1": "open", "2": "care", "3": "marketing", "4": "untriaged", "5": "done", "6": "mine", "0": "all",
-             "Z": "snoozed"}
-_VIEW_WORDS = {"mine": "mine (assigned to you)", "all": "every mention", "snoozed": "snoozed, with their wake time"}
+             "Z": "snoozed", "D": "priority"}
+# The view bar's views: Priority lists the Open view in another order, its count would say the same twice.
+BAR_VIEW_KEYS = {key: name for key, name in VIEW_KEYS.items() if name != "priority"}
+_VIEW_WORDS = {"priority": "priority: open mentions by first-reply due time (late first), then needs-reply, "
+                           "then negative; each row says its time left",
+               "mine": "mine (assigned to you)", "all": "every mention", "snoozed": "snoozed, with their wake time"}
 
 ACTIONS: tuple[Action, ...] = (
     Action("down", "j,down", "move(1)", "Down", "move down", "inbox"),
@@ -97,6 +101,19 @@ ACTIONS: tuple[Action, ...] = (
            palette="Split mention from its group"),
     Action("group-move", "W", "group_move", "Move to group",
            "move the mention into another group (mentions like it follow)", "app", palette="Move mention to group"),
+    Action("group-answer", "A", "group_answer", "Answer all",
+           "answer at once, one reply per person: the group highlighted in flood mode, else the marked mentions, "
+           "else the selected mention's group (preview, skips with reasons, ctrl+s sends)", "app",
+           palette="Answer a group / the marked mentions"),
+    Action("answer-pause", "P", "answer_pause", "Pause answer",
+           "pause / resume the group answer being sent (highlighted in flood mode, else the newest)", "app",
+           palette="Pause or resume a group answer"),
+    Action("answer-cancel", "C", "answer_cancel", "Cancel answer",
+           "cancel a group answer: replies not sent yet are taken back (asks first)", "app",
+           palette="Cancel a group answer"),
+    Action("answer-approve", "ctrl+o", "answer_approve", "Approve answer",
+           "approve another operator's group answer that waits for a second operator (shows it, asks first)", "app",
+           palette="Approve a group answer"),
     Action("mark", "space", "mark", "Mark", "mark / unmark the row for c, m, e, a, z on every marked row", "main",
            palette="Mark row"),
     Action("mark-range", "V", "mark_range", "Mark range", "mark every row from the last marked one to this one",
@@ -127,6 +144,12 @@ BY_ID = {action.id: action for action in ACTIONS}
 def bindings(scope: str) -> list[BindingType]:
     return [Binding(a.keys, a.action, a.label, show=a.show, priority=a.priority, id=a.id, tooltip=a.description)
             for a in ACTIONS if a.scope == scope]
+
+
+def app_bindings(*action_ids: str) -> list[BindingType]:
+    """App actions again on a modal screen (which hides the app's bindings), under the same ids: a keymap moves both."""
+    return [Binding(BY_ID[i].keys, f"app.{BY_ID[i].action}", BY_ID[i].label, show=False, id=i,
+                    tooltip=BY_ID[i].description) for i in action_ids]
 
 
 def resolve_keymap(keymap: Mapping[str, str] | None) -> dict[str, str]:

@@ -17,9 +17,11 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from adapters.base import Adapter
 from store.actions import ActionError
 from store.db import utc_now
+from store.group_answers import APPROVE_OVER, record_approve_over
 from store.operators import check_operator
 from store.sla import SlaPolicy
 from store.worker import StoreWorker
+from tui import answer_keys
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.render import guard_terminal_output
@@ -52,7 +54,8 @@ class ConsoleApp(App):
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
                  keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                 reply_recall: float = 0.0, triage: Triage | None = None, theme: str | None = None) -> None:
+                 reply_recall: float = 0.0, triage: Triage | None = None, theme: str | None = None,
+                 approve_over: int = APPROVE_OVER) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -84,6 +87,7 @@ class ConsoleApp(App):
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
         self._watch_terminal = watch_terminal
         self._triage = triage  # signals and rules at ingest, while this console leads
+        self.approve_over = approve_over  # group answers to more people need a second operator
 
     def get_default_screen(self) -> Screen:
         return MainScreen()
@@ -91,6 +95,7 @@ class ConsoleApp(App):
     async def on_mount(self) -> None:
         sys.setswitchinterval(GIL_SWITCH_S)
         self.run_worker(self._themes.start(), group="theme")
+        self.run_worker(self._sync_sla(), group="sla", exit_on_error=False)
         if self._watch_terminal:
             watch = TerminalWatch(self._terminal_lost)
             watch.install(asyncio.get_running_loop())
@@ -111,6 +116,14 @@ class ConsoleApp(App):
                                          runner_options={"triage": self._triage} if self._triage else None)
             self.shift.leadership = self.leadership
             self._leader_worker = self.run_worker(self.leadership.run(), group="leadership", exit_on_error=False)
+
+    async def _sync_sla(self) -> None:
+        try:
+            await self.shift.sync_sla()
+            # This operator's bar for group answers counts desk-wide (store.group_answers.desk_approve_over).
+            await self.shift.store.run(record_approve_over, self.operator, self.approve_over)
+        except DATABASE_ERRORS:
+            pass  # a read-only desk keeps the order its last writer set
 
     async def on_unmount(self) -> None:
         if self.leadership and self._leader_worker:
@@ -214,6 +227,22 @@ class ConsoleApp(App):
             return
         self.notify(f"#{mention_id} moved to group {answer.strip()}; mentions like it will follow.", timeout=3,
                     markup=False)
+
+    @work(group="dialog")
+    async def action_group_answer(self) -> None:
+        await answer_keys.answer(self, self.approve_over)
+
+    @work(group="dialog")
+    async def action_answer_pause(self) -> None:
+        await answer_keys.pause_or_resume(self)
+
+    @work(group="dialog")
+    async def action_answer_cancel(self) -> None:
+        await answer_keys.cancel(self)
+
+    @work(group="dialog")
+    async def action_answer_approve(self) -> None:
+        await answer_keys.approve(self)
 
     def action_reports(self) -> None:
         from tui.screens.reports import ReportsScreen  # plotext loads on first use, not at start

@@ -12,6 +12,7 @@ from adapters.accounts import ConfigError
 from store.actions import ActionError
 from store.db import NotWritable, StoreError, open_for_reading, open_store
 from store.files import make_private
+from store.group_answers import APPROVE_OVER
 from store.sla import SlaPolicy
 from tui.cli_bulk import add_target_arguments, missing_targets
 from tui.cli_common import fail, terminal_safe_output
@@ -94,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", parents=[common], help="read a JSONL export back, skipping duplicates")
     imp.add_argument("file", metavar="FILE.jsonl", help="a file, a pipe or FIFO, or - for stdin")
+    imp.add_argument("--no-signals", action="store_true",
+                     help="leave language, sentiment and needs-reply for later (`signals backfill`)")
+    signals = sub.add_parser("signals", parents=[common],
+                             help="language, sentiment, needs-reply of mentions stored without them")
+    signals.add_argument("action", choices=("backfill", "status"),
+                         help="backfill: fill them (resumable); status: how many have none")
 
     tag = sub.add_parser("tag", parents=[common], help="tag mentions care or marketing (ids or --query)")
     tag.add_argument("ids", type=mention_id, nargs="*", metavar="ID")
@@ -128,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
+    from tui.cli_demo import add_demo_shift_parser
+    add_demo_shift_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
     from tui.web.cli import add_web_parser
@@ -154,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     group_cmd.add_argument("--name", help="the new name (rename)")
     group_cmd.add_argument("--min", type=mention_id, default=2, help="smallest group listed (default 2)")
     group_cmd.add_argument("--json", action="store_true")
+
+    from tui.cli_answer import add_parsers as add_answer_parsers
+    add_answer_parsers(sub, common, mention_id)
 
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
@@ -285,7 +297,11 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
     if command in ("incidents", "groups"):
         return args.action in (None, "list", "show")
     if command == "views":
-        return args.views_command == "list"
+        return args.views_command in ("list", "show")
+    if command == "signals":
+        return args.action == "status"
+    if command in ("answers", "answer"):
+        return command == "answers" or bool(args.dry_run)
     return (command in (None, "search", "export", "report", "rules", "links")
             or (command == "handover" and not args.leave)
             or (command == "replies" and args.replies_command in ("list", "export")))
@@ -302,7 +318,13 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return cmd_export(store, args)
     if command == "import":
         from tui.cli_data import cmd_import
-        return cmd_import(store, args, operator)
+        return cmd_import(store, args, operator, settings)
+    if command == "demo-shift":
+        from tui.cli_demo import cmd_demo_shift
+        return cmd_demo_shift(store, args, settings)
+    if command == "signals":
+        from tui.cli_data import cmd_signals
+        return cmd_signals(store, args, settings)
     if command == "handover":
         from tui.cli_desk import cmd_handover
         return cmd_handover(store, args, operator, settings.sla)
@@ -321,10 +343,17 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
                          recall=settings.reply_recall)
     if command == "views":
         from tui.cli_views import cmd_views
-        return cmd_views(store, args, operator)
+        return cmd_views(store, args, operator, settings.sla)
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
+    if command in ("answer", "answers", "approve"):
+        from tui import cli_answer
+        if command == "answer":
+            return cli_answer.cmd_answer(store, args, operator, settings.approve_over)
+        if command == "answers":
+            return cli_answer.cmd_answers(store, args)
+        return cli_answer.cmd_approve(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
         return cmd_report(store, args, settings.sla)
@@ -367,7 +396,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
                       keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall,
-                      triage=triage_for(settings), theme=settings.theme)
+                      triage=triage_for(settings), theme=settings.theme, approve_over=settings.approve_over)
     app.run()
     return app.return_code or 0
 
@@ -387,14 +416,14 @@ def demo_notice(db_path: Path | str) -> str:
 def console_app(db_path: Path | str, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                reply_recall: float = 0.0, triage=None, theme: str | None = None):
+                reply_recall: float = 0.0, triage=None, theme: str | None = None, approve_over: int = APPROVE_OVER):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp
 
     app = ConsoleApp(str(db_path), operator=operator, adapter_factory=build, watch_terminal=watch_terminal,
                      reply_deadline=reply_deadline, leader_ttl=lease_ttl, keymap=keymap, sla=sla,
-                     reply_recall=reply_recall, triage=triage, theme=theme)
+                     reply_recall=reply_recall, triage=triage, theme=theme, approve_over=approve_over)
     if notice:
         app.notify(notice, markup=False, timeout=15)  # queued: shown once the console runs
     return app

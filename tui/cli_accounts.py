@@ -10,6 +10,7 @@ from adapters import registry
 from adapters.http import USER_AGENT
 from store.db import Store
 from store.ingest import source_statuses
+from store.pacing import answers_waiting, describe_eta, describe_pace, get_pace, pacing_eta
 from store.sanitize import clean_line
 from tui.settings import Settings
 
@@ -31,6 +32,11 @@ def list_accounts(settings: Settings, store: Store) -> int:
             state = "never connected"
         server = f" {account.server}" if account.server else ""
         print(f"{account.label}{server}  secret from {where}  last state: {state}")
+        pace = get_pace(store, account.label)
+        if pace is not None:
+            print(f"  sending pace: {clean_line(describe_pace(pace, store.clock()), 300)}")
+    for answer_id in answers_waiting(store):
+        print(clean_line(describe_eta(pacing_eta(store, answer_id), answer_id), 300))
     return 0
 
 

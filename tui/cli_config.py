@@ -49,6 +49,8 @@ def settings_lines(settings: Settings) -> list[str]:
     lines.append(f"[sla]  # {'file' if sla else 'default: no first-response targets'} (seconds)")
     lines += [f"{key} = {_value(seconds)}" for key, seconds in
               {**sla.by_tag, **sla.by_network, **({"default": sla.default} if sla.default else {})}.items()]
+    lines.append("[flood]")
+    lines.append(f"approve_over = {settings.approve_over}  # {settings.sources.get('approve_over', 'default')}")
     for account in settings.accounts:
         lines.append("[[accounts]]  # file")
         fields = {"network": account.network, "handle": account.handle, "server": account.server,

@@ -14,6 +14,7 @@ from typing import IO, BinaryIO
 from store.db import Store
 from store.files import DeskFileError, refuse_planted
 from tui.cli_common import fail, unguarded
+from tui.settings import Settings
 
 
 @contextmanager
@@ -128,7 +129,7 @@ def open_import_source(name: str) -> tuple[BinaryIO, int | None, str]:
     raise SourceError(f"{label} is {kind}, not a file or a pipe; nothing imported")
 
 
-def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
+def cmd_import(store: Store, args: argparse.Namespace, operator: str, settings: Settings) -> int:
     from store.importing import import_lines
     from store.lines import LineReader
 
@@ -137,6 +138,7 @@ def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
     except SourceError as exc:
         return fail(str(exc))
     reader = LineReader(stream)
+    first = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
     try:
         with progress_bar("importing", size, in_bytes=True) as progress:
             report = import_lines(store, reader, operator, progress=lambda _: progress(reader.bytes_read),
@@ -150,7 +152,36 @@ def cmd_import(store: Store, args: argparse.Namespace, operator: str) -> int:
         print(f"... and {len(report.errors) - 200} more bad line(s)", file=sys.stderr)
     print(f"imported {report.imported}, skipped {report.duplicates} duplicate(s), "
           f"{len(report.errors)} bad line(s)", file=sys.stderr)
+    if report.imported and not args.no_signals:
+        _fill_signals(store, settings, first, say=sys.stderr.isatty())  # scripts read the line above
     return 1 if report.errors else 0
+
+
+def _fill_signals(store: Store, settings: Settings, after: int = 0, *, say: bool = True) -> int:
+    """Signals for the mentions above `after` that have none, every core busy; interrupted, the rest waits."""
+    from store.signals_backfill import pending, run_backfill
+
+    left = pending(store, after)
+    if not left:
+        return 0
+    if say:
+        print(f"language, sentiment and needs-reply for {left} mention(s) (ctrl+c stops; "
+              "`mentiondesk signals backfill` goes on)", file=sys.stderr)
+    with progress_bar("signals", left) as progress:
+        done = run_backfill(store, settings.languages, settings.reply_keywords, after=after, progress=progress)
+    if say:
+        print(f"signals filled for {done} mention(s)", file=sys.stderr)
+    return done
+
+
+def cmd_signals(store: Store, args: argparse.Namespace, settings: Settings) -> int:
+    from store.signals_backfill import pending
+
+    if args.action == "status":
+        print(f"{pending(store)} mention(s) without signals")
+        return 0
+    _fill_signals(store, settings)
+    return 0
 
 
 def cmd_reindex(store: Store, args: argparse.Namespace) -> int:

@@ -8,13 +8,8 @@ from dataclasses import asdict
 
 from store import groups, incidents
 from store.db import Store
-from store.sla import short_span
 from tui.cli_common import fail
 from tui.render import clock_time
-
-
-def _span(seconds: float | None) -> str:
-    return "—" if seconds is None else short_span(seconds)
 
 
 def cmd_incidents(store: Store, args: argparse.Namespace, operator: str) -> int:
@@ -39,11 +34,9 @@ def cmd_incidents(store: Store, args: argparse.Namespace, operator: str) -> int:
         item = stats.incident
         print(f"#{item.id} {item.title} ({item.state}, {item.kind})")
         print(f"started {when(item.started_at)}, detected {when(item.detected_at)} "
-              f"({_span(stats.detection_seconds)} after it started); {item.mentions} mentions from {stats.people} "
-              f"people; peak {item.peak:g} per window against {item.baseline:g} usually")
-        print(f"first answer {_span(stats.first_answer_seconds)} after the start, last "
-              f"{_span(stats.last_answer_seconds)}; answered {stats.answered}, failed {stats.failed}, "
-              f"closed without a reply {stats.skipped}")
+              f"({incidents.span(stats.detection_seconds)} after it started); {item.mentions} mentions; "
+              f"peak {item.peak:g} per window against {item.baseline:g} usually")
+        print(incidents.stats_line(stats))
         return 0
     if action == "rename":
         if not args.title:

@@ -74,6 +74,23 @@ def handoff(plt: Any, report: Report) -> str:
             f"gap p50 {span(h.gap_p50)}, p90 {span(h.gap_p90)}")
 
 
+def negative(plt: Any, report: Report) -> str:
+    """Negative mentions over time: one series, its share of all in the summary (sentiment by words too)."""
+    series = report.volume.get("sentiment", {})
+    values = series.get("negative", [0] * len(report.buckets))
+    xs = list(range(1, len(values) + 1))
+    if len(values) <= 40:
+        plt.bar(xs, values, marker="█")
+    else:
+        plt.plot(xs, values, marker="braille")
+    _ticks(plt, report, len(values))
+    total = sum(sum(counts) for counts in series.values())
+    parts = ", ".join(f"{key} {sum(series[key])}" for key in ("negative", "neutral", "positive", "unknown")
+                      if key in series)
+    share = f" ({100 * sum(values) / total:.0f}% of all)" if total else ""
+    return f"Negative mentions per {report.by}: {sum(values)}{share}, peak {max(values, default=0)}; {parts}"
+
+
 CHARTS: tuple[Chart, ...] = (
     ("Arrivals", arrivals),
     ("Backlog", backlog),
@@ -81,6 +98,7 @@ CHARTS: tuple[Chart, ...] = (
     ("First response by operator", first_response_by_operator),
     ("Volume by tag", volume_by_tag),
     ("Care ⇄ marketing hand-off", handoff),
+    ("Negative over time", negative),
 )
 
 

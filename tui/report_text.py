@@ -38,7 +38,7 @@ def format_report(report: Report, when: Any = lambda moment: moment) -> str:
     """Every figure of the report, on lines that fit 80 columns where they can."""
     lines = [f"Report {when(report.since)} → {when(report.until)}, by {report.by}: {report.total} mentions", ""]
     lines.append("Volume:")
-    for dimension in ("tag", "network", "status"):
+    for dimension in ("tag", "network", "status", "sentiment"):
         series = report.volume.get(dimension, {})
         totals = sorted(((key, sum(counts)) for key, counts in series.items()), key=lambda kv: (-kv[1], kv[0]))
         lines.append(f"  by {dimension}: " + (", ".join(f"{k} {v}" for k, v in totals) or "none"))

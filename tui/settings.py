@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from adapters.accounts import SLA_TAGS, Account, ConfigError, load_config, shown
+from store.group_answers import APPROVE_OVER
 from store.operators import OperatorNameError, check_operator
 from store.pg_open import is_url
 from store.signals import DEFAULT_LANGUAGES, known_language
@@ -59,6 +60,7 @@ class Settings:
     reply_keywords: tuple[str, ...] = ()  # words that always mean a mention needs a reply
     sources: Mapping[str, str] = field(default_factory=dict)  # setting -> default | file | env NAME | cli
     sla: SlaPolicy = field(default_factory=SlaPolicy)  # first-response targets ([sla] in the file)
+    approve_over: int = APPROVE_OVER  # [flood] approve_over: bigger group answers need a second operator
     web_users: Path | None = None  # `mentiondesk web`: operators' password hashes (None: beside the config file)
 
     @property
@@ -141,6 +143,7 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
         keymap=MappingProxyType(check_keymap(config.keymap, f"{config_path}: [keymap]")),
         accounts=tuple(config.accounts), rules=rules, languages=tuple(languages), web_users=web_users,
         reply_keywords=pick("reply_keywords", (), config.reply_keywords or None),
+        approve_over=pick("approve_over", APPROVE_OVER, config.approve_over),
         sla=SlaPolicy.from_table(config.sla, SLA_TAGS), sources=MappingProxyType(
             sources | {name: "file" if getattr(config, name) else "default" for name in ("keymap", "accounts", "sla")}))
 

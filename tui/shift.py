@@ -274,6 +274,12 @@ class Shift:
 
         return await self.store.run(since)
 
+    async def sync_sla(self) -> int:
+        """Copy this console's [sla] targets to the desk, for the Priority view's order."""
+        from store.priority import sync_policy  # off the start path, like reports
+
+        return await self.store.run(sync_policy, self.sla)
+
     async def handover_report(self, since: str) -> HandoverReport:
         from store.handover import handover_report  # here: reports load when first asked for, not at start
 

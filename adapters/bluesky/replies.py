@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from multidict import CIMultiDict
+
 from adapters.base import Adapter, ReplyError, ReplyRequest, SentReply
 from adapters.bluesky.facets import build_facets, handles_in
 from adapters.bluesky.notifications import post_langs
@@ -21,6 +23,7 @@ from adapters.bluesky.records import DID, POST, parse_post_uri, post_url, strong
 from adapters.bluesky.session import Session, XrpcClient
 from adapters.bluesky.visibility import BLOCKED, DELETED, Hidden, hidden_reason
 from adapters.bluesky.xrpc_errors import Unreachable, XrpcError
+from adapters.budget import Rate, budget_from_headers
 from adapters.http import AuthError, rate_limit_reset, seconds_until
 from adapters.retry import human_seconds
 from adapters.textcount import graphemes
@@ -28,6 +31,11 @@ from adapters.wire import as_dict
 from store.db import iso
 
 log = logging.getLogger(__name__)
+
+#: what one post costs of the PDS's write budget, and the budget (docs.bsky.app, advanced-guides/rate-limits)
+CREATE_POINTS = 3.0
+WRITE_POINTS = (Rate(5000, 3600, CREATE_POINTS, "Bluesky points/h"),
+                Rate(35000, 86400, CREATE_POINTS, "Bluesky points/day"))
 
 MAX_GRAPHEMES = 300
 MAX_BYTES = 3000
@@ -41,6 +49,10 @@ _KEY_TAKEN = frozenset({"RecordAlreadyExists", "AlreadyExists", "InvalidSwap", "
 class ReplySending(Adapter):
     handle_ttl = timedelta(hours=24)
     handle_miss_ttl = timedelta(minutes=5)
+
+    def send_rates(self) -> tuple[Rate, ...]:
+        """Bluesky's documented write budget per account, on top of what the PDS's headers say."""
+        return (*WRITE_POINTS, *super().send_rates())
 
     _xrpc: XrpcClient
     _clock: Callable[[], datetime]
@@ -182,11 +194,14 @@ class ReplySending(Adapter):
                 record["facets"] = facets
             await self._check_visible(parent, root, request.author_handle)
             writing = True
+            seen: CIMultiDict = CIMultiDict()
             try:
                 created = await self._xrpc.authed("POST", "com.atproto.repo.createRecord", body={
                     "repo": session.did, "collection": POST, "rkey": request.key, "record": record,
-                })
+                }, seen=seen)
             except XrpcError as exc:
+                self.note_budget(budget_from_headers(exc.headers, self._clock(), cost=CREATE_POINTS,
+                                                     label="PDS limit"))
                 if not (exc.status >= 500 or exc.status == 409 or exc.error in _KEY_TAKEN
                         or "already" in exc.message.lower()):
                     raise
@@ -199,6 +214,7 @@ class ReplySending(Adapter):
                 if found is None:
                     raise
                 return self._adopt(found, request, parent)
+            self.note_budget(budget_from_headers(seen, self._clock(), cost=CREATE_POINTS, label="PDS limit"))
             uri = created.get("uri")
             if not isinstance(uri, str) or parse_post_uri(uri) is None:
                 uri = f"at://{session.did}/{POST}/{request.key}"

@@ -132,7 +132,9 @@ class XrpcClient:
     # -- one exchange --------------------------------------------------------------
 
     async def request(self, method: str, nsid: str, *, params: list[tuple[str, str]] | None = None,
-                      body: dict | None = None, token: str | None = None, base: str | None = None) -> dict:
+                      body: dict | None = None, token: str | None = None, base: str | None = None,
+                      seen: CIMultiDict | None = None) -> dict:
+        """One exchange; `seen`, when given, receives the answer's headers (its rate-limit budget)."""
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -141,6 +143,8 @@ class XrpcClient:
             async with self._http.request(method, f"{base or self.base}/xrpc/{nsid}", params=params, json=body,
                                           headers=headers, timeout=timeout, allow_redirects=False) as response:
                 status, answer_headers = response.status, CIMultiDict(response.headers)
+                if seen is not None:
+                    seen.update(answer_headers)
                 data = await read_capped(response.content, MAX_BODY, response.content_length)
         except TimeoutError:
             raise Unreachable(f"{self.host} did not answer within {self.request_timeout:g}s",

@@ -15,11 +15,14 @@ only breaking ties; when unsure it is held for the operator.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from multidict import CIMultiDict
+
 from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply
+from adapters.budget import Budget, budget_from_headers
 from adapters.http import rate_limit_reset, seconds_until
 from adapters.mastodon.html import html_to_text
 from adapters.mastodon.instance import VISIBILITY_RANK, InstanceFacts
@@ -44,6 +47,8 @@ CLOCK_SLACK = 600.0
 class ReplySending(InstanceFacts, ThreadLinks):
     """Replies out: send_reply and find_reply of the Adapter interface."""
 
+    note_budget: Callable[[Budget | None], None]  # Adapter's
+
     async def send_reply(self, request: ReplyRequest) -> SentReply:
         ref = request.reply_ref if isinstance(request.reply_ref, dict) else {}
         status_id = text_id(ref.get("status_id"))
@@ -60,13 +65,17 @@ class ReplySending(InstanceFacts, ThreadLinks):
             "visibility": self.reply_visibility(ref.get("visibility")),
         }
         key = {"Idempotency-Key": request.key} if request.key else {}
+        answer: CIMultiDict[str] = CIMultiDict()  # header names in any case
         try:
-            data, _ = await self._call("POST", "api/v1/statuses", json_body=body, extra_headers=key)
+            data, _ = await self._call("POST", "api/v1/statuses", json_body=body, extra_headers=key,
+                                       answer_headers=answer)
         except ApiError as exc:
+            self.note_budget(budget_from_headers(exc.headers, self._clock(), label="Mastodon limit"))
             raise self._reply_error(exc) from None
         except Unreachable as exc:
             raise ReplyError(f"could not post to {self._base.host}: {exc.message}",
                              unknown_outcome=exc.sent, not_sent=not exc.sent) from None
+        self.note_budget(budget_from_headers(answer, self._clock(), label="Mastodon limit"))
         sent = self._sent_reply(data, ref)
         if sent is None:
             raise ReplyError(f"{self._base.host} accepted the reply but its answer is unreadable",

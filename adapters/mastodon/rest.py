@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from datetime import datetime
 from typing import Any
 
@@ -77,9 +77,11 @@ class RestClient:
         return {"Authorization": f"Bearer {self._token}", "User-Agent": USER_AGENT, **extra}
 
     async def _call(self, method: str, path: str, *, params: list[tuple[str, str]] | None = None,
-                    json_body: Any = None, extra_headers: Mapping[str, str] | None = None
-                    ) -> tuple[Any, Links]:
-        """One REST call: parsed JSON and the Link header's links by rel, or ApiError / Unreachable."""
+                    json_body: Any = None, extra_headers: Mapping[str, str] | None = None,
+                    answer_headers: MutableMapping[str, str] | None = None) -> tuple[Any, Links]:
+        """One REST call: parsed JSON and the Link header's links by rel, or ApiError / Unreachable.
+
+        `answer_headers`, when given, receives the answer's headers (its rate-limit budget)."""
         url = self._base / path
         headers = self._headers({"Accept": "application/json", **(extra_headers or {})})
         try:
@@ -87,6 +89,8 @@ class RestClient:
                                              timeout=self.request_timeout, allow_redirects=False) as response:
                 body = await _read_capped(response)
                 status, response_headers, links = response.status, response.headers, links_of(response)
+                if answer_headers is not None:
+                    answer_headers.update(response_headers)
         except ApiError:
             raise
         except (TimeoutError, aiohttp.ClientError, OSError, ssl.SSLError) as exc:

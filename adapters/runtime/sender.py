@@ -6,6 +6,11 @@ leader's lease (see store/lease.py); right before every network call the
 lane checks the lease has more time left than the adapter's longest
 request, so no call can outlive the leadership it was made under.
 
+Each account's lane is paced (adapters/runtime/paces.py): typed replies
+are claimed before replies of group answers, and group replies one at a
+time, spread within the account's budget, so a long answer delays a typed
+reply by one send at most; a Retry-After holds that account's lane only.
+
 A reply whose attempt provably never reached the server (refused, DNS,
 connect timeout) does not spend an attempt: it waits for the network
 until `reply_deadline`, then fails. A reply whose attempt may have
@@ -26,6 +31,7 @@ from typing import Protocol
 from adapters.base import Adapter, ManualReply, ReplyError, ReplyRequest
 from adapters.logline import log_state
 from adapters.retry import backoff, human_seconds, never_reached
+from adapters.runtime.paces import AccountPaces, Pause, Wake, wait_or_wake
 from store.lease import Lease, LeaseLost
 from store.outbox import (
     Fence,
@@ -77,32 +83,19 @@ class Superseded(Exception):
     """The claim was taken over by a newer epoch before this attempt's result was recorded."""
 
 
-class _Wake:
-    """`set()` wakes every lane (each has its own event to clear)."""
-
-    def __init__(self) -> None:
-        self.events: list[asyncio.Event] = []
-
-    def add(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self.events.append(event)
-        return event
-
-    def set(self) -> None:
-        for event in self.events:
-            event.set()
-
-
 class ReplySender:
     def __init__(self, worker: StoreWorker, adapters: list[Adapter], *, poll_interval: float = 1.0,
                  held: Callable[[], HeldLease | None] | None = None,
-                 reply_deadline: float = REPLY_DEADLINE, network_retry_cap: float = NETWORK_RETRY_CAP):
+                 reply_deadline: float = REPLY_DEADLINE, network_retry_cap: float = NETWORK_RETRY_CAP,
+                 pause: Pause = wait_or_wake):
         self.worker = worker
+        self.paces = AccountPaces(worker)
+        self._pause = pause
         self.adapters = adapters
         self.poll_interval = poll_interval
         self.reply_deadline = reply_deadline
         self.network_retry_cap = network_retry_cap
-        self.wake = _Wake()
+        self.wake = Wake()
         self._held = held
         self._closing = False
 
@@ -205,7 +198,7 @@ class ReplySender:
                                   remote_id=earlier.remote_id, reason="the text from before the edit was posted")
                         return "sent"
             self._check_lease(adapter)
-            sent = await self._bounded(adapter, adapter.send_reply(request))
+            sent = await self._bounded(adapter, self.paces.attempt(adapter, request, reply.answer_id is not None))
         except LeaseShort as exc:
             # Not sent: it waits for the lease to be renewed (or for the next leader). Stepping
             # down is the leader's call, made on its renewals, not on a renewal that is late.
@@ -218,6 +211,8 @@ class ReplySender:
             log_state(log, "reply", reply=reply.id, state="manual", account=source, reason=str(exc))
             return "manual"
         except ReplyError as exc:
+            if exc.retry_after:  # a 429 (of the send or of a lookup): that account waits, the others go on
+                self.paces.hold(adapter, exc.retry_after)
             return await self._failed(reply, source, exc)
         except Exception as exc:  # unknown failure: the request may have gone out
             log.exception("sending reply %s", reply.id)
@@ -280,24 +275,35 @@ class ReplySender:
             for each in self.adapters:
                 total += await self.run_once(each, first=first)
             return total
-        claimed = await self.worker.run(claim_due, reclaim_sending=first and self._held is None,
-                                        fence=self._fence(adapter), route=self._route(adapter))
+        singles, bulk = self.paces.claimable(adapter)
+        if not singles:
+            return 0  # a Retry-After or a spent budget: nothing may go yet
+        claimed = await self.worker.run(claim_due, limit=singles, reclaim_sending=first and self._held is None,
+                                        fence=self._fence(adapter), route=self._route(adapter), bulk_limit=bulk)
         for index, reply in enumerate(claimed):
-            if self._closing:  # hand the rest back untouched
-                for rest in claimed[index:]:
+            if self._closing or not self.paces.may_send(adapter, reply.answer_id is not None):
+                for rest in claimed[index:]:  # hand the rest back untouched
                     await self.worker.run(unclaim, rest)
                 break
             await self.deliver(reply, adapter)
+        if claimed:
+            await self.paces.publish(adapter)
         return len(claimed)
 
     async def _lane(self, adapter: Adapter, wake: asyncio.Event) -> None:
         first = True
+        try:
+            await self.paces.start(adapter)
+        except Exception:  # the record of earlier sends is a refinement; the server's limits still hold
+            log.exception("reading the recent sends of %s", adapter.source)
         while not self._closing:
+            idle = self.poll_interval
             try:
                 claimed = await self.run_once(adapter, first=first)
                 first = False
                 if claimed:
                     continue
+                idle = self.paces.wait(adapter, self.poll_interval)
             except LeaseLost as exc:
                 # Renewing late, or no longer ours: claim nothing. If it is gone, the leader's
                 # next renewal steps down and ends this lane; if late, the next claim goes through.
@@ -305,10 +311,7 @@ class ReplySender:
             except Exception:
                 log.exception("reply sender for %s", adapter.source)
             wake.clear()
-            try:
-                await asyncio.wait_for(wake.wait(), self.poll_interval)
-            except TimeoutError:
-                pass
+            await self._pause(idle, wake)
 
     async def run(self) -> None:
         lanes = [asyncio.create_task(self._lane(adapter, self.wake.add()), name=f"send:{adapter.source}")

@@ -114,7 +114,8 @@ class WebhookAdapter(Adapter):
         # Meta signs with the App Secret, which generic senders should not need to know.
         self._meta_secret = meta_secret or secret
         self._verify_token = verify_token
-        self._bridge = Bridge(outbound_url, outbound_secret or "", lookup_url=lookup_url) if outbound_url else None
+        self._bridge = (Bridge(outbound_url, outbound_secret or "", lookup_url=lookup_url, clock=clock)
+                        if outbound_url else None)
         self._reply_timeout = reply_timeout
         self._session = session
         self._own_session: aiohttp.ClientSession | None = None

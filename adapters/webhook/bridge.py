@@ -20,6 +20,8 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,6 +29,7 @@ import aiohttp
 from yarl import URL
 
 from adapters.base import ReplyError, ReplyNeedsCheck, ReplyRequest, SentReply
+from adapters.http import parse_http_time
 from adapters.webhook.shapes import NETWORK_PREFIX
 from store.sanitize import clean_line
 
@@ -92,13 +95,15 @@ def outbound_body(request: ReplyRequest) -> bytes:
 class Bridge:
     """POSTs replies to `outbound_url`; looks them up at `lookup_url` when one is configured."""
 
-    def __init__(self, outbound_url: str, secret: str, *, lookup_url: str | None = None):
+    def __init__(self, outbound_url: str, secret: str, *, lookup_url: str | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)):
         for url, name in ((outbound_url, "outbound_url"), (lookup_url, "lookup_url")):
             if url is not None and (problem := url_problem(url, name)):
                 raise ValueError(problem)
         self.outbound_url = outbound_url.strip()
         self.lookup_url = lookup_url.strip() if lookup_url else None
         self._secret = secret
+        self._clock = clock  # an HTTP-date Retry-After is read against it
 
     async def post(self, session: aiohttp.ClientSession, request: ReplyRequest, timeout: float) -> SentReply:
         body = outbound_body(request)
@@ -109,7 +114,7 @@ class Bridge:
             async with session.post(self.outbound_url, data=body, headers=headers, allow_redirects=False,
                                     timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
                 answer = await _json_answer(response)
         except aiohttp.ClientConnectorError as exc:  # nothing was sent
             raise ReplyError(f"{where} unreachable: {_os_reason(exc)}", not_sent=True) from None
@@ -147,7 +152,7 @@ class Bridge:
             async with session.get(url, headers=headers, allow_redirects=False,
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = _retry_after(response.headers.get("Retry-After"), self._clock())
                 answer = await _json_answer(response)
         except aiohttp.ClientConnectorError as exc:
             raise ReplyError(f"{where} unreachable: {_os_reason(exc)}; the reply may have been posted",
@@ -204,9 +209,9 @@ async def _json_answer(response: aiohttp.ClientResponse) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None  # an HTTP date: the sender's backoff applies instead
-    return seconds if seconds is not None and 0 <= seconds < 86_400 else None
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """Retry-After in seconds, given as seconds or as an HTTP date (RFC 9110); None when unreadable."""
+    moment = parse_http_time(value, now)
+    if moment is None:
+        return None
+    return min(86_400.0, max(0.0, (moment - now).total_seconds()))

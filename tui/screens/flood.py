@@ -12,11 +12,17 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from store.actions import ActionError
+from store.group_answers import answers_in_flight
 from store.groups import GroupSummary
 from store.incidents import Incident
+from tui.actions import app_bindings
+from tui.dbtrouble import DATABASE_ERRORS
 from tui.render import clock_time
 from tui.screens.dialogs import AskText
 from tui.shift import console_of
+from tui.widgets.incident_banner import answer_line
+
+ANSWERS_POLL_S = 1.0
 
 
 def _one_line(text: Text, width: int) -> Text:
@@ -34,12 +40,14 @@ class FloodScreen(ModalScreen[int | None]):
         Binding("t", "rename", "Rename"),
         Binding("M", "merge", "Merge group"),
         Binding("tab", "app.focus_next", "Switch list", show=False),
+        *app_bindings("group-answer", "answer-pause", "answer-cancel", "answer-approve"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self._incidents: list[Incident] = []
         self._groups: list[GroupSummary] = []
+        self._answer_lines: list[tuple[int, Text]] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="flood"):
@@ -47,11 +55,45 @@ class FloodScreen(ModalScreen[int | None]):
             yield OptionList(id="flood-incidents")
             yield Static(Text("Groups (same complaint, other words) — enter opens one", style="bold"))
             yield OptionList(id="flood-groups")
-            yield Static(Text("enter: open group · a: acknowledge · x: close incident · t: rename · "
-                              "M: merge group · tab: switch · esc", style="dim"))
+            yield Static(Text("Group answers", style="bold"))
+            yield OptionList(id="flood-answers")
+            yield Static(Text("enter: open group · A: answer group · a: acknowledge · x: close incident · t: rename · "
+                              "M: merge group · P: pause/resume answer · C: cancel · ctrl+o: approve · tab: switch · "
+                              "esc", style="dim"))
 
     def on_mount(self) -> None:
         self.load()
+        self.set_interval(ANSWERS_POLL_S, self.load_answers)
+
+    async def load_answers(self) -> None:
+        """The answers in flight and their progress, kept current while the screen is open."""
+        try:
+            found = await console_of(self).shift.searcher.run(answers_in_flight)
+        except DATABASE_ERRORS:
+            return
+        lines = [(progress.answer.id, answer_line(progress, console_of(self).shift.operator)) for progress in found]
+        if lines == self._answer_lines:
+            return
+        self._answer_lines = lines
+        options = self.query_one("#flood-answers", OptionList)
+        keep = options.highlighted
+        options.clear_options()
+        for answer_id, line in lines:
+            options.add_option(Option(_one_line(line, options.size.width - 4), id=f"a{answer_id}"))
+        if not lines:
+            options.add_option(Option(Text("none in flight: A answers the highlighted group", style="dim"),
+                                      disabled=True))
+        elif keep is not None:
+            options.highlighted = min(keep, len(lines) - 1)
+
+    def highlighted_group(self) -> int | None:
+        return self._current("#flood-groups")
+
+    def highlighted_answer(self) -> int | None:
+        """The answer under the cursor, when the answers list has the focus."""
+        if self.focused is not self.query_one("#flood-answers"):
+            return None
+        return self._current("#flood-answers")
 
     @work(exclusive=True, group="flood")
     async def load(self) -> None:
@@ -80,6 +122,8 @@ class FloodScreen(ModalScreen[int | None]):
             if options.option_count:
                 options.highlighted = 0
         (groups if self._groups else incidents).focus()
+        self._answer_lines = None
+        await self.load_answers()
 
     def _current(self, list_id: str) -> int | None:
         options = self.query_one(list_id, OptionList)

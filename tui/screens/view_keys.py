@@ -47,6 +47,10 @@ class ViewKeys(Screen):
                         severity="warning")
             return
         pane = self.pane
+        if pane.view == "priority":
+            self.notify("Priority lists the most urgent first (due time, then needs-reply, then negative).",
+                        severity="warning")
+            return
         oldest_first = await self._act(self.shift.set_oldest_first(pane.view, not pane.oldest_first))
         if oldest_first is None:
             return

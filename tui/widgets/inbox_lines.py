@@ -22,8 +22,8 @@ from textual.widget import Widget
 
 from store.db import iso
 from store.inbox import InboxRow
-from store.report_buckets import parse_stored
-from store.sla import SlaPolicy, sla_state
+from store.priority import clock_of
+from store.sla import SlaPolicy
 from tui.colours import paint
 from tui.render import STATE_GLYPH, TAG_BADGE, age, highlighted, network_short, one_line, signal_badges, wake_time
 
@@ -80,6 +80,7 @@ class RowPainter:
         self._lines: LRUCache[tuple, Strip] = LRUCache(CACHE_LINES)
         self.sender_alive = True  # set by the screen from the leader lease
         self.sla = SlaPolicy()  # set by the pane from the shift: first-response targets
+        self.every_clock = False  # the Priority view: every row says its time left, not only the last quarter
         self.marked: Collection[int] = frozenset()  # the screen's marks (tui.selection), drawn as ◆
 
     def _style(self, name: str) -> Style:
@@ -117,12 +118,12 @@ class RowPainter:
         return text
 
     def sla_label(self, row: InboxRow, now: datetime) -> str:
-        """`late 2h` for an unanswered open mention past its target; `due 9m` in the last quarter."""
-        if not self.sla or row.status != "open" or row.reply_state not in (None, "failed"):
+        """`late 2h` for an unanswered open mention past its target; `due 9m` in the last quarter
+        (in the Priority view, always)."""
+        if not self.sla:
             return ""
-        created = parse_stored(row.created_at)
-        state = sla_state(self.sla, row.tags, row.network, created, now) if created else None
-        if state is None or (not state.late and state.left > state.target / 4):
+        state = clock_of(row, self.sla, now)
+        if state is None or (not state.late and state.left > state.target / 4 and not self.every_clock):
             return ""
         return state.label()
 

@@ -61,7 +61,9 @@ class InboxPane(Vertical):
             title.append(f" Search · {compact_count(len(inbox.ids))} found", "bold")
         else:
             title.append(f" {view_label(self.view)} · {compact_count(len(inbox.ids))}", "bold")
-            if self.oldest_first:
+            if self.view == "priority":
+                title.append(" · most urgent first")
+            elif self.oldest_first:
                 title.append(" · oldest first")
         if inbox.marked:
             title.append(f"  ◆ {compact_count(len(inbox.marked))} marked", "bold")
@@ -75,7 +77,8 @@ class InboxPane(Vertical):
         inbox, shift = self.inbox, console_of(self).shift
         if self.oldest_first_views is None:
             self.oldest_first_views = await shift.oldest_first_views()
-        oldest_first = view in self.oldest_first_views
+        # Priority has its own order, read downwards like an oldest-first list (arrivals go below).
+        oldest_first = view in self.oldest_first_views or view == "priority"
         rows: dict = {}
         if view.startswith(SAVED_PREFIX):  # a search: its ids whole, from the search thread
             window = IdWindow.whole(await shift.saved_view_ids(view, oldest_first=oldest_first),
@@ -87,6 +90,7 @@ class InboxPane(Vertical):
         if keep_selection and self.search_bar.searching:
             return
         self.view = view
+        inbox.painter.every_clock = view == "priority"
         inbox.put_rows(rows, inbox.epoch)  # drawn with the list: one paint, not placeholders first
         inbox.set_ids(window, keep_selection=keep_selection)
         self.post_message(self.Listed())
@@ -94,6 +98,9 @@ class InboxPane(Vertical):
     async def add_arrivals(self) -> None:
         """New mentions: above the rows when newest first, below them when oldest first."""
         inbox = self.inbox
+        if self.view == "priority":  # an arrival may be due before rows listed: read the page again, in order
+            await self.load_view(self.view)
+            return
         arrived = await console_of(self).shift.view_ids_after(self.view, inbox.newest_id or 0)
         if inbox.ids.oldest_first:
             inbox.append(arrived[::-1])

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from store.inbox import VIEWS
 from store.lease import LeaseHolder
 from store.saved_views import SavedView
-from tui.actions import VIEW_KEYS
+from tui.actions import BAR_VIEW_KEYS
 from tui.colours import paint
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.messages import DatabaseTrouble
@@ -144,7 +144,7 @@ class StatusBar(Vertical):
         self.query_one("#topbar", Line).show(fit(pieces, self.size.width))
 
     def _draw_views(self) -> None:
-        views = [(key, name, VIEWS[name].label) for key, name in VIEW_KEYS.items()]
+        views = [(key, name, VIEWS[name].label) for key, name in BAR_VIEW_KEYS.items()]
         views += [(view.key, view.view, view.name) for view in self.saved]
         counts = {**self.counts, **self._saved_counts}
         if self._view is not None:
