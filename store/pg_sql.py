@@ -10,7 +10,8 @@ rewritten here, once per distinct statement (cached):
   `json_extract(x, '$.k')` -> `x::jsonb ->> 'k'`,
   `json_each(?)` -> `json_array_elements_text(?::json)` (cast to bigint where an id column is compared);
 - `LIKE` -> `ILIKE` (SQLite's LIKE ignores ASCII case); planner hints (NOT INDEXED, CROSS JOIN) dropped;
-- `IS ?` / `IS NOT ?` -> `IS NOT DISTINCT FROM` / `IS DISTINCT FROM`.
+- `IS x` / `IS NOT x` -> `IS NOT DISTINCT FROM` / `IS DISTINCT FROM` (not for NULL);
+- `?1 ?2` numbered parameters; `strftime('%s', x)`; 64-bit casts and shifts (`AS INTEGER`, `1 << 36`).
 
 Anything else SQLite-only (FTS5's MATCH, PRAGMAs other than those store.pg_conn answers itself,
 virtual tables) is not translated: such a statement fails on PostgreSQL with the server's error.
@@ -30,7 +31,10 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 _OR_IGNORE = re.compile(r"(?i)\bINSERT\s+OR\s+IGNORE\s+INTO\b")
 _RETURNING = re.compile(r"(?i)\bRETURNING\b")
 _LIKE = re.compile(r"(?i)(?<!I)\bLIKE\b")
-_IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?\?")
+_IS_PARAM = re.compile(r"(?i)\bIS\s+(NOT\s+)?(?!NULL\b|NOT\b|DISTINCT\b|TRUE\b|FALSE\b)(?=[?\w(])")
+_NUMBERED = re.compile(r"\?(\d+)")
+# SQLite's INTEGER is 64-bit: casts and shifted literals must be bigint here (1 << 36 overflows int4).
+_WIDTH = ((re.compile(r"(?i)\bAS\s+INTEGER\b"), "AS BIGINT"), (re.compile(r"(?<![\w.])(\d+)(\s*<<)"), r"\1::bigint\2"))
 # json_each's values are typed in SQLite and text here: a list of ids (compared with an *id column) is cast.
 _ID_LIST = re.compile(r"(?i)\b((?:\w+\.)?\w*id\s+(?:NOT\s+)?IN\s*\(\s*SELECT\s+value)(\s+FROM\s+json_each\s*\()")
 # SQLite's planner hints: CROSS JOIN fixes the join order there (PostgreSQL refuses ON with it).
@@ -42,6 +46,12 @@ _HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
 class Translated:
     sql: str
     matches: tuple[int, ...]  # positional parameters that are FTS5 MATCH expressions (see tsquery)
+    numbered: bool = False  # ?1 ?2 ...: the parameters go as a mapping p1, p2 ... (numbered_params)
+
+
+def numbered_params(params) -> dict:
+    """Positional parameters for a statement written with ?1, ?2 ...: psycopg names them p1, p2 ..."""
+    return {f"p{index}": value for index, value in enumerate(params, start=1)}
 
 
 def translate(sql: str, named: bool = False) -> str:
@@ -63,6 +73,7 @@ def _translate(sql: str, named: bool) -> Translated:
         return _MARK.format(len(literals) - 1)
 
     code = _LITERAL.sub(keep, sql)
+    numbered = bool(_NUMBERED.search(code))
     command = _fts_command(code, literals)
     if command is not None:
         return Translated(command, ())
@@ -70,7 +81,9 @@ def _translate(sql: str, named: bool) -> Translated:
     code = _MATCH.sub(lambda m: f"{m.group(1) or 'search_fts.'}tsv @@ ?::tsquery", code)
     ignore = bool(_OR_IGNORE.search(code))
     code = _OR_IGNORE.sub("INSERT INTO", code)
-    code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1) else "IS NOT DISTINCT FROM ?", code)
+    code = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM " if m.group(1) else "IS NOT DISTINCT FROM ", code)
+    for pattern, replacement in _WIDTH:
+        code = pattern.sub(replacement, code)
     code = _LIKE.sub("ILIKE", code)
     code = _ID_LIST.sub(r"\1::bigint\2", code)
     for pattern, replacement in _HINTS:
@@ -80,12 +93,14 @@ def _translate(sql: str, named: bool) -> Translated:
     code = _JSON_VALUE.sub(lambda m: f"->> '{m.group(1)}'){m.group(2)}" if m.group(2) else f"-> '{m.group(1)}')", code)
     code = _alias_subqueries(code)
     code = code.replace("%", "%%")
+    if numbered:
+        code = _NUMBERED.sub(r"%(p\1)s", code)
     code = _NAMED.sub(r"%(\1)s", code) if named else code.replace("?", "%s")
     if ignore:
         returning = _RETURNING.search(code)
         cut = returning.start() if returning else len(code.rstrip().rstrip(";"))
         code = f"{code[:cut].rstrip()} ON CONFLICT DO NOTHING {code[cut:]}".rstrip()
-    return Translated(_MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code), matches)
+    return Translated(_MARKED.sub(lambda m: literals[int(m.group(1))].replace("%", "%%"), code), matches, numbered)
 
 
 # FTS5's full-text table: `x MATCH ?` and its commands, written as INSERTs naming the table as a column.
@@ -211,7 +226,16 @@ def _scalar(function: str) -> Callable[[list[str], list[str]], str | None]:
     return rewrite
 
 
+def _strftime(args: list[str], literals: list[str]) -> str | None:
+    """strftime('%s', x): the Unix time of an ISO timestamp; other formats are not translated."""
+    form = _MARKED.fullmatch(args[0])
+    if len(args) != 2 or form is None or literals[int(form.group(1))] != "'%s'":
+        return None
+    return f"extract(epoch from ({args[1]})::timestamptz)::bigint"
+
+
 _CALLS: dict[str, Callable[[list[str], list[str]], str | None]] = {
+    "strftime": _strftime,
     "group_concat": _group_concat,
     "json_extract": _json_extract,
     "json_each": lambda args, _l: f"json_array_elements_text(({args[0]})::json)",
