@@ -101,6 +101,9 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
             columns = _columns(source, table)
             later = [column for column, _parent in self_refs.get(table, ())]
             _copy_rows(source, conn, table, columns, later, progress)
+        for table, columns in _trigger_written().items():
+            if table in copied and table != COUNTED_LAST:
+                _recopy_columns(source, conn, table, sorted(columns))
         conn.execute("INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions")
         if target.backend == "postgresql":
             for table in copied:
@@ -115,6 +118,26 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
         target.conn.execute("VACUUM ANALYZE")
     counts = tuple(TableCount(table, count_rows(source, table), count_rows(target, table)) for table in copied)
     return CopyReport(counts, indexed)
+
+
+def _trigger_written() -> dict[str, set[str]]:
+    """Columns the schema's triggers write (a due key, paused time): the target's triggers rewrote them
+    while child rows went in, so the source's values are put back after."""
+    import re
+
+    written: dict[str, set[str]] = {}
+    for script in MIGRATIONS:
+        for body in re.findall(r"(?is)CREATE\s+TRIGGER\b.*?\bBEGIN\b(.*?)^END;", script, re.M):
+            for table, sets in re.findall(r"(?is)\bUPDATE\s+(\w+)\s+SET\s+(.*?)(?:\bWHERE\b|;)", body):
+                written.setdefault(table, set()).update(re.findall(r"(?:^|,)\s*(\w+)\s*=", sets))
+    return written
+
+
+def _recopy_columns(source: Store, conn, table: str, columns: list[str]) -> None:
+    cursor = source.conn.execute(f"SELECT id, {', '.join(columns)} FROM {table} ORDER BY id")
+    sets = ", ".join(f"{column} = ?" for column in columns)
+    while rows := cursor.fetchmany(CHUNK):
+        conn.executemany(f"UPDATE {table} SET {sets} WHERE id = ?", [(*row[1:], row[0]) for row in rows])
 
 
 def _copy_rows(source: Store, conn, table: str, columns: list[str], later: list[str],

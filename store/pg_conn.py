@@ -32,7 +32,7 @@ from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
 from store.db import BUSY_TIMEOUT_MS
-from store.pg_sql import numbered_params, translate_with_matches, tsquery
+from store.pg_sql import _numbered_params, translate_with_matches, tsquery
 
 CHANNEL = "mentiondesk_changes"
 # The desk's single-writer lock (pg_advisory_xact_lock key): any constant shared by all its clients.
@@ -184,7 +184,7 @@ class PgConnection:
             cursor = self.raw.cursor()
             translated = translate_with_matches(sql, isinstance(rows[0], Mapping))
             if translated.numbered:
-                rows = [numbered_params(row) for row in rows]
+                rows = [_numbered_params(row) for row in rows]
             cursor.executemany(translated.sql, rows)
         except psycopg.Error as exc:
             if alone:
@@ -264,7 +264,7 @@ class PgConnection:
         translated = translate_with_matches(sql, named)
         query, matches = translated.sql, translated.matches
         if translated.numbered and not named:
-            params = numbered_params(params)
+            params = _numbered_params(params)
         if matches and not named:
             params = [tsquery(value) if index in matches and value is not None else value
                       for index, value in enumerate(params)]

@@ -20,7 +20,7 @@ virtual tables) is not translated: such a statement fails on PostgreSQL with the
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -46,10 +46,10 @@ _HINTS = ((re.compile(r"(?i)\bNOT\s+INDEXED\b|\bINDEXED\s+BY\s+\w+"), ""),
 class Translated:
     sql: str
     matches: tuple[int, ...]  # positional parameters that are FTS5 MATCH expressions (see tsquery)
-    numbered: bool = False  # ?1 ?2 ...: the parameters go as a mapping p1, p2 ... (numbered_params)
+    numbered: bool = False  # ?1 ?2 ...: the parameters go as a mapping p1, p2 ... (_numbered_params)
 
 
-def numbered_params(params) -> dict:
+def _numbered_params(params: Iterable[object]) -> dict[str, object]:
     """Positional parameters for a statement written with ?1, ?2 ...: psycopg names them p1, p2 ..."""
     return {f"p{index}": value for index, value in enumerate(params, start=1)}
 

@@ -55,6 +55,10 @@ def fill_desk(store, clock, make_mention) -> None:
                      (ids[1],))
         conn.execute("INSERT INTO incidents (title, kind, started_at, detected_at, updated_at, baseline, peak, "
                      "group_id) VALUES ('Surge', 'topic', 'a', 'b', 'c', 1.5, 9.0, 2)")
+        conn.execute("INSERT INTO group_answers (group_id, body, drafted_by, approve_over, key_base, created_at, "
+                     "updated_at) VALUES (2, 'Sorry {author}', 'ana', 20, 1000, 'now', 'now')")
+        conn.execute("INSERT INTO answer_skips (answer_id, mention_id, reason) VALUES (1, ?, 'missing')", (ids[2],))
+        conn.execute("INSERT INTO sla_targets (kind, name, seconds) VALUES ('default', '', 3600)")
 
 
 def table_rows(store, table: str) -> list[tuple]:
