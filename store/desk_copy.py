@@ -101,9 +101,9 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
             columns = _columns(source, table)
             later = [column for column, _parent in self_refs.get(table, ())]
             _copy_rows(source, conn, table, columns, later, progress)
-        for table, columns in _trigger_written().items():
+        for table, written in _trigger_written().items():
             if table in copied and table != COUNTED_LAST:
-                _recopy_columns(source, conn, table, sorted(columns))
+                _recopy_columns(source, conn, table, sorted(written))
         conn.execute("INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions")
         if target.backend == "postgresql":
             for table in copied:
