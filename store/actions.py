@@ -238,8 +238,8 @@ def retry_reply(store: Store, reply_id: int, operator: str, new_text: str | None
             store.conn.execute(
                 """UPDATE replies SET state = 'pending', text = ?, idem_key = ?, error = NULL,
                    next_attempt_at = NULL, attempts = 0,
-                   prior_key = CASE WHEN ? THEN ? ELSE prior_key END,
-                   prior_text = CASE WHEN ? THEN ? ELSE prior_text END WHERE id = ?""",
+                   prior_key = CASE WHEN ? = 1 THEN ? ELSE prior_key END,
+                   prior_text = CASE WHEN ? = 1 THEN ? ELSE prior_text END WHERE id = ?""",
                 (new_text, new_reply_key(), keep, old_key, keep, old_text, reply_id),
             )
         else:

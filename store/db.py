@@ -53,6 +53,14 @@ class Store:
         self._depth = 0  # open SAVEPOINTs inside the current write
         self.path = path
         self.clock = clock
+        # For the few store modules that must do a thing differently (never above store/).
+        self.backend = "sqlite" if isinstance(conn, sqlite3.Connection) else "postgresql"
+
+    def rows(self, sql: str, params: tuple | list | dict = ()) -> list[dict]:
+        """The rows of a query as dicts (column name -> value), on either database."""
+        cursor = self.conn.execute(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     @property
     def db(self):
@@ -215,7 +223,16 @@ def open_store(
     readonly: bool = False,
     cache_kib: int = CACHE_KIB,
 ) -> Store:
-    """Open (creating and migrating as needed) the database at `path`; `cache_kib` of page cache."""
+    """Open (creating and migrating as needed) the database at `path`; `cache_kib` of page cache.
+
+    A `postgresql://` URL opens a desk on a PostgreSQL server instead (store/pg_open.py).
+    """
+    from store.pg_open import is_url
+
+    if is_url(path):
+        from store.pg_open import open_pg_store
+
+        return open_pg_store(str(path), clock=clock, readonly=readonly)
     target = Path(path).expanduser()
     try:
         files.check_path(target)
@@ -256,6 +273,8 @@ def open_for_reading(path: str | os.PathLike[str], *, clock: Callable[[], dateti
     """A desk this user may read but not write (NotWritable): a read-only connection, if its
     schema is this version's; a desk that still needs migrating cannot be read without writing."""
     store = open_store(path, clock=clock, readonly=True, cache_kib=cache_kib)
+    if store.backend == "postgresql":
+        return store  # open_pg_store checked the version
     version = store.conn.execute("PRAGMA user_version").fetchone()[0]
     if version != SCHEMA_VERSION:
         store.close()

@@ -131,7 +131,8 @@ def handover_report(store: Store, since: str, incoming: str = "", policy: SlaPol
         "SELECT network, count(*) FROM mentions WHERE received_at > ? GROUP BY network ORDER BY network", (since,)
     ).fetchall())
     replies = conn.execute(
-        """SELECT operator, CASE WHEN state = 'pending' AND waiting THEN 'waiting for network' ELSE state END AS shown,
+        """SELECT operator,
+                  CASE WHEN state = 'pending' AND waiting = 1 THEN 'waiting for network' ELSE state END AS shown,
                   count(*) FROM replies WHERE created_at > ? GROUP BY operator, shown""", (since,)
     ).fetchall()
     replied: dict[str, dict[str, int]] = {}

@@ -35,10 +35,10 @@ VIEWS: dict[str, View] = {
     "done": View("Done", "FROM mentions WHERE status = 'done'", "id"),
     "mine": View("Mine", "FROM assignments s JOIN mentions m ON m.id = s.mention_id "
                          f"WHERE s.operator = :operator AND m.status = 'open' AND {_AWAKE}", "s.mention_id"),
-    "all": View("All", "FROM mentions WHERE 1", "id"),
+    "all": View("All", "FROM mentions WHERE 1 = 1", "id"),
     # Open mentions by first-reply due time, then needs-reply, then negativity (store.priority).
     "priority": View("Priority", f"FROM mentions m WHERE status = 'open' AND {_AWAKE}", "id", "m.due_key"),
-    "snoozed": View("Snoozed", "FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE 1", "z.mention_id"),
+    "snoozed": View("Snoozed", "FROM snoozes z JOIN mentions m ON m.id = z.mention_id WHERE 1 = 1", "z.mention_id"),
 }
 
 
@@ -192,9 +192,9 @@ def view_ids_between(store: Store, view: str, first: int, last: int, operator: s
 # "seen": handled by anyone (replied, done, imported) or read by this operator.
 _ROW_SQL = """
 SELECT m.id, m.network, a.handle, m.text, m.created_at, m.status,
-       m.seen OR EXISTS (SELECT 1 FROM reads r WHERE r.operator = :operator AND r.mention_id = m.id),
+       m.seen != 0 OR EXISTS (SELECT 1 FROM reads r WHERE r.operator = :operator AND r.mention_id = m.id),
        (SELECT group_concat(tag) FROM tags WHERE mention_id = m.id),
-       (SELECT CASE WHEN state = 'pending' AND waiting THEN 'waiting' ELSE state END
+       (SELECT CASE WHEN state = 'pending' AND waiting = 1 THEN 'waiting' ELSE state END
         FROM replies WHERE mention_id = m.id ORDER BY id DESC LIMIT 1),
        (SELECT operator FROM assignments WHERE mention_id = m.id),
        c.operator, c.expires_at,

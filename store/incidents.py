@@ -248,20 +248,24 @@ def incident_stats(store: Store, incident_id: int) -> IncidentStats:
     people, answered, by_group, queued, failed, skipped, first, last = store.conn.execute(
         f"""WITH per_person AS (
                 SELECT m.author_id,
-                       coalesce(max(r.state = 'sent'), 0) AS sent,
-                       coalesce(max(r.state = 'sent' AND r.answer_id IS NOT NULL), 0) AS by_group,
-                       coalesce(max(r.state IN ('pending', 'sending', 'manual')), 0) AS waiting,
-                       coalesce(max(r.state = 'failed'), 0) AS failed,
-                       max(m.status = 'done' AND r.id IS NULL) AS closed,
-                       max(EXISTS (SELECT 1 FROM answer_skips s WHERE s.mention_id = m.id
-                                   AND s.reason IN ('unfillable', 'missing'))) AS passed_over,
+                       max(CASE WHEN r.state = 'sent' THEN 1 ELSE 0 END) AS sent,
+                       max(CASE WHEN r.state = 'sent' AND r.answer_id IS NOT NULL THEN 1 ELSE 0 END) AS by_group,
+                       max(CASE WHEN r.state IN ('pending', 'sending', 'manual') THEN 1 ELSE 0 END) AS waiting,
+                       max(CASE WHEN r.state = 'failed' THEN 1 ELSE 0 END) AS failed,
+                       max(CASE WHEN m.status = 'done' AND r.id IS NULL THEN 1 ELSE 0 END) AS closed,
+                       max(CASE WHEN EXISTS (SELECT 1 FROM answer_skips s WHERE s.mention_id = m.id
+                                             AND s.reason IN ('unfillable', 'missing')) THEN 1 ELSE 0 END)
+                           AS passed_over,
                        min(CASE WHEN r.state = 'sent' THEN r.sent_at END) AS first_sent,
                        max(CASE WHEN r.state = 'sent' THEN r.sent_at END) AS last_sent
                 FROM mentions m LEFT JOIN replies r ON r.mention_id = m.id
                 WHERE m.id IN ({members}) GROUP BY m.author_id)
-            SELECT count(*), coalesce(sum(sent), 0), coalesce(sum(sent AND by_group), 0),
-                   coalesce(sum(NOT sent AND waiting), 0), coalesce(sum(NOT sent AND NOT waiting AND failed), 0),
-                   coalesce(sum(NOT sent AND NOT waiting AND NOT failed AND (closed OR passed_over)), 0),
+            -- Flags are 0/1 integers compared explicitly: the same SQL on SQLite and PostgreSQL.
+            SELECT count(*), coalesce(sum(sent), 0), coalesce(sum(sent * by_group), 0),
+                   coalesce(sum(CASE WHEN sent = 0 AND waiting = 1 THEN 1 ELSE 0 END), 0),
+                   coalesce(sum(CASE WHEN sent = 0 AND waiting = 0 AND failed = 1 THEN 1 ELSE 0 END), 0),
+                   coalesce(sum(CASE WHEN sent = 0 AND waiting = 0 AND failed = 0 AND (closed = 1 OR passed_over = 1)
+                                THEN 1 ELSE 0 END), 0),
                    min(first_sent), max(last_sent)
             FROM per_person""", params).fetchone()
 

@@ -100,7 +100,11 @@ def wal_bytes(store: Store) -> int:
 
 def housekeep(store: Store, *, max_steps: int = 4, wal_limit: int = WAL_SOFT_LIMIT) -> Housekeeping:
     """A round of the leader's upkeep: a few merge steps while some level of the index has
-    segments to merge, then a checkpoint (TRUNCATE once the WAL outgrew `wal_limit`)."""
+    segments to merge, then a checkpoint (TRUNCATE once the WAL outgrew `wal_limit`).
+
+    PostgreSQL checkpoints and vacuums by itself, and has no FTS5 segments: nothing to do there."""
+    if store.backend != "sqlite":
+        return Housekeeping(0, 0, None)
     merged = 0
     while merged < max_steps and merge_step(store):
         merged += 1

@@ -120,7 +120,7 @@ def claim_due(store: Store, networks: set[str] | None = None, limit: int = 10, *
                        AND (r.answer_id IS NULL OR r.answer_id NOT IN (SELECT id FROM group_answers
                                                                         WHERE state = 'paused')))
                       OR (r.state = 'sending' AND r.claimed_at <= ? AND (? IS NULL OR r.epoch = ?))
-                      OR (r.state = 'sending' AND ? AND (? IS NULL OR r.epoch IS NULL OR r.epoch < ?)))
+                      OR (r.state = 'sending' AND ? = 1 AND (? IS NULL OR r.epoch IS NULL OR r.epoch < ?)))
                  AND (? IS NULL OR m.network IN (SELECT value FROM json_each(?))
                       OR substr(m.network, 1, instr(m.network, ':') - 1) IN (SELECT value FROM json_each(?)))
                  AND (? IS NULL OR acc.handle IN (SELECT value FROM json_each(?))

@@ -167,8 +167,12 @@ def build_report(store: Store, since: str, until: str | None = None, *, by: str 
 
     first = conn.execute(
         f"""SELECT m.network, {_TAGSET}, m.created_at, f.at, f.operator
-            FROM (SELECT mention_id, min(CASE state WHEN 'sent' THEN sent_at ELSE created_at END) AS at, operator
-                  FROM replies WHERE state IN ('sent', 'manual') GROUP BY mention_id) f
+            FROM (SELECT mention_id, at, operator FROM (
+                      SELECT mention_id, CASE state WHEN 'sent' THEN sent_at ELSE created_at END AS at, operator,
+                             row_number() OVER (
+                                 PARTITION BY mention_id
+                                 ORDER BY CASE state WHEN 'sent' THEN sent_at ELSE created_at END, id) AS n
+                      FROM replies WHERE state IN ('sent', 'manual')) ranked WHERE n = 1) f
             JOIN mentions m ON m.id = f.mention_id
             WHERE m.created_at >= ? AND m.created_at < ?""",
         (since, until),

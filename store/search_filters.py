@@ -134,7 +134,7 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
                    "ORDER BY m.id DESC LIMIT ?")
             return [row[0] for row in conn.execute(sql, [*filters.tags, *flt.params, limit])]
     # Broad filters: walk all mentions newest first and stop at `limit`.
-    sql = f"SELECT m.id FROM mentions m NOT INDEXED WHERE 1{where} ORDER BY m.id DESC LIMIT ?"
+    sql = f"SELECT m.id FROM mentions m NOT INDEXED WHERE 1 = 1{where} ORDER BY m.id DESC LIMIT ?"
     return [row[0] for row in conn.execute(sql, [*flt.params, limit])]
 
 

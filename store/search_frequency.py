@@ -16,6 +16,8 @@ from collections.abc import Iterable
 
 from cachetools import LRUCache
 
+from store.search_filters import _quote_one
+
 CACHED_TERMS = 200_000
 STALE_GROWTH = 0.05  # forget cached counts when the history grew by this share ...
 STALE_AT_LEAST = 20  # ... or by this many mentions, whichever is more
@@ -53,7 +55,17 @@ class Frequencies:
                 missing.append(term)
             else:
                 out[term] = count
-        if missing:
+        if missing and not isinstance(conn, sqlite3.Connection):
+            # PostgreSQL (store/pg_conn.py): the GIN index counts each term's rows, a chunk in one round
+            # trip (one constant query each: a term from a join would not use the index).
+            for start in range(0, len(missing), 100):
+                chunk = missing[start:start + 100]
+                counts = conn.execute("SELECT " + ", ".join(
+                    "(SELECT count(*) FROM search_fts WHERE search_fts MATCH ?)" for _ in chunk),
+                    [_quote_one(term) for term in chunk]).fetchone()
+                for term, count in zip(chunk, counts, strict=True):
+                    out[term] = self.counts[term] = count
+        elif missing:
             _ensure_table(conn)
             for start in range(0, len(missing), 500):
                 chunk = missing[start:start + 500]

@@ -175,12 +175,21 @@ _REGISTRY_LOCK = threading.Lock()
 
 def vocabulary_for(store: Store) -> Vocabulary:
     """The shared, refreshed vocabulary of the file `store` has open."""
-    path = os.path.realpath(store.path)
-    try:
-        stat = os.stat(path)
-        identity: object = (stat.st_dev, stat.st_ino)
-    except OSError:
-        identity = None
+    identity: object
+    if store.backend == "postgresql":
+        # The database and the vocabulary table's storage: both change when the desk is re-created
+        # (or emptied by TRUNCATE), as a replaced file's inode does.
+        path = store.path
+        identity = tuple(store.conn.execute(
+            "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), "
+            "pg_relation_filenode('search_vocab')").fetchone() or ())
+    else:
+        path = os.path.realpath(store.path)
+        try:
+            stat = os.stat(path)
+            identity = (stat.st_dev, stat.st_ino)
+        except OSError:
+            identity = None
     with _REGISTRY_LOCK:
         vocab = _VOCABULARIES.get(path)
         if vocab is None or vocab.identity != identity:

@@ -54,7 +54,7 @@ def iter_export(store: Store, chunk: int = 5000) -> Iterator[ExportRecord]:
     """Every mention with tags and replies, oldest first, in bounded memory."""
     last = 0
     while True:
-        rows = list(store.db.query(
+        rows = list(store.rows(
             """SELECT m.id, m.network, m.remote_id, acc.handle AS account, a.handle AS author_handle,
                       a.display_name AS author_name, m.text, m.url, m.created_at, m.received_at, m.lang,
                       m.parent_remote_id, m.root_remote_id, m.status

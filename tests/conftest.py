@@ -54,10 +54,54 @@ def _migrated_template(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throwaway PostgreSQL server for this session (tests/pg_support.py); skips or fails when absent."""
+    from tests.pg_support import start_server, stop_server
+
+    server = start_server()
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
+def _pg_reused(pg_server):
+    from tests.pg_support import ReusedDesk
+
+    reused = ReusedDesk(pg_server)
+    yield reused
+    reused.close()
+
+
 @pytest.fixture
-def store(db_path, clock, _migrated_template) -> Iterator[Store]:
+def pg_desk(_pg_reused) -> str:
+    """The URL of a migrated desk database on the test server, empty (the same database each test)."""
+    return _pg_reused.reset()
+
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets `BOTH_BACKENDS = True` runs its `desk_db`/`store` tests on SQLite and on PostgreSQL."""
+    if getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk_db" in metafunc.fixturenames:
+        metafunc.parametrize("desk_db", [pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql"
+                                                   else []) for name in BACKENDS], indirect=True)
+
+
+@pytest.fixture
+def desk_db(request, db_path, _migrated_template) -> Iterator[str]:
+    """Where the test's desk lives: a migrated SQLite file, or a PostgreSQL URL (BOTH_BACKENDS modules)."""
+    if getattr(request, "param", "sqlite") == "postgresql":
+        yield request.getfixturevalue("pg_desk")
+        return
     shutil.copyfile(_migrated_template, db_path)
-    opened = open_store(db_path, clock=clock)
+    yield str(db_path)
+
+
+@pytest.fixture
+def store(desk_db, clock) -> Iterator[Store]:
+    opened = open_store(desk_db, clock=clock)
     yield opened
     opened.close()
 

@@ -10,11 +10,13 @@ from store.changes import Changes, Marks, marks_now, poll
 from store.db import open_store
 from store.ingest import save_batch
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
-def other(db_path, clock):
+def other(desk_db, clock):
     """A second connection to the same file, as another console or the ingest process would hold."""
-    opened = open_store(db_path, clock=clock)
+    opened = open_store(desk_db, clock=clock)
     yield opened
     opened.close()
 

@@ -21,11 +21,16 @@ import time
 import pytest
 
 from tests.bluesky_server import POST, FakePds, Hold, bluesky_desk
+from tests.procs import query
+
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
 
 pytestmark = pytest.mark.serial
 
 
 def rows(db: str, sql: str, *params):
+    if db.startswith("postgresql://"):
+        return query(db, sql, *params)
     conn = sqlite3.connect(db, timeout=10)
     try:
         return conn.execute(sql, params).fetchall()
@@ -68,11 +73,12 @@ def assert_adopted_once(db: str) -> None:
     assert len(sent) == 1 and json.loads(sent[0][0])["adopted"] is True
 
 
-async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path):
+async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path, desk_db):
     pds = FakePds()
     await pds.start()
     try:
-        brand, db, config = bluesky_desk(pds, tmp_path)
+        brand, _file, config = bluesky_desk(pds, tmp_path)
+        db = desk_db
         env = {**os.environ, "TEST_BSKY_PASSWORD": "app-pass-1234", "MENTIONDESK_LEASE_TTL": "1",
                "MENTIONDESK_OPERATOR": "alice", "MENTIONDESK_REPLY_RECALL": "0"}
         first = start_serve(db, str(config), env)
@@ -108,7 +114,7 @@ async def test_kill_between_send_and_commit_posts_exactly_once(tmp_path):
         await pds.close()
 
 
-async def test_kill_mid_send_on_a_mastodon_server_that_ignores_idempotency_keys(tmp_path):
+async def test_kill_mid_send_on_a_mastodon_server_that_ignores_idempotency_keys(tmp_path, desk_db):
     """The key alone would not save us here: the restart must find the post in the thread."""
     from tests.mastodon_server import TOKEN, FakeMastodon
 
@@ -117,7 +123,7 @@ async def test_kill_mid_send_on_a_mastodon_server_that_ignores_idempotency_keys(
     await server.start()
     try:
         notification = server.add_mention("where is my refund?")
-        db = str(tmp_path / "desk.db")
+        db = desk_db
         config = tmp_path / "config.toml"
         config.write_text(f"""
 [[accounts]]

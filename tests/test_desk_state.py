@@ -14,11 +14,13 @@ from store.ingest import save_batch
 from store.lease import try_acquire
 from store.outbox import claim_due, mark_failed, mark_sent
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
-def other(db_path, clock):
+def other(desk_db, clock):
     """A second connection to the file with the same clock: another operator's console."""
-    opened = open_store(db_path, clock=clock)
+    opened = open_store(desk_db, clock=clock)
     yield opened
     opened.close()
 

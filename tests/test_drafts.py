@@ -8,6 +8,8 @@ from store.inbox import mention_detail, rows_by_id
 from store.ingest import insert_mentions
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def draft_events(store):
     return store.conn.execute(

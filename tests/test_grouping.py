@@ -25,6 +25,8 @@ from store.groups import (
 from store.ingest import insert_mentions
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 FLOOD = Path(__file__).parent / "fixtures" / "flood_labelled.jsonl"
 
 

@@ -27,6 +27,8 @@ from store.outbox import claim_due, mark_failed, schedule_retry
 from tests.bluesky_server import Fail, FakePds
 from tests.test_cli import run
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 TITLE = "\x1b]0;PWNED-TITLE\x07"
 CLIPBOARD = "\x1b]52;c;Y3VybCBldmlsLnNofHNo\x07"
 CLEAR = "\x1b[2J"

@@ -16,6 +16,8 @@ from store.ingest import insert_mentions
 from store.outbox import claim_due, mark_sent
 from tests.conftest import FROZEN_AT, new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 RULE = SurgeRule(window=300.0, min_mentions=30)  # five-minute windows, as the tests were written
 
 

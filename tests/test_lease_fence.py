@@ -9,6 +9,8 @@ from store.ingest import save_batch
 from store.lease import LeaseLost, acquire, release
 from store.outbox import Fence, adopt_after, claim_due, mark_failed, schedule_retry
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 TTL = 45.0
 REQUEST = 30.0
 

@@ -7,6 +7,8 @@ import pytest
 from store.ingest import insert_mentions, insert_rows
 from store.mention_rows import insert_mention_rows
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def test_a_batch_with_duplicates_gets_ids_only_for_its_new_mentions(store, make_mention):
     [first] = insert_mentions(store, [make_mention(remote_id="a", text="alpha")])

@@ -47,6 +47,8 @@ from tests.tui_support import mention, screen_text, seed
 from tui.app import ConsoleApp
 from tui.widgets.mention_view import MentionView
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 pytestmark = pytest.mark.serial
 
 LEASE_TTL = 2.0
@@ -73,8 +75,8 @@ async def within(pilot, condition, seconds: float, what: str) -> float:
     return time.monotonic() - started
 
 
-async def test_console_shows_changes_from_other_processes_within_a_second(tmp_path):
-    db = tmp_path / "desk.db"
+async def test_console_shows_changes_from_other_processes_within_a_second(tmp_path, desk_db):
+    db = desk_db
     seed(str(db))
     env = clean_env(tmp_path)
     app = ConsoleApp(str(db), operator="watcher", poll_interval=0.1)
@@ -150,8 +152,8 @@ def test_a_second_connection_in_one_process_keeps_the_first_in_sync(tmp_path):
 
 # -- 2. leader failover ----------------------------------------------------------------------------
 
-def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path):
-    db = tmp_path / "desk.db"
+def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path, desk_db):
+    db = desk_db
     # All start on a file that does not exist yet: creating and migrating it must not race.
     serves = [start_serve(tmp_path, db, tmp_path / f"serve-{n}.log", rate=1200, ttl=LEASE_TTL) for n in (1, 2, 3)]
     logs = {proc.pid: tmp_path / f"serve-{n}.log" for n, proc in zip((1, 2, 3), serves, strict=True)}
@@ -200,9 +202,9 @@ def test_leader_failover_resumes_the_demo_stream_without_a_gap(tmp_path):
         assert "Traceback" not in text and "locked" not in text, text
 
 
-def test_a_paused_leader_that_wakes_up_steps_down_without_a_gap(tmp_path):
+def test_a_paused_leader_that_wakes_up_steps_down_without_a_gap(tmp_path, desk_db):
     """A suspended laptop: the leader stops, loses the lease, then resumes and must follow."""
-    db = tmp_path / "desk.db"
+    db = desk_db
     first = start_serve(tmp_path, db, tmp_path / "first.log", rate=1200, ttl=LEASE_TTL)
     try:
         wait_for(lambda: lease(db), timeout=15, what="the first leader")
@@ -244,8 +246,8 @@ def test_a_paused_leader_that_wakes_up_steps_down_without_a_gap(tmp_path):
         assert "Traceback" not in text and "locked" not in text, text
 
 
-def test_serve_stopped_by_sigterm_does_not_say_another_process_leads(tmp_path):
-    db = tmp_path / "desk.db"
+def test_serve_stopped_by_sigterm_does_not_say_another_process_leads(tmp_path, desk_db):
+    db = desk_db
     log = tmp_path / "serve.log"
     proc = start_serve(tmp_path, db, log, rate=600, ttl=LEASE_TTL)
     try:
@@ -260,8 +262,8 @@ def test_serve_stopped_by_sigterm_does_not_say_another_process_leads(tmp_path):
 
 # -- 3. claims ----------------------------------------------------------------------------------------
 
-def test_claims_hold_across_processes(tmp_path):
-    db = tmp_path / "desk.db"
+def test_claims_hold_across_processes(tmp_path, desk_db):
+    db = desk_db
     seed(str(db), 5, hostile=False)
     target = 3
 
@@ -296,8 +298,8 @@ def test_claims_hold_across_processes(tmp_path):
 CLAIM_TTL = 2.0
 
 
-def test_a_live_consoles_claim_is_renewed_and_a_killed_ones_lapses(tmp_path):
-    db = tmp_path / "desk.db"
+def test_a_live_consoles_claim_is_renewed_and_a_killed_ones_lapses(tmp_path, desk_db):
+    db = desk_db
     seed(str(db), 5, hostile=False)
     console = start(worker_command("console-claim", db, "alice", CLAIM_TTL, CLAIM_TTL / 5), tmp_path,
                     tmp_path / "console.log")
@@ -318,9 +320,9 @@ def test_a_live_consoles_claim_is_renewed_and_a_killed_ones_lapses(tmp_path):
         stop(console)
 
 
-def test_simultaneous_guarded_replies_queue_one(tmp_path):
+def test_simultaneous_guarded_replies_queue_one(tmp_path, desk_db):
     """Three operators send at once, each having opened the composer before any reply."""
-    db = tmp_path / "desk.db"
+    db = desk_db
     seed(str(db), 5, hostile=False)
     names = ["alice", "bob", "carol"]
     procs = {name: start(worker_command("guarded-reply", db, name, 2, 0, tmp_path), tmp_path,
@@ -341,8 +343,8 @@ def test_simultaneous_guarded_replies_queue_one(tmp_path):
     assert query(db, "SELECT operator FROM replies") == [(queued[0],)]
 
 
-def test_simultaneous_claims_have_one_winner(tmp_path):
-    db = tmp_path / "desk.db"
+def test_simultaneous_claims_have_one_winner(tmp_path, desk_db):
+    db = desk_db
     seed(str(db), 5, hostile=False)
     names = ["alice", "bob", "carol"]
     results = run_all([worker_command("desk", db, name, "claim", 2) for name in names], tmp_path)
@@ -390,8 +392,8 @@ def _seed_for_handover(db: Path) -> dict[int, str]:
     return {i: bucket for i, (_, bucket) in enumerate(plan, start=1)}
 
 
-def test_handover_reports_what_other_processes_did(tmp_path):
-    db = tmp_path / "desk.db"
+def test_handover_reports_what_other_processes_did(tmp_path, desk_db):
+    db = desk_db
     buckets = _seed_for_handover(db)
 
     config = tmp_path / "config.toml"
@@ -466,12 +468,12 @@ WRITERS = 4
 SOAK_SECONDS = 6.0
 
 
-def test_writers_and_the_leader_hammer_one_file_without_losing_an_action(tmp_path):
-    db = tmp_path / "desk.db"
+def test_writers_and_the_leader_hammer_one_file_without_losing_an_action(tmp_path, desk_db):
+    db = desk_db
     serve = start_serve(tmp_path, db, tmp_path / "serve.log", rate=3000, ttl=LEASE_TTL)
     writers: list[tuple[str, subprocess.Popen]] = []
     try:
-        wait_for(lambda: db.exists() and demo_seqs(db) and len(demo_seqs(db)) >= 40, timeout=15,
+        wait_for(lambda: len(demo_seqs(db)) >= 40, timeout=15,
                  what="the leader ingesting")
         for n in range(WRITERS):
             name = f"writer{n}"

@@ -8,6 +8,8 @@ from store.actions import queue_reply
 from store.ingest import save_batch
 from store.outbox import STALE_CLAIM, claim_due, mark_failed, mark_manual, mark_sent, reply_counts, schedule_retry
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def reply_row(store, reply_id: int) -> dict:
     names = ("state", "attempts", "uncertain", "claimed_at", "next_attempt_at", "sent_at", "remote_id",

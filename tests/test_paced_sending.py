@@ -28,6 +28,8 @@ from tests.mastodon_server import DOMAIN, TOKEN, FakeMastodon
 from tests.support import until
 from tests.virtual_time import VirtualTime
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def mastodon_mentions(db: str, server: FakeMastodon, account: str, count: int) -> list[int]:
     store = open_store(db)

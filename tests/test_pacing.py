@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from adapters.budget import Budget, Rate, budget_from_headers, parse_rate, rate_text
 from adapters.runtime.pacing import DEFAULT_PACE, Pacer, reserve_points
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 T0 = 1_800_000_000.0
 
 rates = st.builds(Rate, st.integers(1, 60).map(float), st.sampled_from([1.0, 10.0, 60.0, 300.0]),

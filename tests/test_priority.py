@@ -20,6 +20,8 @@ from tests.support import cli_in_process
 from tests.tui_support import FROZEN, console_ready, frozen_clock, mention, screen_text, seed, wait_until
 from tui.app import ConsoleApp
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 POLICY = SlaPolicy.from_table({"care": 3600, "marketing": 4 * 3600, "default": 8 * 3600}, ["care", "marketing"])
 
 

@@ -14,6 +14,8 @@ from store.reports import build_report
 from store.sla import SlaPolicy, short_span, sla_state
 from tests.conftest import FROZEN_AT, new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 POLICY = SlaPolicy.from_table({"care": 3600.0, "marketing": 4 * 3600.0, "default": 8 * 3600.0},
                               ("care", "marketing"))
 

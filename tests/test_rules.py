@@ -14,6 +14,8 @@ from store.signals import Signals
 from store.triage import SOURCE, Triage
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 FIVE_RULES = """\
 time_zone = "UTC"
 

@@ -16,6 +16,8 @@ from store.ingest import insert_mentions
 from tests.conftest import new_mention
 from tui.cli import main
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def test_add_edit_remove_are_logged(store):
     sr.add_reply(store, "Refund delay — FR", "Bonjour {author}", "ana", lang="fr", tags=["care"])

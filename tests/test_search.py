@@ -22,6 +22,8 @@ from store.search import Hit, search
 from store.search_index import deferred_indexing, index_pending, rebuild_index, unindex_mentions
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 TEXTS = {
     "exact": "I want a refund for my order, this is taking forever",
     "typo": "still no refnd after two weeks",
@@ -184,9 +186,9 @@ def test_limit_is_respected(store, desk):
     assert search(store, "refund", limit=0) == []
 
 
-def test_new_mentions_from_another_connection_are_found(store, desk, db_path):
+def test_new_mentions_from_another_connection_are_found(store, desk, desk_db):
     assert search(store, "xylophone") == []
-    other = open_store(db_path)
+    other = open_store(desk_db)
     try:
         with other.write():
             [new_id] = insert_mentions(other, [new_mention(text="my xylophone arrived broken")])

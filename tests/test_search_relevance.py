@@ -16,6 +16,8 @@ from store.search_terms import query_terms, text_terms
 from store.search_vocabulary import vocabulary_for
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 HISTORY = (
     [f"my delivery number {n} was late" for n in range(250)]
     + ["ok the dilivery guy never rang"]  # a rare misspelling, literally

@@ -8,6 +8,8 @@ from store.search import search
 from store.signals import Signals
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 ROWS = [
     ("ma commande n'est jamais arrivée, remboursement svp", Signals("fr", -1, True)),
     ("merci pour la livraison rapide", Signals("fr", 1, False)),

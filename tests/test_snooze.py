@@ -17,6 +17,8 @@ from store.snooze import snooze, snoozed, unsnooze, wake_due
 from store.snooze_time import choices, parse_until
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 PARIS = ZoneInfo("Europe/Paris")
 FRIDAY = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)  # 11:00 in Paris
 

@@ -8,6 +8,8 @@ from store.ingest import save_batch
 from store.snooze_undo import snooze_undoably, unsnooze_undoably
 from store.undo import entries, undo_last
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def snoozes(store) -> dict[int, str]:
     return dict(store.conn.execute("SELECT mention_id, until FROM snoozes"))

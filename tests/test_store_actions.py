@@ -19,6 +19,8 @@ from store.actions import (
 from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def events(store) -> list[tuple]:
     return [

@@ -9,6 +9,8 @@ from store.inbox import VIEWS, latest_id, mention_detail, rows_by_id, view_count
 from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
 def desk(store, make_mention) -> dict[str, int]:

@@ -18,6 +18,8 @@ from store.ingest import SourceStatus, save_batch, set_source_status, source_sta
 from store.lease import LeaseHolder, acquire, current_holder
 from store.outbox import ReplyRequest, ReplyRequests, claim_due, mark_failed, reply_requests_since
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 # Helpers only the store itself calls, whose loose shape is the point.
 INTERNAL = {
     "store.account_settings.get_setting": "any JSON value, read by get_text_limits",

@@ -17,6 +17,8 @@ from store.ingest import save_batch
 from store.outbox import claim_due, mark_failed, mark_sent
 from store.transfer import EXPORT_FIELDS, ExportRecord, count_mentions, iter_export, write_csv, write_jsonl
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
 def fresh(tmp_path, clock):

@@ -20,12 +20,13 @@ from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.widgets.composer import ReplyComposer
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
-def db_path(tmp_path):
-    path = str(tmp_path / "desk.db")
-    seed(path)
-    return path
+def db_path(desk_db):
+    seed(desk_db)
+    return desk_db
 
 
 def make_app(db_path, **kwargs) -> ConsoleApp:

@@ -14,6 +14,8 @@ from store.ingest import save_batch
 from store.outbox import claim_due, mark_sent
 from store.undo import UNDO_DEPTH, NothingToUndo, entries, undo_last
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
 def ids(store, make_mention) -> list[int]:
@@ -100,12 +102,12 @@ def test_undo_of_a_bulk_action_skips_only_what_others_changed(store, ids):
     assert tagged(store, "marketing") == set()
 
 
-def test_each_operator_keeps_their_last_ten_across_a_restart(store, ids, db_path, clock):
+def test_each_operator_keeps_their_last_ten_across_a_restart(store, ids, desk_db, clock):
     for mention_id in ids[:UNDO_DEPTH + 3]:
         bulk.change(store, "ana", "tag:care", [mention_id])
     bulk.change(store, "bo", "tag:marketing", [ids[0]])
     store.close()
-    reopened = open_store(db_path, clock=clock)
+    reopened = open_store(desk_db, clock=clock)
     try:
         assert len(entries(reopened, "ana")) == UNDO_DEPTH
         for _ in range(UNDO_DEPTH):

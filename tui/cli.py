@@ -65,8 +65,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    common.add_argument("--db", metavar="PATH", type=Path, default=argparse.SUPPRESS,
-                        help="database file (default: $MENTIONDESK_DB or the user data dir)")
+    common.add_argument("--db", metavar="PATH|URL", default=argparse.SUPPRESS,
+                        help="database file, or postgresql://user@host/dbname for a shared server "
+                             "(default: $MENTIONDESK_DB or the user data dir)")
     common.add_argument("--operator", metavar="NAME", default=argparse.SUPPRESS,
                         help="who acts, recorded in the event log (default: your login name)")
     common.add_argument("--config", metavar="PATH", type=Path, default=argparse.SUPPRESS,
@@ -169,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     reindex = sub.add_parser("reindex", parents=[common],
                              help="finish indexing an interrupted import (--full: rebuild the search index)")
     reindex.add_argument("--full", action="store_true", help="rebuild the whole search index")
+
+    migrate = sub.add_parser("migrate", parents=[common],
+                             help="copy the whole desk (--db) into a new one: --to postgresql://... or FILE.db")
+    migrate.add_argument("--to", required=True, metavar="URL|FILE", help="the new, empty desk to fill")
 
     accounts = sub.add_parser("accounts", parents=[common], help="list configured accounts")
     accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
@@ -302,7 +307,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
             or (command == "replies" and args.replies_command in ("list", "export")))
 
 
-def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
+def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Settings,
+              db_path: Path | str) -> int:
     operator = settings.operator
     if command == "search":
         from tui.cli_data import cmd_search
@@ -363,6 +369,9 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "reindex":
         from tui.cli_data import cmd_reindex
         return cmd_reindex(store, args)
+    if command == "migrate":
+        from tui.cli_migrate import cmd_migrate
+        return cmd_migrate(store, args)
     if command == "accounts":
         from tui.cli_accounts import check_accounts, list_accounts
         return check_accounts(settings) if args.action == "check" else list_accounts(settings, store)
@@ -400,11 +409,11 @@ def triage_for(settings: Settings):
     return Triage(settings.rules, SignalModel(settings.languages, settings.reply_keywords))
 
 
-def demo_notice(db_path: Path) -> str:
+def demo_notice(db_path: Path | str) -> str:
     return f"demo stream: made-up mentions go to {db_path}, not your desk's file (--db chooses another)"
 
 
-def console_app(db_path: Path, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
+def console_app(db_path: Path | str, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
                 reply_recall: float = 0.0, triage=None, theme: str | None = None, approve_over: int = APPROVE_OVER):

@@ -20,6 +20,7 @@ from typing import Any
 from adapters.accounts import SLA_TAGS, Account, ConfigError, load_config, shown
 from store.group_answers import APPROVE_OVER
 from store.operators import OperatorNameError, check_operator
+from store.pg_open import is_url
 from store.signals import DEFAULT_LANGUAGES, known_language
 from store.sla import SlaPolicy
 from tui.paths import default_operator, platform_config_path, platform_db_path
@@ -42,7 +43,7 @@ class SettingsError(ConfigError):
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path
+    db_path: Path | str  # a file, or a postgresql:// URL (store/pg_open.py)
     operator: str
     config_path: Path
     demo: bool | None  # None: on when no account is configured
@@ -76,6 +77,16 @@ class Settings:
         return self.demo if self.demo is not None else not self.accounts
 
 
+def _database(value: Any, source: str, config_path: Path) -> Path | str:
+    """A PostgreSQL URL as given; a file path expanded, relative to the config file when it names it."""
+    if is_url(str(value)):
+        return str(value)
+    path = Path(value).expanduser()
+    if source == "file" and not path.is_absolute():
+        return config_path.parent / path  # beside the file that names it, wherever the command runs
+    return path
+
+
 def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
     """Settings from the parsed command line (only the options given) and the environment."""
     env = os.environ if environ is None else environ
@@ -97,9 +108,7 @@ def build_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = N
 
     config_path = Path(pick("config", platform_config_path(), env_name=ENV["config"])).expanduser()
     config = load_config(config_path)
-    db_path = Path(pick("db", platform_db_path(), config.db, env_name=ENV["db"])).expanduser()
-    if sources["db"] == "file" and not db_path.is_absolute():
-        db_path = config_path.parent / db_path  # beside the file that names it, wherever the command runs
+    db_path = _database(pick("db", platform_db_path(), config.db, env_name=ENV["db"]), sources["db"], config_path)
     operator = pick("operator", None, config.operator, env_name=ENV["operator"])
     try:
         operator = check_operator(operator if operator is not None else default_operator())

@@ -111,7 +111,7 @@ def console_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def cmd_web(args: argparse.Namespace, settings: Settings, db_path: Path) -> int:
+def cmd_web(args: argparse.Namespace, settings: Settings, db_path: Path | str) -> int:
     from tui.web.console_process import console_argv
     from tui.web.server import WebConsole, exposure_note
 

@@ -20,7 +20,7 @@ from textual_serve.app_service import AppService
 MAX_CELLS = 1000  # columns or rows a browser may ask for; more is a mistake or an attack on memory
 
 
-def console_argv(operator: str, db_path: Path, config_path: Path, console_options: Sequence[str]) -> list[str]:
+def console_argv(operator: str, db_path: Path | str, config_path: Path, console_options: Sequence[str]) -> list[str]:
     """The console's command line for `operator` on this desk (what `mentiondesk` would run)."""
     return [sys.executable, "-m", "tui", "--db", str(db_path), "--config", str(config_path),
             "--operator", operator, *console_options]
