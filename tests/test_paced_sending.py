@@ -101,7 +101,7 @@ async def test_a_group_answer_of_100_stays_within_the_servers_advertised_limit(d
         await until(lambda: len(server.ours()) == 100, seconds=60, what="all 100 replies sent")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         await adapter.aclose()
         worker.close()
         await server.stop()
@@ -151,7 +151,7 @@ async def test_a_typed_reply_queued_behind_100_group_replies_is_sent_next(db_pat
         assert order.index(typed.key) <= before + 1, "more than the group reply in flight went before the typed one"
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         worker.close()
         await server.stop()
 
@@ -174,7 +174,7 @@ async def test_a_429_with_retry_after_pauses_that_account_only(db_path, http):
         await until(lambda: len(slow.ours()) == 5 and len(other.ours()) == 5, seconds=60, what="both answers sent")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         worker.close()
         await slow.stop()
         await other.stop()
@@ -200,7 +200,7 @@ async def test_a_server_that_says_nothing_is_paced_at_the_configured_rate(db_pat
         await until(lambda: len(server.ours()) == 12, seconds=30, what="12 replies sent")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         worker.close()
         await server.stop()
     times = post_times(server)
@@ -265,7 +265,7 @@ async def test_a_new_leader_counts_the_sends_already_in_the_window(db_path, http
         await until(lambda: server.ours(), seconds=30, what="the typed reply sent")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         worker.close()
         await server.stop()
     post = server.posts()[0]
@@ -305,7 +305,7 @@ async def test_a_bridge_is_paced_at_its_configured_rate_and_obeys_a_retry_after_
         await until(lambda: len(bridge.posted_at) == 60, seconds=60, what="60 replies posted")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         await adapter.aclose()
         worker.close()
         await bridge.stop()
@@ -330,7 +330,7 @@ async def test_a_generous_limit_is_used_at_its_pace_not_at_the_lanes_poll(db_pat
         await until(lambda: len(server.ours()) == 100, seconds=30, what="100 replies sent")
     finally:
         sender.close()
-        await asyncio.gather(task, return_exceptions=True)
+        await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), 30)  # fail, never hang
         worker.close()
         await server.stop()
     times = post_times(server)

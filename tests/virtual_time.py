@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+STALL = 2.0  # real seconds without any lane moving before the sleepers' time moves on regardless
+
 
 class VirtualTime:
     """`ReplySender(pause=...)` for `lanes` lanes: when all sleep, the clock (with a settable `moment`)
@@ -28,15 +30,20 @@ class VirtualTime:
         try:
             await asyncio.sleep(0)  # let a lane that is about to sleep too get here first
             self._advance()
-            await asyncio.wait({future, woken}, return_when=asyncio.FIRST_COMPLETED)
+            while not (future.done() or woken.done()):
+                done, _ = await asyncio.wait({future, woken}, timeout=STALL, return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    # Another lane is neither sleeping nor getting anywhere (idle on its own wake event, or
+                    # gone): time moves on for the sleepers, or they would wait for it forever.
+                    self._advance(force=True)
         finally:
             woken.cancel()
             if entry in self.sleeping:
                 self.sleeping.remove(entry)
                 heapq.heapify(self.sleeping)
 
-    def _advance(self) -> None:
-        if len(self.sleeping) < self.lanes:
+    def _advance(self, *, force: bool = False) -> None:
+        if not self.sleeping or (len(self.sleeping) < self.lanes and not force):
             return
         at, _, future = heapq.heappop(self.sleeping)
         if at > self.clock():
