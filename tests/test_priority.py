@@ -175,3 +175,32 @@ async def test_an_arrival_due_first_goes_to_the_top_of_the_priority_view(tmp_pat
                             None)
         store.close()
         await wait_until(pilot, lambda: len(screen.inbox.ids) == 9 and screen.inbox.ids.get(0) == late)
+
+
+async def test_re_keying_for_new_targets_never_holds_up_the_first_page(tmp_path, monkeypatch):
+    import threading
+
+    import store.priority
+
+    path = str(tmp_path / "desk.db")
+    seed(path, 12, hostile=False)
+    release, started = threading.Event(), threading.Event()
+
+    def slow_sync(store, policy):  # a re-key of a big backlog, held until the inbox is shown
+        started.set()
+        assert release.wait(30)
+        return sync_policy(store, policy)
+
+    monkeypatch.setattr(store.priority, "sync_policy", slow_sync)
+    app = ConsoleApp(path, operator="alice", clock=frozen_clock, sla=POLICY)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            screen = await console_ready(pilot)  # the first page comes while the re-key is held
+            await wait_until(pilot, started.is_set)
+            assert len(screen.inbox.ids) > 0 and not release.is_set()
+            selected = screen.inbox.selected_id
+            await pilot.press("c")  # and the operator's actions go through meanwhile
+            await wait_until(pilot, lambda: (row := screen.inbox.row(selected)) is not None and "care" in row.tags)
+            release.set()
+    finally:
+        release.set()

@@ -17,7 +17,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from adapters.base import Adapter
 from store.actions import ActionError
 from store.db import utc_now
-from store.group_answers import APPROVE_OVER, record_approve_over
+from store.group_answers import APPROVE_OVER
 from store.operators import check_operator
 from store.sla import SlaPolicy
 from store.worker import StoreWorker
@@ -119,9 +119,7 @@ class ConsoleApp(App):
 
     async def _sync_sla(self) -> None:
         try:
-            await self.shift.sync_sla()
-            # This operator's bar for group answers counts desk-wide (store.group_answers.desk_approve_over).
-            await self.shift.store.run(record_approve_over, self.operator, self.approve_over)
+            await self.shift.sync_sla(self.approve_over)  # the bar counts desk-wide (desk_approve_over)
         except DATABASE_ERRORS:
             pass  # a read-only desk keeps the order its last writer set
 

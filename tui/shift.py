@@ -9,6 +9,7 @@ an action.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -274,11 +275,21 @@ class Shift:
 
         return await self.store.run(since)
 
-    async def sync_sla(self) -> int:
-        """Copy this console's [sla] targets to the desk, for the Priority view's order."""
+    async def sync_sla(self, approve_over: int | None = None) -> int:
+        """Copy this console's [sla] targets to the desk, for the Priority view's order (and record its
+        operator's bar for group answers, store.group_answers.desk_approve_over)."""
+        from store.group_answers import record_approve_over
         from store.priority import sync_policy  # off the start path, like reports
 
-        return await self.store.run(sync_policy, self.sla)
+        # Its own connection: re-keying the open mentions for changed targets takes seconds on a big
+        # backlog (6 s for 700k), and the console's store thread must serve the first page meanwhile.
+        worker = StoreWorker(self.db_path, clock=self.clock, name="sla")
+        try:
+            if approve_over is not None:
+                await worker.run(record_approve_over, self.operator, approve_over)
+            return await worker.run(sync_policy, self.sla)
+        finally:
+            await asyncio.to_thread(worker.close)
 
     async def handover_report(self, since: str) -> HandoverReport:
         from store.handover import handover_report  # here: reports load when first asked for, not at start
