@@ -206,3 +206,28 @@ async def test_a_hostile_display_name_shows_literally_in_the_preview(tmp_path):
         await pilot.click("#answer-preview")  # a click on the text runs no action from it
         await pilot.pause()
         assert app.is_running and isinstance(app.screen, GroupAnswerDialog) and app.screen.target.group_id == group
+
+
+async def test_at_80_columns_the_banner_shows_a_long_incident_and_the_answer_waiting_for_approval(tmp_path):
+    from store import group_answers as ga
+    from store.answer_plan import Target
+
+    path = str(tmp_path / "desk.db")
+    group, _ids = desk_with_group(path)
+    store = open_store(path, clock=frozen_clock)
+    try:
+        with store.write():
+            store.conn.execute(
+                """INSERT INTO incidents (title, kind, topic, started_at, detected_at, updated_at, baseline, peak,
+                   group_id) VALUES (?, 'topic', ?, ?, ?, ?, 0, 10, ?)""",
+                ("Spike: they ran out of water at 2pm. no food trucks either, and the shuttles stopped", str(group),
+                 "2026-01-01T10:00:00.000Z", "2026-01-01T10:02:00.000Z", store.now(), group))
+        ga.draft_answer(store, Target(group), "Hi {author}, water is on its way. — {operator}", "alice")
+    finally:
+        store.close()
+    bob = ConsoleApp(path, operator="bob", clock=frozen_clock)
+    async with bob.run_test(size=(80, 24)) as pilot:
+        await console_ready(pilot)
+        # The incident keeps one line (cut short) so the answer and its key fit under it.
+        await until(pilot, lambda: "INCIDENT #1 NEW: Spike: they ran out of water" in screen_text(bob)
+                    and "ctrl+o approves" in screen_text(bob))

@@ -18,7 +18,7 @@ POLL_SECONDS = 1.0
 class IncidentBanner(Static):
     def on_mount(self) -> None:
         self.display = False
-        self.shown: tuple[list[Incident], Text | None] = ([], None)
+        self.shown: tuple[list[Incident], Text | None, int] = ([], None, 0)
         self.set_interval(POLL_SECONDS, self.refresh_incidents)
         self.call_later(self.refresh_incidents)
 
@@ -33,9 +33,10 @@ class IncidentBanner(Static):
         running = [p for p in answers if p.answer.state != "awaiting_approval"]
         chosen = (mine or running)[:1]
         answer = answer_line(chosen[0], shift.operator) if chosen else None
-        if (found, answer) == self.shown:
+        width = self.size.width
+        if (found, answer, width) == self.shown:
             return
-        self.shown = (found, answer)
+        self.shown = (found, answer, width)
         if not found and answer is None:
             self.display = False
             return
@@ -49,6 +50,9 @@ class IncidentBanner(Static):
             line.append(f" · since {clock_time(newest.started_at, shift.clock())} · {newest.mentions} mentions{more}"
                         " · F: incidents & groups")
         if answer is not None:
+            if found and width:
+                # Room for the answer and its keys: the incident keeps one line (its title cut short).
+                line.truncate(width, overflow="ellipsis")
             line.append("\n" if found else "")
             line.append_text(answer)
         self.update(line)
