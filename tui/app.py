@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.worker import Worker, WorkerCancelled, WorkerFailed
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, active_worker
 
 from adapters.base import Adapter
 from store.actions import ActionError
@@ -145,7 +146,21 @@ class ConsoleApp(App):
         if isinstance(cause, DATABASE_ERRORS) and isinstance(main, MainScreen):
             main.database_trouble(cause)
             return
+        if isinstance(cause, NoMatches) and self._removing(active_worker.get(None)):
+            return  # a worker finishing as its widget goes (a dialog closing, the console quitting)
         super()._handle_exception(error)
+
+    def _removing(self, worker: Worker | None) -> bool:
+        """Whether the console or the worker's widget is being taken down.
+
+        Textual removes a widget's children before it cancels the widget's workers: a read that
+        returns in between finds nothing to draw on. That is the end of the work, not a crash.
+        """
+        if not self._running:
+            return True
+        node = worker.node if worker is not None else None
+        return node is not None and node is not self and (
+            node._pruning or node._closing or node._closed or not node.is_attached)
 
     def _terminal_lost(self, reason: str) -> None:
         # Nobody is looking any more: leave now, through on_unmount (lease and claims released).
