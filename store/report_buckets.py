@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, tzinfo
 
-# A mention's tags in SQL ("care", "marketing", "care,marketing" or ""): the primary key keeps them in order.
-TAGSET = "coalesce((SELECT group_concat(tag, ',') FROM tags t WHERE t.mention_id = m.id), '')"
+# A mention's tags in SQL ("care", "marketing", "care,marketing" or ""), in that order on both
+# databases: PostgreSQL's string_agg follows insertion order, not the primary key as SQLite's does.
+TAGSET = ("(SELECT CASE count(*) WHEN 0 THEN '' WHEN 1 THEN min(tag) ELSE min(tag) || ',' || max(tag) END "
+          "FROM tags t WHERE t.mention_id = m.id)")
 
 HOUR = "hour"
 DAY = "day"

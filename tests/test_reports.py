@@ -255,3 +255,16 @@ def test_volume_by_sentiment_over_time_in_numbers_csv_and_json(store):
     assert sum(int(line.rsplit(",", 1)[1]) for line in out.getvalue().splitlines()
                if line.startswith("volume,sentiment,negative,")) == 3
     assert sum(json.loads(json.dumps(report.as_json()))["volume"]["sentiment"]["negative"]) == 3
+
+
+def test_a_mention_tagged_marketing_then_care_counts_as_both_on_either_database(store, clock):
+    """PostgreSQL aggregates tags in the order they were added: the handover must not depend on it."""
+    first, second, third = (add(store, 1) for _ in range(3))
+    actions.set_tag(store, first, "marketing", True, "ana")
+    actions.set_tag(store, first, "care", True, "bo")
+    actions.set_tag(store, second, "care", True, "ana")
+    actions.set_tag(store, second, "marketing", True, "bo")
+    actions.set_tag(store, third, "marketing", True, "ana")
+    from store.handover import handover_report
+    report = handover_report(store, at(2))
+    assert report.open.by_tag == {"care": 0, "marketing": 1, "both": 2, "untriaged": 0}
