@@ -37,6 +37,10 @@ from store.pg_sql import _numbered_params, translate_with_matches, tsquery
 CHANNEL = "mentiondesk_changes"
 # The desk's single-writer lock (pg_advisory_xact_lock key): any constant shared by all its clients.
 WRITE_LOCK = 0x6D656E74  # "ment"
+# Longest pause between two statements of one transaction before the server ends the session.
+# The store never waits on anything but the database inside a transaction: a gap this long means
+# a stopped or suspended process, which must not keep every other writer waiting.
+IDLE_IN_TRANSACTION_MS = 3000
 _WRITE = re.compile(r"(?is)^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b")
 _BEGIN = re.compile(r"(?is)^\s*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?(\s+TRANSACTION)?\s*;?\s*$")
 _END = re.compile(r"(?is)^\s*(COMMIT|END|ROLLBACK)(\s+TRANSACTION)?\s*;?\s*$")
@@ -127,25 +131,52 @@ class PgCursor:
 class PgConnection:
     """One psycopg connection (autocommit, transactions by statement) with sqlite3's manners."""
 
-    def __init__(self, raw: psycopg.Connection):
+    def __init__(self, raw: psycopg.Connection, reconnect: Callable[[], psycopg.Connection] | None = None):
+        self._reconnect = reconnect
+        self._began = False
+        self._heard = 0
+        self._wrote = False
+        self.total_changes = 0
+        self._trace: Callable[[str], object] | None = None
+        self._attach(raw)
+        self._identity = self._identity_tables()
+
+    def _attach(self, raw: psycopg.Connection) -> None:
         self.raw = raw
         raw.adapters.register_dumper(bool, _BoolAsInteger)
         raw.adapters.register_loader("numeric", _NumericAsNumber)
         self._pid = raw.info.backend_pid
-        self._heard = 0
-        self._wrote = False
-        self.total_changes = 0
-        self._identity = self._identity_tables()
-        self._trace: Callable[[str], object] | None = None
         raw.add_notify_handler(self._on_notify)
-        # As SQLite's busy_timeout: a writer stalled inside its transaction (a stopped process) makes
-        # the others wait this long, then retry or fail in one line, never hang.
-        self._run(f"SET lock_timeout = {BUSY_TIMEOUT_MS}; LISTEN {CHANNEL}")
+        # As SQLite's busy_timeout: a writer stalled inside its transaction makes the others wait
+        # this long, then retry or fail in one line, never hang. A session stalled inside a
+        # transaction (a stopped process, a suspended laptop) would hold the desk's write lock for
+        # ever: the server ends it after IDLE_IN_TRANSACTION_MS, and the others go on.
+        self._run(f"SET lock_timeout = {BUSY_TIMEOUT_MS}; "
+                  f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}; LISTEN {CHANNEL}")
+
+    def _ensure_connected(self) -> None:
+        """Outside a transaction, a connection the server ended (or the network lost) is opened again.
+
+        The notifications missed meanwhile are unknown: the change feed is told something changed.
+        """
+        if not self.raw.closed or self._reconnect is None:
+            return
+        try:
+            raw = self._reconnect()
+        except psycopg.Error as exc:
+            raise self._error(exc) from exc
+        self._wrote = self._began = False
+        self._attach(raw)
+        self._heard += 1
 
     # -- sqlite3.Connection's surface -------------------------------------------------------
 
     @property
     def in_transaction(self) -> bool:
+        if self.raw.closed:
+            # Lost inside a transaction: still open until the store's ROLLBACK, so no later
+            # statement of that transaction runs, autocommitted, on a new session.
+            return self._began
         return self.raw.info.transaction_status != pq.TransactionStatus.IDLE
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> PgCursor:
@@ -154,6 +185,8 @@ class PgConnection:
         if _BEGIN.match(sql):
             self._begin()
             return PgCursor(None)
+        if not self.in_transaction:
+            self._ensure_connected()
         if (end := _END.match(sql)) is not None:
             self._end(end.group(1).upper() != "ROLLBACK")
             return PgCursor(None)
@@ -179,6 +212,7 @@ class PgConnection:
             return PgCursor(None)
         alone = not self.in_transaction
         if alone:
+            self._ensure_connected()
             self._begin()
         try:
             cursor = self.raw.cursor()
@@ -189,7 +223,7 @@ class PgConnection:
         except psycopg.Error as exc:
             if alone:
                 self._end(commit=False)
-            raise as_sqlite_error(exc) from exc
+            raise self._error(exc) from exc
         self._wrote = True
         self.total_changes += max(cursor.rowcount, 0)
         if alone:
@@ -225,6 +259,7 @@ class PgConnection:
         as SQLite's data_version counts it. Inside a transaction the count stands still.
         """
         if not self.in_transaction:
+            self._ensure_connected()
             self._run("")
         return self._heard
 
@@ -233,9 +268,11 @@ class PgConnection:
     def _begin(self) -> None:
         if self.in_transaction:
             raise sqlite3.OperationalError("cannot start a transaction within a transaction")
+        self._ensure_connected()
         self._wrote = False
         try:  # one round trip: both statements in one simple query
             self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+            self._began = True
         except BaseException:
             if self.in_transaction:
                 self._run("ROLLBACK")
@@ -246,18 +283,23 @@ class PgConnection:
             if commit:
                 return
             raise sqlite3.OperationalError("cannot rollback - no transaction is active")
+        if self.raw.closed:  # the session ended inside the transaction: the server rolled it back
+            self._wrote = self._began = False  # the next statement opens a new session
+            if commit:
+                raise sqlite3.OperationalError("the connection to the database was lost; nothing was saved")
+            return
         if commit and self.raw.info.transaction_status == pq.TransactionStatus.INERROR:
             commit = False  # PostgreSQL would answer COMMIT with ROLLBACK anyway
         try:
             self._run(f"NOTIFY {CHANNEL}; COMMIT" if commit and self._wrote else "COMMIT" if commit else "ROLLBACK")
         finally:
-            self._wrote = False
+            self._wrote = self._began = False
 
     def _run(self, sql: str) -> None:
         try:
             self.raw.execute(sql)
         except psycopg.Error as exc:
-            raise as_sqlite_error(exc) from exc
+            raise self._error(exc) from exc
 
     def _statement(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> PgCursor:
         named = isinstance(params, Mapping)
@@ -275,7 +317,7 @@ class PgConnection:
         try:
             cursor.execute(query, params)
         except psycopg.Error as exc:
-            raise as_sqlite_error(exc) from exc
+            raise self._error(exc) from exc
         if _WRITE.match(sql):
             self._wrote = True
             self.total_changes += max(cursor.rowcount, 0)
@@ -283,6 +325,12 @@ class PgConnection:
             ids = cursor.fetchall()
             return PgCursor(cursor, rows=[], lastrowid=ids[-1][0] if ids else None)
         return PgCursor(cursor)
+
+    def _error(self, exc: psycopg.Error) -> sqlite3.Error:
+        # The session ended (the server's idle-in-transaction timeout, a restart, the network): an
+        # operational failure whatever class the server's last word had; the next statement reconnects.
+        error = as_sqlite_error(exc)
+        return sqlite3.OperationalError(str(error)) if self.raw.closed else error
 
     def _returning_id(self, sql: str, query: str) -> bool:
         """Whether an INSERT into a table with a generated id should report it (cursor.lastrowid)."""

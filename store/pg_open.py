@@ -71,9 +71,16 @@ def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = F
     options: dict[str, object] = {"application_name": "mentiondesk"}
     if "connect_timeout" not in parse_qs(urlsplit(url).query):
         options["connect_timeout"] = CONNECT_TIMEOUT
-    try:
+
+    def connect() -> psycopg.Connection:
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,
                               **options)  # type: ignore[arg-type]  # libpq parameters
+        if readonly:
+            raw.execute("SET default_transaction_read_only = on")
+        return raw
+
+    try:
+        raw = connect()
     except psycopg.Error as exc:
         detail = redact_error(str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__)
         raise StoreError(f"cannot connect to {masked(url)}: {detail}") from None
@@ -87,10 +94,9 @@ def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = F
         if readonly:
             if version != SCHEMA_VERSION:
                 raise StoreError(f"{masked(url)} needs an upgrade to schema {SCHEMA_VERSION} (it has {version})")
-            raw.execute("SET default_transaction_read_only = on")
         else:
             migrate(raw, WRITE_LOCK)
-        conn = PgConnection(raw)
+        conn = PgConnection(raw, reconnect=connect)
     except psycopg.Error as exc:
         raw.close()
         raise StoreError(f"cannot use {masked(url)}: {redact_error(str(exc).strip().splitlines()[0])}") from None

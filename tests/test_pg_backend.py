@@ -286,3 +286,43 @@ def test_a_writer_stalled_in_its_transaction_makes_others_wait_then_answer_locke
             ["held", "after"]
     finally:
         other.close()
+
+
+def test_a_session_stalled_inside_its_transaction_is_ended_and_the_desk_goes_on(pg_store, pg_desk, clock):
+    """A suspended laptop (or a stopped process) inside a write would hold the desk's write lock for
+    ever: the server ends its session, the others write, and the stalled one reconnects when it wakes."""
+    other = open_store(pg_desk, clock=clock)
+    try:
+        with pytest.raises(sqlite3.OperationalError) as lost:
+            with pg_store.write() as conn:
+                conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'stalled')")
+                # While ana's process is stopped, bo's write waits on the lock only until the server
+                # ends ana's idle session (IDLE_IN_TRANSACTION_MS, shorter than bo's lock timeout).
+                other.conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('bo', 'x', 'goes on')")
+                # ana wakes up: the transaction is gone, and nothing of it may run autocommitted.
+                conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'late')")
+        assert "\n" not in str(lost.value)
+        assert [row[0] for row in other.conn.execute("SELECT text FROM handover_notes ORDER BY id")] == ["goes on"]
+        # The next write opens a new session, and the change feed hears of what it may have missed.
+        seen = pg_store.conn.data_version()
+        with pg_store.write() as conn:
+            conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'again')")
+        assert pg_store.conn.data_version() >= seen
+        assert [row[0] for row in other.conn.execute("SELECT text FROM handover_notes ORDER BY id")] == \
+            ["goes on", "again"]
+    finally:
+        other.close()
+
+
+def test_a_commit_after_the_session_was_lost_says_nothing_was_saved(pg_store):
+    pg_store.conn.execute("BEGIN IMMEDIATE")
+    pg_store.conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'lost')")
+    with psycopg.connect(pg_store.path, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pg_store.conn.raw.info.backend_pid,))
+    with pytest.raises(sqlite3.OperationalError):  # the server's notice of the ended session
+        pg_store.conn.execute("SELECT 1")
+    assert pg_store.conn.in_transaction  # still open for the store, until its ROLLBACK or COMMIT
+    with pytest.raises(sqlite3.OperationalError, match="nothing was saved"):
+        pg_store.conn.execute("COMMIT")
+    assert not pg_store.conn.in_transaction
+    assert pg_store.conn.execute("SELECT count(*) FROM handover_notes").fetchone() == (0,)

@@ -26,9 +26,10 @@ class Crashing(Adapter):
 
     network = "demo"
 
-    def __init__(self, crashes: int):
+    def __init__(self, crashes: int, failure: type[Exception] = RuntimeError):
         super().__init__(account="@brand")
         self.crashes = crashes
+        self.failure = failure
         self.starts = 0
 
     capabilities = Capabilities(Ingest.STREAMING, LimitFrom.NETWORK, "characters", finds_replies=False)
@@ -40,7 +41,7 @@ class Crashing(Adapter):
     async def stream(self, cursor):
         self.starts += 1
         if self.starts <= self.crashes:
-            raise RuntimeError(f"stream crashed ({self.starts})")
+            raise self.failure(f"stream crashed ({self.starts})")
         yield Batch([new_mention(remote_id="after-restart")], cursor="c1")
         await asyncio.Event().wait()
 
@@ -67,6 +68,26 @@ async def test_an_adapter_that_raises_in_stream_is_restarted_and_its_state_recor
     finally:
         await runner.stop()
         worker.close()
+
+
+async def test_a_database_error_is_one_line_in_the_log_and_a_bug_keeps_its_traceback(tmp_path, caplog):
+    """A lost connection to PostgreSQL is trouble to report, not a bug to debug: no traceback."""
+    caplog.set_level(logging.INFO)
+    for failure, traced in ((sqlite3.OperationalError, False), (RuntimeError, True)):
+        caplog.clear()
+        worker = StoreWorker(str(tmp_path / f"{failure.__name__}.db"))
+        runner = IngestRunner(worker, [Crashing(crashes=1, failure=failure)], on_dead=lambda s, r: None,
+                              restart_base=0.01)
+        runner.start()
+        try:
+            await until(lambda: worker.run(lambda s: s.conn.execute(
+                "SELECT 1 FROM mentions WHERE remote_id = 'after-restart'").fetchall()), what="the restart")
+        finally:
+            await runner.stop()
+            worker.close()
+        stopped = [r for r in caplog.records if "restarting in" in r.getMessage()]
+        assert stopped and f"{failure.__name__}: stream crashed (1)" in stopped[0].getMessage()
+        assert any(r.exc_info for r in caplog.records) == traced, failure
 
 
 async def test_an_adapter_that_keeps_dying_is_reported_dead_with_the_reason(db_path):

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import sqlite3
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -127,6 +128,8 @@ class IngestRunner:
                 reason = "the stream ended"
             except asyncio.CancelledError:
                 raise
+            except sqlite3.Error as exc:  # the database refused or went away: its one line says it all
+                reason = f"{type(exc).__name__}: {exc}"
             except Exception as exc:  # one broken adapter must not stop the others
                 log.exception("adapter %s stopped", source)
                 reason = f"{type(exc).__name__}: {exc}"
