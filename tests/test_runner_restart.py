@@ -80,7 +80,7 @@ async def test_a_database_error_is_one_line_in_the_log_and_a_bug_keeps_its_trace
                               restart_base=0.01)
         runner.start()
         try:
-            await until(lambda: worker.run(lambda s: s.conn.execute(
+            await until(lambda worker=worker: worker.run(lambda s: s.conn.execute(
                 "SELECT 1 FROM mentions WHERE remote_id = 'after-restart'").fetchall()), what="the restart")
         finally:
             await runner.stop()
