@@ -18,6 +18,7 @@ from store.ingest import _ids_for
 from store.keys import new_reply_key
 from store.mention_rows import MentionRow, insert_mention_rows
 from store.sanitize import clean_line
+from store.search_documents import insert_documents
 from store.search_terms import AUTHOR_MARK, NETWORK_MARK, is_vocab_term
 
 
@@ -53,8 +54,7 @@ class ImportWriter:
             for index, mention_id in new:
                 for reply in rows[index][14]:
                     self._insert_reply(mention_id, reply, now)
-            conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)",
-                             [(mention_id, documents[index]) for index, mention_id in new])
+            insert_documents(conn, [(mention_id, documents[index]) for index, mention_id in new])
             fresh = [term for term in vocab if term not in self.vocab]
             conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)", [(term,) for term in fresh])
             log_event(store, self.operator, "import.batch", None, imported=self.imported)

@@ -230,6 +230,24 @@ class PgConnection:
             self._end(commit=True)
         return PgCursor(cursor)
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Rows into `table` by COPY: one statement for a batch (what executemany does row by row)."""
+        alone = not self.in_transaction
+        if alone:
+            self._ensure_connected()
+            self._begin()
+        try:
+            with self.raw.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as exc:
+            if alone:
+                self._end(commit=False)
+            raise self._error(exc) from exc
+        self._wrote = True
+        if alone:
+            self._end(commit=True)
+
     def set_trace_callback(self, callback: Callable[[str], object] | None) -> None:
         """As sqlite3's: `callback` gets each statement the store sends (in its SQLite form)."""
         self._trace = callback

@@ -258,9 +258,11 @@ def _view_counts() -> str:
 
 
 def _hand_written() -> dict[int, str]:
-    from store.schema import V2_VIEW_COUNTS
+    from store.pg_search_counts import SEARCH_COUNTS
+    from store.schema import V2_SEARCH_COUNTS, V2_VIEW_COUNTS
 
-    return {0: _V1, MIGRATIONS.index(V2_VIEW_COUNTS): _view_counts()}
+    return {0: _V1, MIGRATIONS.index(V2_VIEW_COUNTS): _view_counts(),
+            MIGRATIONS.index(V2_SEARCH_COUNTS): SEARCH_COUNTS}
 
 
 _INTEGER_ID = re.compile(r"(?im)^(\s*id\s+)INTEGER\s+PRIMARY\s+KEY\b")

@@ -11,6 +11,7 @@ import threading
 from typing import IO
 
 from store.db import Store
+from store.search_documents import insert_documents
 from store.search_terms import _fts_rows, is_vocab_term
 
 BULK_CHUNK = 5000  # mentions per job for the tokenizing process
@@ -30,7 +31,7 @@ def _documents(rows: list[tuple[int, str, str, str]]) -> tuple[list[tuple[int, s
 
 
 def _store_documents(store: Store, documents: list[tuple[int, str]], vocab: list[str]) -> None:
-    store.conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)", documents)
+    insert_documents(store.conn, documents)
     store.conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)", [(term,) for term in vocab])
     store.conn.executemany("DELETE FROM search_pending WHERE mention_id = ?", [(doc[0],) for doc in documents])
 

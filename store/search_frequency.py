@@ -16,8 +16,6 @@ from collections.abc import Iterable
 
 from cachetools import LRUCache
 
-from store.search_filters import _quote_one
-
 CACHED_TERMS = 200_000
 STALE_GROWTH = 0.05  # forget cached counts when the history grew by this share ...
 STALE_AT_LEAST = 20  # ... or by this many mentions, whichever is more
@@ -56,15 +54,11 @@ class Frequencies:
             else:
                 out[term] = count
         if missing and not isinstance(conn, sqlite3.Connection):
-            # PostgreSQL (store/pg_conn.py): the GIN index counts each term's rows, a chunk in one round
-            # trip (one constant query each: a term from a join would not use the index).
-            for start in range(0, len(missing), 100):
-                chunk = missing[start:start + 100]
-                counts = conn.execute("SELECT " + ", ".join(
-                    "(SELECT count(*) FROM search_fts WHERE search_fts MATCH ?)" for _ in chunk),
-                    [_quote_one(term) for term in chunk]).fetchone()
-                for term, count in zip(chunk, counts, strict=True):
-                    out[term] = self.counts[term] = count
+            # PostgreSQL: the counts its index's triggers keep (store/pg_schema.py), one round trip.
+            found = dict(conn.execute("SELECT term, docs FROM search_counts WHERE term = ANY(?)",
+                                      (missing,)).fetchall())
+            for term in missing:
+                out[term] = self.counts[term] = found.get(term, 0)
         elif missing:
             _ensure_table(conn)
             for start in range(0, len(missing), 500):

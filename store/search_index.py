@@ -15,15 +15,25 @@ from contextlib import contextmanager
 
 from store.db import Store
 from store.search_bulk import _Bulk, _networks
+from store.search_documents import insert_documents
 from store.search_terms import _fts_rows, is_vocab_term
 
 _SOURCE = "SELECT m.id, m.text, a.handle, m.network FROM mentions m JOIN authors a ON a.id = m.author_id"
 
 
+WRITE_PIECE = 5000  # rows tokenized between two statements of an indexing transaction
+
+
 def _write(store: Store, rows: list[tuple[int, str, str, str]]) -> None:
-    """Index (id, text, author_handle, network) rows."""
+    """Index (id, text, author_handle, network) rows.
+
+    Tokenized and written a piece at a time: PostgreSQL ends a session that stays silent inside a
+    transaction for longer than store.pg_conn's IDLE_IN_TRANSACTION_MS, and tokenizing 100,000
+    mentions at once takes seconds.
+    """
     vocab: set[str] = set()
-    store.conn.executemany("INSERT INTO search_fts (rowid, terms) VALUES (?, ?)", _fts_rows(rows, vocab))
+    for start in range(0, len(rows), WRITE_PIECE):
+        insert_documents(store.conn, _fts_rows(rows[start:start + WRITE_PIECE], vocab))
     store.conn.executemany("INSERT OR IGNORE INTO search_vocab (term) VALUES (?)",
                            [(term,) for term in sorted(vocab) if is_vocab_term(term)])
 
