@@ -19,8 +19,9 @@ from store.pg_open import masked
 from store.schema import MIGRATIONS
 
 CHUNK = 5_000
-# Rebuilt on the target rather than copied (FTS5's contentless index cannot be read back).
-REBUILT = {"search_fts", "search_vocab", "search_pending"}
+# Rebuilt on the target rather than copied (FTS5's contentless index cannot be read back). The
+# vocabulary is copied, ids included: search weighs the earliest-seen typo candidates first.
+REBUILT = {"search_fts", "search_pending"}
 COUNTED_LAST = "view_counts"  # the target's triggers count while tags and assignments go in
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from store.query import Filters
+from store.search_newest import newest_matches
 from store.search_terms import AUTHOR_MARK, author_terms, network_term
 
 DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
@@ -110,13 +111,15 @@ def _small_set(conn: sqlite3.Connection, filters: Filters, flt: _Filter) -> list
     return [(mention_id, text) for mention_id, text, handle, network in rows if flt.keeps(handle, network)]
 
 
-def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limit: int) -> list[int]:
-    """Newest mentions passing the filters (a query without words)."""
+def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limit: int,
+                  bound: int | None = None) -> list[int]:
+    """Newest mentions passing the filters (a query without words); `bound`: at most how many
+    mentions the from:/net: terms match, when known (store.search_newest)."""
     where = f" AND {flt.sql}" if flt.sql else ""
     if flt.match:
         sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
                f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
-        return [row[0] for row in conn.execute(sql, [flt.match, *flt.params, limit])]
+        return [row[0] for row in newest_matches(conn, sql, flt.match, flt.params, limit, bound)]
     if filters.groups:  # a group's members, newest first, from its index (a flood group holds thousands)
         sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({_GROUPED}{_marks(filters.groups)})){where} "
                "ORDER BY m.id DESC LIMIT ?")

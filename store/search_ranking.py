@@ -5,9 +5,10 @@ from __future__ import annotations
 import bisect
 import heapq
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from store.search_filters import _Filter, _marks, _quote
+from store.search_newest import match_bound, newest_matches
 from store.search_terms import text_terms
 
 MAX_GROUP_QUERIES = 64
@@ -101,8 +102,9 @@ def _rank_from_text(rows: Iterable[tuple[int, str]], candidates: list[dict[str, 
 class _RareGroups:
     """Mention ids of each term's score group, fetched on demand, kept when the group is rare."""
 
-    def __init__(self, conn: sqlite3.Connection, groups: list[list[tuple[float, list[str]]]], flt: _Filter):
-        self.conn, self.groups, self.flt = conn, groups, flt
+    def __init__(self, conn: sqlite3.Connection, groups: list[list[tuple[float, list[str]]]], flt: _Filter,
+                 counts: Mapping[str, int] | None = None):
+        self.conn, self.groups, self.flt, self.counts = conn, groups, flt, counts
         self.ids: dict[tuple[int, int], frozenset[int] | None] = {}
         self.disjoint: dict[tuple[tuple[int, int], ...], bool] = {}
 
@@ -110,7 +112,14 @@ class _RareGroups:
         """The ids, or None for a group too common to hold in memory."""
         if key not in self.ids:
             term, group = key
-            expression = f"({_quote(self.groups[term][group][1])})"
+            words = self.groups[term][group][1]
+            if self.counts is not None and any(self.counts.get(word, 0) > RARE_MAX for word in words if " " not in word):
+                # PostgreSQL: a common word is taken as too common, even where from:/net: would leave
+                # few of its mentions: finding out reads a thousand rows, the combinations' windowed
+                # queries (store.search_newest) fewer. The same ranking either way.
+                self.ids[key] = None
+                return None
+            expression = f"({_quote(words)})"
             if self.flt.match:
                 expression += f" AND {self.flt.match}"
             rows = self.conn.execute("SELECT rowid FROM search_fts WHERE search_fts MATCH ? LIMIT ?",
@@ -160,12 +169,17 @@ class _Ranking:
 
 
 def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]], flt: _Filter,
-                     limit: int) -> list[tuple[float, int]]:
+                     limit: int, counts: Mapping[str, int] | None = None) -> list[tuple[float, int]]:
+    """`counts` (PostgreSQL): mentions per word and filter term, to spare reading rows (store.search_newest)."""
     groups = [_groups(c) for c in candidates]
+    filter_terms = [list(terms) for terms in (flt.authors, flt.networks) if terms]
+
+    def bound(words: list[list[str]]) -> int | None:
+        return match_bound([*words, *filter_terms], counts) if counts is not None else None
     where = f" AND {flt.sql}" if flt.sql else ""
     select = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
               f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
-    rare = _RareGroups(conn, groups, flt)
+    rare = _RareGroups(conn, groups, flt, counts)
     ranking = _Ranking()
     text_score = _Scorer(candidates)
     expanded: set[tuple[int, int]] = set()
@@ -216,8 +230,8 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
             # met first in its best one (combinations run best first), where it
             # got its score; the rest of this one's rows score exactly `score`.
             # At most len(scores) rows are such repeats, hence the limit.
-            rows = conn.execute(select, [_match_expression(groups, choice, flt.match), *flt.params,
-                                         limit + len(ranking.scores)]).fetchall()
+            rows = newest_matches(conn, select, _match_expression(groups, choice, flt.match) or "", flt.params,
+                                  limit + len(ranking.scores), bound([groups[t][g][1] for t, g in picked]))
             empty += not rows
             for (mention_id,) in rows:
                 ranking.add(mention_id, score)
@@ -230,11 +244,10 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
     everything = f"({_quote(sorted({word for c in candidates for word in c}))})"
     if flt.match:
         everything = f"{everything} AND {flt.match}"
-    pool = conn.execute(
-        "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
+    pool = newest_matches(
+        conn, "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
         f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
-        [everything, *flt.params, FALLBACK_POOL],
-    ).fetchall()
+        everything, flt.params, FALLBACK_POOL, bound([sorted({word for c in candidates for word in c})]))
     for score, mention_id in _rank_from_text(pool, candidates, FALLBACK_POOL, set(ranking.scores)):
         ranking.add(mention_id, score)
     return ranking.best(limit)

@@ -73,3 +73,52 @@ def test_a_big_indexing_transaction_is_never_silent_long_enough_to_be_ended(pg_s
     pg_store.conn.raw.execute("SET idle_in_transaction_session_timeout = 500")
     assert index_pending(pg_store) == 100  # one transaction
     assert len(search(pg_store, "parcel lost", limit=200)) == 100
+
+
+def test_common_words_are_read_newest_bucket_first_with_the_same_answer(pg_store, make_mention, monkeypatch):
+    """store.search_newest: windows over the newest buckets give exactly the rows of one plain query."""
+    import store.search_newest as search_newest
+    from store.ingest import save_batch
+
+    for bucket in (0, 1, 3, 4, 9):  # mentions spread over buckets, some empty, as a long history has
+        if bucket:  # ids follow the highest: a row (not indexed) moves it to the bucket's start
+            with pg_store.write() as conn:
+                conn.execute("CREATE TEMP TABLE gap AS SELECT * FROM mentions ORDER BY id DESC LIMIT 1")
+                conn.execute("UPDATE gap SET id = ?, remote_id = 'gap' || ?", (bucket << search_newest.BUCKET_BITS,
+                                                                                bucket))
+                conn.execute("INSERT INTO mentions SELECT * FROM gap")
+                conn.execute("DROP TABLE gap")
+        save_batch(pg_store, "demo", [make_mention(text=f"refund {'late' if n % 2 else 'lost'} {bucket}")
+                                      for n in range(4)], None)
+    queries = ["refund", "refund late", "late refnd", "status:open refund", "net:demo lost"]
+    plain = {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 7, 30)}
+    monkeypatch.setattr(search_newest, "PLAIN_UP_TO", 0)
+    monkeypatch.setattr(search_newest, "FIRST_SHARE", 1)  # windows small enough for this small desk
+    windows: list[int] = []
+    real = search_newest.bucket_term
+
+    def spy(bucket: int) -> str:
+        windows.append(bucket)
+        return real(bucket)
+
+    monkeypatch.setattr(search_newest, "bucket_term", spy)
+    windowed = {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 7, 30)}
+    assert windowed == plain
+    assert windows and max(windows) == 9, "windows over the newest buckets were asked"
+
+
+def test_a_migrated_desk_keeps_its_vocabulary_order(store, pg_desk, clock, make_mention):
+    """Typo candidates beyond the first 64 are weighed earliest-seen first: a copy that numbered its
+    vocabulary afresh (alphabetically) would rank some queries differently from its source."""
+    from store.desk_copy import copy_desk
+    from store.ingest import save_batch
+
+    for text in ("zebra crossing", "apple pie", "mango lassi"):
+        save_batch(store, "demo", [make_mention(text=text)], None)
+    target = open_store(pg_desk, clock=clock)
+    try:
+        copy_desk(store, target)
+        query = "SELECT id, term FROM search_vocab ORDER BY id"
+        assert target.conn.execute(query).fetchall() == store.conn.execute(query).fetchall()
+    finally:
+        target.close()
