@@ -113,7 +113,8 @@ class _RareGroups:
         if key not in self.ids:
             term, group = key
             words = self.groups[term][group][1]
-            if self.counts is not None and any(self.counts.get(word, 0) > RARE_MAX for word in words if " " not in word):
+            counts = self.counts
+            if counts is not None and any(counts.get(word, 0) > RARE_MAX for word in words if " " not in word):
                 # PostgreSQL: a common word is taken as too common, even where from:/net: would leave
                 # few of its mentions: finding out reads a thousand rows, the combinations' windowed
                 # queries (store.search_newest) fewer. The same ranking either way.
