@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from store.query import Filters
-from store.search_newest import newest_matches
+from store.search_newest import _newest_matches
 from store.search_terms import AUTHOR_MARK, author_terms, network_term
 
 DIRECT_MAX = 1500  # a filter leaving at most this many mentions is scored from their text
@@ -119,7 +119,7 @@ def _filtered_ids(conn: sqlite3.Connection, filters: Filters, flt: _Filter, limi
     if flt.match:
         sql = ("SELECT f.rowid FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
                f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?")
-        return [row[0] for row in newest_matches(conn, sql, flt.match, flt.params, limit, bound)]
+        return [row[0] for row in _newest_matches(conn, sql, flt.match, flt.params, limit, bound)]
     if filters.groups:  # a group's members, newest first, from its index (a flood group holds thousands)
         sql = (f"SELECT m.id FROM mentions m NOT INDEXED WHERE m.id IN ({_GROUPED}{_marks(filters.groups)})){where} "
                "ORDER BY m.id DESC LIMIT ?")

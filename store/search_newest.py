@@ -40,7 +40,7 @@ def match_bound(groups: Iterable[Iterable[str]], counts: Mapping[str, int]) -> i
     return bound
 
 
-def newest_matches(conn: sqlite3.Connection, select: str, expression: str, params: list, limit: int,
+def _newest_matches(conn: sqlite3.Connection, select: str, expression: str, params: list, limit: int,
                    bound: int | None) -> list[tuple]:
     """Rows of `select` (`... WHERE f.search_fts MATCH ? <params> ORDER BY f.rowid DESC LIMIT ?`) for
     `expression`, the newest `limit`; `bound`: at most how many mentions match (None: unknown)."""

@@ -8,7 +8,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 
 from store.search_filters import _Filter, _marks, _quote
-from store.search_newest import match_bound, newest_matches
+from store.search_newest import _newest_matches, match_bound
 from store.search_terms import text_terms
 
 MAX_GROUP_QUERIES = 64
@@ -231,7 +231,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
             # met first in its best one (combinations run best first), where it
             # got its score; the rest of this one's rows score exactly `score`.
             # At most len(scores) rows are such repeats, hence the limit.
-            rows = newest_matches(conn, select, _match_expression(groups, choice, flt.match) or "", flt.params,
+            rows = _newest_matches(conn, select, _match_expression(groups, choice, flt.match) or "", flt.params,
                                   limit + len(ranking.scores), bound([groups[t][g][1] for t, g in picked]))
             empty += not rows
             for (mention_id,) in rows:
@@ -245,7 +245,7 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
     everything = f"({_quote(sorted({word for c in candidates for word in c}))})"
     if flt.match:
         everything = f"{everything} AND {flt.match}"
-    pool = newest_matches(
+    pool = _newest_matches(
         conn, "SELECT m.id, m.text FROM search_fts f CROSS JOIN mentions m ON m.id = f.rowid "
         f"WHERE f.search_fts MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
         everything, flt.params, FALLBACK_POOL, bound([sorted({word for c in candidates for word in c})]))
