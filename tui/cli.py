@@ -332,9 +332,10 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "sla":
         from tui.cli_sla import cmd_sla
         return cmd_sla(store, args, operator)
-    if command in ("handover", "views", "report"):  # by the desk's SLA policy, not this config's
+    sla = settings.sla
+    if command in ("handover", "report") or (command == "views" and args.views_command == "show"):
         from tui.cli_sla import desk_policy
-        sla = desk_policy(store, settings.sla, operator)
+        sla = desk_policy(store, settings.sla, operator)  # the desk's, not this config's
     if command == "handover":
         from tui.cli_desk import cmd_handover
         return cmd_handover(store, args, operator, sla)
