@@ -10,6 +10,7 @@ from store.ingest import save_batch
 from store.priority import view_list
 from store.sla import SlaPolicy
 from store.sla_desk import desk_sla, seed_desk_sla, set_desk_sla
+from tests.procs import cli_command, run_all
 from tests.support import cli_in_process
 from tests.tui_support import console_ready, frozen_clock, mention, seed, wait_until
 from tui.app import ConsoleApp
@@ -123,5 +124,30 @@ def _desk(path: str) -> SlaPolicy | None:
     try:
         found = desk_sla(store)
         return found.policy if found else None
+    finally:
+        store.close()
+
+
+def test_two_processes_with_different_configs_starting_at_once_seed_the_desk_once(desk_db, tmp_path):
+    store = open_store(desk_db)
+    save_batch(store, "demo:@brightloop", [mention(i) for i in range(1, 6)], None)
+    store.close()
+    commands = []
+    for name, table in (("ana", 'care = "1h"\ndefault = "8h"'), ("bo", 'care = "2d"\ndefault = "10m"')):
+        config = tmp_path / f"{name}.toml"
+        config.write_text(f"[sla]\n{table}\n")
+        commands.append(["env", f"MENTIONDESK_CONFIG={config}",
+                         *cli_command(desk_db, "views", "show", "priority", "--json", operator=name)])
+    results = run_all(commands, tmp_path)
+    assert [result.returncode for result in results] == [0, 0], [result.stderr for result in results]
+    store = open_store(desk_db)
+    try:
+        desk = desk_sla(store)
+        assert desk is not None and desk.set_by in ("ana", "bo")
+        assert store.conn.execute("SELECT count(*) FROM events WHERE action = 'sla.set'").fetchone() == (1,)
+        loser = results[1] if desk.set_by == "ana" else results[0]
+        winner = results[0] if desk.set_by == "ana" else results[1]
+        assert "your config's [sla] differs" in loser.stderr and loser.stderr.count("\n") == 1
+        assert winner.stderr == ""
     finally:
         store.close()
