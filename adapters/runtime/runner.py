@@ -101,8 +101,8 @@ class IngestRunner:
                 await storing
         finally:
             if storing is not None and not storing.done():
-                # The store thread still runs it, and runs whatever is asked next after it (one thread):
-                # a restart's cursor is read once it is in.
+                # Started, the store thread finishes it before anything asked next (one thread), so a
+                # restart reads the cursor after it; not started, it never runs and the restart replays it.
                 storing.add_done_callback(lambda done: done.cancelled() or done.exception())
                 storing.cancel()
 
