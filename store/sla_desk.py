@@ -21,6 +21,9 @@ from store.priority import rekey, store_targets
 from store.sla import SlaPolicy
 
 SET_ACTION = "sla.set"
+# A seed is logged as "config:ana", not "ana": it is no action of hers (the handover's "since you were
+# here" reads her last event), as a rule's changes are logged as "rule:NAME".
+SEED_PREFIX = "config:"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,8 @@ def desk_sla(store: Store) -> DeskSla | None:
                              "ORDER BY id DESC LIMIT 1", (SET_ACTION,)).fetchone()
     if row is None:
         return DeskSla(policy)
-    return DeskSla(policy, row[0], row[1], bool(json.loads(row[2] or "{}").get("seeded")))
+    seeded = bool(json.loads(row[2] or "{}").get("seeded"))
+    return DeskSla(policy, row[0].removeprefix(SEED_PREFIX) if seeded else row[0], row[1], seeded)
 
 
 def set_desk_sla(store: Store, policy: SlaPolicy, operator: str) -> int:
@@ -88,7 +92,7 @@ def seed_desk_sla(store: Store, config: SlaPolicy, operator: str) -> Seeded:
         with store.write():  # the check and the seed in one transaction: two consoles starting at once
             desk = desk_sla(store)
             if desk is None and config:
-                log_event(store, operator, SET_ACTION, None, targets=as_table(config), seeded=True)
+                log_event(store, SEED_PREFIX + operator, SET_ACTION, None, targets=as_table(config), seeded=True)
                 store_targets(store, config)
     except sqlite3.IntegrityError:  # PostgreSQL: the other console's seed committed first
         desk = desk_sla(store)

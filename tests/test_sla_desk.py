@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from store.db import open_store
+from store.desk import last_seen_by
 from store.inbox_window import view_page
 from store.ingest import save_batch
 from store.priority import view_list
@@ -31,6 +32,7 @@ def test_a_config_seeds_a_desk_with_none_and_a_different_one_changes_nothing(sto
     first = seed_desk_sla(store, POLICY, "ana")
     assert first.desk.policy == POLICY and not first.config_differs and first.notice() == ""
     assert first.desk.set_by == "ana" and first.desk.seeded
+    assert last_seen_by(store, "ana") is None  # no action of hers: her handover's "since" is not moved
     before, order = keys(store), list(view_page(store, "priority", "ana").ids)
     second = seed_desk_sla(store, OTHER, "bo")  # another console, another config
     assert second.desk.policy == POLICY and second.desk.set_by == "ana" and second.config_differs
