@@ -185,6 +185,9 @@ class Adapter(abc.ABC):
     network: str = ""
     #: the account's configured `rate` (registry.build sets it): a cap, and the pace when the server says none
     send_rate: Rate | None = None
+    #: whether the stream may go on while its last batch commits: the runner then fetches the next batch and
+    #: computes its signals meanwhile. False: the stream resumes once the batch is in (a webhook answers then).
+    overlaps_commit: bool = False
     _budget: Budget | None = None
 
     def __init__(self, *, account: str, on_status: StatusCallback | None = None):

@@ -5,8 +5,9 @@
 The real ingest path (adapters.runtime.IngestRunner, the store worker thread, signals in the helper
 process, examples/rules.toml) fed by the demo network at `--rate` mentions a second into a fresh
 database, for `--seconds` after a 10 s warm-up; prints mentions stored (and triaged) per second, the
-event-loop lag p50 / p99 / max sampled every 10 ms (what a console's keys would wait behind) and the
-load average. `--plain`: the reference, signals and rules off. The demo network catches up when
+event-loop lag p50 / p99 / max sampled every 10 ms (what a console's keys would wait behind), the CPU
+spent a mention by this process and by the signals helper (less dependent on the load than the rate) and
+the load average. `--plain`: the reference, signals and rules off. The demo network catches up when
 ingest falls behind, so a rate above what ingest sustains measures the ceiling.
 """
 
@@ -65,9 +66,11 @@ async def run(db: Path, rate: float, seconds: float, plain: bool) -> str:
         await asyncio.sleep(WARM_UP_S)
         first, first_triaged = await worker.run(_counts)
         measuring, started = True, time.perf_counter()
+        cpu = (time.process_time(), _helper_cpu(triage))
         await asyncio.sleep(seconds)
         last, last_triaged = await worker.run(_counts)
         elapsed = time.perf_counter() - started
+        cpu = (time.process_time() - cpu[0], _helper_cpu(triage) - cpu[1])
         measuring = False
     finally:
         prober.cancel()
@@ -75,10 +78,26 @@ async def run(db: Path, rate: float, seconds: float, plain: bool) -> str:
         worker.close()
     load.append(os.getloadavg()[0])
     what = "plain (no signals, no rules)" if plain else "signals + 5 example rules"
+    stored = max(1, last - first)
     return (f"{what}, offered {rate:,.0f}/s: stored {(last - first) / elapsed:,.0f}/s, "
             f"with signals {(last_triaged - first_triaged) / elapsed:,.0f}/s over {elapsed:.0f} s; "
             f"loop lag p50 / p99 / max {_pct(lags, 0.5):.1f} / {_pct(lags, 0.99):.1f} / "
-            f"{max(lags, default=float('nan')):.1f} ms; load {load[0]:.1f} → {load[1]:.1f}")
+            f"{max(lags, default=float('nan')):.1f} ms; CPU a mention: this process {cpu[0] * 1e6 / stored:.0f} µs "
+            f"(the demo network's post making included), helper {cpu[1] * 1e6 / stored:.0f} µs; "
+            f"load {load[0]:.1f} → {load[1]:.1f}")
+
+
+def _helper_cpu(triage: Triage | None) -> float:
+    """CPU seconds (user + system) of the signals helper process so far (0: none)."""
+    pool = triage._pool if triage is not None else None
+    total = 0.0
+    for pid in getattr(pool, "_processes", None) or {}:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def main() -> int:

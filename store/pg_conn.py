@@ -331,8 +331,8 @@ class PgConnection:
         returning = self._returning_id(sql, query)
         if returning:
             query += " RETURNING id"
-        cursor = self.raw.cursor()
         try:
+            cursor = self.raw.cursor()  # raises too once the session is lost: a savepoint's ROLLBACK TO then
             cursor.execute(query, params)
         except psycopg.Error as exc:
             raise self._error(exc) from exc

@@ -2,9 +2,9 @@
 
 The order is one stored integer per mention (`mentions.due_key`, schema V2_PRIORITY) read from a
 (status, due_key) index, so the view pages by keyset like the others whatever the backlog. Triggers keep it
-true as tags, replies, signals and snoozes change; the targets it is computed from are the desk's
-[sla] table, copied into `sla_targets` by `sync_policy` (the console and the ingest leader call it
-when they start; a changed policy re-keys the open mentions in short transactions).
+true as tags, replies, signals and snoozes change; the targets it is computed from are the desk's one
+SLA policy in `sla_targets` (store.sla_desk: set by `mentiondesk sla set`, or seeded from the first
+config that has an [sla]; a changed policy re-keys the open mentions in short transactions).
 """
 
 from __future__ import annotations
@@ -32,14 +32,26 @@ def _wanted(policy: SlaPolicy) -> set[tuple[str, str, int]]:
 
 def sync_policy(store: Store, policy: SlaPolicy) -> int:
     """Make the stored targets `policy`'s; returns how many open mentions were re-keyed (0: unchanged)."""
+    with store.write():
+        changed = store_targets(store, policy)
+    return rekey(store) if changed else 0
+
+
+def store_targets(store: Store, policy: SlaPolicy) -> bool:
+    """Write `policy` into sla_targets, in the caller's transaction; whether it changed (then `rekey`)."""
     wanted = _wanted(policy)
     with store.write():
         stored = set(store.conn.execute("SELECT kind, name, seconds FROM sla_targets").fetchall())
         if stored == wanted:
-            return 0
+            return False
         store.conn.execute("DELETE FROM sla_targets")
         store.conn.executemany("INSERT INTO sla_targets (kind, name, seconds) VALUES (?, ?, ?)", sorted(wanted))
-        top = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
+    return True
+
+
+def rekey(store: Store) -> int:
+    """Recompute the order key of every open mention from the stored targets, in short transactions."""
+    top = store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0]
     rekeyed, low = 0, 0
     while low < top:
         with store.write():

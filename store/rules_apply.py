@@ -1,17 +1,15 @@
-"""What a matching rule does to a mention, logged under the rule's name ("rule:refunds to care").
+"""What a matching rule would change on a mention, and the priority and reply suggestion it sets.
 
-Each action goes through the same store code as an operator's key, so the
-event log shows who (which rule) changed what, and an operator undoes it
-the usual way (`c` again, `e`, `a` with nobody).
+What a rule would change (the dry run), and the priority and suggested reply
+that rules set (an operator's `priority` verb too); at ingest the rules'
+actions on a whole batch are written together (store.rules_batch).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from store.actions import _set_tag, set_status
 from store.db import Store
-from store.desk import add_note, assign
 from store.events import log_event
 from store.rules_file import Rule
 
@@ -54,28 +52,6 @@ def planned_changes(store: Store, rule: Rule, mention_id: int) -> list[str]:
     if rule.suggest and rule.suggest != suggested:
         changes.append(f"suggest {rule.suggest}")
     return changes
-
-
-def apply_rule(store: Store, rule: Rule, mention_id: int) -> list[str]:
-    """Do what the rule says to the mention, in the caller's transaction; returns what changed."""
-    operator = rule.operator
-    changed = []
-    with store.write():
-        for tag in rule.tags:
-            if _set_tag(store, mention_id, tag, True, operator):
-                changed.append(f"tag {tag}")
-        if rule.assign and assign(store, mention_id, rule.assign, operator, allow_new=True):
-            changed.append(f"assign {rule.assign}")
-        if rule.priority and set_priority(store, mention_id, rule.priority, operator):
-            changed.append(f"priority {rule.priority}")
-        if rule.note:
-            add_note(store, mention_id, rule.note, operator)
-            changed.append("note")
-        if rule.suggest and suggest_reply(store, mention_id, rule.suggest, operator):
-            changed.append(f"suggest {rule.suggest}")
-        if rule.done and set_status(store, mention_id, "done", operator):
-            changed.append("done")
-    return changed
 
 
 def set_priority(store: Store, mention_id: int, priority: str | None, operator: str) -> bool:

@@ -4,11 +4,12 @@ The ingest leader computes signals off the event loop (`signals`: in a
 helper process of its own, so the language and sentiment models neither
 hold the console's GIL nor share its core; in a thread if that process
 cannot run), then the store thread inserts the batch and calls `apply`
-inside the same transaction. The rules file is re-read when its mtime or
-size changes, so an edit is live at the next batch without a restart; a
-file with problems keeps the last good rules. A rule that raises is
-disabled (until the file changes) and said in one line on the top bar (the
-"rules" source); ingest never stops for a rule.
+inside the same transaction (store.rules_batch writes a whole batch's rule
+actions together). The rules file is re-read when its mtime or size changes,
+so an edit is live at the next batch without a restart; a file with
+problems keeps the last good rules. A rule that raises is disabled (until
+the file changes) and said in one line on the top bar (the "rules" source);
+ingest never stops for a rule.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING
 from store.db import Store
 from store.ingest import set_source_status
 from store.records import NewMention
-from store.rules_apply import apply_rule
+from store.rules_batch import RuleWrites, apply_rule
 from store.rules_file import RuleBook, load_rules
 from store.signals import SignalModel, Signals
 
@@ -155,6 +156,7 @@ class Triage:
             if not rules or not new_ids:
                 return
             from store.rules_match import Matcher, subjects  # with the first rule to run: rapidfuzz & co
+            writes = RuleWrites(store, new_ids)
             for subject in subjects(store, new_ids):
                 matcher = Matcher(subject, self.book.time_zone)
                 for rule in rules:
@@ -163,12 +165,13 @@ class Triage:
                     try:
                         if not matcher.holds(rule.when):
                             continue
-                        self.applied += len(apply_rule(store, rule, subject.id))
+                        self.applied += len(apply_rule(writes, rule, subject.id))
                     except Exception as exc:
                         self._disable(store, rule.name, exc)
                         continue
                     if rule.stop:
                         break
+            writes.flush()
         except Exception as exc:  # reading the batch back failed: the mentions stay in, untriaged
             log.warning("rules skipped a batch: %s: %s", type(exc).__name__, exc)
 

@@ -327,3 +327,17 @@ def test_a_commit_after_the_session_was_lost_says_nothing_was_saved(pg_store):
         pg_store.conn.execute("COMMIT")
     assert not pg_store.conn.in_transaction
     assert pg_store.conn.execute("SELECT count(*) FROM handover_notes").fetchone() == (0,)
+
+
+def test_a_session_lost_inside_a_savepoint_is_one_operational_error(pg_store):
+    """The ROLLBACK TO of a nested write after the server ended the session (a stopped leader's batch) used to
+    raise psycopg's own error, which the ingest runner does not know: a traceback in the log."""
+    with pytest.raises(sqlite3.OperationalError):
+        with pg_store.write() as conn:
+            with pg_store.write():
+                conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'lost')")
+                with psycopg.connect(pg_store.path, autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(%s)", (pg_store.conn.raw.info.backend_pid,))
+                conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'late')")
+    assert not pg_store.conn.in_transaction
+    assert pg_store.conn.execute("SELECT count(*) FROM handover_notes").fetchone() == (0,)

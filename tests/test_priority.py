@@ -180,18 +180,19 @@ async def test_an_arrival_due_first_goes_to_the_top_of_the_priority_view(tmp_pat
 async def test_re_keying_for_new_targets_never_holds_up_the_first_page(tmp_path, monkeypatch):
     import threading
 
-    import store.priority
+    import store.sla_desk
+    from store.priority import rekey
 
     path = str(tmp_path / "desk.db")
     seed(path, 12, hostile=False)
     release, started = threading.Event(), threading.Event()
 
-    def slow_sync(store, policy):  # a re-key of a big backlog, held until the inbox is shown
+    def slow_rekey(store):  # a re-key of a big backlog for the seeded targets, held until the inbox is shown
         started.set()
         assert release.wait(30)
-        return sync_policy(store, policy)
+        return rekey(store)
 
-    monkeypatch.setattr(store.priority, "sync_policy", slow_sync)
+    monkeypatch.setattr(store.sla_desk, "rekey", slow_rekey)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock, sla=POLICY)
     try:
         async with app.run_test(size=(100, 30)) as pilot:

@@ -120,9 +120,11 @@ class ConsoleApp(App):
 
     async def _sync_sla(self) -> None:
         try:
-            await self.shift.sync_sla(self.approve_over)  # the bar counts desk-wide (desk_approve_over)
+            seeded = await self.shift.sync_sla(self.approve_over)  # the bar counts desk-wide (desk_approve_over)
         except DATABASE_ERRORS:
-            pass  # a read-only desk keeps the order its last writer set
+            return  # a read-only desk keeps the order its last writer set
+        if notice := seeded.notice():  # the desk's policy stands: this config does not re-key it
+            self.notify(notice, title="SLA", severity="warning", timeout=10, markup=False)
 
     async def on_unmount(self) -> None:
         if self.leadership and self._leader_worker:

@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from tui.cli_views import add_views_parser
     add_views_parser(sub, common)
+    from tui.cli_sla import add_sla_parser
+    add_sla_parser(sub, common)
     from tui.cli_demo import add_demo_shift_parser
     add_demo_shift_parser(sub, common)
     from tui.cli_kit_args import add_parsers
@@ -300,6 +302,8 @@ def _reads_only(command: str | None, args: argparse.Namespace) -> bool:
         return args.views_command in ("list", "show")
     if command == "signals":
         return args.action == "status"
+    if command == "sla":
+        return args.sla_command == "show"
     if command in ("answers", "answer"):
         return command == "answers" or bool(args.dry_run)
     return (command in (None, "search", "export", "report", "rules", "links")
@@ -325,9 +329,16 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     if command == "signals":
         from tui.cli_data import cmd_signals
         return cmd_signals(store, args, settings)
+    if command == "sla":
+        from tui.cli_sla import cmd_sla
+        return cmd_sla(store, args, operator)
+    sla = settings.sla
+    if command in ("handover", "report") or (command == "views" and args.views_command == "show"):
+        from tui.cli_sla import desk_policy
+        sla = desk_policy(store, settings.sla, operator)  # the desk's, not this config's
     if command == "handover":
         from tui.cli_desk import cmd_handover
-        return cmd_handover(store, args, operator, settings.sla)
+        return cmd_handover(store, args, operator, sla)
     if command in ("tag", "done", "assign", "undo"):
         from tui import cli_bulk
         return getattr(cli_bulk, f"cmd_{command}")(store, args, operator)
@@ -343,7 +354,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
                          recall=settings.reply_recall)
     if command == "views":
         from tui.cli_views import cmd_views
-        return cmd_views(store, args, operator, settings.sla)
+        return cmd_views(store, args, operator, sla)
     if command in ("incidents", "groups"):
         from tui import cli_flood
         return getattr(cli_flood, f"cmd_{command}")(store, args, operator)
@@ -356,7 +367,7 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
         return cli_answer.cmd_approve(store, args, operator)
     if command == "report":
         from tui.cli_report import cmd_report
-        return cmd_report(store, args, settings.sla)
+        return cmd_report(store, args, sla)
     if command in ("replies", "snooze", "unsnooze"):
         from tui import cli_kit
         return getattr(cli_kit, f"cmd_{command}")(store, args, operator)

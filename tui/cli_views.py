@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sqlite3
 
-from store.db import Store, StoreError
+from store.db import Store
 from store.inbox import VIEWS
 from store.preferences import oldest_first_views, set_oldest_first
-from store.priority import sync_policy, view_list
+from store.priority import view_list
 from store.sanitize import clean_line
 from store.saved_views import SAVED_KEYS, SAVED_PREFIX, remove_view, save_view, saved_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
@@ -77,10 +76,6 @@ def _order(store: Store, args: argparse.Namespace, operator: str) -> int:
 def _show(store: Store, args: argparse.Namespace, operator: str, sla: SlaPolicy) -> int:
     if not 1 <= args.limit <= 10_000:
         return fail("--limit must be between 1 and 10000")
-    try:
-        sync_policy(store, sla)  # the order follows this config's [sla], as a console started here would
-    except (sqlite3.Error, StoreError):
-        pass  # a desk this user may only read: listed in the order its last writer set
     oldest = args.view in oldest_first_views(store, operator)
     listed = view_list(store, args.view, sla, operator, args.limit, oldest_first=oldest)
     total, entries = listed.total, listed.rows

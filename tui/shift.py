@@ -37,6 +37,8 @@ from store.incidents import set_state as set_incident_state
 from store.lease import LeaseHolder, current_holder
 from store.saved_views import SAVED_PREFIX, SavedView, remove_view, save_view, saved_view_ids, saved_views
 from store.sla import SlaPolicy
+from store.sla_desk import SET_ACTION as SLA_SET
+from store.sla_desk import Seeded, stored_policy
 from store.undo import Undone, undo_last
 from store.worker import StoreWorker
 
@@ -60,7 +62,8 @@ class Shift:
                  searcher: StoreWorker, adapters: list[Adapter], sla: SlaPolicy | None = None,
                  reply_recall: float = 0.0) -> None:
         self.operator = operator
-        self.sla = sla or SlaPolicy()  # first-response targets: handover, reports and the priority view
+        self.config_sla = sla or SlaPolicy()  # this console's [sla]: seeds a desk that has no policy yet
+        self.sla = self.config_sla  # the desk's one policy once read (sync_sla): clocks, handover, reports
         self.reply_recall = reply_recall  # seconds a queued reply can be recalled with `u`
         self.clock = clock
         self.db_path = db_path
@@ -98,12 +101,16 @@ class Shift:
         """What changed since `marks`; snoozes that are due wake first (any console may wake them)."""
         operator, wake = self.operator, self.store.read_only_reason is None
 
-        def wake_and_poll(store: Store) -> Changes:
+        def wake_and_poll(store: Store) -> tuple[Changes, SlaPolicy | None]:
             woke = bool(wake and snoozing.wake_due(store))
             # This connection's own commit does not move data_version: look anyway when it woke some.
-            return poll(store, marks, force=force or woke, operator=operator)
+            changes = poll(store, marks, force=force or woke, operator=operator)
+            return changes, stored_policy(store) if SLA_SET in changes.actions else None
 
-        return await self.store.run(wake_and_poll)
+        changes, policy = await self.store.run(wake_and_poll)
+        if policy:  # someone ran `mentiondesk sla set`: this console's clocks follow at once
+            self.sla = policy
+        return changes
 
     async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None,
                         oldest_first: bool = False) -> IdPage:
@@ -275,26 +282,30 @@ class Shift:
 
         return await self.store.run(since)
 
-    async def sync_sla(self, approve_over: int | None = None) -> int:
-        """Copy this console's [sla] targets to the desk, for the Priority view's order (and record its
-        operator's bar for group answers, store.group_answers.desk_approve_over)."""
+    async def sync_sla(self, approve_over: int | None = None) -> Seeded:
+        """Read the desk's SLA policy (seeding it from this console's [sla] if it has none) and go by it
+        (and record its operator's bar for group answers, store.group_answers.desk_approve_over)."""
         from store.group_answers import record_approve_over
-        from store.priority import sync_policy  # off the start path, like reports
+        from store.sla_desk import read_desk_sla  # off the start path, like reports
 
-        # Its own connection: re-keying the open mentions for changed targets takes seconds on a big
-        # backlog (6 s for 700k), and the console's store thread must serve the first page meanwhile.
+        # Its own connection: seeding re-keys the open mentions (6 s for 700k), and the console's store
+        # thread must serve the first page meanwhile.
         worker = StoreWorker(self.db_path, clock=self.clock, name="sla")
         try:
             if approve_over is not None:
                 await worker.run(record_approve_over, self.operator, approve_over)
-            return await worker.run(sync_policy, self.sla)
+            seeded = await worker.run(read_desk_sla, self.config_sla, self.operator)
+            self.sla = seeded.desk.policy
+            return seeded
         finally:
             await asyncio.to_thread(worker.close)
 
     async def handover_report(self, since: str) -> HandoverReport:
         from store.handover import handover_report  # here: reports load when first asked for, not at start
 
-        return await self.searcher.run(handover_report, since, self.operator, self.sla)
+        def report(store: Store) -> HandoverReport:
+            return handover_report(store, since, self.operator, stored_policy(store) or self.sla)
+        return await self.searcher.run(report)
 
     # -- flood mode: incidents and groups --------------------------------------------
     async def open_incidents(self) -> list[Incident]:
@@ -329,7 +340,8 @@ class Shift:
     async def report(self, since: str, by: str) -> Report:
         from store.reports import build_report
 
-        return await self.searcher.run(build_report, since, by=by, policy=self.sla)
+        return await self.searcher.run(lambda store: build_report(store, since, by=by,
+                                                                  policy=stored_policy(store) or self.sla))
 
     async def handover_notes(self, since: str) -> list[desk.HandoverNote]:
         """Notes others left since `since`, oldest first."""

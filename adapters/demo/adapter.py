@@ -77,6 +77,7 @@ class DemoAdapter(PostTimeline, Adapter):
     """A simulated network for demos and benchmarks; no account or connection needed."""
 
     network = NETWORK
+    overlaps_commit = True  # its cursor is a post number: nothing waits for a commit to resume
 
     def __init__(self, *, account: str = "@brightloop", rate_per_minute: float = 40.0, seed: int = 7,
                  sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,

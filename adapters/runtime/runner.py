@@ -91,24 +91,42 @@ class IngestRunner:
     async def _drive(self, adapter: Adapter) -> None:
         source = adapter.source
         cursor = await self.worker.run(load_cursor, source)
-        # aclosing: a cancelled stream runs its cleanup now (a webhook answers 503 at once).
-        async with contextlib.aclosing(adapter.stream(cursor)) as stream:
-            async for batch in stream:
-                await self._commit(adapter, source, batch)
+        storing: asyncio.Future | None = None  # the last batch's commit, still on the store thread
+        try:
+            # aclosing: a cancelled stream runs its cleanup now (a webhook answers 503 at once).
+            async with contextlib.aclosing(adapter.stream(cursor)) as stream:
+                async for batch in stream:
+                    storing = await self._commit(adapter, source, batch, storing)
+            if storing is not None:
+                await storing
+        finally:
+            if storing is not None and not storing.done():
+                # Started, the store thread finishes it before anything asked next (one thread), so a
+                # restart reads the cursor after it; not started, it never runs and the restart replays it.
+                storing.add_done_callback(lambda done: done.cancelled() or done.exception())
+                storing.cancel()
 
-    async def _commit(self, adapter: Adapter, source: str, batch: Batch) -> None:
+    async def _commit(self, adapter: Adapter, source: str, batch: Batch,
+                      storing: asyncio.Future | None) -> asyncio.Future | None:
+        """Commit a batch; returns its commit still running when the adapter lets its stream go on meanwhile
+        (`Adapter.overlaps_commit`), so the next batch is fetched and given signals while this one commits."""
         for reason in batch.skipped:
             log.warning("%s skipped an item: %s", source, reason)
             self.skipped.append((source, reason))
         if not batch.mentions and batch.cursor is None:
-            return
-        if self.triage is None or not batch.mentions:
-            await self.worker.run(save_batch, source, batch.mentions, batch.cursor)
-            return
-        # Signals are CPU work (language, sentiment): off the loop and the store thread (store.triage says where).
-        signals = await self.triage.signals(batch.mentions)
-        await self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
-                              triage=self.triage.apply)
+            return storing
+        triage = self.triage if batch.mentions else None
+        # Signals are CPU work (language, sentiment): off the loop and the store thread (store.triage says
+        # where), computed while the last batch commits.
+        signals = await triage.signals(batch.mentions) if triage is not None else None
+        if storing is not None:
+            await storing  # batches commit in order; a failed commit ends the stream here
+        save = self.worker.run(save_batch, source, batch.mentions, batch.cursor, signals=signals,
+                               triage=triage.apply if triage is not None else None)
+        if not adapter.overlaps_commit:
+            await save
+            return None
+        return asyncio.ensure_future(save)
 
     async def _guarded(self, adapter: Adapter) -> None:
         """Run one adapter for ever: a stream that dies is restarted with capped backoff.

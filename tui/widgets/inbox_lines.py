@@ -79,7 +79,8 @@ class RowPainter:
         self._clock = clock
         self._lines: LRUCache[tuple, Strip] = LRUCache(CACHE_LINES)
         self.sender_alive = True  # set by the screen from the leader lease
-        self.sla = SlaPolicy()  # set by the pane from the shift: first-response targets
+        # Set by the pane: the shift's SLA policy, read at each paint (the desk's may change: `sla set`).
+        self.policy_of: Callable[[], SlaPolicy] = SlaPolicy
         self.every_clock = False  # the Priority view: every row says its time left, not only the last quarter
         self.marked: Collection[int] = frozenset()  # the screen's marks (tui.selection), drawn as ◆
 
@@ -120,9 +121,10 @@ class RowPainter:
     def sla_label(self, row: InboxRow, now: datetime) -> str:
         """`late 2h` for an unanswered open mention past its target; `due 9m` in the last quarter
         (in the Priority view, always)."""
-        if not self.sla:
+        policy = self.policy_of()
+        if not policy:
             return ""
-        state = clock_of(row, self.sla, now)
+        state = clock_of(row, policy, now)
         if state is None or (not state.late and state.left > state.target / 4 and not self.every_clock):
             return ""
         return state.label()

@@ -43,7 +43,8 @@ class InboxPane(Vertical):
     def compose(self) -> ComposeResult:
         self.search_bar = SearchBar(id="search")
         self.inbox = InboxList(clock=console_of(self).shift.clock, id="inbox")
-        self.inbox.painter.sla = console_of(self).shift.sla
+        shift = console_of(self).shift
+        self.inbox.painter.policy_of = lambda: shift.sla
         yield self.search_bar
         yield Line(id="inbox-title")
         yield self.inbox
