@@ -4,6 +4,8 @@ stream may go on meanwhile (Adapter.overlaps_commit): the two halves of triage a
 from __future__ import annotations
 
 import asyncio
+import gc
+import sqlite3
 import threading
 
 from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, TextRule
@@ -71,3 +73,42 @@ async def test_the_next_batch_gets_its_signals_while_the_last_one_commits(db_pat
     finally:
         await runner.stop()
         worker.close()
+
+
+class FailingCommit(Watching):
+    """The first batch's rules fail (the database went away mid-commit) while the second batch waits."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed = threading.Event()
+
+    async def signals(self, mentions):
+        if mentions[0].remote_id == "two":
+            await asyncio.Event().wait()  # the runner is stopped while it waits here
+        return None
+
+    def apply(self, store, new_ids):
+        self.failed.set()
+        raise sqlite3.OperationalError("the connection to the database was lost")
+
+
+async def test_a_commit_that_failed_while_the_runner_stops_is_not_an_unretrieved_error(db_path):
+    """Seen in serve's log on PostgreSQL: 'Task exception was never retrieved' and a traceback, when the
+    server ended a stopped leader's session and the leader stepped down with that commit in flight."""
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+    worker = StoreWorker(str(db_path))
+    triage = FailingCommit()
+    runner = IngestRunner(worker, [TwoBatches()], triage=triage)
+    runner.start()
+    try:
+        await until(triage.failed.is_set)
+        await worker.run(lambda store: None)  # one store thread, in order: the failed commit is back
+    finally:
+        await runner.stop()
+        worker.close()
+    gc.collect()
+    await asyncio.sleep(0)  # the loop reports unretrieved errors on its next turn
+    assert [c for c in unhandled if "never retrieved" in c.get("message", "")] == []
+    loop.set_exception_handler(None)

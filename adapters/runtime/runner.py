@@ -100,9 +100,11 @@ class IngestRunner:
             if storing is not None:
                 await storing
         finally:
-            if storing is not None and not storing.done():
+            if storing is not None:
                 # Started, the store thread finishes it before anything asked next (one thread), so a
                 # restart reads the cursor after it; not started, it never runs and the restart replays it.
+                # Its error (the database gone as the stream stops) is the stream's to report, not asyncio's
+                # "exception was never retrieved" at garbage collection.
                 storing.add_done_callback(lambda done: done.cancelled() or done.exception())
                 storing.cancel()
 
