@@ -257,10 +257,34 @@ def _view_counts() -> str:
     return pg_ddl(plain) + _VIEW_COUNT_TRIGGERS
 
 
-def _hand_written() -> dict[int, str]:
-    from store.schema import V2_VIEW_COUNTS
+# strftime('%s', x) (store/pg_sql.py): a time without a zone is UTC, as in SQLite; text that is not a time
+# (created_at comes from outside) is NULL, as there, rather than an error that fails the whole batch.
+_EPOCH = r"""
+CREATE OR REPLACE FUNCTION mentiondesk_epoch(value text) RETURNS bigint LANGUAGE plpgsql STABLE
+    SET timezone = 'UTC' AS $$
+BEGIN
+    RETURN extract(epoch from value::timestamptz)::bigint;
+EXCEPTION WHEN data_exception THEN
+    RETURN NULL;
+END $$;
+"""
 
-    return {0: _V1, MIGRATIONS.index(V2_VIEW_COUNTS): _view_counts()}
+
+def _lenient_times() -> str:
+    """For a desk made before mentiondesk_epoch: the function, and the Priority view's trigger functions
+    made again on it (they cast to timestamptz themselves and failed on a created_at that is not a time)."""
+    from store.schema import V2_PRIORITY
+
+    functions = re.findall(r"(?s)CREATE FUNCTION .*?END \$\$;", pg_ddl(V2_PRIORITY))
+    return _EPOCH + "\n".join(f.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION", 1) for f in functions)
+
+
+def _hand_written() -> dict[int, str]:
+    from store.schema import V2_LENIENT_TIMES, V2_PRIORITY, V2_VIEW_COUNTS
+
+    return {0: _V1, MIGRATIONS.index(V2_VIEW_COUNTS): _view_counts(),
+            MIGRATIONS.index(V2_PRIORITY): _EPOCH + pg_ddl(V2_PRIORITY),
+            MIGRATIONS.index(V2_LENIENT_TIMES): _lenient_times()}
 
 
 _INTEGER_ID = re.compile(r"(?im)^(\s*id\s+)INTEGER\s+PRIMARY\s+KEY\b")

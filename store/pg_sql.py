@@ -227,11 +227,12 @@ def _scalar(function: str) -> Callable[[list[str], list[str]], str | None]:
 
 
 def _strftime(args: list[str], literals: list[str]) -> str | None:
-    """strftime('%s', x): the Unix time of an ISO timestamp; other formats are not translated."""
+    """strftime('%s', x): the Unix time of an ISO timestamp (store/pg_schema.py's mentiondesk_epoch, lenient
+    like SQLite's: NULL for text that is not a time); other formats are not translated."""
     form = _MARKED.fullmatch(args[0])
     if len(args) != 2 or form is None or literals[int(form.group(1))] != "'%s'":
         return None
-    return f"extract(epoch from ({args[1]})::timestamptz)::bigint"
+    return f"mentiondesk_epoch(({args[1]})::text)"  # NULL, not an error, for a time that is not one
 
 
 _CALLS: dict[str, Callable[[list[str], list[str]], str | None]] = {

@@ -522,7 +522,14 @@ DROP INDEX mentions_by_created;
 CREATE INDEX mentions_by_created ON mentions (created_at, network, status, sentiment);
 """
 
+# PostgreSQL only (store/pg_schema.py: mentiondesk_epoch): the Unix time of a stored time that is not ISO
+# (a hostile or odd created_at) is NULL there, as strftime('%s', ...) gives without failing here.
+V2_LENIENT_TIMES = """
+-- nothing to change on SQLite
+"""
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
                          V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
-                         V2_GROUP_ANSWERS, V2_PRIORITY, V2_REPORT_SENTIMENT]
+                         V2_GROUP_ANSWERS, V2_PRIORITY, V2_REPORT_SENTIMENT,
+                         V2_LENIENT_TIMES]
 SCHEMA_VERSION = len(MIGRATIONS)
