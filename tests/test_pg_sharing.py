@@ -166,3 +166,29 @@ def test_the_leaders_upkeep_is_postgresqls_own(pg_desk):
         assert housekeep(store, max_steps=50, wal_limit=0) == Housekeeping(0, 0, None)
     finally:
         store.close()
+
+
+def test_a_bulk_import_leaves_postgresqls_statistics_fresh(pg_server, monkeypatch):
+    """`import` (like `migrate`) runs VACUUM ANALYZE after a big load, not leaving it to autovacuum."""
+    import json
+
+    from store import importing
+    from tests.conftest import new_mention
+
+    monkeypatch.setattr(importing, "BULK_ROWS", 50)
+    pg_desk = pg_server.fresh_database()  # its own: the session's reused desk keeps earlier tests' statistics
+    lines = [json.dumps({field: getattr(m, field) for field in ("network", "remote_id", "author_handle", "text",
+                                                               "created_at")})
+             for m in (new_mention() for _ in range(60))]
+    store = open_store(pg_desk)
+    try:
+        assert importing.import_lines(store, lines[:10], "ana").imported == 10  # small: left to autovacuum
+        assert admin(pg_desk, "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables "
+                              "WHERE relname = 'mentions'") == [(None, None)]
+        assert importing.import_lines(store, lines[10:], "ana").imported == 50
+        [(vacuumed, analyzed)] = admin(pg_desk, "SELECT last_vacuum, last_analyze FROM pg_stat_user_tables "
+                                                "WHERE relname = 'mentions'")
+        assert vacuumed is not None and analyzed is not None
+    finally:
+        store.close()
+        pg_server.drop_database(pg_desk)
