@@ -8,8 +8,11 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -261,17 +264,27 @@ def test_a_damaged_file_is_one_line_not_a_traceback(tmp_path):
 
 
 @pytest.mark.sqlite_only
-def test_an_unwritable_directory_is_one_line(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o500)
+def test_an_unwritable_directory_is_one_line():
+    """As root (CI), who writes anywhere, the command runs as an unprivileged user (tests/procs.py)."""
+    from tests.procs import NOBODY, permission_runner
+
+    runner = permission_runner()
+    assert runner is not None, "no interpreter an unprivileged user can run"
+    base = Path(tempfile.mkdtemp(prefix="mentiondesk-locked-"))
     try:
-        if os.access(folder, os.W_OK):
-            pytest.skip("running with privileges that ignore directory permissions")
-        assert "permission denied" in assert_one_line_refusal(run(tmp_path, "export", db=folder / "desk.db"))
+        base.chmod(0o755)
+        folder, home = base / "locked", base / "home"
+        folder.mkdir()
+        home.mkdir()
+        if runner.user is not None:
+            os.chown(folder, NOBODY, NOBODY)
+            os.chown(home, NOBODY, NOBODY)
+        folder.chmod(0o500)
+        result = runner.run(["-m", "tui", "export", "--db", str(folder / "desk.db")], home)
+        assert "permission denied" in assert_one_line_refusal(result)
         assert os.listdir(folder) == []
     finally:
-        folder.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.mark.sqlite_only
