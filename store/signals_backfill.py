@@ -82,7 +82,10 @@ def helper_pool(workers: int | None = None) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(workers or max(1, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn"))
+    from store.exit_with_parent import exit_with_parent
+
+    return ProcessPoolExecutor(workers or max(1, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn"),
+                               initializer=exit_with_parent)
 
 
 def done_now(model: SignalModel) -> Callable[[list[str]], Future[list[Signals]]]:

@@ -95,7 +95,9 @@ async def test_a_group_answer_of_100_stays_within_the_servers_advertised_limit(d
         # Half-way, every console can tell how long the rest will take, at the server's pace.
         eta = await worker.run(pacing_eta, 7)
         assert [(e.source, e.queued) for e in eta] == [(f"mastodon:{account}", eta[0].queued)]
-        assert 0 < eta[0].queued <= 60 and eta[0].seconds is not None and eta[0].seconds > 60
+        # One lane: the 40th post may still be on its way back (counted by the server, not yet
+        # marked sent) while the 39th is marked. CI saw 61 once.
+        assert 0 < eta[0].queued <= 61 and eta[0].seconds is not None and eta[0].seconds > 60
         line = describe_eta(eta, 7)
         assert line.startswith(f"answer #7: {eta[0].queued} queued, ~") and "(Mastodon limit)" in line
         await until(lambda: len(server.ours()) == 100, seconds=60, what="all 100 replies sent")

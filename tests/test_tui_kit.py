@@ -164,6 +164,26 @@ async def test_a_draft_is_saved_as_typed_restored_after_a_restart_and_shown_to_a
     assert query(db_path, "SELECT text FROM replies") == [("We are on it",)]
 
 
+async def test_a_reply_sent_before_the_draft_was_saved_leaves_no_draft_behind(db_path):
+    """Seen over PostgreSQL in the two-user trial: typed and sent within the draft's debounce, the
+    draft's save reached the store after the queueing (which removes it), and stayed as a stale draft."""
+    app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await console_ready(pilot)
+        composer = await open_composer(pilot, screen)
+        await pilot.press(*"Refund on its way", "ctrl+s")
+        await wait_until(pilot, lambda: not composer.display)
+        await wait_until(pilot, lambda: query(db_path, "SELECT count(*) FROM replies") == [(1,)])
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+        assert "✐" not in screen_text(app)  # no draft mark on the row or the mention
+    assert query(db_path, "SELECT count(*) FROM drafts") == [(0,)]
+    # Saved, then removed by the queueing, in that order.
+    assert query(db_path, "SELECT action FROM events WHERE action IN ('draft.save', 'reply.queue') ORDER BY id") \
+        == [("draft.save",), ("reply.queue",)]
+
+
 async def test_clearing_the_text_removes_the_draft(db_path):
     app = ConsoleApp(db_path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(100, 30)) as pilot:

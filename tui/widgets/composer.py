@@ -175,7 +175,7 @@ class ReplyComposer(ComposerKit):
         if (blocked := self._blocked_send()) is not None:
             self.notify(blocked, severity="error", markup=False)
             return
-        self._flush_draft()  # now, not after the reply is queued (which removes the draft)
+        await self._save_draft_before_send()
         mention_id, text, editing = self.mention_id, self.text, self.editing_reply
         assert mention_id is not None
         if editing is not None:

@@ -8,6 +8,7 @@ the draft in the transaction that queues the reply.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from rich.text import Text
 from textual import work
@@ -15,6 +16,7 @@ from textual.app import SuspendNotSupported
 from textual.containers import Vertical
 from textual.timer import Timer
 from textual.widgets import TextArea
+from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from store.saved_replies import fill, unfilled
 from tui.attempt import attempt
@@ -30,6 +32,7 @@ class ComposerKit(Vertical):
 
     mention_id: int | None = None
     _draft_timer: Timer | None = None
+    _draft_saving: Worker | None = None
     _unfilled: tuple[str, ...] = ()
     _stored: str | None = None  # the text the database holds for this mention, as far as we know
     _baseline = ""  # what the composer opened with when nothing was stored (`@author `): not a draft
@@ -73,16 +76,27 @@ class ComposerKit(Vertical):
 
     def _flush_draft(self) -> None:
         """Save now (the timer fired, or the composer is being put aside)."""
+        if (pending := self._draft_to_save()) is not None:
+            self._draft_saving = self.run_worker(attempt(self, self.shift.save_draft(*pending)), group="draft")
+
+    async def _save_draft_before_send(self) -> None:
+        """Saved before the reply is queued, and awaited: a save still on its way to the store
+        thread could land after the queueing (which removes the draft) and leave a stale draft."""
+        if (saving := self._draft_saving) is not None and saving.is_running:
+            with contextlib.suppress(WorkerCancelled, WorkerFailed):
+                await saving.wait()  # the debounce's save, if it is still on its way
+        if (pending := self._draft_to_save()) is not None:
+            await attempt(self, self.shift.save_draft(*pending))
+
+    def _draft_to_save(self) -> tuple[int, str] | None:
         self._cancel_draft_save()
         mention_id, text = self.mention_id, self.text
         if text == self._baseline:
             text = ""
         if mention_id is None or text == (self._stored or ""):
-            return
+            return None
         self._stored = text
-        # The store thread runs calls in order: a later send still deletes this draft after it.
-        self.run_worker(attempt(self, self.shift.save_draft(mention_id, text)),
-                        group="draft")
+        return mention_id, text
 
     # -- saved replies -------------------------------------------------------------------
     def _blocked_send(self) -> str | None:
