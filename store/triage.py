@@ -54,12 +54,15 @@ def _start_helper() -> ProcessPoolExecutor:
     import multiprocessing  # here, not at import: off the console's start path
     from concurrent.futures import ProcessPoolExecutor
 
+    from store.exit_with_parent import exit_with_parent
+
     captured = sys.stderr
     pool = None
     try:
         if sys.__stderr__ is not None and captured is not sys.__stderr__:
             sys.stderr = sys.__stderr__
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=exit_with_parent)
         pool.submit(int)  # starts the process
     except BaseException:
         if pool is not None:
