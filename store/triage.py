@@ -62,7 +62,7 @@ def _start_helper() -> ProcessPoolExecutor:
         if sys.__stderr__ is not None and captured is not sys.__stderr__:
             sys.stderr = sys.__stderr__
         pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=exit_with_parent)
+                               initializer=exit_with_parent)
         pool.submit(int)  # starts the process
     except BaseException:
         if pool is not None:
