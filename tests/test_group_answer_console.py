@@ -54,9 +54,13 @@ async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply
         dialog = app.screen
         assert isinstance(dialog, GroupAnswerDialog) and sorted(dialog.target.members) == sorted(marked)
         await pilot.press(*"Hi {author}, thanks!")
-        await until(pilot, lambda: dialog.plan is not None and "3 of 3 get it" in screen_text(app))
+        # The preview follows the typing: wait for the plan of the whole text (under load one of
+        # "Hi {aut" was on screen with "3 of 3 get it" before the last keys arrived).
+        await until(pilot, lambda: dialog.plan is not None and dialog.plan.sends != []
+                    and dialog.plan.sends[0].text.endswith(", thanks!") and "3 of 3 get it" in screen_text(app))
         first = dialog.plan.sends[0] if dialog.plan else None
-        assert first is not None and f"{first.handle} #{first.mention_id}: Hi User" in screen_text(app)
+        assert first is not None
+        await until(pilot, lambda: f"{first.handle} #{first.mention_id}: Hi User" in screen_text(app))
         await pilot.press("ctrl+l")  # every post: the same here, each of these people posted once
         await until(pilot, lambda: not dialog.one_per_author and "(every post" in screen_text(app))
         await pilot.press("ctrl+s")
