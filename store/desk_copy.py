@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from store.db import Store, StoreError
+from store.maintenance import vacuum_analyze
 from store.pg_open import masked
 from store.schema import MIGRATIONS
 
@@ -125,10 +126,7 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
                                  f"coalesce((SELECT max(id) FROM {table}), 0) + 1, false) "
                                  f"WHERE pg_get_serial_sequence('{table}', 'id') IS NOT NULL")
     indexed = index_pending(target)
-    if target.backend == "postgresql":
-        # Statistics for the planner, and the visibility map that lets index-only counts (search's
-        # term frequencies) skip the table: autovacuum would get there later.
-        target.conn.execute("VACUUM ANALYZE")
+    vacuum_analyze(target)
     counts = tuple(TableCount(table, count_rows(source, table), count_rows(target, table)) for table in copied)
     return CopyReport(counts, indexed)
 

@@ -113,3 +113,17 @@ def housekeep(store: Store, *, max_steps: int = 4, wal_limit: int = WAL_SOFT_LIM
     # Readers kept it from truncating for several rounds: wait longer for them (ingest waits, not keys).
     busy_ms = CHECKPOINT_BUSY_MS * (10 if size > 4 * wal_limit else 1)
     return Housekeeping(merged, fts_segments(store.conn), checkpoint(store, mode, busy_ms=busy_ms))
+
+
+BULK_ROWS = 10_000  # a load at least this big settles PostgreSQL's statistics itself (vacuum_analyze)
+
+
+def vacuum_analyze(store: Store) -> bool:
+    """After a bulk load, on PostgreSQL: VACUUM ANALYZE, for the planner's statistics and the visibility
+    map that lets index-only counts (search's term frequencies) skip the table; autovacuum would get
+    there later, and search counts slowly until it has. SQLite needs nothing (False)."""
+    if store.backend != "postgresql" or store.conn.in_transaction:  # VACUUM cannot run inside one
+        return False
+    store.conn.execute("VACUUM ANALYZE")
+    return True
+

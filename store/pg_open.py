@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from store.db import Store, StoreError
+from store.db import NotWritable, Store, StoreError
 from store.redact import redact_error
 from store.schema import SCHEMA_VERSION
 
@@ -60,6 +60,21 @@ def database_name(url: str) -> str:
     return unquote(urlsplit(url).path.lstrip("/")) or "(default database)"
 
 
+def _unwritable(raw, url: str) -> str | None:
+    """Why this role may not write the desk (one line with the fix), or None: every write logs an event
+    and changes mentions, so a role without those privileges can only browse."""
+    from store.pg_schema import VERSION_TABLE
+
+    user, owner, events, mentions = raw.execute(
+        "SELECT current_user, (SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() "
+        "AND tablename = %s), has_table_privilege('events', 'INSERT'), "
+        "has_table_privilege('mentions', 'UPDATE')", (VERSION_TABLE,)).fetchone()
+    if events and mentions:
+        return None
+    return (f"role {user} may only read {masked(url)}; to write it: GRANT {owner} TO {user} "
+            "(as the desk's owner; `mentiondesk desk init URL --group ROLE` makes a role own it)")
+
+
 def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = False) -> Store:
     """A Store on the PostgreSQL database at `url`, created schema and migrations as needed."""
     import psycopg
@@ -95,6 +110,8 @@ def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = F
             if version != SCHEMA_VERSION:
                 raise StoreError(f"{masked(url)} needs an upgrade to schema {SCHEMA_VERSION} (it has {version})")
         else:
+            if version == SCHEMA_VERSION and (refusal := _unwritable(raw, url)):
+                raise NotWritable(refusal)  # the caller may open it read-only instead, as a file it may not write
             migrate(raw, WRITE_LOCK)
         conn = PgConnection(raw, reconnect=connect)
     except psycopg.Error as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import psycopg
+from psycopg import sql
 
 from store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -355,6 +356,17 @@ def other_tables(conn: psycopg.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def _as_owner(conn: psycopg.Connection) -> None:
+    """Migrate as the role that owns the desk (`desk init --group`) when we are one of its members:
+    new tables then belong to it, as new files in a setgid folder get its group, and every member
+    can still write (and later migrate) them."""
+    row = conn.execute("SELECT tableowner FROM pg_tables WHERE schemaname = current_schema() AND tablename = %s "
+                       "AND tableowner != current_user AND pg_has_role(current_user, tableowner, 'MEMBER')",
+                       (VERSION_TABLE,)).fetchone()
+    if row is not None:
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(row[0])))
+
+
 def migrate(conn: psycopg.Connection, lock: int) -> None:
     """Bring the schema to SCHEMA_VERSION in one transaction, under the desk's write lock."""
     if schema_version(conn) >= SCHEMA_VERSION:
@@ -364,6 +376,7 @@ def migrate(conn: psycopg.Connection, lock: int) -> None:
         current = schema_version(conn)  # another process may have migrated while we waited
         if current >= SCHEMA_VERSION:
             return
+        _as_owner(conn)
         if current == 0:
             conn.execute(f"CREATE TABLE {VERSION_TABLE} (version BIGINT NOT NULL)")
             conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")

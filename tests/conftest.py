@@ -83,8 +83,10 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module that sets `BOTH_BACKENDS = True` runs its `desk_db`/`store` tests on SQLite and on PostgreSQL."""
-    if getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk_db" in metafunc.fixturenames:
+    """A module that sets `BOTH_BACKENDS = True` runs its `desk_db`/`store` tests on SQLite and on PostgreSQL
+    (but those marked `sqlite_only`: about the desk's file itself)."""
+    if (getattr(metafunc.module, "BOTH_BACKENDS", False) and "desk_db" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("sqlite_only") is None):
         metafunc.parametrize("desk_db", [pytest.param(name, marks=[pytest.mark.postgresql] if name == "postgresql"
                                                    else []) for name in BACKENDS], indirect=True)
 

@@ -11,6 +11,8 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +21,8 @@ from store.ingest import save_batch
 from store.records import NewMention
 from store.transfer import EXPORT_FIELDS
 from tests.support import assert_one_line_refusal, foreign_sqlite, header_then_garbage, newer_schema, random_bytes
+
+BOTH_BACKENDS = True  # tests/conftest.py: the tests taking `desk_db` also run on PostgreSQL
 
 OPERATOR = "cli-tester"
 
@@ -34,8 +38,6 @@ def run(tmp_path, *args: str, db=None, **extra_env: str) -> subprocess.Completed
 
 def digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 
 
 def record(remote_id: str, text: str, **extra) -> dict:
@@ -57,13 +59,12 @@ def write_records(path, records=RECORDS):
     return path
 
 
-@pytest.fixture(scope="module")
-def desk(tmp_path_factory):
-    """One imported desk shared by the tests that only read it (each CLI run is a process start)."""
-    home = tmp_path_factory.mktemp("cli-desk")
-    result = run(home, "import", str(write_records(home / "in.jsonl")))
+@pytest.fixture
+def desk(tmp_path, desk_db):
+    """An imported desk (SQLite file or PostgreSQL URL) and the import's own run."""
+    result = run(tmp_path, "import", str(write_records(tmp_path / "in.jsonl")), db=desk_db)
     assert result.returncode == 0, result.stderr
-    return home / "desk.db", result
+    return desk_db, result
 
 
 @pytest.fixture
@@ -84,9 +85,7 @@ def test_import_reports_and_records_the_operator(desk):
 
 
 def test_importing_again_skips_duplicates(tmp_path, desk, export_file):
-    db = tmp_path / "copy.db"
-    shutil.copyfile(desk[0], db)
-    again = run(tmp_path, "import", str(export_file), db=db)
+    again = run(tmp_path, "import", str(export_file), db=desk[0])
     assert again.returncode == 0
     assert again.stderr.splitlines() == ["imported 0, skipped 3 duplicate(s), 0 bad line(s)"]
 
@@ -128,12 +127,12 @@ def test_export_to_an_unwritable_file_is_one_line(tmp_path, desk):
     assert "cannot write" in line
 
 
-def test_import_of_a_missing_file_is_one_line(tmp_path):
-    line = assert_one_line_refusal(run(tmp_path, "import", str(tmp_path / "nope.jsonl")))
+def test_import_of_a_missing_file_is_one_line(tmp_path, desk_db):
+    line = assert_one_line_refusal(run(tmp_path, "import", str(tmp_path / "nope.jsonl"), db=desk_db))
     assert "cannot read" in line
 
 
-def test_import_with_bad_lines_exits_1_and_imports_the_rest(tmp_path):
+def test_import_with_bad_lines_exits_1_and_imports_the_rest(tmp_path, desk_db):
     path = tmp_path / "mixed.jsonl"
     path.write_text("\n".join([
         json.dumps(record("ok-1", "first good one")),
@@ -142,25 +141,25 @@ def test_import_with_bad_lines_exits_1_and_imports_the_rest(tmp_path):
         json.dumps(record("bad-tag", "tagged wrong", tags=["vip"])),
         json.dumps(record("ok-2", "second good one")),
     ]) + "\n", encoding="utf-8")
-    result = run(tmp_path, "import", str(path))
+    result = run(tmp_path, "import", str(path), db=desk_db)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     lines = result.stderr.splitlines()
     assert [line.split(": skipped: ")[0] for line in lines[:-1]] == [f"{path}:2", f"{path}:3", f"{path}:4"]
     assert all(": skipped: " in line for line in lines[:-1])
     assert lines[-1] == "imported 2, skipped 0 duplicate(s), 3 bad line(s)"
-    exported = run(tmp_path, "export")
+    exported = run(tmp_path, "export", db=desk_db)
     assert [json.loads(line)["remote_id"] for line in exported.stdout.splitlines()] == ["ok-1", "ok-2"]
 
 
-def test_hostile_text_comes_back_inert(tmp_path):
+def test_hostile_text_comes_back_inert(tmp_path, desk_db):
     path = tmp_path / "hostile.jsonl"
     hostile = record("h1", "hi\x1b]0;pwned\x07 \x1b[2J\x1b[31mthere\x9b1m \u202eevil\u2066 nul\x00!",
                      author_handle="@\x1b[5mmal\u202elory", author_name="Mal\x9dx\x9clory",
                      replies=[{"text": "ok\x1b[0m", "state": "sent"}])
     path.write_text(json.dumps(hostile) + "\n", encoding="utf-8")
-    assert run(tmp_path, "import", str(path)).returncode == 0
-    outputs = {fmt: run(tmp_path, "export", "--format", fmt).stdout for fmt in ("jsonl", "csv")}
+    assert run(tmp_path, "import", str(path), db=desk_db).returncode == 0
+    outputs = {fmt: run(tmp_path, "export", "--format", fmt, db=desk_db).stdout for fmt in ("jsonl", "csv")}
     for fmt, out in outputs.items():
         for bad in ("\x1b", "\x9b", "\x9d", "\x07", "\x00", "\u202e", "\u2066"):
             assert bad not in out, (fmt, bad)
@@ -209,17 +208,14 @@ def test_search_with_no_match_exits_1(tmp_path, searchable):
 
 # --- refusals ----------------------------------------------------------------------------------
 
-
-
-
-
-
-
-
+# SQLite-only (sqlite_only): these are about the desk's file itself (foreign, corrupt or damaged
+# bytes, permissions, paths, a directory); a PostgreSQL desk has no file (test_pg_backend covers
+# its refusals: a newer schema, foreign tables, a password in the URL).
 
 
 # Every command opens the store the same way; export covers each kind of file, and import is
 # checked on one kind so that a write command opening the file differently would show.
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize(
     "make_file, command, wording",
     [
@@ -258,6 +254,7 @@ def damaged(path):
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.sqlite_only
 def test_a_damaged_file_is_one_line_not_a_traceback(tmp_path):
     path = tmp_path / "damaged.db"
     damaged(path)
@@ -266,19 +263,31 @@ def test_a_damaged_file_is_one_line_not_a_traceback(tmp_path):
     assert digest(path) == before
 
 
-def test_an_unwritable_directory_is_one_line(tmp_path):
-    folder = tmp_path / "locked"
-    folder.mkdir()
-    folder.chmod(0o500)
+@pytest.mark.sqlite_only
+def test_an_unwritable_directory_is_one_line():
+    """As root (CI), who writes anywhere, the command runs as an unprivileged user (tests/procs.py)."""
+    from tests.procs import NOBODY, permission_runner
+
+    runner = permission_runner()
+    assert runner is not None, "no interpreter an unprivileged user can run"
+    base = Path(tempfile.mkdtemp(prefix="mentiondesk-locked-"))
     try:
-        if os.access(folder, os.W_OK):
-            pytest.skip("running with privileges that ignore directory permissions")
-        assert "permission denied" in assert_one_line_refusal(run(tmp_path, "export", db=folder / "desk.db"))
+        base.chmod(0o755)
+        folder, home = base / "locked", base / "home"
+        folder.mkdir()
+        home.mkdir()
+        if runner.user is not None:
+            os.chown(folder, NOBODY, NOBODY)
+            os.chown(home, NOBODY, NOBODY)
+        folder.chmod(0o500)
+        result = runner.run(["-m", "tui", "export", "--db", str(folder / "desk.db")], home)
+        assert "permission denied" in assert_one_line_refusal(result)
         assert os.listdir(folder) == []
     finally:
-        folder.chmod(0o700)
+        shutil.rmtree(base, ignore_errors=True)
 
 
+@pytest.mark.sqlite_only
 def test_a_path_below_a_file_is_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("keep")
@@ -286,6 +295,7 @@ def test_a_path_below_a_file_is_one_line(tmp_path):
     assert blocker.read_text() == "keep"
 
 
+@pytest.mark.sqlite_only
 def test_a_directory_as_the_database_is_one_line(tmp_path):
     folder = tmp_path / "folder.db"
     folder.mkdir()
@@ -293,12 +303,12 @@ def test_a_directory_as_the_database_is_one_line(tmp_path):
     assert os.listdir(folder) == []
 
 
-def test_a_lone_surrogate_escape_in_an_import_is_not_a_traceback(tmp_path):
+def test_a_lone_surrogate_escape_in_an_import_is_not_a_traceback(tmp_path, desk_db):
     path = tmp_path / "odd.jsonl"
     path.write_text(json.dumps(record("ok", "fine")) + "\n"
                     + '{"network": "demo", "remote_id": "odd", "author_handle": "@a", "text": "x\\ud800y", '
                       '"created_at": "2025"}\n', encoding="utf-8")
-    result = run(tmp_path, "import", str(path))
+    result = run(tmp_path, "import", str(path), db=desk_db)
     assert result.returncode == 0
     assert result.stderr.splitlines() == ["imported 2, skipped 0 duplicate(s), 0 bad line(s)"]
 
@@ -313,10 +323,10 @@ def test_usage_mistakes_get_one_line(tmp_path, args):
     assert len(lines) == 1 and lines[0].startswith("mentiondesk") and "--help" in lines[0]
 
 
-def test_reindex_finishes_an_interrupted_import_and_rebuilds(tmp_path):
+def test_reindex_finishes_an_interrupted_import_and_rebuilds(tmp_path, desk_db):
     from store.search_index import deferred_indexing
 
-    db = tmp_path / "desk.db"
+    db = desk_db
     store = open_store(db)
     try:
         with pytest.raises(KeyboardInterrupt), deferred_indexing(store, helper=False):
@@ -341,11 +351,11 @@ def test_reindex_finishes_an_interrupted_import_and_rebuilds(tmp_path):
     assert "where is my refund" in search().stdout
 
 
-def test_handover_json_keeps_its_shape(tmp_path, make_mention):
+def test_handover_json_keeps_its_shape(tmp_path, desk_db, make_mention):
     """The typed report serializes to exactly the JSON `handover --json` has always printed."""
     from store import desk
     from store.actions import queue_reply, set_tag, toggle_done
-    db = tmp_path / "desk.db"
+    db = desk_db
     store = open_store(db)
     try:
         first, second, third = save_batch(store, "demo", [
@@ -366,7 +376,7 @@ def test_handover_json_keeps_its_shape(tmp_path, make_mention):
         times = dict(store.conn.execute("SELECT text, at FROM notes UNION ALL SELECT text, at FROM handover_notes"))
     finally:
         store.close()
-    result = run(tmp_path, "handover", "--json", "--since", "2000-01-01T00:00:00Z")
+    result = run(tmp_path, "handover", "--json", "--since", "2000-01-01T00:00:00Z", db=db)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report.pop("generated_at") > "2025"
@@ -396,16 +406,16 @@ def test_handover_json_keeps_its_shape(tmp_path, make_mention):
                             "handover_notes"]
 
 
-def test_handover_text_reads_in_the_operators_time_zone(tmp_path, make_mention):
+def test_handover_text_reads_in_the_operators_time_zone(tmp_path, desk_db, make_mention):
     """People read local minutes (TZ honoured); only --json keeps the stored UTC times."""
-    store = open_store(tmp_path / "desk.db")
+    store = open_store(desk_db)
     try:
         save_batch(store, "demo", [make_mention(remote_id="h1", network="demo",
                                                 created_at="2025-03-14T09:00:00.000Z")], None)
     finally:
         store.close()
     # JST-9 is a POSIX rule (UTC+9): it needs no zoneinfo files on the machine.
-    result = run(tmp_path, "handover", "--since", "2025-03-14T08:30:00Z", TZ="JST-9")
+    result = run(tmp_path, "handover", "--since", "2025-03-14T08:30:00Z", TZ="JST-9", db=desk_db)
     assert result.returncode == 0, result.stderr
     assert "Handover since 2025-03-14 17:30 (at " in result.stdout
     assert "oldest open: #1 from 2025-03-14 18:00" in result.stdout

@@ -14,15 +14,17 @@ from tests.conftest import new_mention
 from tests.test_group_answers import make_group
 from tui import cli
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
-def desk(tmp_path, monkeypatch) -> tuple[Path, int, list[int]]:
+def desk(tmp_path, desk_db, monkeypatch) -> tuple[Path | str, int, list[int]]:
     """A desk with a group of 25 people asking the same thing, and one saved reply."""
     for name in [name for name in os.environ if name.startswith("MENTIONDESK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    path = tmp_path / "desk.db"
+    path = desk_db
     store = open_store(path)
     try:
         ids = insert_mentions(store, [new_mention(author_handle=f"@fan{n}", author_name=f"Fan {n}",
@@ -35,13 +37,13 @@ def desk(tmp_path, monkeypatch) -> tuple[Path, int, list[int]]:
     return path, group, ids
 
 
-def md(path: Path, capsys, *args: str, operator: str = "ana") -> tuple[int, str, str]:
+def md(path: Path | str, capsys, *args: str, operator: str = "ana") -> tuple[int, str, str]:
     code = cli.main([*args, "--db", str(path), "--operator", operator])
     out, err = capsys.readouterr()
     return code, out, err
 
 
-def rows(path: Path, sql: str, *params) -> list[tuple]:
+def rows(path: Path | str, sql: str, *params) -> list[tuple]:
     store = open_store(path)
     try:
         return store.conn.execute(sql, params).fetchall()

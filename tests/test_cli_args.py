@@ -15,6 +15,7 @@ from tests.procs import clean_env, query, wait_for
 from tests.support import assert_one_line_refusal
 
 HUGE = "99999999999999999999999"
+BOTH_BACKENDS = True  # tests/conftest.py: the tests taking `desk_db` also run on PostgreSQL
 
 
 def mentiondesk(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -45,9 +46,11 @@ def test_every_number_and_duration_out_of_range_gets_one_line(desk, args):
     assert line.startswith("mentiondesk") and len(line) < 300, line
 
 
-def test_the_largest_mention_id_is_an_ordinary_not_found(desk):
-    result = mentiondesk(desk, "tag", "9223372036854775807", "care", "--db", str(desk / "desk.db"))
-    assert "no mention" in assert_one_line_refusal(result)
+def test_the_largest_mention_id_is_an_ordinary_not_found(tmp_path, desk_db):
+    for args in (["tag", "9223372036854775807", "care"], ["reply", "9223372036854775807", "hi"],
+                 ["snooze", "9223372036854775807", "2h"]):
+        result = mentiondesk(tmp_path, *args, "--db", str(desk_db))
+        assert "no mention" in assert_one_line_refusal(result), args
 
 
 def test_version(tmp_path):

@@ -13,25 +13,27 @@ from store.db import open_store
 from tests.tui_support import seed
 from tui import cli
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 @pytest.fixture
-def desk(tmp_path, monkeypatch) -> Path:
+def desk(tmp_path, desk_db, monkeypatch) -> Path | str:
     for name in [name for name in os.environ if name.startswith("MENTIONDESK_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    path = tmp_path / "desk.db"
+    path = desk_db
     seed(str(path), 30, hostile=False)  # every 6th text (3, 9, 15, 21, 27) asks about the giveaway
     return path
 
 
-def md(desk: Path, capsys, *args: str, operator: str = "ana") -> tuple[int, list[str], list[str]]:
+def md(desk: Path | str, capsys, *args: str, operator: str = "ana") -> tuple[int, list[str], list[str]]:
     code = cli.main([*args, "--db", str(desk), "--operator", operator])
     out, err = capsys.readouterr()
     return code, out.splitlines(), err.splitlines()
 
 
-def rows(desk: Path, sql: str, *params) -> list[tuple]:
+def rows(desk: Path | str, sql: str, *params) -> list[tuple]:
     store = open_store(desk)
     try:
         return store.conn.execute(sql, params).fetchall()
@@ -39,7 +41,7 @@ def rows(desk: Path, sql: str, *params) -> list[tuple]:
         store.close()
 
 
-def done_ids(desk: Path) -> list[int]:
+def done_ids(desk: Path | str) -> list[int]:
     return [row[0] for row in rows(desk, "SELECT id FROM mentions WHERE status = 'done' ORDER BY id")]
 
 

@@ -7,9 +7,11 @@ from store.inbox import view_ids
 from tests.tui_support import seed
 from tui.cli import main
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
 
-def test_snooze_and_unsnooze_from_the_command_line(tmp_path, capsys):
-    db = tmp_path / "d.db"
+
+def test_snooze_and_unsnooze_from_the_command_line(desk_db, capsys):
+    db = desk_db
     seed(str(db), 3, hostile=False)
     assert main(["snooze", "1", "2", "2h", "--db", str(db), "--operator", "ana"]) == 0
     out = capsys.readouterr().out
@@ -30,8 +32,8 @@ def test_snooze_and_unsnooze_from_the_command_line(tmp_path, capsys):
         store.close()
 
 
-def test_a_bad_time_or_id_is_one_line(tmp_path, capsys):
-    db = tmp_path / "d.db"
+def test_a_bad_time_or_id_is_one_line(desk_db, capsys):
+    db = desk_db
     seed(str(db), 1, hostile=False)
     assert main(["snooze", "1", "someday", "--db", str(db)]) == 2
     assert main(["snooze", "99", "2h", "--db", str(db)]) == 2

@@ -15,6 +15,8 @@ from tui.screens.flood import FloodScreen
 from tui.screens.group_answer import GroupAnswerDialog
 from tui.screens.main import MainScreen
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 
 def desk_with_group(path: str, people: int = 25) -> tuple[int, list[int]]:
     seed(path, hostile=False)
@@ -40,8 +42,8 @@ def notified(app, words: str) -> bool:
     return any(words in str(n.message) for n in app._notifications)
 
 
-async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply_each(tmp_path):
-    path = str(tmp_path / "desk.db")
+async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply_each(tmp_path, desk_db):
+    path = desk_db
     seed(path, hostile=False)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(110, 34), notifications=True) as pilot:
@@ -52,9 +54,13 @@ async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply
         dialog = app.screen
         assert isinstance(dialog, GroupAnswerDialog) and sorted(dialog.target.members) == sorted(marked)
         await pilot.press(*"Hi {author}, thanks!")
-        await until(pilot, lambda: dialog.plan is not None and "3 of 3 get it" in screen_text(app))
+        # The preview follows the typing: wait for the plan of the whole text (under load one of
+        # "Hi {aut" was on screen with "3 of 3 get it" before the last keys arrived).
+        await until(pilot, lambda: dialog.plan is not None and dialog.plan.sends != []
+                    and dialog.plan.sends[0].text.endswith(", thanks!") and "3 of 3 get it" in screen_text(app))
         first = dialog.plan.sends[0] if dialog.plan else None
-        assert first is not None and f"{first.handle} #{first.mention_id}: Hi User" in screen_text(app)
+        assert first is not None
+        await until(pilot, lambda: f"{first.handle} #{first.mention_id}: Hi User" in screen_text(app))
         await pilot.press("ctrl+l")  # every post: the same here, each of these people posted once
         await until(pilot, lambda: not dialog.one_per_author and "(every post" in screen_text(app))
         await pilot.press("ctrl+s")
@@ -65,8 +71,8 @@ async def test_A_on_marked_rows_previews_each_person_and_ctrl_s_queues_one_reply
     assert query(path, "SELECT state, drafted_by, one_per_author FROM group_answers") == [("queued", "alice", 0)]
 
 
-async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(tmp_path):
-    path = str(tmp_path / "desk.db")
+async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(tmp_path, desk_db):
+    path = desk_db
     group, ids = desk_with_group(path)
     alice = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with alice.run_test(size=(110, 34), notifications=True) as pilot:
@@ -114,8 +120,8 @@ async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(
                    ("bob", "answer.queue"), ("bob", "answer.pause"), ("bob", "answer.cancel")]
 
 
-async def test_a_refusal_in_the_dialog_is_one_line_and_keeps_the_text(tmp_path):
-    path = str(tmp_path / "desk.db")
+async def test_a_refusal_in_the_dialog_is_one_line_and_keeps_the_text(tmp_path, desk_db):
+    path = desk_db
     desk_with_group(path, people=3)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(110, 34), notifications=True) as pilot:
@@ -129,14 +135,14 @@ async def test_a_refusal_in_the_dialog_is_one_line_and_keeps_the_text(tmp_path):
     assert query(path, "SELECT count(*) FROM group_answers") == [(0,)]
 
 
-async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_which_approves_it(tmp_path):
+async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_which_approves_it(tmp_path, desk_db):
     import json
     import subprocess
     import sys
 
     from tests.procs import clean_env
 
-    path = str(tmp_path / "desk.db")
+    path = desk_db
     group, _ids = desk_with_group(path)
     out = tmp_path / "bob.json"
     bob = subprocess.Popen([sys.executable, "-m", "tests.answer_console_proc", path, "bob", str(out)],
@@ -164,8 +170,8 @@ async def test_an_answer_drafted_here_shows_in_a_console_in_another_process_whic
     assert query(path, "SELECT count(*) FROM replies WHERE answer_id = 1") == [(25,)]
 
 
-async def test_A_with_nothing_marked_answers_the_selected_mentions_group_or_says_how(tmp_path):
-    path = str(tmp_path / "desk.db")
+async def test_A_with_nothing_marked_answers_the_selected_mentions_group_or_says_how(tmp_path, desk_db):
+    path = desk_db
     group, ids = desk_with_group(path, people=4)
     app = ConsoleApp(path, operator="alice", clock=frozen_clock)
     async with app.run_test(size=(110, 34), notifications=True) as pilot:
@@ -187,8 +193,8 @@ async def test_A_with_nothing_marked_answers_the_selected_mentions_group_or_says
     assert query(path, "SELECT count(*) FROM group_answers") == [(0,)]
 
 
-async def test_a_hostile_display_name_shows_literally_in_the_preview(tmp_path):
-    path = str(tmp_path / "desk.db")
+async def test_a_hostile_display_name_shows_literally_in_the_preview(tmp_path, desk_db):
+    path = desk_db
     seed(path, hostile=False)
     store = open_store(path, clock=frozen_clock)
     try:
@@ -208,11 +214,11 @@ async def test_a_hostile_display_name_shows_literally_in_the_preview(tmp_path):
         assert app.is_running and isinstance(app.screen, GroupAnswerDialog) and app.screen.target.group_id == group
 
 
-async def test_at_80_columns_the_banner_shows_a_long_incident_and_the_answer_waiting_for_approval(tmp_path):
+async def test_at_80_columns_the_banner_shows_a_long_incident_and_the_answer_waiting_for_approval(tmp_path, desk_db):
     from store import group_answers as ga
     from store.answer_plan import Target
 
-    path = str(tmp_path / "desk.db")
+    path = desk_db
     group, _ids = desk_with_group(path)
     store = open_store(path, clock=frozen_clock)
     try:

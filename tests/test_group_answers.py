@@ -16,6 +16,8 @@ from store.keys import answer_key
 from store.outbox import claim_due, mark_sent
 from tests.conftest import new_mention
 
+BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
+
 TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 BODY = "Hi {author}, the show is moved to Sunday; your ticket stays valid. — {operator}"
 

@@ -38,3 +38,20 @@ def test_rows_are_only_inserted_inside_a_write(store):
     with pytest.raises(RuntimeError):
         insert_mention_rows(store, [("demo", "r", 1, 1, "t", None, None, "2025", "2025", None, None, "open", 0,
                                      "{}", None)])
+
+
+def test_a_created_at_that_is_not_a_time_is_stored_and_a_zoneless_one_is_utc(store, make_mention):
+    """created_at comes from outside: on PostgreSQL a cast of "2025" to a time failed the whole batch."""
+    from store.actions import set_tag
+    from store.priority import sync_policy
+    from store.sla import SlaPolicy
+
+    sync_policy(store, SlaPolicy.from_table({"default": 3600}, ["care"]))
+    ids = insert_mentions(store, [make_mention(remote_id="odd", created_at="2025"),
+                                  make_mention(remote_id="junk", created_at="not a time \u00e9"),
+                                  make_mention(remote_id="z", created_at="2025-03-14T09:00:00Z"),
+                                  make_mention(remote_id="plain", created_at="2025-03-14 09:00:00")])
+    assert None not in ids
+    set_tag(store, ids[1], "care", True, "ana")  # the Priority view's trigger reads created_at again
+    keys = dict(store.conn.execute("SELECT remote_id, due_key >> 37 FROM mentions"))
+    assert keys["z"] == keys["plain"] == (1741942800 + 3600) // 60  # a time without a zone is UTC

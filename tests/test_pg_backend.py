@@ -82,7 +82,7 @@ def test_a_migration_is_translated_triggers_too_and_raise_needs_a_hand_written_t
     trigger = pg_ddl("CREATE TRIGGER t AFTER UPDATE OF n ON x WHEN NEW.n IS NOT OLD.n BEGIN\n"
                      "    UPDATE y SET at = strftime('%s', NEW.at), m = max(0, NEW.n);\nEND;")
     assert "IF NEW.n IS DISTINCT FROM OLD.n THEN" in trigger
-    assert "extract(epoch from (NEW.at)::timestamptz)::bigint, m = greatest(0, NEW.n);" in trigger
+    assert "mentiondesk_epoch((NEW.at)::text), m = greatest(0, NEW.n);" in trigger
     assert "CREATE TRIGGER t AFTER UPDATE OF n ON x FOR EACH ROW EXECUTE FUNCTION mentiondesk_t();" in trigger
     with pytest.raises(ValueError, match="hand-written"):
         pg_ddl("CREATE TRIGGER t BEFORE DELETE ON x BEGIN SELECT RAISE(ABORT, 'no'); END;")

@@ -11,11 +11,13 @@ from tests.support import assert_one_line_refusal
 from tests.test_cli import run
 from tests.test_rules import FIVE_RULES
 
+BOTH_BACKENDS = True  # tests/conftest.py: the tests taking `desk_db` also run on PostgreSQL
 
-def desk(tmp_path, rules_text: str = FIVE_RULES):
+
+def desk(tmp_path, db, rules_text: str = FIVE_RULES):
     (tmp_path / "rules.toml").write_text(rules_text)
     (tmp_path / "config.toml").write_text('rules = "rules.toml"\nlanguages = ["en", "fr"]\n')
-    store = open_store(tmp_path / "desk.db")
+    store = open_store(db)
     save_batch(store, "demo", [new_mention(text=text) for text in (
         "my refund never came", "the kettle is broken", "Je participe au #concours !", "nice mug",
         "ma commande est en retard, c'est inadmissible, vous pouvez m'aider ?")], None)
@@ -23,10 +25,10 @@ def desk(tmp_path, rules_text: str = FIVE_RULES):
     return ("--config", str(tmp_path / "config.toml"))
 
 
-def test_check_lists_every_problem_with_its_line(tmp_path):
-    config = desk(tmp_path, FIVE_RULES.replace('tag = "care"', 'tag = "billing"').replace(
+def test_check_lists_every_problem_with_its_line(tmp_path, desk_db):
+    config = desk(tmp_path, desk_db, FIVE_RULES.replace('tag = "care"', 'tag = "billing"').replace(
         'when.lang = "fr"', 'when.lang = "french"'))
-    result = run(tmp_path, "rules", "check", *config)
+    result = run(tmp_path, "rules", "check", *config, db=desk_db)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stdout.splitlines() == [
         f"{tmp_path / 'rules.toml'}:6: rule 'refunds to care': tag must be care or marketing (or a list of them)",
@@ -34,15 +36,15 @@ def test_check_lists_every_problem_with_its_line(tmp_path):
         "(en, fr, ...)"]
 
 
-def test_check_says_a_good_file_is_good(tmp_path):
-    result = run(tmp_path, "rules", "check", *desk(tmp_path))
+def test_check_says_a_good_file_is_good(tmp_path, desk_db):
+    result = run(tmp_path, "rules", "check", *desk(tmp_path, desk_db))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().endswith("rules.toml: 5 rules, no problems")
 
 
-def test_dry_run_counts_per_rule_writes_nothing_and_names_rules_that_never_fire(tmp_path):
-    config = desk(tmp_path)
-    result = run(tmp_path, "rules", "test", "--since", "30d", "--json", *config)
+def test_dry_run_counts_per_rule_writes_nothing_and_names_rules_that_never_fire(tmp_path, desk_db):
+    config = desk(tmp_path, desk_db)
+    result = run(tmp_path, "rules", "test", "--since", "30d", "--json", *config, db=desk_db)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     counts = {rule["name"]: (rule["matched"], rule["changed"]) for rule in report["rules"]}
@@ -52,23 +54,23 @@ def test_dry_run_counts_per_rule_writes_nothing_and_names_rules_that_never_fire(
     assert counts["french to zoe"] == (1, 1)  # the giveaway stopped there; the late order is French
     assert counts["angry and waiting"][0] >= 1  # signals computed on the fly for stored mentions
     assert "night shift note" in report["never_fired"]
-    store = open_store(tmp_path / "desk.db")
+    store = open_store(desk_db)
     assert store.conn.execute("SELECT count(*) FROM tags").fetchone() == (0,)
     store.close()
-    text = run(tmp_path, "rules", "test", "--rule", "refunds to care", *config)
+    text = run(tmp_path, "rules", "test", "--rule", "refunds to care", *config, db=desk_db)
     assert text.returncode == 0, text.stderr
     assert "1. refunds to care (line 3): matched 2, would change 2 (tag care 2, priority high 2)" in text.stdout
     assert "#1 @ana: my refund never came" in text.stdout
-    everything = run(tmp_path, "rules", "test", *config)
+    everything = run(tmp_path, "rules", "test", *config, db=desk_db)
     assert ("note: angry and waiting (line 21) suggests 'apology': no saved reply of that name yet"
             in everything.stdout), everything.stdout
 
 
-def test_refusals_are_one_line(tmp_path):
-    config = desk(tmp_path)
-    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--rule", "nope", *config))
+def test_refusals_are_one_line(tmp_path, desk_db):
+    config = desk(tmp_path, desk_db)
+    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--rule", "nope", *config, db=desk_db))
     assert "no rule named 'nope'" in line
-    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--since", "yesterday", *config))
+    line = assert_one_line_refusal(run(tmp_path, "rules", "test", "--since", "yesterday", *config, db=desk_db))
     assert "--since" in line
     (tmp_path / "empty.toml").write_text("")
     line = assert_one_line_refusal(run(tmp_path, "rules", "check", "--config", str(tmp_path / "empty.toml")))
@@ -103,19 +105,19 @@ def test_the_rules_path_is_beside_the_config_file(tmp_path):
     assert build_settings({"config": tmp_path / "none.toml"}, environ={}).languages == ("en", "fr")
 
 
-def test_an_operator_changes_a_rules_priority_back(tmp_path):
+def test_an_operator_changes_a_rules_priority_back(tmp_path, desk_db):
     from store.rules_apply import set_priority
 
-    desk(tmp_path)
-    store = open_store(tmp_path / "desk.db")
+    desk(tmp_path, desk_db)
+    store = open_store(desk_db)
     set_priority(store, 1, "urgent", "rule:refunds to care")
     store.close()
-    result = run(tmp_path, "priority", "1", "-")
+    result = run(tmp_path, "priority", "1", "-", db=desk_db)
     assert result.returncode == 0 and result.stdout.strip() == "#1 priority cleared", result.stderr
-    store = open_store(tmp_path / "desk.db")
+    store = open_store(desk_db)
     assert store.conn.execute("SELECT priority FROM mentions WHERE id = 1").fetchone() == (None,)
     assert store.conn.execute("SELECT operator, action, detail FROM events ORDER BY id").fetchall() == [
         ("rule:refunds to care", "priority.set", '{"priority": "urgent"}'),
         ("cli-tester", "priority.set", '{"priority": null}')]
     store.close()
-    assert "no mention with id 99" in assert_one_line_refusal(run(tmp_path, "priority", "99", "low"))
+    assert "no mention with id 99" in assert_one_line_refusal(run(tmp_path, "priority", "99", "low", db=desk_db))

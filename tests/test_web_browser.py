@@ -31,6 +31,8 @@ from tests.web_support import (
 
 pytestmark = pytest.mark.serial
 
+BOTH_BACKENDS = True  # tests/conftest.py: the tests taking `desk_db` also run on PostgreSQL
+
 if not CHROMIUM.exists():
     # CI installs it (.ci/run); a developer without it is told how, and CI never skips.
     if os.environ.get("CI"):
@@ -57,11 +59,11 @@ def poll(page, condition: Callable[[], object], what: str, seconds: float = 20.0
     return value
 
 
-def test_sign_in_then_tag_and_reply_from_the_browser(tmp_path):
+def test_sign_in_then_tag_and_reply_from_the_browser(tmp_path, desk_db):
     from playwright.sync_api import sync_playwright
 
-    db, config = tmp_path / "desk.db", tmp_path / "config.toml"
-    seed(str(db), count=5, hostile=False)
+    db, config = desk_db, tmp_path / "config.toml"
+    seed(db, count=5, hostile=False)
     newest = query(db, "SELECT id FROM mentions WHERE remote_id = 'demo:5'")[0][0]
     assert set_password(tmp_path, config, "ana").returncode == 0
 

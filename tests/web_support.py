@@ -66,7 +66,7 @@ def _answers(url: str) -> bool:
 
 
 @contextmanager
-def web_server(home: Path, db: Path, config: Path) -> Iterator[WebServer]:
+def web_server(home: Path, db: Path | str, config: Path) -> Iterator[WebServer]:
     """`mentiondesk web` on a free loopback port, no demo stream: the desk holds only what the test put."""
     port = free_port()
     log = home / "web.log"

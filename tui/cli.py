@@ -181,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_argument("action", nargs="?", choices=("check",), help="check: verify each credential")
     desk = sub.add_parser("desk", help="set up a folder that several Unix accounts share a desk in")
     desk_sub = desk.add_subparsers(dest="desk_command", metavar="init", parser_class=_Parser, required=True)
-    init = desk_sub.add_parser("init", help="make FOLDER a shared desk: setgid 2770, database 0660 in GROUP")
-    init.add_argument("folder", metavar="FOLDER")
-    init.add_argument("--group", required=True, metavar="GROUP", help="the Unix group every operator is in")
+    init = desk_sub.add_parser("init", help="make FOLDER a shared desk: setgid 2770, database 0660 in GROUP "
+                                            "(a postgresql:// URL: its tables owned by role GROUP)")
+    init.add_argument("folder", metavar="FOLDER|URL")
+    init.add_argument("--group", required=True, metavar="GROUP",
+                      help="the Unix group (PostgreSQL: the role) every operator is in")
     priority = sub.add_parser("priority", parents=[common], help="set a mention's priority ('-' clears it)")
     priority.add_argument("id", type=mention_id)
     priority.add_argument("level", choices=("low", "normal", "high", "urgent", "-"))
