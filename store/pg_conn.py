@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,9 @@ WRITE_LOCK = 0x6D656E74  # "ment"
 # The store never waits on anything but the database inside a transaction: a gap this long means
 # a stopped or suspended process, which must not keep every other writer waiting.
 IDLE_IN_TRANSACTION_MS = 3000
+STALLED_S = IDLE_IN_TRANSACTION_MS / 1000
+# A writer waiting for the write lock looks for a stalled holder this often (its lock_timeout).
+LOCK_WAIT_MS = 1000
 _WRITE = re.compile(r"(?is)^\s*(INSERT|UPDATE|DELETE|REPLACE|CREATE|DROP|ALTER)\b")
 _BEGIN = re.compile(r"(?is)^\s*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?(\s+TRANSACTION)?\s*;?\s*$")
 _END = re.compile(r"(?is)^\s*(COMMIT|END|ROLLBACK)(\s+TRANSACTION)?\s*;?\s*$")
@@ -151,7 +155,7 @@ class PgConnection:
         # this long, then retry or fail in one line, never hang. A session stalled inside a
         # transaction (a stopped process, a suspended laptop) would hold the desk's write lock for
         # ever: the server ends it after IDLE_IN_TRANSACTION_MS, and the others go on.
-        self._run(f"SET lock_timeout = {BUSY_TIMEOUT_MS}; "
+        self._run(f"SET lock_timeout = {LOCK_WAIT_MS}; "
                   f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}; LISTEN {CHANNEL}")
 
     def _ensure_connected(self) -> None:
@@ -288,13 +292,39 @@ class PgConnection:
             raise sqlite3.OperationalError("cannot start a transaction within a transaction")
         self._ensure_connected()
         self._wrote = False
-        try:  # one round trip: both statements in one simple query
-            self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
-            self._began = True
-        except BaseException:
-            if self.in_transaction:
-                self._run("ROLLBACK")
-            raise
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:  # one round trip: both statements in one simple query
+                self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                self._began = True
+                return
+            except sqlite3.OperationalError as exc:
+                if self.in_transaction:
+                    self._run("ROLLBACK")
+                if "locked" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                self._end_stalled_writer()
+            except BaseException:
+                if self.in_transaction:
+                    self._run("ROLLBACK")
+                raise
+
+    def _end_stalled_writer(self) -> None:
+        """End the session holding the write lock if its client has sent nothing for STALLED_S.
+
+        The server's idle-in-transaction timeout misses a client stopped halfway through sending a
+        statement (a pipelined executemany, a suspended laptop): the server waits for the rest of the
+        message with no timer, holding the lock for ever. A healthy writer is never that quiet inside
+        a transaction. Without the right to end another role's session, the waiting goes on.
+        """
+        try:
+            self.raw.execute(
+                "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "WHERE l.locktype = 'advisory' AND l.classid = 0 AND l.objid = %s AND l.granted "
+                "AND a.wait_event = 'ClientRead' AND a.state_change < now() - make_interval(secs => %s)",
+                (WRITE_LOCK, STALLED_S))
+        except psycopg.Error:
+            pass  # not allowed (another role's session, no pg_signal_backend): keep waiting, then 'locked'
 
     def _end(self, commit: bool) -> None:
         if not self.in_transaction:

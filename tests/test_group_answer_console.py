@@ -85,8 +85,9 @@ async def test_a_big_group_answer_drafted_in_one_console_is_approved_in_another(
         dialog = alice.screen
         assert isinstance(dialog, GroupAnswerDialog)
         await until(pilot, lambda: "25 of 25 get it" in screen_text(alice))
-        assert "over 20 people: ctrl+s asks another operator to approve it" in screen_text(alice)
-        assert "Hi Fan 0, the show moves to Sunday. — alice" in screen_text(alice)
+        # The counts, the approval hint and the preview are drawn as the plan comes in, not at once.
+        await until(pilot, lambda: "over 20 people: ctrl+s asks another operator to approve it" in screen_text(alice))
+        await until(pilot, lambda: "Hi Fan 0, the show moves to Sunday. — alice" in screen_text(alice))
         await pilot.press("ctrl+s")
         await until(pilot, lambda: notified(alice, "waits for another operator's approval"))
         await pilot.press("ctrl+o")  # her own answer is not hers to approve

@@ -274,10 +274,13 @@ def test_two_connections_claiming_at_once_send_each_reply_once(pg_store, pg_desk
 
 
 @pytest.mark.postgresql
-def test_a_writer_stalled_in_its_transaction_makes_others_wait_then_answer_locked(pg_store, pg_desk, clock):
+def test_a_writer_stalled_in_its_transaction_makes_others_wait_then_answer_locked(pg_store, pg_desk, clock,
+                                                                                   monkeypatch):
+    import store.pg_conn
+    monkeypatch.setattr(store.pg_conn, "BUSY_TIMEOUT_MS", 300)  # 5 s by default, tried each second
     other = open_store(pg_desk, clock=clock)  # opening needs no lock, even while a writer holds it
     try:
-        other.conn.raw.execute("SET lock_timeout = 100")  # 5 s by default
+        other.conn.raw.execute("SET lock_timeout = 100")
         with pg_store.write() as conn:
             conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'held')")
             with pytest.raises(sqlite3.OperationalError, match="database is locked"):
@@ -341,3 +344,26 @@ def test_a_session_lost_inside_a_savepoint_is_one_operational_error(pg_store):
                 conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'late')")
     assert not pg_store.conn.in_transaction
     assert pg_store.conn.execute("SELECT count(*) FROM handover_notes").fetchone() == (0,)
+
+
+def test_a_writer_stopped_halfway_through_a_pipeline_is_ended_by_the_next_writer(pg_store, pg_desk):
+    """CI saw it: a leader stopped (SIGSTOP) inside executemany's pipeline leaves the server waiting for
+    the rest with no idle timer, holding the write lock. The next writer ends that session."""
+    from store.pg_conn import WRITE_LOCK
+
+    stalled = psycopg.connect(pg_desk, autocommit=True)
+    try:
+        stalled.execute("BEGIN")
+        stalled.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        pipeline = stalled.pipeline()
+        pipeline.__enter__()
+        stalled.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('ana', 'x', 'never finished')")
+        stalled.pgconn.flush()  # sent, no Sync: the server waits for the rest of the pipeline
+        with pg_store.write() as conn:
+            conn.execute("INSERT INTO handover_notes (operator, at, text) VALUES ('bo', 'x', 'goes on')")
+        assert [row[0] for row in pg_store.conn.execute("SELECT text FROM handover_notes")] == ["goes on"]
+        with pytest.raises(psycopg.OperationalError):
+            pipeline.__exit__(None, None, None)
+            stalled.execute("COMMIT")
+    finally:
+        stalled.close()
