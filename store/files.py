@@ -176,11 +176,15 @@ def check_writable(db: Path) -> None:
         raise DeskFileError(f"cannot write to folder {folder}: permission denied ({describe(folder)}; "
                             f"SQLite creates -wal/-shm there); fix: {fix}")
     for path in desk_files(db):
-        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-            kind = "database" if path == db else f"database {path.name[len(db.name):]} file"
+        if not path.exists() or os.access(path, os.R_OK | os.W_OK):
+            continue
+        kind = "database" if path == db else f"database {path.name[len(db.name):]} file"
+        try:
             fix = _desk_fix(folder, path.stat().st_gid, "chmod g+rw", path)
-            raise DeskFileError(f"cannot open {kind} {path} for writing: permission denied "
-                                f"({describe(path)}); fix: {fix}")
+            facts = describe(path)
+        except FileNotFoundError:
+            continue  # gone since it was seen (the last process on the desk removed its -shm): nothing to check
+        raise DeskFileError(f"cannot open {kind} {path} for writing: permission denied ({facts}); fix: {fix}")
 
 
 DESK_DB = "mentiondesk.db"

@@ -342,3 +342,25 @@ def test_desk_init_by_root_for_a_named_group_is_one_command(tmp_path):
     result = cli(tmp_path, "desk", "init", str(tmp_path / "d"), "--group", "root")
     assert result.returncode == 0, result.stderr
     assert mode(tmp_path / "d") == 0o2770 and mode(tmp_path / "d" / DESK_DB) == 0o660
+
+
+def test_a_sidecar_file_that_vanishes_while_it_is_checked_is_not_an_error(tmp_path, monkeypatch):
+    """CI saw it: three processes opening one desk; the -shm one saw went away (the last connection
+    closed) between being seen and being checked, and the open died with a traceback."""
+    from store import files as desk_files_module
+
+    db = tmp_path / "desk.db"
+    db.write_bytes(b"")
+    shm = tmp_path / "desk.db-shm"
+    shm.write_bytes(b"")
+    real_access = os.access
+
+    def vanishing(path, mode):
+        if str(path) == str(shm):
+            shm.unlink()  # another process closes the desk right now
+            return False
+        return real_access(path, mode)
+
+    monkeypatch.setattr(desk_files_module.os, "access", vanishing)
+    desk_files_module.check_writable(db)  # no error: SQLite makes the file again as it needs it
+    assert not shm.exists()
