@@ -17,6 +17,7 @@ RARE_MAX = 1000  # a typo group in at most this many mentions is intersected in 
 PRUNE_AFTER = 4  # empty FTS answers before combinations are first checked in Python
 EAGER_MAX = 300  # a group this rare is settled in Python at once, with several words
 MAX_COMBINATIONS = 1024
+LOOSE_FROM = 4  # query terms from which a combination's words are taken as rarely all together (PostgreSQL)
 
 
 def _groups(candidates: dict[str, float]) -> list[tuple[float, list[str]]]:
@@ -232,7 +233,8 @@ def _rank_with_index(conn: sqlite3.Connection, candidates: list[dict[str, float]
             # got its score; the rest of this one's rows score exactly `score`.
             # At most len(scores) rows are such repeats, hence the limit.
             rows = _newest_matches(conn, select, _match_expression(groups, choice, flt.match) or "", flt.params,
-                                  limit + len(ranking.scores), bound([groups[t][g][1] for t, g in picked]))
+                                  limit + len(ranking.scores), bound([groups[t][g][1] for t, g in picked]),
+                                  loose=len(picked) > 1 and len(groups) >= LOOSE_FROM)
             empty += not rows
             for (mention_id,) in rows:
                 ranking.add(mention_id, score)

@@ -32,6 +32,21 @@ def true_counts(store) -> dict[str, int]:
     return dict(store.conn.execute("SELECT word, ndoc FROM ts_stat('SELECT tsv FROM search_fts')").fetchall())
 
 
+def windows_asked(monkeypatch) -> list[int]:
+    """The buckets store.search_newest asks from now on, as asked."""
+    import store.search_newest as search_newest
+
+    windows: list[int] = []
+    real = search_newest.bucket_term
+
+    def spy(bucket: int) -> str:
+        windows.append(bucket)
+        return real(bucket)
+
+    monkeypatch.setattr(search_newest, "bucket_term", spy)
+    return windows
+
+
 def test_term_counts_follow_every_write_to_the_index(pg_store, make_mention):
     from store.ingest import save_batch
 
@@ -94,14 +109,7 @@ def test_common_words_are_read_newest_bucket_first_with_the_same_answer(pg_store
     plain = {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 7, 30)}
     monkeypatch.setattr(search_newest, "PLAIN_UP_TO", 0)
     monkeypatch.setattr(search_newest, "FIRST_SHARE", 1)  # windows small enough for this small desk
-    windows: list[int] = []
-    real = search_newest.bucket_term
-
-    def spy(bucket: int) -> str:
-        windows.append(bucket)
-        return real(bucket)
-
-    monkeypatch.setattr(search_newest, "bucket_term", spy)
+    windows = windows_asked(monkeypatch)
     windowed = {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 7, 30)}
     assert windowed == plain
     assert windows and max(windows) == 9, "windows over the newest buckets were asked"
@@ -122,3 +130,40 @@ def test_a_migrated_desk_keeps_its_vocabulary_order(store, pg_desk, clock, make_
         assert target.conn.execute(query).fetchall() == store.conn.execute(query).fetchall()
     finally:
         target.close()
+
+
+def test_a_long_querys_rare_combinations_are_probed_not_walked_window_by_window(pg_store, make_mention, monkeypatch):
+    """store.search_newest's probe: five words each common (so say the counts, the windows' trigger here), all
+    five together in three old mentions. Walking the windows back to them reads the words' posting lists
+    once a window (at 1M, 3-5 ms each, 40 statements for an 8-word query); one unordered query finds them
+    all. The answers are those of the plain queries."""
+    import store.search_newest as search_newest
+    import store.search_ranking as search_ranking
+    from store.ingest import save_batch
+
+    words = ["alpha", "bravo", "charlie", "delta", "omega"]
+    save_batch(pg_store, "demo", [make_mention(text=" ".join(words) + f" old {n}") for n in range(3)], None)
+    with pg_store.write() as conn:  # ids jump to bucket 60: a long history's newest mentions
+        conn.execute("CREATE TEMP TABLE gap AS SELECT * FROM mentions ORDER BY id DESC LIMIT 1")
+        conn.execute("UPDATE gap SET id = ?, remote_id = 'gap'", (60 << search_newest.BUCKET_BITS,))
+        conn.execute("INSERT INTO mentions SELECT * FROM gap")
+        conn.execute("DROP TABLE gap")
+    save_batch(pg_store, "demo", [make_mention(text=" ".join(words[:n % 5] + words[n % 5 + 1:]) + f" new {n}")
+                                  for n in range(40)], None)  # four of the five
+    queries = ["alpha bravo charlie delta omega", "omega delta charlie bravo alpah",
+               "net:demo alpha bravo charlie delta"]
+    monkeypatch.setattr(search_ranking, "RARE_MAX", 0)  # every word common, as at 1M
+    plain = {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 20)}
+    monkeypatch.setattr(search_newest, "PLAIN_UP_TO", 0)
+    monkeypatch.setattr(search_newest, "FIRST_SHARE", 0)  # the first window one bucket: this desk is small
+    windows = windows_asked(monkeypatch)
+    assert {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 20)} == plain
+    assert not windows, "a combination whose rarest word is rare is probed before any window"
+    monkeypatch.setattr(search_newest, "PROBE_FIRST", 0)
+    assert {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 20)} == plain
+    # Walked, the three old mentions' combination reads windows 60, 58-59, 54-57, 46-53, 30-45, then the rest.
+    assert windows and min(windows) >= 54, f"the windows walked back to bucket {min(windows)}"
+    windows.clear()
+    monkeypatch.setattr(search_newest, "PROBE", 1)  # matches beyond the probe: the windows go on, same answers
+    assert {query: search(pg_store, query, limit=limit) for query in queries for limit in (3, 20)} == plain
+    assert min(windows) <= 45
