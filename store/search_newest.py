@@ -7,7 +7,9 @@ lexeme BUCKET_MARK + rowid >> BUCKET_BITS, added by search_fts's generated colum
 store/pg_search_counts.py), and a query over common words asks the newest buckets first, widening
 the window until it has its rows. The answer is the same rows in the same order; only which rows
 the server reads changes. Rare words (an upper bound on their matches from search_counts) and
-SQLite run the one plain query.
+SQLite run the one plain query. Several common words that must all be there (a long query's
+combinations) are often together in a handful of mentions: those are probed (`_probe`) rather than
+walked window by window.
 """
 
 from __future__ import annotations
