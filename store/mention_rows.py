@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from store.db import Store
 from store.schema import DUE_KEY_NEW
@@ -10,18 +11,24 @@ from store.view_counts import count_new
 
 _INSERT = f"""
     INSERT INTO mentions (id, network, remote_id, account_id, author_id, text, url, lang, created_at,
-        received_at, parent_remote_id, root_remote_id, status, seen, reply_ref, raw, due_key)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, {DUE_KEY_NEW})
+        received_at, parent_remote_id, root_remote_id, status, seen, reply_ref, raw, sig_lang, sentiment, needs_reply,
+        due_key)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, {DUE_KEY_NEW})
     ON CONFLICT (network, remote_id) DO NOTHING"""
 
 # (network, remote_id, account_id, author_id, text, url, lang, created_at, received_at,
 #  parent_remote_id, root_remote_id, status, seen, reply_ref, raw)
 MentionRow = tuple[str, str, int, int, str, str | None, str | None, str, str, str | None, str | None, str, int,
                    str, str | None]
+SignalColumns = tuple[str | None, int | None, int | None]  # (sig_lang, sentiment, needs_reply), as Signals.columns()
+NO_SIGNALS: SignalColumns = (None, None, None)
 
 
-def insert_mention_rows(store: Store, rows: list[MentionRow]) -> list[int | None]:
+def insert_mention_rows(store: Store, rows: list[MentionRow],
+                        signals: Sequence[SignalColumns] | None = None) -> list[int | None]:
     """The new id of each row, or None where the mention was already stored; inside the caller's write.
+    `signals`: each row's, written with it (not by an UPDATE after: a second write of every row, and of
+    its due_key by the trigger).
 
     One executemany instead of a statement per row: ids are given
     explicitly, counting up from the largest (stable, since the caller
@@ -36,7 +43,8 @@ def insert_mention_rows(store: Store, rows: list[MentionRow]) -> list[int | None
         raise RuntimeError("insert_mention_rows needs the caller's write transaction")
     first = (conn.execute("SELECT max(id) FROM mentions").fetchone()[0] or 0) + 1
     before = conn.total_changes
-    conn.executemany(_INSERT, [(first + offset, *row) for offset, row in enumerate(rows)])
+    conn.executemany(_INSERT, [(first + offset, *row, *(signals[offset] if signals is not None else NO_SIGNALS))
+                               for offset, row in enumerate(rows)])
     last = first + len(rows) - 1
     if conn.total_changes - before == len(rows):
         result: list[int | None] = list(range(first, last + 1))

@@ -33,6 +33,7 @@ from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
 from store.db import BUSY_TIMEOUT_MS
+from store.pg_many import set_wise
 from store.pg_sql import _numbered_params, translate_with_matches, tsquery
 
 CHANNEL = "mentiondesk_changes"
@@ -142,6 +143,7 @@ class PgConnection:
         self._wrote = False
         self.total_changes = 0
         self._trace: Callable[[str], object] | None = None
+        self._types: dict[str, dict[str, str]] = {}
         self._attach(raw)
         self._identity = self._identity_tables()
 
@@ -221,9 +223,12 @@ class PgConnection:
         try:
             cursor = self.raw.cursor()
             translated = translate_with_matches(sql, isinstance(rows[0], Mapping))
-            if translated.numbered:
-                rows = [_numbered_params(row) for row in rows]
-            cursor.executemany(translated.sql, rows)
+            if (whole := set_wise(translated.sql, rows, self._column_types)) is not None:
+                cursor.execute(*whole)
+            else:
+                if translated.numbered:
+                    rows = [_numbered_params(row) for row in rows]
+                cursor.executemany(translated.sql, rows)
         except psycopg.Error as exc:
             if alone:
                 self._end(commit=False)
@@ -233,6 +238,14 @@ class PgConnection:
         if alone:
             self._end(commit=True)
         return PgCursor(cursor)
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """A table's columns and their SQL types (store.pg_many casts its arrays to them), asked once."""
+        if table not in self._types:
+            self._types[table] = dict(self.raw.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (table,)).fetchall())
+        return self._types[table]
 
     def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
         """Rows into `table` by COPY: one statement for a batch (what executemany does row by row)."""
@@ -392,8 +405,9 @@ class PgConnection:
         return {row[0] for row in rows}
 
     def refresh_identity_tables(self) -> None:
-        """After a migration made new tables."""
+        """After a migration made new tables (or changed columns)."""
         self._identity = self._identity_tables()
+        self._types.clear()
 
     def _pragma(self, name: str, value: str | None) -> list[tuple]:
         if name == "data_version":

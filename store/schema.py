@@ -468,11 +468,12 @@ _DUE_KEY = """(coalesce(CASE WHEN EXISTS (SELECT 1 FROM replies r WHERE r.mentio
     | ((coalesce(mentions.sentiment, 0) + 1) << 34) | mentions.id"""
 DUE_KEY_UPDATE = f"UPDATE mentions SET due_key = {_DUE_KEY}"
 # A new mention's key, in its INSERT (a trigger's UPDATE would count as a change of its own, and cost a second
-# write per row): no tags, replies or signals yet; ?1 its id, ?2 its network, ?9 its created_at.
+# write per row): no tags or replies yet; ?1 its id, ?2 its network, ?9 its created_at, ?18 its sentiment and
+# ?19 its needs-reply (NULL: no signals yet).
 DUE_KEY_NEW = """(coalesce((CAST(strftime('%s', ?9) AS INTEGER)
     + coalesce((SELECT min(s.seconds) FROM sla_targets s WHERE s.kind = 'network' AND s.name = ?2),
                (SELECT s.seconds FROM sla_targets s WHERE s.kind = 'default'))) / 60, 67108863) << 37)
-    | (1 << 36) | (1 << 34) | ?1"""
+    | ((1 - coalesce(CAST(?19 AS INTEGER), 0)) << 36) | ((coalesce(CAST(?18 AS INTEGER), 0) + 1) << 34) | ?1"""
 V2_PRIORITY = f"""
 CREATE TABLE sla_targets (
     kind TEXT NOT NULL CHECK (kind IN ('tag', 'network', 'default')),

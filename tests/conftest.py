@@ -79,6 +79,14 @@ def pg_desk(_pg_reused) -> str:
     return _pg_reused.reset()
 
 
+@pytest.fixture
+def pg_store(pg_desk, clock) -> Iterator[Store]:
+    """A store on `pg_desk`."""
+    opened = open_store(pg_desk, clock=clock)
+    yield opened
+    opened.close()
+
+
 BACKENDS = ("sqlite", "postgresql")
 
 

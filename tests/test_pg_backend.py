@@ -133,13 +133,6 @@ def test_the_event_log_is_append_only_on_postgresql_too(pg_store, make_mention):
     assert store.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 1
 
 
-@pytest.fixture
-def pg_store(pg_desk, clock):
-    opened = open_store(pg_desk, clock=clock)
-    yield opened
-    opened.close()
-
-
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("PG", "MENTIONDESK"))}
     environ.update({"MENTIONDESK_CONFIG": "/nonexistent/none.toml", "MENTIONDESK_OPERATOR": "alice"})

@@ -16,13 +16,6 @@ from store.search_index import index_pending, rebuild_index, unindex_mentions
 pytestmark = pytest.mark.postgresql
 
 
-@pytest.fixture
-def pg_store(pg_desk, clock):
-    opened = open_store(pg_desk, clock=clock)
-    yield opened
-    opened.close()
-
-
 def kept_counts(store) -> dict[str, int]:
     return dict(store.conn.execute("SELECT term, docs FROM search_counts WHERE docs > 0").fetchall())
 
