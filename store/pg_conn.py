@@ -224,7 +224,7 @@ class PgConnection:
             cursor = self.raw.cursor()
             translated = translate_with_matches(sql, isinstance(rows[0], Mapping))
             if (whole := set_wise(translated.sql, rows, self._column_types)) is not None:
-                cursor.execute(*whole)
+                cursor.execute(whole.sql, whole.params)
             else:
                 if translated.numbered:
                     rows = [_numbered_params(row) for row in rows]

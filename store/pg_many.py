@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _PARAM = re.compile(r"%s|%\(p(\d+)\)s")
@@ -33,8 +34,16 @@ MIN_ROWS = 2
 Types = Callable[[str], Mapping[str, str]]  # table -> column -> its SQL type
 
 
-def set_wise(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types: Types) -> tuple[str, list] | None:
-    """(statement, array parameters) doing what executemany(sql, rows) does, or None for a shape it keeps."""
+@dataclass(frozen=True, slots=True)
+class SetWise:
+    """One statement doing what an executemany does: its SQL and its parameters, one array each."""
+
+    sql: str
+    params: list
+
+
+def set_wise(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types: Types) -> SetWise | None:
+    """The statement doing what executemany(sql, rows) does, or None for a shape it keeps."""
     if len(rows) < MIN_ROWS or isinstance(rows[0], Mapping) or "RETURNING" in sql.upper() or "%%" in sql:
         return None
     if (insert := _INSERT.match(sql)) is not None:
@@ -47,8 +56,8 @@ def set_wise(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types:
         if rewritten is None:
             return None
         selected, source, params = rewritten
-        return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} FROM {source} {tail or ''}", \
-            params
+        return SetWise(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selected)} FROM {source} "
+                       f"{tail or ''}", params)
     if (update := _UPDATE.match(sql)) is not None:
         table, sets, key, key_mark = update.groups()
         assigns = [_ASSIGN.match(part) for part in _split(sets)]
@@ -63,7 +72,7 @@ def set_wise(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types:
             return None
         values, source, params = rewritten
         settings = ", ".join(f"{column} = {value}" for (column, _), value in zip(pairs, values, strict=False))
-        return f"UPDATE {table} SET {settings} FROM {source} WHERE {table}.{key} = {values[-1]}", params
+        return SetWise(f"UPDATE {table} SET {settings} FROM {source} WHERE {table}.{key} = {values[-1]}", params)
     return None
 
 
@@ -96,6 +105,8 @@ def _with_arrays(pairs: list[tuple[str, str]], table: str, rows: Sequence, types
 
     exprs = [_PARAM.sub(name, expr) for _, expr in pairs]
     arrays = [[row[position] for row in rows] for position in range(count)]
+    if any(len({type(value) for value in array if value is not None}) > 1 for array in arrays):
+        return None  # psycopg dumps a list of one type (an int beside a float: row by row, as before)
     source = (f"unnest({', '.join(f'%s::{slots[position]}[]' for position in range(count))}) "
               f"AS v({', '.join(f'p{position + 1}' for position in range(count))})")
     return exprs, source, arrays
