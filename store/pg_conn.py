@@ -33,7 +33,7 @@ from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 
 from store.db import BUSY_TIMEOUT_MS
-from store.pg_many import set_wise
+from store.pg_many import set_wise_pieces
 from store.pg_sql import _numbered_params, translate_with_matches, tsquery
 
 CHANNEL = "mentiondesk_changes"
@@ -223,18 +223,22 @@ class PgConnection:
         try:
             cursor = self.raw.cursor()
             translated = translate_with_matches(sql, isinstance(rows[0], Mapping))
-            if (whole := set_wise(translated.sql, rows, self._column_types)) is not None:
-                cursor.execute(whole.sql, whole.params)
+            changed = 0
+            if (pieces := set_wise_pieces(translated.sql, rows, self._column_types)) is not None:
+                for piece in pieces:
+                    cursor.execute(piece.sql, piece.params)
+                    changed += max(cursor.rowcount, 0)
             else:
                 if translated.numbered:
                     rows = [_numbered_params(row) for row in rows]
                 cursor.executemany(translated.sql, rows)
+                changed = max(cursor.rowcount, 0)
         except psycopg.Error as exc:
             if alone:
                 self._end(commit=False)
             raise self._error(exc) from exc
         self._wrote = True
-        self.total_changes += max(cursor.rowcount, 0)
+        self.total_changes += changed
         if alone:
             self._end(commit=True)
         return PgCursor(cursor)

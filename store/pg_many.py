@@ -29,7 +29,8 @@ _INSERT = re.compile(r"(?is)^\s*INSERT\s+INTO\s+(\w+)\s*\(([^()]*)\)\s*VALUES\s*
                      r"(ON\s+CONFLICT\s*(?:\([^()]*\))?\s*DO\s+NOTHING)?\s*$")
 _UPDATE = re.compile(r"(?is)^\s*UPDATE\s+(\w+)\s+SET\s+(.*?)\s+WHERE\s+(\w+)\s*=\s*(%s|%\(p\d+\)s)\s*$")
 _ASSIGN = re.compile(r"(?is)^\s*(\w+)\s*=\s*(.*?)\s*$")
-MIN_ROWS = 2
+MIN_ROWS = 2  # from this many rows (fewer: executemany's one row is as good)
+PIECE_ROWS = 250  # rows a statement at most: dumping the arrays holds the GIL (the console's loop waits)
 
 Types = Callable[[str], Mapping[str, str]]  # table -> column -> its SQL type
 
@@ -42,9 +43,17 @@ class SetWise:
     params: list
 
 
+def set_wise_pieces(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types: Types) -> list[SetWise] | None:
+    """Statements, run in order, doing what executemany(sql, rows) does (PIECE_ROWS rows each), or None."""
+    if len(rows) < MIN_ROWS:
+        return None
+    pieces = [set_wise(sql, rows[start:start + PIECE_ROWS], types) for start in range(0, len(rows), PIECE_ROWS)]
+    return [piece for piece in pieces if piece is not None] if None not in pieces else None
+
+
 def set_wise(sql: str, rows: Sequence[Sequence[Any] | Mapping[str, Any]], types: Types) -> SetWise | None:
     """The statement doing what executemany(sql, rows) does, or None for a shape it keeps."""
-    if len(rows) < MIN_ROWS or isinstance(rows[0], Mapping) or "RETURNING" in sql.upper() or "%%" in sql:
+    if not rows or isinstance(rows[0], Mapping) or "RETURNING" in sql.upper() or "%%" in sql:
         return None
     if (insert := _INSERT.match(sql)) is not None:
         table, names, values, tail = insert.groups()

@@ -22,8 +22,13 @@ def row_by_row(monkeypatch) -> list[str]:
     return ran
 
 
-def test_inserts_and_updates_of_a_batch_are_one_statement_each_with_the_same_rows(pg_store, make_mention, row_by_row):
+@pytest.mark.parametrize("piece_rows", [250, 2])  # 2: a batch in several statements, run in order
+def test_inserts_and_updates_of_a_batch_are_one_statement_each_with_the_same_rows(pg_store, make_mention, row_by_row,
+                                                                                  monkeypatch, piece_rows):
+    import store.pg_many as pg_many
     from store.ingest import insert_mentions
+
+    monkeypatch.setattr(pg_many, "PIECE_ROWS", piece_rows)
 
     ids = insert_mentions(pg_store, [make_mention(text=f"hello {n}") for n in range(3)])
     conn = pg_store.conn
