@@ -134,3 +134,150 @@ async def test_a_console_shows_another_hosts_tag_pushed_well_before_its_slowed_p
         shown = time.monotonic()
         assert shown - started < SLOW_POLL / 3, (committed - started, shown - committed)
         assert app.is_running
+        listener = screen._refresher.feed.backend_pid
+    # Quitting closed the listening session (no task left behind for the loop's end to destroy).
+    assert listener is not None
+    deadline = time.monotonic() + DEADLINE
+    while _sessions(pg_desk, listener):
+        assert time.monotonic() < deadline, "the listening session outlived the console"
+        await asyncio.sleep(0.05)
+
+
+def _sessions(url: str, pid: int) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        [(count,)] = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchall()
+        return count
+
+
+async def test_an_idle_console_hardly_asks_the_server_anything_while_the_feed_is_heard(pg_desk, monkeypatch):
+    """Polled every 300 ms, with its bars re-read every 1-2 s, an idle console sent ~12 statements a second
+    (bench/pg_feed.py --idle); heard by the pushed feed it sends the lease check and the safety nets."""
+    from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
+
+    seed(pg_desk, 8, hostile=False)
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def counted(self, query, *args, **kwargs):
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+    app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, quiet_poll=SLOW_POLL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
+        screen = app.screen
+        await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+        await pilot.pause(1.0)  # the start's reads (counts, incidents, the SLA) done
+        before = len(sent)
+        await pilot.pause(4.0)
+        idle = sent[before:]
+        assert len(idle) < 20, idle  # polled: ~48 in 4 s
+        assert "" not in idle  # no data_version poll: the feed is heard
+
+
+# -- the console's side: when it reads the desk (tui/refresher.py, no server) ---------------------
+
+
+class FakeFeed:
+    """A ChangeFeed's surface: steps put by the test, `listening` set by it."""
+
+    def __init__(self) -> None:
+        self.listening = True
+        self.closed = False
+        self.steps: asyncio.Queue[None] = asyncio.Queue()
+
+    def __aiter__(self) -> FakeFeed:
+        return self
+
+    async def __anext__(self) -> None:
+        await self.steps.get()
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _refresher(feed, clock, calls: list[bool], release: asyncio.Event | None = None):
+    from store.changes import Backlog
+    from tui.refresher import Refresher
+
+    async def sync(pushed: bool) -> None:
+        calls.append(pushed)
+        if release is not None:
+            await release.wait()
+
+    return Refresher(sync, lambda exc: None, Backlog(), feed, quiet_poll=5.0, clock=clock)
+
+
+async def test_the_timer_reads_every_tick_without_a_heard_feed_and_every_quiet_poll_with_one():
+    clock, calls, feed = Ticks(), [], FakeFeed()
+    feed.listening = False
+    refresher = _refresher(feed, clock, calls)
+    for _ in range(3):
+        await refresher.tick()
+    assert calls == [False, False, False]  # the feed lost: the poll is the whole mechanism again
+    feed.listening = True
+    await refresher.tick()
+    clock.now += 4.9
+    await refresher.tick()
+    assert len(calls) == 3
+    clock.now += 0.2
+    await refresher.tick()
+    assert len(calls) == 4
+    sqlite = _refresher(None, clock, calls := [])
+    await sqlite.tick()
+    await sqlite.tick()
+    assert calls == [False, False] and not sqlite.pushed
+
+
+async def test_a_push_during_a_running_read_waits_for_it_then_reads_once():
+    clock, calls, feed, release = Ticks(), [], FakeFeed(), asyncio.Event()
+    refresher = _refresher(feed, clock, calls, release)
+    follow = asyncio.create_task(refresher.follow())
+    ticking = asyncio.create_task(refresher.tick())
+    await _until(lambda: calls == [False])
+    for _ in range(50):  # a burst while the read runs
+        feed.steps.put_nowait(None)
+    await refresher.tick()  # a tick finding a read running skips
+    assert calls == [False]
+    release.set()
+    await ticking
+    await _until(lambda: feed.steps.empty() and len(calls) == 51)
+    assert calls.count(True) == 50 and calls[1:] == [True] * 50  # FakeFeed does not coalesce: each read ran
+    follow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await follow
+    assert feed.closed
+
+
+async def test_the_bars_skip_their_reads_only_while_the_feed_is_heard_and_quiet():
+    from tui.refresher import QUIET_RECOUNT
+
+    clock, calls, feed = Ticks(), [], FakeFeed()
+    refresher = _refresher(feed, clock, calls)
+    follow = asyncio.create_task(refresher.follow())
+    read_at = clock.now
+    clock.now += 1
+    assert refresher.unchanged_since(read_at)
+    feed.steps.put_nowait(None)  # a commit heard after that read
+    await _until(lambda: calls == [True])
+    assert not refresher.unchanged_since(read_at)
+    read_at = clock.now + 0.5
+    clock.now += 1
+    assert refresher.unchanged_since(read_at)
+    clock.now = read_at + QUIET_RECOUNT
+    assert not refresher.unchanged_since(read_at)  # the safety net: a lapsed lease is no commit
+    feed.listening = False
+    assert not refresher.unchanged_since(clock.now)
+    follow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await follow

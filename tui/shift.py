@@ -72,6 +72,9 @@ class Shift:
         self.searcher = searcher  # slow reads: search, counts, the lease
         self._adapters = adapters  # the app's list: network adapters join it once the loop runs
         self.leadership: Leadership | None = None  # set by the app when it contends for ingest
+        # Whether the desk is known unchanged since a time.monotonic() moment: on PostgreSQL the main
+        # screen's pushed feed knows (tui/refresher.py), and widgets polling the desk skip a read.
+        self.unchanged_since: Callable[[float], bool] = lambda _moment: False
 
     # -- who ingests ---------------------------------------------------------------
     @property

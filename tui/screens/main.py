@@ -110,6 +110,7 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
             self.database_trouble(exc)  # a read-only desk: browsing goes on
         self._refresher = Refresher(lambda pushed: self.sync(pushed=pushed), self.database_trouble, self._backlog,
                                     self.shift.change_feed(), quiet_poll=console_of(self).quiet_poll)
+        self.shift.unchanged_since = self._refresher.unchanged_since  # the bars stop re-reading an idle desk
         self.set_interval(console_of(self).poll_interval, self._refresher.tick)
         self.run_worker(self._refresher.follow(), group="change-feed", exit_on_error=False)
         self.run_worker(self._desk.greet(self._session_since), group="dialog")
