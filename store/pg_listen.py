@@ -67,11 +67,14 @@ class ChangeFeed:
             raise StopAsyncIteration
         await self._changed.wait()
         self._changed.clear()
+        if self._closed:
+            raise StopAsyncIteration
 
     async def aclose(self) -> None:
         """Stop listening and close the session; safe to call twice, or before the feed started."""
         self._closed = True
         self.listening = False
+        self._changed.set()  # a consumer waiting for the next step ends its loop
         task, self._task = self._task, None
         if task is not None:
             task.cancel()

@@ -57,9 +57,13 @@ async def test_a_commit_by_another_session_wakes_the_feed(pg_desk, tmp_path):
         await asyncio.to_thread(_tag_from_another_process, pg_desk, 1, "care", tmp_path)
         await _next(feed)
         assert feed.heard >= 1
+        waiting = asyncio.create_task(_next(feed))
+        await asyncio.sleep(0)
     finally:
         await feed.aclose()
     assert not feed.listening
+    with pytest.raises(StopAsyncIteration):
+        await waiting  # a consumer waiting for the next step ends with the feed
     with pytest.raises(StopAsyncIteration):
         await anext(aiter(feed))
 
@@ -215,7 +219,7 @@ def _refresher(feed, clock, calls: list[bool], release: asyncio.Event | None = N
         if release is not None:
             await release.wait()
 
-    return Refresher(sync, lambda exc: None, Backlog(), feed, quiet_poll=5.0, clock=clock)
+    return Refresher(sync, lambda exc: None, Backlog(), feed, quiet_poll=5.0, push_gap=0, clock=clock)
 
 
 async def test_the_timer_reads_every_tick_without_a_heard_feed_and_every_quiet_poll_with_one():
@@ -281,3 +285,40 @@ async def test_the_bars_skip_their_reads_only_while_the_feed_is_heard_and_quiet(
     follow.cancel()
     with pytest.raises(asyncio.CancelledError):
         await follow
+
+
+async def test_a_burst_of_commits_refreshes_the_console_a_few_times_and_shows_the_last(pg_desk):
+    """2,000 commits by another session: a handful of refreshes (not 2,000), and the last commit is shown."""
+    from tui.app import ConsoleApp
+    from tui.screens.main import MainScreen
+
+    seed(pg_desk, 8, hostile=False)
+    app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, poll_interval=SLOW_POLL, quiet_poll=SLOW_POLL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
+        screen = app.screen
+        await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+        refreshes: list[bool] = []
+        changes = app.shift.changes
+
+        async def counted(marks, *, force: bool = False):
+            refreshes.append(force)
+            return await changes(marks, force=force)
+
+        app.shift.changes = counted  # type: ignore[method-assign]
+        selected = screen.inbox.selected_id
+        assert selected is not None
+        writer = open_store(pg_desk)
+
+        def burst() -> None:
+            for _ in range(2000):  # each its own transaction: 2,000 notifications
+                writer.conn.execute("UPDATE mentions SET text = text WHERE id = 1")
+            set_tag(writer, selected, "care", True, "bob")
+
+        try:
+            await asyncio.to_thread(burst)
+        finally:
+            writer.close()
+        await _until(lambda: "care" in screen_text(app))
+        assert screen._refresher.feed.heard >= 2001
+        assert 1 <= len(refreshes) < 200, len(refreshes)

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from store.pg_listen import ChangeFeed
 
 QUIET_POLL = 5.0  # seconds between the timer's polls while the pushed feed is heard
+# Seconds from the end of a pushed refresh to the start of the next: the first change after a quiet
+# spell shows at once, but a storm's commits (dozens a second) cannot keep the store thread reading.
+PUSH_GAP = 0.1
 # Seconds between the status bar's counts while the feed is heard and quiet: counts change only by
 # commits (a snooze waking too: the poll commits it), which the feed hears; but a lease lapsing is
 # not a commit, and the top bar names who ingests.
@@ -30,12 +33,13 @@ class Refresher:
 
     def __init__(self, sync: Callable[[bool], Awaitable[None]], trouble: Callable[[Exception], object],
                  backlog: Backlog, feed: ChangeFeed | None, *, quiet_poll: float = QUIET_POLL,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 push_gap: float = PUSH_GAP, clock: Callable[[], float] = time.monotonic) -> None:
         self._sync = sync  # sync(pushed): bring the screen up to date
         self._trouble = trouble
         self._backlog = backlog
         self.feed = feed
         self.quiet_poll = quiet_poll
+        self.push_gap = push_gap
         self._clock = clock
         self._lock = asyncio.Lock()
         self._read_at = float("-inf")
@@ -68,6 +72,7 @@ class Refresher:
             async for _ in self.feed:  # steps coalesce while a refresh runs (store/pg_listen.py)
                 self._pushed_at = self._clock()
                 await self._refresh(pushed=True)
+                await asyncio.sleep(self.push_gap)
         finally:
             await self.close()
 
