@@ -120,15 +120,12 @@ async def test_a_burst_of_commits_coalesces_into_a_few_steps(pg_desk):
 
 async def test_a_console_shows_another_hosts_tag_pushed_well_before_its_slowed_poll(pg_desk, tmp_path):
     from tui.app import ConsoleApp
-    from tui.screens.main import MainScreen
 
     seed(pg_desk, 8, hostile=False)
     # The timer's first tick is SLOW_POLL away: only the pushed feed can show the tag in time.
     app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, poll_interval=SLOW_POLL, quiet_poll=SLOW_POLL)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
-        screen = app.screen
-        await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+        screen = await _listening(pilot)
         selected = screen.inbox.selected_id
         assert selected is not None and "care" not in screen_text(app)
         started = time.monotonic()
@@ -147,6 +144,17 @@ async def test_a_console_shows_another_hosts_tag_pushed_well_before_its_slowed_p
         await asyncio.sleep(0.05)
 
 
+async def _listening(pilot):
+    """The console's main screen, its 8 mentions listed and its change feed heard."""
+    from tui.screens.main import MainScreen
+
+    app = pilot.app
+    await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
+    screen = app.screen
+    await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+    return screen
+
+
 def _sessions(url: str, pid: int) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
         [(count,)] = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchall()
@@ -157,7 +165,6 @@ async def test_an_idle_console_hardly_asks_the_server_anything_while_the_feed_is
     """Polled every 300 ms, with its bars re-read every 1-2 s, an idle console sent ~12 statements a second
     (bench/pg_feed.py --idle); heard by the pushed feed it sends the lease check and the safety nets."""
     from tui.app import ConsoleApp
-    from tui.screens.main import MainScreen
 
     seed(pg_desk, 8, hostile=False)
     sent: list[str] = []
@@ -170,9 +177,7 @@ async def test_an_idle_console_hardly_asks_the_server_anything_while_the_feed_is
     monkeypatch.setattr(psycopg.Cursor, "execute", counted)
     app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, quiet_poll=SLOW_POLL)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
-        screen = app.screen
-        await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+        await _listening(pilot)
         await pilot.pause(1.0)  # the start's reads (counts, incidents, the SLA) done
         before = len(sent)
         await pilot.pause(4.0)
@@ -290,14 +295,11 @@ async def test_the_bars_skip_their_reads_only_while_the_feed_is_heard_and_quiet(
 async def test_a_burst_of_commits_refreshes_the_console_a_few_times_and_shows_the_last(pg_desk):
     """2,000 commits by another session: a handful of refreshes (not 2,000), and the last commit is shown."""
     from tui.app import ConsoleApp
-    from tui.screens.main import MainScreen
 
     seed(pg_desk, 8, hostile=False)
     app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, poll_interval=SLOW_POLL, quiet_poll=SLOW_POLL)
     async with app.run_test(size=(100, 30)) as pilot:
-        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen) and len(app.screen.inbox.ids) == 8)
-        screen = app.screen
-        await wait_until(pilot, lambda: screen._refresher is not None and screen._refresher.pushed)
+        screen = await _listening(pilot)
         refreshes: list[bool] = []
         changes = app.shift.changes
 
@@ -305,7 +307,7 @@ async def test_a_burst_of_commits_refreshes_the_console_a_few_times_and_shows_th
             refreshes.append(force)
             return await changes(marks, force=force)
 
-        app.shift.changes = counted  # type: ignore[method-assign]
+        app.shift.changes = counted
         selected = screen.inbox.selected_id
         assert selected is not None
         writer = open_store(pg_desk)
