@@ -324,3 +324,47 @@ async def test_a_burst_of_commits_refreshes_the_console_a_few_times_and_shows_th
         await _until(lambda: "care" in screen_text(app))
         assert screen._refresher.feed.heard >= 2001
         assert 1 <= len(refreshes) < 200, len(refreshes)
+
+
+async def test_after_the_server_drops_every_session_the_console_goes_on_without_a_word(pg_desk, tmp_path):
+    """As after a restart: the feed and the store threads' sessions are all ended while idle. The next
+    reads open new sessions (nothing was lost: a read is safe to send again) and no banner is shown."""
+    from tui.app import ConsoleApp
+
+    seed(pg_desk, 8, hostile=False)
+    app = ConsoleApp(pg_desk, operator="ana", clock=frozen_clock, poll_interval=SLOW_POLL, quiet_poll=SLOW_POLL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await _listening(pilot)
+        feed = screen._refresher.feed
+        with psycopg.connect(pg_desk, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid != pg_backend_pid()")
+        await _until(lambda: feed.sessions == 2 and feed.listening)
+        selected = screen.inbox.selected_id
+        await asyncio.to_thread(_tag_from_another_process, pg_desk, selected, "care", tmp_path)
+        await _until(lambda: "care" in screen_text(app))
+        await pilot.pause(0.1)
+        assert not screen.banner.display, screen_text(app)
+        await pilot.press("m")  # a write on the store thread's new session too
+        await _until(lambda: "marketing" in screen_text(app))
+        assert not screen.banner.display, screen_text(app)
+
+
+def test_a_read_or_a_write_after_the_idle_session_was_ended_goes_to_a_new_session(pg_desk):
+    """Nothing of it ran on the ended session, so it is sent again; the feed's count moves (what was
+    committed meanwhile was not heard)."""
+    seed(pg_desk, 3, hostile=False)
+    store = open_store(pg_desk)
+    try:
+        for step in ("read", "version", "write"):
+            _terminate(pg_desk, store.conn.raw.info.backend_pid)
+            if step == "read":
+                assert store.conn.execute("SELECT count(*) FROM mentions").fetchone() == (3,)
+            elif step == "version":
+                version = store.conn.data_version()
+                assert store.conn.data_version() == version
+            else:
+                set_tag(store, 1, "care", True, "ana")
+                assert store.conn.execute("SELECT count(*) FROM tags").fetchone() == (1,)
+    finally:
+        store.close()
