@@ -337,8 +337,11 @@ async def test_after_the_server_drops_every_session_the_console_goes_on_without_
         screen = await _listening(pilot)
         feed = screen._refresher.feed
         with psycopg.connect(pg_desk, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                          "WHERE datname = current_database() AND pid != pg_backend_pid()")
+            # The console's sessions (named by store.pg_open), not the test desk's own admin session.
+            ended = admin.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND application_name = 'mentiondesk'")
+            [(count,)] = ended.fetchall()
+            assert count >= 3  # the screen's and the search's store threads, the feed (the SLA sync's, if open)
         await _until(lambda: feed.sessions == 2 and feed.listening)
         selected = screen.inbox.selected_id
         await asyncio.to_thread(_tag_from_another_process, pg_desk, selected, "care", tmp_path)
