@@ -26,7 +26,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import pq
@@ -35,6 +35,8 @@ from psycopg.adapt import Dumper, Loader
 from store.db import BUSY_TIMEOUT_MS
 from store.pg_many import set_wise_pieces
 from store.pg_sql import _numbered_params, translate_with_matches, tsquery
+
+T = TypeVar("T")
 
 CHANNEL = "mentiondesk_changes"
 # The desk's single-writer lock (pg_advisory_xact_lock key): any constant shared by all its clients.
@@ -207,6 +209,8 @@ class PgConnection:
                 raise
             self._end(commit=True)
             return cursor
+        if not self.in_transaction:
+            return self._resent_if_lost(lambda: self._statement(sql, params))  # a read: safe to send again
         return self._statement(sql, params)
 
     def executemany(self, sql: str, seq_of_params: Iterable[Sequence[Any] | Mapping[str, Any]]) -> PgCursor:
@@ -299,10 +303,23 @@ class PgConnection:
         """
         if not self.in_transaction:
             self._ensure_connected()
-            self._run("")
+            self._resent_if_lost(lambda: self._run(""))
         return self._heard
 
     # -- internals --------------------------------------------------------------------------
+
+    def _resent_if_lost(self, send: Callable[[], T]) -> T:
+        """`send()` outside a transaction, and once more on a new session if it failed because the
+        session had ended while idle (a server restart, pg_terminate_backend): otherwise every console
+        would show a database error once after each restart. Only for what is safe to send twice (a
+        read, BEGIN with its lock): a write's outcome is unknown when its session is lost."""
+        try:
+            return send()
+        except sqlite3.OperationalError:
+            if not self.raw.closed or self._reconnect is None or self._began:
+                raise
+            self._ensure_connected()
+            return send()
 
     def _begin(self) -> None:
         if self.in_transaction:
@@ -312,7 +329,7 @@ class PgConnection:
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
             try:  # one round trip: both statements in one simple query
-                self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+                self._resent_if_lost(lambda: self._run(f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"))
                 self._began = True
                 return
             except sqlite3.OperationalError as exc:

@@ -75,6 +75,14 @@ def _unwritable(raw, url: str) -> str | None:
             "(as the desk's owner; `mentiondesk desk init URL --group ROLE` makes a role own it)")
 
 
+def connect_options(url: str) -> dict[str, object]:
+    """libpq parameters every mentiondesk session adds to the URL's (store threads and the change feed)."""
+    options: dict[str, object] = {"application_name": "mentiondesk"}
+    if "connect_timeout" not in parse_qs(urlsplit(url).query):
+        options["connect_timeout"] = CONNECT_TIMEOUT
+    return options
+
+
 def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = False) -> Store:
     """A Store on the PostgreSQL database at `url`, created schema and migrations as needed."""
     import psycopg
@@ -83,9 +91,7 @@ def open_pg_store(url: str, *, clock: Callable[[], datetime], readonly: bool = F
     from store.pg_schema import migrate, other_tables, schema_version
 
     check_url(url)
-    options: dict[str, object] = {"application_name": "mentiondesk"}
-    if "connect_timeout" not in parse_qs(urlsplit(url).query):
-        options["connect_timeout"] = CONNECT_TIMEOUT
+    options = connect_options(url)
 
     def connect() -> psycopg.Connection:
         raw = psycopg.connect(url, autocommit=True, cursor_factory=psycopg.ClientCursor,

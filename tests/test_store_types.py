@@ -23,6 +23,7 @@ BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreS
 # Helpers only the store itself calls, whose loose shape is the point.
 INTERNAL = {
     "store.account_settings.get_setting": "any JSON value, read by get_text_limits",
+    "store.pg_open.connect_options": "libpq keyword parameters, spread into psycopg's connect",
     "store.import_rows.parse_chunk": "plain tuples through a pipe: pickling dataclasses costs many times more",
     "store.redact.redact_detail": "an event's free-form JSON detail",
     "store.search_terms.term_spans": "tokenizer offsets, read by store.search",

@@ -25,6 +25,7 @@ from store.worker import StoreWorker
 from tui import answer_keys
 from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
+from tui.refresher import QUIET_POLL
 from tui.render import guard_terminal_output
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -50,7 +51,7 @@ class ConsoleApp(App):
     BINDINGS = bindings("app")
 
     def __init__(self, db_path: str, *, operator: str, adapters: Iterable[Adapter] = (),
-                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3,
+                 clock: Callable[[], datetime] = utc_now, poll_interval: float = 0.3, quiet_poll: float = QUIET_POLL,
                  sender_poll: float = 1.0, leader_ttl: float | None = None,
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
@@ -73,6 +74,7 @@ class ConsoleApp(App):
         self.adapters = list(adapters)
         self.clock = clock
         self.poll_interval = poll_interval
+        self.quiet_poll = quiet_poll  # the poll's pace while PostgreSQL pushes the desk's changes
         self._sender_poll = sender_poll
         self._ingest_store: StoreWorker | None = None
         self.shift = Shift(operator=self.operator, clock=clock, db_path=db_path,

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from store.groups import GroupSummary
     from store.handover import HandoverReport
     from store.ingest import SourceStatus
+    from store.pg_listen import ChangeFeed
     from store.reports import Report
     from store.search import Hit
     from tui.app import ConsoleApp
@@ -71,6 +72,9 @@ class Shift:
         self.searcher = searcher  # slow reads: search, counts, the lease
         self._adapters = adapters  # the app's list: network adapters join it once the loop runs
         self.leadership: Leadership | None = None  # set by the app when it contends for ingest
+        # Whether the desk is known unchanged since a time.monotonic() moment: on PostgreSQL the main
+        # screen's pushed feed knows (tui/refresher.py), and widgets polling the desk skip a read.
+        self.unchanged_since: Callable[[float], bool] = lambda _moment: False
 
     # -- who ingests ---------------------------------------------------------------
     @property
@@ -111,6 +115,16 @@ class Shift:
         if policy:  # someone ran `mentiondesk sla set`: this console's clocks follow at once
             self.sla = policy
         return changes
+
+    def change_feed(self) -> ChangeFeed | None:
+        """The desk's commits as they happen (PostgreSQL's LISTEN), or None: on SQLite the console polls."""
+        from store.pg_open import is_url
+
+        if not is_url(self.db_path):
+            return None
+        from store.pg_listen import ChangeFeed
+
+        return ChangeFeed(self.db_path)
 
     async def view_page(self, view: str, *, around: int | None = None, newer_than: int | None = None,
                         oldest_first: bool = False) -> IdPage:

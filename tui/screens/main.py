@@ -16,6 +16,7 @@ from tui.actions import bindings
 from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
 from tui.messages import DatabaseOk, DatabaseTrouble
+from tui.refresher import Refresher
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.kit_dialogs import KitDialogs
 from tui.screens.link_keys import LinkKeys
@@ -48,7 +49,7 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
         super().__init__()
         self._marks = Marks()
         self._backlog = Backlog()  # during a storm, arrivals are shown once a second
-        self._polling = False
+        self._refresher: Refresher | None = None  # set on mount: it needs the console's desk
         self._session_since = ""
         self._desk = DeskDialogs(self, self._act)
         self._triage = Triage(self, self._act)
@@ -107,7 +108,11 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
             await self.shift.register()
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # a read-only desk: browsing goes on
-        self.set_interval(console_of(self).poll_interval, self._tick)
+        self._refresher = Refresher(lambda pushed: self.sync(pushed=pushed), self.database_trouble, self._backlog,
+                                    self.shift.change_feed(), quiet_poll=console_of(self).quiet_poll)
+        self.shift.unchanged_since = self._refresher.unchanged_since  # the bars stop re-reading an idle desk
+        self.set_interval(console_of(self).poll_interval, self._refresher.tick)
+        self.run_worker(self._refresher.follow(), group="change-feed", exit_on_error=False)
         self.run_worker(self._desk.greet(self._session_since), group="dialog")
 
     # -- database trouble: a banner, never a traceback ----------------------
@@ -124,14 +129,15 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
         if not self.shift.store.read_only_reason:  # a read working says nothing about writing
             self.banner.clear()
 
-    async def sync(self, *, initial: bool = False, force: bool = False) -> None:
-        """Bring the screen up to date with the database (all consoles' changes)."""
+    async def sync(self, *, initial: bool = False, force: bool = False, pushed: bool = False) -> None:
+        """Bring the screen up to date with the database (all consoles' changes; `pushed`: the desk said
+        something changed, so look without asking data_version first)."""
         if initial:
             self._marks = await self.shift.marks()
             await self.pane.load_view(self.view, keep_selection=False)
             self.status.recount()  # counts must not delay the first rows
             return
-        self._marks = (polled := await self.shift.changes(self._marks, force=force)).marks
+        self._marks = (polled := await self.shift.changes(self._marks, force=force or pushed)).marks
         if (changes := self._backlog.offer(polled, force=force)) is None:
             return  # shown with the next ones (a storm): nothing is lost
         for assigned in changes.assigned_to_me:
@@ -155,15 +161,9 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
         if (changes.new_mentions or changes.membership_changed) and self.status.count_due():
             self.status.recount()  # the view bar's counts follow the list, not the next 2 s tick
 
-    async def _tick(self) -> None:
-        if not self._polling:
-            self._polling = True
-            try:
-                await self.sync()
-            except Exception as exc:  # the file may be gone or unreachable: say so, keep going
-                self.database_trouble(exc)
-            finally:
-                self._polling = False
+    async def on_unmount(self) -> None:
+        if self._refresher is not None:
+            await self._refresher.close()  # its session closed now, not left to the loop's end
 
     def footer_keys(self) -> list[tuple[str, str]]:
         """Keys the footer shows first, for what the operator is doing now."""

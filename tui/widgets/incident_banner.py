@@ -3,6 +3,8 @@ and the group answer in flight: one waiting for this operator's approval first, 
 
 from __future__ import annotations
 
+import time
+
 from rich.text import Text
 from textual.widgets import Static
 
@@ -19,11 +21,15 @@ class IncidentBanner(Static):
     def on_mount(self) -> None:
         self.display = False
         self.shown: tuple[list[Incident], Text | None, int] = ([], None, 0)
+        self._read_at = float("-inf")  # time.monotonic() of the last read
         self.set_interval(POLL_SECONDS, self.refresh_incidents)
         self.call_later(self.refresh_incidents)
 
     async def refresh_incidents(self) -> None:
         shift = console_of(self).shift
+        if shift.unchanged_since(self._read_at):
+            return  # nothing committed since (PostgreSQL's pushed feed): the same incidents and answers
+        self._read_at = time.monotonic()
         try:
             found = await shift.open_incidents()
             answers = await shift.searcher.run(answers_in_flight)

@@ -63,7 +63,8 @@ class StatusBar(Vertical):
         self.set_interval(2.0, self._recount_if_due)
 
     def _recount_if_due(self) -> None:
-        if self.count_due():  # a slow count is not restarted every 2 s either (its reads hold the WAL)
+        # A slow count is not restarted every 2 s either (its reads hold the WAL); nor an idle desk's.
+        if self.count_due() and not self.shift.unchanged_since(self.counted_at):
             self.recount()
 
     def on_resize(self) -> None:
