@@ -202,8 +202,17 @@ def measure_bytes(db: Path, size: int) -> list[Row]:
              f"indexes {thread / mentions:.2f}", "was ~580, 47 in the thread indexes")]
 
 
+def measure_storm(db: Path, size: int) -> list[Row]:
+    """Arrivals at 2,000/s into the console on this history (bench/live_stream.py, on a copy)."""
+    from bench import live_stream
+
+    if live_stream.SECONDS <= 0:
+        return [("live storm at 2,000/s", "skipped (--storm-seconds 0)", "")]
+    return live_stream.measure(db, size)
+
+
 MEASUREMENTS: list[Callable[[Path, int], list[Row]]] = [
-    measure_bytes, measure_counts, measure_view_switch, measure_cold_start,
+    measure_bytes, measure_counts, measure_view_switch, measure_cold_start, measure_storm,
 ]
 
 

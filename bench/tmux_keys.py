@@ -95,9 +95,15 @@ class Screen:
 
     # -- the selection -------------------------------------------------------------------
     def _rows_by_background(self, screen) -> dict[str, set[int]]:
-        rows: dict[str, set[int]] = {}
+        """Rows each background fills at least half of: the selection spans its rows, a tag badge
+        of the same colour (MKT is drawn on the selection's blue) covers a few cells."""
+        cells_by: dict[tuple[str, int], int] = {}
         for y, cells in enumerate(screen):
             for _, background in cells[: self.columns]:
+                cells_by[background, y] = cells_by.get((background, y), 0) + 1
+        rows: dict[str, set[int]] = {}
+        for (background, y), count in cells_by.items():
+            if count * 2 >= self.columns:
                 rows.setdefault(background, set()).add(y)
         return rows
 
@@ -120,7 +126,7 @@ class Screen:
         rows = []
         for y, cells in enumerate(screen):
             marked = "".join(char for char, background in cells[: self.columns] if background == self.selection)
-            if marked.strip():
+            if marked.strip() and len(marked) * 2 >= self.columns:
                 rows.append((y, re.sub(r"\d", "", marked)))
         return tuple(rows)
 
