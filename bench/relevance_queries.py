@@ -156,7 +156,24 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
     long_words = [i for i, w in enumerate(pasted) if len(w) >= 5 and w.isalpha() and w.lower() in spelled]
     for index in rng.sample(long_words, min(len(long_words), rng.randint(1, 3))):
         pasted[index] = _typos(pasted[index], rng, 1) or pasted[index]
-    intended = parse_query(" ".join(window)).terms
+    intended = _meant(window, pasted)
     if not intended:
         return None
-    return Labelled(kind, " ".join(pasted), tuple(intended), kind.endswith("as typed"))
+    return Labelled(kind, " ".join(pasted), intended, kind.endswith("as typed"))
+
+
+def _meant(window: list[str], pasted: list[str]) -> tuple[str, ...]:
+    """The window's words behind the terms the search takes from the pasted text.
+
+    The search takes the first MAX_TERMS distinct terms of a query: a mistyped
+    word that repeats a word of the window ("Lcmio ... Lumio") is one term more
+    and pushes the last one out, so that word is not asked for and not meant.
+    A mistyped word is one term as typed and as written, so terms align.
+    """
+    kept = set(parse_query(" ".join(pasted)).terms)
+    out: dict[str, None] = {}
+    for typed, written in zip(pasted, window, strict=True):
+        for term, meant in zip(parse_query(typed).terms, parse_query(written).terms, strict=False):
+            if term in kept:
+                out.setdefault(meant, None)
+    return tuple(out)

@@ -56,7 +56,7 @@ class BruteForce:
         if last and len(term) >= PREFIX_FROM and is_vocab_term(term):
             for word in self.fuzzy_words:
                 if word.startswith(term) and word != term:
-                    costs.setdefault(word, COMPLETION_COST)
+                    costs[word] = min(costs.get(word, COMPLETION_COST), COMPLETION_COST)
         return costs
 
     def options(self, terms: list[str], complete_last: bool = False) -> list[dict[str, float]]:

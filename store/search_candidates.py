@@ -61,7 +61,8 @@ def _costs(vocab: Vocabulary, terms: list[str], complete_last: bool) -> list[dic
         costs = {word: EDIT_COST * edits for word, edits in typos.items()}
         if complete_last and index == len(terms) - 1:
             for word in vocab.completions(term):
-                costs.setdefault(word, COMPLETION_COST)
+                # A completion that is also a typo away ("subscripti" -> subscription) costs the less of the two.
+                costs[word] = min(costs.get(word, COMPLETION_COST), COMPLETION_COST)
         out.append(costs)
     for index in range(len(terms) - 1):
         joined = terms[index] + terms[index + 1]

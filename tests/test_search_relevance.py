@@ -113,6 +113,17 @@ def test_completion_prefers_the_frequent_word(store, history):
     assert all("delivery" in text for text in found[:20])
 
 
+def test_a_completion_also_a_typo_away_costs_as_a_completion(store):
+    # "subscripti" is two typos from subscription but also its start: typed so far, it means the
+    # frequent word, not the rare misspelling that merely starts the same.
+    with store.write():
+        insert_mentions(store, [new_mention(text=f"my subscription {n} renewed", author_handle=f"@s{n}")
+                                for n in range(30)]
+                        + [new_mention(text="subscriptiion gone", author_handle=f"@t{n}") for n in range(3)])
+    found = texts(store, search(store, "subscripti", complete_last=True))
+    assert all("subscription" in text for text in found[:20])
+
+
 # -- term expansion properties ------------------------------------------------
 
 WORDS = st.text(alphabet="abcdeéèfgilmnorstuvwyçñ", min_size=1, max_size=14)
