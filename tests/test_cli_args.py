@@ -116,3 +116,11 @@ async def test_the_console_on_the_demo_file_says_so_in_a_toast(tmp_path):
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await pilot.pause()
         assert [n.message for n in app._notifications] == [demo_notice(tmp_path / "demo.db")]
+
+
+def test_the_command_line_reads_package_metadata_only_for_version():
+    """Every console start builds the parser: importlib.metadata (10-25 ms) waits for --version."""
+    probe = ("import sys; from tui.cli import build_parser; build_parser().parse_args(['--no-demo']); "
+             "print('importlib.metadata' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", result.stdout + result.stderr
