@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from urllib.parse import urlsplit
 
 from adapters import registry
 from adapters.base import CleanError
-from adapters.bluesky.notifications import MAX_BACKFILL
-from adapters.bluesky.records import LANG_TAG
 from adapters.budget import RATE_EXAMPLE, parse_rate
 from store.sanitize import clean_line
 
@@ -180,6 +177,10 @@ def load_config(path: Path | str) -> Config:
     file = Path(path).expanduser()
     if not file.exists():
         return Config([], path=str(file))
+    import tomllib  # here: a console without a config file (and its start) need not load it
+
+    from adapters.bluesky.records import LANG_TAG
+
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -368,6 +369,9 @@ def _check_webhook(entry: dict[str, Any], where: str) -> None:
 
 def _check_reply_options(options: dict[str, Any], where: str, desk_lang: str | None) -> None:
     """`lang` (the desk's default applies) and `backfill`, checked here so a typo is one line, not a crash."""
+    from adapters.bluesky.notifications import MAX_BACKFILL
+    from adapters.bluesky.records import LANG_TAG
+
     if "lang" not in options and desk_lang is not None:
         options["lang"] = desk_lang
     lang = options.get("lang")

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 
 from store.db import Store, inserted_id
 from store.mention_rows import MentionRow, insert_mention_rows
 from store.records import NewMention
-from store.redact import redact_error
-from store.sanitize import clean_line
 from store.search_index import index_mentions
 from store.signals import Signals
 from store.snooze import wake_on_posts
@@ -157,36 +154,3 @@ def save_batch(store: Store, source: str, mentions: list[NewMention], cursor: st
 def load_cursor(store: Store, source: str) -> str | None:
     row = store.conn.execute("SELECT cursor FROM cursors WHERE source = ?", (source,)).fetchone()
     return row[0] if row else None
-
-
-def set_source_status(store: Store, source: str, state: str, detail: str = "",
-                      last_event_at: str | None = None) -> None:
-    # A state's detail often quotes a server's error body: the console's top bar and `accounts` show it.
-    state, detail = clean_line(state, 64), clean_line(detail, 300)
-    with store.write():
-        store.conn.execute(
-            """INSERT INTO source_status (source, state, detail, updated_at, last_event_at)
-               VALUES (?, ?, ?, ?, ?)
-               ON CONFLICT (source) DO UPDATE SET state = excluded.state, detail = excluded.detail,
-               updated_at = excluded.updated_at,
-               last_event_at = COALESCE(excluded.last_event_at, source_status.last_event_at)""",
-            (source, state, redact_error(detail) or "", store.now(), last_event_at),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SourceStatus:
-    """How an adapter's connection is doing, as the ingest leader last wrote it."""
-
-    source: str
-    state: str
-    detail: str
-    updated_at: str
-    last_event_at: str | None
-
-
-def source_statuses(store: Store) -> list[SourceStatus]:
-    # The plain connection: the console asks at start, and sqlite-utils would be imported then (~0.1 s).
-    return [SourceStatus(source, state, detail, updated_at, last_event_at)
-            for source, state, detail, updated_at, last_event_at in store.conn.execute(
-                "SELECT source, state, detail, updated_at, last_event_at FROM source_status ORDER BY source")]

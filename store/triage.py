@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from store.db import Store
-from store.ingest import set_source_status
 from store.records import NewMention
 from store.rules_batch import RuleWrites, apply_rule
 from store.rules_file import RuleBook, load_rules
 from store.signals import SignalModel, Signals
+from store.source_status import set_source_status
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store.db import open_store
-from store.ingest import set_source_status
+from store.source_status import set_source_status
 from tests.procs import run_cli
 
 

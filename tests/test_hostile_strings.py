@@ -21,9 +21,10 @@ from adapters.http import AuthError
 from store import actions, desk
 from store.actions import ActionError
 from store.handover import handover_report
-from store.ingest import save_batch, set_source_status, source_statuses
+from store.ingest import save_batch
 from store.operators import MAX_LENGTH, OperatorNameError, check_operator
 from store.outbox import claim_due, mark_failed, schedule_retry
+from store.source_status import set_source_status, source_statuses
 from tests.bluesky_server import Fail, FakePds
 from tests.test_cli import run
 

@@ -14,7 +14,8 @@ from adapters.base import Adapter, Batch, Capabilities, Ingest, LimitFrom, TextR
 from adapters.runtime.leader import Leadership
 from adapters.runtime.runner import IngestRunner
 from adapters.webhook.adapter import GENERIC_PATH, WebhookAdapter
-from store.ingest import save_batch, source_statuses
+from store.ingest import save_batch
+from store.source_status import source_statuses
 from store.worker import StoreWorker
 from tests.conftest import new_mention
 from tests.support import until

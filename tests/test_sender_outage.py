@@ -22,7 +22,8 @@ from adapters.runtime.sender import ReplySender
 from adapters.webhook.adapter import WebhookAdapter
 from store.actions import queue_reply, retry_reply
 from store.db import open_store
-from store.ingest import save_batch, set_source_status
+from store.ingest import save_batch
+from store.source_status import set_source_status
 from store.transfer import iter_export
 from store.worker import StoreWorker
 from tests.conftest import new_mention

@@ -14,9 +14,10 @@ import store
 from store.actions import queue_reply, retry_reply
 from store.changes import Changes, marks_now, poll
 from store.events import EventMark, events_since
-from store.ingest import SourceStatus, save_batch, set_source_status, source_statuses
+from store.ingest import save_batch
 from store.lease import LeaseHolder, acquire, current_holder
 from store.outbox import ReplyRequest, ReplyRequests, claim_due, mark_failed, reply_requests_since
+from store.source_status import SourceStatus, set_source_status, source_statuses
 
 BOTH_BACKENDS = True  # tests/conftest.py: every test here also runs on PostgreSQL
 

@@ -27,7 +27,6 @@ from tui.actions import ACTIONS, bindings, resolve_keymap
 from tui.dbtrouble import DATABASE_ERRORS
 from tui.refresher import QUIET_POLL
 from tui.render import guard_terminal_output
-from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.shift import Shift
 from tui.terminal import HUNG_UP, TerminalWatch
@@ -56,8 +55,8 @@ class ConsoleApp(App):
                  adapter_factory: Callable[[Callable[[], object]], list[Adapter]] | None = None,
                  watch_terminal: bool = False, reply_deadline: float | None = None,
                  keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                 reply_recall: float = 0.0, triage: Triage | None = None, theme: str | None = None,
-                 approve_over: int = APPROVE_OVER) -> None:
+                 reply_recall: float = 0.0, triage: Triage | Callable[[], Triage] | None = None,
+                 theme: str | None = None, approve_over: int = APPROVE_OVER) -> None:
         guard_terminal_output()  # before any widget renders a string
         # Checked before anything starts: a bad keymap is one line (KeymapError), not a console.
         keys = resolve_keymap(keymap)
@@ -89,7 +88,9 @@ class ConsoleApp(App):
         self._adapter_factory = adapter_factory
         self._session = None  # an aiohttp.ClientSession, made only if a network adapter needs one
         self._watch_terminal = watch_terminal
-        self._triage = triage  # signals and rules at ingest, while this console leads
+        # Signals and rules at ingest, while this console leads; a function builds them only then
+        # (the rules' modules are not on the start path of a console that does not lead).
+        self._triage = triage
         self.approve_over = approve_over  # group answers to more people need a second operator
 
     def get_default_screen(self) -> Screen:
@@ -113,6 +114,8 @@ class ConsoleApp(App):
             from adapters.runtime.leader import LEASE_TTL, REPLY_DEADLINE, Leadership, holder_name
 
             self._ingest_store = StoreWorker(self.db_path, clock=self.clock, name="ingest")
+            if callable(self._triage):
+                self._triage = self._triage()
             self.leadership = Leadership(self._ingest_store, self.adapters, holder=holder_name(self.operator),
                                          sender_poll=self._sender_poll, ttl=self._leader_ttl or LEASE_TTL,
                                          reply_deadline=self._reply_deadline or REPLY_DEADLINE,
@@ -182,6 +185,8 @@ class ConsoleApp(App):
         return self._session
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen  # the table of keys is built when first asked for
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from adapters.accounts import ConfigError
 from store.actions import ActionError
@@ -14,10 +16,14 @@ from store.db import NotWritable, StoreError, open_for_reading, open_store
 from store.files import make_private
 from store.group_answers import APPROVE_OVER
 from store.sla import SlaPolicy
+from tui import startup
 from tui.cli_bulk import add_target_arguments, missing_targets
 from tui.cli_common import fail, terminal_safe_output
 from tui.paths import DEFAULT_DB, DEMO_DB, data_dir, demo_db_path
 from tui.settings import Settings, build_settings
+
+if TYPE_CHECKING:
+    from store.triage import Triage
 
 MAX_ID = 2**63 - 1  # SQLite's largest integer
 MAX_DEMO_RATE = 120_000.0  # two thousand a second, the storm benchmark's rate: beyond that it measures the disk
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_shift_parser(sub, common)
     from tui.cli_kit_args import add_parsers
     add_parsers(sub, common, mention_id)
-    from tui.web.cli import add_web_parser
+    from tui.web.cli_args import add_web_parser
     add_web_parser(sub, common, _Parser)
 
     report = sub.add_parser("report", parents=[common], help="volume, response times, backlog, SLA and hand-off")
@@ -249,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is not None:
+        startup.resume()  # only the console's start holds the collector (tui.startup)
     if args.command in ("tag", "done", "assign") and (mistake := missing_targets(args)):
         parser.error(f"{args.command}: {mistake}")
     if args.command == "desk":
@@ -423,12 +431,13 @@ def _dispatch(command: str | None, store, args: argparse.Namespace, settings: Se
     app = console_app(db_path, operator, build, getattr(args, "notice", None), watch_terminal=True,
                       reply_deadline=settings.reply_deadline, lease_ttl=settings.lease_ttl,
                       keymap=settings.keymap, sla=settings.sla, reply_recall=settings.reply_recall,
-                      triage=triage_for(settings), theme=settings.theme, approve_over=settings.approve_over)
+                      triage=partial(triage_for, settings), theme=settings.theme,
+                      approve_over=settings.approve_over)
     app.run()
     return app.return_code or 0
 
 
-def triage_for(settings: Settings):
+def triage_for(settings: Settings) -> Triage:
     """Signals for every new mention and the rules file, if any (models load on the first batch)."""
     from store.signals import SignalModel
     from store.triage import Triage
@@ -443,7 +452,8 @@ def demo_notice(db_path: Path | str) -> str:
 def console_app(db_path: Path | str, operator: str, build, notice: str | None, *, watch_terminal: bool = False,
                 reply_deadline: float | None = None, lease_ttl: float | None = None,
                 keymap: Mapping[str, str] | None = None, sla: SlaPolicy | None = None,
-                reply_recall: float = 0.0, triage=None, theme: str | None = None, approve_over: int = APPROVE_OVER):
+                reply_recall: float = 0.0, triage: Triage | Callable[[], Triage] | None = None,
+                theme: str | None = None, approve_over: int = APPROVE_OVER):
     """The console, with a toast for what the operator must know from the start; `watch_terminal`
     makes it leave when its terminal hangs up (off in tests, which have none)."""
     from tui.app import ConsoleApp

@@ -9,9 +9,9 @@ import aiohttp
 from adapters import registry
 from adapters.http import USER_AGENT
 from store.db import Store
-from store.ingest import source_statuses
 from store.pacing import answers_waiting, describe_eta, describe_pace, get_pace, pacing_eta
 from store.sanitize import clean_line
+from store.source_status import source_statuses
 from tui.settings import Settings
 
 

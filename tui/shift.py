@@ -50,10 +50,10 @@ if TYPE_CHECKING:
     from adapters.runtime.leader import Leadership
     from store.groups import GroupSummary
     from store.handover import HandoverReport
-    from store.ingest import SourceStatus
     from store.pg_listen import ChangeFeed
     from store.reports import Report
     from store.search import Hit
+    from store.source_status import SourceStatus
     from tui.app import ConsoleApp
     from tui.widgets.id_window import Wanted
 
@@ -93,7 +93,7 @@ class Shift:
         return await self.searcher.run(current_holder)
 
     async def source_statuses(self) -> list[SourceStatus]:
-        from store.ingest import source_statuses
+        from store.source_status import source_statuses
 
         return await self.searcher.run(source_statuses)
 

@@ -20,7 +20,8 @@ from adapters.logline import log_state
 from adapters.retry import Backoff, human_seconds
 from adapters.runtime.account_values import StoredValues
 from store.account_settings import save_text_limits
-from store.ingest import load_cursor, save_batch, set_source_status
+from store.ingest import load_cursor, save_batch
+from store.source_status import set_source_status
 from store.worker import StoreWorker
 
 if TYPE_CHECKING:

@@ -11,7 +11,6 @@ from store import desk
 from store.bulk import Outcome
 from store.inbox import InboxRow
 from tui.render import clock_time
-from tui.screens.dialogs import AskNote, AskText, Confirm, ShowText
 from tui.shift import Shift, console_of
 
 Act = Callable[..., Awaitable[Any]]  # act(call, errors=()): the screen's "save, then sync"
@@ -35,12 +34,16 @@ class DeskDialogs:
         return await self._host.app.push_screen_wait(screen)
 
     async def note(self, mention_id: int) -> None:
+        from tui.screens.dialogs import AskNote
+
         text = await self._ask(AskNote(f"Internal note on #{mention_id} (never sent)"))
         if text and text.strip() and await self._act(self._shift.add_note(mention_id, text)) is not None:
             self._host.notify("Note saved.", timeout=1.5)
 
     async def assign(self, mention_ids: list[int], row: InboxRow | None) -> Outcome | None:
         """Ask whom to assign these mentions to, then assign them all (one undo); `row` is the first's."""
+        from tui.screens.dialogs import AskText, Confirm
+
         current = row.assignee if row and row.assignee and len(mention_ids) == 1 else self._shift.operator
         what = f"#{mention_ids[0]}" if len(mention_ids) == 1 else f"{len(mention_ids)} marked mentions"
         name = await self._ask(AskText(f"Assign {what} to (empty: unassign)", value=current,
@@ -58,6 +61,7 @@ class DeskDialogs:
 
     async def handover(self, since: str) -> None:
         from store.handover import format_report  # here: the report's modules load when first asked for
+        from tui.screens.dialogs import AskNote, ShowText
 
         report = await self._shift.handover_report(since)
         if await self._ask(ShowText("Shift handover", format_report(report, self._when))) != "note":
@@ -70,5 +74,7 @@ class DeskDialogs:
         """Show the handover notes others left since this operator was last here."""
         others = await self._shift.handover_notes(since)
         if others:
+            from tui.screens.dialogs import ShowText
+
             body = "\n\n".join(f"{note.operator} at {self._when(note.at)}:\n{note.text}" for note in others)
             await self._ask(ShowText("Handover notes for you", body))

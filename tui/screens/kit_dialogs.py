@@ -11,8 +11,6 @@ from textual.widget import Widget
 from store.db import iso
 from store.inbox import InboxRow
 from tui.render import wake_time
-from tui.screens.saved_replies import SavedRepliesScreen
-from tui.screens.snooze_dialog import WAKE, SnoozeDialog
 from tui.shift import console_of
 
 Act = Callable[..., Awaitable[Any]]  # act(call, errors=()): the screen's "save, then sync"
@@ -25,6 +23,8 @@ class KitDialogs:
 
     async def snooze(self, mention_ids: list[int], row: InboxRow | None) -> None:
         """Ask until when, then snooze every id in one transaction (or wake them)."""
+        from tui.screens.snooze_dialog import WAKE, SnoozeDialog
+
         shift = console_of(self._host).shift
         title = f"Snooze #{mention_ids[0]} until…" if len(mention_ids) == 1 else \
             f"Snooze {len(mention_ids)} mentions until…"
@@ -44,4 +44,6 @@ class KitDialogs:
                               timeout=3, markup=False)
 
     def saved_replies(self) -> None:
+        from tui.screens.saved_replies import SavedRepliesScreen
+
         self._host.app.push_screen(SavedRepliesScreen())

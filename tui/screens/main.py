@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from store.changes import Backlog, Marks
 from store.db import StoreError
 from store.inbox import InboxRow, Reply
+from tui import startup
 from tui.actions import bindings
 from tui.attempt import attempt
 from tui.dbtrouble import DATABASE_ERRORS, describe
@@ -104,6 +105,11 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
                 self.database_trouble(StoreError(self.shift.store.read_only_reason))
         except DATABASE_ERRORS as exc:
             self.database_trouble(exc)  # the timers below try again
+        # The first rows paint now: joining the desk (a write, which may wait for another console's) follows.
+        self.call_after_refresh(startup.first_paint_done)
+        self.call_after_refresh(lambda: self.run_worker(self._join_desk(), group="join"))
+
+    async def _join_desk(self) -> None:
         try:
             await self.shift.register()
         except DATABASE_ERRORS as exc:

@@ -12,7 +12,6 @@ from textual import work
 from textual.screen import Screen
 
 from store.saved_views import SAVED_PREFIX, ViewExists
-from tui.screens.dialogs import AskText, Confirm
 from tui.shift import Shift
 from tui.topbar import view_label
 from tui.widgets.inbox_pane import InboxPane
@@ -77,6 +76,8 @@ class ViewKeys(Screen):
             self.notify("Search first (/), then * saves the search as a view on 7-9.", severity="warning")
 
     async def _save(self, query: str) -> None:
+        from tui.screens.dialogs import AskText, Confirm
+
         name = await self.app.push_screen_wait(AskText(f"Save the search {query!r} as a view called",
                                                        placeholder="a short name, e.g. Refunds FR"))
         if not name or not name.strip():
@@ -92,6 +93,8 @@ class ViewKeys(Screen):
             self.status.recount()
 
     async def _remove(self, name: str) -> None:
+        from tui.screens.dialogs import Confirm
+
         if not await self.app.push_screen_wait(Confirm(f"Remove the saved view {name!r} for the whole desk?")):
             return
         if await self._act(self.shift.remove_view(name)) is not None:

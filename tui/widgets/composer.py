@@ -24,7 +24,6 @@ from tui.actions import bindings
 from tui.attempt import attempt
 from tui.colours import paint
 from tui.render import clock_time
-from tui.screens.dialogs import Confirm
 from tui.widgets.composer_kit import ComposerKit
 
 GUARD_ERRORS = (actions.AlreadyAnswered, actions.ClaimedByOther)
@@ -208,6 +207,8 @@ class ReplyComposer(ComposerKit):
     async def _queue_guarded(self, send: Send, since_reply: int) -> object:
         """Run `send(guard)` (queue, or resend a failed reply), asking about every reply or claim
         that appeared since `since_reply`; the store re-checks at the moment of queuing."""
+        from tui.screens.dialogs import Confirm  # dialogs load when first asked: not on the start path
+
         guard = actions.ReplyGuard(since_reply=since_reply)
         while True:
             try:
@@ -231,6 +232,8 @@ class ReplyComposer(ComposerKit):
     async def _claim(self, mention_id: int) -> bool:
         """Claim the mention for this composer (asking before stepping on another's claim)
         and remember where its replies stood; False if the operator backed off."""
+        from tui.screens.dialogs import Confirm
+
         self._claimed.add(mention_id)  # from before the claim is written: quitting mid-way still releases it
         try:
             other = await self.shift.claim(mention_id, self.claim_ttl)

@@ -21,7 +21,6 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 from store.saved_replies import fill, unfilled
 from tui.attempt import attempt
 from tui.editor import EditorError, run_editor
-from tui.screens.reply_picker import ReplyPicker
 from tui.shift import Shift, console_of
 
 DRAFT_DEBOUNCE = 0.4  # seconds after the last keystroke
@@ -115,6 +114,8 @@ class ComposerKit(Vertical):
 
     @work(group="composer-kit", exclusive=True)  # the picker waits for the operator
     async def action_pick_saved_reply(self) -> None:
+        from tui.screens.reply_picker import ReplyPicker
+
         mention_id = self.mention_id
         if not self.is_open or mention_id is None:
             self.notify("Open the composer first (r).", severity="warning")

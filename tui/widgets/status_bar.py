@@ -23,7 +23,7 @@ from tui.topbar import fit, view_bar
 from tui.widgets.line import Line
 
 if TYPE_CHECKING:
-    from store.ingest import SourceStatus  # the module loads lazily, with the first count
+    from store.source_status import SourceStatus  # the module loads lazily, with the first count
 
 COUNT_SHARE = 0.2  # at most this share of the time counting during a storm
 SAVED_RECOUNT = 10.0  # seconds: a saved view's count is a search, so it is refreshed less often
