@@ -18,7 +18,7 @@ from tests.conftest import new_mention
 from tests.tui_support import screen_text, wait_until
 from tui import startup
 from tui.app import ConsoleApp
-from tui.cli import main
+from tui.cli import build_parser, console_only, main
 
 # Loaded by their first use, never by a start: dialogs and help (a key), reply counting (typing a reply),
 # the TOML reader (a config file), rules and indexing (a console that leads ingest), network libraries.
@@ -103,3 +103,36 @@ def test_python_m_tui_holds_the_collector_until_the_console_paints():
              "cli.main = lambda: print(gc.isenabled()) or 0; sys.exit(launch.main())")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "False", result.stdout + result.stderr
+
+
+CONSOLE_LINES = ([], ["--no-demo"], ["--db", "x.db", "--operator", "bo"], ["--db=x.db", "--demo-rate", "12"],
+                 ["--demo-flood", "--config", "c.toml", "--demo"], ["--db", "search"], ["--demo-rate", "2.5"])
+COMMAND_LINES = (["search", "refund"], ["--db", "x.db", "views", "list"], ["--help"], ["--version"], ["--db"],
+                 ["--no-demo", "--"], ["--oper", "bo"], ["--db", "x.db", "web"])
+
+
+def test_a_console_command_line_is_read_without_building_the_commands_parsers():
+    """Forty subcommand parsers cost every console start 5-7 ms; a line with none reads the same without them."""
+    for line in CONSOLE_LINES:
+        assert console_only(line), line
+        assert build_parser(commands=False).parse_args(line) == build_parser().parse_args(line), line
+    for line in COMMAND_LINES:
+        assert not console_only(line), line
+
+
+def test_every_console_option_is_known_to_the_shortcut():
+    """An option added to the console's parser and not to console_only would send its lines the slow way."""
+    for action in build_parser(commands=False)._actions:
+        if action.dest in ("help", "version"):
+            continue
+        for option in action.option_strings:
+            line = [option] if action.nargs == 0 else [option, "1"]
+            assert console_only(line), option
+
+
+def test_the_console_start_builds_no_command_parser():
+    probe = ("import sys; from tui.cli import build_parser, console_only; line = ['--db', 'x.db', '--no-demo']; "
+             "build_parser(commands=not console_only(line)).parse_args(line); "
+             "print(sorted(m for m in sys.modules if m in ('tui.cli_views', 'tui.cli_sla', 'tui.cli_demo', 'tui.cli_kit_args', 'tui.cli_answer', 'tui.web.cli_args')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

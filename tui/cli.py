@@ -83,7 +83,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# The console's own options, as build_parser declares them: a command line of only these opens the console.
+_CONSOLE_VALUED = ("--db", "--operator", "--config", "--demo-rate")
+_CONSOLE_FLAGS = ("--no-demo", "--demo", "--demo-flood")
+
+
+def console_only(argv: Sequence[str]) -> bool:
+    """Whether `argv` only sets the console's own options (no command, no --help or --version, spelt out
+    in full): then the commands' forty parsers, 5-7 ms of every console start, need not be built."""
+    tokens = iter(argv)
+    for token in tokens:
+        name, given, _ = token.partition("=")
+        if name in _CONSOLE_VALUED:
+            if not given and next(tokens, None) is None:
+                return False  # the full parser words the mistake
+        elif token not in _CONSOLE_FLAGS:
+            return False
+    return True
+
+
+def build_parser(*, commands: bool = True) -> argparse.ArgumentParser:
+    """The command line; without `commands`, the console's options only (see console_only)."""
     common = _Parser(add_help=False)
     common.add_argument("--db", metavar="PATH|URL", default=argparse.SUPPRESS,
                         help="database file, or postgresql://user@host/dbname for a shared server "
@@ -102,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="demo mentions per minute (default 30)")
     parser.add_argument("--demo-flood", action="store_true",
                         help="the demo stream, with a flood (a cancelled festival day) starting at once")
+    if not commands:
+        parser.set_defaults(command=None)
+        return parser
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     search = sub.add_parser("search", parents=[common], help="fuzzy-search the history")
@@ -253,8 +276,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    parser = build_parser(commands=not console_only(given))
+    args = parser.parse_args(given)
     if args.command is not None:
         startup.resume()  # only the console's start holds the collector (tui.startup)
     if args.command in ("tag", "done", "assign") and (mistake := missing_targets(args)):
