@@ -105,7 +105,7 @@ def test_python_m_tui_holds_the_collector_until_the_console_paints():
     assert result.stdout.strip() == "False", result.stdout + result.stderr
 
 
-CONSOLE_LINES = ([], ["--no-demo"], ["--db", "x.db", "--operator", "bo"], ["--db=x.db", "--demo-rate", "12"],
+CONSOLE_LINES: tuple[list[str], ...] = ([], ["--no-demo"], ["--db", "x.db", "--operator", "bo"], ["--db=x.db", "--demo-rate", "12"],
                  ["--demo-flood", "--config", "c.toml", "--demo"], ["--db", "search"], ["--demo-rate", "2.5"])
 COMMAND_LINES = (["search", "refund"], ["--db", "x.db", "views", "list"], ["--help"], ["--version"], ["--db"],
                  ["--no-demo", "--"], ["--oper", "bo"], ["--db", "x.db", "web"])
