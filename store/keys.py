@@ -8,13 +8,14 @@ Idempotency-Key alike.
 
 from __future__ import annotations
 
-import secrets
 import time
 
 _ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
 
 
 def new_reply_key(micros: int | None = None) -> str:
+    import secrets  # with the first reply: secrets (hashlib, hmac) is not on the console's start path
+
     stamp = time.time_ns() // 1000 if micros is None else micros
     return _tid(stamp, secrets.randbelow(1 << 10))
 

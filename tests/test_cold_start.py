@@ -23,7 +23,7 @@ from tui.cli import build_parser, console_only, main
 # Loaded by their first use, never by a start: dialogs and help (a key), reply counting (typing a reply),
 # the TOML reader (a config file), rules and indexing (a console that leads ingest), network libraries.
 NOT_AT_START = (
-    "regex", "tomllib", "tomli_w", "aiohttp", "rapidfuzz", "psycopg", "sqlite_utils", "plotext", "hypothesis",
+    "regex", "tomllib", "tomli_w", "secrets", "webbrowser", "statistics", "aiohttp", "rapidfuzz", "psycopg", "sqlite_utils", "plotext", "hypothesis",
     "store.ingest", "store.triage", "store.rules_file", "store.search_index", "adapters.bluesky.records",
     "adapters.runtime.leader", "tui.screens.dialogs", "tui.screens.help", "tui.screens.reply_picker",
     "tui.screens.saved_replies", "tui.screens.snooze_dialog", "tui.screens.reports", "tui.screens.flood",

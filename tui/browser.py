@@ -8,7 +8,6 @@ one) would fight the console for the terminal, so it counts as none.
 from __future__ import annotations
 
 import os
-import webbrowser
 from collections.abc import Mapping
 
 SSH_VARIABLES = ("SSH_CONNECTION", "SSH_TTY", "SSH_CLIENT")
@@ -21,6 +20,8 @@ def over_ssh(environ: Mapping[str, str] | None = None) -> bool:
 
 def open_in_browser(url: str) -> bool:
     """Hand `url` to the system's graphical browser; False when there is none. Blocks: run it in a thread."""
+    import webbrowser  # with the first `o`, not at the console's start
+
     try:
         controller = webbrowser.get()
     except webbrowser.Error:
