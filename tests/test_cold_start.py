@@ -23,7 +23,8 @@ from tui.cli import build_parser, console_only, main
 # Loaded by their first use, never by a start: dialogs and help (a key), reply counting (typing a reply),
 # the TOML reader (a config file), rules and indexing (a console that leads ingest), network libraries.
 NOT_AT_START = (
-    "regex", "tomllib", "tomli_w", "secrets", "webbrowser", "statistics", "aiohttp", "rapidfuzz", "psycopg", "sqlite_utils", "plotext", "hypothesis",
+    "regex", "tomllib", "tomli_w", "secrets", "webbrowser", "statistics",
+    "aiohttp", "rapidfuzz", "psycopg", "sqlite_utils", "plotext", "hypothesis",
     "store.ingest", "store.triage", "store.rules_file", "store.search_index", "adapters.bluesky.records",
     "adapters.runtime.leader", "tui.screens.dialogs", "tui.screens.help", "tui.screens.reply_picker",
     "tui.screens.saved_replies", "tui.screens.snooze_dialog", "tui.screens.reports", "tui.screens.flood",
@@ -105,8 +106,9 @@ def test_python_m_tui_holds_the_collector_until_the_console_paints():
     assert result.stdout.strip() == "False", result.stdout + result.stderr
 
 
-CONSOLE_LINES: tuple[list[str], ...] = ([], ["--no-demo"], ["--db", "x.db", "--operator", "bo"], ["--db=x.db", "--demo-rate", "12"],
-                 ["--demo-flood", "--config", "c.toml", "--demo"], ["--db", "search"], ["--demo-rate", "2.5"])
+CONSOLE_LINES: tuple[list[str], ...] = (
+    [], ["--no-demo"], ["--db", "x.db", "--operator", "bo"], ["--db=x.db", "--demo-rate", "12"],
+    ["--demo-flood", "--config", "c.toml", "--demo"], ["--db", "search"], ["--demo-rate", "2.5"])
 COMMAND_LINES = (["search", "refund"], ["--db", "x.db", "views", "list"], ["--help"], ["--version"], ["--db"],
                  ["--no-demo", "--"], ["--oper", "bo"], ["--db", "x.db", "web"])
 
@@ -130,9 +132,13 @@ def test_every_console_option_is_known_to_the_shortcut():
             assert console_only(line), option
 
 
+COMMAND_PARSER_MODULES = ("tui.cli_views", "tui.cli_sla", "tui.cli_demo", "tui.cli_kit_args", "tui.cli_answer",
+                          "tui.web.cli_args")
+
+
 def test_the_console_start_builds_no_command_parser():
     probe = ("import sys; from tui.cli import build_parser, console_only; line = ['--db', 'x.db', '--no-demo']; "
              "build_parser(commands=not console_only(line)).parse_args(line); "
-             "print(sorted(m for m in sys.modules if m in ('tui.cli_views', 'tui.cli_sla', 'tui.cli_demo', 'tui.cli_kit_args', 'tui.cli_answer', 'tui.web.cli_args')))")
+             f"print(sorted(m for m in sys.modules if m in {COMMAND_PARSER_MODULES!r}))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
