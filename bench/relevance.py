@@ -1,6 +1,7 @@
 """Search relevance: labelled queries of each kind, precision@20 against the intended word, recall, latency.
 
-    python bench/relevance.py [--size 1m] [--db PATH] [--queries 40] [--out bench/RESULTS.md] [--no-tantivy]
+    python bench/relevance.py [--size 1m] [--db PATH] [--queries 40] [--seed 29] [--out bench/RESULTS.md]
+                               [--no-tantivy]
 
 Runs on the benchmark database (built by `python -m bench.run` or
 bench.generate). For every kind of query (bench.relevance_queries), reports
@@ -102,12 +103,12 @@ def brute_force(db: Path, conn) -> BruteForce:
     return truth
 
 
-def evaluate(db: Path, count: int, pool: int, use_tantivy: bool) -> str:
+def evaluate(db: Path, count: int, pool: int, use_tantivy: bool, seed: int = 29) -> str:
     import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     truth = brute_force(db, conn)
-    queries = make(conn, count, truth.count, pool)
+    queries = make(conn, count, truth.count, pool, seed)
     load = [os.getloadavg()[0]]
     print(f"relevance: {len(queries)} queries through store.search ...", file=sys.stderr, flush=True)
     results, first = run_searches(db, queries)
@@ -197,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="database (default bench/data/<size>.db)")
     parser.add_argument("--queries", type=int, default=40, help="queries of each kind")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--seed", type=int, default=29, help="another seed draws other queries (default 29)")
     parser.add_argument("--no-tantivy", action="store_true", help="skip the tantivy reference even if installed")
     args = parser.parse_args(argv)
     db = args.db or HERE / "data" / f"{args.size}.db"
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             use_tantivy = False
     size = SIZES.get(args.size, 1_000_000)
-    section = evaluate(db, args.queries, max(1000, size // 3), use_tantivy)
+    section = evaluate(db, args.queries, max(1000, size // 3), use_tantivy, args.seed)
     print(section)
     write_section(args.out, section)
     return 0
