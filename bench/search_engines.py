@@ -1,6 +1,7 @@
 """The three engines bench/search_reference.py times, each run in its own child process.
 
-- ours: `store.search.search`, as the console calls it.
+- ours: `store.search.search`, as the console calls it; ours-fts5-counts: the same with every term's
+  mention count asked of FTS5, as before search_common (store/search_frequency.py).
 - fts5: the plain FTS5 query an application would write over the same file's index (the query's
   folded words AND-ed, from:/net: as terms of the same MATCH, status:/tag: joined), newest first,
   then the hits' texts, without typo tolerance or ranking: what SQLite and the disk cost.
@@ -159,11 +160,22 @@ class Ours:
         return [hit.mention_id for hit in search(self.store, text, limit=LIMIT)]
 
 
+class OursCountingAll(Ours):
+    """Ours as before search_common: every term counted through FTS5 (the same run's before/after)."""
+
+    def __init__(self, db: Path) -> None:
+        import store.search_frequency as frequency
+
+        frequency._common = lambda conn, terms: {}
+        super().__init__(db)
+
+
 class Engine(Protocol):
     def search(self, text: str) -> list[int]: ...
 
 
-ENGINES: dict[str, type[Ours] | type[Fts5] | type[Tantivy]] = {"ours": Ours, "fts5": Fts5, "tantivy": Tantivy}
+ENGINES: dict[str, type[Ours] | type[Fts5] | type[Tantivy]] = {
+    "ours": Ours, "ours-fts5-counts": OursCountingAll, "fts5": Fts5, "tantivy": Tantivy}
 
 
 def _read_bytes() -> int:

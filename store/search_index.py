@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from store.db import Store
 from store.search_bulk import _Bulk, _networks
 from store.search_documents import insert_documents
+from store.search_frequency import REFRESH_AFTER, refresh_common
 from store.search_terms import _fts_rows, is_vocab_term
 
 _SOURCE = "SELECT m.id, m.text, a.handle, m.network FROM mentions m JOIN authors a ON a.id = m.author_id"
@@ -88,6 +89,7 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
     if bulk is None:
         bulk = _BULK[store] = _Bulk(helper)
         bulk.cache_size = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+        started_at = _top(store)
         # Inserting a million rows touches every index of mentions: with the
         # default 2 MB page cache that costs about a third more time.
         store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
@@ -100,6 +102,8 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
                     bulk.collect(store, keep=0)
             bulk.close()
             index_pending(store)
+            if _top(store) - started_at >= REFRESH_AFTER:
+                refresh_common(store)
     finally:
         if outermost:
             bulk.close()
@@ -181,4 +185,9 @@ def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int]
         queued = store.conn.execute(
             "INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
     index_pending(store, budget=budget, progress=progress)
+    refresh_common(store)
     return queued
+
+
+def _top(store: Store) -> int:
+    return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0])
