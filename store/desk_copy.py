@@ -18,7 +18,7 @@ from store.db import Store, StoreError
 from store.maintenance import vacuum_analyze
 from store.pg_open import masked
 from store.schema import MIGRATIONS
-from store.search_frequency import refresh_common
+from store.search_index import settle
 
 CHUNK = 5_000
 # Rebuilt on the target rather than copied (FTS5's contentless index cannot be read back). The
@@ -128,7 +128,7 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
                                  f"WHERE pg_get_serial_sequence('{table}', 'id') IS NOT NULL")
     indexed = index_pending(target)
     vacuum_analyze(target)
-    refresh_common(target)
+    settle(target)
     counts = tuple(TableCount(table, count_rows(source, table), count_rows(target, table)) for table in copied)
     return CopyReport(counts, indexed)
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
 from store.db import Store
+from store.maintenance import merge_all
 from store.search_bulk import _Bulk, _networks
 from store.search_documents import insert_documents
 from store.search_frequency import REFRESH_AFTER, refresh_common
@@ -103,7 +104,7 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
             bulk.close()
             index_pending(store)
             if _top(store) - started_at >= REFRESH_AFTER:
-                refresh_common(store)
+                settle(store)
     finally:
         if outermost:
             bulk.close()
@@ -185,8 +186,14 @@ def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int]
         queued = store.conn.execute(
             "INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
     index_pending(store, budget=budget, progress=progress)
-    refresh_common(store)
+    settle(store)
     return queued
+
+
+def settle(store: Store) -> None:
+    """After a bulk load or a rebuild: the index in one segment, and the common terms counted again."""
+    merge_all(store)
+    refresh_common(store)
 
 
 def _top(store: Store) -> int:

@@ -98,3 +98,18 @@ def test_refresh_on_an_empty_or_tiny_history(store, rows):
 
     _fill(store, common=rows, rare=0)
     assert refresh_common(store) == 0
+
+
+def test_settling_merges_the_index_into_one_segment_and_finds_the_same(store):
+    from store.maintenance import fts_segments
+    from store.search_index import settle
+
+    for round_ in range(12):  # each transaction writes a segment of its own
+        with store.write():
+            insert_mentions(store, [new_mention(text=f"delivery parcel round{round_} item{i}") for i in range(10)])
+    before = fts_segments(store.conn)
+    found = [hit.mention_id for hit in search(store, "dilivery parcel", limit=50)]
+    settle(store)
+    assert before > 1 and fts_segments(store.conn) == 1
+    assert [hit.mention_id for hit in search(store, "dilivery parcel", limit=50)] == found
+    assert _common(store.conn) == _fts_counts(store.conn)
