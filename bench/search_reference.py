@@ -119,7 +119,14 @@ def report(runs: list[dict], queries: list[dict]) -> str:
     short = [q for q in queries if q["kind"] != "long typo"]
     lines = [f"All {len(short)} queries of {SHORT}:", "", header, *(row(r, "short") for r in runs), "",
              f"The {len(queries) - len(short)} long typo queries (5-8 words):", "", header,
-             *(row(r, "long typo") for r in runs), "", "Slowest five per engine and state (wall, CPU, read):", ""]
+             *(row(r, "long typo") for r in runs), ""]
+    ours = {r["state"]: r["results"] for r in runs if r["engine"] == "ours"}
+    for record in runs:
+        if record["engine"] != "ours" and record["state"] in ours:
+            same = sum(a["ids"] == b["ids"] for a, b in zip(ours[record["state"]], record["results"], strict=True))
+            lines.append(f"- {record['engine']} {record['state']}: the same hits as ours for {same} of {len(queries)} "
+                         "queries")
+    lines += ["", "Slowest five per engine and state (wall, CPU, read):", ""]
     for record in runs:
         slow = sorted(record["results"], key=lambda r: -r["ms"])[:5]
         lines.append(f"- {record['engine']} {record['state']}: " + "; ".join(
