@@ -6,7 +6,12 @@ authors' typos; queries are then mistyped the way bench.corpus mistypes,
 keeping a word within the rules (one typo from 5 letters, two from 8: a
 dropped letter can make "watch" a 4-letter word no rule corrects). A pasted
 sentence is the exception: it is cut from a mention, and what was meant is
-that mention's words as written.
+that mention's words: as written, or the dictionary word an author's
+misspelling stands for (`Labelled.misspells`). The same holds for the
+other labels cut from mentions (run-together pairs, two-word prefixes).
+A mention holding "checkout" where the source has the author's "checkut"
+holds the word that was meant: a search that corrects a rare spelling to
+the frequent word, as issue #11 asks, must not be scored wrong for it.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ class Labelled:
     query: str
     intended: tuple[str, ...]  # folded terms a right answer holds, all of them
     complete_last: bool = False  # the console's search-as-you-type path
+    # Per intended term, the dictionary words it misspells (an author's typo: one edit, as
+    # bench.corpus.mistype makes them); a mention holding one of them holds the term as meant.
+    misspells: tuple[tuple[str, ...], ...] = ()
 
 
 def _phrases() -> list[str]:
@@ -130,7 +138,7 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
         if not pairs:
             return None
         a, b = rng.choice(pairs)
-        return Labelled(kind, (a + b).lower(), (*query_terms(a), *query_terms(b)))
+        return _cut(kind, (a + b).lower(), (*query_terms(a), *query_terms(b)), spelled)
     if kind == "prefix":
         if rng.random() < 0.5:
             word = meant(6)
@@ -143,7 +151,7 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
             return None
         first, word = rng.choice(pairs)
         typed = word[:rng.randrange(4, len(word))]
-        return Labelled(kind, f"{first} {typed}", (*query_terms(first), *query_terms(word)), True)
+        return _cut(kind, f"{first} {typed}", (*query_terms(first), *query_terms(word)), spelled, True)
     # Pasted sentences: 8-15 words of a mention, one to three of them mistyped (none if it has no
     # correctly spelled word of 5+ letters: pasted as is).
     size = rng.randint(8, 15)
@@ -159,7 +167,22 @@ def _one(kind: str, rng: random.Random, meant: Callable[[int], str], mention_wor
     intended = _meant(window, pasted)
     if not intended:
         return None
-    return Labelled(kind, " ".join(pasted), intended, kind.endswith("as typed"))
+    return _cut(kind, " ".join(pasted), intended, spelled, kind.endswith("as typed"))
+
+
+def _cut(kind: str, query: str, intended: tuple[str, ...], spelled: frozenset[str],
+         complete_last: bool = False) -> Labelled:
+    """A label whose words were cut from a mention: each also counts as the word it misspells."""
+    misspells = tuple(misspelled(term, spelled) for term in intended)
+    return Labelled(kind, query, intended, complete_last, misspells if any(misspells) else ())
+
+
+def misspelled(term: str, spelled: frozenset[str]) -> tuple[str, ...]:
+    """The dictionary words one edit from `term`, when `term` itself is not one (an author's typo)."""
+    if term in spelled or not term.isalpha():
+        return ()
+    return tuple(sorted(word for word in spelled
+                        if abs(len(word) - len(term)) <= 1 and OSA.distance(word, term) <= 1))
 
 
 def _meant(window: list[str], pasted: list[str]) -> tuple[str, ...]:
