@@ -9,7 +9,7 @@ file, refreshed once the history has grown by a few percent: a ranking
 weight, not a count shown to anyone. Reading a common word's ids costs
 megabytes at 5M (most of what a search with a cold OS cache reads), so the
 counts of common terms are kept in `search_common` (store/search_schema.py),
-filled after bulk imports (`refresh_common`); a common term's count there may
+filled after bulk imports (store.search_index.refresh_common); a common term's count there may
 lag the history by what was added since, like the cache.
 """
 
@@ -17,14 +17,8 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from cachetools import LRUCache
-
-from store.search_schema import FILL_COMMON
-
-if TYPE_CHECKING:
-    from store.db import Store
 
 CACHED_TERMS = 200_000
 STALE_GROWTH = 0.05  # forget cached counts when the history grew by this share ...
@@ -89,21 +83,3 @@ def _common(conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
                                  f"({', '.join('?' for _ in terms)})", terms).fetchall())
     except sqlite3.OperationalError:  # a file of an older schema, opened read-only: FTS5 counts all
         return {}
-
-
-REFRESH_AFTER = 10_000  # mentions a bulk load must add for `refresh_common` to be worth its scan
-
-
-def refresh_common(store: Store) -> int:
-    """Count every common term again (a scan of the whole index: about 3 s at 5M); rows kept.
-
-    For after bulk loads and rebuilds; PostgreSQL keeps exact counts itself (nothing done there)."""
-    if store.backend != "sqlite":
-        return 0
-    from store.db import _statements
-
-    with store.write() as conn:
-        conn.execute("DELETE FROM search_common")
-        for statement in _statements(FILL_COMMON):
-            conn.execute(statement)
-        return int(conn.execute("SELECT count(*) FROM search_common").fetchone()[0])

@@ -94,7 +94,7 @@ def test_a_file_without_the_table_opened_read_only_still_counts(tmp_path):
 
 @pytest.mark.parametrize("rows", [0, 1])
 def test_refresh_on_an_empty_or_tiny_history(store, rows):
-    from store.search_frequency import refresh_common
+    from store.search_index import refresh_common
 
     _fill(store, common=rows, rare=0)
     assert refresh_common(store) == 0
