@@ -18,11 +18,12 @@ from store.db import Store, StoreError
 from store.maintenance import vacuum_analyze
 from store.pg_open import masked
 from store.schema import MIGRATIONS
+from store.search_index import settle
 
 CHUNK = 5_000
 # Rebuilt on the target rather than copied (FTS5's contentless index cannot be read back). The
 # vocabulary is copied, ids included: search weighs the earliest-seen typo candidates first.
-REBUILT = {"search_fts", "search_pending"}
+REBUILT = {"search_fts", "search_pending", "search_common"}
 COUNTED_LAST = "view_counts"  # the target's triggers count while tags and assignments go in
 
 
@@ -127,6 +128,7 @@ def copy_desk(source: Store, target: Store, *, progress: Callable[[str, int], No
                                  f"WHERE pg_get_serial_sequence('{table}', 'id') IS NOT NULL")
     indexed = index_pending(target)
     vacuum_analyze(target)
+    settle(target)
     counts = tuple(TableCount(table, count_rows(source, table), count_rows(target, table)) for table in copied)
     return CopyReport(counts, indexed)
 

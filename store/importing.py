@@ -22,6 +22,7 @@ from store.import_rows import LineError, ParsedChunk, Row, parse_chunk
 from store.import_write import ImportWriter
 from store.lines import LineReader, Overlong
 from store.maintenance import BULK_ROWS, vacuum_analyze
+from store.search_index import settle
 
 CHUNK_BYTES = 16 << 20  # lines up to 1 MiB each: a chunk is bounded by bytes too, not only by count
 Chunk = tuple[int, list[str | bytes | Overlong]]
@@ -154,4 +155,5 @@ def import_lines(store: Store, lines: LineReader | Iterable[str], operator: str,
         store.conn.execute(f"PRAGMA cache_size = {int(cache_size)}")
     if report.imported >= BULK_ROWS:
         vacuum_analyze(store)
+        settle(store)
     return report

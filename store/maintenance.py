@@ -84,6 +84,25 @@ def merge_step(store: Store, pages: int = MERGE_PAGES, table: str = "search_fts"
         return conn.total_changes - before >= 2
 
 
+BULK_MERGE_PAGES = 2000  # leaf pages (8 MiB) one step of `merge_all` writes: a short write each
+BULK_MERGE_STEPS = 100_000  # a bound on the loop, far above what any index needs
+
+
+def merge_all(store: Store, pages: int = BULK_MERGE_PAGES, table: str = "search_fts") -> int:
+    """After a bulk load: merge the index into one segment, `pages` at a time, each step its own write.
+
+    Every query term is looked up in every segment (a random read each when the file is not
+    cached): a bulk load leaves 5-11. FTS5's 'merge' with a negative count is an incremental
+    'optimize' that also merges levels holding fewer than `usermerge` segments. Returns the steps.
+    """
+    if store.backend != "sqlite":
+        return 0
+    steps = 0
+    while steps < BULK_MERGE_STEPS and merge_step(store, -abs(pages), table):
+        steps += 1
+    return steps
+
+
 @dataclass(frozen=True, slots=True)
 class Housekeeping:
     merged: int  # merge steps that did work

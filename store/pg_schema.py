@@ -282,12 +282,15 @@ def _lenient_times() -> str:
 
 def _hand_written() -> dict[int, str]:
     from store.pg_search_counts import SEARCH_COUNTS
-    from store.schema import V2_LENIENT_TIMES, V2_PRIORITY, V2_SEARCH_COUNTS, V2_VIEW_COUNTS
+    from store.schema import V2_LENIENT_TIMES, V2_PRIORITY, V2_SEARCH_COMMON, V2_SEARCH_COUNTS, V2_VIEW_COUNTS
 
     return {0: _V1, MIGRATIONS.index(V2_VIEW_COUNTS): _view_counts(),
             MIGRATIONS.index(V2_PRIORITY): _EPOCH + pg_ddl(V2_PRIORITY),
             MIGRATIONS.index(V2_LENIENT_TIMES): _lenient_times(),
-            MIGRATIONS.index(V2_SEARCH_COUNTS): SEARCH_COUNTS}
+            MIGRATIONS.index(V2_SEARCH_COUNTS): SEARCH_COUNTS,
+            # The same table, left empty: search_counts keeps every term's count there.
+            MIGRATIONS.index(V2_SEARCH_COMMON): "CREATE TABLE search_common (term TEXT PRIMARY KEY, "
+                                                "docs BIGINT NOT NULL);"}
 
 
 _INTEGER_ID = re.compile(r"(?im)^(\s*id\s+)INTEGER\s+PRIMARY\s+KEY\b")

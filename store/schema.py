@@ -8,7 +8,7 @@ append a new one.
 
 from __future__ import annotations
 
-from store.search_schema import SEARCH_V1
+from store.search_schema import SEARCH_COMMON, SEARCH_V1
 
 V1 = """
 CREATE TABLE accounts (
@@ -535,8 +535,11 @@ V2_SEARCH_COUNTS = """
 -- PostgreSQL only: search_counts and id buckets (store/pg_search_counts.py).
 """
 
+# Mentions per common search term, so search need not count them through FTS5 (store/search_schema.py).
+V2_SEARCH_COMMON = SEARCH_COMMON
+
 MIGRATIONS: list[str] = [V1 + SEARCH_V1, V2_ACCOUNT_SESSIONS, V2_DESK, V2_LEADER, V2_REPORTS, V2_SAVED_REPLIES,
                          V2_FLOOD, V2_VIEW_COUNTS, V2_UNDO, V2_SIGNALS, V2_SAVED_VIEWS, V2_GROUP_OUTBOX,
                          V2_GROUP_ANSWERS, V2_PRIORITY, V2_REPORT_SENTIMENT,
-                         V2_LENIENT_TIMES, V2_SEARCH_COUNTS]
+                         V2_LENIENT_TIMES, V2_SEARCH_COUNTS, V2_SEARCH_COMMON]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,9 +4,13 @@ Spelling correction weighs a typo candidate by how common it is (see
 store.search_candidates), so the search needs the number of mentions of a
 few dozen words per query. FTS5 already knows: an `fts5vocab` table over
 the index answers "term = ?" by reading that term's ids, no text. The table
-lives in the connection's temp schema (nothing is added to the file) and
-answers are cached per database file, refreshed once the history has
-grown by a few percent: a ranking weight, not a count shown to anyone.
+lives in the connection's temp schema and answers are cached per database
+file, refreshed once the history has grown by a few percent: a ranking
+weight, not a count shown to anyone. Reading a common word's ids costs
+megabytes at 5M (most of what a search with a cold OS cache reads), so the
+counts of common terms are kept in `search_common` (store/search_schema.py),
+filled after bulk imports (store.search_index.refresh_common); a common term's count there may
+lag the history by what was added since, like the cache.
 """
 
 from __future__ import annotations
@@ -63,8 +67,19 @@ class Frequencies:
             _ensure_table(conn)
             for start in range(0, len(missing), 500):
                 chunk = missing[start:start + 500]
-                found = dict(conn.execute(f"SELECT term, doc FROM {_VOCAB_TABLE} WHERE term IN "
-                                          f"({', '.join('?' for _ in chunk)})", chunk).fetchall())
+                found = _common(conn, chunk)
+                rest = [term for term in chunk if term not in found]
+                if rest:
+                    found.update(conn.execute(f"SELECT term, doc FROM {_VOCAB_TABLE} WHERE term IN "
+                                              f"({', '.join('?' for _ in rest)})", rest).fetchall())
                 for term in chunk:
                     out[term] = self.counts[term] = found.get(term, 0)
         return out
+
+
+def _common(conn: sqlite3.Connection, terms: list[str]) -> dict[str, int]:
+    try:
+        return dict(conn.execute(f"SELECT term, docs FROM search_common WHERE term IN "
+                                 f"({', '.join('?' for _ in terms)})", terms).fetchall())
+    except sqlite3.OperationalError:  # a file of an older schema, opened read-only: FTS5 counts all
+        return {}

@@ -13,14 +13,17 @@ import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from store.db import Store
+from store.db import Store, _statements
+from store.maintenance import merge_all
 from store.search_bulk import _Bulk, _networks
 from store.search_documents import insert_documents
+from store.search_schema import FILL_COMMON
 from store.search_terms import _fts_rows, is_vocab_term
 
 _SOURCE = "SELECT m.id, m.text, a.handle, m.network FROM mentions m JOIN authors a ON a.id = m.author_id"
 
 
+REFRESH_AFTER = 10_000  # mentions a bulk load must add for `refresh_common` to be worth its scan
 WRITE_PIECE = 5000  # rows tokenized between two statements of an indexing transaction
 
 
@@ -88,6 +91,7 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
     if bulk is None:
         bulk = _BULK[store] = _Bulk(helper)
         bulk.cache_size = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+        started_at = _top(store)
         # Inserting a million rows touches every index of mentions: with the
         # default 2 MB page cache that costs about a third more time.
         store.conn.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
@@ -100,6 +104,8 @@ def deferred_indexing(store: Store, *, helper: bool = True) -> Iterator[None]:
                     bulk.collect(store, keep=0)
             bulk.close()
             index_pending(store)
+            if _top(store) - started_at >= REFRESH_AFTER:
+                settle(store)
     finally:
         if outermost:
             bulk.close()
@@ -181,4 +187,28 @@ def rebuild_index(store: Store, *, budget: float = 0.2, progress: Callable[[int]
         queued = store.conn.execute(
             "INSERT OR IGNORE INTO search_pending (mention_id) SELECT id FROM mentions").rowcount
     index_pending(store, budget=budget, progress=progress)
+    settle(store)
     return queued
+
+
+def refresh_common(store: Store) -> int:
+    """Count every common term again (a scan of the whole index: about 3 s at 5M); returns the rows kept.
+
+    For after bulk loads and rebuilds; PostgreSQL keeps exact counts itself (nothing done there)."""
+    if store.backend != "sqlite":
+        return 0
+    with store.write() as conn:
+        conn.execute("DELETE FROM search_common")
+        for statement in _statements(FILL_COMMON):
+            conn.execute(statement)
+        return int(conn.execute("SELECT count(*) FROM search_common").fetchone()[0])
+
+
+def settle(store: Store) -> None:
+    """After a bulk load or a rebuild: the index in one segment, and the common terms counted again."""
+    merge_all(store)
+    refresh_common(store)
+
+
+def _top(store: Store) -> int:
+    return int(store.conn.execute("SELECT coalesce(max(id), 0) FROM mentions").fetchone()[0])

@@ -31,3 +31,17 @@ CREATE TABLE search_pending (mention_id INTEGER PRIMARY KEY);
 -- segment: fewer, larger segments, far less merging (default 1 MB).
 INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', 33554432);
 """
+
+# Mentions per term for the terms in at least COMMON_MIN mentions, as of the last fill
+# (store.search_frequency): FTS5 counts a term by reading its whole list of mentions, megabytes
+# for a common word at 5M. Filled by the migration, after bulk imports and rebuilds; rarer terms,
+# and terms that became common since, are counted by FTS5 as before (a short read).
+COMMON_MIN = 100
+FILL_COMMON = f"""
+CREATE VIRTUAL TABLE temp.search_common_fill USING fts5vocab(main, 'search_fts', 'row');
+INSERT INTO search_common (term, docs) SELECT term, doc FROM temp.search_common_fill WHERE doc >= {COMMON_MIN};
+DROP TABLE temp.search_common_fill;
+"""
+SEARCH_COMMON = f"""
+CREATE TABLE search_common (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
+{FILL_COMMON}"""
