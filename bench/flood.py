@@ -4,8 +4,8 @@
     python -m bench.flood bench/data/flood-1m.db     # the measurements alone, on a built file
 
 Each measurement is one function `(db, size) -> [(label, measured, target)]` in
-MEASUREMENTS; add yours there. Every figure carries the 1-minute load average
-beside it (the machine is shared) and, where the issue asks, a reference
+MEASUREMENTS (search and import: bench/flood_reference.py); add yours there.
+Every figure carries the 1-minute load average beside it (the machine is shared) and, where the issue asks, a reference
 measured in the same run.
 """
 
@@ -27,6 +27,7 @@ if __package__ in (None, ""):
 
 from bench.cold_start import _newest_handle, launch_once  # noqa: E402
 from bench.copydb import copy_db, remove_db  # noqa: E402
+from bench.flood_reference import measure_import, measure_search  # noqa: E402
 from bench.trivial_start import MARKER  # noqa: E402
 
 Row = tuple[str, str, str]
@@ -212,7 +213,8 @@ def measure_storm(db: Path, size: int) -> list[Row]:
 
 
 MEASUREMENTS: list[Callable[[Path, int], list[Row]]] = [
-    measure_bytes, measure_counts, measure_view_switch, measure_cold_start, measure_storm,
+    measure_bytes, measure_counts, measure_view_switch, measure_cold_start, measure_search, measure_import,
+    measure_storm,
 ]
 
 

@@ -134,6 +134,26 @@ def report(runs: list[dict], queries: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def run_all(db: Path, engines: list[str], states: list[str], per_kind: int = 60,
+            seed: int = 11) -> tuple[list[dict], list[dict]]:
+    """Every engine in every cache state on the same queries: (runs, queries); tantivy only if installed."""
+    engines = list(engines)
+    if "tantivy" in engines:
+        try:
+            import tantivy  # noqa: F401
+        except ImportError:
+            print("tantivy is not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
+            engines.remove("tantivy")
+        else:
+            build_tantivy(db)
+    queries = make_queries(db, per_kind, seed=seed)
+    scratch = db.with_name(db.name + ".reference")
+    scratch.mkdir(exist_ok=True)
+    runs = measure(db, engines, states, queries, scratch)
+    (scratch / "runs.json").write_text(json.dumps(runs))
+    return runs, queries
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Search with its FTS5 and tantivy references, cached and not.")
     parser.add_argument("--db", type=Path, default=HERE / "data" / "flood-5m.db")
@@ -148,20 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         engine, db, queries_file, out_file = args.child
         child(engine, Path(db), Path(queries_file), Path(out_file))
         return 0
-    engines = [e for e in args.engines.split(",") if e]
-    if "tantivy" in engines:
-        try:
-            import tantivy  # noqa: F401
-        except ImportError:
-            print("tantivy is not installed (pip install -e '.[bench]'): skipped", file=sys.stderr)
-            engines.remove("tantivy")
-        else:
-            build_tantivy(args.db)
-    queries = make_queries(args.db, args.queries, seed=args.seed)
-    scratch = args.db.with_name(args.db.name + ".reference")
-    scratch.mkdir(exist_ok=True)
-    runs = measure(args.db, engines, [s for s in args.states.split(",") if s], queries, scratch)
-    (scratch / "runs.json").write_text(json.dumps(runs))
+    runs, queries = run_all(args.db, [e for e in args.engines.split(",") if e],
+                            [s for s in args.states.split(",") if s], args.queries, args.seed)
     table = report(runs, queries)
     print(table)
     if args.out:
