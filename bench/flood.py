@@ -5,8 +5,8 @@
 
 Each measurement is one function `(db, size) -> [(label, measured, target)]` in
 MEASUREMENTS (search and import: bench/flood_reference.py); add yours there.
-Every figure carries the 1-minute load average beside it (the machine is shared) and, where the issue asks, a reference
-measured in the same run.
+Every figure carries the 1-minute load average beside it (the machine is
+shared) and, where the issue asks, a reference measured in the same run.
 """
 
 from __future__ import annotations
