@@ -11,7 +11,6 @@ from textual.containers import Horizontal, Vertical
 
 from store.changes import Backlog, Marks
 from store.db import StoreError
-from store.inbox import InboxRow, Reply
 from tui import startup
 from tui.actions import bindings
 from tui.attempt import attempt
@@ -21,6 +20,7 @@ from tui.refresher import Refresher
 from tui.screens.desk_dialogs import DeskDialogs
 from tui.screens.kit_dialogs import KitDialogs
 from tui.screens.link_keys import LinkKeys
+from tui.screens.reply_keys import ReplyKeys
 from tui.screens.triage import Triage, TriageKeys
 from tui.screens.view_keys import ViewKeys
 from tui.shift import Shift, console_of
@@ -36,8 +36,9 @@ from tui.widgets.status_bar import StatusBar, TroubleBanner
 T = TypeVar("T")
 
 
-class MainScreen(TriageKeys, LinkKeys, ViewKeys):
-    """c, m, e, space, V and u: TriageKeys (tui.screens.triage); o y Y: LinkKeys; O * 7-9: ViewKeys."""
+class MainScreen(TriageKeys, LinkKeys, ViewKeys, ReplyKeys):
+    """c, m, e, space, V and u: TriageKeys (tui.screens.triage); o y Y: LinkKeys; O * 7-9: ViewKeys;
+    r, ctrl+s and the failed reply's keys: ReplyKeys."""
 
     BINDINGS = bindings("main")
     banner: TroubleBanner
@@ -233,44 +234,6 @@ class MainScreen(TriageKeys, LinkKeys, ViewKeys):
 
     def action_switch_pane(self) -> None:
         (self.mention if self.inbox.has_focus else self.inbox).focus()
-
-    # -- replying: the composer runs the flow, the screen picks the mention ------------------
-    def _selected_row(self) -> InboxRow | None:
-        if (mention_id := self._selected()) is None:
-            return None
-        if (row := self.inbox.row(mention_id)) is None:
-            self.notify("Still loading that mention.", severity="warning")
-        return row
-
-    def _latest_failed(self) -> Reply | None:
-        if (mention_id := self._selected()) is None:
-            return None
-        if not self.mention.shows(mention_id):
-            self.notify("Still loading that mention.", severity="warning")
-            return None
-        failed = self.mention.failed_replies(mention_id)
-        if not failed:
-            self.notify("No failed reply on this mention.", severity="warning")
-        return failed[-1] if failed else None
-
-    @work(group="dialog")
-    async def action_reply(self) -> None:
-        if (row := self._selected_row()) is not None:
-            await self.composer.reply_to(row)
-
-    @work(group="dialog")
-    async def action_send(self) -> None:
-        await self.composer.send()
-
-    @work(group="dialog")
-    async def action_retry(self) -> None:
-        if (failed := self._latest_failed()) is not None and (mention_id := self.inbox.selected_id) is not None:
-            await self.composer.retry(mention_id, failed.id)
-
-    @work(group="dialog")
-    async def action_edit_failed(self) -> None:
-        if (failed := self._latest_failed()) is not None and (row := self._selected_row()) is not None:
-            await self.composer.edit_failed(row, failed)
 
     def action_back(self) -> None:
         if not self.composer.put_aside() and not self._triage.clear() and self.searching:
