@@ -91,10 +91,14 @@ class Backlog:
         return self._pending
 
     def due(self) -> bool:
+        return self.due_in() == 0.0
+
+    def due_in(self) -> float | None:
+        """Seconds until what is pending may be shown (0.0: now); None when nothing is pending."""
         if self._pending is None:
-            return False
+            return None
         storm = max(self._last_size, _size(self._pending)) > self.storm_items
-        return self._clock() - self._shown_at >= (self.show_every if storm else self.quiet_gap)
+        return max(0.0, self._shown_at + (self.show_every if storm else self.quiet_gap) - self._clock())
 
     def offer(self, changes: Changes, *, force: bool = False) -> Changes | None:
         """Add `changes`; everything pending if it is due (or `force`: the operator's own action)."""

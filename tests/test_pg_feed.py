@@ -268,6 +268,32 @@ async def test_a_push_during_a_running_read_waits_for_it_then_reads_once():
     assert feed.closed
 
 
+async def test_a_pushed_change_the_backlog_holds_back_is_shown_when_due_without_a_tick():
+    """A commit heard just after a showing is held by the backlog (QUIET_GAP): the push path shows it
+    once due; the timer's poll (30 s in the console tests, a setting) is not what brings it."""
+    from store.changes import Backlog, Changes, Marks
+    from tui.refresher import Refresher
+
+    backlog = Backlog(quiet_gap=0.05)
+    backlog.offer(Changes(Marks(), touched=frozenset({1})))  # a showing just now
+    polls = [Changes(Marks(), touched=frozenset({2}))]  # what the heard commit changed; then nothing new
+    shown: list[Changes] = []
+
+    async def sync(pushed: bool) -> None:
+        if (changes := backlog.offer(polls.pop(0) if polls else Changes(Marks()))) is not None:
+            shown.append(changes)
+
+    feed = FakeFeed()
+    refresher = Refresher(sync, lambda exc: None, backlog, feed, quiet_poll=SLOW_POLL, push_gap=0)
+    follow = asyncio.create_task(refresher.follow())
+    feed.steps.put_nowait(None)
+    await _until(lambda: any(2 in changes.touched for changes in shown))
+    assert backlog.pending is None and feed.steps.empty()
+    follow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await follow
+
+
 async def test_the_bars_skip_their_reads_only_while_the_feed_is_heard_and_quiet():
     from tui.refresher import QUIET_RECOUNT
 

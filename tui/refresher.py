@@ -70,9 +70,15 @@ class Refresher:
             return
         try:
             async for _ in self.feed:  # steps coalesce while a refresh runs (store/pg_listen.py)
-                self._pushed_at = self._clock()
-                await self._refresh(pushed=True)
-                await asyncio.sleep(self.push_gap)
+                while True:
+                    self._pushed_at = self._clock()
+                    await self._refresh(pushed=True)
+                    await asyncio.sleep(self.push_gap)
+                    # Held back by the backlog (a showing just before it): shown when due, not at the
+                    # timer's next poll, which may be seconds away (poll_interval is a setting).
+                    if (wait := self._backlog.due_in()) is None:
+                        break
+                    await asyncio.sleep(wait)
         finally:
             await self.close()
 
